@@ -1,0 +1,164 @@
+"""The root `netlab` command: a lazy click group and the one error path.
+
+Start-up speed matters (people run `netlab --help` and tab-complete all day), so
+this module imports nothing but click and the standard library. Commands live
+in their own modules and are imported only when they run. `--help` and shell
+completion list commands from the static table below instead of importing each
+module, which a plain lazy group would still do to read the short help
+(see click's docs, "Lazily Loading Subcommands").
+
+Adding a command = one module in `netlab/cli/` + one row in `COMMANDS`.
+`tests/test_cli_spine.py` checks that each row's help equals the command's own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NamedTuple, NoReturn
+
+import click
+
+from netlab import __version__
+from netlab.cli import state
+from netlab.errors import ExitStatus, NetlabError
+
+
+class CommandEntry(NamedTuple):
+    target: str  # "module:attribute" of the click command
+    short_help: str  # shown by `netlab --help` and completion; must match the command's
+
+
+# Only commands that really work are listed: no placeholders.
+COMMANDS: dict[str, CommandEntry] = {
+    "cidr": CommandEntry(
+        "netlab.cli.cidr:cidr",
+        "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use only."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry.target.split(":")
+        import importlib
+
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+    def resolve_command(self, ctx, args):  # type: ignore[override]
+        name = args[0] if args else ""
+        if name in COMMANDS or name.startswith("-") or ctx.resilient_parsing:
+            return super().resolve_command(ctx, args)
+        import difflib
+
+        close = difflib.get_close_matches(name, COMMANDS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise click.UsageError(f"no such command '{name}'{hint}", ctx=ctx)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the static table: listing commands must not import them.
+        rows = [(name, COMMANDS[name].short_help) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str):  # type: ignore[override]
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=COMMANDS[name].short_help)
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        # Options of the root group itself (--help, --version).
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
+@click.version_option(
+    __version__, "-V", "--version", prog_name="netlab", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """netlab: build real packets, watch them on the wire, decode captures,
+    and run small networks in namespaces to try it all on.
+
+    Every command takes --help. Exit codes: 0 success, 1 no answer or negative
+    result, 2 usage or input error, 3 missing privilege, 130 interrupted.
+    """
+    if ctx.invoked_subcommand is None:
+        # `netlab` alone: show the help, like `git`, and succeed.
+        click.echo(ctx.get_help())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_message(err: click.UsageError) -> str:
+    message = _one_line(err.format_message()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    ctx = err.ctx
+    if ctx is not None and ctx.parent is not None:
+        # A subcommand's mistake: name the subcommand and where its help is.
+        path = ctx.command_path.removeprefix(ctx.find_root().info_name or "netlab").strip()
+        return f"{path}: {message} (see 'netlab {path} --help')"
+    return f"{message} (see 'netlab --help')"
+
+
+def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
+    """Print the one-line error and exit. The only place that formats errors."""
+    click.echo(f"netlab: error: {_one_line(message)}", err=True)
+    sys.exit(int(status))
+
+
+def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
+    """Console-script entry point: run the CLI and map every outcome to an exit code."""
+    if os.environ.get("NETLAB_DEBUG"):
+        state.debug = True
+    try:
+        rv = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as err:
+        if state.debug:
+            raise
+        fail(_usage_message(err))
+    except click.ClickException as err:  # e.g. a FileError from a click.File parameter
+        if state.debug:
+            raise
+        fail(_one_line(err.format_message()))
+    except click.Abort:
+        # click turns KeyboardInterrupt into Abort; commands that stream print their own
+        # partial summary before this point.
+        sys.exit(ExitStatus.INTERRUPTED)
+    except KeyboardInterrupt:
+        sys.exit(ExitStatus.INTERRUPTED)
+    except NetlabError as err:
+        if state.debug:
+            raise
+        fail(err.message, err.status)
+    except BrokenPipeError:
+        # `netlab … | head`: the reader went away. Silence the final flush and stop.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(ExitStatus.SUCCESS)
+    except Exception as err:  # a bug: still one line, unless --debug asks for the traceback
+        if state.debug:
+            raise
+        fail(
+            f"internal error: {type(err).__name__}: {err} "
+            "(rerun with --debug for the traceback, and please report it)"
+        )
+    sys.exit(int(rv) if isinstance(rv, int) else ExitStatus.SUCCESS)

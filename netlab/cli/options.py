@@ -1,0 +1,145 @@
+"""The common options of design.md §4, defined once and shared by every command.
+
+Usage in a command module::
+
+    @click.command()
+    @common_options("iface", "timeout", "json", "no_color", timeout=2.0)
+    def ping(common: Common, target: str) -> ExitStatus: ...
+
+The decorator adds the chosen options, collects their values into one `Common`
+object and passes it as the first argument, so commands never re-declare
+`--json` or `-w` with slightly different spellings or help.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from netlab.cli import state
+
+
+@dataclass(frozen=True)
+class Common:
+    """Values of the shared options for one command invocation."""
+
+    iface: str | None = None
+    timeout: float | None = None
+    count: int | None = None
+    verbose: int = 0
+    write: str | None = None
+    json: bool = False
+    color: bool = True
+    debug: bool = False
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    # Eager, so that errors raised while parsing later options already see it.
+    if value:
+        state.debug = True
+    return value
+
+
+def _no_color_default() -> bool:
+    # https://no-color.org: any non-empty NO_COLOR disables colour.
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def _options(defaults: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "iface": click.option(
+            "-i",
+            "--iface",
+            metavar="IFACE",
+            default=defaults.get("iface"),
+            help="Interface to use (default: the one the route to the target uses).",
+        ),
+        "timeout": click.option(
+            "--timeout",
+            metavar="SECONDS",
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            default=defaults.get("timeout"),
+            help="How long to wait for an answer.",
+        ),
+        "count": click.option(
+            "-c",
+            "--count",
+            metavar="N",
+            show_default=True,
+            type=click.IntRange(min=1),
+            default=defaults.get("count"),
+            help="Stop after N probes or packets.",
+        ),
+        "verbose": click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Show every packet sent and received, layer by layer (-vv adds hex).",
+        ),
+        "write": click.option(
+            "-w",
+            "--write",
+            metavar="FILE",
+            type=click.Path(dir_okay=False),
+            help="Save every packet sent and received to FILE (pcapng).",
+        ),
+        "json": click.option(
+            "--json",
+            "json_",
+            is_flag=True,
+            help="Machine-readable output (JSON; NDJSON for streaming commands).",
+        ),
+        "no_color": click.option(
+            "--no-color",
+            is_flag=True,
+            default=_no_color_default,
+            help="Plain output without colour (also when NO_COLOR is set).",
+        ),
+        "debug": click.option(
+            "--debug",
+            is_flag=True,
+            is_eager=True,
+            callback=_set_debug,
+            help="Show a traceback on errors.",
+        ),
+    }
+
+
+COMMON_NAMES = ("iface", "timeout", "count", "verbose", "write", "json", "no_color", "debug")
+_KWARG = {"json": "json_"}  # click parameter names that differ from the option name
+
+
+def common_options(*names: str, **defaults: Any):
+    """Add the named common options (always including --debug) and pass a `Common`."""
+    unknown = set(names) - set(COMMON_NAMES)
+    if unknown:
+        raise ValueError(f"unknown common options: {sorted(unknown)}")
+    chosen = [n for n in COMMON_NAMES if n in names or n == "debug"]
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any):
+            values = {n: kwargs.pop(_KWARG.get(n, n), None) for n in chosen}
+            common = Common(
+                iface=values.get("iface"),
+                timeout=values.get("timeout"),
+                count=values.get("count"),
+                verbose=values.get("verbose") or 0,
+                write=values.get("write"),
+                json=bool(values.get("json")),
+                color=not values.get("no_color"),
+                debug=bool(values.get("debug")) or state.debug,
+            )
+            return func(common, *args, **kwargs)
+
+        options = _options(defaults)
+        for name in reversed(chosen):
+            wrapper = options[name](wrapper)
+        return wrapper
+
+    return decorator
