@@ -1,0 +1,86 @@
+# netlab — set up a fresh Debian machine (as root) and do everything:
+#   make demo   create .venv, install netlab, run it on bundled data
+#   make test   create .venv with dev tools, install the Debian peers, run the whole suite
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Debian packages the tests and labs need: the real peers netlab is compared with.
+APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping traceroute arp-scan \
+	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps
+
+.PHONY: help setup deps venv test demo lint format completions bench clean
+
+help:
+	@echo "make demo         set up .venv and run netlab on bundled examples"
+	@echo "make test         set up everything (Debian packages too) and run the whole suite"
+	@echo "make lint         ruff check + format check"
+	@echo "make completions  regenerate completions/ from the click app"
+	@echo "make bench        run the benchmarks in bench/"
+
+# Debian packages: installed only when one is missing, so repeated runs stay fast.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make: run as root to install: $$missing" >&2; exit 1; fi; \
+		echo "installing Debian packages: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q; \
+		apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make: netlab needs Python >= 3.11 ($(PYTHON) is older)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+setup: deps venv
+
+# PATH puts the venv first so lab scripts and tests find this checkout's `netlab`.
+test: setup
+	$(BIN)/ruff check netlab tests bench
+	$(BIN)/ruff format --check netlab tests bench
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+demo: venv
+	@echo '$$ netlab cidr 10.100.122.2/24'
+	@$(BIN)/netlab cidr 10.100.122.2/24
+	@echo
+	@echo '$$ netlab cidr 198.18.7.1/15 2001:db8:beef::1/48 100.64.12.1/10'
+	@$(BIN)/netlab cidr 198.18.7.1/15 2001:db8:beef::1/48 100.64.12.1/10
+	@echo
+	@echo '$$ netlab cidr --json 192.168.1.77/26'
+	@$(BIN)/netlab cidr --json 192.168.1.77/26
+
+lint: venv
+	$(BIN)/ruff check netlab tests bench
+	$(BIN)/ruff format --check netlab tests bench
+
+format: venv
+	$(BIN)/ruff check --fix netlab tests bench
+	$(BIN)/ruff format netlab tests bench
+
+# click writes the scripts; they call back into `netlab` (which answers without
+# importing scapy or rich). tests/test_completions.py fails when these are stale.
+completions: venv
+	_NETLAB_COMPLETE=bash_source $(BIN)/netlab > completions/netlab.bash
+	_NETLAB_COMPLETE=zsh_source $(BIN)/netlab > completions/_netlab
+	_NETLAB_COMPLETE=fish_source $(BIN)/netlab > completions/netlab.fish
+
+bench: venv
+	$(BIN)/python bench/bench_startup.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
