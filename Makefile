@@ -63,6 +63,11 @@ demo: venv
 	@echo
 	@echo '$$ netlab cidr --json 192.168.1.77/26'
 	@$(BIN)/netlab cidr --json 192.168.1.77/26
+	@for f in pcaps/*.pcap pcaps/*.pcapng; do \
+		echo; echo "\$$ netlab dissect $$f"; $(BIN)/netlab dissect "$$f"; \
+	done
+	@echo; echo '$$ netlab dissect -V --packet 10 pcaps/tcp-udp.pcap   # the ICMP error and the datagram it quotes'
+	@$(BIN)/netlab dissect -V --packet 10 pcaps/tcp-udp.pcap
 
 lint: venv
 	$(BIN)/ruff check netlab tests bench

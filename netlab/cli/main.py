@@ -35,6 +35,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
     ),
+    "dissect": CommandEntry(
+        "netlab.cli.dissect:dissect",
+        "Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
+    ),
 }
 
 

@@ -1,0 +1,95 @@
+"""The dissector: bytes of one frame in, a decoded Packet out. Never raises.
+
+State kept across packets is only what Wireshark's columns need (TCP stream
+numbers and initial sequence numbers per stream); it grows with the number of
+conversations, not with the number of packets.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from netlab.dissect import registry
+from netlab.dissect.model import Layer, Packet, row
+
+MAX_LAYERS = 32  # tunnels inside tunnels: bounded work per packet
+
+
+def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int):
+    """Unknown link type: the frame is shown undecoded, never an error."""
+    layer = Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows)
+    pkt.layers.append(layer)
+    if not pkt.protocol:
+        pkt.protocol = f"LINKTYPE {pkt.linktype}"
+        pkt.info = f"undecoded frame, link type {pkt.linktype}"
+    return None
+
+
+def _data_rows(layer: Layer, buf: bytes):
+    data = buf[layer.off : layer.end]
+    return [
+        row("data.data", data.hex(), f"Data: {data[:32].hex()}{'…' if len(data) > 32 else ''}",
+            layer.off, len(data)),
+        row("data.len", len(data), f"[Length: {len(data)}]"),
+    ]  # fmt: skip
+
+
+def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int):
+    """Payload no decoder claimed (Wireshark's "data" protocol)."""
+    if end > off:
+        pkt.layers.append(Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows))
+    return None
+
+
+class Dissector:
+    """Decode frames one after another; holds the cross-packet state (TCP streams)."""
+
+    def __init__(self) -> None:
+        load_protocols()
+        from netlab.dissect.tcp import TcpTracker
+
+        self.tcp = TcpTracker()
+        self.udp_streams: dict[tuple, int] = {}
+
+    def udp_stream(self, src: str, sport: int, dst: str, dport: int) -> int:
+        a, b = (src, sport), (dst, dport)
+        key = (a, b) if a <= b else (b, a)
+        index = self.udp_streams.get(key)
+        if index is None:
+            index = self.udp_streams[key] = len(self.udp_streams)
+        return index
+
+    def dissect(
+        self, no: int, ts_ns: int, data: bytes, wirelen: int, linktype: int,
+        interface: int = 0, comment: str | None = None,
+    ) -> Packet:  # fmt: skip
+        pkt = Packet(no, ts_ns, data, wirelen, linktype, interface, comment)
+        step = (registry.LINKTYPES.get(linktype, _decode_frame_data), 0, len(data))
+        for _ in range(MAX_LAYERS):
+            decoder, off, end = step
+            try:
+                step = decoder(self, pkt, data, off, end)
+            except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
+                self._malformed(pkt, decoder, off, f"{err}")
+                break
+            except Exception as err:  # a decoder bug must not stop the capture
+                self._malformed(pkt, decoder, off, f"decoder error {type(err).__name__}: {err}")
+                break
+            if step is None:
+                break
+        return pkt
+
+    @staticmethod
+    def _malformed(pkt: Packet, decoder, off: int, why: str) -> None:
+        name = getattr(decoder, "__module__", "?").rsplit(".", 1)[-1]
+        layer = pkt.layers[-1] if pkt.layers else None
+        pkt.mark_malformed(layer, f"{name}: malformed at byte {off}: {why}")
+        if pkt.info:
+            pkt.info += " [Malformed Packet]"
+        else:
+            pkt.info = "[Malformed Packet]"
+
+
+def load_protocols() -> None:
+    """Import every protocol module so that each registers its decoders."""
+    from netlab.dissect import arp, icmp, icmpv6, ip, ipv6, link, tcp, udp  # noqa: F401

@@ -1,0 +1,131 @@
+"""ICMP (RFC 792, RFC 1812, RFC 1191): every type and code by name; errors quote a datagram.
+
+The datagram quoted inside an error (the original IP header + at least 8 bytes)
+is decoded as its own layers, as Wireshark does, so a traceroute reply shows
+the UDP or TCP probe that triggered it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from netlab.dissect import registry
+from netlab.dissect.model import Layer, Packet, row
+
+_HDR = struct.Struct("!BBHHH")
+
+# type: (name, {code: name})
+ICMP_TYPES: dict[int, tuple[str, dict[int, str]]] = {
+    0: ("Echo (ping) reply", {}),
+    3: ("Destination unreachable", {
+        0: "Network unreachable", 1: "Host unreachable", 2: "Protocol unreachable",
+        3: "Port unreachable", 4: "Fragmentation needed", 5: "Source route failed",
+        6: "Destination network unknown", 7: "Destination host unknown",
+        8: "Source host isolated", 9: "Network administratively prohibited",
+        10: "Host administratively prohibited", 11: "Network unreachable for TOS",
+        12: "Host unreachable for TOS", 13: "Communication administratively filtered",
+        14: "Host precedence violation", 15: "Precedence cutoff in effect",
+    }),
+    4: ("Source quench (flow control)", {}),
+    5: ("Redirect", {
+        0: "Redirect for network", 1: "Redirect for host",
+        2: "Redirect for TOS and network", 3: "Redirect for TOS and host",
+    }),
+    8: ("Echo (ping) request", {}),
+    9: ("Router advertisement", {0: "Normal router advertisement", 16: "Does not route common traffic"}),
+    10: ("Router solicitation", {}),
+    11: ("Time-to-live exceeded", {
+        0: "Time to live exceeded in transit", 1: "Fragment reassembly time exceeded",
+    }),
+    12: ("Parameter problem", {0: "Pointer indicates the error", 1: "Required option missing",
+                               2: "Bad length"}),
+    13: ("Timestamp request", {}),
+    14: ("Timestamp reply", {}),
+    15: ("Information request", {}),
+    16: ("Information reply", {}),
+    17: ("Address mask request", {}),
+    18: ("Address mask reply", {}),
+    30: ("Traceroute", {}),
+}  # fmt: skip
+ERROR_TYPES = (3, 4, 5, 11, 12)
+ECHO_TYPES = (0, 8, 13, 14, 15, 16, 17, 18)
+
+
+def type_name(icmp_type: int) -> str:
+    return ICMP_TYPES.get(icmp_type, (f"Unknown ICMP (obsolete or malformed?) ({icmp_type})", {}))[
+        0
+    ]
+
+
+def code_name(icmp_type: int, code: int) -> str | None:
+    codes = ICMP_TYPES.get(icmp_type, ("", {}))[1]
+    return codes.get(code)
+
+
+def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 4:
+        layer = Layer("icmp", "Internet Control Message Protocol (truncated)", off, end, None, None)
+        pkt.layers.append(layer)
+        pkt.mark_malformed(layer, f"icmp: needs 4 bytes at offset {off}")
+        return None
+    have_rest = end - off >= 8
+    hdr = _HDR.unpack_from(buf, off) if have_rest else (*struct.unpack_from("!BBH", buf, off), 0, 0)
+    icmp_type, code, _csum, ident, seq = hdr
+    layer = Layer("icmp", "Internet Control Message Protocol", off, min(end, off + 8), hdr, _rows)
+    pkt.layers.append(layer)
+    if pkt.quoted:
+        return None  # an ICMP message quoted inside an error: its header is enough
+    pkt.protocol = "ICMP"
+    name = type_name(icmp_type)
+    cname = code_name(icmp_type, code)
+    if icmp_type in ECHO_TYPES and have_rest:
+        ttl = pkt.layers[-2].hdr[5] if len(pkt.layers) >= 2 and pkt.layers[-2].proto == "ip" else 0
+        le_seq = (seq >> 8) | ((seq & 0xFF) << 8)
+        pkt.info = f"{name}  id=0x{ident:04x}, seq={seq}/{le_seq}, ttl={ttl}"
+    else:
+        pkt.info = f"{name} ({cname})" if cname else name
+        if icmp_type == 3 and code == 4 and have_rest:
+            pkt.info += f" [next-hop MTU {seq}]"
+    if not have_rest:
+        pkt.mark_malformed(layer, f"icmp: header needs 8 bytes at offset {off}, have {end - off}")
+        return None
+    if icmp_type in ERROR_TYPES and end - off > 8:
+        pkt.quoted += 1
+        return registry.ETHERTYPES[0x0800], off + 8, end
+    if end - off > 8:
+        from netlab.dissect.engine import decode_data
+
+        return decode_data, off + 8, end
+    return None
+
+
+def _rows(layer: Layer, buf: bytes):
+    icmp_type, code, csum, ident, seq = layer.hdr
+    o = layer.off
+    cname = code_name(icmp_type, code)
+    rows = [
+        row("icmp.type", icmp_type, f"Type: {icmp_type} ({type_name(icmp_type)})", o, 1),
+        row("icmp.code", code, f"Code: {code}" + (f" ({cname})" if cname else ""), o + 1, 1),
+        row("icmp.checksum", csum, f"Checksum: 0x{csum:04x}", o + 2, 2),
+    ]
+    if icmp_type in ECHO_TYPES:
+        le = lambda v: (v >> 8) | ((v & 0xFF) << 8)  # noqa: E731 — Wireshark shows both orders
+        rows += [
+            row("icmp.ident", ident, f"Identifier (BE): {ident} (0x{ident:04x})", o + 4, 2),
+            row("icmp.ident_le", le(ident), f"Identifier (LE): {le(ident)} (0x{le(ident):04x})",
+                o + 4, 2),
+            row("icmp.seq", seq, f"Sequence Number (BE): {seq} (0x{seq:04x})", o + 6, 2),
+            row("icmp.seq_le", le(seq), f"Sequence Number (LE): {le(seq)} (0x{le(seq):04x})",
+                o + 6, 2),
+        ]  # fmt: skip
+    elif icmp_type == 3 and code == 4:
+        rows.append(row("icmp.mtu", seq, f"MTU of next hop: {seq}", o + 6, 2))
+    elif icmp_type == 5:
+        gw = ".".join(str(b) for b in struct.pack("!HH", ident, seq))
+        rows.append(row("icmp.redir_gw", gw, f"Gateway Address: {gw}", o + 4, 4))
+    elif icmp_type == 12:
+        rows.append(row("icmp.pointer", ident >> 8, f"Pointer: {ident >> 8}", o + 4, 1))
+    return rows
+
+
+registry.IP_PROTOCOLS[1] = decode_icmp

@@ -1,0 +1,158 @@
+"""IPv6 (RFC 8200) and its extension headers: hop-by-hop, routing, fragment, destination options."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from netlab.dissect import registry
+from netlab.dissect.ip import IP_PROTO_NAMES
+from netlab.dissect.model import Layer, Packet, row
+
+_HDR = struct.Struct("!IHBB16s16s")
+_FRAG = struct.Struct("!BBHI")
+MAX_EXT_HEADERS = 16  # bounded work on a chain of extension headers
+
+EXT_HEADERS = {0: "ipv6.hopopts", 43: "ipv6.routing", 44: "ipv6.fragment", 60: "ipv6.dstopts"}
+EXT_TITLES = {
+    0: "IPv6 Hop-by-Hop Option",
+    43: "Routing Header",
+    44: "Fragment Header",
+    60: "Destination Options",
+}
+
+
+def ntop6(b: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, b)
+
+
+def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 40:
+        layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, None)
+        pkt.layers.append(layer)
+        pkt.mark_malformed(layer, f"ipv6: header needs 40 bytes at offset {off}, have {end - off}")
+        pkt.protocol, pkt.info = "IPv6", "[Malformed IPv6: truncated header]"
+        return None
+    hdr = _HDR.unpack_from(buf, off)
+    vtcfl, plen, nxt, _hlim, src, dst = hdr
+    layer = Layer("ipv6", _title, off, off + 40, hdr, _rows)
+    pkt.layers.append(layer)
+    if not pkt.quoted:
+        pkt.src, pkt.dst = ntop6(src), ntop6(dst)
+        pkt.protocol = "IPv6"
+    if vtcfl >> 28 != 6:
+        pkt.mark_malformed(layer, f"ipv6: bogus version {vtcfl >> 28} at offset {off}")
+        return None
+    payload_end = min(end, off + 40 + plen) if plen or pkt.quoted else end
+    p = off + 40
+    for _ in range(MAX_EXT_HEADERS):
+        if nxt not in EXT_HEADERS:
+            break
+        if p + 8 > payload_end:
+            ext = Layer(EXT_HEADERS[nxt], EXT_TITLES[nxt], p, payload_end, None, None)
+            pkt.layers.append(ext)
+            pkt.mark_malformed(ext, f"ipv6: extension header {nxt} truncated at offset {p}")
+            return None
+        length = 8 if nxt == 44 else (buf[p + 1] + 1) * 8
+        ext = Layer(EXT_HEADERS[nxt], EXT_TITLES[nxt], p, p + length, (nxt, buf[p]), _ext_rows)
+        pkt.layers.append(ext)
+        if p + length > payload_end:
+            pkt.mark_malformed(ext, f"ipv6: extension header runs past the payload at offset {p}")
+            return None
+        if nxt == 44:
+            _nh, _res, fragoff, ident = _FRAG.unpack_from(buf, p)
+            if fragoff & 0xFFF8 and not pkt.quoted:  # not the first fragment: payload is a piece
+                pkt.info = f"IPv6 fragment (off={fragoff & 0xFFF8}, ID=0x{ident:08x})"
+                from netlab.dissect.engine import decode_data
+
+                return decode_data, p + 8, payload_end
+        nxt = buf[p]
+        p += length
+    decoder = registry.IP_PROTOCOLS.get(nxt)
+    if decoder is None:
+        from netlab.dissect.engine import decode_data
+
+        return (decode_data, p, payload_end) if payload_end > p else None
+    return decoder, p, payload_end
+
+
+def _title(layer: Layer) -> str:
+    return f"Internet Protocol Version 6, Src: {ntop6(layer.hdr[4])}, Dst: {ntop6(layer.hdr[5])}"
+
+
+def _rows(layer: Layer, buf: bytes):
+    vtcfl, plen, nxt, hlim, src, dst = layer.hdr
+    o = layer.off
+    tclass = vtcfl >> 20 & 0xFF
+    return [
+        row("ipv6.version", vtcfl >> 28, f"Version: {vtcfl >> 28}", o, 1),
+        row("ipv6.tclass", tclass, f"Traffic Class: 0x{tclass:02x}", o, 2),
+        row("ipv6.tclass.dscp", tclass >> 2, f"Differentiated Services Codepoint: {tclass >> 2}",
+            o, 2, 1),
+        row("ipv6.tclass.ecn", tclass & 3, f"Explicit Congestion Notification: {tclass & 3}",
+            o, 2, 1),
+        row("ipv6.flow", vtcfl & 0xFFFFF, f"Flow Label: 0x{vtcfl & 0xFFFFF:05x}", o + 1, 3),
+        row("ipv6.plen", plen, f"Payload Length: {plen}", o + 4, 2),
+        row("ipv6.nxt", nxt, f"Next Header: {IP_PROTO_NAMES.get(nxt, 'Unknown')} ({nxt})", o + 6, 1),
+        row("ipv6.hlim", hlim, f"Hop Limit: {hlim}", o + 7, 1),
+        row("ipv6.src", ntop6(src), f"Source Address: {ntop6(src)}", o + 8, 16),
+        row("ipv6.dst", ntop6(dst), f"Destination Address: {ntop6(dst)}", o + 24, 16),
+    ]  # fmt: skip
+
+
+def _ext_rows(layer: Layer, buf: bytes):
+    kind, nxt = layer.hdr
+    o = layer.off
+    prefix = EXT_HEADERS[kind]
+    name = IP_PROTO_NAMES.get(nxt, "Unknown")
+    rows = [row(f"{prefix}.nxt", nxt, f"Next Header: {name} ({nxt})", o, 1)]
+    if kind == 44:
+        _nh, _res, fragoff, ident = _FRAG.unpack_from(buf, o)
+        rows += [
+            row("ipv6.fragment.offset", fragoff >> 3, f"Offset: {fragoff >> 3}", o + 2, 2),
+            row("ipv6.fragment.more", bool(fragoff & 1), f"More Fragments: {bool(fragoff & 1)}",
+                o + 2, 2),
+            row("ipv6.fragment.id", ident, f"Identification: 0x{ident:08x}", o + 4, 4),
+        ]  # fmt: skip
+        return rows
+    length = layer.end - layer.off
+    rows.append(
+        row(f"{prefix}.len", buf[o + 1], f"Length: {buf[o + 1]} ({length} bytes)", o + 1, 1)
+    )
+    if kind == 43:
+        rows.append(row("ipv6.routing.type", buf[o + 2], f"Type: {buf[o + 2]}", o + 2, 1))
+        rows.append(
+            row("ipv6.routing.segleft", buf[o + 3], f"Segments Left: {buf[o + 3]}", o + 3, 1)
+        )
+        return rows
+    rows += _tlv_options(buf, o + 2, layer.end, "ipv6.opt")
+    return rows
+
+
+def _tlv_options(buf: bytes, p: int, end: int, prefix: str):
+    names = {
+        0: "Pad1",
+        1: "PadN",
+        5: "Router Alert",
+        0xC2: "Jumbo Payload",
+        4: "Tunnel Encap Limit",
+    }
+    rows = []
+    while p < end:
+        kind = buf[p]
+        if kind == 0:
+            rows.append(row(f"{prefix}.type", 0, "Pad1", p, 1, 1))
+            p += 1
+            continue
+        if p + 2 > end or p + 2 + buf[p + 1] > end:
+            rows.append(row("_ws.malformed", "ipv6 option", "[Malformed IPv6 option]", p, end - p))
+            break
+        length = buf[p + 1]
+        rows.append(row(f"{prefix}.type", kind, f"{names.get(kind, 'Unknown')} ({kind})", p,
+                        2 + length, 1))  # fmt: skip
+        p += 2 + length
+    return rows
+
+
+registry.ETHERTYPES[0x86DD] = decode_ipv6
+registry.IP_PROTOCOLS[41] = decode_ipv6  # IPv6 in IP (6in4)

@@ -1,0 +1,258 @@
+"""Link layers: Ethernet II (+ 802.1Q/802.1ad tags), Linux cooked v1/v2, BSD loopback, raw IP."""
+
+from __future__ import annotations
+
+import struct
+
+from netlab.dissect import registry
+from netlab.dissect.model import Layer, Packet, flag_rows, row
+
+ETHERTYPE_NAMES = {
+    0x0800: "IPv4",
+    0x0806: "ARP",
+    0x86DD: "IPv6",
+    0x8100: "802.1Q Virtual LAN",
+    0x88A8: "802.1ad Provider Bridge (Q-in-Q)",
+    0x9100: "802.1Q-in-Q (legacy)",
+    0x8035: "RARP",
+    0x88CC: "802.1 Link Layer Discovery Protocol (LLDP)",
+    0x8847: "MPLS label switched packet",
+    0x8863: "PPPoE Discovery",
+    0x8864: "PPPoE Session",
+    0x888E: "802.1X Authentication",
+}
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+
+_ETH = struct.Struct("!6s6sH")
+_VLAN = struct.Struct("!HH")
+_SLL = struct.Struct("!HHH8sH")
+_SLL2 = struct.Struct("!HHIHBB8s")
+_U32_BE = struct.Struct("!I")
+_U32_LE = struct.Struct("<I")
+
+
+def mac(b: bytes) -> str:
+    return b.hex(":")
+
+
+def ethertype_text(value: int) -> str:
+    return f"{ETHERTYPE_NAMES.get(value, 'Unknown')} (0x{value:04x})"
+
+
+def next_by_ethertype(etype: int, off: int, end: int):
+    decoder = registry.ETHERTYPES.get(etype)
+    if decoder is None:
+        from netlab.dissect.engine import decode_data
+
+        return (decode_data, off, end) if end > off else None
+    return decoder, off, end
+
+
+def _too_short(pkt: Packet, proto: str, title: str, off: int, end: int, need: int):
+    layer = Layer(proto, title, off, end, None, None)
+    pkt.layers.append(layer)
+    pkt.mark_malformed(
+        layer, f"{proto}: needs {need} bytes at offset {off}, only {end - off} captured"
+    )
+    pkt.info = pkt.info or f"[Malformed {proto.upper()}: truncated]"
+    return None
+
+
+# --- Ethernet II -----------------------------------------------------------------------
+def decode_eth(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 14:
+        return _too_short(pkt, "eth", "Ethernet II (truncated)", off, end, 14)
+    hdr = _ETH.unpack_from(buf, off)
+    dst, src, etype = hdr
+    layer = Layer("eth", eth_title, off, off + 14, hdr, _eth_rows)
+    pkt.layers.append(layer)
+    pkt.src, pkt.dst = mac(src), mac(dst)
+    if etype <= 1500:
+        # IEEE 802.3 length field: LLC follows, which netlab shows as data for now.
+        pkt.protocol = pkt.protocol or "LLC"
+        from netlab.dissect.engine import decode_data
+
+        return decode_data, off + 14, min(end, off + 14 + etype)
+    return next_by_ethertype(etype, off + 14, end)
+
+
+def _eth_rows(layer: Layer, buf: bytes):
+    dst, src, etype = layer.hdr
+    o = layer.off
+    rows = [row("eth.dst", mac(dst), f"Destination: {mac(dst)}", o, 6)]
+    rows += flag_rows("eth.dst", dst[0], [
+        ("lg", 0x02, "LG bit (locally administered)"),
+        ("ig", 0x01, "IG bit (group address)"),
+    ], o, 1, 8)  # fmt: skip
+    rows.append(row("eth.src", mac(src), f"Source: {mac(src)}", o + 6, 6))
+    if etype <= 1500:
+        rows.append(row("eth.len", etype, f"Length: {etype}", o + 12, 2))
+    else:
+        rows.append(row("eth.type", etype, f"Type: {ethertype_text(etype)}", o + 12, 2))
+    return rows
+
+
+def eth_title(layer: Layer) -> str:
+    dst, src, _ = layer.hdr
+    return f"Ethernet II, Src: {mac(src)}, Dst: {mac(dst)}"
+
+
+# --- 802.1Q / 802.1ad tags ------------------------------------------------------------
+def decode_vlan(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 4:
+        return _too_short(pkt, "vlan", "802.1Q Virtual LAN (truncated)", off, end, 4)
+    tci, etype = _VLAN.unpack_from(buf, off)
+    layer = Layer("vlan", _vlan_title, off, off + 4, (tci, etype), _vlan_rows)
+    pkt.layers.append(layer)
+    return next_by_ethertype(etype, off + 4, end)
+
+
+def _vlan_title(layer: Layer) -> str:
+    tci, _ = layer.hdr
+    return f"802.1Q Virtual LAN, PRI: {tci >> 13}, DEI: {tci >> 12 & 1}, ID: {tci & 0x0FFF}"
+
+
+def _vlan_rows(layer: Layer, buf: bytes):
+    tci, etype = layer.hdr
+    o = layer.off
+    return [
+        row("vlan.priority", tci >> 13, f"Priority: {tci >> 13}", o, 2, 1),
+        row("vlan.dei", bool(tci >> 12 & 1), f"DEI: {tci >> 12 & 1}", o, 2, 1),
+        row("vlan.id", tci & 0x0FFF, f"ID: {tci & 0x0FFF}", o, 2, 1),
+        row("vlan.etype", etype, f"Type: {ethertype_text(etype)}", o + 2, 2),
+    ]
+
+
+# --- Linux cooked capture (SLL v1 and v2) ----------------------------------------------
+SLL_PKTTYPES = {
+    0: "Unicast to us",
+    1: "Broadcast",
+    2: "Multicast",
+    3: "Unicast to another host",
+    4: "Sent by us",
+}
+
+
+def decode_sll(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 16:
+        return _too_short(pkt, "sll", "Linux cooked capture v1 (truncated)", off, end, 16)
+    pkttype, hatype, halen, addr, proto = _SLL.unpack_from(buf, off)
+    hdr = (1, pkttype, hatype, halen, addr, proto, None)
+    return _sll_common(pkt, hdr, off, off + 16, end)
+
+
+def decode_sll2(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 20:
+        return _too_short(pkt, "sll", "Linux cooked capture v2 (truncated)", off, end, 20)
+    proto, _reserved, ifindex, hatype, pkttype, halen, addr = _SLL2.unpack_from(buf, off)
+    hdr = (2, pkttype, hatype, halen, addr, proto, ifindex)
+    return _sll_common(pkt, hdr, off, off + 20, end)
+
+
+def _sll_common(pkt: Packet, hdr, off: int, payload: int, end: int):
+    title = f"Linux cooked capture v{hdr[0]}"
+    layer = Layer("sll", title, off, payload, hdr, _sll_rows)
+    pkt.layers.append(layer)
+    _version, _pkttype, hatype, halen, addr, proto, _ifindex = hdr
+    if hatype in (1, 772) and halen == 6:  # Ethernet / loopback: a MAC source
+        pkt.src = mac(addr[:6])
+    if proto == 0x0004:  # 802.2 LLC frames (e.g. STP) ride in cooked captures like this
+        from netlab.dissect.engine import decode_data
+
+        pkt.protocol = pkt.protocol or "LLC"
+        return decode_data, payload, end
+    return next_by_ethertype(proto, payload, end)
+
+
+def _sll_rows(layer: Layer, buf: bytes):
+    version, pkttype, hatype, halen, addr, proto, ifindex = layer.hdr
+    o = layer.off
+    rows = []
+    if version == 2:
+        rows.append(row("sll.etype", proto, f"Protocol: {ethertype_text(proto)}", o, 2))
+        rows.append(row("sll.ifindex", ifindex, f"Interface index: {ifindex}", o + 4, 4))
+    kind = SLL_PKTTYPES.get(pkttype, "Unknown")
+    rows.append(row("sll.pkttype", pkttype, f"Packet type: {kind} ({pkttype})"))
+    rows.append(row("sll.hatype", hatype, f"Link-layer address type: {hatype}"))
+    rows.append(row("sll.halen", halen, f"Link-layer address length: {halen}"))
+    if halen == 6:
+        rows.append(row("sll.src.eth", mac(addr[:6]), f"Source: {mac(addr[:6])}"))
+    if version == 1:
+        rows.append(row("sll.etype", proto, f"Protocol: {ethertype_text(proto)}", o + 14, 2))
+    return rows
+
+
+# --- BSD loopback (NULL: host byte order; LOOP: network byte order) -----------------------
+AF_NAMES = {2: "IP", 24: "IPv6", 28: "IPv6", 30: "IPv6", 10: "IPv6"}
+
+
+def _decode_null_like(pkt: Packet, buf: bytes, off: int, end: int, network_order: bool):
+    if end - off < 4:
+        return _too_short(pkt, "null", "Null/Loopback (truncated)", off, end, 4)
+    if network_order:
+        family = _U32_BE.unpack_from(buf, off)[0]
+    else:
+        # Written in the capturing host's byte order: a small number tells which one.
+        little = _U32_LE.unpack_from(buf, off)[0]
+        family = little if little < 0x10000 else _U32_BE.unpack_from(buf, off)[0]
+    layer = Layer("null", "Null/Loopback", off, off + 4, family, _null_rows)
+    pkt.layers.append(layer)
+    if family == 2:
+        return registry.ETHERTYPES[0x0800], off + 4, end
+    if family in (10, 24, 28, 30):
+        return registry.ETHERTYPES[0x86DD], off + 4, end
+    from netlab.dissect.engine import decode_data
+
+    return decode_data, off + 4, end
+
+
+def _null_rows(layer: Layer, buf: bytes):
+    family = layer.hdr
+    name = AF_NAMES.get(family, "Unknown")
+    return [row("null.family", family, f"Family: {name} ({family})", layer.off, 4)]
+
+
+def decode_null(d, pkt, buf, off, end):
+    return _decode_null_like(pkt, buf, off, end, network_order=False)
+
+
+def decode_loop(d, pkt, buf, off, end):
+    return _decode_null_like(pkt, buf, off, end, network_order=True)
+
+
+# --- Raw IP (no link header) ---------------------------------------------------------------
+def decode_raw(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end <= off:
+        return None
+    version = buf[off] >> 4
+    decoder = registry.ETHERTYPES.get(0x0800 if version == 4 else 0x86DD if version == 6 else -1)
+    if decoder is None:
+        from netlab.dissect.engine import decode_data
+
+        pkt.protocol = pkt.protocol or "Raw"
+        return decode_data, off, end
+    return decoder, off, end
+
+
+def decode_raw4(d, pkt, buf, off, end):
+    return registry.ETHERTYPES[0x0800], off, end
+
+
+def decode_raw6(d, pkt, buf, off, end):
+    return registry.ETHERTYPES[0x86DD], off, end
+
+
+registry.LINKTYPES.update({
+    0: decode_null,
+    1: decode_eth,
+    12: decode_raw,  # DLT_RAW on some BSDs
+    14: decode_raw,  # OpenBSD DLT_RAW
+    101: decode_raw,
+    108: decode_loop,
+    113: decode_sll,
+    228: decode_raw4,
+    229: decode_raw6,
+    276: decode_sll2,
+})  # fmt: skip
+for _tpid in VLAN_TPIDS:
+    registry.ETHERTYPES[_tpid] = decode_vlan

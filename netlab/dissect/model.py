@@ -1,0 +1,183 @@
+"""What the dissector produces: a Packet made of Layers, whose fields are built lazily.
+
+Decoding happens in two speeds:
+- the fast path (every packet): each decoder unpacks its header once, keeps the
+  tuple in `Layer.hdr`, and sets what the one-line summary needs (columns, info);
+- the full path (only for -V, --json, -Y): `Layer.rows()` calls the protocol's
+  `fields` function, which turns `hdr` into rows named as in Wireshark.
+This is why the summary view can be fast: no field objects are made for it.
+
+A row is a plain tuple `(depth, name, value, show, offset, length)`:
+- depth: 0 for a layer's own fields, 1+ for sub-fields (flag bits, options);
+- name: the Wireshark display-filter name (`ip.ttl`, `tcp.flags.syn`);
+- value: int, str, bool, bytes or float: what filters compare and JSON prints;
+- show: the text of the tree view ("Time to Live: 64");
+- offset, length: the bytes in the frame (for -x highlighting), or -1/0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Row = tuple[int, str, Any, str, int, int]
+FieldsFn = Callable[["Layer", bytes], list[Row]]
+
+
+class Layer:
+    """One protocol's part of a packet."""
+
+    __slots__ = ("end", "extra", "fields_fn", "hdr", "malformed", "off", "proto", "title")
+
+    def __init__(
+        self, proto: str, title: str | Callable[[Layer], str], off: int, end: int, hdr: Any,
+        fields_fn: FieldsFn | None,
+    ) -> None:  # fmt: skip
+        self.proto = proto  # Wireshark protocol filter name: "eth", "ip", "tcp" …
+        # Tree header ("Internet Protocol Version 4, Src: …"): a string, or a function of
+        # the layer so that the fast path never formats it.
+        self.title = title
+        self.off = off
+        self.end = end
+        self.hdr = hdr  # the decoder's unpacked header, reused by fields_fn
+        self.fields_fn = fields_fn
+        self.malformed: str | None = None
+        self.extra: Any = None  # decoder-specific values computed on the fast path
+
+    def heading(self) -> str:
+        title = self.title
+        if callable(title):
+            try:
+                return title(self)
+            except Exception:
+                return self.proto
+        return title
+
+    def rows(self, buf: bytes) -> list[Row]:
+        if self.fields_fn is None:
+            return []
+        try:
+            return self.fields_fn(self, buf)
+        except Exception as err:  # a field builder must never take the packet down
+            self.malformed = f"{self.proto}: cannot build fields ({type(err).__name__}: {err})"
+            return []
+
+
+class Packet:
+    """One frame and its decoded layers."""
+
+    __slots__ = (
+        "buf",
+        "caplen",
+        "comment",
+        "dst",
+        "info",
+        "interface",
+        "layers",
+        "linktype",
+        "malformed",
+        "no",
+        "protocol",
+        "quoted",
+        "src",
+        "ts_ns",
+        "wirelen",
+    )
+
+    def __init__(
+        self, no: int, ts_ns: int, buf: bytes, wirelen: int, linktype: int,
+        interface: int = 0, comment: str | None = None,
+    ) -> None:  # fmt: skip
+        self.no = no
+        self.ts_ns = ts_ns
+        self.buf = buf
+        self.caplen = len(buf)
+        self.wirelen = wirelen
+        self.linktype = linktype
+        self.interface = interface
+        self.comment = comment
+        self.layers: list[Layer] = []
+        self.src = ""  # summary columns, set by decoders (the deepest one wins)
+        self.dst = ""
+        self.protocol = ""
+        self.info = ""
+        self.malformed: str | None = None
+        # >0 while decoding the datagram quoted inside an ICMP error: columns and TCP
+        # stream state then belong to the outer packet and must not change.
+        self.quoted = 0
+
+    @property
+    def protocols(self) -> str:
+        """Wireshark's frame.protocols, e.g. "eth:ethertype:ip:tcp"."""
+        names = []
+        for layer in self.layers:
+            names.append(layer.proto)
+            if layer.proto in ("eth", "vlan", "sll"):
+                names.append("ethertype")
+        return ":".join(names)
+
+    def mark_malformed(self, layer: Layer | None, what: str) -> None:
+        """Record the first malformed spot; decoding of this packet stops there."""
+        if layer is not None and layer.malformed is None:
+            layer.malformed = what
+        if self.malformed is None:
+            self.malformed = what
+
+    def rows(self) -> Iterator[tuple[Layer, list[Row]]]:
+        for layer in self.layers:
+            yield layer, layer.rows(self.buf)
+
+    def field_dict(self) -> dict[str, Any]:
+        """Every field by Wireshark name; a name seen more than once holds a list."""
+        out: dict[str, Any] = {}
+        for _layer, rows in self.rows():
+            for _depth, name, value, _show, _off, _len in rows:
+                if name in out:
+                    prev = out[name]
+                    if isinstance(prev, list):
+                        prev.append(value)
+                    else:
+                        out[name] = [prev, value]
+                else:
+                    out[name] = value
+        return out
+
+    def layer(self, proto: str) -> Layer | None:
+        for layer in self.layers:
+            if layer.proto == proto:
+                return layer
+        return None
+
+
+def row(name: str, value: Any, show: str, off: int = -1, length: int = 0, depth: int = 0) -> Row:
+    return (depth, name, value, show, off, length)
+
+
+def flag_rows(
+    prefix: str, value: int, bits: list[tuple[str, int, str]], off: int, length: int, width: int
+) -> list[Row]:
+    """Sub-rows for the bits of a flags field, shown as Wireshark's bit diagrams.
+
+    bits: (name suffix, mask, label). The show text is ".... ..1. = Syn: Set".
+    """
+    rows = []
+    for suffix, mask, label in bits:
+        set_ = bool(value & mask)
+        diagram = _bit_diagram(value, mask, width)
+        rows.append(
+            (1, f"{prefix}.{suffix}", set_, f"{diagram} = {label}: {'Set' if set_ else 'Not set'}",
+             off, length)
+        )  # fmt: skip
+    return rows
+
+
+def _bit_diagram(value: int, mask: int, width: int) -> str:
+    chars = []
+    for bit in range(width - 1, -1, -1):
+        if mask >> bit & 1:
+            chars.append("1" if value >> bit & 1 else "0")
+        else:
+            chars.append(".")
+        if bit % 4 == 0 and bit:
+            chars.append(" ")
+    return "".join(chars)

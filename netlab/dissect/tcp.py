@@ -1,0 +1,309 @@
+"""TCP (RFC 9293): flags, options, stream index, relative sequence numbers, window scaling.
+
+Relative numbers follow Wireshark: each direction's base is its SYN's sequence
+number; a direction first seen without a SYN gets base = seq - 1 (so it reads
+Seq=1), and a direction first learnt from the other side's ACK gets base = ack - 1.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from netlab.dissect import registry
+from netlab.dissect.model import Layer, Packet, flag_rows, row
+
+_HDR = struct.Struct("!HHIIHHHH")
+FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit down
+    ("ae", 0x100, "Accurate ECN"), ("cwr", 0x80, "Congestion Window Reduced"),
+    ("ece", 0x40, "ECN-Echo"), ("urg", 0x20, "Urgent"), ("ack", 0x10, "Acknowledgment"),
+    ("push", 0x08, "Push"), ("reset", 0x04, "Reset"), ("syn", 0x02, "Syn"), ("fin", 0x01, "Fin"),
+]  # fmt: skip
+# Order of the names in the info column, as tshark prints them ("[FIN, PSH, ACK]").
+INFO_FLAGS = [(0x01, "FIN"), (0x02, "SYN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
+              (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"), (0x100, "AE")]  # fmt: skip
+OPTION_NAMES = {0: "End of Option List (EOL)", 1: "No-Operation (NOP)",
+                2: "Maximum segment size", 3: "Window scale", 4: "SACK permitted", 5: "SACK",
+                8: "Timestamps", 30: "Multipath TCP", 34: "TFO"}  # fmt: skip
+MAX_SACK_BLOCKS = 4
+
+
+class Direction:
+    __slots__ = ("base", "wscale")
+
+    def __init__(self) -> None:
+        self.base: int | None = None
+        self.wscale = -1  # -1 unknown; -2 no scaling (a SYN without the option)
+
+
+class Stream:
+    __slots__ = ("closed", "dirs", "index")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.dirs = (Direction(), Direction())
+        self.closed = False  # FIN or RST seen: a later SYN starts a new stream (port reuse)
+
+
+class TcpTracker:
+    """tcp.stream numbers and per-direction state; memory grows with conversations only."""
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple, Stream] = {}
+        self.count = 0
+
+    def lookup(self, src: str, sport: int, dst: str, dport: int, flags: int) -> tuple[Stream, int]:
+        a, b = (src, sport), (dst, dport)
+        key, side = ((a, b), 0) if a <= b else ((b, a), 1)
+        stream = self.streams.get(key)
+        if stream is None or (flags & 0x12 == 0x02 and stream.closed):
+            stream = Stream(self.count)
+            self.count += 1
+            self.streams[key] = stream
+        return stream, side
+
+
+def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if end - off < 20:
+        layer = Layer("tcp", "Transmission Control Protocol (truncated)", off, end, None, None)
+        pkt.layers.append(layer)
+        if end - off >= 4 and pkt.quoted:  # quoted in an ICMP error: ports are enough
+            layer.hdr = (*struct.unpack_from("!HH", buf, off), 0, 0, 0, 0, 0, 0)
+            return None
+        pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
+        return None
+    hdr = _HDR.unpack_from(buf, off)
+    sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
+    hlen = (offflags >> 12) * 4
+    flags = offflags & 0x1FF
+    if hlen < 20:
+        layer = Layer("tcp", _title, off, off + 20, (hdr, None), _rows)
+        pkt.layers.append(layer)
+        pkt.mark_malformed(layer, f"tcp: bogus header length {hlen} < 20 at offset {off}")
+        pkt.protocol, pkt.info = "TCP", f"{sport} → {dport} [Bogus TCP header length ({hlen})]"
+        return None
+    opts_end = min(off + hlen, end)
+    options = _parse_options(buf, off + 20, opts_end)
+    payload = off + hlen
+    seg_len = max(0, end - payload)
+    if pkt.quoted:
+        layer = Layer("tcp", _title, off, opts_end, (hdr, None), _rows)
+        pkt.layers.append(layer)
+        return None
+    stream, side = d.tcp.lookup(pkt.src, sport, pkt.dst, dport, flags)
+    fwd, rev = stream.dirs[side], stream.dirs[1 - side]
+    if fwd.base is None:
+        fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
+    if flags & 0x10 and rev.base is None:
+        rev.base = (ack - 1) & 0xFFFFFFFF
+    if flags & 0x02:
+        fwd.wscale = options.get("wscale", -2)
+    if flags & 0x05:
+        stream.closed = True
+    rel_seq = (seq - fwd.base) & 0xFFFFFFFF
+    rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else 0
+    # Scaling applies only after the handshake, and only if both SYNs carried the option.
+    scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
+    window = win << scale if scale >= 0 else win
+    extra = (stream.index, rel_seq, rel_ack, seg_len, window, scale, options)
+    layer = Layer("tcp", _title, off, opts_end, (hdr, extra), _rows)
+    pkt.layers.append(layer)
+    pkt.protocol = "TCP"
+    pkt.info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
+    if hlen > end - off:
+        pkt.mark_malformed(layer, f"tcp: header length {hlen} runs past the captured data")
+        return None
+    if seg_len == 0:
+        return None
+    decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
+    if decoder is None:
+        from netlab.dissect.engine import decode_data
+
+        decoder = decode_data
+    return decoder, payload, end
+
+
+def _flag_names(flags: int) -> str:
+    return ", ".join(name for mask, name in INFO_FLAGS if flags & mask)
+
+
+def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> str:
+    parts = [f"{sport} → {dport} [{_flag_names(flags)}] Seq={rel_seq}"]
+    if flags & 0x10:
+        parts.append(f"Ack={rel_ack}")
+    parts.append(f"Win={window} Len={seg_len}")
+    if "mss" in options:
+        parts.append(f"MSS={options['mss']}")
+    if "sack_perm" in options:
+        parts.append("SACK_PERM")
+    if "tsval" in options:
+        parts.append(f"TSval={options['tsval']} TSecr={options['tsecr']}")
+    if "wscale" in options:
+        parts.append(f"WS={1 << min(options['wscale'], 14)}")
+    return " ".join(parts)
+
+
+def _parse_options(buf: bytes, p: int, end: int) -> dict:
+    """The options the info column and fields need; stops cleanly at a malformed one."""
+    opts: dict = {}
+    while p < end:
+        kind = buf[p]
+        if kind == 0:
+            break
+        if kind == 1:
+            p += 1
+            continue
+        if p + 1 >= end:
+            opts["malformed"] = p
+            break
+        length = buf[p + 1]
+        if length < 2 or p + length > end:
+            opts["malformed"] = p
+            break
+        if kind == 2 and length == 4:
+            opts["mss"] = struct.unpack_from("!H", buf, p + 2)[0]
+        elif kind == 3 and length == 3:
+            opts["wscale"] = buf[p + 2]
+        elif kind == 4 and length == 2:
+            opts["sack_perm"] = True
+        elif kind == 8 and length == 10:
+            opts["tsval"], opts["tsecr"] = struct.unpack_from("!II", buf, p + 2)
+        elif kind == 5 and length >= 10:
+            n = min((length - 2) // 8, MAX_SACK_BLOCKS)
+            opts["sack"] = [struct.unpack_from("!II", buf, p + 2 + 8 * i) for i in range(n)]
+        p += length
+    return opts
+
+
+def _title(layer: Layer) -> str:
+    hdr, extra = layer.hdr
+    text = f"Transmission Control Protocol, Src Port: {hdr[0]}, Dst Port: {hdr[1]}"
+    if extra is not None:
+        _stream, rel_seq, rel_ack, seg_len, *_ = extra
+        text += f", Seq: {rel_seq}"
+        if hdr[4] & 0x10:
+            text += f", Ack: {rel_ack}"
+        text += f", Len: {seg_len}"
+    return text
+
+
+def _rows(layer: Layer, buf: bytes):
+    (sport, dport, seq, ack, offflags, win, csum, urg), extra = layer.hdr
+    o = layer.off
+    hlen = (offflags >> 12) * 4
+    flags = offflags & 0x1FF
+    rows = [
+        row("tcp.srcport", sport, f"Source Port: {sport}", o, 2),
+        row("tcp.dstport", dport, f"Destination Port: {dport}", o + 2, 2),
+    ]
+    if extra is None:  # quoted inside an ICMP error, or bogus header length
+        rows.append(row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4))
+        return rows
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options = extra
+    rows += [
+        row("tcp.stream", stream, f"[Stream index: {stream}]"),
+        row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"),
+        row("tcp.seq", rel_seq, f"Sequence Number: {rel_seq}    (relative sequence number)", o + 4, 4),
+        row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4),
+    ]  # fmt: skip
+    nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
+    rows.append(
+        row("tcp.nxtseq", nxt, f"[Next Sequence Number: {nxt}    (relative sequence number)]")
+    )
+    # Wireshark shows the ack field (as 0 relative) even when the ACK flag is clear.
+    rows.append(
+        row(
+            "tcp.ack",
+            rel_ack,
+            f"Acknowledgment Number: {rel_ack}    (relative ack number)",
+            o + 8,
+            4,
+        )
+    )
+    rows.append(row("tcp.ack_raw", ack, f"Acknowledgment number (raw): {ack}", o + 8, 4))
+    rows.append(
+        row(
+            "tcp.hdr_len",
+            hlen,
+            f"{hlen >> 2:04b} .... = Header Length: {hlen} bytes ({hlen >> 2})",
+            o + 12,
+            1,
+        )
+    )
+    rows.append(row("tcp.flags", flags, f"Flags: 0x{flags:03x} ({_flag_names(flags)})", o + 12, 2))
+    rows += flag_rows("tcp.flags", flags, FLAG_BITS, o + 12, 2, 12)
+    rows.append(row("tcp.window_size_value", win, f"Window: {win}", o + 14, 2))
+    rows.append(row("tcp.window_size", window, f"[Calculated window size: {window}]"))
+    if scale >= 0:
+        shown_scale = str(1 << scale)
+    else:
+        shown_scale = "unknown" if scale == -1 else "no window scaling used"
+    rows.append(row("tcp.window_size_scalefactor", (1 << scale) if scale >= 0 else scale,
+                    f"[Window size scaling factor: {shown_scale}]"))  # fmt: skip
+    rows.append(row("tcp.checksum", csum, f"Checksum: 0x{csum:04x} [unverified]", o + 16, 2))
+    rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
+    rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
+    return rows
+
+
+def _option_rows(buf: bytes, p: int, end: int):
+    rows = []
+    if p < end:
+        rows.append(row("tcp.options", buf[p:end].hex(), f"Options: ({end - p} bytes)", p, end - p))
+    while p < end:
+        kind = buf[p]
+        name = OPTION_NAMES.get(kind, f"Unknown ({kind})")
+        if kind in (0, 1):
+            rows.append(row("tcp.option_kind", kind, f"TCP Option - {name}", p, 1, 1))
+            p += 1
+            if kind == 0:
+                break
+            continue
+        if p + 1 >= end or buf[p + 1] < 2 or p + buf[p + 1] > end:
+            rows.append(
+                row("_ws.malformed", "tcp option", f"[Malformed TCP option {kind}]", p, end - p)
+            )
+            break
+        length = buf[p + 1]
+        rows.append(row("tcp.option_kind", kind, f"TCP Option - {name}", p, length, 1))
+        rows.append(row("tcp.option_len", length, f"Length: {length}", p + 1, 1, 2))
+        if kind == 2 and length == 4:
+            mss = struct.unpack_from("!H", buf, p + 2)[0]
+            rows.append(row("tcp.options.mss_val", mss, f"MSS Value: {mss}", p + 2, 2, 2))
+        elif kind == 3 and length == 3:
+            shift = buf[p + 2]
+            rows.append(
+                row("tcp.options.wscale.shift", shift, f"Shift count: {shift}", p + 2, 1, 2)
+            )
+            rows.append(row("tcp.options.wscale.multiplier", 1 << min(shift, 14),
+                            f"[Multiplier: {1 << min(shift, 14)}]", depth=2))  # fmt: skip
+        elif kind == 4:
+            rows.append(row("tcp.options.sack_perm", True, "SACK permitted", p, 2, 2))
+        elif kind == 8 and length == 10:
+            tsval, tsecr = struct.unpack_from("!II", buf, p + 2)
+            rows.append(
+                row("tcp.options.timestamp.tsval", tsval, f"Timestamp value: {tsval}", p + 2, 4, 2)
+            )
+            rows.append(
+                row(
+                    "tcp.options.timestamp.tsecr",
+                    tsecr,
+                    f"Timestamp echo reply: {tsecr}",
+                    p + 6,
+                    4,
+                    2,
+                )
+            )
+        elif kind == 5:
+            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
+                le, re_ = struct.unpack_from("!II", buf, p + 2 + 8 * i)
+                rows.append(
+                    row("tcp.options.sack_le", le, f"left edge = {le}", p + 2 + 8 * i, 4, 2)
+                )
+                rows.append(
+                    row("tcp.options.sack_re", re_, f"right edge = {re_}", p + 6 + 8 * i, 4, 2)
+                )
+        p += length
+    return rows
+
+
+registry.IP_PROTOCOLS[6] = decode_tcp

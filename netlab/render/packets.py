@@ -1,0 +1,94 @@
+"""Views of dissected packets: one line each, the full tree, hex + ASCII, NDJSON.
+
+These views write plain strings straight to the stream: the one-line view runs
+for every packet of million-packet files, and going through rich's layout
+engine per line would cost more than the decoding itself.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from netlab.dissect.model import Packet
+from netlab.render.jsonout import dumps
+
+
+def rel_seconds(pkt: Packet, first_ns: int) -> float:
+    return (pkt.ts_ns - first_ns) / 1e9
+
+
+def summary_line(pkt: Packet, first_ns: int) -> str:
+    mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+    return (
+        f"{pkt.no:>5} {rel_seconds(pkt, first_ns):>11.6f} {pkt.src:>15} → {pkt.dst:<15} "
+        f"{pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
+    )
+
+
+def frame_fields(pkt: Packet) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "frame.number": pkt.no,
+        "frame.time_epoch": pkt.ts_ns / 1e9,
+        "frame.len": pkt.wirelen,
+        "frame.cap_len": pkt.caplen,
+        "frame.interface_id": pkt.interface,
+        "frame.protocols": pkt.protocols,
+    }
+    if pkt.comment is not None:
+        fields["frame.comment"] = pkt.comment
+    return fields
+
+
+def json_record(pkt: Packet) -> dict[str, Any]:
+    fields = frame_fields(pkt)
+    fields.update(pkt.field_dict())
+    return {
+        "no": pkt.no,
+        "time": pkt.ts_ns / 1e9,
+        "caplen": pkt.caplen,
+        "len": pkt.wirelen,
+        "protocols": pkt.protocols,
+        "summary": f"{pkt.src} → {pkt.dst} {pkt.protocol} {pkt.info}".strip(),
+        "fields": fields,
+        "malformed": pkt.malformed,
+    }
+
+
+def write_json(out: IO[str], pkt: Packet) -> None:
+    out.write(dumps(json_record(pkt)) + "\n")
+
+
+def tree_lines(pkt: Packet) -> list[str]:
+    bits = pkt.wirelen * 8
+    lines = [
+        f"Frame {pkt.no}: {pkt.wirelen} bytes on wire ({bits} bits), "
+        f"{pkt.caplen} bytes captured ({pkt.caplen * 8} bits) on interface {pkt.interface}"
+    ]
+    if pkt.comment:
+        lines.append(f"    Comment: {pkt.comment}")
+    lines.append(
+        f"    Epoch Time: {pkt.ts_ns // 1_000_000_000}.{pkt.ts_ns % 1_000_000_000:09d} seconds"
+    )
+    lines.append(f"    [Protocols in frame: {pkt.protocols}]")
+    for layer, rows in pkt.rows():
+        lines.append(layer.heading())
+        for depth, _name, _value, show, _off, _len in rows:
+            lines.append("    " * (depth + 1) + show)
+        if layer.malformed:
+            lines.append(f"    [Malformed: {layer.malformed}]")
+    if pkt.malformed and not any(layer.malformed for layer in pkt.layers):
+        lines.append(f"[Malformed Packet: {pkt.malformed}]")
+    return lines
+
+
+def hex_lines(buf: bytes) -> list[str]:
+    """tshark -x layout: offset, 16 bytes in hex (two groups of 8), ASCII."""
+    lines = []
+    for start in range(0, len(buf), 16):
+        chunk = buf[start : start + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk[:8])
+        if len(chunk) > 8:
+            hexes += "  " + " ".join(f"{b:02x}" for b in chunk[8:])
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{start:04x}  {hexes:<49}  {text}")
+    return lines
