@@ -43,7 +43,7 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
     hdr = _HDR.unpack_from(buf, off)
     vihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst = hdr
     ihl = (vihl & 0x0F) * 4
-    layer = Layer("ip", _title, off, off + ihl, hdr, _rows)
+    layer = Layer("ip", _title, off, min(off + ihl, end), hdr, _rows)
     pkt.layers.append(layer)
     if not pkt.quoted:
         pkt.src, pkt.dst = socket.inet_ntoa(src), socket.inet_ntoa(dst)
@@ -135,7 +135,7 @@ def _rows(layer: Layer, buf: bytes):
         row("ip.dst", socket.inet_ntoa(dst), f"Destination Address: {socket.inet_ntoa(dst)}",
             o + 16, 4),
     ]  # fmt: skip
-    rows += _option_rows(buf, o + 20, o + ihl)
+    rows += _option_rows(buf, o + 20, min(o + ihl, len(buf)))  # never past the capture
     return rows
 
 

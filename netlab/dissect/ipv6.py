@@ -54,7 +54,8 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
             pkt.mark_malformed(ext, f"ipv6: extension header {nxt} truncated at offset {p}")
             return None
         length = 8 if nxt == 44 else (buf[p + 1] + 1) * 8
-        ext = Layer(EXT_HEADERS[nxt], EXT_TITLES[nxt], p, p + length, (nxt, buf[p]), _ext_rows)
+        ext_end = min(p + length, payload_end)  # a lying length must not reach past the data
+        ext = Layer(EXT_HEADERS[nxt], EXT_TITLES[nxt], p, ext_end, (nxt, buf[p]), _ext_rows)
         pkt.layers.append(ext)
         if p + length > payload_end:
             pkt.mark_malformed(ext, f"ipv6: extension header runs past the payload at offset {p}")
@@ -125,7 +126,7 @@ def _ext_rows(layer: Layer, buf: bytes):
             row("ipv6.routing.segleft", buf[o + 3], f"Segments Left: {buf[o + 3]}", o + 3, 1)
         )
         return rows
-    rows += _tlv_options(buf, o + 2, layer.end, "ipv6.opt")
+    rows += _tlv_options(buf, o + 2, min(layer.end, len(buf)), "ipv6.opt")
     return rows
 
 
