@@ -57,3 +57,6 @@ def pytest_sessionfinish(session, exitstatus):
     # even if someone adds `|| true`-style wrappers around a subset run).
     if session.testscollected == 0 and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+pytest_plugins = ["tests.labfixtures"]

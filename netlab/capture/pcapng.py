@@ -9,7 +9,10 @@ checked for framing and skipped.
 
 Interface ids in packet blocks are per section; `Frame.interface` is the index
 into `Capture.interfaces`, which collects the interfaces of all sections in file
-order (Wireshark numbers frame.interface_id the same way).
+order, so `cap.interfaces[frame.interface]` is always the packet's interface.
+(Wireshark 4.0 prints the section-local id as frame.interface_id and the first
+section's interface name for packets of later sections; single-section files,
+nearly all of them, number the same either way.)
 
 The EPB is decoded inline in the generator (one unpack of the 28-byte block
 head, one slice); anything else — other blocks, an EPB that straddles the

@@ -36,43 +36,25 @@ def dissect(common: Common, file: str, tree: bool, hexdump: bool, only: int | No
 
     from netlab.capture.reader import open_capture
     from netlab.dissect import Dissector
-    from netlab.render import packets as view
+    from netlab.render.packets import PacketView
 
-    out = sys.stdout
-    show_tree = tree or (only is not None and not common.json)
-    limit = common.count
+    view = PacketView(
+        sys.stdout, tree=tree, hexdump=hexdump, json=common.json, count=common.count, only=only
+    )
     dissector = Dissector()
-    shown = 0
-    first_ns: int | None = None
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
-            if first_ns is None:
-                first_ns = frame.ts_ns
             pkt = dissector.dissect(
                 no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
                 frame.interface, frame.comment,
             )  # fmt: skip
-            if only is not None and no != only:
-                continue
-            if common.json:
-                view.write_json(out, pkt)
-            else:
-                if show_tree:
-                    out.write("\n".join(view.tree_lines(pkt)) + "\n")
-                else:
-                    out.write(view.summary_line(pkt, first_ns) + "\n")
-                if hexdump:
-                    out.write("\n".join(view.hex_lines(pkt.buf)) + "\n")
-                if show_tree or hexdump:
-                    out.write("\n")
-            shown += 1
-            if (limit is not None and shown >= limit) or (only is not None and no >= only):
+            if not view.feed(pkt):
                 break
         warnings = list(cap.warnings)
-    out.flush()
+    view.finish()
     for warning in warnings:
         click.echo(f"netlab: warning: {file}: {warning}", err=True)
-    if only is not None and shown == 0:
+    if only is not None and view.shown == 0:
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
     return ExitStatus.SUCCESS

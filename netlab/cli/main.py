@@ -39,6 +39,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.dissect:dissect",
         "Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
     ),
+    "lab": CommandEntry(
+        "netlab.cli.lab:lab",
+        "Run small real networks in namespaces: up, down, status, exec, list.",
+    ),
 }
 
 

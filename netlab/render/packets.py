@@ -92,3 +92,75 @@ def hex_lines(buf: bytes) -> list[str]:
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{start:04x}  {hexes:<49}  {text}")
     return lines
+
+
+class PacketView:
+    """The one loop body every packet-showing command uses (`dissect`, `sniff`, `-v`).
+
+    Feed it packets in order; it prints them in the chosen view and passes them to
+    taps (statistics, stream following) that report at the end. A display filter
+    decides which packets are shown and tapped, as tshark's -Y does.
+    """
+
+    def __init__(
+        self,
+        out: IO[str],
+        *,
+        tree: bool = False,
+        hexdump: bool = False,
+        json: bool = False,
+        count: int | None = None,
+        only: int | None = None,
+        display_filter: Any = None,
+        taps: list[Any] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.out = out
+        self.tree = tree or (only is not None and not json)
+        self.hexdump = hexdump
+        self.json = json
+        self.count = count
+        self.only = only
+        self.filter = display_filter  # has .matches(pkt) -> bool
+        self.taps = taps or []
+        self.quiet = quiet  # taps only (e.g. --stats without packet lines), like tshark -q
+        self.first_ns: int | None = None
+        self.shown = 0
+        self.seen = 0
+
+    def feed(self, pkt: Packet) -> bool:
+        """Show one packet; False once the count or --packet is satisfied (stop reading)."""
+        self.seen += 1
+        if self.first_ns is None:
+            self.first_ns = pkt.ts_ns
+        if self.only is not None and pkt.no != self.only:
+            return pkt.no < self.only
+        if self.filter is not None and not self.filter.matches(pkt):
+            return True
+        for tap in self.taps:
+            tap.add(pkt)
+        if not self.quiet:
+            self._print(pkt)
+        self.shown += 1
+        if self.only is not None:
+            return False
+        return self.count is None or self.shown < self.count
+
+    def _print(self, pkt: Packet) -> None:
+        out = self.out
+        if self.json:
+            write_json(out, pkt)
+            return
+        if self.tree:
+            out.write("\n".join(tree_lines(pkt)) + "\n")
+        else:
+            out.write(summary_line(pkt, self.first_ns or pkt.ts_ns) + "\n")
+        if self.hexdump:
+            out.write("\n".join(hex_lines(pkt.buf)) + "\n")
+        if self.tree or self.hexdump:
+            out.write("\n")
+
+    def finish(self) -> None:
+        for tap in self.taps:
+            tap.report(self.out)
+        self.out.flush()

@@ -1,0 +1,145 @@
+"""netlab dissect vs tshark on the same large mixed capture (issue 3's performance targets).
+
+    python bench/bench_dissect.py [--packets 1000000] [--views summary,tree,json]
+
+Builds bench/out/mixed-<N>.pcapng by replicating the real captures in pcaps/
+with fresh timestamps, TCP/UDP ports and TCP sequence numbers per replica (so
+the file holds many distinct conversations, as a real trace does), then runs
+each view with netlab and with tshark, printing wall time, peak RSS and the
+ratio netlab/tshark. Targets: summary <= 1.0x, -V <= 1.0x, --json <= 0.2x of
+tshark -T json; peak RSS <= 150 MB for the summary view, flat between 100k and 1M.
+Not a test: machines are noisy, and the numbers go in the closing note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from netlab.capture.reader import open_capture  # noqa: E402
+from netlab.capture.writer import PcapngWriter  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def sample_frames() -> list[tuple[int, bytes]]:
+    frames = []
+    for path in sorted((ROOT / "pcaps").glob("*.pcap*")):
+        with open_capture(path) as cap:
+            frames += [(f.linktype, f.data) for f in cap]
+    return frames
+
+
+def _l4_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
+    """(offset of the TCP/UDP header, IP protocol) for plain Ethernet + IPv4 frames."""
+    if linktype != 1 or len(data) < 34 or data[12:14] != b"\x08\x00":
+        return None
+    ihl = (data[14] & 0x0F) * 4
+    return 14 + ihl, data[23]
+
+
+def variant(linktype: int, data: bytes, k: int) -> bytes:
+    """The k-th replica: ports shifted (new conversations), TCP seq/ack shifted."""
+    where = _l4_offset(linktype, data)
+    if where is None:
+        return data
+    off, proto = where
+    if proto not in (6, 17) or len(data) < off + 8:
+        return data
+    buf = bytearray(data)
+    sport, dport = struct.unpack_from("!HH", buf, off)
+    shift = (k * 7) % 20000
+    # Shift the ephemeral side only, so server ports (and their decoders) stay put.
+    if sport > dport:
+        sport = 1024 + (sport + shift) % 60000
+    else:
+        dport = 1024 + (dport + shift) % 60000
+    struct.pack_into("!HH", buf, off, sport, dport)
+    if proto == 6 and len(buf) >= off + 12:
+        seq, ack = struct.unpack_from("!II", buf, off + 4)
+        delta = k * 104729
+        struct.pack_into(
+            "!II", buf, off + 4, (seq + delta) & 0xFFFFFFFF, (ack + delta) & 0xFFFFFFFF
+        )
+    return bytes(buf)
+
+
+def build(n: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"mixed-{n}.pcapng"
+    if path.exists():
+        return path
+    frames = sample_frames()
+    linktypes = sorted({lt for lt, _ in frames})
+    ts = 1_700_000_000_000_000_000
+    tmp = path.with_suffix(".tmp")
+    with PcapngWriter(tmp) as writer:
+        iface = {lt: writer.add_interface(lt) for lt in linktypes}
+        written = k = 0
+        while written < n:
+            for lt, data in frames:
+                if written >= n:
+                    break
+                ts += 137_000  # 137 µs apart
+                writer.write_packet(variant(lt, data, k), ts, interface=iface[lt])
+                written += 1
+            k += 1
+    tmp.rename(path)
+    return path
+
+
+def run(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a command whose stdout goes to /dev/null."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        print(f"  ! {' '.join(argv)} exited with status {status >> 8}")
+    del before
+    return elapsed, usage.ru_maxrss / 1024
+
+
+VIEWS = {
+    # view: (netlab args, tshark args, target ratio)
+    "summary": (["dissect"], ["-n", "-r"], 1.0),
+    "tree": (["dissect", "-V"], ["-n", "-V", "-r"], 1.0),
+    "json": (["dissect", "--json"], ["-n", "-T", "json", "-r"], 0.2),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--views", default="summary,tree,json")
+    args = parser.parse_args()
+    netlab = str(Path(sys.executable).parent / "netlab")
+    start = time.perf_counter()
+    path = build(args.packets)
+    print(f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {args.packets:,} packets, "
+          f"built/reused in {time.perf_counter() - start:.1f} s)")  # fmt: skip
+    for view in args.views.split(","):
+        ours_args, theirs_args, target = VIEWS[view]
+        ours, ours_rss = run([netlab, *ours_args, str(path)])
+        theirs, theirs_rss = run(["tshark", *theirs_args, str(path)])
+        ratio = ours / theirs
+        verdict = "OK" if ratio <= target else "over target"
+        print(f"{view:8} netlab {ours:7.1f} s {ours_rss:6.0f} MB | tshark {theirs:7.1f} s "
+              f"{theirs_rss:6.0f} MB | ratio {ratio:.2f} (target <= {target}) {verdict} | "
+              f"netlab {args.packets / ours:,.0f} pkt/s")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# dns: the client asks its local resolver, which walks the tree from the lab's
+# root: root refers to lab., lab. refers to example.lab., whose server answers
+# with authority. The long TXT record needs TCP when EDNS is off.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+lab="${LAB_NAME:-dns}"
+trap 'netlab lab down "$lab" >/dev/null 2>&1 || true' EXIT
+netlab lab up "$here/dns.toml" --name "$lab" >/dev/null
+run() { netlab lab exec --lab "$lab" "$@"; }
+
+[[ "$(run client -- dig +short www.example.lab)" == "198.18.0.80" ]]
+[[ "$(run client -- dig +short AAAA www.example.lab)" == "2001:db8::80" ]]
+run client -- dig +short web.example.lab | grep -qx "www.example.lab."
+run client -- dig +short MX example.lab | grep -qx "10 mail.example.lab."
+# Iteratively, one level at a time (+norec): two referrals, then the answer.
+run client -- dig +norec @198.18.0.1 www.example.lab | grep -Eq "^lab\.\s+[0-9]+\s+IN\s+NS\s+ns1\.lab\."
+run client -- dig +norec @198.18.0.2 www.example.lab | grep -Eq "^example\.lab\.\s+[0-9]+\s+IN\s+NS\s+ns1\.example\.lab\."
+run client -- dig +norec @198.18.0.3 www.example.lab | grep -q "flags: qr aa;"
+# Over 512 bytes: truncated over UDP without EDNS, then fetched over TCP.
+run client -- dig +noedns +ignore TXT big.example.lab | grep -Eq "flags: qr (aa )?tc"
+run client -- dig +noedns TXT big.example.lab | grep -q "(TCP)"
+# The name files: the client resolves lab names through the resolver.
+run client -- getent hosts www.example.lab | grep -Eq "198\.18\.0\.80|2001:db8::80"
+run client -- curl -s --max-time 3 http://www.example.lab/ | grep -q "netlab lab dns: www"
+echo "dns: ok"

@@ -1,0 +1,215 @@
+"""`netlab lab`: bring up small real networks in namespaces and run commands inside them.
+
+Thin on purpose: everything heavy (the engine, the topology loader, rich) is
+imported inside the subcommands. The contract is design.md §6; the topology
+file format is docs/labs.md.
+"""
+
+from __future__ import annotations
+
+import click
+
+from netlab.cli.options import Common, common_options
+from netlab.errors import ExitStatus, InputError, NetlabError
+
+SHORT_HELP = "Run small real networks in namespaces: up, down, status, exec, list."
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(short_help=SHORT_HELP, context_settings=CONTEXT)
+def lab() -> None:
+    """Bring up a small real network (namespaces, veth links, LAN switches, real
+    bind9/nginx servers) from a topology file, run commands in its nodes, take it
+    down again. Needs root.
+
+    \b
+    Examples:
+      netlab lab list
+      netlab lab up labs/routed.toml        (or just: netlab lab up routed)
+      netlab lab exec client -- ping -c1 server
+      netlab lab exec client -- traceroute server
+      netlab lab status --json
+      netlab lab down
+    """
+
+
+def _lab_option(func):
+    return click.option(
+        "--lab", "lab_name", metavar="NAME", help="Which lab, when several are up."
+    )(func)
+
+
+def _console(common: Common):
+    from netlab.render.console import make_console
+
+    return make_console(color=common.color)
+
+
+@lab.command("up", short_help="Bring a lab up from a topology file.", context_settings=CONTEXT)
+@click.argument("file", metavar="FILE")
+@click.option("--name", metavar="NAME", help="Lab name (default: the file's `name`).")
+@common_options("json", "no_color")
+def up_cmd(common: Common, file: str, name: str | None) -> ExitStatus:
+    """Create the namespaces, links, addresses, routes and services of FILE (a
+    topology file, or the name of a bundled lab) and return once every service
+    answers. A failure, Ctrl-C or SIGTERM on the way removes everything again.
+    """
+    import time
+
+    from netlab.lab import engine
+    from netlab.lab.topology import load_topology
+
+    path = engine.resolve_file(file)
+    topo = load_topology(path)
+    engine.require_root()
+    t0 = time.perf_counter()
+    book = engine.up(topo, name=name, source_text=path.read_text(encoding="utf-8"))
+    seconds = time.perf_counter() - t0
+    status = engine.status(book, probe=False)
+    for svc in status["services"]:
+        svc["health"] = "healthy"  # each answered its readiness probe a moment ago
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = {**status, "up_ms": round(seconds * 1000, 1)}
+        return ExitStatus.SUCCESS
+    from netlab.render.lab import render_up
+
+    render_up(_console(common), status, seconds)
+    return ExitStatus.SUCCESS
+
+
+@lab.command("down", short_help="Take a lab down.", context_settings=CONTEXT)
+@click.argument("name", required=False, metavar="[NAME]")
+@_lab_option
+@click.option("--all", "every", is_flag=True, help="Take every lab down.")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Take down only labs whose owning process died (a crashed test run).",
+)
+@common_options("json", "no_color")
+def down_cmd(
+    common: Common, name: str | None, lab_name: str | None, every: bool, stale: bool
+) -> ExitStatus:
+    """Stop the lab's services (by pid), delete its namespaces, links and files:
+    exactly what its ledger lists. NAME may be left out when one lab is up.
+    """
+    from netlab.lab import engine
+
+    if (name or lab_name) and (every or stale):
+        raise InputError("give a lab NAME or --all/--stale, not both")
+    names = engine.down(name or lab_name, every=every, stale_only=stale)
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = {"down": names}
+        return ExitStatus.SUCCESS
+    from netlab.render.lab import render_down
+
+    render_down(_console(common), names)
+    return ExitStatus.SUCCESS
+
+
+@lab.command(
+    "status", short_help="Show labs: nodes, addresses, links, services.", context_settings=CONTEXT
+)
+@click.argument("name", required=False, metavar="[NAME]")
+@_lab_option
+@common_options("json", "no_color")
+def status_cmd(common: Common, name: str | None, lab_name: str | None) -> ExitStatus:
+    """Show every lab that is up (or only NAME): its nodes with their namespaces,
+    interfaces and addresses, its links, impairments, and its services with pid
+    and health (probed again now). Exit status 1 when NAME is not up.
+    """
+    from netlab.lab import engine
+    from netlab.lab.ledger import all_ledgers
+
+    wanted = name or lab_name
+    books = [b for b in all_ledgers() if wanted is None or b.lab == wanted]
+    if wanted and not books:
+        raise NetlabError(f"no lab named '{wanted}' is up", ExitStatus.NO_ANSWER)
+    labs = [engine.status(b) for b in books]
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = {"labs": labs}
+        return ExitStatus.SUCCESS
+    from netlab.render.lab import render_status
+
+    render_status(_console(common), labs)
+    return ExitStatus.SUCCESS
+
+
+@lab.command(
+    "exec",
+    short_help="Run a command inside a node.",
+    context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@_lab_option
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD...")
+def exec_cmd(lab_name: str | None, node: str, command: tuple[str, ...]) -> ExitStatus:
+    """Run CMD inside NODE's namespace, with the lab's hosts file (node names
+    resolve) and resolver. Standard input and output stay attached; the exit
+    status is CMD's.
+
+    \b
+    Examples:
+      netlab lab exec client -- ping -c1 server
+      netlab lab exec client -- dig www.example.lab
+      netlab lab exec --lab dns client -- sh
+    """
+    import os
+    import shutil
+    import sys
+
+    from netlab.lab import engine
+
+    if command and command[0] == "--":
+        command = command[1:]  # click stops parsing at NODE, so it hands us the `--` too
+    if not command:
+        raise click.UsageError("missing the command to run (netlab lab exec NODE -- CMD...)")
+    engine.require_root()
+    book = engine.find(lab_name)
+    argv = engine.exec_argv(book, node, list(command))
+    if shutil.which(command[0]) is None:
+        raise InputError(f"command not found: {command[0]}")
+    env = {**os.environ, "NETLAB_LAB": book.lab, "NETLAB_NODE": node}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process: the command gets our terminal, signals and exit status as is.
+    os.execvpe(argv[0], argv, env)
+    return ExitStatus.SUCCESS  # not reached
+
+
+@lab.command("list", short_help="List the bundled labs.", context_settings=CONTEXT)
+@common_options("json", "no_color")
+def list_cmd(common: Common) -> ExitStatus:
+    """List the labs shipped in labs/, one line each (name and description)."""
+    import tomllib
+
+    from netlab.lab.engine import labs_dir
+
+    labs = []
+    for path in sorted(labs_dir().glob("*.toml")):
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        labs.append(
+            {"name": path.stem, "description": doc.get("description", ""), "file": str(path)}
+        )
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = {"labs": labs}
+        return ExitStatus.SUCCESS
+    from netlab.render.lab import render_list
+
+    render_list(_console(common), labs)
+    return ExitStatus.SUCCESS

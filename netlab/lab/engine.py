@@ -1,0 +1,534 @@
+"""Bring labs up and down, as root, with a ledger that makes both trustworthy.
+
+`up(topo)`:
+  1. claim the run folder /run/netlab/<lab>/ and write the ledger (owner = this pid);
+  2. record the namespaces and veth pairs, then create them with one `ip -batch`;
+  3. configure every namespace in parallel (`ip -n NS -batch`), set sysctls,
+     impairments (netem, or nftables/tbf where the kernel has no netem);
+  4. write the name files under /etc/netns/<ns>/ (hosts, resolv.conf);
+  5. start the services, record their pids, wait until each answers.
+  Any failure, Ctrl-C or SIGTERM on the way runs `teardown` on the ledger so far
+  and re-raises: an interrupted `up` leaves nothing behind.
+
+`teardown(ledger)` (what `down` does): stop the recorded processes by pid
+(checking their start time), end anything else still running inside the lab's
+namespaces, remove the recorded files, delete the namespaces (their veths go
+with them) and finally the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from netlab.errors import ExitStatus, InputError, NetlabError, PrivilegeError
+from netlab.lab import ledger as ledger_mod
+from netlab.lab import netns, plan
+from netlab.lab.ledger import Ledger, starttime
+from netlab.lab.services import Service, ServiceContext, service_class
+from netlab.lab.services.hosts import hosts_text, resolv_text
+from netlab.lab.topology import NAME_RE, Topology, parse_topology
+
+ETC_NETNS = Path("/etc/netns")
+
+
+class LabInterrupted(NetlabError):
+    status = ExitStatus.INTERRUPTED
+
+
+def labs_dir() -> Path:
+    """The bundled labs: $NETLAB_LABS, else labs/ of the source checkout."""
+    env = os.environ.get("NETLAB_LABS")
+    if env:
+        return Path(env)
+    import netlab
+
+    return Path(netlab.__file__).resolve().parent.parent / "labs"
+
+
+def resolve_file(spec: str) -> Path:
+    """A topology path, or the name of a bundled lab (`routed` → labs/routed.toml)."""
+    path = Path(spec)
+    if path.exists() or "/" in spec or spec.endswith(".toml"):
+        return path
+    bundled = labs_dir() / f"{spec}.toml"
+    return bundled if bundled.exists() else path
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise PrivilegeError(
+            "labs need root (CAP_SYS_ADMIN and CAP_NET_ADMIN to create namespaces): run with sudo"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Signals: turn SIGINT/SIGTERM into an exception, except inside critical sections
+
+
+class _SignalGuard:
+    """Raise LabInterrupted on SIGINT/SIGTERM, deferred while a critical section runs.
+
+    A critical section is "spawn a process + record its pid": an exception between
+    the two would leak the process. Signal masks are not used because children
+    would inherit them (a service that cannot receive SIGTERM).
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        raise LabInterrupted(f"interrupted by {signal.Signals(signum).name}")
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # handlers can only be set from the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved[sig] = signal.signal(sig, self._handler)
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
+        self.saved.clear()
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise LabInterrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+# ---------------------------------------------------------------------------
+# up
+
+
+def run_dir_for(name: str) -> Path:
+    return ledger_mod.RUN_ROOT / name
+
+
+def up(
+    topo: Topology, name: str | None = None, hold: bool = False, source_text: str | None = None
+) -> Ledger:
+    """Build the lab; return its ledger. `hold`: this process stays the owner.
+
+    A held lab whose owner dies is stale (`down --stale` clears it); a lab brought up
+    by `netlab lab up` is detached (no owner) and lives until `netlab lab down`.
+    """
+    require_root()
+    name = name or topo.name
+    if not NAME_RE.match(name):
+        raise InputError(f"lab name '{name}' must match {NAME_RE.pattern}")
+    run_dir = run_dir_for(name)
+    if (run_dir / ledger_mod.LEDGER).exists():
+        old = Ledger.load(run_dir)
+        if not old.stale:
+            raise InputError(f"lab '{name}' is already up (netlab lab down {name})")
+        teardown(old)  # its owner died half-way: clear the leftovers, then start afresh
+    elif run_dir.exists():
+        shutil.rmtree(run_dir)  # a run folder without a ledger holds nothing of a lab
+
+    guard = _SignalGuard()
+    guard.install()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    book = Ledger(lab=name, run_dir=run_dir, owner=ledger_mod.me())
+    try:
+        with guard.critical():
+            run_dir.mkdir(parents=True)
+            book.info = describe(topo, name)
+            book.save()
+        if source_text is not None:
+            (run_dir / "topology.toml").write_text(source_text)
+        _build(topo, name, book, guard, timings)
+        book.state = "up"
+        book.owner = ledger_mod.me() if hold else None
+        timings["total"] = time.perf_counter() - t0
+        book.info["timings_ms"] = {k: round(v * 1000, 1) for k, v in timings.items()}
+        book.save()
+        return book
+    except BaseException:
+        guard.depth = 1  # from here on signals are only noted: the rollback must finish
+        teardown(book)
+        raise
+    finally:
+        guard.restore()
+
+
+def _build(
+    topo: Topology, name: str, book: Ledger, guard: _SignalGuard, timings: dict[str, float]
+) -> None:
+    t = time.perf_counter()
+    the_plan = plan.build_plan(topo, name)
+    with guard.critical():
+        for ns in the_plan.namespaces:
+            book.items.append({"kind": "netns", "name": ns})
+        for link in the_plan.links:
+            # veths live inside the namespaces and vanish with them; recorded to be seen.
+            book.items.append({"kind": "link", **link})
+        book.save()
+    netns.batch(the_plan.root_batch)
+    timings["namespaces_links"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    # Sysctls first: the switch must drop IPv6 before its bridges come up.
+    for ns, values in the_plan.sysctls.items():
+        netns.write_sysctls(ns, values)
+    netns.batches_parallel(the_plan.ns_batches)
+    _impair(the_plan, book)
+    timings["configure"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _name_files(topo, name, book)
+    (book.run_dir / "logs").mkdir(exist_ok=True)
+    timings["files"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _start_services(topo, name, book, guard)
+    timings["services"] = time.perf_counter() - t
+
+
+def _impair(the_plan: plan.Plan, book: Ledger) -> None:
+    if not the_plan.impairments:
+        return
+    use_netem = netns.netem_available(the_plan.impairments[0].netns)
+    notes = book.info.setdefault("impairments", [])
+    for where in the_plan.impairments:
+        imp = where.imp
+        applied = "netem"
+        missing: list[str] = []
+        if use_netem:
+            netns.run(
+                [
+                    "tc",
+                    "-n",
+                    where.netns,
+                    "qdisc",
+                    "add",
+                    "dev",
+                    where.dev,
+                    "root",
+                    "netem",
+                    *plan.netem_args(imp),
+                ]
+            )
+        else:
+            # No sch_netem in this kernel: loss by nftables, rate by tbf; the rest cannot
+            # be emulated and is reported, never silently pretended.
+            applied = "nftables+tbf"
+            if imp.loss_pct:
+                netns.run(
+                    ["ip", "netns", "exec", where.peer_netns, "nft", "-f", "-"],
+                    stdin=plan.nft_loss_ruleset(where.peer_dev, imp.loss_pct),
+                )
+            if imp.rate_kbit:
+                netns.run(
+                    [
+                        "tc",
+                        "-n",
+                        where.netns,
+                        "qdisc",
+                        "add",
+                        "dev",
+                        where.dev,
+                        "root",
+                        *plan.tbf_args(imp.rate_kbit),
+                    ]
+                )
+            missing = [
+                k
+                for k in ("delay_ms", "jitter_ms", "duplicate_pct", "reorder_pct")
+                if getattr(imp, k)
+            ]
+        notes.append(
+            {
+                "netns": where.netns,
+                "dev": where.dev,
+                "applied": applied,
+                "not_applied": missing,
+                **imp.to_dict(),
+            }
+        )
+    book.save()
+
+
+def _name_files(topo: Topology, name: str, book: Ledger) -> None:
+    if not ETC_NETNS.exists():
+        book.add("dir", path=str(ETC_NETNS), remove="if-empty")
+        ETC_NETNS.mkdir(exist_ok=True)
+    hosts, resolv = hosts_text(topo), resolv_text(topo)
+    (book.run_dir / "hosts").write_text(hosts)
+    for node in topo.nodes:
+        folder = ETC_NETNS / plan.netns_name(name, node)
+        book.items.append({"kind": "dir", "path": str(folder), "remove": "if-empty"})
+        book.items.append({"kind": "file", "path": str(folder / "hosts")})
+        book.items.append({"kind": "file", "path": str(folder / "resolv.conf")})
+    book.save()
+    for node in topo.nodes:
+        folder = ETC_NETNS / plan.netns_name(name, node)
+        folder.mkdir(exist_ok=True)
+        (folder / "hosts").write_text(hosts)
+        (folder / "resolv.conf").write_text(resolv)
+
+
+def _services(topo: Topology, name: str, run_dir: Path) -> list[Service]:
+    out = []
+    for node in topo.nodes.values():
+        for spec in node.services:
+            cls = service_class(spec.type)
+            assert cls is not None  # validated at load time
+            ctx = ServiceContext(
+                topo=topo,
+                node=node,
+                spec=spec,
+                netns=plan.netns_name(name, node.name),
+                dir=run_dir,
+                run_dir=run_dir,
+            )
+            ctx.dir = run_dir / "services" / ctx.label
+            out.append(cls(ctx))
+    return sorted(out, key=lambda s: s.order())
+
+
+def _start_services(topo: Topology, name: str, book: Ledger, guard: _SignalGuard) -> None:
+    services = _services(topo, name, book.run_dir)
+    started = []
+    for svc in services:
+        svc.ctx.dir.mkdir(parents=True, exist_ok=True)
+        argv = svc.prepare()
+        log_path = book.run_dir / "logs" / f"{svc.ctx.label}.log"
+        with open(log_path, "ab") as log, guard.critical():
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", svc.ctx.netns, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=svc.ctx.dir,
+                start_new_session=True,  # own group: signalled as one
+            )
+            # `ip netns exec` execs the program: same pid, same start time.
+            book.add(
+                "process",
+                pid=proc.pid,
+                starttime=starttime(proc.pid) or 0,
+                node=svc.ctx.node.name,
+                service=svc.ctx.spec.label,
+                argv=argv,
+                log=str(log_path),
+                details=svc.describe(),
+            )
+        started.append((svc, proc, log_path))
+    _await_ready(started)
+
+
+def _await_ready(started: list[tuple[Service, subprocess.Popen, Path]]) -> None:
+    """Poll every service until it answers; fail early if its process exits."""
+    t0 = time.monotonic()
+    waiting = list(started)
+    while waiting:
+        still = []
+        for svc, proc, log_path in waiting:
+            if proc.poll() is not None:
+                raise NetlabError(
+                    f"service {svc.ctx.spec.label} on '{svc.ctx.node.name}' exited "
+                    f"with status {proc.returncode}: {_last_line(log_path)} "
+                    f"(log: {log_path})"
+                )
+            if not svc.ready():
+                if time.monotonic() - t0 > svc.ready_timeout:
+                    raise NetlabError(
+                        f"service {svc.ctx.spec.label} on '{svc.ctx.node.name}' "
+                        f"not ready after {svc.ready_timeout:g} s (log: {log_path})"
+                    )
+                still.append((svc, proc, log_path))
+        waiting = still
+        if waiting:
+            time.sleep(0.02)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][-200:] if lines else "no output"
+
+
+# ---------------------------------------------------------------------------
+# down
+
+
+def teardown(book: Ledger) -> None:
+    """Remove exactly what the ledger lists; items that never came to exist are skipped."""
+    if book.path.exists():
+        book.state = "stopping"
+        book.save()
+    procs = [(p["pid"], p["starttime"]) for p in book.of_kind("process")]
+    ledger_mod.stop_processes(procs)
+    # Anything else still inside the lab (a `lab exec` left running): found by its
+    # namespace inode, never by name.
+    names = [item["name"] for item in book.of_kind("netns")]
+    inodes = {i for i in (netns.netns_inode(ns) for ns in names) if i is not None}
+    if inodes:
+        others = [pid for pid in netns.pids_in(inodes) if pid != os.getpid()]
+        ledger_mod.stop_processes([(pid, starttime(pid)) for pid in others], grace=1.0)
+    for item in reversed(book.items):
+        if item["kind"] == "file":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(item["path"])
+        elif item["kind"] == "dir":
+            with contextlib.suppress(OSError):
+                os.rmdir(item["path"])  # only when empty: never a folder we share
+    existing = [ns for ns in names if netns.exists(ns)]
+    netns.batch([f"netns del {ns}" for ns in existing], force=True)
+    shutil.rmtree(book.run_dir, ignore_errors=True)
+
+
+def find(name: str | None = None) -> Ledger:
+    """The lab called `name`, or the only lab up when no name is given."""
+    books = ledger_mod.all_ledgers()
+    if name is not None:
+        for book in books:
+            if book.lab == name:
+                return book
+        up_names = ", ".join(b.lab for b in books) or "none"
+        raise InputError(f"no lab named '{name}' is up (up: {up_names})")
+    if not books:
+        raise InputError("no lab is up (start one with: netlab lab up FILE)")
+    if len(books) > 1:
+        names = ", ".join(b.lab for b in books)
+        raise InputError(f"several labs are up ({names}): name one with --lab NAME")
+    return books[0]
+
+
+def down(name: str | None = None, every: bool = False, stale_only: bool = False) -> list[str]:
+    require_root()
+    if every or stale_only:
+        books = [b for b in ledger_mod.all_ledgers() if every or b.stale]
+    else:
+        books = [find(name)]
+    # Ctrl-C or SIGTERM during `down` is held until the teardown is complete: half a
+    # teardown would leave exactly the leftovers the ledger exists to prevent.
+    guard = _SignalGuard()
+    guard.install()
+    try:
+        with guard.critical():
+            for book in books:
+                teardown(book)
+    finally:
+        guard.restore()
+    return [b.lab for b in books]
+
+
+# ---------------------------------------------------------------------------
+# exec and status
+
+
+def exec_argv(book: Ledger, node: str, command: list[str]) -> list[str]:
+    nodes = book.info.get("nodes", {})
+    if node not in nodes:
+        raise InputError(f"lab '{book.lab}' has no node '{node}' (nodes: {', '.join(nodes)})")
+    return ["ip", "netns", "exec", nodes[node]["netns"], *command]
+
+
+def describe(topo: Topology, name: str) -> dict[str, Any]:
+    """The resolved lab as plain data: what status shows and exec/fixtures look up."""
+    nodes = {}
+    for node in topo.nodes.values():
+        nodes[node.name] = {
+            "kind": node.kind,
+            "netns": plan.netns_name(name, node.name),
+            "interfaces": [
+                {
+                    "name": ifname,
+                    "link": link.name,
+                    "addresses": [a.with_prefixlen for a in link.addresses.get(node.name, [])],
+                    "mtu": link.mtu or 1500,
+                }
+                for ifname, link in topo.interfaces(node.name)
+            ],
+            "gateway": str(node.gateway4) if node.gateway4 else None,
+            "gateway6": str(node.gateway6) if node.gateway6 else None,
+            "routes": [{"to": str(r.to), "via": str(r.via)} for r in node.routes],
+            "services": [s.label for s in node.services],
+        }
+    return {
+        "name": name,
+        "topology": topo.name,
+        "description": topo.description,
+        "source": topo.source,
+        "created": time.time(),
+        "nodes": nodes,
+        "links": [plan.link_summary(link) for link in topo.links],
+    }
+
+
+def status(book: Ledger, probe: bool = True) -> dict[str, Any]:
+    info = book.info
+    services = []
+    probes = _probes(book) if probe and os.geteuid() == 0 else {}
+    for item in book.of_kind("process"):
+        alive = ledger_mod.alive(item["pid"], item["starttime"])
+        health = "dead"
+        if alive:
+            check = probes.get((item["node"], item["service"]))
+            health = "unknown" if check is None else ("healthy" if check() else "unhealthy")
+        services.append(
+            {
+                "node": item["node"],
+                "service": item["service"],
+                "pid": item["pid"],
+                "running": alive,
+                "health": health,
+                "log": item.get("log"),
+                **item.get("details", {}),
+            }
+        )
+    missing = [i["name"] for i in book.of_kind("netns") if not netns.exists(i["name"])]
+    return {
+        "name": book.lab,
+        "state": book.state,
+        "stale": book.stale,
+        "owner_pid": book.owner["pid"] if book.owner else None,
+        "run_dir": str(book.run_dir),
+        "description": info.get("description", ""),
+        "source": info.get("source"),
+        "nodes": [{"name": n, **v} for n, v in info.get("nodes", {}).items()],
+        "links": info.get("links", []),
+        "impairments": info.get("impairments", []),
+        "services": services,
+        "missing_namespaces": missing,
+        "timings_ms": info.get("timings_ms", {}),
+    }
+
+
+def _probes(book: Ledger) -> dict[tuple[str, str], Any]:
+    """Readiness probes rebuilt from the copy of the topology kept in the run folder."""
+    path = book.run_dir / "topology.toml"
+    if not path.exists():
+        return {}
+    try:
+        topo = parse_topology(path.read_text(), source=str(path), default_name=book.lab)
+    except NetlabError:
+        return {}
+    return {
+        (s.ctx.node.name, s.ctx.spec.label): s.ready
+        for s in _services(topo, book.lab, book.run_dir)
+    }

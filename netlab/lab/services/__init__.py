@@ -1,0 +1,107 @@
+"""Services: real programs started inside a lab node.
+
+A service is a small class (see `Service`) with four jobs:
+
+- `check(topo, node, spec)`: validate its options from the topology file
+  (runs without root, at load time; return a message or None);
+- `prepare()`: write its config files into its folder under the run folder
+  and return the argv to start (the engine adds `ip netns exec NS`);
+- `ready()`: one readiness probe (the engine retries it until `ready_timeout`);
+- `describe()`: what `lab status` shows (ports, zone, role).
+
+The engine owns the process: it starts it in its own session with stdout and
+stderr going to ``<run>/logs/<node>-<service>.log``, writes the pid and its
+start time to the ledger before waiting for readiness, and stops it by pid.
+
+To add a service (nginx TLS, vsftpd …): write a module here with a `Service`
+subclass and add one line to `REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from netlab.lab.topology import Node, ServiceSpec, Topology
+
+REGISTRY: dict[str, str] = {
+    "dns": "netlab.lab.services.dns:DnsService",
+    "tcp": "netlab.lab.services.tcp:TcpService",
+    "http": "netlab.lab.services.http:HttpService",
+}
+
+
+@dataclass
+class ServiceContext:
+    topo: Topology
+    node: Node
+    spec: ServiceSpec
+    netns: str  # the node's namespace
+    dir: Path  # this service's own folder: configs, pid files, state
+    run_dir: Path  # the lab's run folder (hosts file, ledger)
+
+    @property
+    def label(self) -> str:
+        return f"{self.node.name}-{self.spec.label.replace(':', '-')}"
+
+
+class Service:
+    type: ClassVar[str] = ""
+    ready_timeout: ClassVar[float] = 5.0
+    start_order: ClassVar[int] = 50  # lower starts (and is awaited) first
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
+        return None
+
+    def order(self) -> int:
+        return self.start_order
+
+    def prepare(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.ctx.spec.options)
+
+
+def service_class(type_name: str) -> type[Service] | None:
+    target = REGISTRY.get(type_name)
+    if target is None:
+        return None
+    module_name, attr = target.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def check_service(topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
+    """Validation hook used by the topology loader."""
+    cls = service_class(spec.type)
+    if cls is None:
+        return f"unknown service type (known: {', '.join(sorted(REGISTRY))})"
+    return cls.check(topo, node, spec)
+
+
+def ports_option(spec: ServiceSpec, default: list[int]) -> list[int] | str:
+    """`port = 80` or `ports = [7, 9000]`; returns the list or an error message."""
+    raw = spec.options.get("ports", spec.options.get("port", default))
+    ports = raw if isinstance(raw, list) else [raw]
+    if not ports or not all(isinstance(p, int) and not isinstance(p, bool) for p in ports):
+        return f"ports must be integers, not {raw!r}"
+    if not all(1 <= p <= 65535 for p in ports):
+        return f"ports must be within 1–65535, not {raw!r}"
+    return ports
+
+
+def unknown_options(spec: ServiceSpec, allowed: set[str]) -> str | None:
+    extra = sorted(set(spec.options) - allowed)
+    if extra:
+        return f"unknown option '{extra[0]}' (known: {', '.join(sorted(allowed)) or 'none'})"
+    return None

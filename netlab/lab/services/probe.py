@@ -1,0 +1,77 @@
+"""Readiness probes, run from a socket inside the service's namespace.
+
+Each probe makes one short attempt and returns True or False; the engine
+retries until the service's `ready_timeout`. A probe checks that the service
+*answers* (a DNS response, an HTTP status line, a completed TCP handshake),
+not merely that its process exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+
+from netlab.lab import netns
+
+TIMEOUT = 0.2
+
+
+def _family(addr: str) -> int:
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def tcp_connect(ns: str, addr: str, port: int) -> bool:
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect((addr, port))
+        except OSError:
+            return False
+    return True
+
+
+def http_status(ns: str, addr: str, port: int) -> bool:
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect((addr, port))
+            sock.sendall(b"HEAD / HTTP/1.0\r\nHost: probe\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/")
+        except OSError:
+            return False
+
+
+def dns_query(qname: str, qtype: int = 6, qclass: int = 1, rd: bool = False) -> tuple[int, bytes]:
+    """A minimal DNS query (RFC 1035 §4.1): header + one question. Returns (id, bytes)."""
+    ident = int.from_bytes(os.urandom(2), "big")
+    flags = 0x0100 if rd else 0
+    labels = b"".join(
+        bytes([len(part)]) + part.encode("ascii") for part in qname.strip(".").split(".") if part
+    )
+    return ident, struct.pack("!HHHHHH", ident, flags, 1, 0, 0, 0) + labels + b"\0" + struct.pack(
+        "!HH", qtype, qclass
+    )
+
+
+def dns_answers(
+    ns: str, addr: str, qname: str, authoritative: bool, qtype: int = 6, qclass: int = 1
+) -> bool:
+    """True when the server answers; with `authoritative`, NOERROR with the AA bit set."""
+    ident, query = dns_query(qname, qtype, qclass)
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_DGRAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        with contextlib.suppress(OSError):
+            sock.sendto(query, (addr, 53))
+            reply = sock.recv(4096)
+            if len(reply) < 12 or struct.unpack("!H", reply[:2])[0] != ident:
+                return False
+            flags = struct.unpack("!H", reply[2:4])[0]
+            if not authoritative:
+                return True
+            return bool(flags & 0x0400) and flags & 0x000F == 0
+    return False
