@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# tcpdump's test captures, vendored (BSD licence): many deliberately malformed.
+CORPUS = ROOT / "tests" / "corpus" / "tcpdump"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

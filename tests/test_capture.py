@@ -49,7 +49,7 @@ def require_root() -> None:
         pytest.skip("needs root (capturing on loopback)")
 
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "tcpdump"
+from tests.conftest import CORPUS  # noqa: E402
 
 # -- crafting files by hand (either byte order), as the specs lay them out ------------
 

@@ -15,12 +15,9 @@ from hypothesis import strategies as st
 from netlab.capture.reader import open_capture
 from netlab.dissect import Dissector
 from netlab.render.packets import json_record, tree_lines
-from tests.conftest import ROOT, netlab_bin, require_tool
+from tests.conftest import CORPUS, ROOT, netlab_bin, require_tool
 
 PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
-CORPUS = Path("/work/shared/corpus/tcpdump")
-if not CORPUS.is_dir():
-    CORPUS = ROOT.parent / "shared" / "corpus" / "tcpdump"
 
 # Fields compared with tshark, value by value (the list).
 FIELDS = [

@@ -15,10 +15,24 @@ from netlab.errors import ExitStatus
 @click.argument("file", metavar="FILE")
 @click.option("-V", "--tree", is_flag=True, help="Show every layer and field (like tshark -V).")
 @click.option("-x", "--hex", "hexdump", is_flag=True, help="Add a hex + ASCII dump of each packet.")
+@click.option(
+    "-Y",
+    "--display-filter",
+    "display_filter",
+    metavar="FILTER",
+    help='Show only packets matching a Wireshark display filter, e.g. "tcp.port == 80".',
+)
 @click.option("--packet", "only", type=click.IntRange(min=1), metavar="N",
               help="Show only packet number N (implies -V unless --json).")  # fmt: skip
 @common_options("count", "json", "no_color")
-def dissect(common: Common, file: str, tree: bool, hexdump: bool, only: int | None) -> ExitStatus:
+def dissect(
+    common: Common,
+    file: str,
+    tree: bool,
+    hexdump: bool,
+    only: int | None,
+    display_filter: str | None,
+) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
     Field names are Wireshark's (ip.ttl, tcp.flags.syn, …), in the tree and in
@@ -28,9 +42,10 @@ def dissect(common: Common, file: str, tree: bool, hexdump: bool, only: int | No
 
     \b
     Examples:
-      netlab dissect pcaps/ping.pcapng
-      netlab dissect -V --packet 3 pcaps/tcp-handshake.pcapng
-      netlab dissect --json pcaps/dns.pcapng | jq '.fields["dns.qry.name"]'
+      netlab dissect pcaps/ping.pcap
+      netlab dissect -V --packet 3 pcaps/tcp-udp.pcap
+      netlab dissect --json pcaps/arp-ping.pcapng | jq '.fields["arp.opcode"]'
+      netlab dissect -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' pcaps/tcp-udp.pcap
     """
     import sys
 
@@ -38,8 +53,19 @@ def dissect(common: Common, file: str, tree: bool, hexdump: bool, only: int | No
     from netlab.dissect import Dissector
     from netlab.render.packets import PacketView
 
+    compiled = None
+    if display_filter is not None:
+        from netlab.dissect.filter import compile_filter
+
+        compiled = compile_filter(display_filter)  # a bad filter: one-line error before reading
     view = PacketView(
-        sys.stdout, tree=tree, hexdump=hexdump, json=common.json, count=common.count, only=only
+        sys.stdout,
+        tree=tree,
+        hexdump=hexdump,
+        json=common.json,
+        count=common.count,
+        only=only,
+        display_filter=compiled,
     )
     dissector = Dissector()
     with open_capture(file) as cap:

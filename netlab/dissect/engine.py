@@ -28,7 +28,7 @@ def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int):
 def _data_rows(layer: Layer, buf: bytes):
     data = buf[layer.off : layer.end]
     return [
-        row("data.data", data.hex(), f"Data: {data[:32].hex()}{'…' if len(data) > 32 else ''}",
+        row("data.data", bytes(data), f"Data: {data[:32].hex()}{'…' if len(data) > 32 else ''}",
             layer.off, len(data)),
         row("data.len", len(data), f"[Length: {len(data)}]"),
     ]  # fmt: skip

@@ -248,7 +248,7 @@ def _rows(layer: Layer, buf: bytes):
 def _option_rows(buf: bytes, p: int, end: int):
     rows = []
     if p < end:
-        rows.append(row("tcp.options", buf[p:end].hex(), f"Options: ({end - p} bytes)", p, end - p))
+        rows.append(row("tcp.options", bytes(buf[p:end]), f"Options: ({end - p} bytes)", p, end - p))
     while p < end:
         kind = buf[p]
         name = OPTION_NAMES.get(kind, f"Unknown ({kind})")
