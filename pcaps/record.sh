@@ -58,4 +58,22 @@ capture "$tmp/arp.pcap" veth-a "$ns_a" "arp or icmp"
 ip netns exec "$ns_a" ping -c 2 -i 0.2 198.18.0.2 >/dev/null
 stop
 tshark -r "$tmp/arp.pcap" -F pcapng -w "$here/arp-ping.pcapng" 2>/dev/null
+ip netns del "$ns_a"; ip netns del "$ns_b"
+
+# 4. DNS in the bundled `dns` lab (real bind9 root, TLD, authoritative, resolver):
+#    through the resolver (A, AAAA, CNAME, MX, TXT, NXDOMAIN), the iterative
+#    referrals (+norec at root, TLD, authoritative), and the >512-byte TXT answer
+#    truncated over UDP without EDNS, then fetched over TCP by dig's retry.
+netlab lab up ../labs/dns.toml --name pcapdns >/dev/null
+trap 'netlab lab down pcapdns >/dev/null 2>&1 || true; cleanup' EXIT
+capture "$tmp/dns.pcap" eth0 nl-pcapdns-client "port 53"
+q() { netlab lab exec --lab pcapdns client -- dig +tries=1 "$@" >/dev/null || true; }
+q www.example.lab; q AAAA www.example.lab; q web.example.lab; q MX example.lab
+q TXT info.example.lab; q nosuch.example.lab
+q +norec @198.18.0.1 www.example.lab; q +norec @198.18.0.2 www.example.lab
+q +norec @198.18.0.3 www.example.lab
+q +noedns TXT big.example.lab
+stop
+netlab lab down pcapdns >/dev/null
+tshark -r "$tmp/dns.pcap" -F pcapng -w "$here/dns.pcapng" 2>/dev/null
 echo "recorded: $(ls "$here"/*.pcap*)"

@@ -51,7 +51,7 @@ class Dissector:
         self.tcp = TcpTracker()
         self.udp_streams: dict[tuple, int] = {}
 
-    def udp_stream(self, src: str, sport: int, dst: str, dport: int) -> int:
+    def udp_stream(self, src: bytes, sport: int, dst: bytes, dport: int) -> int:
         a, b = (src, sport), (dst, dport)
         key = (a, b) if a <= b else (b, a)
         index = self.udp_streams.get(key)
@@ -64,20 +64,33 @@ class Dissector:
         interface: int = 0, comment: str | None = None,
     ) -> Packet:  # fmt: skip
         pkt = Packet(no, ts_ns, data, wirelen, linktype, interface, comment)
-        step = (registry.LINKTYPES.get(linktype, _decode_frame_data), 0, len(data))
+        self.run(pkt, (registry.LINKTYPES.get(linktype, _decode_frame_data), 0, len(data)))
+        return pkt
+
+    def run(self, pkt: Packet, step) -> None:
+        """Follow a chain of decoders from `step` until one returns None (bounded)."""
+        data = pkt.buf
+        buf = data
         for _ in range(MAX_LAYERS):
-            decoder, off, end = step
+            if len(step) == 4:  # (decoder, off, end, other_buffer): a reassembled PDU
+                decoder, off, end, buf = step
+            else:
+                decoder, off, end = step
+            first_new = len(pkt.layers)
             try:
-                step = decoder(self, pkt, data, off, end)
+                step = decoder(self, pkt, buf, off, end)
             except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
                 self._malformed(pkt, decoder, off, f"{err}")
                 break
             except Exception as err:  # a decoder bug must not stop the capture
                 self._malformed(pkt, decoder, off, f"decoder error {type(err).__name__}: {err}")
                 break
+            finally:
+                if buf is not data:  # layers decoded from a reassembled buffer remember it
+                    for layer in pkt.layers[first_new:]:
+                        layer.data = buf
             if step is None:
                 break
-        return pkt
 
     @staticmethod
     def _malformed(pkt: Packet, decoder, off: int, why: str) -> None:
@@ -92,4 +105,4 @@ class Dissector:
 
 def load_protocols() -> None:
     """Import every protocol module so that each registers its decoders."""
-    from netlab.dissect import arp, icmp, icmpv6, ip, ipv6, link, tcp, udp  # noqa: F401
+    from netlab.dissect import arp, dns, icmp, icmpv6, ip, ipv6, link, tcp, udp  # noqa: F401

@@ -46,7 +46,7 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
     layer = Layer("ip", _title, off, min(off + ihl, end), hdr, _rows)
     pkt.layers.append(layer)
     if not pkt.quoted:
-        pkt.src, pkt.dst = socket.inet_ntoa(src), socket.inet_ntoa(dst)
+        pkt.src_raw, pkt.dst_raw = src, dst
         pkt.protocol = "IPv4"
     if vihl >> 4 != 4 or ihl < 20:
         why = f"version {vihl >> 4}" if vihl >> 4 != 4 else f"header length {ihl} < 20"

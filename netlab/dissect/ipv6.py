@@ -38,7 +38,7 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     layer = Layer("ipv6", _title, off, off + 40, hdr, _rows)
     pkt.layers.append(layer)
     if not pkt.quoted:
-        pkt.src, pkt.dst = ntop6(src), ntop6(dst)
+        pkt.src_raw, pkt.dst_raw = src, dst
         pkt.protocol = "IPv6"
     if vtcfl >> 28 != 6:
         pkt.mark_malformed(layer, f"ipv6: bogus version {vtcfl >> 28} at offset {off}")

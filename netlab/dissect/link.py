@@ -66,7 +66,7 @@ def decode_eth(d, pkt: Packet, buf: bytes, off: int, end: int):
     dst, src, etype = hdr
     layer = Layer("eth", eth_title, off, off + 14, hdr, _eth_rows)
     pkt.layers.append(layer)
-    pkt.src, pkt.dst = mac(src), mac(dst)
+    pkt.src_raw, pkt.dst_raw = src, dst
     if etype <= 1500:
         # IEEE 802.3 length field: LLC follows, which netlab shows as data for now.
         pkt.protocol = pkt.protocol or "LLC"
@@ -155,7 +155,7 @@ def _sll_common(pkt: Packet, hdr, off: int, payload: int, end: int):
     pkt.layers.append(layer)
     _version, _pkttype, hatype, halen, addr, proto, _ifindex = hdr
     if hatype in (1, 772) and halen == 6:  # Ethernet / loopback: a MAC source
-        pkt.src = mac(addr[:6])
+        pkt.src_raw = addr[:6]
     if proto == 0x0004:  # 802.2 LLC frames (e.g. STP) ride in cooked captures like this
         from netlab.dissect.engine import decode_data
 

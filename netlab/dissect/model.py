@@ -11,23 +11,28 @@ A row is a plain tuple `(depth, name, value, show, offset, length)`:
 - depth: 0 for a layer's own fields, 1+ for sub-fields (flag bits, options);
 - name: the Wireshark display-filter name (`ip.ttl`, `tcp.flags.syn`);
 - value: int, str, bool, bytes or float: what filters compare and JSON prints;
-- show: the text of the tree view ("Time to Live: 64");
+- show: the text of the tree view ("Time to Live: 64"), or (function, args) that
+  makes it on demand (`show_text`), so JSON and filters skip the formatting;
 - offset, length: the bytes in the frame (for -x highlighting), or -1/0.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 Row = tuple[int, str, Any, str, int, int]
+_inet_ntoa = socket.inet_ntoa
+_inet_ntop = socket.inet_ntop
+_AF_INET6 = socket.AF_INET6
 FieldsFn = Callable[["Layer", bytes], list[Row]]
 
 
 class Layer:
     """One protocol's part of a packet."""
 
-    __slots__ = ("end", "extra", "fields_fn", "hdr", "malformed", "off", "proto", "title")
+    __slots__ = ("data", "end", "extra", "fields_fn", "hdr", "malformed", "off", "proto", "title")
 
     def __init__(
         self, proto: str, title: str | Callable[[Layer], str], off: int, end: int, hdr: Any,
@@ -43,6 +48,9 @@ class Layer:
         self.fields_fn = fields_fn
         self.malformed: str | None = None
         self.extra: Any = None  # decoder-specific values computed on the fast path
+        # The bytes off/end index into: None = the frame itself; a bytes object for a
+        # PDU reassembled from several TCP segments.
+        self.data: bytes | None = None
 
     def heading(self) -> str:
         title = self.title
@@ -57,7 +65,7 @@ class Layer:
         if self.fields_fn is None:
             return []
         try:
-            return self.fields_fn(self, buf)
+            return self.fields_fn(self, buf if self.data is None else self.data)
         except Exception as err:  # a field builder must never take the packet down
             self.malformed = f"{self.proto}: cannot build fields ({type(err).__name__}: {err})"
             return []
@@ -70,7 +78,7 @@ class Packet:
         "buf",
         "caplen",
         "comment",
-        "dst",
+        "dst_raw",
         "info",
         "interface",
         "layers",
@@ -79,7 +87,7 @@ class Packet:
         "no",
         "protocol",
         "quoted",
-        "src",
+        "src_raw",
         "ts_ns",
         "wirelen",
     )
@@ -97,14 +105,24 @@ class Packet:
         self.interface = interface
         self.comment = comment
         self.layers: list[Layer] = []
-        self.src = ""  # summary columns, set by decoders (the deepest one wins)
-        self.dst = ""
+        # Source/destination columns as raw address bytes (4: IPv4, 16: IPv6, 6: MAC),
+        # set by decoders (the deepest one wins) and turned into text only when shown.
+        self.src_raw = b""
+        self.dst_raw = b""
         self.protocol = ""
         self.info = ""
         self.malformed: str | None = None
         # >0 while decoding the datagram quoted inside an ICMP error: columns and TCP
         # stream state then belong to the outer packet and must not change.
         self.quoted = 0
+
+    @property
+    def src(self) -> str:
+        return address_text(self.src_raw)
+
+    @property
+    def dst(self) -> str:
+        return address_text(self.dst_raw)
 
     @property
     def protocols(self) -> str:
@@ -149,6 +167,16 @@ class Packet:
         return None
 
 
+def address_text(raw: bytes) -> str:
+    """Column text of an address: dotted IPv4, compressed IPv6, or a colon MAC."""
+    n = len(raw)
+    if n == 4:
+        return _inet_ntoa(raw)
+    if n == 16:
+        return _inet_ntop(_AF_INET6, raw)
+    return raw.hex(":")
+
+
 def row(name: str, value: Any, show: str, off: int = -1, length: int = 0, depth: int = 0) -> Row:
     return (depth, name, value, show, off, length)
 
@@ -158,17 +186,26 @@ def flag_rows(
 ) -> list[Row]:
     """Sub-rows for the bits of a flags field, shown as Wireshark's bit diagrams.
 
-    bits: (name suffix, mask, label). The show text is ".... ..1. = Syn: Set".
+    bits: (name suffix, mask, label). The show text ".... ..1. = Syn: Set" is built
+    only by the tree view (a lazy show), since JSON and filters never need it.
     """
-    rows = []
-    for suffix, mask, label in bits:
-        set_ = bool(value & mask)
-        diagram = _bit_diagram(value, mask, width)
-        rows.append(
-            (1, f"{prefix}.{suffix}", set_, f"{diagram} = {label}: {'Set' if set_ else 'Not set'}",
-             off, length)
-        )  # fmt: skip
-    return rows
+    return [
+        (1, f"{prefix}.{suffix}", bool(value & mask), (_flag_show, (value, mask, width, label)),
+         off, length)
+        for suffix, mask, label in bits
+    ]  # fmt: skip
+
+
+def show_text(show: Any) -> str:
+    """The tree text of a row: a string, or (function, args) formatted on demand."""
+    if type(show) is tuple:
+        return show[0](*show[1])
+    return show
+
+
+def _flag_show(value: int, mask: int, width: int, label: str) -> str:
+    state = "Set" if value & mask else "Not set"
+    return f"{_bit_diagram(value, mask, width)} = {label}: {state}"
 
 
 def _bit_diagram(value: int, mask: int, width: int) -> str:

@@ -13,16 +13,29 @@ New protocols register here from their own module; the TCP and UDP code never ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 Decoder = Callable[..., Any]
 Heuristic = Callable[[bytes, int, int], Decoder | None]
+
+
+class StreamProtocol(NamedTuple):
+    """A protocol carried over TCP in PDUs that may span segments (DNS over TCP, TLS …).
+
+    pdu_length(data) -> the length of the PDU that starts data, or None while too
+    few bytes are there to tell. TCP reassembles until a whole PDU is available and
+    then calls `decoder` on it, exactly as it would on a single segment.
+    """
+
+    decoder: Decoder
+    pdu_length: Callable[[bytes], int | None]
+
 
 LINKTYPES: dict[int, Decoder] = {}
 ETHERTYPES: dict[int, Decoder] = {}
 IP_PROTOCOLS: dict[int, Decoder] = {}
 UDP_PORTS: dict[int, Decoder] = {}
-TCP_PORTS: dict[int, Decoder] = {}
+TCP_PORTS: dict[int, Decoder | StreamProtocol] = {}
 HEURISTICS: dict[str, list[Heuristic]] = {"udp": [], "tcp": []}
 
 

@@ -25,14 +25,31 @@ OPTION_NAMES = {0: "End of Option List (EOL)", 1: "No-Operation (NOP)",
                 2: "Maximum segment size", 3: "Window scale", 4: "SACK permitted", 5: "SACK",
                 8: "Timestamps", 30: "Multipath TCP", 34: "TFO"}  # fmt: skip
 MAX_SACK_BLOCKS = 4
+MASK = 0xFFFFFFFF
+MAX_PENDING = 1 << 20  # bytes of an unfinished PDU kept per direction before giving up
+
+
+def seq_before(a: int, b: int) -> bool:
+    """a < b in 32-bit sequence space (RFC 1982 serial arithmetic)."""
+    return (a - b) & MASK > 0x7FFFFFFF
 
 
 class Direction:
-    __slots__ = ("base", "wscale")
+    __slots__ = ("ack_frame", "base", "dup_acks", "last_ack", "last_win", "next_seq",
+                 "pending", "pending_seq", "wscale")  # fmt: skip
 
     def __init__(self) -> None:
         self.base: int | None = None
         self.wscale = -1  # -1 unknown; -2 no scaling (a SYN without the option)
+        self.next_seq: int | None = None  # highest seq + len seen (absolute)
+        self.last_ack: int | None = None
+        self.last_win = -1
+        self.ack_frame = 0  # the frame a duplicate ACK duplicates
+        self.dup_acks = 0
+        # Reassembly: bytes of a PDU that began in earlier segments, and the sequence
+        # number the next segment must start at to continue it.
+        self.pending = bytearray()
+        self.pending_seq: int | None = None
 
 
 class Stream:
@@ -51,7 +68,9 @@ class TcpTracker:
         self.streams: dict[tuple, Stream] = {}
         self.count = 0
 
-    def lookup(self, src: str, sport: int, dst: str, dport: int, flags: int) -> tuple[Stream, int]:
+    def lookup(
+        self, src: bytes, sport: int, dst: bytes, dport: int, flags: int
+    ) -> tuple[Stream, int]:
         a, b = (src, sport), (dst, dport)
         key, side = ((a, b), 0) if a <= b else ((b, a), 1)
         stream = self.streams.get(key)
@@ -89,7 +108,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         layer = Layer("tcp", _title, off, opts_end, (hdr, None), _rows)
         pkt.layers.append(layer)
         return None
-    stream, side = d.tcp.lookup(pkt.src, sport, pkt.dst, dport, flags)
+    stream, side = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)
     fwd, rev = stream.dirs[side], stream.dirs[1 - side]
     if fwd.base is None:
         fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
@@ -99,27 +118,124 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         fwd.wscale = options.get("wscale", -2)
     if flags & 0x05:
         stream.closed = True
+    analysis = _analyse(pkt.no, fwd, rev, seq, ack, win, flags, seg_len)
     rel_seq = (seq - fwd.base) & 0xFFFFFFFF
     rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else 0
     # Scaling applies only after the handshake, and only if both SYNs carried the option.
     scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
     window = win << scale if scale >= 0 else win
-    extra = (stream.index, rel_seq, rel_ack, seg_len, window, scale, options)
+    extra = (stream.index, rel_seq, rel_ack, seg_len, window, scale, options, analysis)
     layer = Layer("tcp", _title, off, opts_end, (hdr, extra), _rows)
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     pkt.info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
+    if analysis:
+        pkt.info = " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in analysis) + " " + pkt.info
     if hlen > end - off:
         pkt.mark_malformed(layer, f"tcp: header length {hlen} runs past the captured data")
         return None
     if seg_len == 0:
         return None
     decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
+    if isinstance(decoder, registry.StreamProtocol):
+        if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+            return _data(payload, end)  # already seen (and reassembled) once
+        return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
     if decoder is None:
-        from netlab.dissect.engine import decode_data
-
-        decoder = decode_data
+        return _data(payload, end)
     return decoder, payload, end
+
+
+def _data(off: int, end: int):
+    from netlab.dissect.engine import decode_data
+
+    return decode_data, off, end
+
+
+# --- analysis (Wireshark's tcp.analysis.*) --------------------------------------------
+_ANALYSIS_INFO = {
+    "retransmission": "[TCP Retransmission]",
+    "keep_alive": "[TCP Keep-Alive]",
+    "duplicate_ack": "[TCP Dup ACK {0}#{1}]",
+    "zero_window": "[TCP ZeroWindow]",
+}
+
+
+def _analyse(no, fwd: Direction, rev: Direction, seq, ack, win, flags, seg_len) -> list[tuple]:
+    """Retransmission, keep-alive, duplicate ACK and zero window, as Wireshark flags them."""
+    found: list[tuple] = []
+    consumes = seg_len + (1 if flags & 0x03 else 0)  # SYN and FIN take a sequence number
+    nxt = (seq + consumes) & MASK
+    if fwd.next_seq is not None and consumes and not flags & 0x04:
+        if seg_len <= 1 and not flags & 0x03 and seq == (fwd.next_seq - 1) & MASK:
+            found.append(("keep_alive",))
+        elif seq_before(seq, fwd.next_seq):
+            found.append(("retransmission",))
+    if fwd.next_seq is None or seq_before(fwd.next_seq, nxt):
+        fwd.next_seq = nxt
+    if win == 0 and not flags & 0x07:
+        found.append(("zero_window",))
+    pure_ack = seg_len == 0 and flags & 0x17 == 0x10
+    if (
+        pure_ack
+        and ack == fwd.last_ack
+        and win == fwd.last_win
+        and rev.next_seq is not None
+        and seq_before(ack, rev.next_seq)  # the other side has data this ACK does not cover
+    ):
+        fwd.dup_acks += 1
+        found.append(("duplicate_ack", fwd.ack_frame, fwd.dup_acks))
+    elif flags & 0x10:
+        fwd.dup_acks = 0
+        fwd.ack_frame = no
+    if flags & 0x10:
+        fwd.last_ack, fwd.last_win = ack, win
+    return found
+
+
+# --- reassembly ----------------------------------------------------------------------
+def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
+    """Hand `proto.decoder` whole PDUs: from this segment alone when they fit (no copy),
+    or from bytes gathered over earlier segments of the same direction."""
+    if fwd.pending and fwd.pending_seq != seq:
+        fwd.pending.clear()  # a gap: the unfinished PDU can never be completed faithfully
+    pdus: list[tuple] = []
+    if fwd.pending:
+        fwd.pending += buf[off:end]
+        data = bytes(fwd.pending)
+        pos = _split(proto, data, 0, len(data), pdus, data)
+        del fwd.pending[:pos]
+    else:
+        pos = _split(proto, buf, off, end, pdus, None)
+        if pos < end:
+            fwd.pending += buf[pos:end]
+    fwd.pending_seq = (seq + end - off) & MASK
+    if len(fwd.pending) > MAX_PENDING:
+        fwd.pending.clear()
+        pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
+    if not pdus:
+        pkt.info += " [TCP segment of a reassembled PDU]"
+        return _data(off, end)
+    found = tuple(pdus)
+    return (lambda d, pkt, buf, o, e: _decode_pdus(d, pkt, found)), off, end
+
+
+def _split(proto, buf: bytes, pos: int, end: int, pdus: list, other: bytes | None) -> int:
+    """Append every whole PDU in buf[pos:end] to pdus; return where the unfinished one starts."""
+    while pos < end:
+        need = proto.pdu_length(buf[pos : min(end, pos + 16)])
+        if need is None or need <= 0 or pos + need > end:
+            break
+        pdus.append((proto.decoder, pos, pos + need, other))
+        pos += need
+    return pos
+
+
+def _decode_pdus(d, pkt, pdus):
+    """Run each reassembled PDU's decoder chain (several PDUs can end in one segment)."""
+    for decoder, start, stop, other in pdus:
+        d.run(pkt, (decoder, start, stop) if other is None else (decoder, start, stop, other))
+    return None
 
 
 def _flag_names(flags: int) -> str:
@@ -142,8 +258,16 @@ def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> st
     return " ".join(parts)
 
 
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_TS = struct.Struct("!II")
+
+
 def _parse_options(buf: bytes, p: int, end: int) -> dict:
     """The options the info column and fields need; stops cleanly at a malformed one."""
+    if end - p == 12 and buf[p : p + 4] == _NOP_NOP_TS:
+        # Almost every segment after the handshake carries exactly NOP, NOP, Timestamps.
+        tsval, tsecr = _TS.unpack_from(buf, p + 4)
+        return {"tsval": tsval, "tsecr": tsecr}
     opts: dict = {}
     while p < end:
         kind = buf[p]
@@ -174,6 +298,7 @@ def _parse_options(buf: bytes, p: int, end: int) -> dict:
     return opts
 
 
+# fmt: off  (field tables: one Wireshark field per line reads best)
 def _title(layer: Layer) -> str:
     hdr, extra = layer.hdr
     text = f"Transmission Control Protocol, Src Port: {hdr[0]}, Dst Port: {hdr[1]}"
@@ -198,7 +323,7 @@ def _rows(layer: Layer, buf: bytes):
     if extra is None:  # quoted inside an ICMP error, or bogus header length
         rows.append(row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4))
         return rows
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
     rows += [
         row("tcp.stream", stream, f"[Stream index: {stream}]"),
         row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"),
@@ -240,6 +365,31 @@ def _rows(layer: Layer, buf: bytes):
     rows.append(row("tcp.window_size_scalefactor", (1 << scale) if scale >= 0 else scale,
                     f"[Window size scaling factor: {shown_scale}]"))  # fmt: skip
     rows.append(row("tcp.checksum", csum, f"Checksum: 0x{csum:04x} [unverified]", o + 16, 2))
+    for kind, *args in analysis:
+        rows.append(
+            row(
+                f"tcp.analysis.{kind}",
+                True,
+                f"[Expert: {_ANALYSIS_INFO[kind].format(*args)[1:-1]}]",
+            )
+        )
+        if kind == "duplicate_ack":
+            rows.append(
+                row(
+                    "tcp.analysis.duplicate_ack_num",
+                    args[1],
+                    f"[Duplicate ACK #: {args[1]}]",
+                    depth=1,
+                )
+            )
+            rows.append(
+                row(
+                    "tcp.analysis.duplicate_ack_frame",
+                    args[0],
+                    f"[Duplicate to the ACK in frame: {args[0]}]",
+                    depth=1,
+                )
+            )
     rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
     rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
     return rows
@@ -248,7 +398,9 @@ def _rows(layer: Layer, buf: bytes):
 def _option_rows(buf: bytes, p: int, end: int):
     rows = []
     if p < end:
-        rows.append(row("tcp.options", bytes(buf[p:end]), f"Options: ({end - p} bytes)", p, end - p))
+        rows.append(
+            row("tcp.options", bytes(buf[p:end]), f"Options: ({end - p} bytes)", p, end - p)
+        )
     while p < end:
         kind = buf[p]
         name = OPTION_NAMES.get(kind, f"Unknown ({kind})")
@@ -304,6 +456,9 @@ def _option_rows(buf: bytes, p: int, end: int):
                 )
         p += length
     return rows
+
+
+# fmt: on
 
 
 registry.IP_PROTOCOLS[6] = decode_tcp

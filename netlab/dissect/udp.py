@@ -18,7 +18,7 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         return None
     hdr = _HDR.unpack_from(buf, off)
     sport, dport, length, _csum = hdr
-    stream = -1 if pkt.quoted else d.udp_stream(pkt.src, sport, pkt.dst, dport)
+    stream = -1 if pkt.quoted else d.udp_stream(pkt.src_raw, sport, pkt.dst_raw, dport)
     layer = Layer("udp", _title, off, off + 8, (*hdr, stream), _rows)
     pkt.layers.append(layer)
     if length < 8:

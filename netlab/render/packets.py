@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from netlab.dissect.model import Packet
+from netlab.dissect.model import Packet, address_text, show_text
 from netlab.render.jsonout import dumps
 
 
@@ -20,8 +20,8 @@ def rel_seconds(pkt: Packet, first_ns: int) -> float:
 def summary_line(pkt: Packet, first_ns: int) -> str:
     mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
     return (
-        f"{pkt.no:>5} {rel_seconds(pkt, first_ns):>11.6f} {pkt.src:>15} → {pkt.dst:<15} "
-        f"{pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
+        f"{pkt.no:>5} {(pkt.ts_ns - first_ns) / 1e9:>11.6f} {address_text(pkt.src_raw):>15} → "
+        f"{address_text(pkt.dst_raw):<15} {pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
     )
 
 
@@ -73,7 +73,7 @@ def tree_lines(pkt: Packet) -> list[str]:
     for layer, rows in pkt.rows():
         lines.append(layer.heading())
         for depth, _name, _value, show, _off, _len in rows:
-            lines.append("    " * (depth + 1) + show)
+            lines.append("    " * (depth + 1) + show_text(show))
         if layer.malformed:
             lines.append(f"    [Malformed: {layer.malformed}]")
     if pkt.malformed and not any(layer.malformed for layer in pkt.layers):
@@ -127,9 +127,23 @@ class PacketView:
         self.first_ns: int | None = None
         self.shown = 0
         self.seen = 0
+        # The plain one-line view of a whole file is the hot case: it takes a short path
+        # that gathers lines and writes them in batches.
+        self._plain = not (tree or hexdump or json or only or display_filter or taps or quiet)
+        self._lines: list[str] = []
 
     def feed(self, pkt: Packet) -> bool:
         """Show one packet; False once the count or --packet is satisfied (stop reading)."""
+        if self._plain:
+            if self.first_ns is None:
+                self.first_ns = pkt.ts_ns
+            lines = self._lines
+            lines.append(summary_line(pkt, self.first_ns))
+            if len(lines) >= 512:
+                self._flush_lines()
+            self.seen += 1
+            self.shown += 1
+            return self.count is None or self.shown < self.count
         self.seen += 1
         if self.first_ns is None:
             self.first_ns = pkt.ts_ns
@@ -160,7 +174,14 @@ class PacketView:
         if self.tree or self.hexdump:
             out.write("\n")
 
+    def _flush_lines(self) -> None:
+        if self._lines:
+            self._lines.append("")
+            self.out.write("\n".join(self._lines))
+            self._lines.clear()
+
     def finish(self) -> None:
+        self._flush_lines()
         for tap in self.taps:
             tap.report(self.out)
         self.out.flush()
