@@ -8,6 +8,31 @@ from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus
 
 
+def _check_stats(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]):
+    """A bad --stats SPEC is a one-line usage error before the capture is read."""
+    if value:
+        from netlab.dissect.stats import parse_stats_spec
+
+        for spec in value:
+            try:
+                parse_stats_spec(spec)
+            except ValueError as err:
+                raise click.BadParameter(str(err)) from None
+    return value
+
+
+def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]):
+    if value:
+        from netlab.dissect.follow import parse_follow_spec
+
+        for spec in value:
+            try:
+                parse_follow_spec(spec)
+            except ValueError as err:
+                raise click.BadParameter(str(err)) from None
+    return value
+
+
 @click.command(
     short_help="Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -24,6 +49,19 @@ from netlab.errors import ExitStatus
 )
 @click.option("--packet", "only", type=click.IntRange(min=1), metavar="N",
               help="Show only packet number N (implies -V unless --json).")  # fmt: skip
+@click.option("--stats", "stats", metavar="SPEC", multiple=True, callback=_check_stats,
+              help="Print a statistic at the end, like tshark -q -z (repeatable): phs, "
+                   "conv,KIND, endpoints,KIND (KIND: eth|ip|ipv6|tcp|udp; default ip), "
+                   "io,SECONDS (0: one interval). Packet lines are then left out "
+                   "unless --show-packets; with --json each statistic is one NDJSON "
+                   "object after the packets. With -Y only matching packets count.")  # fmt: skip
+@click.option("--follow", "follow", metavar="tcp,N[,MODE]", multiple=True,
+              callback=_check_follow,
+              help="Print TCP stream N (tcp.stream) reassembled, as tshark -z follow: "
+                   "MODE ascii (default), hex or raw; the second node's data is "
+                   "indented with a tab. Packet lines are left out as with --stats.")  # fmt: skip
+@click.option("--show-packets", is_flag=True,
+              help="With --stats or --follow, print the packets as well.")  # fmt: skip
 @common_options("count", "json", "no_color")
 def dissect(
     common: Common,
@@ -32,6 +70,9 @@ def dissect(
     hexdump: bool,
     only: int | None,
     display_filter: str | None,
+    stats: tuple[str, ...],
+    follow: tuple[str, ...],
+    show_packets: bool,
 ) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
@@ -46,6 +87,10 @@ def dissect(
       netlab dissect -V --packet 3 pcaps/tcp-udp.pcap
       netlab dissect --json pcaps/arp-ping.pcapng | jq '.fields["arp.opcode"]'
       netlab dissect -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' pcaps/tcp-udp.pcap
+      netlab dissect --stats phs --stats conv,tcp pcaps/tcp-udp.pcap
+      netlab dissect --stats io,0.5 --stats endpoints,ip pcaps/ping.pcap
+      netlab dissect --follow tcp,0 pcaps/tcp-udp.pcap
+      netlab dissect --follow tcp,0,hex pcaps/tcp-udp.pcap
     """
     import sys
 
@@ -58,6 +103,18 @@ def dissect(
         from netlab.dissect.filter import compile_filter
 
         compiled = compile_filter(display_filter)  # a bad filter: one-line error before reading
+    from netlab.dissect.follow import parse_follow_spec
+    from netlab.dissect.stats import parse_stats_spec
+
+    # Relative times in the statistics count from the capture's first frame, as tshark's do.
+    def origin() -> int | None:
+        return view.first_ns
+
+    taps = [
+        parse_stats_spec(spec, json=common.json, origin=origin, display_filter=display_filter)
+        for spec in stats
+    ]
+    taps += [parse_follow_spec(spec, json=common.json) for spec in follow]
     view = PacketView(
         sys.stdout,
         tree=tree,
@@ -66,6 +123,8 @@ def dissect(
         count=common.count,
         only=only,
         display_filter=compiled,
+        taps=taps,
+        quiet=bool(taps) and not show_packets,  # tshark -q: statistics only
     )
     dissector = Dissector()
     with open_capture(file) as cap:

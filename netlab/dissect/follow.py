@@ -1,0 +1,289 @@
+"""`netlab dissect --follow tcp,N`: one TCP stream's payload in order, like tshark -z follow.
+
+Each direction is put back in sequence order: retransmitted bytes are dropped,
+overlapping ones trimmed, and segments that arrive early wait until the gap before
+them is filled. Bytes that never appear in the capture are shown as
+"[N bytes missing in capture file]", as Wireshark does; that happens when the other
+side acknowledges past them, when the wait buffer is full, or at the end.
+
+Node 0 is the source of the stream's first packet (the client when the handshake is
+in the capture). Output modes are tshark's: `ascii` (text, with byte counts), `hex`
+(offset, hex, ASCII) and `raw` (one line of hex per segment); node 1's chunks are
+indented with a tab. Memory is bounded: at most MAX_KEPT bytes of payload are kept
+(then a note says the rest was not), and MAX_PENDING bytes wait out of order.
+"""
+
+from __future__ import annotations
+
+import socket
+from array import array
+from collections.abc import Iterator
+from typing import IO, Any
+
+from netlab.dissect.model import Packet
+from netlab.render.jsonout import dumps
+
+MAX_KEPT = 64 * 1024 * 1024  # payload bytes, plus INDEX_COST per chunk
+INDEX_COST = 8  # one array entry per chunk: a stream of 1-byte segments is bounded too
+MAX_PENDING = 4 * 1024 * 1024  # per direction: out-of-order data waiting for a gap to fill
+MAX_PENDING_SEGMENTS = 1024  # keeps the in-order check cheap
+MODES = {"ascii": "ascii", "text": "ascii", "hex": "hex", "raw": "raw"}
+RULE = "=" * 67
+SYN, ACK = 0x02, 0x10
+# ascii mode: printable ASCII, CR and LF as they are, anything else as "." (as tshark).
+_TEXT = bytes(b if 32 <= b < 127 or b in (10, 13) else 46 for b in range(256))
+_DUMP = bytes(b if 32 <= b < 127 else 46 for b in range(256))
+
+
+def parse_follow_spec(spec: str, *, json: bool = False, limit: int = MAX_KEPT) -> FollowTcp:
+    """tcp,N[,MODE] or tshark's order tcp,MODE,N; MODE is ascii (or text), hex or raw."""
+    parts = [p.strip().lower() for p in spec.split(",")]
+    if parts[0] != "tcp":
+        raise ValueError(f"{spec!r}: only TCP streams can be followed (tcp,N[,ascii|hex|raw])")
+    args = parts[1:]
+    modes = [a for a in args if a in MODES]
+    numbers = [a for a in args if a not in MODES]
+    if len(args) not in (1, 2) or len(modes) != len(args) - 1 or not numbers[0].isdigit():
+        raise ValueError(f"{spec!r}: expected tcp,N[,ascii|hex|raw] with N a tcp.stream number")
+    return FollowTcp(int(numbers[0]), modes[0] if modes else "ascii", json=json, limit=limit)
+
+
+def seq_diff(a: int, b: int) -> int:
+    """a - b in 32-bit sequence space (RFC 9293 §3.4: comparisons wrap around)."""
+    return (a - b + 0x8000_0000) % 0x1_0000_0000 - 0x8000_0000
+
+
+class _Direction:
+    """Reassembly state of one direction: next expected sequence number and early segments."""
+
+    __slots__ = ("next_seq", "pending", "pending_bytes")
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+        self.pending: dict[int, tuple[bytes, int]] = {}  # seq → (captured bytes, length on wire)
+        self.pending_bytes = 0
+
+
+class FollowTcp:
+    """A tap that reassembles tcp.stream N and prints it when the capture ends."""
+
+    def __init__(self, stream: int, mode: str = "ascii", *, json: bool = False,
+                 limit: int = MAX_KEPT) -> None:  # fmt: skip
+        self.stream = stream
+        self.mode = MODES[mode]
+        self.json = json
+        self.limit = limit
+        self.nodes: list[tuple[bytes, int]] = []  # [node 0, node 1] as (address, port)
+        self.dirs = (_Direction(), _Direction())
+        # Delivered chunks, compactly: all their bytes in one buffer, and per chunk one
+        # entry `size << 1 | node`, negative when the chunk is bytes missing from the capture.
+        self.data = bytearray()
+        self.index = array("q")
+        self.kept = 0  # what the chunks cost, counted against the limit
+        self.truncated = False
+
+    # --- reassembly ----------------------------------------------------------------------
+
+    def add(self, pkt: Packet) -> None:
+        net = None
+        for layer in pkt.layers:
+            proto = layer.proto
+            if proto in ("icmp", "icmpv6"):
+                return  # what follows is a quoted datagram, not part of any stream
+            if proto in ("ip", "ipv6") and layer.hdr is not None:
+                net = layer
+            elif proto == "tcp" and net is not None and _stream_of(layer) == self.stream:
+                self._segment(pkt, net, layer)
+
+    def _segment(self, pkt: Packet, net: Any, tcp: Any) -> None:
+        hdr, extra = tcp.hdr
+        sport, dport, seq, ack, offflags = hdr[:5]
+        src, dst, net_end = _addresses(net, pkt)
+        if not self.nodes:
+            self.nodes = [(src, sport), (dst, dport)]
+        side = 0 if (src, sport) == self.nodes[0] else 1
+        if offflags & ACK:
+            self._acknowledged(1 - side, ack)
+        start = tcp.off + (offflags >> 12) * 4
+        data = pkt.buf[start : start + extra[3]]
+        # A snapshot length can cut the payload: the wire length still moves the sequence.
+        wire_len = max(len(data), net_end - start)
+        if offflags & SYN:
+            seq = (seq + 1) & 0xFFFF_FFFF  # the SYN takes one sequence number, not a byte
+        self._receive(side, seq, data, wire_len)
+
+    def _receive(self, side: int, seq: int, data: bytes, wire_len: int) -> None:
+        flow = self.dirs[side]
+        if flow.next_seq is None:
+            flow.next_seq = seq
+        if wire_len == 0:
+            return
+        ahead = seq_diff(seq, flow.next_seq)
+        if ahead > 0:
+            self._wait(side, seq, data, wire_len)
+            return
+        if ahead + wire_len <= 0:
+            return  # a retransmission of bytes already delivered
+        self._deliver(side, data[-ahead:], wire_len + ahead)
+        self._drain(side)
+
+    def _deliver(self, side: int, data: bytes, wire_len: int) -> None:
+        flow = self.dirs[side]
+        flow.next_seq = (flow.next_seq + wire_len) & 0xFFFF_FFFF
+        if data:
+            room = self.limit - self.kept - INDEX_COST
+            if len(data) > room:
+                self.truncated = True
+                data = data[: max(room, 0)]
+            if data:
+                self.data += data
+                self.index.append(len(data) << 1 | side)
+                self.kept += len(data) + INDEX_COST
+        if wire_len > len(data):
+            self._missing(side, wire_len - len(data))
+
+    def _missing(self, side: int, size: int) -> None:
+        if not self.truncated:  # past the limit nothing more is shown, gaps included
+            self.index.append(-(size << 1 | side))
+            self.kept += INDEX_COST
+
+    def chunks(self) -> Iterator[tuple[int, bytes | int]]:
+        """(node, bytes), or (node, count) for bytes missing from the capture, in order."""
+        pos = 0
+        for entry in self.index:
+            size, side = abs(entry) >> 1, abs(entry) & 1
+            if entry < 0:
+                yield side, size
+            else:
+                yield side, bytes(self.data[pos : pos + size])
+                pos += size
+
+    def _wait(self, side: int, seq: int, data: bytes, wire_len: int) -> None:
+        flow = self.dirs[side]
+        old = flow.pending.get(seq)
+        if old is not None and old[1] >= wire_len:
+            return
+        flow.pending[seq] = (data, wire_len)
+        flow.pending_bytes += len(data) - (len(old[0]) if old else 0)
+        if flow.pending_bytes > MAX_PENDING or len(flow.pending) > MAX_PENDING_SEGMENTS:
+            self._skip_gap(side)  # give up on the gap rather than grow without bound
+
+    def _drain(self, side: int) -> None:
+        """Deliver waiting segments that now start at or before the next expected byte."""
+        flow = self.dirs[side]
+        while flow.pending:
+            ready = [s for s in flow.pending if seq_diff(s, flow.next_seq) <= 0]
+            if not ready:
+                return
+            for seq in ready:
+                data, wire_len = flow.pending.pop(seq)
+                flow.pending_bytes -= len(data)
+                ahead = seq_diff(seq, flow.next_seq)
+                if ahead + wire_len > 0:
+                    self._deliver(side, data[-ahead:], wire_len + ahead)
+
+    def _skip_gap(self, side: int) -> None:
+        """Declare the bytes before the earliest waiting segment lost, then go on from it."""
+        flow = self.dirs[side]
+        if not flow.pending:
+            return
+        first = min(flow.pending, key=lambda s: seq_diff(s, flow.next_seq))
+        self._missing(side, seq_diff(first, flow.next_seq))
+        flow.next_seq = first
+        self._drain(side)
+
+    def _acknowledged(self, side: int, ack: int) -> None:
+        # The receiver acknowledged past a gap: those bytes were sent but not captured.
+        flow = self.dirs[side]
+        if flow.pending and any(seq_diff(ack, s) > 0 for s in flow.pending):
+            self._skip_gap(side)
+
+    # --- output --------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        for side in (0, 1):
+            while self.dirs[side].pending:
+                self._skip_gap(side)
+
+    def node_text(self, index: int) -> str:
+        if len(self.nodes) <= index:
+            return ":0"  # no packet of this stream (tshark prints the same)
+        addr, port = self.nodes[index]
+        if len(addr) == 16:
+            return f"[{socket.inet_ntop(socket.AF_INET6, addr)}]:{port}"
+        return f"{socket.inet_ntoa(addr)}:{port}"
+
+    def report(self, out: IO[str]) -> None:
+        self.finish()
+        stat = f"follow,tcp,{self.mode},{self.stream}"
+        if self.json:
+            out.write(dumps(self._json_record(stat)) + "\n")
+            return
+        lines = ["", RULE, f"Follow: tcp,{self.mode}", f"Filter: tcp.stream eq {self.stream}",
+                 f"Node 0: {self.node_text(0)}", f"Node 1: {self.node_text(1)}"]  # fmt: skip
+        out.write("\n".join(lines) + "\n")
+        offsets = [0, 0]
+        for side, chunk in self.chunks():
+            out.write(self._render(side, chunk, offsets))
+        if self.truncated:
+            out.write(f"[netlab: only the first {self.limit // 1048576} MiB of the stream kept]\n")
+        out.write(RULE + "\n")
+
+    def _render(self, side: int, chunk: bytes | int, offsets: list[int]) -> str:
+        indent = "\t" if side else ""
+        if isinstance(chunk, int):
+            # raw mode is for piping the bytes on: a note there would corrupt them
+            return (
+                "" if self.mode == "raw" else f"{indent}[{chunk} bytes missing in capture file]\n"
+            )
+        if self.mode == "raw":
+            return f"{indent}{chunk.hex()}\n"
+        if self.mode == "ascii":
+            return f"{indent}{len(chunk)}\n{chunk.translate(_TEXT).decode('ascii')}\n"
+        text = "".join(f"{indent}{line}\n" for line in hex_lines(chunk, offsets[side]))
+        offsets[side] += len(chunk)
+        return text
+
+    def _json_record(self, stat: str) -> dict[str, Any]:
+        chunks = []
+        offsets = [0, 0]
+        for side, chunk in self.chunks():
+            if isinstance(chunk, int):
+                chunks.append({"node": side, "missing": chunk})
+                continue
+            chunks.append({"node": side, "offset": offsets[side], "len": len(chunk),
+                           "data": chunk.hex()})  # fmt: skip
+            offsets[side] += len(chunk)
+        nodes = [self.node_text(i) if i < len(self.nodes) else None for i in (0, 1)]
+        return {"type": "follow", "stat": stat, "stream": self.stream, "node0": nodes[0],
+                "node1": nodes[1], "chunks": chunks, "truncated": self.truncated}  # fmt: skip
+
+
+def hex_lines(data: bytes, offset: int) -> list[str]:
+    """tshark's follow hex layout: offset, 8 + 8 bytes in hex, the same 8 + 8 as ASCII."""
+    lines = []
+    for pos in range(0, len(data), 16):
+        row = data[pos : pos + 16]
+        hexes = "".join(f"{b:02x} " for b in row[:8]) + " " + "".join(f"{b:02x} " for b in row[8:])
+        text = row[:8].translate(_DUMP).decode("ascii")
+        if len(row) > 8:
+            text += " " + row[8:].translate(_DUMP).decode("ascii")
+        line = f"{offset + pos:08X}  {hexes:<49} {text}"
+        # tshark drops one trailing blank, even when it is a space byte of the data
+        lines.append(line[:-1] if line.endswith(" ") else line)
+    return lines
+
+
+def _stream_of(layer: Any) -> int | None:
+    hdr = layer.hdr
+    if isinstance(hdr, tuple) and len(hdr) == 2 and hdr[1] is not None:
+        return hdr[1][0]
+    return None  # truncated, bogus header length or quoted: not part of a stream
+
+
+def _addresses(net: Any, pkt: Packet) -> tuple[bytes, bytes, int]:
+    """Source, destination and where the IP payload ends on the wire."""
+    hdr = net.hdr
+    if net.proto == "ip":
+        return hdr[8], hdr[9], net.off + hdr[2]
+    return hdr[4], hdr[5], net.off + 40 + hdr[1]

@@ -1,0 +1,606 @@
+"""Statistics taps for `netlab dissect --stats`, laid out like tshark 4.0's `-z` reports.
+
+A tap has `add(pkt)`, called for every packet the view shows, and `report(out)`,
+called once at the end. Each keeps only its totals: counters per protocol path,
+per conversation, per endpoint or per interval, never the packets themselves.
+
+| --stats          | tshark -z            | what it counts                                   |
+|------------------|----------------------|--------------------------------------------------|
+| phs              | io,phs               | frames and bytes per protocol, as a tree         |
+| conv,KIND        | conv,KIND            | both directions of each eth/ip/ipv6/tcp/udp pair |
+| endpoints,KIND   | endpoints,KIND       | tx/rx per address (and port)                     |
+| io,SECONDS       | io,stat,SECONDS      | frames and bytes per interval (0: one interval)  |
+
+Bytes are frame lengths (what was on the wire), as in Wireshark. Cheap header
+tuples (`Layer.hdr`) are read, never the field rows, so a tap costs little per packet.
+With --json each tap prints one NDJSON object: {"type": "stats", "stat": …, "rows": […]}.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+from netlab.dissect.model import Packet
+from netlab.render.jsonout import dumps
+
+Origin = Callable[[], "int | None"]  # the first frame's time (ns), for relative times
+WIDE_RULE = "=" * 80
+PHS_RULE = "=" * 67
+# Layers after an ICMP header are what it carries (echo data, the quoted datagram):
+# Wireshark draws them inside the ICMP tree, and its taps skip quoted headers.
+ICMP = ("icmp", "icmpv6")
+KINDS = ("eth", "ip", "ipv6", "tcp", "udp")
+TITLES = {"eth": "Ethernet", "ip": "IPv4", "ipv6": "IPv6", "tcp": "TCP", "udp": "UDP"}
+
+
+# --- spec parsing (the CLI turns ValueError into a usage error) -----------------------
+
+
+def parse_stats_spec(
+    spec: str, *, json: bool = False, origin: Origin | None = None,
+    display_filter: str | None = None,
+):  # fmt: skip
+    """A tap for one --stats SPEC; also accepts tshark's spellings (io,phs, io,stat,N).
+
+    display_filter is only shown (the view feeds the tap the matching packets), in the
+    place where tshark shows a statistic's own filter (-z conv,ip,FILTER).
+    """
+    tap = _make_tap(spec, json, origin)
+    tap.filter_text = display_filter
+    return tap
+
+
+def _make_tap(spec: str, json: bool, origin: Origin | None):
+    parts = [p.strip() for p in spec.lower().split(",")]
+    name, args = parts[0], parts[1:]
+    if name == "io" and args[:1] == ["phs"]:
+        name, args = "phs", args[1:]
+    elif name == "io" and args[:1] == ["stat"]:
+        args = args[1:]
+    if name == "phs" and not args:
+        return ProtocolHierarchy(json=json)
+    if name in ("conv", "endpoints") and len(args) <= 1:
+        kind = args[0] if args else "ip"
+        if kind not in KINDS:
+            raise ValueError(f"{name},{kind}: KIND is one of {', '.join(KINDS)}")
+        cls = Conversations if name == "conv" else Endpoints
+        return cls(kind, json=json, origin=origin)
+    if name == "io" and len(args) <= 1:
+        return IoStat(args[0] if args else "1", json=json, origin=origin)
+    raise ValueError(
+        f"{spec!r}: expected phs, conv[,KIND], endpoints[,KIND] or io[,SECONDS] "
+        f"(KIND: {'|'.join(KINDS)})"
+    )
+
+
+# --- reading addresses from the header tuples ------------------------------------------
+
+
+def _ntop(raw: bytes) -> str:
+    if len(raw) == 4:
+        return socket.inet_ntoa(raw)
+    if len(raw) == 16:
+        return socket.inet_ntop(socket.AF_INET6, raw)
+    return raw.hex(":")  # a MAC address
+
+
+# Several taps read the same packet in a row: the scan is done once for all of them.
+_last_scan: list[Any] = [None, []]
+
+
+def network_layers(pkt: Packet) -> list[tuple[str, Any, bytes, bytes]]:
+    """(proto, layer, src, dst) for each eth/ip/ipv6/tcp/udp header the taps count.
+
+    Transport layers carry the addresses of the IP header just before them. Headers
+    quoted inside an ICMP error are left out, as Wireshark's taps leave them out.
+    """
+    if _last_scan[0] is not pkt:
+        _last_scan[:] = [pkt, list(_scan(pkt))]
+    return _last_scan[1]
+
+
+def _scan(pkt: Packet) -> Iterator[tuple[str, Any, bytes, bytes]]:
+    src = dst = b""
+    for layer in pkt.layers:
+        proto, hdr = layer.proto, layer.hdr
+        if proto in ICMP:
+            return
+        if hdr is None:
+            continue
+        if proto == "ip" and len(hdr) == 10 and hdr[0] >> 4 == 4:
+            src, dst = hdr[8], hdr[9]
+        elif proto == "ipv6" and len(hdr) == 6 and hdr[0] >> 28 == 6:
+            src, dst = hdr[4], hdr[5]
+        elif proto == "eth":
+            yield proto, layer, hdr[1], hdr[0]
+            continue
+        elif proto not in ("tcp", "udp") or not src:
+            continue
+        yield proto, layer, src, dst
+
+
+def transport_ports(proto: str, layer: Any) -> tuple[int, int, int] | None:
+    """(stream index, source port, destination port), or None for a header without a stream."""
+    if proto == "tcp":
+        if not isinstance(layer.hdr, tuple) or len(layer.hdr) != 2 or layer.hdr[1] is None:
+            return None  # truncated, bogus header length, or quoted
+        hdr, extra = layer.hdr
+        return extra[0], hdr[0], hdr[1]
+    sport, dport, _length, _csum, stream = layer.hdr
+    return (stream, sport, dport) if stream >= 0 else None
+
+
+def format_size(size: int) -> str:
+    """Wireshark's format_size(…, bytes, SI): "824 bytes", "304 kB" (truncated, not rounded)."""
+    for power, prefix in ((4, "T"), (3, "G"), (2, "M"), (1, "k")):
+        if size // 1000**power >= 10:
+            return f"{size // 1000**power} {prefix}B"
+    return f"{size} bytes"
+
+
+def _write_json(out: IO[str], tap: Any, rows: list[dict], **extra: Any) -> None:
+    record = {"type": "stats", "stat": tap.stat, "filter": tap.filter_text, **extra, "rows": rows}
+    out.write(dumps(record) + "\n")
+
+
+def _write_lines(out: IO[str], lines: Iterable[str]) -> None:
+    # tshark pads some columns with trailing blanks; plain output here never does.
+    for line in lines:
+        out.write(line.rstrip() + "\n")
+
+
+class _Clock:
+    """Times relative to the first frame (of the capture when the view tells, else of the tap)."""
+
+    def __init__(self, origin: Origin | None) -> None:
+        self.origin = origin
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+
+    def see(self, ts_ns: int) -> None:
+        if self.first_ns is None:
+            start = self.origin() if self.origin is not None else None
+            self.first_ns = start if start is not None else ts_ns
+        if self.last_ns is None or ts_ns > self.last_ns:
+            self.last_ns = ts_ns
+
+    def rel_ns(self, ts_ns: int) -> int:
+        return ts_ns - (self.first_ns if self.first_ns is not None else ts_ns)
+
+
+# --- protocol hierarchy ----------------------------------------------------------------
+
+
+def phs_path(pkt: Packet) -> tuple[str, ...]:
+    """The protocols Wireshark draws at the top of the packet tree, outermost first.
+
+    What Wireshark nests inside another protocol's tree is left out: IPv6 extension
+    headers (ipv6.hopopts …) and all that an ICMP message carries, except that the
+    payload of a quoted UDP datagram is drawn at the top as "data" (Wireshark's quirk,
+    kept so that the numbers match tshark's). A malformed mark adds "_ws.malformed".
+    """
+    names: list[str] = []
+    for i, layer in enumerate(pkt.layers):
+        if "." in layer.proto:
+            continue
+        names.append(layer.proto)
+        if layer.proto in ICMP:
+            if _quoted_udp_has_payload(pkt, i):
+                names.append("data")
+            break
+    if pkt.malformed is not None:
+        names.append("_ws.malformed")
+    return tuple(names)
+
+
+def _quoted_udp_has_payload(pkt: Packet, icmp_index: int) -> bool:
+    quoted = pkt.layers[icmp_index + 1 :]
+    if not quoted or quoted[-1].proto != "udp" or quoted[-1].hdr is None:
+        return False
+    udp = quoted[-1]
+    return udp.hdr[2] > 8 and udp.end < _outer_ip_end(pkt)
+
+
+def _outer_ip_end(pkt: Packet) -> int:
+    """Where the payload of the first IP header ends (an Ethernet trailer is not data)."""
+    for layer in pkt.layers:
+        if layer.proto == "ip" and layer.hdr is not None:
+            return min(pkt.caplen, layer.off + layer.hdr[2])
+        if layer.proto == "ipv6" and layer.hdr is not None:
+            return min(pkt.caplen, layer.off + 40 + layer.hdr[1])
+    return pkt.caplen
+
+
+class ProtocolHierarchy:
+    """tshark -z io,phs: frames and bytes per protocol path, drawn as a tree."""
+
+    stat = "phs"
+    filter_text: str | None = None
+
+    def __init__(self, *, json: bool = False) -> None:
+        self.json = json
+        # Counted per whole path (few distinct ones); the tree is summed at the end.
+        self.paths: dict[tuple[str, ...], list[int]] = {}
+
+    def add(self, pkt: Packet) -> None:
+        path = phs_path(pkt)
+        counts = self.paths.get(path)
+        if counts is None:
+            counts = self.paths[path] = [0, 0]
+        counts[0] += 1
+        counts[1] += pkt.wirelen
+
+    def tree(self) -> list[tuple[tuple[str, ...], int, int]]:
+        """(path, frames, bytes) per node, children after their parent in first-seen order."""
+        nodes: dict[tuple[str, ...], list[int]] = {}
+        for path, (frames, size) in self.paths.items():
+            for depth in range(1, len(path) + 1):
+                node = nodes.setdefault(path[:depth], [0, 0])
+                node[0] += frames
+                node[1] += size
+        ordered: list[tuple[str, ...]] = []
+        self._walk((), nodes, ordered)
+        return [(path, *nodes[path]) for path in ordered]
+
+    def _walk(self, parent, nodes, ordered) -> None:
+        for path in nodes:
+            if len(path) == len(parent) + 1 and path[:-1] == parent:
+                ordered.append(path)
+                self._walk(path, nodes, ordered)
+
+    def report(self, out: IO[str]) -> None:
+        tree = self.tree()
+        if self.json:
+            rows = [{"protocol": p[-1], "path": ":".join(p), "depth": len(p) - 1,
+                     "frames": f, "bytes": b} for p, f, b in tree]  # fmt: skip
+            _write_json(out, self, rows)
+            return
+        lines = [
+            "",
+            PHS_RULE,
+            "Protocol Hierarchy Statistics",
+            f"Filter: {self.filter_text or ''}",
+            "",
+        ]
+        for path, frames, size in tree:
+            name = "  " * (len(path) - 1) + path[-1]
+            lines.append(f"{name:<40} frames:{frames} bytes:{size}")
+        lines.append(PHS_RULE)
+        _write_lines(out, lines)
+
+
+# --- conversations and endpoints ---------------------------------------------------------
+
+
+class _Conv:
+    __slots__ = ("a", "a_port", "b", "b_port", "first_ns", "frames", "last_ns", "sizes")
+
+    def __init__(self, a: bytes, a_port: int, b: bytes, b_port: int, ts_ns: int) -> None:
+        self.a, self.a_port, self.b, self.b_port = a, a_port, b, b_port
+        self.frames = [0, 0]  # [A → B, B → A]
+        self.sizes = [0, 0]
+        self.first_ns = self.last_ns = ts_ns
+
+
+def _busiest_first(items: list, frames: Callable[[Any], int]) -> list:
+    # tshark lists by total frames, largest first; ties keep first-seen order (stable sort).
+    return sorted(items, key=lambda item: -frames(item))
+
+
+class Conversations:
+    """tshark -z conv,KIND: both directions of each address (and port) pair.
+
+    A is the source of the conversation's first packet. TCP and UDP conversations are
+    the dissector's tcp.stream / udp.stream, as in Wireshark 4.0 (a reused port after
+    a close is a new conversation).
+    """
+
+    filter_text: str | None = None
+
+    def __init__(self, kind: str, *, json: bool = False, origin: Origin | None = None) -> None:
+        self.kind = kind
+        self.stat = f"conv,{kind}"
+        self.json = json
+        self.clock = _Clock(origin)
+        self.convs: dict[Any, _Conv] = {}
+
+    def add(self, pkt: Packet) -> None:
+        self.clock.see(pkt.ts_ns)
+        for proto, layer, src, dst in network_layers(pkt):
+            if proto != self.kind:
+                continue
+            if proto in ("tcp", "udp"):
+                ports = transport_ports(proto, layer)
+                if ports is None:
+                    continue
+                key, sport, dport = ports
+            else:
+                sport = dport = 0
+                key = (src, dst) if src <= dst else (dst, src)
+            self._count(key, src, sport, dst, dport, pkt)
+
+    def _count(self, key, src: bytes, sport: int, dst: bytes, dport: int, pkt: Packet) -> None:
+        conv = self.convs.get(key)
+        if conv is None:
+            conv = self.convs[key] = _Conv(src, sport, dst, dport, pkt.ts_ns)
+        side = 0 if (src == conv.a and sport == conv.a_port) else 1
+        conv.frames[side] += 1
+        conv.sizes[side] += pkt.wirelen
+        conv.last_ns = max(conv.last_ns, pkt.ts_ns)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.iter_rows())
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        # One row at a time: a capture with a million conversations prints in little memory.
+        ports = self.kind in ("tcp", "udp")
+        for conv in _busiest_first(list(self.convs.values()), lambda c: sum(c.frames)):
+            row: dict[str, Any] = {"address_a": _ntop(conv.a)}
+            if ports:
+                row["port_a"] = conv.a_port
+            row["address_b"] = _ntop(conv.b)
+            if ports:
+                row["port_b"] = conv.b_port
+            row.update(
+                packets=sum(conv.frames), bytes=sum(conv.sizes),
+                packets_a_b=conv.frames[0], bytes_a_b=conv.sizes[0],
+                packets_b_a=conv.frames[1], bytes_b_a=conv.sizes[1],
+                rel_start=self.clock.rel_ns(conv.first_ns) / 1e9,
+                duration=(conv.last_ns - conv.first_ns) / 1e9,
+            )  # fmt: skip
+            yield row
+
+    def report(self, out: IO[str]) -> None:
+        if self.json:
+            _write_json(out, self, self.rows())
+            return
+        ports = self.kind in ("tcp", "udp")
+        pad = " " * (59 if ports else 47)
+        lines = [
+            WIDE_RULE, f"{TITLES[self.kind]} Conversations", f"Filter:{self.filter_text or '<No Filter>'}",
+            f"{pad}|       <-      | |       ->      | |     Total     |    Relative    |   Duration   |",
+            f"{pad}| Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |",
+        ]  # fmt: skip
+        _write_lines(out, lines)
+        _write_lines(out, map(self._line, self.iter_rows()))
+        _write_lines(out, [WIDE_RULE])
+
+    def _line(self, row: dict[str, Any]) -> str:
+        a, b, width = row["address_a"], row["address_b"], 20
+        if self.kind in ("tcp", "udp"):
+            a, b, width = f"{a}:{row['port_a']}", f"{b}:{row['port_b']}", 26
+        return (
+            f"{a:<{width}} <-> {b:<{width}}"
+            f"  {row['packets_b_a']:>6} {format_size(row['bytes_b_a']):<9}"
+            f"  {row['packets_a_b']:>6} {format_size(row['bytes_a_b']):<9}"
+            f"  {row['packets']:>6} {format_size(row['bytes']):<9}"
+            f"  {row['rel_start']:>14.9f}   {row['duration']:>12.4f}"
+        )
+
+
+class Endpoints:
+    """tshark -z endpoints,KIND: packets and bytes sent (tx) and received (rx) per endpoint."""
+
+    filter_text: str | None = None
+
+    def __init__(self, kind: str, *, json: bool = False, origin: Origin | None = None) -> None:
+        self.kind = kind
+        self.stat = f"endpoints,{kind}"
+        self.json = json
+        # (address, port) → [tx packets, tx bytes, rx packets, rx bytes]
+        self.table: dict[tuple[bytes, int], list[int]] = {}
+
+    def add(self, pkt: Packet) -> None:
+        for proto, layer, src, dst in network_layers(pkt):
+            if proto != self.kind:
+                continue
+            sport = dport = 0
+            if proto in ("tcp", "udp"):
+                ports = transport_ports(proto, layer)
+                if ports is None:
+                    continue
+                _stream, sport, dport = ports
+            self._count((src, sport), 0, pkt.wirelen)
+            self._count((dst, dport), 2, pkt.wirelen)
+
+    def _count(self, key: tuple[bytes, int], col: int, size: int) -> None:
+        counts = self.table.get(key)
+        if counts is None:
+            counts = self.table[key] = [0, 0, 0, 0]
+        counts[col] += 1
+        counts[col + 1] += size
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.iter_rows())
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        ports = self.kind in ("tcp", "udp")
+        for (addr, port), (txp, txb, rxp, rxb) in _busiest_first(
+            list(self.table.items()), lambda item: item[1][0] + item[1][2]
+        ):
+            row: dict[str, Any] = {"address": _ntop(addr)}
+            if ports:
+                row["port"] = port
+            row.update(packets=txp + rxp, bytes=txb + rxb, tx_packets=txp, tx_bytes=txb,
+                       rx_packets=rxp, rx_bytes=rxb)  # fmt: skip
+            yield row
+
+    def report(self, out: IO[str]) -> None:
+        if self.json:
+            _write_json(out, self, self.rows())
+            return
+        ports = self.kind in ("tcp", "udp")
+        lines = [
+            WIDE_RULE, f"{TITLES[self.kind]} Endpoints", f"Filter:{self.filter_text or '<No Filter>'}",
+            f"                       |  {'Port  ||  ' if ports else ''}Packets  | |  Bytes  | "
+            "| Tx Packets | | Tx Bytes | | Rx Packets | | Rx Bytes |",
+        ]  # fmt: skip
+        _write_lines(out, lines)
+        _write_lines(out, map(self._line, self.iter_rows()))
+        _write_lines(out, [WIDE_RULE])
+
+    def _line(self, row: dict[str, Any]) -> str:
+        port = f"{row['port']:>5}     " if "port" in row else ""
+        return (
+            f"{row['address']:<20}      {port}{row['packets']:>6}     {row['bytes']:>9}"
+            f"     {row['tx_packets']:>6}       {row['tx_bytes']:>9}"
+            f"      {row['rx_packets']:>6}       {row['rx_bytes']:>9}"
+        )
+
+
+# --- io,stat -----------------------------------------------------------------------------
+
+
+def parse_interval(text: str) -> tuple[int, int]:
+    """ "0.25" → (250000 µs, 2 decimals); "0" means one interval as long as the capture."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"io,{text}: the interval must be a number of seconds") from None
+    if not seconds >= 0 or seconds > 10**9:
+        raise ValueError(f"io,{text}: the interval must be between 0 and 1e9 seconds")
+    usecs = round(seconds * 1_000_000)
+    if seconds and not usecs:
+        raise ValueError(f"io,{text}: the smallest interval is 0.000001 seconds")
+    # As many decimals as written ("0.10" → 2, like tshark), and at least as many as the
+    # value needs (so "1e-3" still prints milliseconds).
+    needed = next(d for d in range(7) if usecs % 10 ** (6 - d) == 0)
+    return usecs, max(needed, min(len(text.partition(".")[2]), 6))
+
+
+def _magnitude(value: int) -> int:
+    return max(1, len(str(value)))
+
+
+def _center(label: str, width: int) -> str:
+    """A column label centred in its cell as tshark's printcenter() places it."""
+    spare = width - len(label)
+    right = spare // 2 + 1
+    return " " * (right + spare % 2) + label + " " * right + "|"
+
+
+class IoStat:
+    """tshark -z io,stat,SECONDS: frames and bytes per interval from the first frame.
+
+    Intervals are counted in microseconds as tshark does. The last interval includes its
+    end: a frame exactly at the end of the capture is counted there (tshark 4.0 drops it).
+    """
+
+    filter_text: str | None = None
+
+    def __init__(self, interval: str = "1", *, json: bool = False, origin: Origin | None = None):
+        self.interval_us, self.decimals = parse_interval(interval)
+        self.stat = f"io,{interval}"
+        self.json = json
+        self.clock = _Clock(origin)
+        self.buckets: dict[int, list[int]] = {}  # interval number → [frames, bytes]
+
+    def add(self, pkt: Packet) -> None:
+        self.clock.see(pkt.ts_ns)
+        rel_us = (self.clock.rel_ns(pkt.ts_ns) + 500) // 1000
+        index = rel_us // self.interval_us if self.interval_us else 0
+        counts = self.buckets.get(index)
+        if counts is None:
+            counts = self.buckets[index] = [0, 0]
+        counts[0] += 1
+        counts[1] += pkt.wirelen
+
+    def table(self) -> tuple[int, int, int, list[tuple[int, int, int, int]]]:
+        """(duration µs, interval µs, decimals, rows of (start µs, end µs, frames, bytes))."""
+        first, last = self.clock.first_ns, self.clock.last_ns
+        duration = 0 if first is None or last is None else (last - first + 500) // 1000
+        interval, decimals = self.interval_us, self.decimals
+        whole = interval == 0 or interval > duration
+        if whole:  # tshark: one interval, with a precision that suits the duration
+            decimals = 1 if _magnitude(duration // 1_000_000) >= 2 else 3
+        step = 10 ** (6 - decimals)
+        if duration % step > step // 2:  # tshark rounds the duration to what it prints
+            duration = (duration + step // 2) // step * step
+        if whole:
+            interval = duration
+        return duration, interval, decimals, self._rows(duration, interval)
+
+    def _rows(self, duration: int, interval: int) -> list[tuple[int, int, int, int]]:
+        if not self.buckets:
+            return []
+        count = max(-(-duration // interval), 1) if interval else 1
+        totals = [[0, 0] for _ in range(count)]
+        for index, (frames, size) in self.buckets.items():
+            # A frame exactly at the end of the capture: the last interval includes its end.
+            row = totals[min(index, count - 1)]
+            row[0] += frames
+            row[1] += size
+        return [
+            (i * interval, duration if i == count - 1 else (i + 1) * interval, frames, size)
+            for i, (frames, size) in enumerate(totals)
+        ]
+
+    def report(self, out: IO[str]) -> None:
+        duration, interval, decimals, rows = self.table()
+        if self.json:
+            _write_json(out, self, [
+                {"start": s / 1e6, "end": e / 1e6, "frames": f, "bytes": b} for s, e, f, b in rows
+            ], interval=interval / 1e6, duration=duration / 1e6)  # fmt: skip
+            return
+        label = self.filter_text or "Frames and bytes"
+        _write_lines(out, _io_lines(duration, interval, decimals, rows, self.interval_us, label))
+
+
+def _io_lines(
+    duration: int, interval: int, decimals: int, rows, asked_us: int, label: str
+) -> list[str]:
+    """tshark 4.0's IO Statistics box: its widths follow the largest numbers."""
+    dur_mag = _magnitude(duration // 1_000_000)
+    frac_w = decimals + 1 if decimals else 0
+    if interval == duration or not asked_us:
+        border = 30 + dur_mag + frac_w
+    else:
+        border = 25 + max(_magnitude(interval // 1_000_000), dur_mag) + frac_w
+    # "| 0.0 <> 0.1 |": both times and the fixed characters, at least as wide as "| 3 <> Dur|"
+    invl_w = max(2 * dur_mag + (2 * decimals + 10 if decimals else 8), 12)
+    fr_w = max(6, _magnitude(max((r[2] for r in rows), default=0)))
+    by_w = max(5, _magnitude(max((r[3] for r in rows), default=0)))
+    tab_w = invl_w + fr_w + 3 + by_w + 3
+    border = max(border, tab_w)
+    if len(label) + 11 > border and border < 102:  # room for the column's label (or filter)
+        border = min(len(label) + 11, 102)
+    if border - tab_w == 1:  # tshark widens by one rather than draw a double border
+        border += 1
+    filler = f"{'|':>{border - tab_w}}" if border > tab_w else ""
+
+    def boxed(text: str) -> str:
+        return f"{text:<{border - 1}}|"
+
+    def seconds(us: int, width: int) -> str:
+        if not decimals:
+            return f"{us // 1_000_000:>{width}}"
+        return f"{us // 1_000_000:>{width}}.{us % 1_000_000 // 10 ** (6 - decimals):0{decimals}}"
+
+    if decimals:
+        dur_text, invl_text = seconds(duration, dur_mag), seconds(interval, dur_mag)
+    else:  # whole seconds: tshark shows the duration to the microsecond
+        dur_text = f"{duration // 1_000_000:>{dur_mag}}.{duration % 1_000_000:06}"
+        invl_text = f"{interval // 1_000_000:>{dur_mag}}"
+    lines = [
+        "", "=" * border, boxed("| IO Statistics"), boxed("|"),
+        boxed(f"| Duration: {dur_text} secs"), boxed(f"| Interval: {invl_text} secs"),
+        boxed("|"), boxed(f"| Col 1: {label}"), "|" + "-" * (border - 2) + "|",
+        f"|{'|':>{invl_w - 1}}{'1':<2}{'':>{fr_w + by_w + 3}}|{filler}",
+        f"{'| Interval':<{invl_w - 1}}|{_center('Frames', fr_w)}{_center('Bytes', by_w)}{filler}",
+        "|" + "-" * (tab_w - 2) + "|" + filler,
+    ]  # fmt: skip
+    for i, (start, end, frames, size) in enumerate(rows):
+        last = i == len(rows) - 1
+        if decimals:
+            cell = f"| {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} |"
+        elif last:
+            dur_w = dur_mag + 1 if dur_mag >= 3 else 3
+            cell = f"| {' ' if dur_mag == 1 else ''}{seconds(start, dur_mag)} <> {'Dur':<{dur_w}}|"
+        else:
+            pad = " " if dur_mag == 1 else ""
+            cell = f"|{pad} {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} {pad}|"
+        lines.append(f"{cell} {frames:>{fr_w}} | {size:>{by_w}} |{filler}")
+    lines.append("=" * border)
+    return lines
