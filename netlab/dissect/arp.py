@@ -76,8 +76,16 @@ def _rows(layer: Layer, buf: bytes):
     ]
     if sha is None:  # truncated before the addresses
         return rows
+    rows.append(row("arp.isgratuitous", gratuitous, f"[Is gratuitous: {gratuitous}]"))
+    if hlen != 6 or plen != 4:
+        # Not Ethernet/IPv4: Wireshark's generic address fields instead of hw_mac/proto_ipv4.
+        return [*rows,
+            row("arp.src.hw", bytes(sha), f"Sender hardware address: {sha.hex(':')}", p, hlen),
+            row("arp.src.proto", bytes(spa), f"Sender protocol address: {spa.hex(':')}", p + hlen, plen),
+            row("arp.dst.hw", bytes(tha), f"Target hardware address: {tha.hex(':')}", p + hlen + plen, hlen),
+            row("arp.dst.proto", bytes(tpa), f"Target protocol address: {tpa.hex(':')}", p + 2 * hlen + plen, plen),
+        ]  # fmt: skip
     rows += [
-        row("arp.isgratuitous", gratuitous, f"[Is gratuitous: {gratuitous}]"),
         row("arp.src.hw_mac", mac(sha), f"Sender MAC address: {mac(sha)}", p, hlen),
         row("arp.src.proto_ipv4", _addr(spa), f"Sender IP address: {_addr(spa)}", p + hlen, plen),
         row("arp.dst.hw_mac", mac(tha), f"Target MAC address: {mac(tha)}", p + hlen + plen, hlen),

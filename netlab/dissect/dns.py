@@ -93,6 +93,13 @@ def _info(msg: wire.DnsMessage) -> str:
 
 
 def _rr_info(rr: wire.ResourceRecord) -> str:
+    try:
+        return _rr_info_typed(rr)
+    except AttributeError:  # rdata too damaged for its type: the parser kept it generic
+        return rr.type_name
+
+
+def _rr_info_typed(rr: wire.ResourceRecord) -> str:
     data = rr.data
     t = rr.rtype
     if t in (1, 28):
@@ -233,7 +240,11 @@ def _rr_rows(section: str, rr: wire.ResourceRecord) -> list:
         )
     )
     rows.append(row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=1))
-    return rows + _rdata_rows(rr)
+    try:
+        return rows + _rdata_rows(rr)
+    except AttributeError:  # rdata too damaged for its type: show it generically
+        text = rr.data.to_text() if hasattr(rr.data, "to_text") else ""
+        return [*rows, row("dns.resp.data", text, f"Data: {text}", depth=1)]
 
 
 def _opt_rows(rr: wire.ResourceRecord) -> list:

@@ -15,7 +15,7 @@ from netlab.dissect.model import Layer, Packet, row
 MAX_LAYERS = 32  # tunnels inside tunnels: bounded work per packet
 
 
-def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int):
+def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     """Unknown link type: the frame is shown undecoded, never an error."""
     layer = Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows)
     pkt.layers.append(layer)
@@ -34,7 +34,7 @@ def _data_rows(layer: Layer, buf: bytes):
     ]  # fmt: skip
 
 
-def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int):
+def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     """Payload no decoder claimed (Wireshark's "data" protocol)."""
     if end > off:
         pkt.layers.append(Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows))
@@ -64,43 +64,44 @@ class Dissector:
         interface: int = 0, comment: str | None = None,
     ) -> Packet:  # fmt: skip
         pkt = Packet(no, ts_ns, data, wirelen, linktype, interface, comment)
-        self.run(pkt, (registry.LINKTYPES.get(linktype, _decode_frame_data), 0, len(data)))
+        self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
 
-    def run(self, pkt: Packet, step) -> None:
-        """Follow a chain of decoders from `step` until one returns None (bounded)."""
-        data = pkt.buf
-        buf = data
-        for _ in range(MAX_LAYERS):
-            if len(step) == 4:  # (decoder, off, end, other_buffer): a reassembled PDU
-                decoder, off, end, buf = step
-            else:
-                decoder, off, end = step
-            first_new = len(pkt.layers)
-            try:
-                step = decoder(self, pkt, buf, off, end)
-            except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
-                self._malformed(pkt, decoder, off, f"{err}")
-                break
-            except Exception as err:  # a decoder bug must not stop the capture
-                self._malformed(pkt, decoder, off, f"decoder error {type(err).__name__}: {err}")
-                break
-            finally:
-                if buf is not data:  # layers decoded from a reassembled buffer remember it
-                    for layer in pkt.layers[first_new:]:
-                        layer.data = buf
-            if step is None:
-                break
+    def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:
+        """Run a decoder chain: each decoder calls the one for its payload itself
+        (a call per layer, no dispatch loop), so an exception anywhere below lands
+        here and marks the layer it happened in; the capture goes on."""
+        first_new = len(pkt.layers)
+        try:
+            decoder(self, pkt, buf, off, end)
+        except (struct.error, IndexError, ValueError, UnicodeDecodeError) as err:
+            self._malformed(pkt, f"{err}")
+        except RecursionError:
+            self._malformed(pkt, "too many nested layers")
+        except Exception as err:  # a decoder bug must not stop the capture
+            self._malformed(pkt, f"decoder error {type(err).__name__}: {err}")
+        if buf is not pkt.buf:  # layers decoded from a reassembled buffer remember it
+            for layer in pkt.layers[first_new:]:
+                layer.data = buf
 
     @staticmethod
-    def _malformed(pkt: Packet, decoder, off: int, why: str) -> None:
-        name = getattr(decoder, "__module__", "?").rsplit(".", 1)[-1]
+    def _malformed(pkt: Packet, why: str) -> None:
         layer = pkt.layers[-1] if pkt.layers else None
-        pkt.mark_malformed(layer, f"{name}: malformed at byte {off}: {why}")
+        name = layer.proto if layer is not None else "frame"
+        where = f" at byte {layer.off}" if layer is not None else ""
+        pkt.mark_malformed(layer, f"{name}: malformed{where}: {why}")
         if pkt.info:
             pkt.info += " [Malformed Packet]"
         else:
             pkt.info = "[Malformed Packet]"
+
+
+def too_deep(pkt: Packet) -> bool:
+    """Tunnels inside tunnels: stop (marked malformed) past MAX_LAYERS layers."""
+    if len(pkt.layers) < MAX_LAYERS:
+        return False
+    pkt.mark_malformed(pkt.layers[-1], f"more than {MAX_LAYERS} nested layers")
+    return True
 
 
 def load_protocols() -> None:

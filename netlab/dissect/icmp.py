@@ -91,11 +91,11 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
         return None
     if icmp_type in ERROR_TYPES and end - off > 8:
         pkt.quoted += 1
-        return registry.ETHERTYPES[0x0800], off + 8, end
+        return registry.ETHERTYPES[0x0800](d, pkt, buf, off + 8, end)
     if end - off > 8:
         from netlab.dissect.engine import decode_data
 
-        return decode_data, off + 8, end
+        return decode_data(d, pkt, buf, off + 8, end)
     return None
 
 

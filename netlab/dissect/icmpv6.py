@@ -82,7 +82,7 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     pkt.info = info
     if icmp_type in ERROR_TYPES and end - off > 8:
         pkt.quoted += 1
-        return registry.ETHERTYPES[0x86DD], off + 8, end
+        return registry.ETHERTYPES[0x86DD](d, pkt, buf, off + 8, end)
     return None
 
 

@@ -34,6 +34,11 @@ def internet_checksum(data: bytes) -> int:
 
 
 def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if len(pkt.layers) >= 32:  # IP in IP in IP …: bounded (engine.MAX_LAYERS)
+        from netlab.dissect.engine import too_deep
+
+        too_deep(pkt)
+        return None
     if end - off < 20:
         layer = Layer("ip", "Internet Protocol Version 4 (truncated)", off, end, None, None)
         pkt.layers.append(layer)
@@ -73,15 +78,17 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
         if frag & 0x1FFF:
             from netlab.dissect.engine import decode_data
 
-            return decode_data, off + ihl, payload_end
+            return decode_data(d, pkt, buf, off + ihl, payload_end)
     decoder = registry.IP_PROTOCOLS.get(proto)
     if decoder is None:
         from netlab.dissect.engine import decode_data
 
         if not pkt.quoted:
             pkt.protocol = IP_PROTO_NAMES.get(proto, "IPv4")
-        return (decode_data, off + ihl, payload_end) if payload_end > off + ihl else None
-    return decoder, off + ihl, payload_end
+        if payload_end > off + ihl:
+            decode_data(d, pkt, buf, off + ihl, payload_end)
+        return None
+    return decoder(d, pkt, buf, off + ihl, payload_end)
 
 
 def _title(layer: Layer) -> str:

@@ -27,6 +27,11 @@ def ntop6(b: bytes) -> str:
 
 
 def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
+    if len(pkt.layers) >= 32:  # tunnels in tunnels: bounded (engine.MAX_LAYERS)
+        from netlab.dissect.engine import too_deep
+
+        too_deep(pkt)
+        return None
     if end - off < 40:
         layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, None)
         pkt.layers.append(layer)
@@ -66,15 +71,17 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
                 pkt.info = f"IPv6 fragment (off={fragoff & 0xFFF8}, ID=0x{ident:08x})"
                 from netlab.dissect.engine import decode_data
 
-                return decode_data, p + 8, payload_end
+                return decode_data(d, pkt, buf, p + 8, payload_end)
         nxt = buf[p]
         p += length
     decoder = registry.IP_PROTOCOLS.get(nxt)
     if decoder is None:
         from netlab.dissect.engine import decode_data
 
-        return (decode_data, p, payload_end) if payload_end > p else None
-    return decoder, p, payload_end
+        if payload_end > p:
+            decode_data(d, pkt, buf, p, payload_end)
+        return None
+    return decoder(d, pkt, buf, p, payload_end)
 
 
 def _title(layer: Layer) -> str:

@@ -39,13 +39,14 @@ def ethertype_text(value: int) -> str:
     return f"{ETHERTYPE_NAMES.get(value, 'Unknown')} (0x{value:04x})"
 
 
-def next_by_ethertype(etype: int, off: int, end: int):
+def next_by_ethertype(d, pkt: Packet, buf: bytes, etype: int, off: int, end: int) -> None:
     decoder = registry.ETHERTYPES.get(etype)
-    if decoder is None:
+    if decoder is not None:
+        decoder(d, pkt, buf, off, end)
+    elif end > off:
         from netlab.dissect.engine import decode_data
 
-        return (decode_data, off, end) if end > off else None
-    return decoder, off, end
+        decode_data(d, pkt, buf, off, end)
 
 
 def _too_short(pkt: Packet, proto: str, title: str, off: int, end: int, need: int):
@@ -72,8 +73,8 @@ def decode_eth(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.protocol = pkt.protocol or "LLC"
         from netlab.dissect.engine import decode_data
 
-        return decode_data, off + 14, min(end, off + 14 + etype)
-    return next_by_ethertype(etype, off + 14, end)
+        return decode_data(d, pkt, buf, off + 14, min(end, off + 14 + etype))
+    return next_by_ethertype(d, pkt, buf, etype, off + 14, end)
 
 
 def _eth_rows(layer: Layer, buf: bytes):
@@ -99,12 +100,16 @@ def eth_title(layer: Layer) -> str:
 
 # --- 802.1Q / 802.1ad tags ------------------------------------------------------------
 def decode_vlan(d, pkt: Packet, buf: bytes, off: int, end: int):
+    from netlab.dissect.engine import too_deep
+
+    if too_deep(pkt):  # stacked tags: bounded
+        return None
     if end - off < 4:
         return _too_short(pkt, "vlan", "802.1Q Virtual LAN (truncated)", off, end, 4)
     tci, etype = _VLAN.unpack_from(buf, off)
     layer = Layer("vlan", _vlan_title, off, off + 4, (tci, etype), _vlan_rows)
     pkt.layers.append(layer)
-    return next_by_ethertype(etype, off + 4, end)
+    return next_by_ethertype(d, pkt, buf, etype, off + 4, end)
 
 
 def _vlan_title(layer: Layer) -> str:
@@ -138,7 +143,7 @@ def decode_sll(d, pkt: Packet, buf: bytes, off: int, end: int):
         return _too_short(pkt, "sll", "Linux cooked capture v1 (truncated)", off, end, 16)
     pkttype, hatype, halen, addr, proto = _SLL.unpack_from(buf, off)
     hdr = (1, pkttype, hatype, halen, addr, proto, None)
-    return _sll_common(pkt, hdr, off, off + 16, end)
+    return _sll_common(d, pkt, buf, hdr, off, off + 16, end)
 
 
 def decode_sll2(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -146,10 +151,10 @@ def decode_sll2(d, pkt: Packet, buf: bytes, off: int, end: int):
         return _too_short(pkt, "sll", "Linux cooked capture v2 (truncated)", off, end, 20)
     proto, _reserved, ifindex, hatype, pkttype, halen, addr = _SLL2.unpack_from(buf, off)
     hdr = (2, pkttype, hatype, halen, addr, proto, ifindex)
-    return _sll_common(pkt, hdr, off, off + 20, end)
+    return _sll_common(d, pkt, buf, hdr, off, off + 20, end)
 
 
-def _sll_common(pkt: Packet, hdr, off: int, payload: int, end: int):
+def _sll_common(d, pkt: Packet, buf: bytes, hdr, off: int, payload: int, end: int):
     title = f"Linux cooked capture v{hdr[0]}"
     layer = Layer("sll", title, off, payload, hdr, _sll_rows)
     pkt.layers.append(layer)
@@ -160,8 +165,8 @@ def _sll_common(pkt: Packet, hdr, off: int, payload: int, end: int):
         from netlab.dissect.engine import decode_data
 
         pkt.protocol = pkt.protocol or "LLC"
-        return decode_data, payload, end
-    return next_by_ethertype(proto, payload, end)
+        return decode_data(d, pkt, buf, payload, end)
+    return next_by_ethertype(d, pkt, buf, proto, payload, end)
 
 
 def _sll_rows(layer: Layer, buf: bytes):
@@ -186,7 +191,7 @@ def _sll_rows(layer: Layer, buf: bytes):
 AF_NAMES = {2: "IP", 24: "IPv6", 28: "IPv6", 30: "IPv6", 10: "IPv6"}
 
 
-def _decode_null_like(pkt: Packet, buf: bytes, off: int, end: int, network_order: bool):
+def _decode_null_like(d, pkt: Packet, buf: bytes, off: int, end: int, network_order: bool):
     if end - off < 4:
         return _too_short(pkt, "null", "Null/Loopback (truncated)", off, end, 4)
     if network_order:
@@ -198,12 +203,12 @@ def _decode_null_like(pkt: Packet, buf: bytes, off: int, end: int, network_order
     layer = Layer("null", "Null/Loopback", off, off + 4, family, _null_rows)
     pkt.layers.append(layer)
     if family == 2:
-        return registry.ETHERTYPES[0x0800], off + 4, end
+        return registry.ETHERTYPES[0x0800](d, pkt, buf, off + 4, end)
     if family in (10, 24, 28, 30):
-        return registry.ETHERTYPES[0x86DD], off + 4, end
+        return registry.ETHERTYPES[0x86DD](d, pkt, buf, off + 4, end)
     from netlab.dissect.engine import decode_data
 
-    return decode_data, off + 4, end
+    return decode_data(d, pkt, buf, off + 4, end)
 
 
 def _null_rows(layer: Layer, buf: bytes):
@@ -213,11 +218,11 @@ def _null_rows(layer: Layer, buf: bytes):
 
 
 def decode_null(d, pkt, buf, off, end):
-    return _decode_null_like(pkt, buf, off, end, network_order=False)
+    return _decode_null_like(d, pkt, buf, off, end, network_order=False)
 
 
 def decode_loop(d, pkt, buf, off, end):
-    return _decode_null_like(pkt, buf, off, end, network_order=True)
+    return _decode_null_like(d, pkt, buf, off, end, network_order=True)
 
 
 # --- Raw IP (no link header) ---------------------------------------------------------------
@@ -230,16 +235,18 @@ def decode_raw(d, pkt: Packet, buf: bytes, off: int, end: int):
         from netlab.dissect.engine import decode_data
 
         pkt.protocol = pkt.protocol or "Raw"
-        return decode_data, off, end
-    return decoder, off, end
+        return decode_data(d, pkt, buf, off, end)
+    return decoder(d, pkt, buf, off, end)
 
 
 def decode_raw4(d, pkt, buf, off, end):
-    return registry.ETHERTYPES[0x0800], off, end
+    # LINKTYPE_IPV4 that holds an IPv6 packet is decoded by its version nibble, as
+    # tshark and tcpdump do (tcpdump's LINKTYPE_IPV4_invalid test).
+    return decode_raw(d, pkt, buf, off, end)
 
 
 def decode_raw6(d, pkt, buf, off, end):
-    return registry.ETHERTYPES[0x86DD], off, end
+    return decode_raw(d, pkt, buf, off, end)
 
 
 registry.LINKTYPES.update({

@@ -1,7 +1,8 @@
 """Who decodes what comes next: tables filled by the protocol modules at import.
 
-A decoder is `fn(d, pkt, buf, off, end) -> (next_fn, off, end) | None`:
-it appends its Layer to `pkt.layers`, and names the decoder for the payload.
+A decoder is `fn(d, pkt, buf, off, end) -> None`: it appends its Layer to
+`pkt.layers` and calls the decoder for its payload itself (the chain is a few
+calls deep; `Dissector.run` catches whatever any of them raises).
 
 - link types (pcap LINKTYPE_*), ethertypes and IP protocol numbers are exact tables;
 - application protocols are found by port (either side, as Wireshark does) and,

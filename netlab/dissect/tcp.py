@@ -14,7 +14,7 @@ from netlab.dissect.model import Layer, Packet, flag_rows, row
 
 _HDR = struct.Struct("!HHIIHHHH")
 FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit down
-    ("ae", 0x100, "Accurate ECN"), ("cwr", 0x80, "Congestion Window Reduced"),
+    ("res", 0xE00, "Reserved"), ("ae", 0x100, "Accurate ECN"), ("cwr", 0x80, "Congestion Window Reduced"),
     ("ece", 0x40, "ECN-Echo"), ("urg", 0x20, "Urgent"), ("ack", 0x10, "Acknowledgment"),
     ("push", 0x08, "Push"), ("reset", 0x04, "Reset"), ("syn", 0x02, "Syn"), ("fin", 0x01, "Fin"),
 ]  # fmt: skip
@@ -93,7 +93,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     hdr = _HDR.unpack_from(buf, off)
     sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     hlen = (offflags >> 12) * 4
-    flags = offflags & 0x1FF
+    flags = offflags & 0x0FFF  # 12 bits, as Wireshark's tcp.flags: 3 reserved + AE + 8
     if hlen < 20:
         layer = Layer("tcp", _title, off, off + 20, (hdr, None), _rows)
         pkt.layers.append(layer)
@@ -120,7 +120,8 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         stream.closed = True
     analysis = _analyse(pkt.no, fwd, rev, seq, ack, win, flags, seg_len)
     rel_seq = (seq - fwd.base) & 0xFFFFFFFF
-    rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else 0
+    # Without the ACK flag the field means nothing; Wireshark shows it raw.
+    rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else ack
     # Scaling applies only after the handshake, and only if both SYNs carried the option.
     scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
     window = win << scale if scale >= 0 else win
@@ -139,17 +140,17 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
         if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
-            return _data(payload, end)  # already seen (and reassembled) once
+            return _data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
         return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
     if decoder is None:
-        return _data(payload, end)
-    return decoder, payload, end
+        return _data(d, pkt, buf, payload, end)
+    return decoder(d, pkt, buf, payload, end)
 
 
-def _data(off: int, end: int):
+def _data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     from netlab.dissect.engine import decode_data
 
-    return decode_data, off, end
+    decode_data(d, pkt, buf, off, end)
 
 
 # --- analysis (Wireshark's tcp.analysis.*) --------------------------------------------
@@ -215,9 +216,8 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
         pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
     if not pdus:
         pkt.info += " [TCP segment of a reassembled PDU]"
-        return _data(off, end)
-    found = tuple(pdus)
-    return (lambda d, pkt, buf, o, e: _decode_pdus(d, pkt, found)), off, end
+        return _data(d, pkt, buf, off, end)
+    return _decode_pdus(d, pkt, buf, pdus)
 
 
 def _split(proto, buf: bytes, pos: int, end: int, pdus: list, other: bytes | None) -> int:
@@ -231,31 +231,43 @@ def _split(proto, buf: bytes, pos: int, end: int, pdus: list, other: bytes | Non
     return pos
 
 
-def _decode_pdus(d, pkt, pdus):
-    """Run each reassembled PDU's decoder chain (several PDUs can end in one segment)."""
+def _decode_pdus(d, pkt: Packet, buf: bytes, pdus: list) -> None:
+    """Run each PDU's decoder (several PDUs can end in one segment). A PDU gathered
+    from earlier segments is decoded from its own buffer, which its layers keep."""
     for decoder, start, stop, other in pdus:
-        d.run(pkt, (decoder, start, stop) if other is None else (decoder, start, stop, other))
-    return None
+        if other is None:
+            decoder(d, pkt, buf, start, stop)
+        else:
+            d.run(pkt, decoder, other, start, stop)
 
 
 def _flag_names(flags: int) -> str:
     return ", ".join(name for mask, name in INFO_FLAGS if flags & mask)
 
 
+# "[SYN, ACK]" for each of the 4096 flag values, made once: the info column of
+# every TCP segment needs one, and joining names per packet showed up in profiles.
+FLAG_TEXT = tuple(_flag_names(value) for value in range(4096))
+
+
 def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> str:
-    parts = [f"{sport} → {dport} [{_flag_names(flags)}] Seq={rel_seq}"]
     if flags & 0x10:
-        parts.append(f"Ack={rel_ack}")
-    parts.append(f"Win={window} Len={seg_len}")
+        text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Ack={rel_ack} Win={window} Len={seg_len}"
+    else:
+        text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Win={window} Len={seg_len}"
+    if not options:
+        return text
+    if len(options) == 2 and "tsval" in options:  # the common NOP-NOP-TS segment
+        return f"{text} TSval={options['tsval']} TSecr={options['tsecr']}"
     if "mss" in options:
-        parts.append(f"MSS={options['mss']}")
+        text += f" MSS={options['mss']}"
     if "sack_perm" in options:
-        parts.append("SACK_PERM")
+        text += " SACK_PERM"
     if "tsval" in options:
-        parts.append(f"TSval={options['tsval']} TSecr={options['tsecr']}")
+        text += f" TSval={options['tsval']} TSecr={options['tsecr']}"
     if "wscale" in options:
-        parts.append(f"WS={1 << min(options['wscale'], 14)}")
-    return " ".join(parts)
+        text += f" WS={1 << min(options['wscale'], 14)}"
+    return text
 
 
 _NOP_NOP_TS = b"\x01\x01\x08\x0a"
@@ -354,7 +366,7 @@ def _rows(layer: Layer, buf: bytes):
             1,
         )
     )
-    rows.append(row("tcp.flags", flags, f"Flags: 0x{flags:03x} ({_flag_names(flags)})", o + 12, 2))
+    rows.append(row("tcp.flags", flags, f"Flags: 0x{flags:03x} ({FLAG_TEXT[flags]})", o + 12, 2))
     rows += flag_rows("tcp.flags", flags, FLAG_BITS, o + 12, 2, 12)
     rows.append(row("tcp.window_size_value", win, f"Window: {win}", o + 14, 2))
     rows.append(row("tcp.window_size", window, f"[Calculated window size: {window}]"))

@@ -40,7 +40,7 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         from netlab.dissect.engine import decode_data
 
         decoder = decode_data
-    return decoder, off + 8, payload_end
+    return decoder(d, pkt, buf, off + 8, payload_end)
 
 
 def _title(layer: Layer) -> str:

@@ -17,11 +17,30 @@ def rel_seconds(pkt: Packet, first_ns: int) -> float:
     return (pkt.ts_ns - first_ns) / 1e9
 
 
+# Column text per raw address: a capture repeats a few addresses millions of times.
+_SRC_TEXT: dict[bytes, str] = {}
+_DST_TEXT: dict[bytes, str] = {}
+_CACHE_LIMIT = 1 << 16
+
+
+def _cached(cache: dict[bytes, str], raw: bytes, width: int, left: bool) -> str:
+    text = cache.get(raw)
+    if text is None:
+        if len(cache) >= _CACHE_LIMIT:  # bounded: a scan of many addresses stays flat
+            cache.clear()
+        plain = address_text(raw)
+        text = cache[raw] = plain.ljust(width) if left else plain.rjust(width)
+    return text
+
+
 def summary_line(pkt: Packet, first_ns: int) -> str:
     mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+    us = (pkt.ts_ns - first_ns) // 1000
+    src = _cached(_SRC_TEXT, pkt.src_raw, 15, False)
+    dst = _cached(_DST_TEXT, pkt.dst_raw, 15, True)
     return (
-        f"{pkt.no:>5} {(pkt.ts_ns - first_ns) / 1e9:>11.6f} {address_text(pkt.src_raw):>15} → "
-        f"{address_text(pkt.dst_raw):<15} {pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
+        f"{pkt.no:>5} {us // 1_000_000:>4}.{us % 1_000_000:06d} {src} → {dst} "
+        f"{pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
     )
 
 
@@ -114,6 +133,7 @@ class PacketView:
         display_filter: Any = None,
         taps: list[Any] | None = None,
         quiet: bool = False,
+        live: bool = False,
     ) -> None:
         self.out = out
         self.tree = tree or (only is not None and not json)
@@ -128,8 +148,11 @@ class PacketView:
         self.shown = 0
         self.seen = 0
         # The plain one-line view of a whole file is the hot case: it takes a short path
-        # that gathers lines and writes them in batches.
+        # that gathers lines and writes them in batches. Live capture (`live`) shows
+        # every packet the moment it arrives, also through a pipe.
+        self.live = live
         self._plain = not (tree or hexdump or json or only or display_filter or taps or quiet)
+        self._batch = 1 if live else 512
         self._lines: list[str] = []
 
     def feed(self, pkt: Packet) -> bool:
@@ -139,8 +162,10 @@ class PacketView:
                 self.first_ns = pkt.ts_ns
             lines = self._lines
             lines.append(summary_line(pkt, self.first_ns))
-            if len(lines) >= 512:
+            if len(lines) >= self._batch:
                 self._flush_lines()
+                if self.live:
+                    self.out.flush()
             self.seen += 1
             self.shown += 1
             return self.count is None or self.shown < self.count
@@ -155,6 +180,8 @@ class PacketView:
             tap.add(pkt)
         if not self.quiet:
             self._print(pkt)
+            if self.live:
+                self.out.flush()
         self.shown += 1
         if self.only is not None:
             return False
