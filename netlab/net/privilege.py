@@ -59,8 +59,7 @@ def require_raw_socket(what: str = "this command", family: int = socket.AF_INET)
     """Exit 3 with the fix when raw sockets (CAP_NET_RAW) are refused."""
     if not can_open_raw_socket(family):
         raise PrivilegeError(
-            f"{what} needs raw sockets (CAP_NET_RAW), which this process lacks; "
-            + grant_hint()
+            f"{what} needs raw sockets (CAP_NET_RAW), which this process lacks; " + grant_hint()
         )
 
 
