@@ -43,6 +43,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.lab:lab",
         "Run small real networks in namespaces: up, down, status, exec, list.",
     ),
+    "ping": CommandEntry(
+        "netlab.cli.ping:ping",
+        "Send ICMP echo requests (raw packets, kernel timestamps), like iputils ping.",
+    ),
     "sniff": CommandEntry(
         "netlab.cli.sniff:sniff",
         "Capture live packets on an interface (tcpdump filter syntax); views as in dissect.",

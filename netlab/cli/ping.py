@@ -1,0 +1,168 @@
+"""`netlab ping`: ICMP/ICMPv6 echo from raw packets, iputils-compatible output."""
+
+from __future__ import annotations
+
+import click
+
+from netlab.cli.options import Common, common_options
+from netlab.errors import ExitStatus
+
+
+@click.command(
+    short_help="Send ICMP echo requests (raw packets, kernel timestamps), like iputils ping.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+@click.option("-I", "--iface", metavar="IFACE", help="Leave by this interface.")
+@click.option(
+    "-i",
+    "--interval",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between echo requests.",
+)
+@click.option(
+    "-s",
+    "--size",
+    type=click.IntRange(0, 65000),
+    default=56,
+    show_default=True,
+    metavar="BYTES",
+    help="ICMP payload size.",
+)
+@click.option(
+    "-t",
+    "--ttl",
+    type=click.IntRange(1, 255),
+    default=64,
+    show_default=True,
+    help="IP time to live (IPv6 hop limit).",
+)
+@click.option(
+    "-W",
+    "--timeout",
+    "reply_timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each reply.",
+)
+@click.option(
+    "-w",
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long, whatever has been sent or received.",
+)
+@click.option("--df", is_flag=True, help="Set Don't Fragment; a too-big reply names the MTU.")
+@click.option("-4", "family", flag_value=4, help="IPv4 only.")
+@click.option("-6", "family", flag_value=6, help="IPv6 only.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="First show the route decision: on-link or via which gateway, and the next hop's MAC.",
+)
+@click.option(
+    "--write",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Save every packet sent and received to FILE (pcapng).",
+)
+@common_options("count", "verbose", "json", "no_color", count=4)
+def ping(
+    common: Common, targets: tuple[str, ...], iface: str | None, interval: float, size: int,
+    ttl: int, reply_timeout: float, deadline: float | None, df: bool, family: int | None,
+    explain: bool, write: str | None,
+) -> ExitStatus:  # fmt: skip
+    """Send COUNT echo requests to each TARGET (several are probed in parallel) and
+    report replies, ICMP errors by name with the router that sent them, and
+    iputils' statistics. The round-trip time is taken from kernel timestamps of
+    the request leaving and the reply arriving.
+
+    Exit 0 if any reply came back, 1 if none, 2 on bad input, 3 without
+    CAP_NET_RAW, 130 on Ctrl-C (after the statistics).
+
+    \b
+    Examples:
+      netlab ping -c 3 198.18.4.2
+      netlab ping --explain server
+      netlab ping --df -s 1472 server        # does 1500 bytes fit the path?
+      netlab ping --json -c 5 198.18.0.1 198.18.0.2 | jq 'select(.type=="summary")'
+    """
+    import os
+    import sys
+    import time
+
+    from netlab.core.echo import EchoCore, Target
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import resolve_target, route_to
+    from netlab.net.runner import Runner
+    from netlab.render import ping as view
+
+    resolved = []
+    for name in targets:
+        addr, fam = resolve_target(name, family)
+        route = route_to(addr, iface)
+        resolved.append((Target(name, addr, fam, route.src), route))
+    devs = sorted({route.dev for _t, route in resolved})
+    if len(devs) > 1:
+        from netlab.errors import InputError
+
+        raise InputError(
+            f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
+        )
+    require_raw_socket("ping")
+    out = sys.stdout
+    if common.json:
+        from netlab.render.jsonout import NdjsonWriter
+
+        ndjson = NdjsonWriter(out)
+    if explain:
+        from netlab.render.explain import explain_route
+
+        for target, route in resolved:
+            for line in explain_route(target.addr, route):
+                (sys.stderr if common.json else out).write(line + "\n")
+    if not common.json:
+        for target, _route in resolved:
+            out.write(view.header(target, size) + "\n")
+        out.flush()
+
+    # Import Scapy now, not inside the first send: the import must not delay probe 1.
+    import scapy.layers.inet
+
+    if any(t.family == 6 for t, _r in resolved):
+        import scapy.layers.inet6  # noqa: F401
+    core = EchoCore(
+        [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
+        interval=interval, size=size, ttl=ttl, df=df, timeout=reply_timeout, deadline=deadline,
+    )  # fmt: skip
+    replies = 0
+
+    def on_event(event) -> None:
+        nonlocal replies
+        if getattr(event, "type", "") == "reply" and not event.duplicate and not event.late:
+            replies += 1
+        if common.json:
+            ndjson.write(view.json_record(event))
+            return
+        if event.type == "summary":
+            out.write("\n" + "\n".join(view.summary_lines(event)) + "\n")
+        else:
+            line = view.event_line(event)
+            if line:
+                out.write(line + "\n")
+        out.flush()
+
+    runner = Runner(devs[0], verbose=common.verbose, write=write,
+                    verbose_out=sys.stderr if common.json else out)  # fmt: skip
+    interrupted = runner.run(core, on_event)
+    if interrupted:
+        core.interrupt(time.time_ns())
+        for event in core.pop_events():
+            on_event(event)
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if replies else ExitStatus.NO_ANSWER

@@ -1,0 +1,110 @@
+"""Which interface, source address and next hop the kernel would use for a target.
+
+Asked from the kernel (`ip -j route get`), never guessed: the answer includes
+policy routing, VRFs and the namespace the command runs in (`lab exec`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import subprocess
+from dataclasses import dataclass
+
+from netlab.errors import InputError
+
+
+@dataclass(frozen=True)
+class Route:
+    target: str  # the address asked about
+    dev: str  # outgoing interface
+    src: str  # source address the kernel would pick
+    gateway: str | None  # next hop router, or None when the target is on-link
+    family: int  # 4 or 6
+
+    @property
+    def next_hop(self) -> str:
+        """The address whose MAC the frame goes to: the gateway, or the target itself."""
+        return self.gateway or self.target
+
+
+def resolve_target(name: str, family: int | None = None) -> tuple[str, int]:
+    """An address for NAME (an address, or a name from /etc/hosts or DNS) and its family."""
+    try:
+        addr = ipaddress.ip_address(name)
+        if family is not None and addr.version != family:
+            raise InputError(f"'{name}' is an IPv{addr.version} address, not IPv{family}")
+        return str(addr), addr.version
+    except ValueError:
+        pass
+    families = {4: socket.AF_INET, 6: socket.AF_INET6}
+    try:
+        infos = socket.getaddrinfo(name, None, families.get(family or 0, socket.AF_UNSPEC))
+    except socket.gaierror as err:
+        raise InputError(f"cannot resolve '{name}': {err.strerror}") from None
+    # Prefer IPv4 when both exist and no family was asked for, as iputils ping does.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    sockaddr = infos[0][4]
+    return sockaddr[0], 4 if infos[0][0] == socket.AF_INET else 6
+
+
+def route_to(target: str, iface: str | None = None) -> Route:
+    """The kernel's route to TARGET (an address), optionally forced out of IFACE."""
+    version = ipaddress.ip_address(target).version
+    cmd = ["ip", "-j", f"-{version}", "route", "get", target]
+    if iface:
+        cmd += ["oif", iface]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+    except FileNotFoundError:
+        raise InputError("the 'ip' command (iproute2) is needed to look up routes") from None
+    if proc.returncode != 0:
+        why = " ".join(proc.stderr.split()) or "no route"
+        raise InputError(f"no route to {target}: {why}")
+    entries = json.loads(proc.stdout or "[]")
+    if not entries:
+        raise InputError(f"no route to {target}")
+    entry = entries[0]
+    if entry.get("type") in ("unreachable", "prohibit", "blackhole"):
+        raise InputError(f"no route to {target}: the route is {entry['type']}")
+    return Route(
+        target=target,
+        dev=entry.get("dev", "lo"),
+        src=entry.get("prefsrc") or entry.get("src") or "",
+        gateway=entry.get("gateway"),
+        family=version,
+    )
+
+
+def interface_addresses(dev: str) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+    """The addresses configured on DEV, with their prefix lengths."""
+    proc = subprocess.run(
+        ["ip", "-j", "addr", "show", "dev", dev], capture_output=True, text=True, timeout=5
+    )
+    out = []
+    for link in json.loads(proc.stdout or "[]"):
+        for info in link.get("addr_info", []):
+            out.append(ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}"))
+    return out
+
+
+def neighbour(addr: str, dev: str) -> tuple[str | None, str | None]:
+    """(MAC, state) of ADDR in the kernel's neighbour table on DEV, or (None, None)."""
+    proc = subprocess.run(
+        ["ip", "-j", "neigh", "show", "to", addr, "dev", dev],
+        capture_output=True, text=True, timeout=5,
+    )  # fmt: skip
+    for entry in json.loads(proc.stdout or "[]"):
+        state = entry.get("state", [])
+        state = state[0] if isinstance(state, list) and state else str(state)
+        return entry.get("lladdr"), state
+    return None, None
+
+
+def interface_mac(dev: str) -> str | None:
+    try:
+        with open(f"/sys/class/net/{dev}/address", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return None

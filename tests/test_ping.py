@@ -1,0 +1,208 @@
+"""netlab ping against the real kernel stack in labs, compared with iputils ping."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from netlab.capture.reader import Frame
+from netlab.core.echo import EchoCore, IcmpError, Reply, Summary, Target, Timeout
+from tests.conftest import netlab_bin
+
+NS = 1_000_000_000
+
+
+def ping(routed, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return routed.exec("client", netlab_bin(), "ping", *args, timeout=timeout)
+
+
+def ndjson(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+# --- against the kernel in the routed lab ---------------------------------------------------
+
+
+@pytest.fixture
+def routed_lab(lab):
+    # A fresh routed lab per test: it comes up in a fraction of a second.
+    return lab("routed", tools=("ping",))
+
+
+@pytest.mark.lab
+def test_replies_match_iputils(routed_lab):
+    ours = ping(routed_lab, "-c", "3", "-i", "0.2", "--json", "server")
+    assert ours.returncode == 0, ours.stderr
+    lines = ndjson(ours.stdout)
+    replies = [r for r in lines if r["type"] == "reply"]
+    summary = lines[-1]
+    theirs = routed_lab.exec("client", "ping", "-4", "-n", "-c", "3", "-i", "0.2", "server")
+    assert theirs.returncode == 0
+    their_ttls = {int(t) for t in re.findall(r"ttl=(\d+)", theirs.stdout)}
+    server = routed_lab.addr("server")
+    assert [r["seq"] for r in replies] == [1, 2, 3]
+    assert {r["from"] for r in replies} == {server}
+    assert {r["ttl"] for r in replies} == their_ttls == {61}  # 64 minus three routers
+    assert {r["bytes"] for r in replies} == {64}
+    assert all(0 < r["rtt_ms"] < 50 for r in replies)
+    assert summary == {**summary, "type": "summary", "transmitted": 3, "received": 3,
+                       "loss_pct": 0.0}  # fmt: skip
+    assert summary["rtt_min_ms"] <= summary["rtt_avg_ms"] <= summary["rtt_max_ms"]
+
+
+@pytest.mark.lab
+def test_text_output_is_iputils_shaped(routed_lab):
+    out = ping(routed_lab, "-c", "2", "-i", "0.2", "server")
+    assert out.returncode == 0, out.stderr
+    server = routed_lab.addr("server")
+    assert out.stdout.startswith(f"PING server ({server}) 56(84) bytes of data.")
+    assert re.search(rf"^64 bytes from {server}: icmp_seq=1 ttl=61 time=[\d.]+ ms$",
+                     out.stdout, re.M)  # fmt: skip
+    assert "2 packets transmitted, 2 received, 0% packet loss" in out.stdout
+    assert re.search(r"^rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ ms$", out.stdout, re.M)
+
+
+@pytest.mark.lab
+def test_ttl_exceeded_names_the_router(routed_lab):
+    out = ping(routed_lab, "-c", "1", "-t", "2", "--json", "server")
+    assert out.returncode == 1
+    errors = [r for r in ndjson(out.stdout) if r["type"] == "error"]
+    assert errors and errors[0]["from"] == routed_lab.addr("r2")  # TTL runs out at r2
+    assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (11, 0)
+    assert errors[0]["reason"] == "Time-to-live exceeded (Time to live exceeded in transit)"
+
+
+@pytest.mark.lab
+def test_unreachable_host_is_reported_by_the_last_router(routed_lab):
+    # 198.18.4.99 is on the server's subnet but nobody has it: r3's ARP fails.
+    out = ping(routed_lab, "-c", "1", "-W", "5", "--json", "198.18.4.99", timeout=30)
+    assert out.returncode == 1
+    errors = [r for r in ndjson(out.stdout) if r["type"] == "error"]
+    assert errors, out.stdout
+    assert errors[0]["from"] == routed_lab.addr("r3")
+    assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 1)
+    assert "Host unreachable" in errors[0]["reason"]
+
+
+@pytest.mark.lab
+def test_df_over_the_narrow_link_reports_its_mtu(routed_lab):
+    # 1472 + 28 = 1500 bytes, but r2-r3 has MTU 1400: r2 answers "fragmentation needed".
+    out = ping(routed_lab, "-c", "1", "--df", "-s", "1472", "--json", "server")
+    assert out.returncode == 1
+    errors = [r for r in ndjson(out.stdout) if r["type"] == "error"]
+    assert errors, out.stdout
+    assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 4)
+    assert errors[0]["mtu"] == 1400
+    assert errors[0]["from"] == routed_lab.addr("r2")
+    fits = ping(routed_lab, "-c", "1", "--df", "-s", "1372", "server")
+    assert fits.returncode == 0, fits.stdout  # 1372 + 28 = 1400 fits
+
+
+@pytest.mark.lab
+def test_several_targets_in_parallel(routed_lab):
+    out = ping(routed_lab, "-c", "2", "-i", "0.2", "--json", "server", "r1", "198.18.4.99",
+               "-W", "1")  # fmt: skip
+    summaries = {r["target"]: r for r in ndjson(out.stdout) if r["type"] == "summary"}
+    assert set(summaries) == {"server", "r1", "198.18.4.99"}
+    assert summaries["server"]["received"] == 2 and summaries["r1"]["received"] == 2
+    assert summaries["198.18.4.99"]["received"] == 0
+    assert out.returncode == 0  # some target answered
+
+
+@pytest.mark.lab
+def test_explain_names_the_gateway_or_the_target(routed_lab):
+    remote = ping(routed_lab, "-c", "1", "--explain", "server")
+    assert f"sent to the gateway {routed_lab.addr('r1')}" in remote.stdout
+    local = ping(routed_lab, "-c", "1", "--explain", routed_lab.addr("r1"))
+    assert "delivered directly (on-link)" in local.stdout
+    assert re.search(rf"next hop {routed_lab.addr('r1')} is at ([0-9a-f]{{2}}:){{5}}[0-9a-f]{{2}}",
+                     local.stdout)  # fmt: skip
+
+
+@pytest.mark.lab
+def test_write_saves_what_went_over_the_wire(routed_lab, tmp_path):
+    path = f"/tmp/netlab-ping-{tmp_path.name}.pcapng"
+    out = ping(routed_lab, "-c", "2", "-i", "0.2", "--write", path, "server")
+    assert out.returncode == 0
+    fields = subprocess.run(["tshark", "-r", path, "-Y", "icmp", "-T", "fields", "-e",
+                             "icmp.type", "-e", "icmp.seq"], capture_output=True, text=True,
+                            check=True).stdout.split("\n")  # fmt: skip
+    assert [f for f in fields if f] == ["8\t1", "0\t1", "8\t2", "0\t2"]
+    subprocess.run(["rm", "-f", path], check=False)
+
+
+@pytest.mark.lab
+def test_verbose_shows_each_packet_through_the_dissector(routed_lab):
+    out = ping(routed_lab, "-c", "1", "-v", "server")
+    assert "Internet Control Message Protocol" in out.stdout
+    assert "Type: 8 (Echo (ping) request)" in out.stdout
+    assert "Type: 0 (Echo (ping) reply)" in out.stdout
+
+
+def test_bad_target_is_one_line_exit_2():
+    proc = subprocess.run([netlab_bin(), "ping", "-c", "1", "no.such.host.invalid"],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("netlab: error: cannot resolve")
+
+
+# --- the core with fake time ----------------------------------------------------------
+
+
+def _reply_frame(src: str, dst: str, ident: int, seq: int, ts: int, ttl: int = 60) -> Frame:
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.l2 import Ether
+
+    data = bytes(
+        Ether() / IP(src=src, dst=dst, ttl=ttl) / ICMP(type=0, id=ident, seq=seq) / (b"x" * 56)
+    )
+    return Frame(ts, len(data), len(data), 1, data, 0, None)
+
+
+def test_core_timeouts_duplicates_and_summary_with_fake_time():
+    target = Target("t", "198.18.9.9", 4, "198.18.9.1")
+    core = EchoCore([target], ident=0x1234, count=3, interval=1.0, timeout=2.0)
+    t0 = 1_000 * NS
+    sends = core.start(t0)
+    assert len(sends) == 1 and sends[0].dest == "198.18.9.9"
+    core.on_packet(
+        _reply_frame("198.18.9.9", "198.18.9.1", 0x1234, 1, t0 + NS // 100), t0 + NS // 100
+    )
+    core.on_packet(
+        _reply_frame("198.18.9.9", "198.18.9.1", 0x1234, 1, t0 + NS // 50), t0 + NS // 50
+    )
+    core.on_packet(_reply_frame("198.18.9.66", "198.18.9.1", 0x1234, 1, t0), t0)  # not our target
+    assert len(core.on_timer(t0 + NS)) == 1  # seq 2
+    assert len(core.on_timer(t0 + 2 * NS)) == 1  # seq 3
+    core.on_timer(t0 + 5 * NS)  # seq 2 and 3 time out
+    events = core.pop_events()
+    replies = [e for e in events if isinstance(e, Reply)]
+    assert [r.duplicate for r in replies] == [False, True]
+    assert abs(replies[0].rtt_ms - 10.0) < 1e-6  # sent at t0 (no capture of the request)
+    assert [e.seq for e in events if isinstance(e, Timeout)] == [2, 3]
+    summary = next(e for e in events if isinstance(e, Summary))
+    assert (summary.transmitted, summary.received, summary.duplicates) == (3, 1, 1)
+    assert round(summary.loss_pct, 4) == round(200 / 3, 4)
+    assert core.done() and core.deadline() is None
+
+
+def test_core_matches_icmp_errors_by_the_quoted_request():
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.l2 import Ether
+
+    target = Target("t", "198.18.9.9", 4, "198.18.9.1")
+    core = EchoCore([target], ident=7, count=1, timeout=2.0)
+    core.start(0)
+    quoted = IP(src="198.18.9.1", dst="198.18.9.9", ttl=1) / ICMP(type=8, id=7, seq=1)
+    other = IP(src="198.18.9.1", dst="198.18.9.9", ttl=1) / ICMP(type=8, id=8, seq=1)
+    for inner in (other, quoted):  # another program's echo: ignored
+        data = bytes(
+            Ether() / IP(src="198.18.2.2", dst="198.18.9.1") / ICMP(type=11, code=0) / bytes(inner)
+        )
+        core.on_packet(Frame(5, len(data), len(data), 1, data, 0, None), 5)
+    errors = [e for e in core.pop_events() if isinstance(e, IcmpError)]
+    assert len(errors) == 1 and errors[0].src == "198.18.2.2" and errors[0].seq == 1
+    assert core.done()
