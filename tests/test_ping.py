@@ -206,3 +206,23 @@ def test_core_matches_icmp_errors_by_the_quoted_request():
     errors = [e for e in core.pop_events() if isinstance(e, IcmpError)]
     assert len(errors) == 1 and errors[0].src == "198.18.2.2" and errors[0].seq == 1
     assert core.done()
+
+
+# --- loss on a lossy link, against iputils on the same link ---------------------------------
+
+
+@pytest.mark.lab
+def test_loss_figure_agrees_with_the_link_and_with_iputils(lab):
+    lossy = lab("lossy", tools=("ping",))
+    # 20 % lost one way and 10 % the other: 1 - 0.8 * 0.9 = 28 % of round trips fail.
+    # 600 probes: σ ≈ 1.8 points, so ±6 points is a 3σ band for each tool.
+    expected = 28.0
+    ours = lossy.exec("client", netlab_bin(), "ping", "--json", "-c", "600", "-i", "0.005",
+                      "-W", "1", "server", timeout=120)  # fmt: skip
+    summary = ndjson(ours.stdout)[-1]
+    assert summary["type"] == "summary" and summary["transmitted"] == 600
+    theirs = lossy.exec("client", "ping", "-4", "-q", "-c", "600", "-i", "0.005", "-W", "1",
+                        "server", timeout=120)  # fmt: skip
+    their_loss = float(re.search(r"([\d.]+)% packet loss", theirs.stdout).group(1))
+    assert abs(summary["loss_pct"] - expected) <= 6.0, summary
+    assert abs(their_loss - expected) <= 6.0, theirs.stdout

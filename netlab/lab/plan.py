@@ -45,7 +45,11 @@ class Impairing:
 
     netem sits on the sender's interface. Where the kernel has no netem, loss is
     emulated with nftables on the ingress hook of the interface the packets arrive
-    on (the peer's veth end, or the switch port of a LAN).
+    on (the peer's veth end, or the switch port of a LAN). On a LAN that drop is
+    silent and in the middle of the path, like netem's; on a veth pair the
+    receiver's packet taps still see the packet arrive before it is dropped (and an
+    egress drop would be reported to the sending socket as ENOBUFS, which iputils
+    ping retries), so lossy links are best written as two-host LANs.
     """
 
     netns: str
