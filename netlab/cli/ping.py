@@ -97,7 +97,6 @@ def ping(
     import time
 
     from netlab.core.echo import EchoCore, Target
-    from netlab.net.privilege import require_raw_socket
     from netlab.net.route import resolve_target, route_to
     from netlab.net.runner import Runner
     from netlab.render import ping as view
@@ -114,7 +113,7 @@ def ping(
         raise InputError(
             f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
         )
-    require_raw_socket("ping")
+    unprivileged = _unprivileged_mode(verbose=common.verbose, write=write)
     out = sys.stdout
     if common.json:
         from netlab.render.jsonout import NdjsonWriter
@@ -157,8 +156,14 @@ def ping(
                 out.write(line + "\n")
         out.flush()
 
-    runner = Runner(devs[0], verbose=common.verbose, write=write,
-                    verbose_out=sys.stderr if common.json else out)  # fmt: skip
+    if unprivileged:
+        from netlab.net.pingsock import DatagramRunner
+
+        runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
+        core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
+    else:
+        runner = Runner(devs[0], verbose=common.verbose, write=write,
+                        verbose_out=sys.stderr if common.json else out)  # fmt: skip
     interrupted = runner.run(core, on_event)
     if interrupted:
         core.interrupt(time.time_ns())
@@ -166,3 +171,28 @@ def ping(
             on_event(event)
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if replies else ExitStatus.NO_ANSWER
+
+
+def _unprivileged_mode(verbose: int, write: str | None) -> bool:
+    """False with raw sockets; True (and a note) on the kernel's unprivileged ICMP
+    sockets when net.ipv4.ping_group_range allows them; otherwise exit 3."""
+    from netlab.net.pingsock import unprivileged_ping_allowed
+    from netlab.net.privilege import can_open_raw_socket, require_raw_socket
+
+    if can_open_raw_socket():
+        return False
+    if not unprivileged_ping_allowed():
+        require_raw_socket("ping")  # raises the exit-3 error naming CAP_NET_RAW and the fix
+    if verbose or write:
+        from netlab.errors import PrivilegeError
+
+        raise PrivilegeError(
+            "-v and --write need a packet capture, which needs CAP_NET_RAW; run as root or "
+            "grant it (sudo setcap cap_net_raw,cap_net_admin+ep <python>)"
+        )
+    click.echo(
+        "netlab: note: no CAP_NET_RAW: using the kernel's unprivileged ICMP socket "
+        "(net.ipv4.ping_group_range); send times come from user space",
+        err=True,
+    )
+    return True
