@@ -260,3 +260,17 @@ def test_unprivileged_user_without_ping_group_range_gets_exit_3(routed_lab):
     out = _as_nobody(routed_lab, "1 0", "-c", "1", "server")
     assert out.returncode == 3, out.stderr
     assert out.stderr.count("\n") == 1 and "CAP_NET_RAW" in out.stderr
+
+
+@pytest.mark.lab
+def test_ipv6_echo_and_hop_limit_exceeded(routed_lab):
+    out = ping(routed_lab, "-6", "-c", "2", "-i", "0.2", "--json", "server")
+    assert out.returncode == 0, out.stderr
+    lines = ndjson(out.stdout)
+    server6 = routed_lab.addr("server", 6)
+    assert {r["from"] for r in lines if r["type"] == "reply"} == {server6}
+    assert {r["ttl"] for r in lines if r["type"] == "reply"} == {61}
+    hop = ping(routed_lab, "-6", "-c", "1", "-t", "2", "--json", "server")
+    errors = [r for r in ndjson(hop.stdout) if r["type"] == "error"]
+    assert errors and errors[0]["from"] == routed_lab.addr("r2", 6)
+    assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 0)  # ICMPv6 Time Exceeded
