@@ -31,6 +31,10 @@ class CommandEntry(NamedTuple):
 
 # Only commands that really work are listed: no placeholders.
 COMMANDS: dict[str, CommandEntry] = {
+    "arp": CommandEntry(
+        "netlab.cli.arp:arp",
+        "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP.",
+    ),
     "cidr": CommandEntry(
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
@@ -50,6 +54,10 @@ COMMANDS: dict[str, CommandEntry] = {
     "sniff": CommandEntry(
         "netlab.cli.sniff:sniff",
         "Capture live packets on an interface (tcpdump filter syntax); views as in dissect.",
+    ),
+    "traceroute": CommandEntry(
+        "netlab.cli.traceroute:traceroute",
+        "Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",
     ),
 }
 
@@ -79,6 +87,15 @@ class LazyGroup(click.Group):
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise click.UsageError(f"no such command '{name}'{hint}", ctx=ctx)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # `netlab … | head` or `| grep -q`: the reader has what it wanted. Caught here,
+            # before click's own EPIPE handling, which would exit 1 and fail pipefail scripts.
+            _silence_stdout()
+            raise click.exceptions.Exit(ExitStatus.SUCCESS) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # From the static table: listing commands must not import them.
@@ -135,6 +152,12 @@ def _usage_message(err: click.UsageError) -> str:
     return f"{message} (see 'netlab --help')"
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
     """Print the one-line error and exit. The only place that formats errors."""
     click.echo(f"netlab: error: {_one_line(message)}", err=True)
@@ -167,8 +190,7 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
         fail(err.message, err.status)
     except BrokenPipeError:
         # `netlab … | head`: the reader went away. Silence the final flush and stop.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         sys.exit(ExitStatus.SUCCESS)
     except Exception as err:  # a bug: still one line, unless --debug asks for the traceback
         if state.debug:

@@ -139,6 +139,7 @@ def ping(
         [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
         interval=interval, size=size, ttl=ttl, df=df, timeout=reply_timeout, deadline=deadline,
     )  # fmt: skip
+    core.path_mtu = lambda addr: route_to(addr).path_mtu or _interface_mtu(devs[0])
     replies = 0
 
     def on_event(event) -> None:
@@ -196,3 +197,11 @@ def _unprivileged_mode(verbose: int, write: str | None) -> bool:
         err=True,
     )
     return True
+
+
+def _interface_mtu(dev: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None

@@ -144,6 +144,9 @@ class EchoCore:
         self.timeout_ns = int(timeout * NS)
         self.deadline_s = deadline
         self.states = {t.addr: _State(t) for t in targets}
+        # Set by the command: asks the kernel which path MTU it learnt for a target (as
+        # iputils' "local error: message too long, mtu=1400"). A callable keeps I/O out.
+        self.path_mtu = None
         self._events: list = []
         self._start_ns = 0
         self._next_seq = 1
@@ -189,8 +192,9 @@ class EchoCore:
         if probe is not None:
             probe.failed = True
         reason = err.strerror or str(err)
-        if err.errno == 90:  # EMSGSIZE: over the path MTU with DF set
-            reason = "message too long (larger than the interface MTU, and DF is set)"
+        if err.errno == 90:  # EMSGSIZE: over the interface or the learnt path MTU, DF set
+            mtu = self.path_mtu(state.target.addr) if self.path_mtu else None
+            reason = f"message too long, mtu={mtu}" if mtu else "message too long (DF is set)"
         self._events.append(LocalError(state.target.name, seq, reason))
         return []
 

@@ -22,6 +22,7 @@ class Route:
     src: str  # source address the kernel would pick
     gateway: str | None  # next hop router, or None when the target is on-link
     family: int  # 4 or 6
+    path_mtu: int | None = None  # learnt from an earlier "fragmentation needed", if any
 
     @property
     def next_hop(self) -> str:
@@ -68,12 +69,17 @@ def route_to(target: str, iface: str | None = None) -> Route:
     entry = entries[0]
     if entry.get("type") in ("unreachable", "prohibit", "blackhole"):
         raise InputError(f"no route to {target}: the route is {entry['type']}")
+    mtu = None
+    for metric in entry.get("metrics", []):
+        if isinstance(metric, dict) and "mtu" in metric:
+            mtu = int(metric["mtu"])  # a path MTU the kernel learnt (cached "frag needed")
     return Route(
         target=target,
         dev=entry.get("dev", "lo"),
         src=entry.get("prefsrc") or entry.get("src") or "",
         gateway=entry.get("gateway"),
         family=version,
+        path_mtu=mtu,
     )
 
 

@@ -28,11 +28,22 @@ THEME = Theme(
 )
 
 
+class NetlabConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """`netlab … | head`: the reader has what it wanted; that is success.
+
+        rich's default exits 1, which would fail `set -o pipefail` scripts.
+        """
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())
+        raise SystemExit(0)
+
+
 def make_console(color: bool = True, file: IO[str] | None = None, stderr: bool = False) -> Console:
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     no_color = not color or bool(os.environ.get("NO_COLOR"))
-    return Console(
+    return NetlabConsole(
         file=stream,
         theme=THEME,
         no_color=no_color,
