@@ -329,10 +329,12 @@ def test_netem_arguments():
     topo = load_topology(LABS / "lossy.toml")
     p = plan.build_plan(topo, "lossy")
     first = p.impairments[0]
+    # netem goes on the sender's interface; the no-netem loss rule on the switch port
+    # the sender's packets enter (the wan link is a two-host LAN for that reason).
     assert (first.netns, first.dev, first.peer_netns) == (
         "nl-lossy-client",
         "eth0",
-        "nl-lossy-server",
+        "nl-lossy_sw",
     )
     assert plan.netem_args(first.imp) == ["delay", "40ms", "10ms", "loss", "20%", "reorder", "25%"]
     assert "numgen random mod 10000 < 2000 drop" in plan.nft_loss_ruleset("eth0", 20)
