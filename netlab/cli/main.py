@@ -31,10 +31,6 @@ class CommandEntry(NamedTuple):
 
 # Only commands that really work are listed: no placeholders.
 COMMANDS: dict[str, CommandEntry] = {
-    "arp": CommandEntry(
-        "netlab.cli.arp:arp",
-        "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP.",
-    ),
     "cidr": CommandEntry(
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
@@ -54,10 +50,6 @@ COMMANDS: dict[str, CommandEntry] = {
     "sniff": CommandEntry(
         "netlab.cli.sniff:sniff",
         "Capture live packets on an interface (tcpdump filter syntax); views as in dissect.",
-    ),
-    "traceroute": CommandEntry(
-        "netlab.cli.traceroute:traceroute",
-        "Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",
     ),
 }
 
