@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -31,13 +32,16 @@ FIELDS = [
 ]  # fmt: skip
 
 
-def tshark_fields(path: Path) -> list[dict[str, list[str]]]:
+def tshark_fields(
+    path: Path, options: tuple[str, ...] = (), check: bool = True
+) -> list[dict[str, list[str]]]:
+    """tshark's FIELDS per packet; `options` go before -r (e.g. "-o", "pref:value")."""
     tshark = require_tool("tshark")
-    cmd = [tshark, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t",
+    cmd = [tshark, *options, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t",
            "-E", "occurrence=a", "-E", "aggregator=,"]  # fmt: skip
     for name in FIELDS:
         cmd += ["-e", name]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=check).stdout
     rows = []
     for line in out.splitlines():
         values = line.split("\t")
@@ -290,3 +294,172 @@ def test_dns_over_tcp_spanning_segments_is_reassembled_like_tshark(tmp_path):
     # The answer is on the last of the three segments, whole.
     texts = [r for r in ours if "dns.count.answers" in r and r.get("dns.count.answers") == ["1"]]
     assert texts, "no reassembled DNS answer"
+
+
+# --- edge cases from the tcpdump corpus, each checked against tshark ----------------------
+
+
+def eth(payload: bytes, etype: int = 0x0800) -> bytes:
+    return b"\x02" * 6 + b"\x04" * 6 + struct.pack("!H", etype) + payload
+
+
+def ipv4(payload: bytes, proto: int = 6, total: int | None = None, frag: int = 0, ver: int = 4):
+    total = 20 + len(payload) if total is None else total
+    return struct.pack("!BBHHHBBH4s4s", ver << 4 | 5, 0, total, 1, frag, 64, proto, 0,
+                       bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + payload  # fmt: skip
+
+
+def ipv6(payload: bytes, nxt: int = 6, plen: int | None = None) -> bytes:
+    plen = len(payload) if plen is None else plen
+    return struct.pack("!IHBB16s16s", 6 << 28, plen, nxt, 64, bytes(15) + b"\x01",
+                       bytes(15) + b"\x02") + payload  # fmt: skip
+
+
+def tcp(sport=1000, dport=2000, seq=100, ack=0, flags=0x10, payload=b"") -> bytes:
+    return struct.pack("!HHIIHHHH", sport, dport, seq, ack, 5 << 12 | flags, 1000, 0, 0) + payload
+
+
+def udp(payload: bytes, sport=40000, dport=40001, length: int | None = None) -> bytes:
+    length = 8 + len(payload) if length is None else length
+    return struct.pack("!HHHH", sport, dport, length, 0) + payload
+
+
+def agree_with_tshark(tmp_path: Path, frames, linktype: int = 1, options=()) -> list[dict]:
+    """Write frames (bytes, or (bytes, wire length)) to a capture; assert that netlab and
+    tshark agree on FIELDS for every packet; return netlab's rows."""
+    from netlab.capture.writer import PcapngWriter
+
+    path = tmp_path / "case.pcapng"
+    with PcapngWriter(path) as out:
+        iface = out.add_interface(linktype)
+        for i, frame in enumerate(frames):
+            data, wirelen = frame if isinstance(frame, tuple) else (frame, None)
+            out.write_packet(data, i * 1000, interface=iface, wirelen=wirelen)
+    ours, theirs = netlab_fields(path), tshark_fields(path, options)
+    for no, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
+        assert a == b, f"packet {no}: netlab {a} != tshark {b}"
+    return ours
+
+
+def test_ipv4_total_length_zero_is_presumed_tso(tmp_path):
+    # bigtcp-ipv4.pcap, ipv4_tcp_http_xml_tso.pcap, icmp-length-zero.pcapng
+    echo = b"\x08\x00\x00\x00\x00\x01\x00\x01"
+    frames = [eth(ipv4(tcp(payload=b"x" * 100), total=0)), eth(ipv4(echo, 1, total=0))]
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[0]["tcp.srcport"] == ["1000"] and rows[1]["icmp.type"] == ["8"]
+    pkt = Dissector().dissect(1, 0, eth(ipv4(tcp(), total=0)), 1054, 1)
+    assert pkt.field_dict()["ip.len"] == 1040  # the reported length, as Wireshark shows it
+
+
+def test_ipv6_payload_length_zero_is_presumed_tso(tmp_path):
+    # bigtcp-ipv6.pcap, icmpv6-length-zero.pcapng: tshark agrees with ipv6.tso_support on
+    frames = [eth(ipv6(tcp(payload=b"x" * 50), plen=0), 0x86DD)]
+    rows = agree_with_tshark(tmp_path, frames, options=("-o", "ipv6.tso_support:TRUE"))
+    assert rows[0]["tcp.srcport"] == ["1000"]
+
+
+def test_udp_length_zero_over_ipv6_is_a_jumbogram():
+    # RFC 2675 section 4, as Linux "BIG TCP" tunnels send it (bigtcp-ipv6-vxlan-ipv6.pcap)
+    pkt = Dissector().dissect(1, 0, eth(ipv6(udp(b"x" * 20, length=0), nxt=17), 0x86DD), 82, 1)
+    assert pkt.field_dict()["udp.length"] == 28 and pkt.malformed is None
+
+
+def test_tcp_in_a_first_fragment_keeps_raw_numbers(tmp_path):
+    # bgp_pmsi_tunnel-oobr.pcap, rpki-rtr-oobr.pcap: IP more-fragments set, datagram cut
+    # short, so Wireshark cannot reassemble it and skips TCP sequence analysis.
+    first = eth(ipv4(tcp(seq=5001, ack=9001, flags=0x18, payload=b"abc"), total=400, frag=0x2000))
+    frames = [eth(ipv4(tcp(seq=5000, flags=0x02))),
+              eth(ipv4(tcp(2000, 1000, seq=9000, ack=5001, flags=0x12))),
+              (first, 414), eth(ipv4(tcp(seq=5001, ack=9001, payload=b"abc")))]  # fmt: skip
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[2]["tcp.seq"] == ["5001"] and rows[3]["tcp.seq"] == ["1"]
+
+
+def test_tcp_flags_include_the_reserved_bits(tmp_path):
+    # babel_update_oobr.pcap, beep-oobr.pcap: tcp.flags is 12 bits wide
+    rows = agree_with_tshark(tmp_path, [eth(ipv4(tcp(flags=0xF6A)))])
+    assert rows[0]["tcp.flags"] == [str(0xF6A)]
+
+
+def test_headers_cut_short_show_the_fields_that_are_there(tmp_path):
+    # ipv4_invalid_length.pcap, ipv6_39_byte_header.pcap, tcp_header_heapoverflow.pcap,
+    # udp-length-heapoverflow.pcap, rtp-seg-fault-1.pcapng (DNS header)
+    dns = struct.pack("!6H", 0x309F, 0x122C, 2, 1, 0, 0)
+    frames = [eth(ipv4(b"")[:18]), eth(ipv6(b"")[:39], 0x86DD), eth(ipv4(tcp()[:12], total=40)),
+              eth(ipv4(udp(b"")[:6], 17, total=28)),
+              eth(ipv4(udp(dns[:9], 40000, 53, length=100), 17))]  # fmt: skip
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[0]["ip.ttl"] == ["64"] and "ip.dst" not in rows[0]
+    assert "ipv6.src" in rows[1] and "ipv6.dst" not in rows[1]
+    assert rows[2]["tcp.dstport"] == ["2000"] and rows[3]["udp.dstport"] == ["40001"]
+    assert rows[4]["dns.count.answers"] == ["1"] and "dns.count.auth_rr" not in rows[4]
+
+
+def test_bogus_ip_headers_stop_where_wireshark_stops(tmp_path):
+    # kday1.pcap (IPv6 behind ethertype 0x0800), bad-ipv4-version-pgm-heapoverflow.pcap,
+    # ipv4_invalid_total_length_2.pcap, ipv6-bad-version.pcap
+    v6 = ipv6(tcp(), 6)
+    frames = [eth(v6), eth(ipv4(tcp(), ver=5)), eth(ipv4(tcp(), total=19)),
+              eth(b"\x00" + v6[1:], 0x86DD)]  # fmt: skip
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[0]["ipv6.src"] == ["::1"] and rows[0]["tcp.srcport"] == ["1000"]
+    assert not {"ip.src", "ipv6.src"} & (rows[1].keys() | rows[2].keys() | rows[3].keys())
+
+
+def test_linktype_ipv6_holding_ipv4_is_a_bogus_ipv6_version(tmp_path):
+    # LINKTYPE_IPV6_invalid.pcap; LINKTYPE_IPV4 with IPv6 still decodes the IPv6
+    assert agree_with_tshark(tmp_path, [ipv4(udp(b"abc"), 17)], linktype=229) == [{}]
+    rows = agree_with_tshark(tmp_path, [ipv6(udp(b"abc"), 17)], linktype=228)
+    assert rows[0]["udp.srcport"] == ["40000"]
+
+
+def dns_query(qname: bytes = b"\x03www\x07tcpdump\x03org\x00", flags: int = 0x0100) -> bytes:
+    return struct.pack("!6H", 0x0143, flags, 1, 0, 0, 0) + qname + b"\x00\x01\x00\x01"
+
+
+def test_dns_on_other_ports_is_found_by_the_heuristic(tmp_path):
+    # dns_udp_8053.pcap: Wireshark's DNS heuristic, with the same header limits
+    answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x8b\x2e\x42"
+    response = bytearray(dns_query(flags=0x8180) + answer)
+    response[7] = 1  # one answer
+    frames = [eth(ipv4(udp(dns_query(), 43757, 8053), 17)),
+              eth(ipv4(udp(bytes(response), 8053, 43757), 17))]  # fmt: skip
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[0]["dns.qry.name"] == ["www.tcpdump.org"] and rows[1]["dns.a"] == ["192.139.46.66"]
+
+
+def test_dns_heuristic_is_stricter_than_wireshark():
+    from netlab.dissect.dns import dns_udp_heuristic
+
+    def found(payload: bytes) -> bool:
+        return dns_udp_heuristic(payload, 0, len(payload)) is not None
+
+    assert found(dns_query())
+    assert not found(dns_query(flags=0x1100))  # an opcode other than a standard query
+    assert not found(dns_query()[:14])  # Wireshark takes this; it does not parse
+    assert not found(dns_query() + b"junk")  # trailing bytes
+    nbns = dns_query(b"\x20" + b"EOGFGLGPCACACACACACACACACACACAAA" + b"\x00", flags=0x0110)
+    assert not found(nbns)  # NetBIOS name service (port 137) shares the format
+    someip_sd = bytes.fromhex("ffff81000000004000000000") + bytes(64)
+    assert not found(someip_sd)  # tcpdump's someip1.pcap, which tshark takes for DNS
+
+
+def arp(htype: int = 1, ptype: int = 0x0800, hlen: int = 6) -> bytes:
+    """An ARP request with a 4-byte protocol address of each side."""
+    head = struct.pack("!HHBBH", htype, ptype, hlen, 4, 1)
+    sender, target = bytes([192, 168, 1, 104]), bytes([192, 168, 1, 1])
+    return head + bytes(range(1, hlen + 1)) + sender + bytes(hlen) + target
+
+
+def test_arp_address_fields_follow_types_and_sizes(tmp_path):
+    # arp-oobr.pcap, arp-too-long-tha.pcap: MAC and IPv4 fields only for the right type
+    # and size; hardware type 19 is ATMARP, another layout
+    frames = [eth(arp(**kw), 0x0806) for kw in (
+        {}, {"htype": 6}, {"htype": 37}, {"htype": 513}, {"ptype": 0x9200}, {"hlen": 14},
+        {"htype": 19},
+    )]  # fmt: skip
+    rows = agree_with_tshark(tmp_path, frames)
+    assert rows[1]["arp.src.hw_mac"] == ["01:02:03:04:05:06"]
+    assert "arp.src.hw_mac" not in rows[2] and rows[3]["arp.src.proto_ipv4"] == ["192.168.1.104"]
+    assert "arp.src.proto_ipv4" not in rows[4] and rows[5]["arp.dst.proto_ipv4"] == ["192.168.1.1"]
+    assert "arp.opcode" not in rows[6]

@@ -10,6 +10,7 @@ from netlab.dissect.link import ethertype_text, mac
 from netlab.dissect.model import Layer, Packet, row
 
 _FIXED = struct.Struct("!HHBBH")
+ARPHRD_ATM2225 = 19
 OPCODES = {1: "request", 2: "reply", 3: "reverse request", 4: "reverse reply"}
 
 
@@ -20,6 +21,8 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.mark_malformed(layer, f"arp: needs 8 bytes at offset {off}")
         return None
     htype, ptype, hlen, plen, opcode = _FIXED.unpack_from(buf, off)
+    if htype == ARPHRD_ATM2225:
+        return _atmarp(pkt, off, end)
     need = 8 + 2 * (hlen + plen)
     layer = Layer("arp", _title, off, min(end, off + need), None, _rows)
     pkt.layers.append(layer)
@@ -37,14 +40,14 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
     tpa = buf[p + 2 * hlen + plen : p + 2 * hlen + 2 * plen]
     gratuitous = spa == tpa and opcode in (1, 2)
     layer.hdr = (htype, ptype, hlen, plen, opcode, sha, spa, tha, tpa, gratuitous)
-    if hlen == 6 and plen == 4 and ptype == 0x0800:
+    if is_ipv4(ptype, plen):
         s_ip, t_ip = socket.inet_ntoa(spa), socket.inet_ntoa(tpa)
         if gratuitous:
             pkt.info = f"Gratuitous ARP for {s_ip} ({OPCODES[opcode].capitalize()})"
         elif opcode == 1:
             pkt.info = f"Who has {t_ip}? Tell {s_ip}"
         elif opcode == 2:
-            pkt.info = f"{s_ip} is at {mac(sha)}"
+            pkt.info = f"{s_ip} is at {_hw_text(htype, sha)}"
         else:
             pkt.info = OPCODES.get(opcode, f"Unknown ARP opcode {opcode}")
     else:
@@ -52,8 +55,28 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return None
 
 
-def _addr(proto_bytes: bytes) -> str:
-    return socket.inet_ntoa(proto_bytes) if len(proto_bytes) == 4 else proto_bytes.hex(":")
+def _atmarp(pkt: Packet, off: int, end: int) -> None:
+    """ATMARP (RFC 2225) lays its addresses out differently, so Wireshark hands it to
+    another dissector; netlab does not decode it yet rather than misread it as ARP."""
+    title = "ATM Address Resolution Protocol (not decoded)"
+    pkt.layers.append(Layer("arp", title, off, end, None, None))
+    pkt.protocol, pkt.info = "ATMARP", "ATMARP (not decoded)"
+    return None
+
+
+# Wireshark decides each address's kind on its own (packet-arp.c ARP_HW_IS_ETHER,
+# ARP_PRO_IS_IPv4): a MAC needs hardware type Ethernet or IEEE 802 and size 6, an IPv4
+# address needs protocol type IPv4 (or AX.25's 0xCC) and size 4; anything else is bytes.
+def is_mac(htype: int, hlen: int) -> bool:
+    return htype in (1, 6) and hlen == 6
+
+
+def is_ipv4(ptype: int, plen: int) -> bool:
+    return ptype in (0x0800, 0xCC) and plen == 4
+
+
+def _hw_text(htype: int, sha: bytes) -> str:
+    return mac(sha) if is_mac(htype, len(sha)) else sha.hex()
 
 
 def _title(layer: Layer) -> str:
@@ -77,22 +100,31 @@ def _rows(layer: Layer, buf: bytes):
     if sha is None:  # truncated before the addresses
         return rows
     rows.append(row("arp.isgratuitous", gratuitous, f"[Is gratuitous: {gratuitous}]"))
-    if hlen != 6 or plen != 4:
-        # Not Ethernet/IPv4: Wireshark's generic address fields instead of hw_mac/proto_ipv4.
-        return [*rows,
-            row("arp.src.hw", bytes(sha), f"Sender hardware address: {sha.hex(':')}", p, hlen),
-            row("arp.src.proto", bytes(spa), f"Sender protocol address: {spa.hex(':')}", p + hlen, plen),
-            row("arp.dst.hw", bytes(tha), f"Target hardware address: {tha.hex(':')}", p + hlen + plen, hlen),
-            row("arp.dst.proto", bytes(tpa), f"Target protocol address: {tpa.hex(':')}", p + 2 * hlen + plen, plen),
-        ]  # fmt: skip
+    hw, ip = is_mac(htype, hlen), is_ipv4(ptype, plen)
     rows += [
-        row("arp.src.hw_mac", mac(sha), f"Sender MAC address: {mac(sha)}", p, hlen),
-        row("arp.src.proto_ipv4", _addr(spa), f"Sender IP address: {_addr(spa)}", p + hlen, plen),
-        row("arp.dst.hw_mac", mac(tha), f"Target MAC address: {mac(tha)}", p + hlen + plen, hlen),
-        row("arp.dst.proto_ipv4", _addr(tpa), f"Target IP address: {_addr(tpa)}",
-            p + 2 * hlen + plen, plen),
-    ]  # fmt: skip
+        _hw_row("src", "Sender", hw, sha, p),
+        _proto_row("src", "Sender", ip, spa, p + hlen),
+        _hw_row("dst", "Target", hw, tha, p + hlen + plen),
+        _proto_row("dst", "Target", ip, tpa, p + 2 * hlen + plen),
+    ]
     return rows
+
+
+def _hw_row(side: str, who: str, as_mac: bool, addr: bytes, at: int):
+    if as_mac:
+        return row(f"arp.{side}.hw_mac", mac(addr), f"{who} MAC address: {mac(addr)}", at, 6)
+    return row(
+        f"arp.{side}.hw", bytes(addr), f"{who} hardware address: {addr.hex()}", at, len(addr)
+    )
+
+
+def _proto_row(side: str, who: str, as_ipv4: bool, addr: bytes, at: int):
+    if as_ipv4:
+        text = socket.inet_ntoa(addr)
+        return row(f"arp.{side}.proto_ipv4", text, f"{who} IP address: {text}", at, 4)
+    return row(
+        f"arp.{side}.proto", bytes(addr), f"{who} protocol address: {addr.hex()}", at, len(addr)
+    )
 
 
 registry.ETHERTYPES[0x0806] = decode_arp

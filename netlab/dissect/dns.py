@@ -11,11 +11,12 @@ reassembles, without knowing anything about DNS.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, flag_rows, row
+from netlab.dissect.model import Layer, Packet, cut_rows, flag_rows, row
 from netlab.wire import dns as wire
 
 OPCODE_INFO = {
@@ -61,6 +62,41 @@ def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
 
 def dns_tcp_pdu_length(data: bytes) -> int | None:
     return 2 + _U16.unpack_from(data, 0)[0] if len(data) >= 2 else None
+
+
+# --- heuristic: DNS on a port no decoder claims ---------------------------------------
+_HEADER = struct.Struct("!HHHHHH")
+_NETBIOS_LABEL = re.compile(rb"\x20[A-P]{32}")  # NBNS names: 32 letters A-P (RFC 1001 14.1)
+
+
+def dns_udp_heuristic(buf: bytes, off: int, end: int):
+    """DNS over UDP on any port, found as Wireshark's UDP heuristic for DNS finds it (listed
+    by `tshark -G heuristic-decodes`; its limits in tshark 4.0 found by experiment): a
+    standard query with one question and no answers or authority records, or a response
+    with at most 1 question, 100 answers and 10 authority records; in both at most 10
+    additional records, and some question or answer.
+
+    netlab is stricter, because a false positive is worse than a miss: the message must
+    also decode cleanly to its last byte, and a NetBIOS name (NBNS on port 137 shares the
+    format) does not count. So the SOME/IP-SD packets tshark takes for DNS in tcpdump's
+    someip1.pcap stay undecoded here.
+    """
+    if end - off <= 12 or buf[off + 2] & 0x78:  # an opcode other than a standard query
+        return None  # (the common exit, so it comes before any unpacking)
+    _id, flags, qd, an, ns, ar = _HEADER.unpack_from(buf, off)
+    if ar > 10 or qd + an == 0:
+        return None
+    if flags & 0x8000:
+        if qd > 1 or an > 100 or ns > 10:
+            return None
+    elif qd != 1 or an or ns:
+        return None
+    if _NETBIOS_LABEL.match(buf, off + 12, end):
+        return None
+    msg = wire.parse_message_partial(buf, off, end)
+    if msg.malformed or msg.trailing:
+        return None
+    return decode_dns_udp
 
 
 def _decode(pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
@@ -130,10 +166,19 @@ def _rows(layer: Layer, buf: bytes):
         at, length = tcp_length
         rows.append(row("dns.length", length, f"Length: {length}", at, 2))
     if not msg.header_complete:
-        return rows
+        # Wireshark adds the header fields that are there (rtp-seg-fault-1.pcapng).
+        return rows + cut_rows(_header_rows(_short_header(buf, msg.offset)), end=layer.end)
+    rows += _header_rows(msg)
+    rows += _question_rows(msg)
+    for section, rr in msg.records():
+        rows += _rr_rows(section, rr)
+    return rows
+
+
+def _header_rows(msg: wire.DnsMessage) -> list:
     o = msg.offset
     flags = msg.flags
-    rows += [
+    rows = [
         row("dns.id", msg.id, f"Transaction ID: 0x{msg.id:04x}", o, 2),
         row("dns.flags", flags, f"Flags: 0x{flags:04x} {_flags_summary(msg)}", o + 2, 2),
     ]
@@ -163,6 +208,20 @@ def _rows(layer: Layer, buf: bytes):
         row("dns.count.auth_rr", msg.nscount, f"Authority RRs: {msg.nscount}", o + 8, 2),
         row("dns.count.add_rr", msg.arcount, f"Additional RRs: {msg.arcount}", o + 10, 2),
     ]
+    return rows
+
+
+def _short_header(buf: bytes, o: int) -> wire.DnsMessage:
+    """A header cut short, zero-padded to 12 bytes (cut_rows drops what was not there)."""
+    msg = wire.DnsMessage(o, 12)
+    fields = _HEADER.unpack(bytes(buf[o : o + 12]).ljust(12, b"\0"))
+    msg.id, msg.flags, msg.qdcount, msg.ancount, msg.nscount, msg.arcount = fields
+    msg.end = o + 12
+    return msg
+
+
+def _question_rows(msg: wire.DnsMessage) -> list:
+    rows = []
     for q in msg.questions:
         name = ws_name(q.name)
         rows.append(
@@ -194,8 +253,6 @@ def _rows(layer: Layer, buf: bytes):
         rows.append(
             row("dns.qry.class", q.qclass, f"Class: {q.class_name} (0x{q.qclass:04x})", depth=1)
         )
-    for section, rr in msg.records():
-        rows += _rr_rows(section, rr)
     return rows
 
 
@@ -346,4 +403,5 @@ def _rdata_rows(rr: wire.ResourceRecord) -> list:
 
 
 registry.UDP_PORTS[53] = decode_dns_udp
+registry.HEURISTICS["udp"].append(dns_udp_heuristic)
 registry.TCP_PORTS[53] = registry.StreamProtocol(decode_dns_tcp, dns_tcp_pdu_length)

@@ -6,7 +6,7 @@ import socket
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, flag_rows, row
+from netlab.dissect.model import Layer, Packet, cut_rows, flag_rows, row
 
 _HDR = struct.Struct("!BBHHHBBH4s4s")
 
@@ -15,6 +15,7 @@ IP_PROTO_NAMES = {
     43: "IPv6-Route", 44: "IPv6-Frag", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6",
     59: "IPv6-NoNxt", 60: "IPv6-Opts", 89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
 }  # fmt: skip
+TSO_NOTE = 'reported as 0, presumed to be because of "TCP segmentation offload" (TSO)'
 ECN_NAMES = {0: "Not-ECT", 1: "ECT(1)", 2: "ECT(0)", 3: "CE"}
 OPTION_NAMES = {
     0: "End of Options List (EOL)", 1: "No-Operation (NOP)", 7: "Record Route",
@@ -40,11 +41,7 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
         too_deep(pkt)
         return None
     if end - off < 20:
-        layer = Layer("ip", "Internet Protocol Version 4 (truncated)", off, end, None, None)
-        pkt.layers.append(layer)
-        pkt.mark_malformed(layer, f"ip: header needs 20 bytes at offset {off}, have {end - off}")
-        pkt.protocol, pkt.info = "IPv4", "[Malformed IPv4: truncated header]"
-        return None
+        return _short_header(d, pkt, buf, off, end)
     hdr = _HDR.unpack_from(buf, off)
     vihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst = hdr
     ihl = (vihl & 0x0F) * 4
@@ -54,17 +51,13 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.src_raw, pkt.dst_raw = src, dst
         pkt.protocol = "IPv4"
     if vihl >> 4 != 4 or ihl < 20:
-        why = f"version {vihl >> 4}" if vihl >> 4 != 4 else f"header length {ihl} < 20"
-        pkt.mark_malformed(layer, f"ip: bogus {why} at offset {off}")
-        pkt.info = pkt.info or f"Bogus IPv4 {why}"
-        return None
-    if total < ihl and not pkt.quoted:
-        pkt.mark_malformed(layer, f"ip: total length {total} < header length {ihl}")
-        pkt.info = pkt.info or f"Bogus IP length ({total}, less than header length {ihl})"
-        return None
+        return _bogus_header(d, pkt, buf, layer, off, end)
+    if total < ihl:
+        total = _short_total(pkt, buf, layer, off, end)
+        if total is None:
+            return None
     # Payload ends at the total length (Ethernet pads short frames), or at the capture.
-    # Inside ICMP errors the quoted datagram is cut short on purpose: use what is there.
-    payload_end = min(end, off + total) if total >= ihl else end
+    payload_end = min(end, off + total)
     if off + ihl > end:
         pkt.mark_malformed(layer, f"ip: options run past the captured data at offset {off}")
         return None
@@ -79,6 +72,7 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
             from netlab.dissect.engine import decode_data
 
             return decode_data(d, pkt, buf, off + ihl, payload_end)
+        pkt.fragmented = True  # the first piece: its transport header is there, its length is not
     decoder = registry.IP_PROTOCOLS.get(proto)
     if decoder is None:
         from netlab.dissect.engine import decode_data
@@ -91,7 +85,75 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, off + ihl, payload_end)
 
 
+def _bogus_field(hdr: tuple, quoted: int) -> str | None:
+    """The field at which Wireshark stops decoding a bogus header, or None if it is sound."""
+    vihl, total = hdr[0], hdr[2]
+    ihl = (vihl & 0x0F) * 4
+    if vihl >> 4 != 4:
+        return "ip.version"
+    if ihl < 20:
+        return "ip.hdr_len"
+    if 0 < total < ihl and not quoted:  # 0 is TSO, not bogus (see _short_total)
+        return "ip.len"
+    return None
+
+
+def _bogus_header(d, pkt: Packet, buf: bytes, layer: Layer, off: int, end: int):
+    """Version not 4, or header length under 20: Wireshark shows the fields up to the bad one."""
+    vihl = layer.hdr[0]
+    layer.extra = (_bogus_field(layer.hdr, pkt.quoted), None)
+    if vihl >> 4 == 6:
+        # Wireshark's IPv4 dissector hands a version-6 header to IPv6 (ethertype 0x0800
+        # or LINKTYPE_IPV4 carrying IPv6, as in tcpdump's kday captures).
+        return registry.ETHERTYPES[0x86DD](d, pkt, buf, off, end)
+    ihl = (vihl & 0x0F) * 4
+    why = f"version {vihl >> 4}" if vihl >> 4 != 4 else f"header length {ihl} < 20"
+    pkt.mark_malformed(layer, f"ip: bogus {why} at offset {off}")
+    pkt.info = pkt.info or f"Bogus IPv4 {why}"
+    return None
+
+
+def _short_total(pkt: Packet, buf: bytes, layer: Layer, off: int, end: int) -> int | None:
+    """A total length below the header length: 0 is TCP segmentation offload, else bogus.
+
+    With TSO (and Linux "BIG TCP") the NIC fills the length in after the capture point,
+    so the capture holds 0; Wireshark (ip.tso_support, on by default) then takes the
+    packet's reported length, and so does netlab. Returns the length to use, or None.
+    """
+    hdr = layer.hdr
+    ihl = (hdr[0] & 0x0F) * 4
+    total = hdr[2]
+    if total == 0:
+        total = end - off
+        if buf is pkt.buf and end == pkt.caplen:  # snapped: the wire had more
+            total += max(pkt.wirelen - pkt.caplen, 0)
+        layer.hdr = (*hdr[:2], total, *hdr[3:])  # what stats and follow read as the length
+        if total >= ihl:
+            return total
+    if pkt.quoted:  # the datagram quoted in an ICMP error is cut short on purpose
+        return end - off
+    layer.extra = ("ip.len", None)
+    pkt.mark_malformed(layer, f"ip: total length {total} < header length {ihl}")
+    pkt.info = pkt.info or f"Bogus IP length ({total}, less than header length {ihl})"
+    return None
+
+
+def _short_header(d, pkt: Packet, buf: bytes, off: int, end: int):
+    """Under 20 bytes captured: Wireshark adds the fields that are there, then stops."""
+    hdr = _HDR.unpack(bytes(buf[off:end]).ljust(20, b"\0"))
+    layer = Layer("ip", "Internet Protocol Version 4 (truncated)", off, end, None, _short_rows)
+    layer.extra = (_bogus_field(hdr, pkt.quoted), end, hdr)
+    pkt.layers.append(layer)
+    if end > off and hdr[0] >> 4 == 6:
+        return registry.ETHERTYPES[0x86DD](d, pkt, buf, off, end)
+    pkt.mark_malformed(layer, f"ip: header needs 20 bytes at offset {off}, have {end - off}")
+    pkt.protocol, pkt.info = "IPv4", "[Malformed IPv4: truncated header]"
+    return None
+
+
 def _title(layer: Layer) -> str:
+    if layer.extra is not None:  # a bogus header: its addresses mean nothing
+        return "Internet Protocol Version 4"
     src, dst = layer.hdr[8], layer.hdr[9]
     return (
         f"Internet Protocol Version 4, Src: {socket.inet_ntoa(src)}, Dst: {socket.inet_ntoa(dst)}"
@@ -99,8 +161,17 @@ def _title(layer: Layer) -> str:
 
 
 def _rows(layer: Layer, buf: bytes):
-    vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = layer.hdr
-    o = layer.off
+    rows = _header_rows(layer.hdr, layer.off, buf)
+    return rows if layer.extra is None else cut_rows(rows, *layer.extra)
+
+
+def _short_rows(layer: Layer, buf: bytes):
+    last, end, hdr = layer.extra
+    return cut_rows(_header_rows(hdr, layer.off, buf), last, end)
+
+
+def _header_rows(hdr: tuple, o: int, buf: bytes):
+    vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
     ihl = (vihl & 0x0F) * 4
     rows = [
         row("ip.version", vihl >> 4, f"{vihl >> 4:04b} .... = Version: {vihl >> 4}", o, 1),
@@ -111,7 +182,7 @@ def _rows(layer: Layer, buf: bytes):
             o + 1, 1, 1),
         row("ip.dsfield.ecn", tos & 3, f"Explicit Congestion Notification: {ECN_NAMES[tos & 3]}",
             o + 1, 1, 1),
-        row("ip.len", total, f"Total Length: {total}", o + 2, 2),
+        _len_row(total, o, buf),
         row("ip.id", ident, f"Identification: 0x{ident:04x} ({ident})", o + 4, 2),
         row("ip.flags", frag >> 13, f"Flags: 0x{frag >> 13:x}", o + 6, 1),
     ]  # fmt: skip
@@ -144,6 +215,13 @@ def _rows(layer: Layer, buf: bytes):
     ]  # fmt: skip
     rows += _option_rows(buf, o + 20, min(o + ihl, len(buf)))  # never past the capture
     return rows
+
+
+def _len_row(total: int, o: int, buf: bytes):
+    show = f"Total Length: {total}"
+    if total and buf[o + 2 : o + 4] == b"\0\0":  # presumed by _short_total
+        show = f"[Total Length: {total} bytes ({TSO_NOTE})]"
+    return row("ip.len", total, show, o + 2, 2)
 
 
 def _option_rows(buf: bytes, p: int, end: int):

@@ -6,8 +6,8 @@ import socket
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.ip import IP_PROTO_NAMES
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.ip import IP_PROTO_NAMES, TSO_NOTE
+from netlab.dissect.model import Layer, Packet, cut_rows, row
 
 _HDR = struct.Struct("!IHBB16s16s")
 _FRAG = struct.Struct("!BBHI")
@@ -33,11 +33,7 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
         too_deep(pkt)
         return None
     if end - off < 40:
-        layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, None)
-        pkt.layers.append(layer)
-        pkt.mark_malformed(layer, f"ipv6: header needs 40 bytes at offset {off}, have {end - off}")
-        pkt.protocol, pkt.info = "IPv6", "[Malformed IPv6: truncated header]"
-        return None
+        return _short_header(pkt, buf, off, end)
     hdr = _HDR.unpack_from(buf, off)
     vtcfl, plen, nxt, _hlim, src, dst = hdr
     layer = Layer("ipv6", _title, off, off + 40, hdr, _rows)
@@ -46,9 +42,13 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.src_raw, pkt.dst_raw = src, dst
         pkt.protocol = "IPv6"
     if vtcfl >> 28 != 6:
+        layer.extra = ("ipv6.version", None)  # Wireshark shows the version, then stops
         pkt.mark_malformed(layer, f"ipv6: bogus version {vtcfl >> 28} at offset {off}")
         return None
-    payload_end = min(end, off + 40 + plen) if plen or pkt.quoted else end
+    if plen or pkt.quoted:
+        payload_end = min(end, off + 40 + plen)
+    else:
+        payload_end = _zero_length(pkt, buf, layer, off, end)
     p = off + 40
     for _ in range(MAX_EXT_HEADERS):
         if nxt not in EXT_HEADERS:
@@ -72,6 +72,8 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
                 from netlab.dissect.engine import decode_data
 
                 return decode_data(d, pkt, buf, p + 8, payload_end)
+            if fragoff & 1:  # the first piece: its transport header is there, its length is not
+                pkt.fragmented = True
         nxt = buf[p]
         p += length
     decoder = registry.IP_PROTOCOLS.get(nxt)
@@ -84,13 +86,49 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, p, payload_end)
 
 
+def _zero_length(pkt: Packet, buf: bytes, layer: Layer, off: int, end: int) -> int:
+    """Payload length 0: a jumbogram (RFC 2675, the length is in a hop-by-hop option), or
+    TCP segmentation offload / Linux "BIG TCP" without that option, whose length the NIC
+    fills in later. Either way the payload runs to the end of the packet. Wireshark
+    presumes TSO only with ipv6.tso_support (off by default; the corpus test turns it on)."""
+    if layer.hdr[2] != 0:  # not hop-by-hop, so no jumbo option: show the presumed length
+        reported = end - off - 40
+        if buf is pkt.buf and end == pkt.caplen:  # snapped: the wire had more
+            reported += max(pkt.wirelen - pkt.caplen, 0)
+        layer.hdr = (layer.hdr[0], reported, *layer.hdr[2:])
+    return end
+
+
+def _short_header(pkt: Packet, buf: bytes, off: int, end: int) -> None:
+    """Under 40 bytes captured: Wireshark adds the fields that are there, then stops."""
+    hdr = _HDR.unpack(bytes(buf[off:end]).ljust(40, b"\0"))
+    layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, _short_rows)
+    last = "ipv6.version" if end > off and hdr[0] >> 28 != 6 else None
+    layer.extra = (last, end, hdr)
+    pkt.layers.append(layer)
+    pkt.mark_malformed(layer, f"ipv6: header needs 40 bytes at offset {off}, have {end - off}")
+    pkt.protocol, pkt.info = "IPv6", "[Malformed IPv6: truncated header]"
+    return None
+
+
 def _title(layer: Layer) -> str:
+    if layer.extra is not None:  # a bogus version: the addresses mean nothing
+        return "Internet Protocol Version 6"
     return f"Internet Protocol Version 6, Src: {ntop6(layer.hdr[4])}, Dst: {ntop6(layer.hdr[5])}"
 
 
 def _rows(layer: Layer, buf: bytes):
-    vtcfl, plen, nxt, hlim, src, dst = layer.hdr
-    o = layer.off
+    rows = _header_rows(layer.hdr, layer.off, buf)
+    return rows if layer.extra is None else cut_rows(rows, *layer.extra)
+
+
+def _short_rows(layer: Layer, buf: bytes):
+    last, end, hdr = layer.extra
+    return cut_rows(_header_rows(hdr, layer.off, buf), last, end)
+
+
+def _header_rows(hdr: tuple, o: int, buf: bytes):
+    vtcfl, plen, nxt, hlim, src, dst = hdr
     tclass = vtcfl >> 20 & 0xFF
     return [
         row("ipv6.version", vtcfl >> 28, f"Version: {vtcfl >> 28}", o, 1),
@@ -100,12 +138,19 @@ def _rows(layer: Layer, buf: bytes):
         row("ipv6.tclass.ecn", tclass & 3, f"Explicit Congestion Notification: {tclass & 3}",
             o, 2, 1),
         row("ipv6.flow", vtcfl & 0xFFFFF, f"Flow Label: 0x{vtcfl & 0xFFFFF:05x}", o + 1, 3),
-        row("ipv6.plen", plen, f"Payload Length: {plen}", o + 4, 2),
+        _plen_row(plen, o, buf),
         row("ipv6.nxt", nxt, f"Next Header: {IP_PROTO_NAMES.get(nxt, 'Unknown')} ({nxt})", o + 6, 1),
         row("ipv6.hlim", hlim, f"Hop Limit: {hlim}", o + 7, 1),
         row("ipv6.src", ntop6(src), f"Source Address: {ntop6(src)}", o + 8, 16),
         row("ipv6.dst", ntop6(dst), f"Destination Address: {ntop6(dst)}", o + 24, 16),
     ]  # fmt: skip
+
+
+def _plen_row(plen: int, o: int, buf: bytes):
+    show = f"Payload Length: {plen}"
+    if plen and buf[o + 4 : o + 6] == b"\0\0":  # presumed by _zero_length
+        show = f"[Payload Length: {plen} bytes ({TSO_NOTE})]"
+    return row("ipv6.plen", plen, show, o + 4, 2)
 
 
 def _ext_rows(layer: Layer, buf: bytes):

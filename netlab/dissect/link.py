@@ -240,13 +240,14 @@ def decode_raw(d, pkt: Packet, buf: bytes, off: int, end: int):
 
 
 def decode_raw4(d, pkt, buf, off, end):
-    # LINKTYPE_IPV4 that holds an IPv6 packet is decoded by its version nibble, as
-    # tshark and tcpdump do (tcpdump's LINKTYPE_IPV4_invalid test).
-    return decode_raw(d, pkt, buf, off, end)
+    # Wireshark hands LINKTYPE_IPV4 to its IPv4 dissector, which passes a version-6
+    # header on to IPv6 (tcpdump's LINKTYPE_IPV4_invalid test); ip.py does the same.
+    return registry.ETHERTYPES[0x0800](d, pkt, buf, off, end)
 
 
 def decode_raw6(d, pkt, buf, off, end):
-    return decode_raw(d, pkt, buf, off, end)
+    # LINKTYPE_IPV6 goes to IPv6 only: an IPv4 header there is a bogus IPv6 version.
+    return registry.ETHERTYPES[0x86DD](d, pkt, buf, off, end)
 
 
 registry.LINKTYPES.update({

@@ -79,6 +79,7 @@ class Packet:
         "caplen",
         "comment",
         "dst_raw",
+        "fragmented",
         "info",
         "interface",
         "layers",
@@ -115,6 +116,9 @@ class Packet:
         # >0 while decoding the datagram quoted inside an ICMP error: columns and TCP
         # stream state then belong to the outer packet and must not change.
         self.quoted = 0
+        # Set by IP when this frame holds the first fragment of a datagram it cannot
+        # reassemble: TCP then skips sequence analysis, as Wireshark does.
+        self.fragmented = False
 
     @property
     def src(self) -> str:
@@ -179,6 +183,21 @@ def address_text(raw: bytes) -> str:
 
 def row(name: str, value: Any, show: str, off: int = -1, length: int = 0, depth: int = 0) -> Row:
     return (depth, name, value, show, off, length)
+
+
+def cut_rows(rows: list[Row], last: str | None = None, end: int | None = None) -> list[Row]:
+    """The rows of a header as far as Wireshark gets before it stops adding fields:
+    through the field named `last` (a bogus value there ends the header), and none from
+    the first field that reaches past byte `end` (a header the capture cut short:
+    Wireshark adds fields one by one until one does not fit)."""
+    out = []
+    for r in rows:
+        if end is not None and r[4] >= 0 and r[4] + r[5] > end:
+            break
+        out.append(r)
+        if r[1] == last:
+            break
+    return out
 
 
 def flag_rows(

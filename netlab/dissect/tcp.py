@@ -3,6 +3,8 @@
 Relative numbers follow Wireshark: each direction's base is its SYN's sequence
 number; a direction first seen without a SYN gets base = seq - 1 (so it reads
 Seq=1), and a direction first learnt from the other side's ACK gets base = ack - 1.
+A segment in the first fragment of an IP datagram that is not reassembled has no
+known length, so it keeps its raw numbers and leaves this state alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit dow
 ]  # fmt: skip
 # Order of the names in the info column, as tshark prints them ("[FIN, PSH, ACK]").
 INFO_FLAGS = [(0x01, "FIN"), (0x02, "SYN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
-              (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"), (0x100, "AE")]  # fmt: skip
+              (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"), (0x100, "AE"), (0xE00, "Reserved")]  # fmt: skip
 OPTION_NAMES = {0: "End of Option List (EOL)", 1: "No-Operation (NOP)",
                 2: "Maximum segment size", 3: "Window scale", 4: "SACK permitted", 5: "SACK",
                 8: "Timestamps", 30: "Multipath TCP", 34: "TFO"}  # fmt: skip
@@ -83,10 +85,13 @@ class TcpTracker:
 
 def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 20:
-        layer = Layer("tcp", "Transmission Control Protocol (truncated)", off, end, None, None)
+        layer = Layer(
+            "tcp", "Transmission Control Protocol (truncated)", off, end, None, _port_rows
+        )
         pkt.layers.append(layer)
         if end - off >= 4 and pkt.quoted:  # quoted in an ICMP error: ports are enough
             layer.hdr = (*struct.unpack_from("!HH", buf, off), 0, 0, 0, 0, 0, 0)
+            layer.fields_fn = _rows
             return None
         pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
         return None
@@ -109,6 +114,8 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.layers.append(layer)
         return None
     stream, side = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)
+    if pkt.fragmented:
+        return _first_fragment(d, pkt, buf, off, end, hdr, stream.index, options)
     fwd, rev = stream.dirs[side], stream.dirs[1 - side]
     if fwd.base is None:
         fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
@@ -145,6 +152,31 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if decoder is None:
         return _data(d, pkt, buf, payload, end)
     return decoder(d, pkt, buf, payload, end)
+
+
+def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, options):
+    """TCP in the first fragment of an IP datagram that is not reassembled: the segment's
+    length is unknown, so Wireshark skips sequence analysis (no relative numbers, no
+    tcp.len, no window scaling) and leaves the stream's state alone. So does netlab."""
+    sport, dport, seq, ack, offflags, win = hdr[:6]
+    flags = offflags & 0x0FFF
+    hlen = (offflags >> 12) * 4
+    extra = (index, seq, ack, None, win, -1, options, [])
+    layer = Layer("tcp", _title, off, min(off + hlen, end), (hdr, extra), _rows)
+    pkt.layers.append(layer)
+    pkt.protocol = "TCP"
+    pkt.info = _info(sport, dport, flags, seq, ack, win, 0, options).replace(" Len=0", "", 1)
+    if off + hlen > end:
+        pkt.mark_malformed(layer, f"tcp: header length {hlen} runs past the captured data")
+        return None
+    if off + hlen == end:
+        return None
+    decoder = registry.app_decoder("tcp", sport, dport, buf, off + hlen, end)
+    if isinstance(decoder, registry.StreamProtocol):
+        decoder = decoder.decoder  # no reassembly without lengths: one PDU from the start
+    if decoder is None:
+        return _data(d, pkt, buf, off + hlen, end)
+    return decoder(d, pkt, buf, off + hlen, end)
 
 
 def _data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
@@ -242,7 +274,7 @@ def _decode_pdus(d, pkt: Packet, buf: bytes, pdus: list) -> None:
 
 
 def _flag_names(flags: int) -> str:
-    return ", ".join(name for mask, name in INFO_FLAGS if flags & mask)
+    return ", ".join(name for mask, name in INFO_FLAGS if flags & mask) or "<None>"
 
 
 # "[SYN, ACK]" for each of the 4096 flag values, made once: the info column of
@@ -319,7 +351,8 @@ def _title(layer: Layer) -> str:
         text += f", Seq: {rel_seq}"
         if hdr[4] & 0x10:
             text += f", Ack: {rel_ack}"
-        text += f", Len: {seg_len}"
+        if seg_len is not None:  # None: a first fragment, whose length is unknown
+            text += f", Len: {seg_len}"
     return text
 
 
@@ -327,7 +360,7 @@ def _rows(layer: Layer, buf: bytes):
     (sport, dport, seq, ack, offflags, win, csum, urg), extra = layer.hdr
     o = layer.off
     hlen = (offflags >> 12) * 4
-    flags = offflags & 0x1FF
+    flags = offflags & 0x0FFF  # with the 3 reserved bits, as Wireshark's tcp.flags
     rows = [
         row("tcp.srcport", sport, f"Source Port: {sport}", o, 2),
         row("tcp.dstport", dport, f"Destination Port: {dport}", o + 2, 2),
@@ -336,16 +369,18 @@ def _rows(layer: Layer, buf: bytes):
         rows.append(row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4))
         return rows
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    rows.append(row("tcp.stream", stream, f"[Stream index: {stream}]"))
+    if seg_len is not None:  # None: a first fragment, whose length is unknown
+        rows.append(row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"))
     rows += [
-        row("tcp.stream", stream, f"[Stream index: {stream}]"),
-        row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"),
         row("tcp.seq", rel_seq, f"Sequence Number: {rel_seq}    (relative sequence number)", o + 4, 4),
         row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4),
     ]  # fmt: skip
-    nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
-    rows.append(
-        row("tcp.nxtseq", nxt, f"[Next Sequence Number: {nxt}    (relative sequence number)]")
-    )
+    if seg_len is not None:
+        nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
+        rows.append(
+            row("tcp.nxtseq", nxt, f"[Next Sequence Number: {nxt}    (relative sequence number)]")
+        )
     # Wireshark shows the ack field (as 0 relative) even when the ACK flag is clear.
     rows.append(
         row(
@@ -404,6 +439,19 @@ def _rows(layer: Layer, buf: bytes):
             )
     rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
     rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
+    return rows
+
+
+def _port_rows(layer: Layer, buf: bytes):
+    """A header cut short: Wireshark shows the ports that are there, then stops."""
+    o, end = layer.off, layer.end
+    rows = []
+    if end - o >= 2:
+        sport = struct.unpack_from("!H", buf, o)[0]
+        rows.append(row("tcp.srcport", sport, f"Source Port: {sport}", o, 2))
+    if end - o >= 4:
+        dport = struct.unpack_from("!H", buf, o + 2)[0]
+        rows.append(row("tcp.dstport", dport, f"Destination Port: {dport}", o + 2, 2))
     return rows
 
 

@@ -12,7 +12,7 @@ _HDR = struct.Struct("!HHHH")
 
 def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 8:
-        layer = Layer("udp", "User Datagram Protocol (truncated)", off, end, None, None)
+        layer = Layer("udp", "User Datagram Protocol (truncated)", off, end, None, _port_rows)
         pkt.layers.append(layer)
         pkt.mark_malformed(layer, f"udp: header needs 8 bytes at offset {off}, have {end - off}")
         return None
@@ -22,11 +22,9 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     layer = Layer("udp", _title, off, off + 8, (*hdr, stream), _rows)
     pkt.layers.append(layer)
     if length < 8:
-        if not pkt.quoted:
-            pkt.protocol = "UDP"
-            pkt.info = f"{sport} → {dport} [Bogus UDP length {length} < 8]"
-        pkt.mark_malformed(layer, f"udp: bogus length {length} at offset {off}")
-        return None
+        length = _short_length(pkt, layer, off, end)
+        if length is None:
+            return None
     payload_end = min(end, off + length)
     if not pkt.quoted:
         pkt.protocol = "UDP"
@@ -43,8 +41,35 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, off + 8, payload_end)
 
 
+def _short_length(pkt: Packet, layer: Layer, off: int, end: int) -> int | None:
+    """A length under 8 is bogus (None), except 0 over IPv6: a jumbogram (RFC 2675 section 4),
+    whose length is the rest of the IPv6 payload; Linux "BIG TCP" tunnels send these too."""
+    sport, dport, length = layer.hdr[:3]
+    if length == 0 and pkt.layers[-2].proto.startswith("ipv6"):
+        layer.hdr = (sport, dport, end - off, *layer.hdr[3:])
+        return end - off
+    if not pkt.quoted:
+        pkt.protocol = "UDP"
+        pkt.info = f"{sport} → {dport} [Bogus UDP length {length} < 8]"
+    pkt.mark_malformed(layer, f"udp: bogus length {length} at offset {off}")
+    return None
+
+
 def _title(layer: Layer) -> str:
     return f"User Datagram Protocol, Src Port: {layer.hdr[0]}, Dst Port: {layer.hdr[1]}"
+
+
+def _port_rows(layer: Layer, buf: bytes):
+    """A header cut short: Wireshark shows the ports that are there, then stops."""
+    o, end = layer.off, layer.end
+    rows = []
+    if end - o >= 2:
+        sport = struct.unpack_from("!H", buf, o)[0]
+        rows.append(row("udp.srcport", sport, f"Source Port: {sport}", o, 2))
+    if end - o >= 4:
+        dport = struct.unpack_from("!H", buf, o + 2)[0]
+        rows.append(row("udp.dstport", dport, f"Destination Port: {dport}", o + 2, 2))
+    return rows
 
 
 def _rows(layer: Layer, buf: bytes):
