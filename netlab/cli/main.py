@@ -31,6 +31,10 @@ class CommandEntry(NamedTuple):
 
 # Only commands that really work are listed: no placeholders.
 COMMANDS: dict[str, CommandEntry] = {
+    "arp": CommandEntry(
+        "netlab.cli.arp:arp",
+        "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP.",
+    ),
     "cidr": CommandEntry(
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
@@ -38,6 +42,10 @@ COMMANDS: dict[str, CommandEntry] = {
     "dissect": CommandEntry(
         "netlab.cli.dissect:dissect",
         "Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
+    ),
+    "dns-query": CommandEntry(
+        "netlab.cli.dnsquery:dns_query",
+        "Ask DNS servers like dig (UDP, TCP retry, EDNS); --trace walks down from the root.",
     ),
     "lab": CommandEntry(
         "netlab.cli.lab:lab",

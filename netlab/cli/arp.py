@@ -1,0 +1,515 @@
+"""`netlab arp`: who-has / is-at like arping, subnet sweeps like arp-scan, DAD, gratuitous ARP."""
+
+from __future__ import annotations
+
+import click
+
+from netlab.cli.options import Common, common_options
+from netlab.errors import ExitStatus
+
+SHORT_HELP = "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP."
+MAX_SCAN = 65536  # a /16; more needs --force
+DEFAULT_RATE = 1000.0  # packets/s for --scan
+DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 5227's numbers
+
+
+@click.command(short_help=SHORT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", required=False, metavar="[IP]")
+@click.option("-I", "--iface", metavar="IFACE", help="Use this interface (default: the route's).")
+@click.option("-s", "--source", metavar="IP", help="Sender IP address (default: the route's).")
+@click.option(
+    "-i",
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Time between probes [1]; with --scan, between packets [1/--rate].",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="PPS",
+    help=f"--scan: packets per second [{DEFAULT_RATE:.0f}].",
+)
+@click.option(
+    "-W",
+    "--timeout",
+    "reply_timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Wait for answers after the last probe [1]; with --scan, after a host's first try "
+    "[0.5], times --backoff for each retry.",
+)
+@click.option(
+    "-w",
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long; with -c, probe until COUNT answers (as arping -w).",
+)
+@click.option(
+    "-b",
+    "--broadcast",
+    "broadcast_only",
+    is_flag=True,
+    help="Broadcast every probe (default: unicast to the MAC that answered, as arping).",
+)
+@click.option(
+    "--scan",
+    "scan",
+    multiple=True,
+    metavar="CIDR",
+    help="Sweep these addresses (network and broadcast skipped); repeatable.",
+)
+@click.option("--localnet", is_flag=True, help="Sweep the interface's own IPv4 subnets.")
+@click.option(
+    "--retry",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="--scan: tries per host in all, as arp-scan's --retry [2].",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=1.0),
+    metavar="FACTOR",
+    help="--scan: each retry waits this much longer than the last [1.5].",
+)
+@click.option("--force", is_flag=True, help="--scan: allow more than 65,536 addresses.")
+@click.option(
+    "-D",
+    "--dad",
+    is_flag=True,
+    help="Duplicate address detection (RFC 5227 probe from 0.0.0.0): exit 0 if IP is free.",
+)
+@click.option(
+    "-U",
+    "--gratuitous",
+    is_flag=True,
+    help="Announce IP (default: the interface's) with gratuitous ARP requests (arping -U).",
+)
+@click.option(
+    "-A",
+    "--gratuitous-reply",
+    is_flag=True,
+    help="Announce with gratuitous ARP replies (arping -A); with -U, both.",
+)
+@click.option(
+    "--write",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Save every ARP packet sent and received to FILE (pcapng).",
+)
+@common_options("count", "verbose", "json", "no_color")
+def arp(
+    common: Common, target: str | None, iface: str | None, source: str | None,
+    interval: float | None, rate: float | None, reply_timeout: float | None,
+    deadline: float | None, broadcast_only: bool, scan: tuple[str, ...], localnet: bool,
+    retry: int | None, backoff: float | None, force: bool, dad: bool, gratuitous: bool,
+    gratuitous_reply: bool, write: str | None,
+) -> ExitStatus:  # fmt: skip
+    """Resolve IP to its MAC address with ARP requests and show who answers and
+    how fast, like iputils arping; or sweep whole subnets like arp-scan and list
+    every host with its vendor (from the IEEE registry of Debian's ieee-data),
+    marking addresses that more than one host answers for as (DUP: n).
+
+    \b
+    Modes:
+      netlab arp IP             who-has IP: probes (-c, default 3) every -i seconds,
+                                broadcast first, then unicast to the MAC that answered
+      netlab arp --scan CIDR    sweep at --rate packets/s (default 1000); a host gets
+                                --retry tries (2), waiting --timeout (0.5 s) after the
+                                first and --backoff (1.5) times longer after each next
+      netlab arp --localnet     sweep the subnets of the interface (-I)
+      netlab arp --dad IP       is IP free? RFC 5227 probes from 0.0.0.0 (default 3)
+      netlab arp -U [IP]        gratuitous ARP: announce IP (yours) to the segment
+
+    Exit 0 if an answer came (--dad: if nobody else has IP; -U/-A: once sent),
+    1 if none (--dad: IP is in use), 2 on bad input, 3 without CAP_NET_RAW, 130 on
+    Ctrl-C (after the summary). --json prints NDJSON: one {"type": "reply", "ip",
+    "mac", "vendor", "rtt_ms", "dup"} line per answer and a final {"type": "summary"}.
+
+    \b
+    Examples:
+      netlab arp -c 1 -I eth0 198.18.0.20
+      netlab arp --scan 198.18.0.0/24 -I eth0
+      netlab arp --localnet --json | jq -r 'select(.type=="reply") | .mac'
+      netlab arp --dad -c 2 198.18.0.30 && ip addr add 198.18.0.30/24 dev eth0
+      netlab arp -U -I eth0                  # tell the segment our MAC changed
+    """
+    scanning = bool(scan) or localnet
+    announce = gratuitous or gratuitous_reply
+    _check_combination(
+        target, scanning, dad, announce, rate, interval, retry, backoff, force, common.count,
+        broadcast_only, source,
+    )  # fmt: skip
+    if scanning:
+        return _scan(common, scan, localnet, iface, source, interval, rate, reply_timeout,
+                     deadline, retry or 2, backoff or 1.5, force, write)  # fmt: skip
+    mode = "dad" if dad else "announce" if announce else "resolve"
+    ops = [op for op, on in (("request", gratuitous), ("reply", gratuitous_reply)) if on]
+    return _probe(common, mode, target, iface, source, interval, reply_timeout, deadline,
+                  broadcast_only, ops, write)  # fmt: skip
+
+
+def _check_combination(
+    target, scanning, dad, announce, rate, interval, retry, backoff, force, count, broadcast_only,
+    source,
+) -> None:  # fmt: skip
+    if scanning + dad + announce > 1:
+        raise click.UsageError("choose one of --scan/--localnet, --dad and -U/-A")
+    if source and dad:
+        raise click.UsageError("--dad always asks from 0.0.0.0 (RFC 5227): -s does not apply")
+    if source and announce:
+        raise click.UsageError("-U/-A announce IP as its own sender: -s does not apply")
+    if scanning:
+        if target:
+            raise click.UsageError(f"--scan/--localnet take no IP argument (got '{target}')")
+        if count is not None:
+            raise click.UsageError("-c does not apply to --scan (--retry sets tries per host)")
+        if broadcast_only:
+            raise click.UsageError("--scan always broadcasts: -b does not apply")
+    else:
+        for name, value in (("--rate", rate), ("--retry", retry), ("--backoff", backoff)):
+            if value is not None:
+                raise click.UsageError(f"{name} applies to --scan/--localnet only")
+        if force:
+            raise click.UsageError("--force applies to --scan/--localnet only")
+        if not target and not announce:
+            raise click.UsageError("missing IP (or --scan CIDR, or --localnet)")
+    if rate is not None and interval is not None:
+        raise click.UsageError("--rate and --interval both set the pace: give one")
+
+
+# --- interfaces and addresses ------------------------------------------------------------------
+def _ipv4(text: str, what: str) -> str:
+    import ipaddress
+
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        from netlab.net.route import resolve_target
+
+        addr = ipaddress.ip_address(resolve_target(text, 4)[0])
+    if addr.version != 4:
+        from netlab.errors import InputError
+
+        raise InputError(f"{what} '{text}' is IPv6: ARP is IPv4 only (IPv6 uses NDP)")
+    return str(addr)
+
+
+_interfaces: list[dict] | None = None
+
+
+def _local_interfaces() -> list[dict]:
+    """Interfaces with link type, flags and addresses (`ip -j addr`), in ifindex order."""
+    global _interfaces
+    if _interfaces is None:
+        import json
+        import subprocess
+
+        proc = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True,
+                              timeout=5)  # fmt: skip
+        _interfaces = json.loads(proc.stdout or "[]")
+    return _interfaces
+
+
+def _addresses(link: dict) -> list:
+    import ipaddress
+
+    return [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
+            for a in link.get("addr_info", []) if a.get("family") == "inet"]  # fmt: skip
+
+
+def _default_ether() -> dict:
+    """The first interface that is up, Ethernet and has IPv4 (as arp-scan picks one)."""
+    from netlab.errors import InputError
+
+    for link in _local_interfaces():
+        if link.get("link_type") == "ether" and "UP" in link.get("flags", []) and _addresses(link):
+            return link
+    raise InputError("no Ethernet interface with an IPv4 address is up: choose one with -I")
+
+
+def _link(iface: str) -> dict:
+    for link in _local_interfaces():
+        if link.get("ifname") == iface:
+            return link
+    return {"ifname": iface}
+
+
+def _iface_for(target: str, iface: str | None) -> str:
+    """-I, else the interface that holds TARGET, else the one the route to it leaves by."""
+    if iface:
+        return iface
+    for link in _local_interfaces():
+        if link.get("link_type") != "loopback" and any(
+            str(a.ip) == target for a in _addresses(link)
+        ):
+            return link["ifname"]
+    from netlab.net.route import route_to
+
+    return route_to(target).dev
+
+
+def _ether(iface: str) -> str:
+    """IFACE's MAC, after checking that it exists and carries Ethernet (ARP's hardware type)."""
+    from netlab.capture.live import ARPHRD_ETHER, arphrd, interface_index
+    from netlab.errors import InputError
+    from netlab.net.route import interface_mac
+
+    interface_index(iface)  # "no such interface" as a one-line error
+    if arphrd(iface) != ARPHRD_ETHER:
+        raise InputError(f"ARP needs an Ethernet interface: '{iface}' is not one (choose with -I)")
+    mac = interface_mac(iface)
+    if not mac:
+        raise InputError(f"cannot read the MAC address of '{iface}'")
+    return mac
+
+
+def _source_for(target: str, iface: str) -> tuple[str, str | None]:
+    """(our address towards TARGET on IFACE, its gateway if TARGET is not on-link)."""
+    import ipaddress
+
+    from netlab.errors import InputError
+    from netlab.net.route import route_to
+
+    try:
+        route = route_to(target, iface)
+        if route.src and route.dev == iface:
+            return route.src, route.gateway
+    except InputError:
+        pass  # no route out of IFACE (e.g. -I to a segment without one): its own address
+    addrs = _addresses(_link(iface))
+    for a in addrs:
+        if ipaddress.ip_address(target) in a.network:
+            return str(a.ip), None
+    if addrs:
+        return str(addrs[0].ip), None
+    raise InputError(f"'{iface}' has no IPv4 address to send from: give one with -s")
+
+
+# --- arping modes ----------------------------------------------------------------------------
+def _probe(common: Common, mode: str, target: str | None, iface: str | None,
+           source: str | None, interval: float | None, reply_timeout: float | None,
+           deadline: float | None, broadcast_only: bool, ops: list[str],
+           write: str | None) -> ExitStatus:  # fmt: skip
+    import sys
+    import time
+
+    from netlab.core.arp import ArpingCore
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.runner import Runner
+    from netlab.render import arp as view
+
+    notes = []
+    if target is not None:
+        target = _ipv4(target, "IP")
+    if mode == "announce" and target is None:
+        link = _link(iface) if iface else _default_ether()
+        iface = link["ifname"]
+        addrs = _addresses(link)
+        if not addrs:
+            from netlab.errors import InputError
+
+            raise InputError(f"'{iface}' has no IPv4 address to announce: give the IP")
+        target = str(addrs[0].ip)
+    assert target is not None
+    dev = _iface_for(target, iface)
+    mac = _ether(dev)
+    src = source and _ipv4(source, "--source")
+    if mode == "resolve" and not src:
+        src, gateway = _source_for(target, dev)
+        if gateway:
+            notes.append(f"{target} is not on-link (its route goes via {gateway}): only hosts "
+                         f"on {dev}'s segment answer ARP")  # fmt: skip
+    if mode == "announce" and not any(str(a.ip) == target for a in _addresses(_link(dev))):
+        notes.append(f"{target} is not an address of {dev}: announcing it claims it for {mac}")
+    count = common.count
+    if count is None and deadline is None:
+        count = DEFAULT_COUNT[mode]
+    require_raw_socket("arp")
+
+    out = sys.stdout
+    err = sys.stderr
+    for note in notes:
+        err.write(f"netlab: note: {note}\n")
+    if common.json:
+        from netlab.render.jsonout import NdjsonWriter
+
+        ndjson = NdjsonWriter(out)
+    import scapy.layers.l2  # noqa: F401  (now, not inside the first send)
+
+    core = ArpingCore(mac=mac, src=src or "0.0.0.0", target=target, mode=mode, count=count,
+                      interval=interval or 1.0, timeout=reply_timeout or 1.0,
+                      deadline=deadline, broadcast_only=broadcast_only,
+                      announce=ops or ("request",))  # fmt: skip
+    if not common.json:
+        out.write(view.probe_header(target, core.src, dev) + "\n")
+        out.flush()
+    summary = None
+
+    def on_event(event) -> None:
+        nonlocal summary
+        if event.type == "summary":
+            summary = event
+        if event.type == "local_error":
+            err.write(f"netlab: warning: {view.local_error_line(event)}\n")
+        if common.json:
+            if event.type != "local_error":
+                extra = {"interface": dev} if event.type == "summary" else {}
+                ndjson.write(view.json_record(event, **extra))
+            return
+        if event.type == "reply":
+            out.write(view.probe_line(event) + "\n")
+        elif event.type == "summary":
+            out.write("\n".join(view.probe_summary_lines(event)) + "\n")
+        out.flush()
+
+    runner = Runner(dev, verbose=common.verbose, write=write,
+                    verbose_out=err if common.json else out)  # fmt: skip
+    if runner.run(core, on_event):
+        core.interrupt(time.time_ns())
+        for event in core.pop_events():
+            on_event(event)
+        return ExitStatus.INTERRUPTED
+    assert summary is not None
+    if mode == "announce":
+        return ExitStatus.SUCCESS if summary.sent else ExitStatus.NO_ANSWER
+    if mode == "dad":
+        return ExitStatus.NO_ANSWER if summary.conflict_mac else ExitStatus.SUCCESS
+    wanted = common.count if deadline is not None and common.count is not None else 1
+    return ExitStatus.SUCCESS if summary.answered >= wanted else ExitStatus.NO_ANSWER
+
+
+# --- scans -------------------------------------------------------------------------------------
+def _scan_targets(cidrs: list[str], force: bool) -> tuple[list[str], str]:
+    """The addresses to sweep, in order and without repeats, and how to name them."""
+    import ipaddress
+    import socket
+    import struct
+
+    from netlab.errors import InputError
+
+    nets = []
+    for text in cidrs:
+        try:
+            net = ipaddress.ip_network(text.strip(), strict=False)
+        except ValueError:
+            raise InputError(f"--scan: '{text}' is not an IPv4 address or prefix "
+                             "(e.g. 198.18.0.0/24)") from None  # fmt: skip
+        if net.version != 4:
+            raise InputError(f"--scan: {net} is IPv6, and ARP is IPv4 only (IPv6 uses NDP)")
+        nets.append(net)
+    total = sum(n.num_addresses for n in nets)
+    if total > MAX_SCAN and not force:
+        raise InputError(f"--scan: {total:,} addresses is more than a /16 ({MAX_SCAN:,}); "
+                         "add --force if you mean it")  # fmt: skip
+    seen: set[int] = set()
+    targets = []
+    pack = struct.Struct("!I").pack
+    for net in nets:
+        first, last = int(net.network_address), int(net.broadcast_address)
+        if net.prefixlen < 31:  # network and broadcast address: nobody to ask
+            first, last = first + 1, last - 1
+        for value in range(first, last + 1):
+            if value not in seen:
+                seen.add(value)
+                targets.append(socket.inet_ntoa(pack(value)))
+    return targets, ", ".join(map(str, nets))
+
+
+def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | None,
+          source: str | None, interval: float | None, rate: float | None,
+          reply_timeout: float | None, deadline: float | None, tries: int, backoff: float,
+          force: bool, write: str | None) -> ExitStatus:  # fmt: skip
+    import sys
+    import time
+
+    from netlab.errors import InputError
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.runner import Runner
+    from netlab.render import arp as view
+
+    nets = list(cidrs)
+    link = None
+    if localnet:
+        link = _link(iface) if iface else _default_ether()
+        iface = link["ifname"]
+        subnets = [str(a.network) for a in _addresses(link) if a.network.prefixlen < 32]
+        if not subnets:
+            raise InputError(f"--localnet: '{iface}' has no IPv4 subnet to sweep")
+        nets += subnets
+    targets, what = _scan_targets(nets, force)
+    if not targets:
+        raise InputError("--scan: no addresses to sweep")
+    dev = iface or _iface_for(targets[0], None)
+    mac = _ether(dev)
+    src = source and _ipv4(source, "--source")
+    if not src:
+        import ipaddress
+
+        first = ipaddress.ip_address(targets[0])
+        mine = _addresses(link or _link(dev))
+        inside = [a for a in mine if first in a.network]
+        src = str((inside or mine)[0].ip) if mine else _source_for(targets[0], dev)[0]
+    pace = interval if interval is not None else 1.0 / (rate or DEFAULT_RATE)
+    timeout = reply_timeout or 0.5
+    require_raw_socket("arp")
+
+    out = sys.stdout
+    err = sys.stderr
+    import scapy.layers.l2  # noqa: F401  (before the clock starts)
+
+    from netlab.core.arp import ArpScanCore
+    from netlab.net.oui import default_database
+
+    core = ArpScanCore(mac=mac, src=src, targets=targets, interval=pace, tries=tries,
+                       timeout=timeout, backoff=backoff, deadline=deadline)  # fmt: skip
+    vendors = default_database()  # read at the first answer (~50 ms; pacing catches up)
+    warned = False
+
+    def vendor(mac: str) -> str:
+        nonlocal warned
+        name = vendors.lookup(mac)
+        if vendors.warning and not warned:
+            warned = True
+            err.write(f"netlab: warning: {vendors.warning}\n")
+        return name
+
+    if common.json:
+        from netlab.render.jsonout import NdjsonWriter
+
+        ndjson = NdjsonWriter(out)
+    else:
+        out.write("\n".join(view.scan_header(dev, mac, src, len(targets), what, 1.0 / pace,
+                                             tries, timeout)) + "\n")  # fmt: skip
+        out.flush()
+    summary = None
+
+    def on_event(event) -> None:
+        nonlocal summary
+        if event.type == "local_error":
+            err.write(f"netlab: warning: {view.local_error_line(event)}\n")
+            return
+        if event.type == "summary":
+            summary = event
+        if common.json:
+            if event.type == "reply":
+                ndjson.write(view.json_record(event, vendor(event.mac)))
+            else:
+                ndjson.write(view.json_record(event, interface=dev, source=src))
+            return
+        if event.type == "reply":
+            out.write(view.scan_line(event, vendor(event.mac)) + "\n")
+        elif event.type == "summary":
+            out.write("\n" + view.scan_summary_line(event) + "\n")
+        out.flush()
+
+    runner = Runner(dev, verbose=common.verbose, write=write,
+                    verbose_out=err if common.json else out)  # fmt: skip
+    if runner.run(core, on_event):
+        core.interrupt(time.time_ns())
+        for event in core.pop_events():
+            on_event(event)
+        return ExitStatus.INTERRUPTED
+    assert summary is not None
+    return ExitStatus.SUCCESS if summary.responded else ExitStatus.NO_ANSWER
