@@ -23,4 +23,8 @@ run client -- dig +noedns TXT big.example.lab | grep -q "(TCP)"
 # The name files: the client resolves lab names through the resolver.
 run client -- getent hosts www.example.lab | grep -Eq "198\.18\.0\.80|2001:db8::80"
 run client -- curl -s --max-time 3 http://www.example.lab/ | grep -q "netlab lab dns: www"
+# netlab dns-query: the same answers, the walk from the lab's root, TCP after truncation.
+[[ "$(run client -- netlab dns-query --short www.example.lab)" == "198.18.0.80" ]]
+run client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab | grep -q "└─ example.lab. .*answer"
+run client -- netlab dns-query --no-edns --json TXT big.example.lab @198.18.0.3 | grep -q '"transport": "tcp"'
 echo "dns: ok"

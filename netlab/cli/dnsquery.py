@@ -1,0 +1,208 @@
+"""`netlab dns-query`: ask a DNS server like dig, or walk the tree from the root (--trace)."""
+
+from __future__ import annotations
+
+import click
+
+from netlab.cli.options import Common, common_options
+from netlab.errors import ExitStatus
+
+
+@click.command(
+    "dns-query",
+    short_help="Ask DNS servers like dig (UDP, TCP retry, EDNS); --trace walks down from the root.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("args", nargs=-1, metavar="NAME [TYPE...] [@SERVER]")
+@click.option("-p", "--port", type=click.IntRange(1, 65535), default=53, show_default=True,
+              help="Server port.")  # fmt: skip
+@click.option(
+    "-x",
+    "reverse",
+    metavar="ADDR",
+    help="Reverse lookup: PTR of ADDR's in-addr.arpa / ip6.arpa name.",
+)
+@click.option("--tries", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="UDP tries (the first one included) before giving up.")  # fmt: skip
+@click.option("--tcp", is_flag=True, help="Use TCP from the start.")
+@click.option("--ignore-tc", is_flag=True,
+              help="Keep a truncated UDP reply (TC set) instead of retrying over TCP.")  # fmt: skip
+@click.option("--bufsize", type=click.IntRange(512, 65535), default=1232, show_default=True,
+              help="EDNS UDP payload size to advertise.")  # fmt: skip
+@click.option("--no-edns", is_flag=True, help="Send no OPT record (plain RFC 1035, 512-byte UDP).")
+@click.option("--dnssec", is_flag=True, help="Set the DO bit (ask for DNSSEC records).")
+@click.option("--norec", is_flag=True, help="Clear RD (recursion desired): ask one server only.")
+@click.option("--short", is_flag=True, help="Print only the answer data, one record a line.")
+@click.option("--trace", is_flag=True,
+              help="Resolve iteratively from the root: referrals, then the answer.")  # fmt: skip
+@click.option("--root", "roots", metavar="ADDR", multiple=True,
+              help="Root server for --trace (repeatable; default: system root hints).")  # fmt: skip
+@common_options("timeout", "json", "no_color", timeout=2.0)
+def dns_query(
+    common: Common, args: tuple[str, ...], port: int, reverse: str | None, tries: int, tcp: bool,
+    ignore_tc: bool, bufsize: int, no_edns: bool, dnssec: bool, norec: bool, short: bool,
+    trace: bool, roots: tuple[str, ...],
+) -> ExitStatus:  # fmt: skip
+    """Ask SERVER (default: the first nameserver of /etc/resolv.conf) for NAME's
+    records of each TYPE (default A; PTR with -x) over UDP from a kernel-chosen
+    port with a random ID. Replies whose ID, question or source do not match are
+    ignored and counted; a truncated reply is asked again over TCP. Output is
+    dig's sections; --json prints one document (a list of them for several types).
+
+    Exit 0 on an answer (also NOERROR without data), 1 on NXDOMAIN, SERVFAIL,
+    REFUSED, timeout or a malformed reply, 2 on bad input.
+
+    \b
+    Examples:
+      netlab dns-query www.example.lab
+      netlab dns-query example.lab MX TXT @198.18.0.3
+      netlab dns-query -x 198.18.0.80 --short
+      netlab dns-query --trace --root 198.18.0.1 www.example.lab
+    """
+    import secrets
+    import sys
+
+    from netlab.core.dns import (
+        Exchange,
+        Query,
+        QueryInputError,
+        Walk,
+        is_type,
+        normalize_name,
+        parse_type,
+        reverse_name,
+    )
+    from netlab.errors import InputError
+    from netlab.net.dnsio import run_exchange, run_walk
+    from netlab.render import dnsquery as view
+
+    server_arg = None
+    words = []
+    for arg in args:
+        if arg.startswith("@"):
+            server_arg = arg[1:]
+        else:
+            words.append(arg)
+    try:
+        if reverse is not None:
+            name, type_words = reverse_name(reverse), words
+            default_type = "PTR"
+        elif not words:
+            raise InputError("a NAME to look up is needed (or -x ADDR)")
+        else:
+            # As dig: the NAME is the first word that is not a type ("TXT big.example.lab").
+            at = next((i for i, w in enumerate(words) if not is_type(w)), 0)
+            name, default_type = normalize_name(words[at]), "A"
+            type_words = words[:at] + words[at + 1 :]
+        qtypes = [parse_type(t) for t in type_words] or [parse_type(default_type)]
+    except QueryInputError as err:
+        raise InputError(str(err)) from None
+    timeout = common.timeout or 2.0
+    edns = not no_edns
+    out = sys.stdout
+    docs: list[dict] = []
+    status = ExitStatus.SUCCESS
+    command = " ".join([*(["-x", reverse] if reverse else []), *args])
+
+    if trace:
+        root_servers = [("", _server_address(r, InputError)) for r in roots] or _root_hints()
+        for qtype in qtypes:
+            walk = Walk(name, qtype, root_servers, port=port, edns=edns, bufsize=bufsize,
+                        dnssec=dnssec, ids=_random_ids())  # fmt: skip
+            result = run_walk(walk, timeout=timeout, tries=tries, tcp=tcp)
+            if not result.ok:
+                status = ExitStatus.NO_ANSWER
+                if result.error:
+                    click.echo(f"netlab: error: {result.error}", err=True)
+            if common.json:
+                docs.append(view.trace_json(name, qtype, walk.steps, result))
+            elif short:
+                out.write("".join(line + "\n" for line in view.short_lines(result.records)))
+            else:
+                out.write("\n".join(view.trace_lines(name, qtype, walk.steps, result)) + "\n")
+        return _finish(common, docs, status)
+
+    server = _server_address(server_arg, InputError) if server_arg else _default_server()
+    for i, qtype in enumerate(qtypes):
+        query = Query(name, qtype, server, port, secrets.randbelow(65536), rd=not norec,
+                      edns=edns, bufsize=bufsize, dnssec=dnssec)  # fmt: skip
+        exchange = Exchange(query, timeout=timeout, tries=tries, tcp=tcp, ignore_tc=ignore_tc)
+        outcome = run_exchange(exchange)
+        if common.json:
+            docs.append(view.response_json(name, qtype, outcome))
+        failed = not hasattr(outcome, "message")
+        if failed:
+            status = ExitStatus.NO_ANSWER
+            click.echo(f"netlab: error: {outcome.reason}", err=True)
+            if not common.json and not short:
+                out.write(view.failure_line(outcome) + "\n")
+            continue
+        if outcome.message.extended_rcode != 0:
+            status = ExitStatus.NO_ANSWER
+        if common.json:
+            continue
+        if short:
+            out.write("".join(line + "\n" for line in view.short_lines(outcome.message.answers)))
+        else:
+            if i:
+                out.write("\n")
+            out.write("\n".join(view.response_lines(outcome, command)) + "\n")
+    return _finish(common, docs, status)
+
+
+def _finish(common: Common, docs: list[dict], status: ExitStatus) -> ExitStatus:
+    if common.json:
+        from netlab.render.jsonout import dumps
+
+        click.echo(dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    return status
+
+
+def _random_ids():
+    import secrets
+
+    while True:
+        yield secrets.randbelow(65536)
+
+
+def _server_address(text: str, error) -> str:
+    """An address as given, or a host name resolved by the system (first address)."""
+    import ipaddress
+    import socket
+
+    try:
+        return str(ipaddress.ip_address(text.split("%")[0]))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(text, 53, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError):
+        raise error(f"cannot resolve server {text!r}") from None
+    return infos[0][4][0]
+
+
+def _default_server(path: str = "/etc/resolv.conf") -> str:
+    """The first nameserver of resolv.conf (inside `lab exec`: the lab's), else 127.0.0.1."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    return parts[1].split("%")[0]
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def _root_hints(path: str = "/usr/share/dns/root.hints") -> list[tuple[str, str]]:
+    """(name, IPv4 address) of the root servers in the system's hints file."""
+    servers = []
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 4 and parts[-2] == "A" and not line.startswith(";"):
+                    servers.append((parts[0].lower(), parts[-1]))
+    except OSError:
+        pass
+    return servers or [("a.root-servers.net.", "198.41.0.4")]

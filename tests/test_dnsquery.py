@@ -1,0 +1,415 @@
+"""netlab dns-query: the sans-I/O core with fake time, hostile servers on 127.0.0.1, and
+the `dns` lab compared with dig."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+
+from netlab.core.dns import (
+    NS,
+    Exchange,
+    Failure,
+    Query,
+    QueryInputError,
+    Response,
+    Walk,
+    normalize_name,
+    parse_type,
+    reverse_name,
+)
+from netlab.wire.dns import parse_message
+from tests.conftest import netlab_bin
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def reply(qid, name, qtype=1, *, an=(), ns=(), ar=(), aa=True, rcode=0, tc=False) -> bytes:
+    return bytes(
+        DNS(id=qid, qr=1, aa=int(aa), tc=int(tc), rcode=rcode,
+            qd=DNSQR(qname=name, qtype=qtype), an=list(an), ns=list(ns), ar=list(ar))
+    )  # fmt: skip
+
+
+def rr(name, rtype, data, ttl=300):
+    return DNSRR(rrname=name, type=rtype, ttl=ttl, rdata=data)
+
+
+def query(**kw) -> Query:
+    return Query(**{"name": "www.example.lab.", "qtype": 1, "server": "192.0.2.53",
+                    "qid": 4242, **kw})  # fmt: skip
+
+
+SRC = ("192.0.2.53", 53)
+
+
+# --- names and types -----------------------------------------------------------------------
+
+
+def test_names_and_types():
+    assert normalize_name("WWW.Example.LAB") == "www.example.lab."
+    assert normalize_name(".") == "."
+    assert parse_type("mx") == 15 and parse_type("TYPE65") == 65 and parse_type("CAA") == 257
+    assert reverse_name("198.18.0.80") == "80.0.18.198.in-addr.arpa."
+    assert reverse_name("2001:db8::80").endswith(".8.b.d.0.1.0.0.2.ip6.arpa.")
+    for bad in ("a..b", "a" * 64 + ".lab", "with space.lab", ".".join(["abcdefghi"] * 26)):
+        with pytest.raises(QueryInputError):
+            normalize_name(bad)
+    for bad in ("FOO", "TYPE70000", "AXFR"):
+        with pytest.raises(QueryInputError):
+            parse_type(bad)
+
+
+def test_query_is_built_by_scapy_and_parses():
+    msg = parse_message(query(dnssec=True, bufsize=1400, rd=False).to_bytes())
+    assert msg.id == 4242 and not msg.rd and not msg.qr
+    assert msg.questions[0].to_text() == "www.example.lab. IN A"
+    assert msg.edns.udp_payload_size == 1400 and msg.edns.do
+    assert parse_message(query(edns=False).to_bytes()).edns is None
+
+
+# --- one exchange, fake time ---------------------------------------------------------------
+
+
+def test_exchange_ignores_wrong_id_question_and_source():
+    ex = Exchange(query(), timeout=1.0, tries=1)
+    assert ex.start(0)[0].transport == "udp"
+    answer = rr("www.example.lab.", "A", "198.18.0.80")
+    assert ex.on_datagram(reply(1, "www.example.lab.", an=[answer]), SRC, 1) == []
+    assert ex.on_datagram(reply(4242, "evil.example.lab.", an=[answer]), SRC, 2) == []
+    assert ex.on_datagram(reply(4242, "www.example.lab.", 28), SRC, 3) == []
+    assert ex.on_datagram(reply(4242, "www.example.lab.", an=[answer]), ("192.0.2.9", 53), 4) == []
+    assert ex.on_datagram(b"\x10\x92", SRC, 5) == []
+    assert not ex.done() and ex.ignored == 5
+    ex.on_datagram(reply(4242, "WWW.example.lab.", an=[answer]), SRC, 7 * NS // 1000)
+    res = ex.result
+    assert isinstance(res, Response) and res.ignored == 5 and res.transport == "udp"
+    assert res.time_ms == pytest.approx(7.0)
+    assert [r.data.to_text() for r in res.message.answers] == ["198.18.0.80"]
+
+
+def test_exchange_retries_then_times_out():
+    ex = Exchange(query(), timeout=0.5, tries=3)
+    ex.start(0)
+    assert ex.deadline() == NS // 2
+    assert ex.on_timer(NS // 4) == []  # not yet
+    assert len(ex.on_timer(NS // 2)) == 1 and ex.deadline() == NS
+    assert len(ex.on_timer(NS)) == 1
+    assert ex.on_timer(3 * NS // 2) == [] and ex.done()
+    assert isinstance(ex.result, Failure) and ex.result.rcode == "TIMEOUT"
+    assert "3 tries" in ex.result.reason
+
+
+def test_truncated_reply_switches_to_tcp_and_stream_is_framed():
+    ex = Exchange(query(qtype=16), timeout=1.0, tries=2)
+    ex.start(0)
+    sends = ex.on_datagram(reply(4242, "www.example.lab.", 16, tc=True), SRC, 10)
+    assert [s.transport for s in sends] == ["tcp"] and ex.transport == "tcp"
+    full = reply(4242, "www.example.lab.", 16, an=[rr("www.example.lab.", "TXT", ["x" * 200] * 4)])
+    stream = struct.pack("!H", len(full)) + full
+    assert ex.on_stream(stream[:300], 20) == [] and not ex.done()
+    ex.on_stream(stream, 30)
+    res = ex.result
+    assert res.transport == "tcp" and res.tc_retry and res.size == len(full)
+
+
+def test_ignore_tc_keeps_the_truncated_reply():
+    ex = Exchange(query(), ignore_tc=True)
+    ex.start(0)
+    ex.on_datagram(reply(4242, "www.example.lab.", tc=True), SRC, 1)
+    assert ex.result.transport == "udp" and ex.result.message.tc
+
+
+def test_malformed_matching_reply_is_an_error():
+    ex = Exchange(query())
+    ex.start(0)
+    ex.on_datagram(loop_reply(4242), SRC, 1)
+    assert isinstance(ex.result, Failure) and "compression pointer" in ex.result.reason
+
+
+def loop_reply(qid: int, name: str = "www.example.lab.") -> bytes:
+    """A reply whose one answer's owner name is a compression pointer to itself."""
+    head = struct.pack("!6H", qid, 0x8180, 1, 1, 0, 0)
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.strip(".").split(".")) + b"\0"
+    at = 12 + len(qname) + 4
+    return head + qname + b"\x00\x01\x00\x01" + struct.pack("!H", 0xC000 | at) + bytes(10)
+
+
+# --- the iterative walk, with scripted servers ---------------------------------------------
+
+
+def drive(walk: Walk, servers: dict):
+    """Answer each query the walk yields from SERVERS[(addr, name, type)] (bytes or None)."""
+    q = walk.first()
+    while q is not None:
+        data = servers.get((q.server, q.name, q.qtype))
+        if data is None:
+            out = Failure("timed out (1 try of 1 s, UDP)", q.server, 53, 1000.0)
+        else:
+            ex = Exchange(q)
+            ex.start(0)
+            ex.on_datagram(_with_id(data, q.qid), (q.server, 53), NS // 1000)
+            out = ex.result
+        q = walk.feed(out)
+    return walk.result
+
+
+def _with_id(data: bytes, qid: int) -> bytes:
+    return struct.pack("!H", qid) + data[2:]
+
+
+ROOT, TLD, AUTH = "198.18.0.1", "198.18.0.2", "198.18.0.3"
+
+
+def lab_servers(name="www.example.lab.", qtype=1):
+    return {
+        (ROOT, name, qtype): reply(0, name, qtype, aa=False,
+                                   ns=[rr("lab.", "NS", "ns1.lab.")],
+                                   ar=[rr("ns1.lab.", "A", TLD)]),
+        (TLD, name, qtype): reply(0, name, qtype, aa=False,
+                                  ns=[rr("example.lab.", "NS", "ns1.example.lab.")],
+                                  ar=[rr("ns1.example.lab.", "A", AUTH)]),
+        (AUTH, name, qtype): reply(0, name, qtype, an=[rr(name, "A", "198.18.0.80")]),
+    }  # fmt: skip
+
+
+def test_walk_follows_referrals_with_glue():
+    walk = Walk("www.example.lab.", 1, [("a.root-servers.lab.", ROOT)])
+    result = drive(walk, lab_servers())
+    assert result.ok and [r.data.to_text() for r in result.records] == ["198.18.0.80"]
+    steps = [(s.zone, s.server, s.kind) for s in walk.steps]
+    assert steps == [(".", ROOT, "referral"), ("lab.", TLD, "referral"),
+                     ("example.lab.", AUTH, "answer")]  # fmt: skip
+    assert walk.steps[0].referral == [{"name": "ns1.lab.", "addresses": [TLD]}]
+
+
+def test_walk_resolves_glueless_ns_and_skips_a_dead_server():
+    servers = lab_servers()
+    # lab. delegates example.lab to a server named in another zone, without glue;
+    # the root also lists a second root server that never answers.
+    servers[(TLD, "www.example.lab.", 1)] = reply(
+        0, "www.example.lab.", aa=False, ns=[rr("example.lab.", "NS", "ns.other.lab.")]
+    )
+    servers[(ROOT, "ns.other.lab.", 1)] = reply(
+        0,
+        "ns.other.lab.",
+        aa=False,
+        ns=[rr("lab.", "NS", "ns1.lab.")],
+        ar=[rr("ns1.lab.", "A", TLD)],
+    )
+    servers[(TLD, "ns.other.lab.", 1)] = reply(
+        0, "ns.other.lab.", an=[rr("ns.other.lab.", "A", AUTH)])  # fmt: skip
+    walk = Walk("www.example.lab.", 1, [("dead.", "192.0.2.1"), ("a.", ROOT)])
+    result = drive(walk, servers)
+    assert result.ok and result.records[-1].data.to_text() == "198.18.0.80"
+    kinds = [(s.depth, s.server, s.kind) for s in walk.steps]
+    assert kinds[0] == (0, "192.0.2.1", "failed")
+    assert (1, TLD, "answer") in kinds and kinds[-1] == (0, AUTH, "answer")
+
+
+def test_walk_detects_referral_loop_and_cname_loop():
+    name = "www.example.lab."
+    servers = lab_servers()
+    # example.lab's server refers back up to lab.: an upward referral, lame.
+    servers[(AUTH, name, 1)] = reply(
+        0, name, aa=False, ns=[rr("lab.", "NS", "ns1.lab.")], ar=[rr("ns1.lab.", "A", TLD)]
+    )
+    walk = Walk(name, 1, [("a.", ROOT)])
+    result = drive(walk, servers)
+    assert not result.ok and walk.steps[-1].kind == "lame"
+    servers = lab_servers()
+    servers[(AUTH, name, 1)] = reply(0, name, an=[rr(name, "CNAME", "x.example.lab.")])
+    servers.update(lab_servers("x.example.lab."))
+    servers[(AUTH, "x.example.lab.", 1)] = reply(
+        0, "x.example.lab.", an=[rr("x.example.lab.", "CNAME", name)]
+    )
+    walk = Walk(name, 1, [("a.", ROOT)])
+    result = drive(walk, servers)
+    assert not result.ok and "CNAME loop" in result.error
+
+
+# --- the command against hostile servers on 127.0.0.1 (no root needed) -------------------
+
+
+def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([netlab_bin(), "dns-query", *args], capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+class Hostile:
+    """A UDP server on 127.0.0.1 that answers each query with the given replies in turn."""
+
+    def __init__(self, make_replies) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(10)
+        self.port = self.sock.getsockname()[1]
+        self.make_replies = make_replies
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            data, peer = self.sock.recvfrom(2048)
+        except OSError:
+            return
+        q = parse_message(data)
+        for sock, payload in self.make_replies(q, self.sock):
+            sock.sendto(payload, peer)
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_wrong_id_and_question_are_ignored():
+    good = rr("www.example.lab.", "A", "192.0.2.80")
+    evil = rr("www.example.lab.", "A", "203.0.113.66")
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))
+
+    def replies(q, sock):
+        return [
+            (other, reply(q.id, q.questions[0].name, an=[evil])),  # right ID, wrong source port
+            (sock, reply(q.id ^ 1, q.questions[0].name, an=[evil])),  # wrong ID
+            (sock, reply(q.id, "evil.example.lab.", an=[evil])),  # mismatched question
+            (sock, reply(q.id, q.questions[0].name, an=[good])),
+        ]
+
+    server = Hostile(replies)
+    try:
+        out = run("www.example.lab", "@127.0.0.1", "-p", str(server.port), "--json",
+                  "--timeout", "3", "--tries", "1")  # fmt: skip
+    finally:
+        server.close()
+        other.close()
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [a["data"] for a in doc["answers"]] == ["192.0.2.80"]
+    assert doc["ignored"] == 2  # the wrong-port datagram never reached us: the kernel dropped it
+    assert doc["transport"] == "udp" and doc["rcode"] == "NOERROR"
+
+
+def test_compression_loop_is_one_line_error_exit_1():
+    # Decision: a reply that matches our ID and question but does not decode is a
+    # failed lookup (exit 1), reported at once; bad *input* is exit 2.
+    server = Hostile(lambda q, sock: [(sock, loop_reply(q.id))])
+    start = time.monotonic()
+    try:
+        out = run("www.example.lab", "@127.0.0.1", "-p", str(server.port), "--timeout", "3")
+    finally:
+        server.close()
+    assert out.returncode == 1
+    assert time.monotonic() - start < 3
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("netlab: error: malformed reply")
+    assert "compression pointer" in lines[0]
+
+
+def test_timeout_exit_1():
+    server = Hostile(lambda q, sock: [])
+    try:
+        out = run("www.example.lab", "@127.0.0.1", "-p", str(server.port), "--timeout", "0.2",
+                  "--tries", "2", "--json")  # fmt: skip
+    finally:
+        server.close()
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["rcode"] == "TIMEOUT"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("a..b",), ("a" * 64 + ".lab",), ("www.example.lab", "FOO"), ("-x", "nope"), ()],
+)
+def test_bad_input_exit_2_one_line(args):
+    out = run(*args, "@127.0.0.1", "-p", "9")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("netlab: error:"), out.stderr
+
+
+# --- in the dns lab, compared with dig -------------------------------------------------------
+
+
+@pytest.fixture
+def dns_lab(lab):
+    return lab("dns", tools=("dig",))
+
+
+def nq(handle, *args: str) -> subprocess.CompletedProcess:
+    return handle.exec("client", netlab_bin(), "dns-query", *args)
+
+
+def dig_answers(handle, *args: str) -> set[tuple]:
+    out = handle.exec("client", "dig", "+noall", "+answer", "+nosplit", *args, check=True)
+    rows = set()
+    for line in out.stdout.splitlines():
+        name, ttl, _cls, rtype, data = line.split(None, 4)
+        rows.add((name, rtype, int(ttl), " ".join(data.split())))
+    return rows
+
+
+def test_answers_equal_digs(dns_lab):
+    auth = dns_lab.addr("auth")
+    cases = [("www.example.lab", "A"), ("www.example.lab", "AAAA"), ("example.lab", "MX"),
+             ("example.lab", "TXT"), ("web.example.lab", "CNAME"), ("example.lab", "NS"),
+             ("example.lab", "SOA"), ("big.example.lab", "TXT")]  # fmt: skip
+    for name, rtype in cases:
+        out = nq(dns_lab, name, rtype, f"@{auth}", "--json")
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        ours = {(a["name"], a["type"], a["ttl"], " ".join(a["data"].split()))
+                for a in doc["answers"]}  # fmt: skip
+        assert ours and ours == dig_answers(dns_lab, f"@{auth}", name, rtype), (name, rtype)
+        assert "aa" in doc["flags"] and doc["server"] == auth
+    text = nq(dns_lab, "www.example.lab", f"@{auth}")
+    assert ";; ANSWER SECTION:" in text.stdout and "flags: qr aa rd;" in text.stdout
+    assert nq(dns_lab, "--short", "www.example.lab", "AAAA", f"@{auth}").stdout == "2001:db8::80\n"
+    neg = nq(dns_lab, "nope.example.lab", f"@{auth}", "--json")
+    assert neg.returncode == 1 and json.loads(neg.stdout)["rcode"] == "NXDOMAIN"
+
+
+def test_trace_walks_root_tld_auth(dns_lab):
+    out = nq(dns_lab, "--trace", "--root", dns_lab.addr("root"), "www.example.lab", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    steps = [(s["zone"], s["server"], s["kind"]) for s in doc["trace"]]
+    assert steps == [(".", dns_lab.addr("root"), "referral"),
+                     ("lab.", dns_lab.addr("tld"), "referral"),
+                     ("example.lab.", dns_lab.addr("auth"), "answer")]  # fmt: skip
+    assert doc["trace"][0]["referral_zone"] == "lab."
+    assert [a["data"] for a in doc["answers"]] == [dns_lab.addr("www")]
+    text = nq(dns_lab, "--trace", "--root", dns_lab.addr("root"), "web.example.lab")
+    assert text.returncode == 0
+    assert "→ example.lab. NS ns1.example.lab." in text.stdout
+    assert "web.example.lab." in text.stdout and dns_lab.addr("www") in text.stdout
+
+
+def test_truncated_over_udp_then_tcp(dns_lab):
+    auth = f"@{dns_lab.addr('auth')}"
+    cut = json.loads(nq(dns_lab, "big.example.lab", "TXT", auth, "--no-edns", "--ignore-tc",
+                        "--json").stdout)  # fmt: skip
+    assert "tc" in cut["flags"] and cut["transport"] == "udp" and cut["size"] <= 512
+    full = nq(dns_lab, "big.example.lab", "TXT", auth, "--no-edns", "--json")
+    assert full.returncode == 0, full.stderr
+    doc = json.loads(full.stdout)
+    assert doc["transport"] == "tcp" and doc["tc_retry"] and "tc" not in doc["flags"]
+    assert doc["size"] > 1000 and len(doc["answers"]) == 1
+    edns = json.loads(nq(dns_lab, "big.example.lab", "TXT", auth, "--json").stdout)
+    assert edns["transport"] == "udp" and edns["answers"] == doc["answers"]
+
+
+def test_resolver_cache_ttl_decreases(dns_lab):
+    first = json.loads(nq(dns_lab, "info.example.lab", "TXT", "--json").stdout)
+    assert first["server"] == dns_lab.addr("resolver")  # the lab's resolv.conf
+    time.sleep(2.1)
+    second = json.loads(nq(dns_lab, "info.example.lab", "TXT", "--json").stdout)
+    assert "ra" in second["flags"]
+    assert second["answers"][0]["ttl"] < first["answers"][0]["ttl"]
