@@ -201,8 +201,44 @@ def _build(
     timings["files"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    _wait_links_up(book)
+    timings["carrier"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     _start_services(topo, name, book, guard)
     timings["services"] = time.perf_counter() - t
+
+
+LINK_UP_TIMEOUT = 3.0
+
+
+def _wait_links_up(book: Ledger) -> None:
+    """Return once every veth end is operationally up (bounded).
+
+    The kernel's link watch applies carrier changes at most once a second, and a
+    bridge port forwards nothing until then: right after the links are set up, the
+    first packets across a LAN could be lost. A lab that says "up" must forward.
+    """
+    import json
+    import subprocess
+
+    ends: dict[str, set[str]] = {}
+    for item in book.of_kind("link"):
+        for end in (item["a"], item["b"]):
+            ns, dev = end.split(":")
+            ends.setdefault(ns, set()).add(dev)
+    deadline = time.monotonic() + LINK_UP_TIMEOUT
+    while ends and time.monotonic() < deadline:
+        for ns in list(ends):
+            out = subprocess.run(["ip", "-n", ns, "-j", "link", "show"], capture_output=True,
+                                 text=True, check=False).stdout  # fmt: skip
+            up = {link["ifname"] for link in json.loads(out or "[]")
+                  if link.get("operstate") in ("UP", "UNKNOWN")}  # fmt: skip
+            ends[ns] -= up
+            if not ends[ns]:
+                del ends[ns]
+        if ends:
+            time.sleep(0.02)
 
 
 def _impair(the_plan: plan.Plan, book: Ledger) -> None:
