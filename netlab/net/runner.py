@@ -71,8 +71,13 @@ class Runner:
         verbose: int = 0,
         write: str | None = None,
         verbose_out: Any = None,
+        pmtu_probe: bool = False,
     ) -> None:
         self.iface = iface
+        # Send at the interface MTU whatever path MTU the kernel has cached for the target
+        # (IP_PMTUDISC_PROBE), so a big DF probe reaches the router that must answer
+        # "fragmentation needed" instead of failing locally with EMSGSIZE (traceroute --mtu).
+        self.pmtu_probe = pmtu_probe
         self.verbose = verbose
         self.write_path = write
         self.verbose_out = verbose_out
@@ -88,6 +93,9 @@ class Runner:
             # IPPROTO_RAW: we hand the kernel whole IP packets built by Scapy (IP_HDRINCL).
             sock = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
+            if self.pmtu_probe:  # IP(V6)_MTU_DISCOVER = IP(V6)_PMTUDISC_PROBE
+                level = socket.IPPROTO_IP if family == 4 else socket.IPPROTO_IPV6
+                sock.setsockopt(level, 10 if family == 4 else 23, 3)
             self._l3[family] = sock
         return sock
 

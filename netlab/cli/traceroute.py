@@ -1,0 +1,322 @@
+"""`netlab traceroute`: Paris-style traceroute (UDP, ICMP, TCP), Linux traceroute's output."""
+
+from __future__ import annotations
+
+import click
+
+from netlab.cli.options import Common, common_options
+from netlab.errors import ExitStatus
+
+RESOLVE_TIMEOUT = 1.0  # seconds a reverse lookup may hold up the output of a hop
+
+
+def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    from netlab.core.trace import Wait
+
+    try:
+        return Wait.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(f"'{value}': {err}") from None
+
+
+@click.command(
+    short_help="Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("target")
+@click.argument("packetlen", required=False, type=click.IntRange(28, 65000))
+@click.option("-U", "--udp", "method", flag_value="udp", help="UDP probes to one port (default).")
+@click.option("-I", "--icmp", "method", flag_value="icmp", help="ICMP echo probes.")
+@click.option("-T", "--tcp", "method", flag_value="tcp", help="TCP SYN probes (port 80 unless -p).")
+@click.option(
+    "-p",
+    "--port",
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Destination port: 33434 for UDP, 80 for TCP; the same for every probe.",
+)
+@click.option(
+    "-q",
+    "--queries",
+    type=click.IntRange(1, 10),
+    default=3,
+    show_default=True,
+    metavar="N",
+    help="Probes per hop.",
+)
+@click.option(
+    "-m",
+    "--max-hops",
+    "max_ttl",
+    type=click.IntRange(1, 255),
+    default=30,
+    show_default=True,
+    metavar="MAXTTL",
+    help="Stop after this many hops.",
+)
+@click.option(
+    "-f",
+    "--first",
+    "first_ttl",
+    type=click.IntRange(1, 255),
+    default=1,
+    show_default=True,
+    metavar="FIRSTTTL",
+    help="Start from this hop.",
+)
+@click.option(
+    "-w",
+    "--wait",
+    callback=_parse_wait,
+    metavar="MAX[,HERE,NEAR]",
+    help="As Linux traceroute: give a probe up after MAX seconds, or HERE times the round "
+    "trip of an answer from the same hop, or NEAR times one from a later hop "
+    "[default: 5,3,10; with --report: 2,0,0].",
+)
+@click.option(
+    "-N",
+    "--sim-queries",
+    "simultaneous",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    metavar="N",
+    help="Probes in flight at once.",
+)
+@click.option("-n", "numeric", is_flag=True, help="Addresses only, no names (the default).")
+@click.option("--resolve", is_flag=True, help="Show router names (reverse DNS, 1 s at most each).")
+@click.option("-F", "--df", is_flag=True, help="Set Don't Fragment; a too-small link shows !F-MTU.")
+@click.option(
+    "--mtu",
+    "path_mtu",
+    is_flag=True,
+    help="Discover the path MTU along the way (DF, from the interface MTU down; shows F=SIZE).",
+)
+@click.option("-4", "family", flag_value=4, help="IPv4 only.")
+@click.option("-6", "family", flag_value=6, help="IPv6 only.")
+@click.option("--report", is_flag=True, help="mtr-style table per hop after COUNT rounds.")
+@click.option(
+    "-c",
+    "--count",
+    type=click.IntRange(1, 1000),
+    metavar="N",
+    help="With --report: rounds, i.e. probes per hop [default: 10].",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Time between rounds of probes [default: 0; with --report: 1, as mtr]. Routers "
+    "limit the ICMP they send (Linux: 1000/s), so very short intervals show loss.",
+)
+@click.option(
+    "--write",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Save every packet sent and received to FILE (pcapng).",
+)
+@common_options("iface", "verbose", "json", "no_color")
+def traceroute(
+    common: Common, target: str, packetlen: int | None, method: str | None, port: int | None,
+    queries: int, max_ttl: int, first_ttl: int, wait, simultaneous: int, numeric: bool,
+    resolve: bool, df: bool, path_mtu: bool, family: int | None, report: bool,
+    count: int | None, interval: float | None, write: str | None,
+) -> ExitStatus:  # fmt: skip
+    """Show the routers on the way to TARGET: for each hop (TTL) the router that
+    answered and up to -q round-trip times, '*' for silence, and Linux
+    traceroute's marks (!H !N !P !F-MTU !X …) when a router says "unreachable".
+
+    Probes keep their flow identifiers (addresses, ports, ICMP checksum) constant
+    across TTLs, as paris-traceroute does, so load-balanced paths do not invent
+    links; up to -N probes are in flight at once, so a trace takes about one
+    round trip. RTTs come from kernel timestamps of the probe leaving and the
+    answer arriving. An optional PACKETLEN sets the probe size (IP header included).
+
+    Exit 0 if the destination answered, 1 if not, 2 on bad input, 3 without
+    CAP_NET_RAW, 130 on Ctrl-C (after what was found so far).
+
+    \b
+    Examples:
+      netlab traceroute server
+      netlab traceroute -T -p 443 --resolve example.org
+      netlab traceroute --mtu server              # path MTU per hop
+      netlab traceroute --report -c 20 server     # mtr-style loss and jitter
+      netlab traceroute --json -I server | jq '.hops[].probes[0].from'
+    """
+    import contextlib
+    import os
+    import random
+    import socket
+    import sys
+    import time
+
+    from netlab.core.trace import DEFAULT_PORT, Flow, TraceCore, Wait, default_size, min_size
+    from netlab.errors import InputError
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import resolve_target, route_to
+    from netlab.net.runner import Runner
+    from netlab.render import traceroute as view
+
+    method = method or "udp"
+    if first_ttl > max_ttl:
+        raise InputError(f"first hop {first_ttl} is beyond the last one ({max_ttl})")
+    if count is not None and not report:
+        raise InputError("-c/--count sets the rounds of --report; use -q for probes per hop")
+    if port is not None and method == "icmp":
+        raise InputError("-p/--port does not apply to ICMP probes")
+    if report:
+        queries = count or 10
+        wait = wait or Wait(2.0, 0.0, 0.0)  # mtr: a fixed timeout, rounds 1 s apart
+        interval = 1.0 if interval is None else interval
+    wait = wait or Wait()
+    if (max_ttl - first_ttl + 1) * queries > 60000:
+        raise InputError("too many probes: (hops × probes per hop) must stay under 60000")
+
+    addr, fam = resolve_target(target, family)
+    route = route_to(addr, common.iface)
+    ident = (os.getpid() ^ int(time.time())) & 0xFFFF or 1
+    sport = ident if method == "icmp" else random.randrange(33000, 60000)
+    flow = Flow(method, fam, route.src, addr, sport, port or DEFAULT_PORT[method],
+                flow_label=0)  # fmt: skip
+    mtu_start = _interface_mtu(route.dev) if path_mtu else None
+    size = packetlen or default_size(flow)
+    if size < min_size(flow):
+        raise InputError(f"packet length {size} is too small: {method} probes over "
+                         f"IPv{fam} need {min_size(flow)} bytes")  # fmt: skip
+    if df and not path_mtu:
+        dev_mtu = _interface_mtu(route.dev)
+        if dev_mtu and size > dev_mtu:
+            raise InputError(f"packet length {size} with --df is over the MTU of {route.dev} "
+                             f"({dev_mtu})")  # fmt: skip
+    require_raw_socket("traceroute", socket.AF_INET if fam == 4 else socket.AF_INET6)
+
+    # Import Scapy now, not inside the first send: the import must not delay probe 1.
+    import scapy.layers.inet
+
+    if fam == 6:
+        import scapy.layers.inet6  # noqa: F401
+
+    core = TraceCore(
+        flow, first_ttl=first_ttl, max_ttl=max_ttl, queries=queries,
+        simultaneous=simultaneous, wait=wait, size=size, df=df, path_mtu=mtu_start,
+        interval=interval or 0.0,
+    )  # fmt: skip
+    out = sys.stdout
+    names = _Names() if resolve else None
+    state: dict = {"reached": False, "last_pmtu": None}
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        # Written once when the block ends, valid JSON on Ctrl-C and errors too.
+        json_doc = JsonDocument(out)
+        json_doc.data = {"target": target, "address": addr, "method": method, "hops": [],
+                         "reached": False}  # fmt: skip
+        if path_mtu:
+            json_doc.data["pmtu"] = None
+    else:
+        json_doc = None
+        if report:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            out.write("\n".join(view.report_header(socket.gethostname(), stamp)) + "\n")
+        else:
+            out.write(view.header(target, addr, max_ttl, core.size) + "\n")
+        out.flush()
+
+    def on_event(event) -> None:
+        if event.type == "heard":
+            if names is not None:
+                names.start(event.addr)
+            return
+        if event.type == "local_error":
+            sys.stderr.write(f"netlab: traceroute: hop {event.ttl}: {event.reason}\n")
+            return
+        if event.type == "end":
+            state["reached"] = event.reached
+            if json_doc is not None:
+                json_doc.data["reached"] = event.reached
+                if path_mtu:
+                    json_doc.data["pmtu"] = event.pmtu
+            return
+        shown = names.wait_for(event) if names is not None else None
+        if json_doc is not None:
+            record = view.report_record if report else view.hop_record
+            json_doc.data["hops"].append(record(event, shown))
+            return
+        if report:
+            lines = view.report_line(view.hop_stats(event), shown)
+        else:
+            lines = [view.hop_line(event, shown, state["last_pmtu"])]
+            for probe in event.probes:
+                if probe is not None and probe.mark is None and event.pmtu is not None:
+                    state["last_pmtu"] = probe.size
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+
+    runner = Runner(route.dev, verbose=common.verbose, write=write, pmtu_probe=df or path_mtu,
+                    verbose_out=sys.stderr if common.json else out)  # fmt: skip
+    with json_doc if json_doc is not None else contextlib.nullcontext():
+        interrupted = runner.run(core, on_event)
+        if interrupted:
+            core.interrupt(time.time_ns())
+            for event in core.pop_events():
+                on_event(event)
+            if json_doc is not None:
+                json_doc.data["interrupted"] = True
+    if interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if state["reached"] else ExitStatus.NO_ANSWER
+
+
+def _interface_mtu(dev: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class _Names:
+    """Reverse lookups started when an address first answers, waited for (bounded) when shown.
+
+    Daemon threads, not an executor: a resolver that hangs must not hold up exit.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, str | None] = {}
+        self._threads: dict = {}
+        self._started: dict[str, float] = {}
+
+    def start(self, addr: str) -> None:
+        import threading
+        import time
+
+        if addr in self._threads:
+            return
+
+        def lookup() -> None:
+            import socket
+
+            try:
+                self._found[addr] = socket.gethostbyaddr(addr)[0]
+            except (OSError, UnicodeError):
+                self._found[addr] = None
+
+        thread = threading.Thread(target=lookup, name=f"rdns-{addr}", daemon=True)
+        self._threads[addr] = thread
+        self._started[addr] = time.monotonic()
+        thread.start()
+
+    def wait_for(self, hop) -> dict[str, str | None]:
+        import time
+
+        shown: dict[str, str | None] = {}
+        for probe in hop.probes:
+            if probe is None:
+                continue
+            self.start(probe.addr)
+            left = self._started[probe.addr] + RESOLVE_TIMEOUT - time.monotonic()
+            self._threads[probe.addr].join(max(0.0, left))
+            shown[probe.addr] = self._found.get(probe.addr)
+        return shown
