@@ -13,6 +13,13 @@ run() { netlab lab exec --lab "$lab" "$@"; }
 run client -- ping -4 -c 1 -W 2 server | grep -q "ttl=61"
 hops="$(run client -- traceroute -4 -n -q 1 -w 1 server | awk 'NR > 1 { print $2 }' | paste -sd ' ')"
 [[ "$hops" == "198.18.1.1 198.18.2.2 198.18.3.2 198.18.4.2" ]] || { echo "hops: $hops" >&2; exit 1; }
+# TTL per hop, told by netlab: each router answers the probe whose TTL runs out there.
+nl_hops="$(run client -- netlab traceroute --json -q 1 server | python3 -c '
+import json, sys
+trace = json.load(sys.stdin)
+assert trace["reached"], trace
+print(" ".join(hop["probes"][0]["from"] for hop in trace["hops"]))')"
+[[ "$nl_hops" == "$hops" ]] || { echo "netlab hops: $nl_hops, traceroute: $hops" >&2; exit 1; }
 run pc1 -- ping -4 -c 1 -W 2 pc2 | grep -q "ttl=64"        # same subnet: direct
 run pc1 -- ping -4 -c 1 -W 2 server | grep -q "ttl=61"     # other subnet: via the gateway
 run pc1 -- ip route get 198.18.4.2 | grep -q "via 198.18.10.1"
