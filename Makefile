@@ -15,7 +15,7 @@ APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping tracer
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
 	ieee-data
 
-.PHONY: help setup deps venv test demo lint format completions bench clean
+.PHONY: help setup deps venv test demo demo-labs lint format completions bench clean
 
 help:
 	@echo "make demo         set up .venv and run netlab on bundled examples"
@@ -69,6 +69,22 @@ demo: venv
 	done
 	@echo; echo '$$ netlab dissect -V --packet 10 pcaps/tcp-udp.pcap   # the ICMP error and the datagram it quotes'
 	@$(BIN)/netlab dissect -V --packet 10 pcaps/tcp-udp.pcap
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory demo-labs; \
+	else echo; echo "(run 'make demo' as root for the lab part: ping, traceroute and DNS in namespaces)"; fi
+
+# The lab part of the demo (root): real networks in namespaces, real servers inside.
+demo-labs: setup
+	@export PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	trap 'netlab lab down demo-routed >/dev/null 2>&1 || true; netlab lab down demo-dns >/dev/null 2>&1 || true' EXIT; \
+	echo; echo '$$ netlab lab up labs/routed.toml'; netlab lab up labs/routed.toml --name demo-routed; \
+	echo; echo '$$ netlab lab exec client -- netlab ping -c 3 -i 0.2 --explain server'; \
+	netlab lab exec --lab demo-routed client -- netlab ping -c 3 -i 0.2 --explain server; \
+	echo; echo '$$ netlab lab exec client -- netlab traceroute server'; \
+	netlab lab exec --lab demo-routed client -- netlab traceroute server; \
+	netlab lab down demo-routed >/dev/null; \
+	echo; echo '$$ netlab lab up labs/dns.toml'; netlab lab up labs/dns.toml --name demo-dns >/dev/null; \
+	echo '$$ netlab lab exec client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab'; \
+	netlab lab exec --lab demo-dns client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab
 
 lint: venv
 	$(BIN)/ruff check netlab tests bench
