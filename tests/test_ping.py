@@ -116,6 +116,12 @@ def test_several_targets_in_parallel(routed_lab):
 def test_explain_names_the_gateway_or_the_target(routed_lab):
     remote = ping(routed_lab, "-c", "1", "--explain", "server")
     assert f"sent to the gateway {routed_lab.addr('r1')}" in remote.stdout
+    # A fresh lab: r1 is not in the client's neighbour table, so netlab asks with ARP.
+    assert (
+        f"ARP: who-has {routed_lab.addr('r1')}? tell {routed_lab.addr('client')}" in remote.stdout
+    )
+    assert re.search(rf"ARP: {routed_lab.addr('r1')} is-at ([0-9a-f]{{2}}:){{5}}[0-9a-f]{{2}}",
+                     remote.stdout)  # fmt: skip
     local = ping(routed_lab, "-c", "1", "--explain", routed_lab.addr("r1"))
     assert "delivered directly (on-link)" in local.stdout
     assert re.search(rf"next hop {routed_lab.addr('r1')} is at ([0-9a-f]{{2}}:){{5}}[0-9a-f]{{2}}",

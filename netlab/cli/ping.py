@@ -125,6 +125,8 @@ def ping(
         for target, route in resolved:
             for line in explain_route(target.addr, route):
                 (sys.stderr if common.json else out).write(line + "\n")
+            for line in _arp_for_next_hop(route):
+                (sys.stderr if common.json else out).write(line + "\n")
     if not common.json:
         for target, _route in resolved:
             out.write(view.header(target, size) + "\n")
@@ -205,3 +207,32 @@ def _interface_mtu(dev: str) -> int | None:
             return int(f.read())
     except (OSError, ValueError):
         return None
+
+
+def _arp_for_next_hop(route) -> list[str]:
+    """--explain, IPv4, next hop not in the neighbour table: ask for it ourselves with
+    ARP (the same exchange the kernel is about to make) and show who-has / is-at."""
+    import time
+
+    from netlab.net.route import interface_mac, neighbour
+
+    if route.family != 4 or route.dev == "lo" or neighbour(route.next_hop, route.dev)[0]:
+        return []
+    from netlab.core.arp import ArpingCore
+    from netlab.net.runner import Runner
+
+    mac = interface_mac(route.dev)
+    if not mac or not route.src:
+        return []
+    core = ArpingCore(mac=mac, src=route.src, target=route.next_hop, count=1, timeout=1.0)
+    lines = [f"  ARP: who-has {route.next_hop}? tell {route.src} (broadcast from {mac})"]
+    replies = []
+    Runner(route.dev).run(core, lambda e: replies.append(e) if e.type == "reply" else None)
+    core.interrupt(time.time_ns())
+    if replies:
+        r = replies[0]
+        rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""
+        lines.append(f"  ARP: {r.ip} is-at {r.mac}{rtt}")
+    else:
+        lines.append(f"  ARP: no answer from {route.next_hop} within 1 s")
+    return lines

@@ -32,6 +32,7 @@ def explain_route(target: str, route: Route) -> list[str]:
         lines.append(
             f"  not on {route.dev}'s subnets ({nets}) -> sent to the gateway {route.gateway}"
         )
+    lines.append(f"  our MAC on {route.dev}: {interface_mac(route.dev) or '?'}")
     hop = route.next_hop
     mac, state = neighbour(hop, route.dev)
     proto = "ARP" if addr.version == 4 else "neighbour discovery"
@@ -40,7 +41,7 @@ def explain_route(target: str, route: Route) -> list[str]:
     else:
         lines.append(
             f"  next hop {hop}: not in the neighbour table yet; the kernel resolves it with "
-            f"{proto} before the first packet (see -v)"
+            f"{proto} before the first packet"
+            + (", as netlab does now:" if addr.version == 4 else " (see -v)")
         )
-    lines.append(f"  our MAC on {route.dev}: {interface_mac(route.dev) or '?'}")
     return lines
