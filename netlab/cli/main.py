@@ -59,6 +59,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.sniff:sniff",
         "Capture live packets on an interface (tcpdump filter syntax); views as in dissect.",
     ),
+    "tcp-handshake": CommandEntry(
+        "netlab.cli.tcp_handshake:tcp_handshake",
+        "Open (and close) a TCP connection from raw packets, showing every segment.",
+    ),
     "traceroute": CommandEntry(
         "netlab.cli.traceroute:traceroute",
         "Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",

@@ -72,8 +72,12 @@ class Runner:
         write: str | None = None,
         verbose_out: Any = None,
         pmtu_probe: bool = False,
+        mark: int | None = None,
     ) -> None:
         self.iface = iface
+        # SO_MARK on our raw sockets: lets a firewall rule tell our packets from the
+        # kernel's (tcp-handshake's RST guard drops the kernel's RSTs, not ours).
+        self.mark = mark
         # Send at the interface MTU whatever path MTU the kernel has cached for the target
         # (IP_PMTUDISC_PROBE), so a big DF probe reaches the router that must answer
         # "fragmentation needed" instead of failing locally with EMSGSIZE (traceroute --mtu).
@@ -93,6 +97,8 @@ class Runner:
             # IPPROTO_RAW: we hand the kernel whole IP packets built by Scapy (IP_HDRINCL).
             sock = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
+            if self.mark is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, self.mark)
             if self.pmtu_probe:  # IP(V6)_MTU_DISCOVER = IP(V6)_PMTUDISC_PROBE
                 level = socket.IPPROTO_IP if family == 4 else socket.IPPROTO_IPV6
                 sock.setsockopt(level, 10 if family == 4 else 23, 3)

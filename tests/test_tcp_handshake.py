@@ -1,0 +1,404 @@
+"""netlab tcp-handshake: the RFC 9293 client core with fake time, and real handshakes in labs."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from netlab.capture.reader import Frame
+from netlab.core import tcp_handshake as th
+from netlab.core.tcp_handshake import Conn, Note, TcpHandshakeCore, parse_frame
+from tests.conftest import netlab_bin
+
+NS = 1_000_000_000
+ACK, FIN, RST, SYN = th.ACK, th.FIN, th.RST, th.SYN
+SYN_SENT, ESTABLISHED, CLOSED, CLOSING = th.SYN_SENT, th.ESTABLISHED, th.CLOSED, th.CLOSING
+FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT = th.FIN_WAIT_1, th.FIN_WAIT_2, th.TIME_WAIT
+CLOSE_WAIT, LAST_ACK = th.CLOSE_WAIT, th.LAST_ACK
+CONN = Conn(4, "198.18.1.2", 40000, "198.18.4.2", 7, 1460)
+ISN = 1000
+IRS = 5000
+
+
+# --- the core with fake time ----------------------------------------------------------------
+
+
+def _frame(flags: int, seq: int, ack: int = 0, ts: int = 0, *, out: bool = False,
+           options=None, payload: bytes = b"") -> Frame:  # fmt: skip
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    c = CONN
+    ip = IP(src=c.src, dst=c.dst) if out else IP(src=c.dst, dst=c.src)
+    sport, dport = (c.sport, c.dport) if out else (c.dport, c.sport)
+    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=65160,
+              options=options or [])  # fmt: skip
+    data = bytes(Ether() / ip / tcp / payload)
+    return Frame(ts, len(data), len(data), 1, data, 0, None)
+
+
+def _sent(sends):
+    return [parse_frame(Frame(0, len(s.data), len(s.data), 101, s.data, 0, None), 4)
+            for s in sends]  # fmt: skip
+
+
+def _core(**kw) -> TcpHandshakeCore:
+    return TcpHandshakeCore(CONN, isn=ISN, ts_base=100, **kw)
+
+
+def _established(**kw) -> tuple[TcpHandshakeCore, list]:
+    core = _core(**kw)
+    syn = core.start(0)
+    synack = _frame(SYN | ACK, IRS, ISN + 1, NS // 1000,
+                    options=[("MSS", 1400), ("Timestamp", (77, 100)), ("WScale", 10)])  # fmt: skip
+    return core, _sent(syn) + _sent(core.on_packet(synack, NS // 1000))
+
+
+def test_syn_has_linux_options_and_is_retransmitted_with_backoff():
+    core = _core(tries=3)
+    [syn] = _sent(core.start(0))
+    assert syn.flags == SYN and syn.seq == ISN
+    names = [name for name, _v in syn.options]
+    assert names == ["MSS", "SAckOK", "Timestamp", "NOP", "WScale"]
+    assert dict(syn.options)["MSS"] == 1460 and dict(syn.options)["WScale"] == 7
+    assert core.deadline() == NS  # 1 s
+    assert core.on_timer(NS - 1) == []
+    assert [s.flags for s in _sent(core.on_timer(NS))] == [SYN]
+    assert core.deadline() == 3 * NS  # then 2 s
+    assert [s.seq for s in _sent(core.on_timer(3 * NS))] == [ISN]
+    assert core.deadline() == 7 * NS  # then 4 s
+    assert core.on_timer(7 * NS) == [] and core.done()
+    assert core.outcome.result == "filtered" and "3 SYN" in core.outcome.reason
+    assert [r.note for r in core.segments()] == ["", "retransmission 2/3", "retransmission 3/3"]
+
+
+def test_synack_to_a_retransmitted_syn_gives_the_rtt_of_that_syn():
+    core = _core()
+    core.start(0)
+    core.on_timer(NS)  # second SYN at 1 s, TSval base + 1000 ms + 1
+    second = core.segments()[1].tsval
+    synack = _frame(SYN | ACK, IRS, ISN + 1, NS + 5_000_000, options=[("Timestamp", (9, second))])
+    core.on_packet(synack, NS + 5_000_000)
+    assert core.outcome.result == "open" and abs(core.outcome.rtt_ms - 5.0) < 1e-9
+
+
+def test_open_port_handshake_then_orderly_close():
+    core, sent = _established()
+    assert [s.flags for s in sent] == [SYN, ACK, FIN | ACK]
+    ack = sent[1]
+    assert (ack.seq, ack.ack) == (ISN + 1, IRS + 1)
+    assert ack.win == 64240 >> 7  # window scaling agreed: scaled by our factor
+    assert dict(ack.options)["Timestamp"][1] == 77  # echoes the server's TSval
+    assert core.state == FIN_WAIT_1 and core.outcome.result == "open"
+    core.on_packet(_frame(ACK, IRS + 1, ISN + 2, 2), 2)
+    assert core.state == FIN_WAIT_2
+    [last] = _sent(core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 3), 3))
+    assert (last.flags, last.seq, last.ack) == (ACK, ISN + 2, IRS + 2)
+    assert core.state == TIME_WAIT and not core.done()
+    core.on_timer(core.deadline())
+    assert core.done()
+    assert core.states == [SYN_SENT, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT]
+    assert core.irs == IRS and core.server_window == 65160
+
+
+def test_synack_with_an_unexpected_ack_is_answered_with_a_reset():
+    core = _core()
+    core.start(0)
+    [rst] = _sent(core.on_packet(_frame(SYN | ACK, IRS, ISN + 99, 1), 1))
+    # RFC 9293 §3.10.7.3: <SEQ=SEG.ACK><CTL=RST>, and the SYN stays outstanding.
+    assert (rst.flags, rst.seq) == (RST, ISN + 99)
+    assert core.state == SYN_SENT and not core.done() and core.outcome is None
+    sends = _sent(core.on_packet(_frame(SYN | ACK, IRS, ISN + 1, 2), 2))
+    assert sends[0].flags == ACK and core.outcome.result == "open"
+
+
+def test_reset_in_syn_sent_means_closed_only_when_it_acks_our_syn():
+    core = _core()
+    core.start(0)
+    assert core.on_packet(_frame(RST, 0, 0, 1), 1) == []  # no ACK bit: dropped
+    assert core.on_packet(_frame(RST | ACK, 0, ISN + 7, 1), 1) == []  # wrong ACK: dropped
+    assert core.state == SYN_SENT and not core.done()
+    core.on_packet(_frame(RST | ACK, 0, ISN + 1, 2), 2)
+    assert core.done() and core.state == CLOSED and core.outcome.result == "closed"
+
+
+def _to_state(state: str) -> TcpHandshakeCore:
+    if state == SYN_SENT:
+        core = _core()
+        core.start(0)
+        return core
+    core, _ = _established(hold=5.0)
+    if state == ESTABLISHED:
+        return core
+    if state in (CLOSE_WAIT, LAST_ACK):
+        core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 1, 2), 2)  # we answer FIN at once
+        assert core.state == LAST_ACK
+        return core
+    core.on_timer(core.deadline())  # the hold ends: FIN
+    assert core.state == FIN_WAIT_1
+    if state == FIN_WAIT_2:
+        core.on_packet(_frame(ACK, IRS + 1, ISN + 2, 3), 3)
+    elif state == CLOSING:
+        core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 1, 3), 3)
+    elif state == TIME_WAIT:
+        core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 3), 3)
+    assert core.state == state
+    return core
+
+
+@pytest.mark.parametrize("state", [SYN_SENT, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSING,
+                                   TIME_WAIT, LAST_ACK])  # fmt: skip
+def test_reset_in_every_state(state):
+    core = _to_state(state)
+    if state == SYN_SENT:
+        core.on_packet(_frame(RST | ACK, 0, ISN + 1, 9), 9)
+        assert core.outcome.result == "closed"
+    else:
+        rcv_nxt = core.rcv_nxt
+        # Out of window: ignored. In window but not exact: a challenge ACK (RFC 5961).
+        assert core.on_packet(_frame(RST, rcv_nxt + 10_000_000, 0, 7), 7) == []
+        if state != TIME_WAIT:
+            [challenge] = _sent(core.on_packet(_frame(RST, rcv_nxt + 100, 0, 8), 8))
+            assert challenge.flags == ACK and challenge.ack == rcv_nxt
+            assert core.state == state and not core.done()
+        core.on_packet(_frame(RST, rcv_nxt, 0, 9), 9)
+        assert core.outcome.result == "open"  # the handshake had completed
+    assert core.state == CLOSED and core.done() and core.deadline() is None
+
+
+def test_simultaneous_close_goes_through_closing():
+    core = _to_state(FIN_WAIT_1)
+    # The server's FIN crosses ours: it does not acknowledge our FIN yet.
+    [ack] = _sent(core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 1, 3), 3))
+    assert (ack.flags, ack.ack) == (ACK, IRS + 2) and core.state == CLOSING
+    assert core.on_packet(_frame(ACK, IRS + 2, ISN + 2, 4), 4) == []
+    assert core.state == TIME_WAIT
+    core.on_timer(core.deadline())
+    assert core.done()
+    assert core.states[-4:] == [ESTABLISHED, FIN_WAIT_1, CLOSING, TIME_WAIT]
+
+
+def test_server_closes_first_close_wait_last_ack():
+    core = _to_state(LAST_ACK)
+    assert core.states[-3:] == [ESTABLISHED, CLOSE_WAIT, LAST_ACK]
+    core.on_packet(_frame(ACK, IRS + 2, ISN + 2, 5), 5)
+    assert core.state == CLOSED and core.done()
+
+
+def test_lost_fin_is_retransmitted_and_a_retransmitted_fin_is_acked_again():
+    core = _to_state(FIN_WAIT_1)
+    [again] = _sent(core.on_timer(core.deadline()))
+    assert again.flags == FIN | ACK and again.seq == ISN + 1
+    core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 3), 3)
+    assert core.state == TIME_WAIT
+    [dup] = _sent(core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 4), 4))  # our ACK was lost
+    assert (dup.flags, dup.ack) == (ACK, IRS + 2) and core.state == TIME_WAIT
+
+
+def test_rst_option_closes_with_a_reset():
+    core, sent = _established(reset=True)
+    assert [s.flags for s in sent] == [SYN, ACK, RST | ACK]
+    assert sent[2].seq == ISN + 1 and core.state == CLOSED and core.done()
+
+
+def test_icmp_unreachable_is_filtered_by_name():
+    from scapy.layers.inet import ICMP, IP, TCP
+    from scapy.layers.l2 import Ether
+
+    core = _core()
+    core.start(0)
+    quoted = IP(src=CONN.src, dst=CONN.dst) / TCP(sport=CONN.sport, dport=CONN.dport, flags="S")
+    data = bytes(Ether() / IP(src="198.18.3.2", dst=CONN.src) / ICMP(type=3, code=13)
+                 / bytes(quoted)[:28])  # fmt: skip
+    core.on_packet(Frame(5, len(data), len(data), 1, data, 0, None), 5)
+    assert core.done() and core.outcome.result == "filtered"
+    assert "Communication administratively filtered" in core.outcome.reason
+    assert "198.18.3.2" in core.outcome.reason
+    assert any(isinstance(r, Note) for r in core.timeline)
+
+
+def test_our_segments_get_the_kernel_time_when_seen_leaving():
+    core = _core()
+    core.start(10)
+    core.on_packet(_frame(SYN, ISN, 0, 50, out=True), 60)
+    assert core.segments()[0].ts_ns == 50 and core.segments()[0].seen and core.t0 == 50
+
+
+# --- against the kernel in the routed lab ---------------------------------------------------
+
+
+def handshake(lab, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return lab.exec("client", netlab_bin(), "tcp-handshake", *args, timeout=timeout)
+
+
+def guard_elements(lab, node: str = "client") -> list[str] | None:
+    """Elements of our guard sets in NODE, or None when the table is gone."""
+    proc = lab.exec(node, "nft", "-j", "list", "table", "inet", "netlab_guard")
+    if proc.returncode != 0:
+        return None
+    elems = []
+    for item in json.loads(proc.stdout)["nftables"]:
+        if "set" in item:
+            elems += [json.dumps(e) for e in item["set"].get("elem", [])]
+    return elems
+
+
+class RstWatch:
+    """tcpdump in the client namespace, printing every TCP segment with RST set."""
+
+    def __init__(self, lab) -> None:
+        from netlab.lab import engine
+
+        argv = engine.exec_argv(lab.book, "client", ["tcpdump", "-i", "any", "-nn", "-l",
+                                "tcp[tcpflags] & tcp-rst != 0"])  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)  # fmt: skip
+        for _ in range(5):  # "listening on any, …": the capture is ready
+            line = self.proc.stderr.readline()
+            if "listening" in line:
+                break
+        assert "listening" in line, line
+
+    def stop(self) -> list[str]:
+        time.sleep(0.3)
+        self.proc.send_signal(signal.SIGINT)
+        out, _err = self.proc.communicate(timeout=10)
+        return [line for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def routed(lab):
+    return lab("routed", tools=("nft", "tcpdump", "ss"))
+
+
+@pytest.mark.lab
+def test_handshake_to_the_echo_port_establishes_and_closes_cleanly(routed):
+    watch = RstWatch(routed)
+    seen: dict[str, str] = {}
+
+    def look() -> None:
+        time.sleep(0.6)  # inside the 1.5 s hold
+        seen["ss"] = routed.exec("server", "ss", "-tn", "state", "established").stdout
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    out = handshake(routed, "--json", "--hold", "1.5", "server", "7")
+    thread.join()
+    rsts = watch.stop()
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    client, sport = routed.addr("client"), doc["source_port"]
+    assert doc["result"] == "open" and doc["port"] == 7 and doc["source"] == client
+    assert 0 < doc["rtt_ms"] < 50
+    flags = [(s["dir"], s["flags"]) for s in doc["segments"]]
+    assert flags[:3] == [("out", "S"), ("in", "SA"), ("out", "A")]
+    assert ("out", "FA") in flags and flags[-1] == ("out", "A")
+    assert doc["states"][:3] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT_1"]
+    assert doc["states"][-1] == "TIME_WAIT"
+    assert doc["segments"][1]["ack"] == (doc["client_isn"] + 1) % 2**32
+    assert doc["segments"][2]["ack"] == (doc["server_isn"] + 1) % 2**32
+    # The server saw a real connection from our 4-tuple during the hold …
+    ours = re.compile(rf"{re.escape(client)}\]?:{sport}\b")  # [::ffff:a.b.c.d]:port too
+    assert ours.search(seen["ss"]), seen["ss"]
+    # … and after our close it holds nothing of ours (it closed second: LAST_ACK → CLOSED).
+    after = routed.exec("server", "ss", "-tan").stdout
+    assert not ours.search(after), after
+    assert rsts == [], rsts  # the kernel's resets were held off
+    assert guard_elements(routed) is None  # element and table removed
+
+
+@pytest.mark.lab
+def test_text_timeline_and_rst_close(routed):
+    watch = RstWatch(routed)
+    out = handshake(routed, "--rst", "server", "80")
+    rsts = watch.stop()
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"TCP handshake to server ({routed.addr('server')}) port 80")
+    assert any(" → " in line and " S " in line and "mss 1460,sackOK,TS val" in line
+               for line in lines)  # fmt: skip
+    assert any(" ← " in line and " SA " in line and "ESTABLISHED" in line for line in lines)
+    assert any(" RA " in line and "CLOSED" in line for line in lines)
+    assert lines[-1].startswith("port 80 open: handshake RTT ")
+    assert len(rsts) == 1 and "Flags [R.]" in rsts[0], rsts  # ours, and only ours
+    sport = out.stdout.split(" port ")[2].split()[0]
+    assert f":{sport}" not in routed.exec("server", "ss", "-tan").stdout
+
+
+@pytest.mark.lab
+def test_closed_port_is_reported_with_exit_1(routed):
+    out = handshake(routed, "--json", "server", "9")
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["result"] == "closed" and doc["server_isn"] is None
+    assert [(s["dir"], s["flags"]) for s in doc["segments"]] == [("out", "S"), ("in", "RA")]
+    assert doc["states"] == ["SYN_SENT", "CLOSED"]
+    assert guard_elements(routed) is None
+
+
+def _drop_at_server(routed, port: int) -> None:
+    script = ("add table inet t\nadd chain inet t in { type filter hook input priority 0; }\n"
+              f"add rule inet t in tcp dport {port} drop\n")  # fmt: skip
+    routed.exec("server", "nft", "-f", "-", input=script, check=True)
+
+
+@pytest.mark.lab
+def test_dropped_port_is_filtered_after_the_retries(routed):
+    _drop_at_server(routed, 80)
+    started = time.monotonic()
+    out = handshake(routed, "--json", "--tries", "2", "server", "80")
+    elapsed = time.monotonic() - started
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["result"] == "filtered" and doc["rtt_ms"] is None
+    syns = [s for s in doc["segments"] if s["flags"] == "S"]
+    assert len(syns) == 2 and 900 < syns[1]["t_ms"] < 1200  # retransmitted after 1 s
+    assert 3.0 <= elapsed < 6.0  # 1 s + 2 s
+    assert guard_elements(routed) is None
+
+
+@pytest.mark.lab
+def test_sigint_mid_handshake_leaves_nothing(routed):
+    from netlab.lab import engine
+
+    _drop_at_server(routed, 7)
+    argv = engine.exec_argv(routed.book, "client", [netlab_bin(), "tcp-handshake", "--json",
+                            "--tries", "5", "server", "7"])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    assert guard_elements(routed), "the guard should be in place mid-handshake"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 130, stderr
+    doc = json.loads(stdout)
+    assert doc["interrupted"] is True and doc["states"] == ["SYN_SENT"]
+    assert guard_elements(routed) is None
+
+
+@pytest.mark.lab
+def test_sigkill_leaves_only_an_inert_table_once_the_timeout_passes(routed):
+    from netlab.lab import engine
+
+    _drop_at_server(routed, 7)
+    argv = engine.exec_argv(routed.book, "client", [netlab_bin(), "tcp-handshake",
+                            "--guard-timeout", "3", "--tries", "5", "server", "7"])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    assert guard_elements(routed)
+    proc.kill()
+    proc.wait(timeout=5)
+    assert guard_elements(routed)  # still there: nobody removed it …
+    time.sleep(4.0)
+    assert guard_elements(routed) in (None, [])  # … but it timed out
+
+
+def test_help_names_the_command():
+    proc = subprocess.run([netlab_bin(), "tcp-handshake", "--help"], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 0 and "--guard-timeout" in proc.stdout
