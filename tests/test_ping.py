@@ -236,3 +236,51 @@ def test_loss_figure_agrees_with_the_link_and_with_iputils(lab):
     assert abs(summary["loss_pct"] - expected) <= 8.0, (summary, their_loss)
     assert abs(their_loss - expected) <= 8.0, theirs.stdout
     assert abs(summary["loss_pct"] - their_loss) <= 8.0, (summary, their_loss)
+
+
+# --- without CAP_NET_RAW: the kernel's unprivileged ICMP socket --------------------------
+
+
+def _as_nobody(routed, ping_range: str, *args: str) -> subprocess.CompletedProcess:
+    ns = routed.netns("client")
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                    f"net.ipv4.ping_group_range={ping_range}"], check=True)  # fmt: skip
+    return routed.exec("client", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                       "--inh-caps=-all", "--bounding-set=-all", netlab_bin(), "ping", *args,
+                       timeout=60)  # fmt: skip
+
+
+@pytest.mark.lab
+def test_unprivileged_user_pings_through_the_icmp_datagram_socket(routed_lab):
+    out = _as_nobody(routed_lab, "0 2147483647", "-c", "2", "-i", "0.2", "--json", "server")
+    assert out.returncode == 0, out.stderr
+    assert "unprivileged ICMP socket" in out.stderr
+    lines = ndjson(out.stdout)
+    replies = [r for r in lines if r["type"] == "reply"]
+    assert [r["seq"] for r in replies] == [1, 2] and {r["ttl"] for r in replies} == {61}
+    assert lines[-1]["received"] == 2
+    # ICMP errors arrive through IP_RECVERR, still by name with the router.
+    ttl = _as_nobody(routed_lab, "0 2147483647", "-c", "1", "-t", "2", "--json", "server")
+    errors = [r for r in ndjson(ttl.stdout) if r["type"] == "error"]
+    assert errors and errors[0]["from"] == routed_lab.addr("r2") and errors[0]["icmp_type"] == 11
+
+
+@pytest.mark.lab
+def test_unprivileged_user_without_ping_group_range_gets_exit_3(routed_lab):
+    out = _as_nobody(routed_lab, "1 0", "-c", "1", "server")
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.count("\n") == 1 and "CAP_NET_RAW" in out.stderr
+
+
+@pytest.mark.lab
+def test_ipv6_echo_and_hop_limit_exceeded(routed_lab):
+    out = ping(routed_lab, "-6", "-c", "2", "-i", "0.2", "--json", "server")
+    assert out.returncode == 0, out.stderr
+    lines = ndjson(out.stdout)
+    server6 = routed_lab.addr("server", 6)
+    assert {r["from"] for r in lines if r["type"] == "reply"} == {server6}
+    assert {r["ttl"] for r in lines if r["type"] == "reply"} == {61}
+    hop = ping(routed_lab, "-6", "-c", "1", "-t", "2", "--json", "server")
+    errors = [r for r in ndjson(hop.stdout) if r["type"] == "error"]
+    assert errors and errors[0]["from"] == routed_lab.addr("r2", 6)
+    assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 0)  # ICMPv6 Time Exceeded
