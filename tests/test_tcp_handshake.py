@@ -30,14 +30,14 @@ IRS = 5000
 
 
 def _frame(flags: int, seq: int, ack: int = 0, ts: int = 0, *, out: bool = False,
-           options=None, payload: bytes = b"") -> Frame:  # fmt: skip
+           options=None, payload: bytes = b"", win: int = 65160) -> Frame:  # fmt: skip
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether
 
     c = CONN
     ip = IP(src=c.src, dst=c.dst) if out else IP(src=c.dst, dst=c.src)
     sport, dport = (c.sport, c.dport) if out else (c.dport, c.sport)
-    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=65160,
+    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=win,
               options=options or [])  # fmt: skip
     data = bytes(Ether() / ip / tcp / payload)
     return Frame(ts, len(data), len(data), 1, data, 0, None)
@@ -230,6 +230,65 @@ def test_our_segments_get_the_kernel_time_when_seen_leaving():
     assert core.segments()[0].ts_ns == 50 and core.segments()[0].seen and core.t0 == 50
 
 
+def _with_data(data: bytes, synack_win: int = 65160) -> tuple[TcpHandshakeCore, list]:
+    core = _core(data=data)
+    core.start(0)
+    synack = _frame(SYN | ACK, IRS, ISN + 1, 1, win=synack_win,
+                    options=[("MSS", 1400), ("Timestamp", (77, 100)), ("WScale", 2)])  # fmt: skip
+    return core, _sent(core.on_packet(synack, 1))
+
+
+def test_data_goes_in_mss_segments_within_the_window_then_the_close():
+    core, sent = _with_data(bytes(range(256)) * 20, synack_win=3000)  # 5120 bytes
+    # ACK, then 3000 bytes of window: the MSS 1400 less 12 bytes of timestamps = 1388.
+    assert [(s.flags, s.seq - ISN, s.length) for s in sent] == [
+        (ACK, 1, 0), (ACK, 1, 1388), (ACK, 1389, 1388), (ACK, 2777, 224)]  # fmt: skip
+    assert b"".join(s.payload for s in sent) == core.data[:3000]
+    assert core.state == ESTABLISHED and core.deadline() == 1 + NS  # the retransmission timer
+    # The first segment is acknowledged and the window (750 << 2) opens: 1388 more bytes.
+    more = _sent(core.on_packet(_frame(ACK, IRS + 1, ISN + 1389, 2, win=750), 2))
+    assert [(s.seq - ISN, s.length) for s in more] == [(3001, 1388)]
+    # The server's data (an echo) is acknowledged at once; the rest of ours follows.
+    echo = _frame(ACK | th.PSH, IRS + 1, ISN + 4389, 3, payload=b"hi", win=2000)
+    sent = _sent(core.on_packet(echo, 3))
+    assert (sent[0].flags, sent[0].length, sent[0].ack) == (ACK, 0, IRS + 3)
+    assert [(s.flags, s.seq - ISN, s.length) for s in sent[1:]] == [(th.PSH | ACK, 4389, 732)]
+    assert bytes(core.received) == b"hi" and core.state == ESTABLISHED
+    # Everything acknowledged: the orderly close as without data.
+    [fin] = _sent(core.on_packet(_frame(ACK, IRS + 3, ISN + 5121, 4), 4))
+    assert (fin.flags, fin.seq) == (FIN | ACK, ISN + 5121) and core.state == FIN_WAIT_1
+    rows = core.segments()
+    assert sum(r.length for r in rows if r.dir == "out") == 5120
+    assert [r.data for r in rows if r.dir == "in" and r.length] == [b"hi"]
+
+
+def test_lost_data_is_resent_from_snd_una_and_icmp_too_big_shrinks_the_segments():
+    from scapy.layers.inet import ICMP, IP
+
+    core, sent = _with_data(b"a" * 3000)
+    assert [s.length for s in sent] == [0, 1388, 1388, 224]
+    core.on_packet(_frame(ACK, IRS + 1, ISN + 1389, 2), 2)
+    [again, *_rest] = _sent(core.on_timer(core.deadline()))
+    assert (again.seq, again.length) == (ISN + 1389, 1388)  # go-back-N from SND.UNA
+    assert core.segments()[-1].note == "retransmission"
+    quoted = build_quoted(again)
+    data = bytes(IP(src="198.18.3.1", dst=CONN.src) / ICMP(type=3, code=4, nexthopmtu=1400)
+                 / quoted)  # fmt: skip
+    smaller = _sent(core.on_packet(Frame(5, len(data), len(data), 101, data, 0, None), 5))
+    assert [(s.seq - ISN, s.length) for s in smaller] == [(1389, 1348), (2737, 264)]
+    assert core.smss == 1400 - 40 - 12
+    [fin] = _sent(core.on_packet(_frame(ACK, IRS + 1, ISN + 3001, 6), 6))
+    assert fin.flags == FIN | ACK
+
+
+def build_quoted(seg) -> bytes:
+    from scapy.layers.inet import IP, TCP
+
+    c = CONN
+    return bytes(IP(src=c.src, dst=c.dst, len=1500) / TCP(sport=c.sport, dport=c.dport,
+                 seq=seg.seq, flags="A"))[:28]  # fmt: skip
+
+
 # --- against the kernel in the routed lab ---------------------------------------------------
 
 
@@ -402,3 +461,117 @@ def test_help_names_the_command():
     proc = subprocess.run([netlab_bin(), "tcp-handshake", "--help"], capture_output=True,
                           text=True, timeout=30)  # fmt: skip
     assert proc.returncode == 0 and "--guard-timeout" in proc.stdout
+
+
+def _echoed(doc) -> bytes:
+    return b"".join(bytes.fromhex(s["data"]) for s in doc["segments"] if s["dir"] == "in")
+
+
+@pytest.mark.lab
+def test_send_to_the_echo_port_comes_back_intact(routed):
+    out = handshake(routed, "--json", "--send", "hello netlab", "server", "7")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    sent = [s for s in doc["segments"] if s["dir"] == "out" and s["len"]]
+    assert [bytes.fromhex(s["data"]) for s in sent] == [b"hello netlab"]
+    assert _echoed(doc) == b"hello netlab"
+    assert doc["acked_bytes"] == doc["received_bytes"] == 12
+    # every incoming data segment is acknowledged by us
+    rows = doc["segments"]
+    for i, s in enumerate(rows):
+        if s["dir"] == "in" and s["len"]:
+            assert any(r["dir"] == "out" and r["ack"] == (s["seq"] + s["len"]) % 2**32
+                       for r in rows[i + 1 :])  # fmt: skip
+    assert doc["states"][-1] == "TIME_WAIT"
+    sport = doc["source_port"]
+    ours = re.compile(rf"{re.escape(routed.addr('client'))}\]?:{sport}\b")
+    after = routed.exec("server", "ss", "-tan").stdout
+    assert not ours.search(after), after
+    assert guard_elements(routed) is None
+
+
+@pytest.mark.lab
+def test_send_file_of_10_kb_arrives_whole(routed, tmp_path):
+    payload = bytes((i * 7 + i // 256) & 0xFF for i in range(10_000))
+    path = tmp_path / "ten.bin"
+    path.write_bytes(payload)
+    out = handshake(routed, "--json", "--send-file", str(path), "server", "7")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    mss = int(re.search(r"mss (\d+)", doc["segments"][1]["options"]).group(1))
+    sent = [s for s in doc["segments"] if s["dir"] == "out" and s["len"]]
+    assert all(s["len"] <= mss for s in sent)
+    assert doc["acked_bytes"] == 10_000 and doc["received_bytes"] == 10_000
+    assert _echoed(doc) == payload
+    assert doc["states"][-1] == "TIME_WAIT"
+
+
+# --- the SYN scan (--ports) -----------------------------------------------------------------
+
+
+def test_parse_ports():
+    from netlab.core.tcp_scan import parse_ports
+    from netlab.errors import InputError
+
+    assert parse_ports("80,22,8000-8002,22") == [22, 80, 8000, 8001, 8002]
+    for bad in ("0", "70000", "9-3", "http", "1,,2"):
+        with pytest.raises(InputError):
+            parse_ports(bad)
+
+
+def test_scan_core_paces_probes_and_tells_open_closed_filtered():
+    from scapy.layers.inet import ICMP, IP, TCP
+
+    from netlab.core.tcp_scan import TcpScanCore
+
+    core = TcpScanCore(4, CONN.src, 40000, CONN.dst, [7, 9, 22, 80], isn=ISN, rate=100)
+    assert len(core.start(0)) == 1 and core.deadline() == NS // 100  # 100/s: 10 ms apart
+    assert len(core.on_timer(NS // 100)) == 1
+    core.on_timer(2 * NS // 100)
+    core.on_timer(3 * NS // 100)
+    assert core.sent == 4
+
+    def answer(port: int, flags: int, ack: int) -> list:
+        data = bytes(IP(src=CONN.dst, dst=CONN.src)
+                     / TCP(sport=port, dport=40000, flags=flags, seq=IRS, ack=ack))  # fmt: skip
+        return _sent(core.on_packet(Frame(NS // 10, len(data), len(data), 101, data, 0, None),
+                                    NS // 10))  # fmt: skip
+
+    assert answer(7, SYN | ACK, 12345) == []  # not an answer to our SYN: ignored
+    [rst] = answer(7, SYN | ACK, core.isn(7) + 1)
+    assert (rst.flags, rst.seq, rst.dport) == (RST, core.isn(7) + 1, 7)  # no half-open left
+    assert answer(9, RST | ACK, core.isn(9) + 1) == []
+    quoted = bytes(IP(src=CONN.src, dst=CONN.dst) / TCP(sport=40000, dport=22, flags="S"))[:28]
+    icmp = bytes(IP(src="198.18.3.1", dst=CONN.src) / ICMP(type=3, code=13) / quoted)
+    core.on_packet(Frame(5, len(icmp), len(icmp), 101, icmp, 0, None), NS // 10)
+    states = {p: r.state for p, r in core.results.items()}
+    assert states == {7: "open", 9: "closed", 22: "filtered", 80: ""}
+    assert "administratively filtered" in core.results[22].reason
+    # port 80 never answers: one retry after 1 s, then filtered.
+    assert core.deadline() == 3 * NS // 100 + NS
+    assert len(core.on_timer(core.deadline())) == 1 and core.results[80].tries == 2
+    core.on_timer(core.deadline())
+    assert core.results[80].state == "filtered" and core.done()
+
+
+@pytest.mark.lab
+def test_syn_scan_agrees_with_nmap_and_leaves_nothing_half_open(lab):
+    routed = lab("routed", tools=("nft", "tcpdump", "ss", "nmap"))
+    _drop_at_server(routed, 8080)
+    spec = "7,9,22,80,8000-8002,8080"
+    watch = RstWatch(routed)
+    out = handshake(routed, "--json", "--ports", spec, "server")
+    rsts = watch.stop()
+    assert out.returncode == 0, out.stderr
+    ours = {row["port"]: row["state"] for row in json.loads(out.stdout)["ports"]}
+    assert ours == {7: "open", 9: "closed", 22: "closed", 80: "open", 8000: "closed",
+                    8001: "closed", 8002: "closed", 8080: "filtered"}  # fmt: skip
+    # only our own RSTs (one per open port, without ACK): the kernel's were held off
+    sent = [r for r in rsts if " Out " in r]
+    assert len(sent) == 2 and all("Flags [R]," in r for r in sent), rsts
+    assert "SYN-RECV" not in routed.exec("server", "ss", "-tan").stdout
+    assert guard_elements(routed) is None
+    scan = routed.exec("client", "nmap", "-sS", "-n", "-p", spec, routed.addr("server"),
+                       timeout=120).stdout  # fmt: skip
+    theirs = {int(m[1]): m[2] for m in re.finditer(r"^(\d+)/tcp\s+(\w+)", scan, re.M)}
+    assert theirs == ours, scan

@@ -10,7 +10,13 @@ We send a SYN with the options Linux sends (MSS from the interface MTU, SACK
 permitted, timestamps, window scale) and retransmit it on loss with a doubling
 timeout (1 s, 2 s, … at most TRIES SYNs). A SYN-ACK that acknowledges our SYN
 makes the port *open*: we ACK it and, after an optional hold, close in order
-(FIN → ACK → FIN → ACK) or, with reset=True, with a RST. An acceptable RST in
+(FIN → ACK → FIN → ACK) or, with reset=True, with a RST. With data to send, the
+close waits until all of it is acknowledged: segments no larger than the
+effective MSS (the smaller of the server's MSS and ours, less the TCP options we
+carry, RFC 6691; lowered by an ICMP "fragmentation needed"/"packet too big"),
+never more in flight than the server's advertised window (scaled by its
+WScale), go-back-N retransmission from SND.UNA on timeout; incoming data is
+acknowledged segment by segment (in order only). An acceptable RST in
 SYN_SENT makes it *closed*; silence after the last SYN or an ICMP unreachable
 quoting our SYN makes it *filtered*. RSTs are checked in every state (RFC 9293
 §3.10.7.4 with RFC 5961: an in-window RST that is not exactly the next expected
@@ -89,6 +95,7 @@ class Segment:
     note: str = ""
     seen: bool = False  # out: the capture saw it leave (ts_ns is the kernel's)
     tsval: int | None = None
+    data: bytes = b""  # the payload
 
     @property
     def flag_str(self) -> str:
@@ -123,6 +130,8 @@ class _Parsed:
     win: int
     options: list[tuple[str, Any]]
     length: int
+    payload: bytes = b""
+    mtu: int = 0  # ICMP "fragmentation needed" / "packet too big": the next-hop MTU
     # ICMP error quoting a TCP segment: (type, code, quoted src, dst, sport, dport)
     icmp: tuple[int, int, str, str, int, int] | None = None
 
@@ -143,6 +152,7 @@ class TcpHandshakeCore:
         linger: float = 0.5,
         window: int = 64240,
         wscale: int = 7,
+        data: bytes = b"",
     ) -> None:
         self.conn = conn
         self.isn = isn % MOD
@@ -169,6 +179,14 @@ class TcpHandshakeCore:
         self.syn_sent = 0
         self.fin_sent = 0
         self.fin_seq: int | None = None
+        self.data = bytes(data)
+        self.data_seq = (self.isn + 1) % MOD  # sequence number of the first data byte
+        self.snd_max = self.isn  # highest sequence number sent + 1 (after go-back-N)
+        self.snd_wnd = 0  # the server's window, in bytes (scaled)
+        self.smss = 0  # payload bytes per segment, set at the SYN-ACK
+        self.data_tries = 0  # retransmissions of the oldest unacknowledged data
+        self.received = bytearray()  # the server's data, in order
+        self.data_done = not self.data
         self._start_ns = 0
         self._timer_ns: int | None = None
         self._timer_kind = ""
@@ -211,6 +229,14 @@ class TcpHandshakeCore:
             self._finish("filtered", f"no answer after {self.syn_sent} SYN(s)")
         elif kind == "hold":
             return self._close(now)
+        elif kind == "data":
+            if self.data_tries < self.tries:
+                self.data_tries += 1
+                self._note(now, f"no ACK for our data: retransmitting from SND.UNA "
+                                f"({self.data_tries}/{self.tries})")  # fmt: skip
+                return self._send_data(now, rewind=True)
+            self._note(now, f"no ACK for our data after {self.tries} retransmissions: giving up")
+            return self._send_reset(now)
         elif kind == "fin":
             if self.fin_sent < self.tries:
                 return self._send_fin(now, retransmit=True)
@@ -310,6 +336,39 @@ class TcpHandshakeCore:
         self._finished = True
         return [send]
 
+    def _send_data(self, now: int, rewind: bool = False, restart: bool = False) -> list[Send]:
+        """Segments of our data from SND.NXT (SND.UNA on rewind), within the window."""
+        if rewind:
+            self.snd_nxt = self.snd_una
+        end = (self.data_seq + len(self.data)) % MOD
+        sends: list[Send] = []
+        while seq_lt(self.snd_nxt, end):
+            offset = (self.snd_nxt - self.data_seq) % MOD
+            room = self.snd_wnd - (self.snd_nxt - self.snd_una) % MOD
+            size = min(self.smss, len(self.data) - offset, room)
+            if size <= 0:
+                break  # the window is full: wait for an ACK
+            chunk = self.data[offset : offset + size]
+            last = offset + size == len(self.data)
+            options, tsval = self._our_options(now)
+            note = "retransmission" if seq_lt(self.snd_nxt, self.snd_max) else ""
+            sends.append(self._segment(now, (PSH | ACK) if last else ACK, self.snd_nxt,
+                                       self.rcv_nxt, self._our_window(), options, note, tsval,
+                                       chunk))  # fmt: skip
+            self.snd_nxt = (self.snd_nxt + size) % MOD
+        if self.snd_una != end and (rewind or restart or self._timer_ns is None):
+            self._arm(now + self.rto_ns * (1 << self.data_tries), "data")
+        return sends
+
+    def _data_acked(self, now: int) -> list[Send]:
+        """All our data is acknowledged: hold, then close (or close now)."""
+        self.data_done = True
+        self._timer_ns = None
+        if self.hold_ns:
+            self._arm(now + self.hold_ns, "hold")
+            return []
+        return self._close(now)
+
     def _close(self, now: int) -> list[Send]:
         if self.reset:
             return self._send_reset(now)
@@ -317,14 +376,18 @@ class TcpHandshakeCore:
 
     def _segment(self, now: int, flags: int, seq: int, ack: int, win: int,
                  options: list[tuple[str, Any]], note: str = "",
-                 tsval: int | None = None) -> Send:  # fmt: skip
+                 tsval: int | None = None, payload: bytes = b"") -> Send:  # fmt: skip
         c = self.conn
         rel_ack = (ack - self.irs) % MOD if (flags & ACK and self.irs is not None) else None
-        row = Segment("out", flags, seq, ack if flags & ACK else 0, win, 0, options, now,
-                      self.state, (seq - self.isn) % MOD, rel_ack, note, tsval=tsval)  # fmt: skip
+        row = Segment("out", flags, seq, ack if flags & ACK else 0, win, len(payload), options,
+                      now, self.state, (seq - self.isn) % MOD, rel_ack, note, tsval=tsval,
+                      data=payload)  # fmt: skip
         self.timeline.append(row)
         self._events.append(row)
-        data = build_segment(c, flags, seq, ack if flags & ACK else 0, win, options)
+        end = (seq + len(payload) + (1 if flags & (SYN | FIN) else 0)) % MOD
+        if seq_lt(self.snd_max, end):
+            self.snd_max = end
+        data = build_segment(c, flags, seq, ack if flags & ACK else 0, win, options, payload)
         return Send(data, dest=c.dst, family=c.family, tag=row)
 
     # --- receiving ------------------------------------------------------------------
@@ -339,7 +402,8 @@ class TcpHandshakeCore:
         rel_seq = (p.seq - self.irs) % MOD if self.irs is not None else None
         rel_ack = (p.ack - self.isn) % MOD if p.flags & ACK else None
         row = Segment("in", p.flags, p.seq, p.ack if p.flags & ACK else 0, p.win, p.length,
-                      p.options, ts, self.state, rel_seq, rel_ack, note)  # fmt: skip
+                      p.options, ts, self.state, rel_seq, rel_ack, note,
+                      data=p.payload)  # fmt: skip
         self.timeline.append(row)
         self._events.append(row)
         return row
@@ -389,13 +453,18 @@ class TcpHandshakeCore:
             self.ts_recent = opts["Timestamp"][0]
         if "WScale" in opts:
             self.peer_wscale = opts["WScale"]
+        self.snd_wnd = p.win  # never scaled in a SYN
+        opt_len = 12 if self.ts_recent is not None else 0  # NOP, NOP, Timestamp
+        self.smss = max(1, min(opts.get("MSS", 536), self.conn.mss) - opt_len)
         self._set_state(ESTABLISHED)
         synack = self._record_in(p, ts)
         rtt = self._rtt(synack, opts.get("Timestamp"))
         self._finish("open", "", rtt)
         sends = [self._send_ack(now)]
         self._timer_ns = None
-        if self.hold_ns:
+        if self.data:
+            sends += self._send_data(now)
+        elif self.hold_ns:
             self._arm(now + self.hold_ns, "hold")
         else:
             sends += self._close(now)
@@ -447,11 +516,18 @@ class TcpHandshakeCore:
         if "Timestamp" in dict(p.options) and self.ts_recent is not None:
             self.ts_recent = dict(p.options)["Timestamp"][0]
         fin_acked = self.fin_seq is not None and not seq_lt(p.ack, (self.fin_seq + 1) % MOD)
-        if seq_lt(self.snd_una, p.ack) and not seq_lt(self.snd_nxt, p.ack):
+        advanced = seq_lt(self.snd_una, p.ack) and not seq_lt(self.snd_max, p.ack)
+        if advanced:
             self.snd_una = p.ack
+            self.data_tries = 0
+            if seq_lt(self.snd_nxt, p.ack):  # acknowledged beyond a go-back-N rewind
+                self.snd_nxt = p.ack
+        if advanced or p.ack == self.snd_una:  # RFC 9293: SND.WND from acceptable ACKs
+            self.snd_wnd = p.win << (self.peer_wscale or 0)
         need_ack = False
         if p.length:
             self.rcv_nxt = (self.rcv_nxt + p.length) % MOD
+            self.received += p.payload
             need_ack = True
         fin = bool(p.flags & FIN)
         if fin:
@@ -483,11 +559,16 @@ class TcpHandshakeCore:
             self._finished = True
         elif after == FIN_WAIT_2:
             self._arm(now + self.rto_ns * (1 << self.tries), "timewait")  # FIN_WAIT_2 timeout
-        elif after == CLOSE_WAIT:
+        elif after == CLOSE_WAIT and self.data_done:
             self._timer_ns = None
             sends += self._close(now)
         elif before == TIME_WAIT and fin:
             self._arm(now + self.linger_ns, "timewait")
+        if not self.data_done and after in (ESTABLISHED, CLOSE_WAIT):
+            if self.snd_una == (self.data_seq + len(self.data)) % MOD:
+                sends += self._data_acked(now)
+            else:
+                sends += self._send_data(now, restart=advanced)
         return sends
 
     def _on_icmp(self, p: _Parsed, ts: int) -> list[Send]:
@@ -499,11 +580,28 @@ class TcpHandshakeCore:
         from netlab.core.echo import error_reason
 
         reason = f"{error_reason(c.family, icmp_type, code)} from {p.src}"
+        too_big = (icmp_type, code) == (3, 4) if c.family == 4 else icmp_type == 2
+        if too_big:
+            return self._on_too_big(p, ts, reason)
         self._note(ts, reason)
         if self.state == SYN_SENT:
             self._set_state(CLOSED)
             self._finish("filtered", reason)
             self._finished = True
+        return []
+
+    def _on_too_big(self, p: _Parsed, ts: int, reason: str) -> list[Send]:
+        # Path MTU discovery (RFC 1191 / 8201): smaller segments, resent from SND.UNA.
+        opt_len = 12 if self.ts_recent is not None else 0
+        header = 40 if self.conn.family == 4 else 60
+        smss = p.mtu - header - opt_len
+        if p.mtu <= header + opt_len or self.smss == 0 or smss >= self.smss:
+            self._note(ts, reason)
+            return []
+        self.smss = smss
+        self._note(ts, f"{reason}, MTU {p.mtu}: segments of {smss} bytes from now on")
+        if not self.data_done and self.state in (ESTABLISHED, CLOSE_WAIT):
+            return self._send_data(ts, rewind=True)
         return []
 
     # --- helpers --------------------------------------------------------------------
@@ -619,16 +717,22 @@ def _parse_ip(data: bytes, off: int, family: int) -> _Parsed | None:
         sport, dport, seq, ack, doff_flags, win = struct.unpack_from("!HHIIHH", data, p)
         hlen = (doff_flags >> 12) * 4
         options = parse_options(data[p + 20 : p + hlen])
+        payload = data[p + hlen : end]
         return _Parsed(src, dst, sport, dport, seq, ack, doff_flags & 0xFF, win, options,
-                       max(0, end - p - hlen))  # fmt: skip
+                       len(payload), payload)  # fmt: skip
     if proto == (1 if family == 4 else 58):
         icmp_type, code = data[p], data[p + 1]
-        if icmp_type != (3 if family == 4 else 1):  # destination unreachable
+        # destination unreachable (with "fragmentation needed"), or ICMPv6 packet too big
+        if icmp_type not in ((3,) if family == 4 else (1, 2)):
             return None
+        if family == 4:
+            mtu = int.from_bytes(data[p + 6 : p + 8], "big") if code == 4 else 0
+        else:
+            mtu = int.from_bytes(data[p + 4 : p + 8], "big") if icmp_type == 2 else 0
         q_proto, q_src, q_dst, q_p, _end = _ip(data, p + 8, family)
         if q_proto != 6:
             return None
         q_sport, q_dport = struct.unpack_from("!HH", data, q_p)
-        return _Parsed(src, dst, 0, 0, 0, 0, 0, 0, [], 0,
+        return _Parsed(src, dst, 0, 0, 0, 0, 0, 0, [], 0, b"", mtu,
                        (icmp_type, code, q_src, q_dst, q_sport, q_dport))  # fmt: skip
     return None

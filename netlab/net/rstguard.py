@@ -73,12 +73,14 @@ def _nft(nft: str, script: str | None = None, *args: str) -> subprocess.Complete
 
 
 class RstGuard:
-    """The guard for one 4-tuple, as a context manager."""
+    """The guard for one 4-tuple (or one per destination port: a SYN scan), as a
+    context manager."""
 
-    def __init__(self, family: int, src: str, sport: int, dst: str, dport: int,
+    def __init__(self, family: int, src: str, sport: int, dst: str, dport: int | list[int],
                  timeout: float = 30.0, nft: str | None = None) -> None:  # fmt: skip
         self.family = family
-        self.element = f"{src} . {sport} . {dst} . {dport}"
+        dports = [dport] if isinstance(dport, int) else list(dport)
+        self.elements = [f"{src} . {sport} . {dst} . {port}" for port in dports]
         self.timeout_s = max(1, round(timeout))
         self.nft = nft or nft_path() or "nft"
         self.created_table = False
@@ -91,7 +93,8 @@ class RstGuard:
 
     def _element_script(self, verb: str) -> str:
         timeout = f" timeout {self.timeout_s}s" if verb == "add" else ""
-        return f"{verb} element inet {TABLE} {self.set_name} {{ {self.element}{timeout} }}\n"
+        elements = ", ".join(element + timeout for element in self.elements)
+        return f"{verb} element inet {TABLE} {self.set_name} {{ {elements} }}\n"
 
     def install(self) -> None:
         existed = _nft(self.nft, None, "list", "table", "inet", TABLE).returncode == 0

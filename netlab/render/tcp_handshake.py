@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from netlab.core.tcp_handshake import Note, Segment, TcpHandshakeCore
+from netlab.core.tcp_scan import TcpScanCore
 
 
 def options_text(options: list[tuple[str, Any]]) -> str:
@@ -71,7 +72,12 @@ def result_line(core: TcpHandshakeCore) -> str:
         extra = f", server window {core.server_window}"
         if "MSS" in synack:
             extra += f", server MSS {synack['MSS']}"
-        return f"port {port} open: handshake RTT {rtt}{extra}"
+        line = f"port {port} open: handshake RTT {rtt}{extra}"
+        if core.data or core.received:
+            acked = min(len(core.data), (core.snd_una - core.data_seq) % 2**32)
+            line += (f"; sent {len(core.data)} bytes ({acked} acknowledged), "
+                     f"received {len(core.received)}")  # fmt: skip
+        return line
     return f"port {port} {outcome.result}: {outcome.reason}"
 
 
@@ -84,7 +90,8 @@ def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
             segments.append({"dir": row.dir, "flags": row.flag_str, "seq": row.seq,
                              "ack": row.ack, "win": row.win,
                              "t_ms": round((row.ts_ns - t0) / 1e6, 6), "len": row.length,
-                             "options": options_text(row.options), "state": row.state})  # fmt: skip
+                             "options": options_text(row.options), "state": row.state,
+                             "data": row.data.hex()})  # fmt: skip
     rtt = outcome.rtt_ms if outcome else None
     return {
         "target": name,
@@ -99,5 +106,48 @@ def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
         "server_isn": core.irs,
         "segments": segments,
         "states": list(core.states),
+        "sent_bytes": len(core.data),
+        "acked_bytes": min(len(core.data), (core.snd_una - core.data_seq) % 2**32)
+        if core.irs is not None
+        else 0,
+        "received_bytes": len(core.received),
         "notes": [row.text for row in core.timeline if isinstance(row, Note)],
+    }
+
+
+# --- the SYN scan (--ports) ---------------------------------------------------------------
+def scan_header(core: TcpScanCore, name: str) -> str:
+    n = len(core.ports)
+    return (f"SYN scan of {name} ({core.dst}): {n} port{'s' if n != 1 else ''} "
+            f"from {core.src} port {core.sport}")  # fmt: skip
+
+
+def scan_lines(core: TcpScanCore) -> list[str]:
+    lines = [f"{'PORT':<9} {'STATE':<9} {'REASON':<40} RTT"]
+    counts: dict[str, int] = {}
+    for port in core.ports:
+        r = core.results[port]
+        state = r.state or "unknown"
+        counts[state] = counts.get(state, 0) + 1
+        rtt = f"{r.rtt_ms:.3f} ms" if r.rtt_ms is not None else ""
+        lines.append(f"{f'{port}/tcp':<9} {state:<9} {r.reason:<40} {rtt}".rstrip())
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    lines.append(f"{len(core.ports)} ports scanned ({core.sent} SYNs sent): {summary}")
+    return lines
+
+
+def scan_json(core: TcpScanCore, name: str) -> dict[str, Any]:
+    rows = []
+    for port in core.ports:
+        r = core.results[port]
+        rows.append({"port": port, "state": r.state or "unknown", "reason": r.reason,
+                     "rtt_ms": round(r.rtt_ms, 6) if r.rtt_ms is not None else None,
+                     "tries": r.tries})  # fmt: skip
+    return {
+        "target": name,
+        "address": core.dst,
+        "source": core.src,
+        "source_port": core.sport,
+        "probes_sent": core.sent,
+        "ports": rows,
     }
