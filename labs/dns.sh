@@ -26,5 +26,13 @@ run client -- curl -s --max-time 3 http://www.example.lab/ | grep -q "netlab lab
 # netlab dns-query: the same answers, the walk from the lab's root, TCP after truncation.
 [[ "$(run client -- netlab dns-query --short www.example.lab)" == "198.18.0.80" ]]
 run client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab | grep -q "└─ example.lab. .*answer"
+# The referral chain, from the JSON: root, then lab., then example.lab.'s answer.
+run client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab --json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+assert [s["zone"] for s in doc["trace"]] == [".", "lab.", "example.lab."], doc["trace"]
+assert [s["kind"] for s in doc["trace"]] == ["referral", "referral", "answer"], doc["trace"]
+assert [s["referral_zone"] for s in doc["trace"][:2]] == ["lab.", "example.lab."], doc["trace"]
+assert [a["data"] for a in doc["answers"]] == ["198.18.0.80"], doc'
 run client -- netlab dns-query --no-edns --json TXT big.example.lab @198.18.0.3 | grep -q '"transport": "tcp"'
 echo "dns: ok"

@@ -4,6 +4,7 @@ the `dns` lab compared with dig."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import struct
 import subprocess
@@ -26,7 +27,7 @@ from netlab.core.dns import (
     reverse_name,
 )
 from netlab.wire.dns import parse_message
-from tests.conftest import netlab_bin
+from tests.conftest import netlab_bin, require_tool
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -413,3 +414,131 @@ def test_resolver_cache_ttl_decreases(dns_lab):
     second = json.loads(nq(dns_lab, "info.example.lab", "TXT", "--json").stdout)
     assert "ra" in second["flags"]
     assert second["answers"][0]["ttl"] < first["answers"][0]["ttl"]
+
+
+def test_verbose_shows_udp_then_tcp_and_write_saves_them(dns_lab, tmp_path):
+    require_tool("tshark")
+    auth = dns_lab.addr("auth")
+    out = nq(dns_lab, "--no-edns", "TXT", "big.example.lab", f"@{auth}", "-v")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    frames = text.split("\nFrame ")
+    udp = [f for f in frames if "User Datagram Protocol" in f]
+    tcp = [f for f in frames if "Transmission Control Protocol" in f]
+    # The truncated exchange over UDP: the query, then the response with TC set.
+    assert any("Domain Name System (query)" in f for f in udp)
+    assert any("Domain Name System (response)" in f and "Truncated" in f for f in udp)
+    # Then TCP: the handshake, and the whole answer decoded as DNS (length prefix and all).
+    assert any("Flags: 0x002 (SYN)" in f for f in tcp) and any("(SYN, ACK)" in f for f in tcp)
+    answer = [f for f in tcp if "Domain Name System (response)" in f]
+    assert answer and "Length:" in answer[-1] and "big.example.lab: type TXT" in answer[-1]
+    # The lookup's own output follows the packets, on the same stream.
+    assert text.index("Frame 1:") < text.index(";; ANSWER SECTION:")
+    assert ";; Truncated, retrying in TCP mode." in text
+    # The connection's close is read too (we linger a moment after closing it).
+    assert any("(FIN, ACK)" in f for f in tcp)
+    # --json keeps stdout one document: the packets go to stderr.
+    both = nq(dns_lab, "--no-edns", "TXT", "big.example.lab", f"@{auth}", "-v", "--json")
+    assert json.loads(both.stdout)["transport"] == "tcp"
+    assert "Domain Name System (response)" in both.stderr
+
+    pcap = tmp_path / "big.pcapng"
+    out = nq(dns_lab, "--no-edns", "TXT", "big.example.lab", f"@{auth}", "--write", str(pcap),
+             "--short")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Frame" not in out.stdout  # --write alone shows nothing more
+    fields = ["frame.protocols", "dns.flags.truncated", "dns.flags.response", "tcp.flags.syn"]
+    shark = subprocess.run(
+        ["tshark", "-r", str(pcap), "-T", "fields", *(a for f in fields for a in ("-e", f)),
+         "-Y", "dns or tcp"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert shark.returncode == 0, shark.stderr
+    rows = [line.split("\t") for line in shark.stdout.splitlines()]
+    dns_rows = [r for r in rows if ":dns" in r[0]]
+    assert len(dns_rows) >= 4, shark.stdout
+    udp_dns = [r for r in dns_rows if ":udp:" in r[0]]
+    tcp_dns = [r for r in dns_rows if ":tcp:" in r[0]]
+    assert [r[2] for r in udp_dns] == ["False", "True"] or [r[2] for r in udp_dns] == ["0", "1"]
+    assert udp_dns[1][1] in ("True", "1")  # the UDP reply was truncated
+    assert any(r[2] in ("True", "1") for r in tcp_dns) and len(tcp_dns) >= 2
+    assert any(r[3] in ("True", "1") for r in rows if ":tcp" in r[0])  # the handshake's SYN
+
+
+def test_write_survives_ctrl_c(dns_lab, tmp_path):
+    require_tool("tshark")
+    # Over TCP to a listener in www's namespace that never reads: the kernel completes
+    # the handshake, the query is queued, and the lookup waits until Ctrl-C.
+    silent = dns_lab.socket("www")
+    silent.bind(("0.0.0.0", 5300))
+    silent.listen(1)
+    pcap = tmp_path / "cut.pcapng"
+    argv = dns_lab_argv(dns_lab, "www.example.lab", f"@{dns_lab.addr('www')}", "-p", "5300",
+                        "--tcp", "--timeout", "20", "-v", "--write", str(pcap))  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        silent.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Flags: 0x002 (SYN)" in out and "Traceback" not in err
+    shark = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp"], capture_output=True,
+                           text=True, timeout=30)  # fmt: skip
+    assert shark.returncode == 0, shark.stderr
+    assert len(shark.stdout.splitlines()) >= 4  # handshake and the query, all on file
+
+
+def dns_lab_argv(handle, *args: str) -> list[str]:
+    from netlab.lab import engine
+
+    return engine.exec_argv(handle.book, "client", [netlab_bin(), "dns-query", *args])
+
+
+# --- retries over a lossy link, glueless delegation -----------------------------------------
+
+
+def test_retries_over_a_lossy_link(lab):
+    lossy = lab("tests/labs/dnslossy.toml")
+    auth = lossy.addr("auth")
+    qtypes = ["MX", "TXT", "NS", "SOA"] * 5  # 20 lookups, each with an answer
+    out = lossy.exec("client", netlab_bin(), "dns-query", "example.lab", *qtypes, f"@{auth}",
+                     "--tries", "10", "--timeout", "0.5", "--json", timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    docs = json.loads(out.stdout)
+    assert len(docs) == 20
+    assert all(d["rcode"] == "NOERROR" and d["transport"] == "udp" for d in docs)
+    assert all(d["answers"] for d in docs)
+    attempts = [d["attempts"] for d in docs]
+    # 30 % of the queries are lost: with 20 lookups, some needed another try (P(none) ≈ 0.08 %).
+    assert all(1 <= n <= 10 for n in attempts) and max(attempts) > 1, attempts
+    assert sum(attempts) > 20
+
+
+def test_trace_resolves_a_glueless_ns_by_its_own_walk(lab):
+    tree = lab("tests/labs/dnsglueless.toml")
+    root, tld, auth, auth2 = (tree.addr(n) for n in ("root", "tld", "auth", "auth2"))
+    out = tree.exec("client", netlab_bin(), "dns-query", "--trace", "--root", root,
+                    "www.other.lab", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    steps = [(s["depth"], s["zone"], s["server"], s["qname"], s["kind"]) for s in doc["trace"]]
+    assert steps == [
+        (0, ".", root, "www.other.lab.", "referral"),
+        (0, "lab.", tld, "www.other.lab.", "referral"),
+        # lab. names ns.example.lab without an address: find it from the root first.
+        (1, ".", root, "ns.example.lab.", "referral"),
+        (1, "lab.", tld, "ns.example.lab.", "referral"),
+        (1, "example.lab.", auth, "ns.example.lab.", "answer"),
+        (0, "other.lab.", auth2, "www.other.lab.", "answer"),
+    ]
+    assert doc["trace"][1]["referral"] == [{"name": "ns.example.lab.", "addresses": []}]
+    assert doc["trace"][5]["server_name"] == "ns.example.lab."
+    assert [a["data"] for a in doc["answers"]] == ["198.18.0.81"]
+    text = tree.exec("client", netlab_bin(), "dns-query", "--trace", "--root", root,
+                     "www.other.lab")  # fmt: skip
+    assert "→ other.lab. NS ns.example.lab. [no glue]" in text.stdout
+    assert "│  ├─ " in text.stdout and "ns.example.lab. A" in text.stdout

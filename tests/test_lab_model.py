@@ -360,3 +360,24 @@ def test_dns_tree_delegations_and_glue():
     big = next(r for r in auth.splitlines() if r.startswith("big TXT"))
     assert len(big) > 600 and all(len(c) <= 255 for c in big.split('"')[1::2])
     assert ". 3600000 IN NS a.root-servers.lab." in tree.hints_text()
+
+
+def test_dns_tree_glueless_delegation():
+    # `ns` names a server outside the zone it serves: the parent refers without glue,
+    # and the zone that owns the name holds its address.
+    tree = DnsTree(load_topology(Path(__file__).parent / "labs" / "dnsglueless.toml"))
+    tld = tree.zone_text("lab")
+    assert "other.lab. IN NS ns.example.lab." in tld and "ns.example.lab." not in tld.replace(
+        "other.lab. IN NS ns.example.lab.", ""
+    )
+    assert "ns1.example.lab. 3600 IN A 198.18.0.3" in tld  # in-bailiwick glue stays
+    assert "ns.example.lab. 3600 IN A 198.18.0.4" in tree.zone_text("example.lab")
+    other = tree.zone_text("other.lab")
+    assert "@ IN NS ns.example.lab." in other and " IN A 198.18.0.4" not in other
+    bad = BASE.replace(
+        "[nodes.b]\n",
+        '[nodes.b]\nservices = [{ type = "dns", role = "root", ns = "ns.x.lab" }]\n',
+    )
+    assert "ns (the server's name) is for roles" in error_of(bad)
+    bad = bad.replace('role = "root"', 'role = "auth", zone = "x.lab"').replace("ns.x.lab", "ns")
+    assert "ns must be a server name with a dot" in error_of(bad)

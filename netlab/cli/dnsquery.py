@@ -37,7 +37,7 @@ from netlab.errors import ExitStatus
               help="Resolve iteratively from the root: referrals, then the answer.")  # fmt: skip
 @click.option("--root", "roots", metavar="ADDR", multiple=True,
               help="Root server for --trace (repeatable; default: system root hints).")  # fmt: skip
-@common_options("timeout", "json", "no_color", timeout=2.0)
+@common_options("timeout", "verbose", "write", "json", "no_color", timeout=2.0)
 def dns_query(
     common: Common, args: tuple[str, ...], port: int, reverse: str | None, tries: int, tcp: bool,
     ignore_tc: bool, bufsize: int, no_edns: bool, dnssec: bool, norec: bool, short: bool,
@@ -52,12 +52,18 @@ def dns_query(
     Exit 0 on an answer (also NOERROR without data), 1 on NXDOMAIN, SERVFAIL,
     REFUSED, timeout or a malformed reply, 2 on bad input.
 
+    -v shows every packet of the lookups (UDP, TCP handshake and all), decoded
+    (on stderr with --json); --write FILE saves them as pcapng. Both capture on
+    the interface of the route to the server (to the first root with --trace)
+    and need CAP_NET_RAW.
+
     \b
     Examples:
       netlab dns-query www.example.lab
       netlab dns-query example.lab MX TXT @198.18.0.3
       netlab dns-query -x 198.18.0.80 --short
       netlab dns-query --trace --root 198.18.0.1 www.example.lab
+      netlab dns-query --no-edns TXT big.example.lab -v --write big.pcapng
     """
     import secrets
     import sys
@@ -66,14 +72,13 @@ def dns_query(
         Exchange,
         Query,
         QueryInputError,
-        Walk,
         is_type,
         normalize_name,
         parse_type,
         reverse_name,
     )
     from netlab.errors import InputError
-    from netlab.net.dnsio import run_exchange, run_walk
+    from netlab.net.dnsio import run_exchange
     from netlab.render import dnsquery as view
 
     server_arg = None
@@ -106,47 +111,69 @@ def dns_query(
 
     if trace:
         root_servers = [("", _server_address(r, InputError)) for r in roots] or _root_hints()
-        for qtype in qtypes:
-            walk = Walk(name, qtype, root_servers, port=port, edns=edns, bufsize=bufsize,
-                        dnssec=dnssec, ids=_random_ids())  # fmt: skip
-            result = run_walk(walk, timeout=timeout, tries=tries, tcp=tcp)
-            if not result.ok:
-                status = ExitStatus.NO_ANSWER
-                if result.error:
-                    click.echo(f"netlab: error: {result.error}", err=True)
-            if common.json:
-                docs.append(view.trace_json(name, qtype, walk.steps, result))
-            elif short:
-                out.write("".join(line + "\n" for line in view.short_lines(result.records)))
-            else:
-                out.write("\n".join(view.trace_lines(name, qtype, walk.steps, result)) + "\n")
-        return _finish(common, docs, status)
+        with _capture(common, root_servers[0][1], port, any_host=True) as tap:
+            return _trace(common, name, qtypes, root_servers, port=port, edns=edns,
+                          bufsize=bufsize, dnssec=dnssec, timeout=timeout, tries=tries,
+                          tcp=tcp, short=short, tap=tap)  # fmt: skip
 
     server = _server_address(server_arg, InputError) if server_arg else _default_server()
-    for i, qtype in enumerate(qtypes):
-        query = Query(name, qtype, server, port, secrets.randbelow(65536), rd=not norec,
-                      edns=edns, bufsize=bufsize, dnssec=dnssec)  # fmt: skip
-        exchange = Exchange(query, timeout=timeout, tries=tries, tcp=tcp, ignore_tc=ignore_tc)
-        outcome = run_exchange(exchange)
-        if common.json:
-            docs.append(view.response_json(name, qtype, outcome))
-        failed = not hasattr(outcome, "message")
-        if failed:
+    with _capture(common, server, port) as tap:
+        for i, qtype in enumerate(qtypes):
+            query = Query(name, qtype, server, port, secrets.randbelow(65536), rd=not norec,
+                          edns=edns, bufsize=bufsize, dnssec=dnssec)  # fmt: skip
+            exchange = Exchange(query, timeout=timeout, tries=tries, tcp=tcp,
+                                ignore_tc=ignore_tc)  # fmt: skip
+            outcome = run_exchange(exchange, tap=tap)
+            if common.json:
+                docs.append(view.response_json(name, qtype, outcome, exchange.attempts))
+            failed = not hasattr(outcome, "message")
+            if failed:
+                status = ExitStatus.NO_ANSWER
+                click.echo(f"netlab: error: {outcome.reason}", err=True)
+                if not common.json and not short:
+                    out.write(view.failure_line(outcome) + "\n")
+                continue
+            if outcome.message.extended_rcode != 0:
+                status = ExitStatus.NO_ANSWER
+            if common.json:
+                continue
+            if short:
+                lines = view.short_lines(outcome.message.answers)
+                out.write("".join(line + "\n" for line in lines))
+            else:
+                if i:
+                    out.write("\n")
+                out.write("\n".join(view.response_lines(outcome, command)) + "\n")
+            out.flush()
+    return _finish(common, docs, status)
+
+
+def _trace(common: Common, name: str, qtypes: list[int], root_servers, *, port: int,
+           edns: bool, bufsize: int, dnssec: bool, timeout: float, tries: int, tcp: bool,
+           short: bool, tap) -> ExitStatus:  # fmt: skip
+    import sys
+
+    from netlab.core.dns import Walk
+    from netlab.net.dnsio import run_walk
+    from netlab.render import dnsquery as view
+
+    out = sys.stdout
+    docs: list[dict] = []
+    status = ExitStatus.SUCCESS
+    for qtype in qtypes:
+        walk = Walk(name, qtype, root_servers, port=port, edns=edns, bufsize=bufsize,
+                    dnssec=dnssec, ids=_random_ids())  # fmt: skip
+        result = run_walk(walk, timeout=timeout, tries=tries, tcp=tcp, tap=tap)
+        if not result.ok:
             status = ExitStatus.NO_ANSWER
-            click.echo(f"netlab: error: {outcome.reason}", err=True)
-            if not common.json and not short:
-                out.write(view.failure_line(outcome) + "\n")
-            continue
-        if outcome.message.extended_rcode != 0:
-            status = ExitStatus.NO_ANSWER
+            if result.error:
+                click.echo(f"netlab: error: {result.error}", err=True)
         if common.json:
-            continue
-        if short:
-            out.write("".join(line + "\n" for line in view.short_lines(outcome.message.answers)))
+            docs.append(view.trace_json(name, qtype, walk.steps, result))
+        elif short:
+            out.write("".join(line + "\n" for line in view.short_lines(result.records)))
         else:
-            if i:
-                out.write("\n")
-            out.write("\n".join(view.response_lines(outcome, command)) + "\n")
+            out.write("\n".join(view.trace_lines(name, qtype, walk.steps, result)) + "\n")
     return _finish(common, docs, status)
 
 
@@ -156,6 +183,25 @@ def _finish(common: Common, docs: list[dict], status: ExitStatus) -> ExitStatus:
 
         click.echo(dumps(docs[0] if len(docs) == 1 else docs, indent=2))
     return status
+
+
+def _capture(common: Common, server: str, port: int, *, any_host: bool = False):
+    """A `CaptureTap` for -v / --write on the route to SERVER, or a no-op context."""
+    import contextlib
+    import sys
+
+    if not common.verbose and not common.write:
+        return contextlib.nullcontext()
+    from netlab.net.dnsio import CaptureTap
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import route_to
+
+    require_raw_socket("-v and --write (a packet capture)")
+    dev = route_to(server).dev
+    # ICMP too: a port unreachable or a "fragmentation needed" explains a failed query.
+    expression = f"port {port}" if any_host else f"host {server} and (port {port} or icmp or icmp6)"
+    return CaptureTap(dev, expression, verbose=common.verbose, write=common.write,
+                      out=sys.stderr if common.json else sys.stdout)  # fmt: skip
 
 
 def _random_ids():

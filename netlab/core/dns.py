@@ -220,6 +220,7 @@ class Exchange:
         self.tc_retry = False
         self.ignored = 0
         self.sent = 0  # tries sent on the current transport
+        self.attempts = 0  # queries sent in all, UDP and TCP
         self.sent_ns = 0
         self.started_ns = 0
         self._deadline: int | None = None
@@ -233,6 +234,7 @@ class Exchange:
 
     def _send(self, now: int) -> list[Outgoing]:
         self.sent += 1
+        self.attempts += 1
         self.sent_ns = now
         self._deadline = now + self.timeout_ns
         return [Outgoing(self.transport, self.data)]

@@ -90,9 +90,14 @@ def _rr_json(rr: ResourceRecord) -> dict:
             "data": rr.data.to_text()}  # fmt: skip
 
 
-def response_json(name: str, qtype: int, outcome: Response | Failure) -> dict:
+def response_json(
+    name: str, qtype: int, outcome: Response | Failure, attempts: int | None = None
+) -> dict:
+    """The JSON document of one lookup; ATTEMPTS: queries sent (UDP tries plus TCP)."""
     doc: dict = {"question": {"name": name, "type": type_to_text(qtype)},
                  "server": outcome.server, "port": outcome.port}  # fmt: skip
+    if attempts is not None:
+        doc["attempts"] = attempts
     if isinstance(outcome, Failure):
         doc.update(rcode=outcome.rcode, flags=[], answers=[], authority=[], additional=[],
                    time_ms=round(outcome.time_ms, 3), transport=outcome.transport,

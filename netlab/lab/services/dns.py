@@ -14,13 +14,19 @@ In the topology file::
     [zones."example.lab"]
     records = ["www A 198.18.0.20", "@ MX 10 mail"]
 
+    # A server named in another zone: its parent's delegation has no glue.
+    [nodes.auth2]
+    services = [{ type = "dns", role = "auth", zone = "other.lab", ns = "ns.example.lab" }]
+
 The zones are written from the topology, the way the real DNS tree is built:
 
 - every zone's servers are named ``ns1.<zone>`` … (root servers:
-  ``a.root-servers.lab``, ``b.…``), with their A/AAAA records in the zone
-  that owns the name;
+  ``a.root-servers.lab``, ``b.…``), or as the service's ``ns`` option says, with
+  their A/AAAA records in the zone that owns the name;
 - each zone is delegated from its parent (the nearest served zone above it)
   with NS records, plus glue when a server's name lies inside the delegated zone;
+  a server named outside it (``ns`` in another zone) gets none: a glueless
+  delegation, whose NS name the resolver must look up first;
 - the resolver gets a root-hints file listing the lab's root servers, so it
   resolves from the lab's root exactly as a real resolver does from the Internet's.
 
@@ -65,17 +71,23 @@ class DnsTree:
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
         self.servers: dict[str, list[str]] = {}  # zone → nodes serving it
+        self.named: dict[tuple[str, str], str] = {}  # (zone, node) → server name from `ns`
         for node in topo.nodes.values():
             for spec in node.services:
                 if spec.type == "dns" and spec.options.get("role") in ("root", "tld", "auth"):
-                    self.servers.setdefault(_zone_of(spec), []).append(node.name)
+                    zone = _zone_of(spec)
+                    self.servers.setdefault(zone, []).append(node.name)
+                    if isinstance(spec.options.get("ns"), str):
+                        self.named[(zone, node.name)] = spec.options["ns"].strip(".").lower() + "."
 
     def ns_names(self, zone: str) -> list[tuple[str, str]]:
         """(server name, node) for a zone's NS records."""
         nodes = self.servers.get(zone, [])
         if zone == ".":
-            return [(f"{chr(ord('a') + i)}.root-servers.lab.", n) for i, n in enumerate(nodes)]
-        return [(f"ns{i + 1}.{zone}.", n) for i, n in enumerate(nodes)]
+            names = [f"{chr(ord('a') + i)}.root-servers.lab." for i in range(len(nodes))]
+        else:
+            names = [f"ns{i + 1}.{zone}." for i in range(len(nodes))]
+        return [(self.named.get((zone, n), name), n) for name, n in zip(names, nodes, strict=True)]
 
     def owner(self, name: str) -> str:
         """The deepest served zone that contains the absolute `name`."""
@@ -111,12 +123,16 @@ class DnsTree:
         ]
         lines += [f"@ IN NS {name}" for name, _ in names]
         needed: dict[str, str] = {}  # server names whose addresses this zone must hold
+        glue: set[str] = set()  # of those, the ones it may hold below a zone cut
         for name, node in names:
             needed[name] = node
+            glue.add(name)
         for child in self.children(zone):
             for name, node in self.ns_names(child):
                 lines.append(f"{child}. IN NS {name}")
                 needed[name] = node
+                if _under(name, child):  # in-bailiwick: glue; anywhere else: glueless
+                    glue.add(name)
         # Every server anywhere whose name this zone owns: its authoritative address.
         for other in self.servers:
             for name, node in self.ns_names(other):
@@ -124,8 +140,9 @@ class DnsTree:
                     needed[name] = node
         for name, node in needed.items():
             # In-bailiwick only: named rejects data outside the zone. Below a delegation
-            # this is glue; at the owner it is the authoritative answer.
-            if _under(name, zone):
+            # this is glue; at the owner it is the authoritative answer. A name that lies
+            # in another child zone than the one it serves gets no glue here.
+            if _under(name, zone) and (name in glue or self.owner(name) == zone):
                 lines += self.address_records(name, node)
         zone_def = self.topo.zones.get(zone)
         if zone_def:
@@ -147,12 +164,19 @@ class DnsService(Service):
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
-        problem = unknown_options(spec, {"role", "zone"})
+        problem = unknown_options(spec, {"role", "zone", "ns"})
         if problem:
             return problem
         role = spec.options.get("role")
         if role not in ROLES:
             return f"role must be one of {', '.join(ROLES)}, not {role!r}"
+        ns = spec.options.get("ns")
+        if ns is not None:
+            if role not in ("tld", "auth"):
+                return f"ns (the server's name) is for roles 'tld' and 'auth', not '{role}'"
+            labels = ns.strip(".").split(".") if isinstance(ns, str) else []
+            if len(labels) < 2 or not all(labels):
+                return f'ns must be a server name with a dot (ns = "ns.example.lab"), not {ns!r}'
         zone = spec.options.get("zone")
         if role in ("tld", "auth") and not isinstance(zone, str):
             return f"role '{role}' needs a zone (zone = \"example.lab\")"
