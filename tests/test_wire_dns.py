@@ -1412,3 +1412,34 @@ def _corpus() -> list[bytes]:
 
 
 _CORPUS = _corpus()
+
+
+# --- netlab dns-query --dnssec against the signed zone ------------------------------------
+
+
+@pytest.mark.parametrize("qtype", ["DNSKEY", "A", "DS"])
+def test_dns_query_dnssec_shows_the_signatures(named: Named, qtype: str) -> None:
+    # --dnssec sets DO: the signed zone's answer comes with its RRSIGs, and netlab
+    # shows the same records (type, TTL, data) as dig +dnssec from the same server.
+    import json
+    import sys
+
+    netlab = str(Path(sys.executable).parent / "netlab")
+    qname = "www.signed.example.lab" if qtype == "A" else "signed.example.lab"
+    out = subprocess.run(
+        [netlab, "dns-query", "--dnssec", "--json", "-p", str(named.port), "@127.0.0.1",
+         qname, qtype],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    ours = sorted((a["type"], a["ttl"], " ".join(str(a["data"]).split())) for a in doc["answers"])
+    if qtype != "DS":  # DS lives in the (unsigned) parent zone: no signature there
+        assert "RRSIG" in {t for t, _ttl, _data in ours}, ours
+    theirs = run_dig(named.port, "+dnssec", "+noall", "+answer", "+nosplit", qname, qtype)
+    dig_rows = sorted(
+        (fields[3], int(fields[1]), " ".join(fields[4:]))
+        for fields in (line.split() for line in theirs.splitlines() if not line.startswith(";"))
+        if len(fields) > 4
+    )
+    assert ours == dig_rows
