@@ -1443,3 +1443,22 @@ def test_dns_query_dnssec_shows_the_signatures(named: Named, qtype: str) -> None
         if len(fields) > 4
     )
     assert ours == dig_rows
+
+
+@pytest.mark.parametrize("address", ["192.0.2.1", "2001:db8::1"])
+def test_dns_query_reverse_lookup_equals_dig_x(named: Named, address: str) -> None:
+    # -x builds the in-addr.arpa / ip6.arpa name; the PTR answer equals dig -x's.
+    import json
+    import sys
+
+    netlab = str(Path(sys.executable).parent / "netlab")
+    out = subprocess.run(
+        [netlab, "dns-query", "--json", "-p", str(named.port), "@127.0.0.1", "-x", address],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    theirs = run_dig(named.port, "+noall", "+answer", "-x", address).split()
+    assert theirs and theirs[3] == "PTR"
+    assert doc["question"]["name"].rstrip(".") == theirs[0].rstrip(".")
+    assert [(a["type"], str(a["data"])) for a in doc["answers"]] == [("PTR", theirs[4])]
