@@ -201,6 +201,49 @@ def test_lost_fin_is_retransmitted_and_a_retransmitted_fin_is_acked_again():
     assert (dup.flags, dup.ack) == (ACK, IRS + 2) and core.state == TIME_WAIT
 
 
+def test_time_wait_is_waited_out_then_closed_and_a_retransmitted_fin_restarts_it():
+    core, _ = _established(time_wait=60.0)
+    core.on_packet(_frame(ACK, IRS + 1, ISN + 2, 2), 2)
+    core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 3), 3)
+    assert core.state == TIME_WAIT and core.deadline() == 3 + 60 * NS
+    assert core.on_timer(3 + NS) == [] and not core.done()  # not the 0.5 s linger
+    [dup] = _sent(core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 10 * NS), 10 * NS))
+    assert (dup.flags, dup.ack) == (ACK, IRS + 2) and core.state == TIME_WAIT
+    assert core.deadline() == 70 * NS  # RFC 9293: the 2×MSL timeout restarts
+    assert core.on_timer(60 * NS + 3) == [] and not core.done()
+    core.on_timer(70 * NS)
+    assert core.done() and core.state == CLOSED
+    assert core.states[-2:] == [TIME_WAIT, CLOSED]
+    last = core.timeline[-1]
+    assert isinstance(last, Note) and last.state == CLOSED and "2×MSL" in last.text
+
+
+def test_without_time_wait_the_run_ends_in_time_wait_after_the_linger():
+    core, _ = _established()
+    core.on_packet(_frame(ACK, IRS + 1, ISN + 2, 2), 2)
+    core.on_packet(_frame(FIN | ACK, IRS + 1, ISN + 2, 3), 3)
+    assert core.deadline() == 3 + NS // 2
+    core.on_timer(core.deadline())
+    assert core.done() and core.state == TIME_WAIT
+
+
+def test_time_wait_takes_an_optional_number_of_seconds():
+    from netlab.cli.tcp_handshake import tcp_handshake
+
+    def parsed(*args: str) -> float | None:
+        ctx = tcp_handshake.make_context("tcp-handshake", list(args))
+        return ctx.params["time_wait"]
+
+    assert parsed("server", "7") is None
+    assert parsed("--time-wait", "server", "7") == 60.0  # the default, not SECONDS=server
+    assert parsed("server", "7", "--time-wait") == 60.0
+    assert parsed("--time-wait", "--json", "server", "7") == 60.0
+    assert parsed("--time-wait", "2.5", "server", "7") == 2.5
+    assert parsed("--time-wait=1", "server", "7") == 1.0
+    ctx = tcp_handshake.make_context("tcp-handshake", ["--send", "--time-wait", "server", "7"])
+    assert ctx.params["send_text"] == "--time-wait" and ctx.params["time_wait"] is None
+
+
 def test_rst_option_closes_with_a_reset():
     core, sent = _established(reset=True)
     assert [s.flags for s in sent] == [SYN, ACK, RST | ACK]
@@ -309,13 +352,18 @@ def guard_elements(lab, node: str = "client") -> list[str] | None:
 
 
 class RstWatch:
-    """tcpdump in the client namespace, printing every TCP segment with RST set."""
+    """tcpdump in the client namespace, printing every TCP segment with RST set.
 
-    def __init__(self, lab) -> None:
+    libpcap's tcp[…] reaches into IPv4 only: for IPv6 the flags are read at a fixed
+    offset behind the 40-byte header (no extension headers in the lab)."""
+
+    def __init__(self, lab, family: int = 4, iface: str = "any") -> None:
         from netlab.lab import engine
 
-        argv = engine.exec_argv(lab.book, "client", ["tcpdump", "-i", "any", "-nn", "-l",
-                                "tcp[tcpflags] & tcp-rst != 0"])  # fmt: skip
+        expr = ("tcp[tcpflags] & tcp-rst != 0" if family == 4
+                else "ip6 and tcp and ip6[53] & 0x04 != 0")  # fmt: skip
+        argv = engine.exec_argv(lab.book, "client", ["tcpdump", "-i", iface, "-nn", "-l",
+                                expr])  # fmt: skip
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)  # fmt: skip
         for _ in range(5):  # "listening on any, …": the capture is ready
@@ -405,6 +453,50 @@ def _drop_at_server(routed, port: int) -> None:
     script = ("add table inet t\nadd chain inet t in { type filter hook input priority 0; }\n"
               f"add rule inet t in tcp dport {port} drop\n")  # fmt: skip
     routed.exec("server", "nft", "-f", "-", input=script, check=True)
+
+
+@pytest.mark.lab
+def test_ipv6_handshake_closes_cleanly_and_a_closed_port_exits_1(routed):
+    watch = RstWatch(routed, family=6, iface="eth0")
+    out = handshake(routed, "-6", "--json", "server", "7")
+    rsts = watch.stop()
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    client, server = routed.addr("client", 6), routed.addr("server", 6)
+    assert (doc["address"], doc["source"]) == (server, client)
+    assert doc["result"] == "open" and 0 < doc["rtt_ms"] < 50
+    assert doc["states"] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT"]
+    assert "mss 1440" in doc["segments"][0]["options"]  # MTU 1500 less 60 (IPv6 + TCP)
+    assert rsts == [], rsts  # the kernel's resets were held off (guard6)
+    ours = re.compile(rf"{re.escape(client)}\]?:{doc['source_port']}\b")
+    assert not ours.search(routed.exec("server", "ss", "-tan").stdout)
+    assert guard_elements(routed) is None
+    closed = handshake(routed, "-6", "--json", "server", "9")
+    assert closed.returncode == 1, closed.stderr
+    doc = json.loads(closed.stdout)
+    assert doc["result"] == "closed" and doc["states"] == ["SYN_SENT", "CLOSED"]
+    assert [(s["dir"], s["flags"]) for s in doc["segments"]] == [("out", "S"), ("in", "RA")]
+    assert guard_elements(routed) is None
+
+
+@pytest.mark.lab
+def test_time_wait_is_waited_out_and_ends_in_closed(routed):
+    started = time.monotonic()
+    out = handshake(routed, "--json", "--time-wait", "1", "server", "7")
+    elapsed = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["result"] == "open" and doc["time_wait_s"] == 1.0
+    assert doc["states"] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT", "CLOSED"]
+    assert elapsed >= 1.0
+    assert guard_elements(routed) is None
+    text = handshake(routed, "--time-wait", "1", "server", "7")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    last = lines[-2]  # then the result line
+    assert last.endswith("[CLOSED]") and "TIME_WAIT over" in last, text.stdout
+    assert float(last.split()[0]) >= 1000.0  # ms after the first SYN
+    assert lines[-1].startswith("port 7 open")
 
 
 @pytest.mark.lab
@@ -504,6 +596,81 @@ def test_send_file_of_10_kb_arrives_whole(routed, tmp_path):
     assert doc["acked_bytes"] == 10_000 and doc["received_bytes"] == 10_000
     assert _echoed(doc) == payload
     assert doc["states"][-1] == "TIME_WAIT"
+
+
+# --- --connect: a kernel connect() ---------------------------------------------------------
+
+
+def test_tcp_info_is_read_at_linux_offsets():
+    import struct
+    import sys
+
+    from netlab.core.tcp_handshake import parse_tcp_info
+
+    scales = (7 << 4 | 10) if sys.byteorder == "little" else (10 << 4 | 7)
+    raw = bytearray(104)
+    struct.pack_into("=8B", raw, 0, 1, 0, 0, 0, 0, 0x07, scales, 0)
+    struct.pack_into("=I", raw, 16, 1448)
+    struct.pack_into("=II", raw, 64, 64088, 0)  # tcpi_rcv_ssthresh, tcpi_rtt: not the RTT
+    struct.pack_into("=II", raw, 68, 1234, 617)
+    info = parse_tcp_info(bytes(raw))
+    assert info.rtt_ms == 1.234 and info.rttvar_us == 617
+    assert info.options_dict() == {"sack": True, "timestamps": True, "wscale": True,
+                                   "snd_wscale": 10, "rcv_wscale": 7, "snd_mss": 1448,
+                                   "ecn": False}  # fmt: skip
+    struct.pack_into("=8B", raw, 0, 1, 0, 0, 0, 0, 0x02, 0, 0)  # SACK only, no RTT sample
+    struct.pack_into("=I", raw, 68, 0)
+    info = parse_tcp_info(bytes(raw))
+    assert info.rtt_ms is None and info.options_dict()["snd_wscale"] is None
+
+
+def test_connect_refuses_the_raw_packet_options():
+    for args in (["--rst", "server", "7"], ["--send", "x", "server", "7"],
+                 ["--time-wait", "1", "server", "7"], ["--ports", "7", "server"]):  # fmt: skip
+        proc = subprocess.run([netlab_bin(), "tcp-handshake", "--connect", *args],
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert proc.returncode == 2 and "need raw packets" in proc.stderr, proc.stderr
+
+
+@pytest.mark.lab
+def test_connect_open_closed_and_filtered(routed):
+    out = handshake(routed, "--connect", "--json", "server", "7")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["mode"] == "connect" and doc["result"] == "open" and doc["errno"] is None
+    assert (doc["address"], doc["source"]) == (routed.addr("server"), routed.addr("client"))
+    assert 0 < doc["rtt_ms"] < 50 and doc["connect_ms"] > 0
+    opts = doc["options"]
+    assert opts["sack"] and opts["timestamps"] and opts["wscale"]
+    assert opts["snd_mss"] == 1448  # MSS 1460 less the 12 bytes of timestamps
+    assert opts["snd_wscale"] is not None and opts["rcv_wscale"] is not None
+    assert guard_elements(routed) is None  # no nftables at all
+    closed = handshake(routed, "--connect", "--json", "-6", "server", "9")
+    assert closed.returncode == 1, closed.stderr
+    doc = json.loads(closed.stdout)
+    assert (doc["result"], doc["errno"], doc["rtt_ms"]) == ("closed", "ECONNREFUSED", None)
+    assert doc["address"] == routed.addr("server", 6)
+    _drop_at_server(routed, 80)
+    started = time.monotonic()
+    text = handshake(routed, "--connect", "--tries", "2", "server", "80")
+    assert text.returncode == 1, text.stderr
+    assert 2.5 < time.monotonic() - started < 6.0  # SYNs at 0 s and 1 s, 3 s in all
+    assert text.stdout.splitlines()[-1].startswith("port 80 filtered: ")
+
+
+@pytest.mark.lab
+def test_connect_needs_no_privileges(routed):
+    unprivileged = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all",
+                    netlab_bin(), "tcp-handshake")  # fmt: skip
+    out = routed.exec("client", *unprivileged, "--connect", "server", "7")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"TCP connect() to server ({routed.addr('server')}) port 7")
+    assert re.match(r"port 7 open: handshake RTT \d+\.\d{3} ms \(TCP_INFO\)", lines[-1])
+    # Without --connect the same user is refused, and told about --connect.
+    raw = routed.exec("client", *unprivileged, "server", "7")
+    assert raw.returncode == 3 and "--connect" in raw.stderr, raw.stderr
 
 
 # --- the SYN scan (--ports) -----------------------------------------------------------------

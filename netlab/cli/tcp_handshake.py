@@ -7,9 +7,39 @@ import click
 from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus
 
+# 2×MSL when --time-wait has no value: Linux's TCP_TIMEWAIT_LEN (60 s).
+TIME_WAIT_DEFAULT = 60.0
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Command(click.Command):
+    """--time-wait takes an optional value: `--time-wait server 7` means the default,
+    not SECONDS=server (click would take the next word, whatever it is)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {opt for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for opt in p.opts}  # fmt: skip
+        args = list(args)
+        i = 0
+        while i < len(args) and args[i] != "--":
+            if args[i] == "--time-wait" and (i + 1 == len(args) or not _is_number(args[i + 1])):
+                args[i] = f"--time-wait={TIME_WAIT_DEFAULT:g}"
+            elif args[i] in takes_value:
+                i += 1  # its value, whatever it looks like
+            i += 1
+        return super().parse_args(ctx, args)
+
 
 @click.command(
     "tcp-handshake",
+    cls=_Command,
     short_help="Open (and close) a TCP connection from raw packets, showing every segment.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -31,6 +61,13 @@ from netlab.errors import ExitStatus
     help="Stay in ESTABLISHED this long before closing.",
 )
 @click.option("--rst", "reset", is_flag=True, help="Close with a reset instead of FIN.")
+@click.option(
+    "--time-wait",
+    type=click.FloatRange(min=0),
+    metavar="[SECONDS]",
+    help="Wait out TIME_WAIT (2×MSL; without SECONDS 60 s, Linux's TCP_TIMEWAIT_LEN) "
+    "and end in CLOSED. Default: leave it after 0.5 s.",
+)
 @click.option(
     "--send",
     "send_text",
@@ -65,13 +102,19 @@ from netlab.errors import ExitStatus
     metavar="SECONDS",
     help="Lifetime of the nftables element that holds off the kernel's RSTs (refreshed).",
 )
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="A kernel connect() instead of raw packets (no privileges): result, handshake RTT "
+    "and options from TCP_INFO.",
+)
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")
 @click.option("-6", "family", flag_value=6, help="IPv6 only.")
 @common_options("iface", "verbose", "write", "json", "no_color")
 def tcp_handshake(
     common: Common, host: str, port: int | None, tries: int, hold: float, reset: bool,
-    send_text: str | None, send_file: str | None, port_spec: str | None, rate: float,
-    guard_timeout: int, family: int | None,
+    time_wait: float | None, send_text: str | None, send_file: str | None,
+    port_spec: str | None, rate: float, guard_timeout: int, connect: bool, family: int | None,
 ) -> ExitStatus:  # fmt: skip
     """Connect to HOST:PORT from raw packets as a client (RFC 9293): SYN with
     Linux's options, SYN-ACK, ACK, then an orderly close (FIN, ACK, FIN, ACK) or
@@ -84,6 +127,11 @@ def tcp_handshake(
     every data segment and ACK, both ways, is on the timeline (-v shows the
     contents), and the close (after --hold) waits until all of it is acknowledged.
 
+    TIME_WAIT (we close first) is not waited out by default: the run ends 0.5 s
+    after the last ACK. With --time-wait it lasts 2×MSL (60 s, or SECONDS) with
+    the guard kept in place, a retransmitted FIN is ACKed again (and restarts
+    it), and the timeline ends with the change to CLOSED.
+
     The kernel has no socket for this connection and would reset it: a narrow
     nftables rule (table inet netlab_guard) drops only the kernel's RSTs of our
     4-tuple, with a timeout, and is removed at the end.
@@ -93,6 +141,13 @@ def tcp_handshake(
     open (answered with our RST, so nothing stays half-open), a RST closed, an
     ICMP unreachable or silence after --tries SYNs (default 2 here, 1 s each)
     filtered. A table port/state/reason, or --json rows.
+
+    With --connect the kernel makes the connection instead (connect() with a
+    timeout of 1 s, 2 s, 4 s … for --tries SYNs, then close()): no raw sockets,
+    no nftables, no privileges. The result is open, closed (ECONNREFUSED) or
+    filtered (a timeout, or the error by name: EHOSTUNREACH, ENETUNREACH …); an
+    open port adds the handshake RTT and the negotiated options (SACK,
+    timestamps, window scales, MSS) from TCP_INFO. There is no segment timeline.
 
     Exit 0 if the port is open (a scan: any port open), 1 if closed (RST) or
     filtered (no answer, ICMP unreachable), 2 on bad input, 3 without
@@ -104,7 +159,9 @@ def tcp_handshake(
       netlab tcp-handshake --hold 2 --rst 198.18.4.2 80
       netlab tcp-handshake --json server 9 | jq .result
       netlab tcp-handshake --send "hello netlab" server 7
+      netlab tcp-handshake --time-wait 5 server 7
       netlab tcp-handshake --ports 22,80,8000-8100 server
+      netlab tcp-handshake --connect --json server 7
     """
     import random
     import socket
@@ -112,15 +169,29 @@ def tcp_handshake(
     import time
 
     from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
-    from netlab.errors import InputError
+    from netlab.errors import InputError, PrivilegeError
     from netlab.net.privilege import require_raw_socket
     from netlab.net.route import resolve_target, route_to
     from netlab.net.rstguard import MARK, RstGuard, check_available
     from netlab.render import tcp_handshake as view
 
+    if connect:
+        raw_only = {"--ports": port_spec is not None, "--send": send_text is not None,
+                    "--send-file": send_file is not None, "--rst": reset,
+                    "--time-wait": time_wait is not None,
+                    "-w": common.write is not None}  # fmt: skip
+        given = [name for name, used in raw_only.items() if used]
+        if given:
+            raise InputError(f"--connect leaves the segments to the kernel: {', '.join(given)} "
+                             "need raw packets")  # fmt: skip
+        if port is None:
+            raise InputError("missing PORT")
+        return _connect(common, host, port, tries, hold, family)
     if port_spec is not None:
-        if port is not None or send_text is not None or send_file is not None or hold or reset:
-            raise InputError("--ports scans: give no PORT, --send, --hold or --rst with it")
+        if (port is not None or send_text is not None or send_file is not None or hold or reset
+                or time_wait is not None):  # fmt: skip
+            raise InputError("--ports scans: give no PORT, --send, --hold, --rst or --time-wait "
+                             "with it")  # fmt: skip
         return _scan(common, host, port_spec, rate, tries, guard_timeout, family)
     if port is None:
         raise InputError("missing PORT (or --ports LIST for a scan)")
@@ -135,7 +206,12 @@ def tcp_handshake(
             raise InputError(f"cannot read {send_file}: {err.strerror}") from None
     addr, fam = resolve_target(host, family)
     route = route_to(addr, common.iface)
-    require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    try:
+        require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    except PrivilegeError as err:
+        raise PrivilegeError(
+            f"{err}; or use --connect (a kernel connect(), no privileges)"
+        ) from None
     nft = check_available()
     mtu = _interface_mtu(route.dev) or 1500
     mss = mtu - (40 if fam == 4 else 60)
@@ -153,7 +229,8 @@ def tcp_handshake(
             import scapy.layers.inet6  # noqa: F401
         rng = random.SystemRandom()
         core = TcpHandshakeCore(conn, isn=rng.getrandbits(32), ts_base=rng.getrandbits(32),
-                                tries=tries, hold=hold, reset=reset, data=data)  # fmt: skip
+                                tries=tries, hold=hold, reset=reset, data=data,
+                                time_wait=time_wait)  # fmt: skip
         out = sys.stdout
         if not common.json:
             out.write(view.header(core, host) + "\n")
@@ -183,6 +260,94 @@ def tcp_handshake(
         return ExitStatus.INTERRUPTED
     ok = core.outcome is not None and core.outcome.result == "open"
     return ExitStatus.SUCCESS if ok else ExitStatus.NO_ANSWER
+
+
+def _connect(common: Common, host: str, port: int, tries: int, hold: float,
+             family: int | None) -> ExitStatus:  # fmt: skip
+    """--connect: the kernel's own handshake, timed and described by TCP_INFO."""
+    import contextlib
+    import errno
+    import socket
+    import sys
+    import time
+
+    from netlab.core.tcp_handshake import parse_tcp_info
+    from netlab.net.route import resolve_target, route_to
+    from netlab.render import tcp_handshake as view
+
+    addr, fam = resolve_target(host, family)
+    source = route_to(addr, common.iface).src if common.iface else ""
+    wait = float(2**tries - 1)  # SYNs after 0 s, 1 s, 3 s …, each given 1 s, 2 s, 4 s …
+    result, reason, err_name, info = "filtered", "", None, None
+    elapsed_ns, sport, interrupted = 0, None, False
+    sock = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        if common.iface:
+            with contextlib.suppress(OSError):  # refused without CAP_NET_RAW on older kernels
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, common.iface.encode())
+            sock.bind((source, 0))  # the source address of that interface's route
+        with contextlib.suppress(OSError):  # the kernel's SYN retries: tries - 1
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, max(1, min(255, tries - 1)))
+        sock.settimeout(wait)
+        started = time.monotonic_ns()
+        try:
+            sock.connect((addr, port))
+            result = "open"
+        except ConnectionRefusedError:
+            result, err_name = "closed", "ECONNREFUSED"
+            reason = "ECONNREFUSED (reset by the server: port closed)"
+        except TimeoutError as err:
+            if err.errno is None:  # our timeout, not the kernel's ETIMEDOUT
+                reason = f"no answer within {wait:g} s ({tries} SYN(s))"
+            else:
+                err_name = errno.errorcode.get(err.errno, str(err.errno))
+                reason = f"{err_name} ({err.strerror})"
+        except OSError as err:  # EHOSTUNREACH, ENETUNREACH, EACCES (a local firewall) …
+            err_name = errno.errorcode.get(err.errno or 0, str(err.errno))
+            reason = f"{err_name} ({err.strerror})"
+        except KeyboardInterrupt:
+            interrupted, reason = True, "interrupted"
+        elapsed_ns = time.monotonic_ns() - started
+        with contextlib.suppress(OSError):
+            source, sport = sock.getsockname()[:2]
+        if result == "open":
+            info = parse_tcp_info(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104))
+            try:
+                time.sleep(hold)
+            except KeyboardInterrupt:
+                interrupted = True
+    finally:
+        sock.close()  # an orderly close (FIN): the kernel does the rest, TIME_WAIT included
+    doc = {
+        "mode": "connect",
+        "target": host,
+        "address": addr,
+        "port": port,
+        "source": source,
+        "source_port": sport,
+        "result": result,
+        "reason": reason,
+        "errno": err_name,
+        "rtt_ms": info.rtt_ms if info else None,
+        "rttvar_ms": info.rttvar_us / 1000 if info else None,
+        "connect_ms": round(elapsed_ns / 1e6, 6),
+        "options": info.options_dict() if info else None,
+    }
+    out = sys.stdout
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument(out) as json_doc:
+            json_doc.data = doc
+            if interrupted:
+                json_doc.data["interrupted"] = True
+    else:
+        out.write(view.connect_header(host, addr, port, source, sport) + "\n")
+        out.write(view.connect_result_line(doc) + "\n")
+        out.flush()
+    if interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if result == "open" else ExitStatus.NO_ANSWER
 
 
 def _interface_mtu(dev: str) -> int | None:

@@ -2,7 +2,7 @@
 
 A state table, fed frames and the time (integer ns) by the runner:
 
-    CLOSED → SYN_SENT → ESTABLISHED → FIN_WAIT_1 → FIN_WAIT_2 → TIME_WAIT
+    CLOSED → SYN_SENT → ESTABLISHED → FIN_WAIT_1 → FIN_WAIT_2 → TIME_WAIT (→ CLOSED)
                                     ↘ CLOSING (simultaneous close) ↗
                         ESTABLISHED → CLOSE_WAIT → LAST_ACK → CLOSED (the server closes first)
 
@@ -16,7 +16,9 @@ effective MSS (the smaller of the server's MSS and ours, less the TCP options we
 carry, RFC 6691; lowered by an ICMP "fragmentation needed"/"packet too big"),
 never more in flight than the server's advertised window (scaled by its
 WScale), go-back-N retransmission from SND.UNA on timeout; incoming data is
-acknowledged segment by segment (in order only). An acceptable RST in
+acknowledged segment by segment (in order only). TIME_WAIT is left after a
+short linger, or with time_wait waited out (2×MSL) and ended in CLOSED; either
+way a retransmitted FIN is ACKed again and restarts it. An acceptable RST in
 SYN_SENT makes it *closed*; silence after the last SYN or an ICMP unreachable
 quoting our SYN makes it *filtered*. RSTs are checked in every state (RFC 9293
 §3.10.7.4 with RFC 5961: an in-window RST that is not exactly the next expected
@@ -150,6 +152,7 @@ class TcpHandshakeCore:
         hold: float = 0.0,
         reset: bool = False,
         linger: float = 0.5,
+        time_wait: float | None = None,
         window: int = 64240,
         wscale: int = 7,
         data: bytes = b"",
@@ -162,6 +165,9 @@ class TcpHandshakeCore:
         self.hold_ns = int(hold * NS)
         self.reset = reset
         self.linger_ns = int(linger * NS)
+        # None: TIME_WAIT is left after a short linger (a retransmitted FIN is still
+        # answered); else it is waited out (2×MSL, RFC 9293 §3.6) and ends in CLOSED.
+        self.time_wait_ns = int(time_wait * NS) if time_wait is not None else None
         self.window = window
         self.wscale = wscale
         self.state = CLOSED
@@ -243,6 +249,9 @@ class TcpHandshakeCore:
             self._note(now, f"no answer to our FIN after {self.fin_sent} tries: giving up")
             self._finished = True
         elif kind == "timewait":
+            if self.state == TIME_WAIT and self.time_wait_ns is not None:
+                self._set_state(CLOSED)
+                self._note(now, f"TIME_WAIT over after {self.time_wait_ns / NS:g} s (2×MSL)")
             self._finished = True
         return []
 
@@ -511,6 +520,11 @@ class TcpHandshakeCore:
             self._record_in(p, ts, "no ACK bit: ignored")
             return []
         if p.seq != self.rcv_nxt:  # old duplicate (a retransmitted FIN) or out of order
+            if self.state == TIME_WAIT and p.flags & FIN:
+                # RFC 9293: acknowledge it and restart the 2×MSL timeout.
+                self._record_in(p, ts, "retransmitted FIN: TIME_WAIT restarted")
+                self._arm(now + self._time_wait_ns(), "timewait")
+                return [self._send_ack(now, "ACK again")]
             self._record_in(p, ts, "not the next sequence number")
             return [self._send_ack(now, "duplicate ACK")]
         if "Timestamp" in dict(p.options) and self.ts_recent is not None:
@@ -554,7 +568,7 @@ class TcpHandshakeCore:
         if after != before and after in (FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSING):
             self._timer_ns = None
         if after == TIME_WAIT:
-            self._arm(now + self.linger_ns, "timewait")  # re-ACK a retransmitted FIN meanwhile
+            self._arm(now + self._time_wait_ns(), "timewait")  # re-ACK a retransmitted FIN
         elif after == CLOSED:
             self._finished = True
         elif after == FIN_WAIT_2:
@@ -563,7 +577,7 @@ class TcpHandshakeCore:
             self._timer_ns = None
             sends += self._close(now)
         elif before == TIME_WAIT and fin:
-            self._arm(now + self.linger_ns, "timewait")
+            self._arm(now + self._time_wait_ns(), "timewait")
         if not self.data_done and after in (ESTABLISHED, CLOSE_WAIT):
             if self.snd_una == (self.data_seq + len(self.data)) % MOD:
                 sends += self._data_acked(now)
@@ -605,6 +619,9 @@ class TcpHandshakeCore:
         return []
 
     # --- helpers --------------------------------------------------------------------
+    def _time_wait_ns(self) -> int:
+        return self.time_wait_ns if self.time_wait_ns is not None else self.linger_ns
+
     def _set_state(self, state: str) -> None:
         if state != self.state or not self.states:
             self.states.append(state)
@@ -736,3 +753,51 @@ def _parse_ip(data: bytes, off: int, family: int) -> _Parsed | None:
         return _Parsed(src, dst, 0, 0, 0, 0, 0, 0, [], 0, b"", mtu,
                        (icmp_type, code, q_src, q_dst, q_sport, q_dport))  # fmt: skip
     return None
+
+
+# --- --connect: the kernel's handshake, read back from TCP_INFO ------------------------------
+TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN = 0x01, 0x02, 0x04, 0x08
+
+
+@dataclass(frozen=True)
+class TcpInfo:
+    """The part of Linux's struct tcp_info (linux/tcp.h) that describes the handshake."""
+
+    state: int
+    options: int  # tcpi_options: TCPI_OPT_* bits
+    snd_wscale: int  # the server's window scale (applied to its windows)
+    rcv_wscale: int  # ours
+    snd_mss: int
+    rtt_us: int  # smoothed RTT; right after connect() the SYN → SYN-ACK sample
+    rttvar_us: int
+
+    @property
+    def rtt_ms(self) -> float | None:
+        return self.rtt_us / 1000 if self.rtt_us else None  # 0: no sample (Karn)
+
+    def options_dict(self) -> dict[str, Any]:
+        wscale = bool(self.options & TCPI_OPT_WSCALE)
+        return {
+            "sack": bool(self.options & TCPI_OPT_SACK),
+            "timestamps": bool(self.options & TCPI_OPT_TIMESTAMPS),
+            "wscale": wscale,
+            "snd_wscale": self.snd_wscale if wscale else None,
+            "rcv_wscale": self.rcv_wscale if wscale else None,
+            "snd_mss": self.snd_mss,
+            "ecn": bool(self.options & TCPI_OPT_ECN),
+        }
+
+
+def parse_tcp_info(raw: bytes) -> TcpInfo:
+    """struct tcp_info in host byte order: eight u8, then u32 (snd_mss at offset 16, rtt
+    and rttvar at 68 and 72, in µs)."""
+    state, _ca, _retr, _probes, _backoff, options, scales = struct.unpack_from("=7B", raw)
+    # __u8 tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4: the first bit-field is in the low
+    # bits on little-endian ABIs, the high bits on big-endian ones.
+    import sys
+
+    low, high = scales & 0x0F, scales >> 4
+    snd, rcv = (low, high) if sys.byteorder == "little" else (high, low)
+    (snd_mss,) = struct.unpack_from("=I", raw, 16)
+    rtt, rttvar = struct.unpack_from("=II", raw, 68)
+    return TcpInfo(state, options, snd, rcv, snd_mss, rtt, rttvar)

@@ -106,6 +106,7 @@ def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
         "server_isn": core.irs,
         "segments": segments,
         "states": list(core.states),
+        "time_wait_s": core.time_wait_ns / 1e9 if core.time_wait_ns is not None else None,
         "sent_bytes": len(core.data),
         "acked_bytes": min(len(core.data), (core.snd_una - core.data_seq) % 2**32)
         if core.irs is not None
@@ -151,3 +152,34 @@ def scan_json(core: TcpScanCore, name: str) -> dict[str, Any]:
         "probes_sent": core.sent,
         "ports": rows,
     }
+
+
+# --- --connect: a kernel connect() -------------------------------------------------------------
+def connect_header(name: str, address: str, port: int, source: str, sport: int | None) -> str:
+    frm = f" from {source} port {sport}" if source and sport else ""
+    return f"TCP connect() to {name} ({address}) port {port}{frm}"
+
+
+def connect_options_text(options: dict[str, Any]) -> str:
+    parts = []
+    if options.get("sack"):
+        parts.append("sackOK")
+    if options.get("timestamps"):
+        parts.append("TS")
+    if options.get("wscale"):
+        parts.append(f"wscale {options['snd_wscale']} (ours {options['rcv_wscale']})")
+    if options.get("ecn"):
+        parts.append("ECN")
+    if options.get("snd_mss"):
+        parts.append(f"MSS {options['snd_mss']}")
+    return ", ".join(parts) or "none"
+
+
+def connect_result_line(doc: dict[str, Any]) -> str:
+    port = doc["port"]
+    if doc["result"] == "open":
+        rtt = f"{doc['rtt_ms']:.3f} ms" if doc["rtt_ms"] is not None else "unknown"
+        options = connect_options_text(doc["options"])
+        return (f"port {port} open: handshake RTT {rtt} (TCP_INFO), connect() "
+                f"{doc['connect_ms']:.3f} ms; options: {options}")  # fmt: skip
+    return f"port {port} {doc['result']}: {doc['reason']}"
