@@ -14,14 +14,17 @@ guard drops exactly those RSTs, in the namespace the command runs in:
         }
     }
 
-Only RSTs of our 4-tuple match, and each element carries a timeout (refreshed
-while the run lasts), so even after SIGKILL nothing is dropped beyond it: the
-table may stay, inert. Our own RST (`--rst`) leaves through a socket marked
-with MARK, which the rule lets through. The element is removed at the end, on
-errors and on Ctrl-C, and the table too when its sets are empty and we made it.
+Only RSTs of our 4-tuple match. The table is created with `flags owner` by a
+small `nft -i` process that the guard keeps running for the whole run: the
+kernel deletes an owner table the moment its owner's netlink socket closes, so
+when the run ends, fails, is interrupted, or netlab is SIGKILLed (the owner is
+started with a parent-death signal and dies with it), table, sets and rule are
+gone at once. Each element also carries a timeout (refreshed while the run
+lasts) as a second line of defence. Our own RST (`--rst`) leaves through a socket
+marked with MARK, which the rule lets through. An owner table can only be changed
+by its owner, so each run has its own table, `netlab_guard_<pid>`.
 
-nft is run with argument lists and its script on stdin (`nft -f -`), never
-through a shell.
+nft is run with argument lists and its commands on stdin, never through a shell.
 """
 
 from __future__ import annotations
@@ -32,29 +35,34 @@ import threading
 
 from netlab.errors import NetlabError, PrivilegeError
 
-TABLE = "netlab_guard"
+TABLE_PREFIX = "netlab_guard"
 MARK = 0x4E4C4754  # "NLGT": packets we send ourselves, let through
 
 
-def _rule(family: int) -> str:
+def table_name() -> str:
+    import os
+
+    return f"{TABLE_PREFIX}_{os.getpid()}"
+
+
+def _rule(table: str, family: int) -> str:
     ip = "ip" if family == 4 else "ip6"
-    return (f"add rule inet {TABLE} output meta mark != {MARK:#x} tcp flags & rst == rst "
+    return (f"add rule inet {table} output meta mark != {MARK:#x} tcp flags & rst == rst "
             f"{ip} saddr . tcp sport . {ip} daddr . tcp dport @guard{family} drop")  # fmt: skip
 
 
-SETUP = "\n".join([
-    f"add table inet {TABLE}",
-    f"add set inet {TABLE} guard4 {{ type ipv4_addr . inet_service . ipv4_addr . "
-    "inet_service; flags timeout; }",
-    f"add set inet {TABLE} guard6 {{ type ipv6_addr . inet_service . ipv6_addr . "
-    "inet_service; flags timeout; }",
-    f"add chain inet {TABLE} output {{ type filter hook output priority filter; "
-    "policy accept; }",
-    # flush + add in one transaction: idempotent, atomic, never two copies of a rule.
-    f"flush chain inet {TABLE} output",
-    _rule(4),
-    _rule(6),
-])  # fmt: skip
+def setup_script(table: str) -> str:
+    return "\n".join([
+        f"add table inet {table} {{ flags owner; }}",
+        f"add set inet {table} guard4 {{ type ipv4_addr . inet_service . ipv4_addr . "
+        "inet_service; flags timeout; }",
+        f"add set inet {table} guard6 {{ type ipv6_addr . inet_service . ipv6_addr . "
+        "inet_service; flags timeout; }",
+        f"add chain inet {table} output {{ type filter hook output priority filter; "
+        "policy accept; }",
+        _rule(table, 4),
+        _rule(table, 6),
+    ])  # fmt: skip
 
 
 class GuardError(NetlabError):
@@ -83,7 +91,9 @@ class RstGuard:
         self.elements = [f"{src} . {sport} . {dst} . {port}" for port in dports]
         self.timeout_s = max(1, round(timeout))
         self.nft = nft or nft_path() or "nft"
-        self.created_table = False
+        self.table = table_name()
+        self._owner: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -94,51 +104,81 @@ class RstGuard:
     def _element_script(self, verb: str) -> str:
         timeout = f" timeout {self.timeout_s}s" if verb == "add" else ""
         elements = ", ".join(element + timeout for element in self.elements)
-        return f"{verb} element inet {TABLE} {self.set_name} {{ {elements} }}\n"
+        return f"{verb} element inet {self.table} {self.set_name} {{ {elements} }}\n"
+
+    def _send(self, script: str) -> None:
+        """Commands to the owner process (only it may change an owner table)."""
+        with self._lock:
+            owner = self._owner
+            if owner is None or owner.stdin is None or owner.poll() is not None:
+                return
+            try:
+                owner.stdin.write(script)
+                owner.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
 
     def install(self) -> None:
-        existed = _nft(self.nft, None, "list", "table", "inet", TABLE).returncode == 0
-        proc = _nft(self.nft, SETUP + "\n" + self._element_script("add"))
-        if proc.returncode != 0:
-            why = " ".join(proc.stderr.split()) or f"nft exited with {proc.returncode}"
-            raise GuardError(f"cannot install the nftables RST guard: {why}")
-        self.created_table = not existed
+        # setpriv --pdeathsig: the owner dies with us, even on SIGKILL, and with it the table.
+        argv = [self.nft, "-i"]
+        if shutil.which("setpriv"):
+            argv = ["setpriv", "--pdeathsig", "KILL", *argv]
+        self._owner = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        self._send(setup_script(self.table) + "\n" + self._element_script("add"))
+        self._wait_installed()
         if self.timeout_s >= 2:
             self._thread = threading.Thread(target=self._refresh_loop, daemon=True)
             self._thread.start()
 
+    def _wait_installed(self, limit: float = 3.0) -> None:
+        """Our elements visible in the table (nft -i reports errors only as text)."""
+        import json
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            proc = _nft(self.nft, None, "-j", "list", "set", "inet", self.table, self.set_name)
+            if proc.returncode == 0 and '"elem"' in proc.stdout:
+                json.loads(proc.stdout)  # a sanity check of what nft printed
+                return
+            if self._owner is not None and self._owner.poll() is not None:
+                break
+            time.sleep(0.02)
+        owner = self._owner
+        self.remove()
+        why = ""
+        if owner is not None and owner.stderr is not None:
+            why = " ".join(owner.stderr.read().split())
+        raise GuardError(f"cannot install the nftables RST guard: {why or 'nft refused it'}")
+
     def refresh(self) -> None:
         """A fresh timeout: add (no-op if present), delete, add, in one transaction."""
-        script = (self._element_script("add") + self._element_script("delete")
-                  + self._element_script("add"))  # fmt: skip
-        _nft(self.nft, script)
+        self._send(self._element_script("add") + self._element_script("delete")
+                   + self._element_script("add"))  # fmt: skip
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.timeout_s / 3):
             self.refresh()
 
     def remove(self) -> None:
+        """Close the owner: the kernel deletes the table, its sets and its rule."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        _nft(self.nft, self._element_script("delete"))
-        if self.created_table and self._sets_empty():
-            _nft(self.nft, None, "delete", "table", "inet", TABLE)
-
-    def _sets_empty(self) -> bool:
-        proc = _nft(self.nft, None, "-j", "list", "table", "inet", TABLE)
-        if proc.returncode != 0:
-            return False
-        import json
-
+        with self._lock:
+            owner, self._owner = self._owner, None
+        if owner is None:
+            return
         try:
-            doc = json.loads(proc.stdout)
-        except ValueError:
-            return False
-        for item in doc.get("nftables", []):
-            if "set" in item and item["set"].get("elem"):
-                return False
-        return True
+            if owner.stdin is not None:
+                owner.stdin.close()
+            owner.wait(timeout=3)
+        except (subprocess.TimeoutExpired, OSError):
+            owner.kill()
+            owner.wait(timeout=3)
 
     def __enter__(self) -> RstGuard:
         self.install()
