@@ -767,3 +767,21 @@ def test_syn_scan_agrees_with_nmap_and_leaves_nothing_half_open(lab):
                        timeout=120).stdout  # fmt: skip
     theirs = {int(m[1]): m[2] for m in re.finditer(r"^(\d+)/tcp\s+(\w+)", scan, re.M)}
     assert theirs == ours, scan
+
+
+@pytest.mark.lab
+def test_verbose_and_write_show_and_save_every_segment(routed, tmp_path):
+    path = f"/tmp/netlab-th-{tmp_path.name}.pcapng"
+    out = handshake(routed, "-v", "-w", path, "server", "7")
+    assert out.returncode == 0, out.stderr
+    # -v: each segment through the shared dissector.
+    assert "Transmission Control Protocol" in out.stdout
+    assert "Syn: Set" in out.stdout and "Fin: Set" in out.stdout
+    # -w: the same segments in a pcapng that tshark reads back.
+    flags = subprocess.run(["tshark", "-r", path, "-Y", "tcp.port == 7", "-T", "fields",
+                            "-e", "tcp.flags"], capture_output=True, text=True,
+                           check=True).stdout.split()  # fmt: skip
+    subprocess.run(["rm", "-f", path], check=False)
+    values = [int(f, 16) for f in flags]
+    assert values[:3] == [0x002, 0x012, 0x010]  # SYN, SYN-ACK, ACK
+    assert any(v & 0x001 for v in values)  # and the FINs of the close
