@@ -293,7 +293,6 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
            deadline: float | None, broadcast_only: bool, ops: list[str],
            write: str | None) -> ExitStatus:  # fmt: skip
     import sys
-    import time
 
     from netlab.core.arp import ArpingCore
     from netlab.net.privilege import require_raw_socket
@@ -367,9 +366,6 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
     runner = Runner(dev, verbose=common.verbose, write=write,
                     verbose_out=err if common.json else out)  # fmt: skip
     if runner.run(core, on_event):
-        core.interrupt(time.time_ns())
-        for event in core.pop_events():
-            on_event(event)
         return ExitStatus.INTERRUPTED
     assert summary is not None
     if mode == "announce":
@@ -422,7 +418,6 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
           reply_timeout: float | None, deadline: float | None, tries: int, backoff: float,
           force: bool, write: str | None) -> ExitStatus:  # fmt: skip
     import sys
-    import time
 
     from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
@@ -507,9 +502,6 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
     runner = Runner(dev, verbose=common.verbose, write=write,
                     verbose_out=err if common.json else out)  # fmt: skip
     if runner.run(core, on_event):
-        core.interrupt(time.time_ns())
-        for event in core.pop_events():
-            on_event(event)
         return ExitStatus.INTERRUPTED
     assert summary is not None
     return ExitStatus.SUCCESS if summary.responded else ExitStatus.NO_ANSWER

@@ -97,7 +97,7 @@ def ping(
     import time
 
     from netlab.core.echo import EchoCore, Target
-    from netlab.net.route import resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to
     from netlab.net.runner import Runner
     from netlab.render import ping as view
 
@@ -141,7 +141,7 @@ def ping(
         [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
         interval=interval, size=size, ttl=ttl, df=df, timeout=reply_timeout, deadline=deadline,
     )  # fmt: skip
-    core.path_mtu = lambda addr: route_to(addr).path_mtu or _interface_mtu(devs[0])
+    core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
     replies = 0
 
     def on_event(event) -> None:
@@ -167,11 +167,7 @@ def ping(
     else:
         runner = Runner(devs[0], verbose=common.verbose, write=write,
                         verbose_out=sys.stderr if common.json else out)  # fmt: skip
-    interrupted = runner.run(core, on_event)
-    if interrupted:
-        core.interrupt(time.time_ns())
-        for event in core.pop_events():
-            on_event(event)
+    if runner.run(core, on_event):  # the runner has shown the partial summaries
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if replies else ExitStatus.NO_ANSWER
 
@@ -201,18 +197,9 @@ def _unprivileged_mode(verbose: int, write: str | None) -> bool:
     return True
 
 
-def _interface_mtu(dev: str) -> int | None:
-    try:
-        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
-
-
 def _arp_for_next_hop(route) -> list[str]:
     """--explain, IPv4, next hop not in the neighbour table: ask for it ourselves with
     ARP (the same exchange the kernel is about to make) and show who-has / is-at."""
-    import time
 
     from netlab.net.route import interface_mac, neighbour
 
@@ -228,7 +215,6 @@ def _arp_for_next_hop(route) -> list[str]:
     lines = [f"  ARP: who-has {route.next_hop}? tell {route.src} (broadcast from {mac})"]
     replies = []
     Runner(route.dev).run(core, lambda e: replies.append(e) if e.type == "reply" else None)
-    core.interrupt(time.time_ns())
     if replies:
         r = replies[0]
         rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""

@@ -166,12 +166,11 @@ def tcp_handshake(
     import random
     import socket
     import sys
-    import time
 
     from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
     from netlab.errors import InputError, PrivilegeError
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to
     from netlab.net.rstguard import MARK, RstGuard, check_available
     from netlab.render import tcp_handshake as view
 
@@ -213,7 +212,7 @@ def tcp_handshake(
             f"{err}; or use --connect (a kernel connect(), no privileges)"
         ) from None
     nft = check_available()
-    mtu = _interface_mtu(route.dev) or 1500
+    mtu = interface_mtu(route.dev) or 1500
     mss = mtu - (40 if fam == 4 else 60)
 
     # The kernel picks our source port: a bound (never listening) socket holds it for
@@ -243,8 +242,6 @@ def tcp_handshake(
             interrupted = runner.run(core, lambda _event: None)
     finally:
         holder.close()
-    if interrupted:
-        core.interrupt(time.time_ns())
     if common.json:
         from netlab.render.jsonout import JsonDocument
 
@@ -350,24 +347,15 @@ def _connect(common: Common, host: str, port: int, tries: int, hold: float,
     return ExitStatus.SUCCESS if result == "open" else ExitStatus.NO_ANSWER
 
 
-def _interface_mtu(dev: str) -> int | None:
-    try:
-        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
-
-
 def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_timeout: int,
           family: int | None) -> ExitStatus:  # fmt: skip
     import random
     import socket
     import sys
-    import time
 
     from netlab.core.tcp_scan import TcpScanCore, parse_ports
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to
     from netlab.net.rstguard import MARK, RstGuard, check_available
     from netlab.net.runner import Runner
     from netlab.render import tcp_handshake as view
@@ -377,7 +365,7 @@ def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_t
     route = route_to(addr, common.iface)
     require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
     nft = check_available()
-    mtu = _interface_mtu(route.dev) or 1500
+    mtu = interface_mtu(route.dev) or 1500
     # tries: the command's default is 3 (a handshake); a scan, like nmap, retries once.
     scan_tries = tries if tries != 3 else 2
     holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
@@ -401,8 +389,6 @@ def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_t
             interrupted = runner.run(core, lambda _event: None)
     finally:
         holder.close()
-    if interrupted:
-        core.interrupt(time.time_ns())
     if common.json:
         from netlab.render.jsonout import JsonDocument
 

@@ -155,7 +155,7 @@ def traceroute(
     from netlab.core.trace import DEFAULT_PORT, Flow, TraceCore, Wait, default_size, min_size
     from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to
     from netlab.net.runner import Runner
     from netlab.render import traceroute as view
 
@@ -180,13 +180,13 @@ def traceroute(
     sport = ident if method == "icmp" else random.randrange(33000, 60000)
     flow = Flow(method, fam, route.src, addr, sport, port or DEFAULT_PORT[method],
                 flow_label=0)  # fmt: skip
-    mtu_start = _interface_mtu(route.dev) if path_mtu else None
+    mtu_start = interface_mtu(route.dev) if path_mtu else None
     size = packetlen or default_size(flow)
     if size < min_size(flow):
         raise InputError(f"packet length {size} is too small: {method} probes over "
                          f"IPv{fam} need {min_size(flow)} bytes")  # fmt: skip
     if df and not path_mtu:
-        dev_mtu = _interface_mtu(route.dev)
+        dev_mtu = interface_mtu(route.dev)
         if dev_mtu and size > dev_mtu:
             raise InputError(f"packet length {size} with --df is over the MTU of {route.dev} "
                              f"({dev_mtu})")  # fmt: skip
@@ -258,23 +258,11 @@ def traceroute(
                     verbose_out=sys.stderr if common.json else out)  # fmt: skip
     with json_doc if json_doc is not None else contextlib.nullcontext():
         interrupted = runner.run(core, on_event)
-        if interrupted:
-            core.interrupt(time.time_ns())
-            for event in core.pop_events():
-                on_event(event)
-            if json_doc is not None:
-                json_doc.data["interrupted"] = True
+        if interrupted and json_doc is not None:
+            json_doc.data["interrupted"] = True
     if interrupted:
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if state["reached"] else ExitStatus.NO_ANSWER
-
-
-def _interface_mtu(dev: str) -> int | None:
-    try:
-        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 class _Names:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netlab.capture.reader import Frame
-from netlab.net.runner import Send
+from netlab.net.runner import Send, finish_interrupted
 
 SO_TIMESTAMPNS = 35
 IP_RECVERR = 11
@@ -109,6 +109,8 @@ class DatagramRunner:
                     if idle and time.time_ns() >= deadline:
                         self._dispatch(core, core.on_timer(time.time_ns()), on_event)
                 self.interrupted = stop.fired
+            if self.interrupted:
+                finish_interrupted(core, on_event)
         finally:
             for sock in self.socks.values():
                 sock.close()

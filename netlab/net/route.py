@@ -114,3 +114,11 @@ def interface_mac(dev: str) -> str | None:
             return f.read().strip()
     except OSError:
         return None
+
+
+def interface_mtu(dev: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{dev}/mtu", encoding="ascii") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None

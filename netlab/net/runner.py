@@ -11,6 +11,7 @@ what it asks:
     core.deadline()            -> ns | None     when to call on_timer next
     core.done()                -> bool
     core.pop_events()          -> [event, …]    what the command shows the user
+    core.interrupt(now)                         Ctrl-C: wrap up (summaries of what was sent)
 
 Receiving is one AF_PACKET socket on the outgoing interface, with the core's BPF
 filter (tcpdump syntax, compiled by libpcap) and kernel timestamps; it sees our
@@ -59,6 +60,16 @@ class Core(Protocol):
     def deadline(self) -> int | None: ...
     def done(self) -> bool: ...
     def pop_events(self) -> list[Any]: ...
+    def interrupt(self, now: int) -> None: ...
+
+
+def finish_interrupted(core: Core, on_event: Callable[[Any], None]) -> None:
+    """After Ctrl-C: let the core wrap up and show what it says (the partial summary).
+
+    Shared by every runner, so no command repeats it."""
+    core.interrupt(time.time_ns())
+    for event in core.pop_events():
+        on_event(event)
 
 
 class Runner:
@@ -128,6 +139,8 @@ class Runner:
                 with SignalStop() as stop:
                     self._loop(core, cap, stop, on_event, writer, view, dissector)
                     self.interrupted = stop.fired
+            if self.interrupted:
+                finish_interrupted(core, on_event)
         finally:
             if writer is not None:
                 writer.close()
