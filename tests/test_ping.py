@@ -258,6 +258,7 @@ def test_unprivileged_user_pings_through_the_icmp_datagram_socket(routed_lab):
     lines = ndjson(out.stdout)
     replies = [r for r in lines if r["type"] == "reply"]
     assert [r["seq"] for r in replies] == [1, 2] and {r["ttl"] for r in replies} == {61}
+    assert all(r["rtt_ms"] > 0 for r in replies), replies  # send time taken before sendto()
     assert lines[-1]["received"] == 2
     # ICMP errors arrive through IP_RECVERR, still by name with the router.
     ttl = _as_nobody(routed_lab, "0 2147483647", "-c", "1", "-t", "2", "--json", "server")

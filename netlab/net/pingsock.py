@@ -122,10 +122,13 @@ class DatagramRunner:
             send = pending.pop(0)
             try:
                 icmp = _strip_ip_header(send.data, send.family)
+                # Our clock just *before* the syscall: the reply's kernel receive stamp
+                # can come before any reading taken after sendto() returns.
+                sent_ns = time.time_ns()
                 self.socks[send.family].sendto(icmp, (send.dest, 0))
-                # Our request as it left (with the kernel's id), stamped by our clock: the
-                # send time the core measures round trips from.
-                core.on_packet(_raw_frame(send.data, time.time_ns()), time.time_ns())
+                # Our request as it left (with the kernel's id): the send time the core
+                # measures round trips from.
+                core.on_packet(_raw_frame(send.data, sent_ns), time.time_ns())
             except OSError as err:
                 pending.extend(core.on_send_error(send, err, time.time_ns()))
         for event in core.pop_events():
