@@ -463,3 +463,23 @@ def test_arp_address_fields_follow_types_and_sizes(tmp_path):
     assert "arp.src.hw_mac" not in rows[2] and rows[3]["arp.src.proto_ipv4"] == ["192.168.1.104"]
     assert "arp.src.proto_ipv4" not in rows[4] and rows[5]["arp.dst.proto_ipv4"] == ["192.168.1.1"]
     assert "arp.opcode" not in rows[6]
+
+
+def _hex_rows(text: str) -> list[tuple[str, str, str]]:
+    """(offset, hex bytes, ASCII) of each hex-dump row, spacing normalised."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^([0-9a-f]{4})  ((?:[0-9a-f]{2} {1,2})+)\s*(.*)$", line)
+        if m:
+            rows.append((m.group(1), " ".join(m.group(2).split()), m.group(3).rstrip()))
+    return rows
+
+
+@pytest.mark.parametrize("path", recorded_captures(), ids=lambda p: p.name)
+def test_hex_view_has_tsharks_bytes_and_ascii(path):
+    tshark = require_tool("tshark")
+    theirs = subprocess.run([tshark, "-n", "-r", str(path), "-x"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    ours = subprocess.run([netlab_bin(), "dissect", "-x", str(path)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert _hex_rows(theirs) and _hex_rows(ours) == _hex_rows(theirs)
