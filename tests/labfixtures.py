@@ -151,3 +151,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+
+
+def warm_neighbours(handle, node: str = "client", peer: str = "server", tries: int = 20) -> None:
+    """Resolve NODE's and PEER's MAC addresses before measuring loss on a lossy link.
+
+    The emulated link also loses ARP: a lost first exchange delays the first probes
+    by the kernel's 1 s ARP retry and drops the ones queued behind it, which adds a
+    burst of loss that is not the link's steady rate."""
+    for _ in range(tries):
+        if handle.exec(node, "ping", "-4", "-c", "1", "-W", "1", peer).returncode == 0:
+            return
+    raise AssertionError(f"{node} never reached {peer}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, netlab_bin, require_root, require_tool
-from tests.labfixtures import unique_name
+from tests.labfixtures import unique_name, warm_neighbours
 
 pytestmark = pytest.mark.lab
 
@@ -154,6 +154,7 @@ def _loss(text: str) -> float:
 
 def test_lossy_link_loses_packets(lab):
     lossy = lab("lossy", tools=("ping",))
+    warm_neighbours(lossy)
     ping = lossy.exec(
         "client", "ping", "-4", "-c", "300", "-i", "0.002", "-W", "1", "-q", "server", timeout=60
     )

@@ -11,6 +11,7 @@ import pytest
 from netlab.capture.reader import Frame
 from netlab.core.echo import EchoCore, IcmpError, Reply, Summary, Target, Timeout
 from tests.conftest import netlab_bin
+from tests.labfixtures import warm_neighbours
 
 NS = 1_000_000_000
 
@@ -220,6 +221,7 @@ def test_core_matches_icmp_errors_by_the_quoted_request():
 @pytest.mark.lab
 def test_loss_figure_agrees_with_the_link_and_with_iputils(lab):
     lossy = lab("lossy", tools=("ping",))
+    warm_neighbours(lossy)
     # 20 % lost one way and 10 % the other: 1 - 0.8 * 0.9 = 28 % of round trips fail.
     # 600 probes: σ ≈ 1.8 points per run. Both tools run back to back on the same link,
     # at a gentle rate so a busy machine (CI running labs in parallel) does not add
