@@ -581,7 +581,19 @@ def test_help_names_the_command():
 
 
 def _echoed(doc) -> bytes:
-    return b"".join(bytes.fromhex(s["data"]) for s in doc["segments"] if s["dir"] == "in")
+    """The server's data in sequence order: a segment the client dropped as out of order
+    comes again as a retransmission, so arrival order is not the stream's order."""
+    chunks: dict[int, bytes] = {}
+    for seg in doc["segments"]:
+        if seg["dir"] == "in" and seg.get("data"):
+            chunks.setdefault(seg["seq"], bytes.fromhex(seg["data"]))
+    if not chunks:
+        return b""
+    seq, out = min(chunks), b""
+    while seq in chunks:
+        out += chunks[seq]
+        seq = (seq + len(chunks[seq])) & 0xFFFFFFFF
+    return out
 
 
 @pytest.mark.lab
