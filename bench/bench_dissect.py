@@ -1,13 +1,18 @@
 """netlab dissect vs tshark on the same large mixed capture (issue 3's performance targets).
 
     python bench/bench_dissect.py [--packets 1000000] [--views summary,tree,json]
+                                  [--conversations]
 
 Builds bench/out/mixed-<N>.pcapng by replicating the real captures in pcaps/
-with fresh timestamps, TCP/UDP ports and TCP sequence numbers per replica (so
-the file holds many distinct conversations, as a real trace does), then runs
-each view with netlab and with tshark, printing wall time, peak RSS and the
-ratio netlab/tshark. Targets: summary <= 1.0x, -V <= 1.0x, --json <= 0.2x of
+with fresh timestamps and TCP sequence numbers per replica (the issue's recipe),
+then runs each view with netlab and with tshark, printing wall time, peak RSS and
+the ratio netlab/tshark. Targets: summary <= 1.0x, -V <= 1.0x, --json <= 0.2x of
 tshark -T json; peak RSS <= 150 MB for the summary view, flat between 100k and 1M.
+
+--conversations also gives each replica fresh client ports (mixed-<N>-conv.pcapng):
+tens of thousands of distinct TCP/UDP conversations, whose tcp.stream/udp.stream
+state both tools must keep, so memory then grows with the conversations (not the
+packets) for netlab as for tshark.
 Not a test: machines are noisy, and the numbers go in the closing note.
 """
 
@@ -47,8 +52,8 @@ def _l4_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
     return 14 + ihl, data[23]
 
 
-def variant(linktype: int, data: bytes, k: int) -> bytes:
-    """The k-th replica: ports shifted (new conversations), TCP seq/ack shifted."""
+def variant(linktype: int, data: bytes, k: int, new_ports: bool) -> bytes:
+    """The k-th replica: TCP seq/ack shifted; with new_ports, client ports shifted too."""
     where = _l4_offset(linktype, data)
     if where is None:
         return data
@@ -57,13 +62,14 @@ def variant(linktype: int, data: bytes, k: int) -> bytes:
         return data
     buf = bytearray(data)
     sport, dport = struct.unpack_from("!HH", buf, off)
-    shift = (k * 7) % 20000
-    # Shift the ephemeral side only, so server ports (and their decoders) stay put.
-    if sport > dport:
-        sport = 1024 + (sport + shift) % 60000
-    else:
-        dport = 1024 + (dport + shift) % 60000
-    struct.pack_into("!HH", buf, off, sport, dport)
+    if new_ports:
+        shift = (k * 7) % 20000
+        # Shift the ephemeral side only, so server ports (and their decoders) stay put.
+        if sport > dport:
+            sport = 1024 + (sport + shift) % 60000
+        else:
+            dport = 1024 + (dport + shift) % 60000
+        struct.pack_into("!HH", buf, off, sport, dport)
     if proto == 6 and len(buf) >= off + 12:
         seq, ack = struct.unpack_from("!II", buf, off + 4)
         delta = k * 104729
@@ -73,9 +79,9 @@ def variant(linktype: int, data: bytes, k: int) -> bytes:
     return bytes(buf)
 
 
-def build(n: int) -> Path:
+def build(n: int, new_ports: bool = False) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"mixed-{n}.pcapng"
+    path = OUT / f"mixed-{n}{'-conv' if new_ports else ''}.pcapng"
     if path.exists():
         return path
     frames = sample_frames()
@@ -90,7 +96,7 @@ def build(n: int) -> Path:
                 if written >= n:
                     break
                 ts += 137_000  # 137 µs apart
-                writer.write_packet(variant(lt, data, k), ts, interface=iface[lt])
+                writer.write_packet(variant(lt, data, k, new_ports), ts, interface=iface[lt])
                 written += 1
             k += 1
     tmp.rename(path)
@@ -123,15 +129,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--views", default="summary,tree,json")
+    parser.add_argument(
+        "--conversations", action="store_true", help="fresh client ports per replica"
+    )
+    parser.add_argument("--jobs", type=int, default=0, help="netlab's --jobs (0: its auto)")
     args = parser.parse_args()
     netlab = str(Path(sys.executable).parent / "netlab")
     start = time.perf_counter()
-    path = build(args.packets)
+    path = build(args.packets, args.conversations)
+    print(f"netlab --jobs {args.jobs or 'auto'}; machine: {os.cpu_count()} CPUs")
     print(f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {args.packets:,} packets, "
           f"built/reused in {time.perf_counter() - start:.1f} s)")  # fmt: skip
     for view in args.views.split(","):
         ours_args, theirs_args, target = VIEWS[view]
-        ours, ours_rss = run([netlab, *ours_args, str(path)])
+        ours, ours_rss = run([netlab, *ours_args, "--jobs", str(args.jobs), str(path)])
         theirs, theirs_rss = run(["tshark", *theirs_args, str(path)])
         ratio = ours / theirs
         verdict = "OK" if ratio <= target else "over target"
