@@ -483,3 +483,30 @@ def test_hex_view_has_tsharks_bytes_and_ascii(path):
     ours = subprocess.run([netlab_bin(), "dissect", "-x", str(path)], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     assert _hex_rows(theirs) and _hex_rows(ours) == _hex_rows(theirs)
+
+
+@pytest.mark.parametrize("quoted", [8, 4], ids=["ports+seq", "ports"])
+def test_short_tcp_header_quoted_in_icmp_error_matches_tshark(tmp_path, quoted):
+    """An ICMP error quotes as little as 8 bytes of the TCP header (RFC 792): the ports and
+    the sequence number as it is (tcp.seq: no conversation), as Wireshark shows them;
+    with 4, the ports alone."""
+    inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0,
+                        bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]))  # fmt: skip
+    tcp = struct.pack("!HHI", 40000, 80, 123456789)[:quoted]
+    icmp = bytes([3, 3, 0, 0, 0, 0, 0, 0]) + inner + tcp
+    outer = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 2, 0, 64, 1, 0,
+                        bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1]))  # fmt: skip
+    frame = bytes(6) + bytes(5) + b"\x01" + b"\x08\x00" + outer + icmp
+    path = tmp_path / "quoted.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                     + struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame)  # fmt: skip
+    pkt = Dissector().dissect(1, 0, frame, len(frame), 1)
+    fields = pkt.field_dict()
+    assert not any(layer.malformed for layer in pkt.layers)
+    tshark = require_tool("tshark")
+    out = subprocess.run([tshark, "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a",
+                          "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.seq"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    theirs = out.strip().split("\t")
+    ours = [str(fields.get(n, "")) for n in ("tcp.srcport", "tcp.dstport", "tcp.seq")]
+    assert ours == theirs + [""] * (3 - len(theirs))

@@ -62,6 +62,10 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
                    "indented with a tab. Packet lines are left out as with --stats.")  # fmt: skip
 @click.option("--show-packets", is_flag=True,
               help="With --stats or --follow, print the packets as well.")  # fmt: skip
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default="0 = auto",
+              help="Processes that decode a big file together, output unchanged (auto: "
+                   "one per CPU, up to 4, for files over 4 MB; 1 = one process). Used by "
+                   "the one-line, -V, -x and --json views of whole files.")  # fmt: skip
 @common_options("count", "json", "no_color")
 def dissect(
     common: Common,
@@ -73,6 +77,7 @@ def dissect(
     stats: tuple[str, ...],
     follow: tuple[str, ...],
     show_packets: bool,
+    jobs: int,
 ) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
@@ -126,6 +131,16 @@ def dissect(
         taps=taps,
         quiet=bool(taps) and not show_packets,  # tshark -q: statistics only
     )
+    whole = not (taps or compiled or only is not None or common.count is not None)
+    if whole and file != "-":
+        from netlab.dissect import jobs as parallel
+
+        jobs = jobs or parallel.auto_jobs(file)
+        if jobs > 1:
+            warnings = parallel.run(file, jobs, lambda out: PacketView(
+                out, tree=tree, hexdump=hexdump, json=common.json))  # fmt: skip
+            _warn(file, warnings)
+            return ExitStatus.SUCCESS
     dissector = Dissector()
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
@@ -137,9 +152,13 @@ def dissect(
                 break
         warnings = list(cap.warnings)
     view.finish()
-    for warning in warnings:
-        click.echo(f"netlab: warning: {file}: {warning}", err=True)
+    _warn(file, warnings)
     if only is not None and view.shown == 0:
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
     return ExitStatus.SUCCESS
+
+
+def _warn(file: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"netlab: warning: {file}: {warning}", err=True)

@@ -7,7 +7,7 @@ import struct
 
 from netlab.dissect import registry
 from netlab.dissect.link import ethertype_text, mac
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
 _FIXED = struct.Struct("!HHBBH")
 ARPHRD_ATM2225 = 19
@@ -127,4 +127,50 @@ def _proto_row(side: str, who: str, as_ipv4: bool, addr: bytes, at: int):
     )
 
 
+# --- fast writers (model.JSON_WRITERS): MAC-over-IPv4 ARP as text ----------------------
+def _plain(layer: Layer) -> tuple | None:
+    """The header tuple when it is the case the writers handle: complete, with MAC
+    hardware and IPv4 protocol addresses (other kinds show as bytes: generic path)."""
+    hdr = layer.hdr
+    if hdr is None or hdr[5] is None or not (is_mac(hdr[0], hdr[2]) and is_ipv4(hdr[1], hdr[3])):
+        return None
+    return hdr
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    hdr = _plain(layer)
+    if hdr is None:
+        return None
+    htype, ptype, _hlen, _plen, opcode, sha, spa, tha, tpa, gratuitous = hdr
+    return (
+        f'"arp.hw.type":{htype},"arp.proto.type":{ptype},"arp.hw.size":6,"arp.proto.size":4,'
+        f'"arp.opcode":{opcode},"arp.isgratuitous":{"true" if gratuitous else "false"},'
+        f'"arp.src.hw_mac":"{mac(sha)}","arp.src.proto_ipv4":"{socket.inet_ntoa(spa)}",'
+        f'"arp.dst.hw_mac":"{mac(tha)}","arp.dst.proto_ipv4":"{socket.inet_ntoa(tpa)}"'
+    )
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    hdr = _plain(layer)
+    if hdr is None:
+        return None
+    htype, ptype, _hlen, _plen, opcode, sha, spa, tha, tpa, gratuitous = hdr
+    name = OPCODES.get(opcode, "unknown")
+    return (
+        f"Address Resolution Protocol ({name}){' (gratuitous)' if gratuitous else ''}\n"
+        f"    Hardware type: {'Ethernet' if htype == 1 else 'Unknown'} ({htype})\n"
+        f"    Protocol type: {ethertype_text(ptype)}\n"
+        "    Hardware size: 6\n"
+        "    Protocol size: 4\n"
+        f"    Opcode: {name} ({opcode})\n"
+        f"    [Is gratuitous: {gratuitous}]\n"
+        f"    Sender MAC address: {mac(sha)}\n"
+        f"    Sender IP address: {socket.inet_ntoa(spa)}\n"
+        f"    Target MAC address: {mac(tha)}\n"
+        f"    Target IP address: {socket.inet_ntoa(tpa)}"
+    )
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.ETHERTYPES[0x0806] = decode_arp

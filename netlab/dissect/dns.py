@@ -13,11 +13,23 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import defaultdict
+from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
 from typing import Any
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, cut_rows, flag_rows, row
+from netlab.dissect.model import (
+    JSON_WRITERS,
+    TREE_WRITERS,
+    Layer,
+    Packet,
+    cut_rows,
+    flag_rows,
+    row,
+    show_text,
+)
 from netlab.wire import dns as wire
+from netlab.wire.dns_rdata import Unknown
 
 OPCODE_INFO = {
     0: "Standard query",
@@ -402,6 +414,399 @@ def _rdata_rows(rr: wire.ResourceRecord) -> list:
 # fmt: on
 
 
+# --- fast writers (model.JSON_WRITERS): the rows of _rows, written as text ------------
+# DNS is a third of common traffic and a response makes ~40 rows, so a message that
+# decoded cleanly, with records of the types `_rdata_json` knows and OPT, is written
+# straight as text; anything else (DNSSEC and rare types, rdata the parser kept
+# generic, damage) returns None and takes the rows path. Names repeat across records
+# (dns.resp.name …): the JSON writer gathers each name's values in one pass, then
+# writes the members in first-occurrence order, a list where there are several, as
+# `_row_dict` in netlab/render/packets.py merges the rows.
+# The record headings as `_rr_rows` writes them (its table says "answers", so an
+# answer keeps its section's own name).
+_SECTIONS = (
+    ("answer", "answers"), ("Authoritative nameserver", "authority"),
+    ("Additional record", "additional"),
+)  # fmt: skip
+_CACHE_LIMIT = 4096  # per cache below: a capture of many names or TTLs stays flat
+_NAMES: dict[str, tuple[str, str, int, int]] = {}  # wire name -> texts, see _name_texts
+_FLAGS_JSON: dict[int, str] = {}  # flags -> members from dns.flags to dns.flags.rcode
+_FLAGS_TREE: dict[int, str] = {}  # flags | ext_rcode << 16 -> the same as tree lines
+_QTYPES: dict[int, tuple[str, str]] = {}  # qtype << 16 | qclass -> question texts
+_RTYPES: dict[int, tuple[str, str]] = {}  # rtype -> (name, "Type: …" line)
+_RCLASSES: dict[int, str] = {}  # rclass -> "Class: …" line
+_TTLS: dict[int, str] = {}  # ttl -> "Time to live: …" line
+_EDNS: dict[int, tuple[str, str]] = {}  # OPT's size | ttl << 16 -> see _edns_texts
+
+
+def _put(cache: dict, key: Any, value: Any) -> Any:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _name_texts(name: str) -> tuple[str, str, int, int]:
+    """Wireshark's spelling of a wire name, as JSON, and its question length and label
+    count (the values of dns.qry.name.len and dns.count.labels)."""
+    ws = ws_name(name)
+    root = ws == "<Root>"
+    texts = (ws, _jstr(ws), 0 if root else len(ws), 0 if root else ws.count(".") + 1)
+    return _put(_NAMES, name, texts)
+
+
+def _flags_json(msg: wire.DnsMessage) -> str:
+    """Made from `_header_rows` itself, so the bits and their order cannot drift."""
+    members = []
+    for r in _header_rows(msg)[1:-4]:
+        value = r[2]
+        members.append(
+            f'"{r[1]}":{"true" if value is True else "false" if value is False else value}'
+        )
+    return _put(_FLAGS_JSON, msg.flags, ",".join(members))
+
+
+def _flags_tree(msg: wire.DnsMessage, key: int) -> str:
+    lines = ["    " * (r[0] + 1) + show_text(r[3]) for r in _header_rows(msg)[1:-4]]
+    return _put(_FLAGS_TREE, key, "\n".join(lines))
+
+
+def _qtype_texts(qtype: int, qclass: int) -> tuple[str, str]:
+    tn, cn = wire.type_to_text(qtype), wire.class_to_text(qclass)
+    texts = (
+        f": type {tn}, class {cn}",
+        f"\n        Type: {tn} ({qtype})\n        Class: {cn} (0x{qclass:04x})",
+    )
+    return _put(_QTYPES, qtype << 16 | qclass, texts)
+
+
+def _rtype_texts(rtype: int) -> tuple[str, str]:
+    tn = wire.type_to_text(rtype)
+    return _put(_RTYPES, rtype, (tn, f"\n        Type: {tn} ({rtype})"))
+
+
+def _rclass_text(rclass: int) -> str:
+    return _put(
+        _RCLASSES, rclass, f"\n        Class: {wire.class_to_text(rclass)} (0x{rclass:04x})"
+    )
+
+
+def _ttl_text(ttl: int) -> str:
+    return _put(_TTLS, ttl, f"\n        Time to live: {ttl} ({wire.duration_text(ttl)})")
+
+
+def _edns_texts(size: int, ttl: int) -> tuple[str, str]:
+    """OPT's EDNS parameters (its class and TTL fields) as members and as tree lines."""
+    do = "Accepts DNSSEC security RRs" if ttl & 0x8000 else "Cannot handle DNSSEC security RRs"
+    texts = (
+        f',"dns.rr.udp_payload_size":{size},"dns.resp.ext_rcode":{ttl >> 24},'
+        f'"dns.resp.edns0_version":{ttl >> 16 & 0xFF},"dns.resp.z":{ttl & 0xFFFF},'
+        f'"dns.resp.z.do":{"true" if ttl & 0x8000 else "false"}',
+        f"\n        UDP payload size: {size}\n"
+        f"        Higher bits in extended RCODE: 0x{ttl >> 24:02x}\n"
+        f"        EDNS0 version: {ttl >> 16 & 0xFF}\n        Z: 0x{ttl & 0xFFFF:04x}\n"
+        f"            DO bit: {do}",
+    )
+    return _put(_EDNS, size | ttl << 16, texts)
+
+
+def _rdata_json(acc: defaultdict, t: int, data: Any) -> bool:
+    """Add the rdata values of `_rdata_rows` to `acc` (ints, or JSON text); False for a
+    type not handled here."""
+    if t == 1:
+        acc["dns.a"].append(f'"{data.address}"')  # dotted digits: nothing to escape
+    elif t == 28:
+        acc["dns.aaaa"].append(f'"{data.address}"')
+    elif t in (2, 5, 12):
+        key = "dns.ns" if t == 2 else "dns.cname" if t == 5 else "dns.ptr.domain_name"
+        acc[key].append((_NAMES.get(data.target) or _name_texts(data.target))[1])
+    elif t == 15:
+        acc["dns.mx.preference"].append(data.preference)
+        acc["dns.mx.mail_exchange"].append(
+            (_NAMES.get(data.exchange) or _name_texts(data.exchange))[1]
+        )
+    elif t == 6:
+        acc["dns.soa.mname"].append((_NAMES.get(data.mname) or _name_texts(data.mname))[1])
+        acc["dns.soa.rname"].append((_NAMES.get(data.rname) or _name_texts(data.rname))[1])
+        acc["dns.soa.serial_number"].append(data.serial)
+        acc["dns.soa.refresh_interval"].append(data.refresh)
+        acc["dns.soa.retry_interval"].append(data.retry)
+        acc["dns.soa.expire_limit"].append(data.expire)
+        acc["dns.soa.minimum_ttl"].append(data.minimum)
+    elif t in (16, 99):
+        for s in data.strings:
+            acc["dns.txt.length"].append(len(s))
+            acc["dns.txt"].append(_jstr(s.decode("utf-8", "replace")))
+    elif t == 33:
+        acc["dns.srv.priority"].append(data.priority)
+        acc["dns.srv.weight"].append(data.weight)
+        acc["dns.srv.port"].append(data.port)
+        acc["dns.srv.target"].append((_NAMES.get(data.target) or _name_texts(data.target))[1])
+    else:
+        return False
+    return True
+
+
+def _rdata_members(t: int, data: Any) -> str | None:
+    """One record's rdata members, each after a comma (`_rdata_json` without merging
+    across records); None for a type not handled here."""
+    if t == 1:
+        return f',"dns.a":"{data.address}"'
+    if t == 28:
+        return f',"dns.aaaa":"{data.address}"'
+    if t in (2, 5, 12):
+        key = "dns.ns" if t == 2 else "dns.cname" if t == 5 else "dns.ptr.domain_name"
+        return f',"{key}":{(_NAMES.get(data.target) or _name_texts(data.target))[1]}'
+    if t == 15:
+        exchange = (_NAMES.get(data.exchange) or _name_texts(data.exchange))[1]
+        return f',"dns.mx.preference":{data.preference},"dns.mx.mail_exchange":{exchange}'
+    if t == 6:
+        return (
+            f',"dns.soa.mname":{(_NAMES.get(data.mname) or _name_texts(data.mname))[1]}'
+            f',"dns.soa.rname":{(_NAMES.get(data.rname) or _name_texts(data.rname))[1]}'
+            f',"dns.soa.serial_number":{data.serial},"dns.soa.refresh_interval":{data.refresh}'
+            f',"dns.soa.retry_interval":{data.retry},"dns.soa.expire_limit":{data.expire}'
+            f',"dns.soa.minimum_ttl":{data.minimum}'
+        )
+    if t in (16, 99):
+        if len(data.strings) != 1:  # none, or several that make lists
+            acc: defaultdict = defaultdict(list)
+            _rdata_json(acc, t, data)
+            return _members(acc)
+        s = data.strings[0]
+        return f',"dns.txt.length":{len(s)},"dns.txt":{_jstr(s.decode("utf-8", "replace"))}'
+    if t == 33:
+        target = (_NAMES.get(data.target) or _name_texts(data.target))[1]
+        return (
+            f',"dns.srv.priority":{data.priority},"dns.srv.weight":{data.weight}'
+            f',"dns.srv.port":{data.port},"dns.srv.target":{target}'
+        )
+    return None
+
+
+def _rdata_tree(t: int, data: Any) -> str | None:
+    """The rdata lines of `_rdata_rows`, each after a newline; None for other types."""
+    if t == 1:
+        return f"\n        Address: {data.address}"
+    if t == 28:
+        return f"\n        AAAA Address: {data.address}"
+    if t in (2, 5, 12):
+        label = "Name Server" if t == 2 else "CNAME" if t == 5 else "Domain Name"
+        return f"\n        {label}: {(_NAMES.get(data.target) or _name_texts(data.target))[0]}"
+    if t == 15:
+        exchange = (_NAMES.get(data.exchange) or _name_texts(data.exchange))[0]
+        return f"\n        Preference: {data.preference}\n        Mail Exchange: {exchange}"
+    if t == 6:
+        return (
+            f"\n        Primary name server: {(_NAMES.get(data.mname) or _name_texts(data.mname))[0]}"
+            f"\n        Responsible authority's mailbox: {(_NAMES.get(data.rname) or _name_texts(data.rname))[0]}"
+            f"\n        Serial Number: {data.serial}\n        Refresh Interval: {data.refresh}"
+            f"\n        Retry Interval: {data.retry}\n        Expire limit: {data.expire}"
+            f"\n        Minimum TTL: {data.minimum}"
+        )
+    if t in (16, 99):
+        return "".join([
+            f"\n        TXT Length: {len(s)}\n        TXT: {s.decode('utf-8', 'replace')}"
+            for s in data.strings
+        ])  # fmt: skip
+    if t == 33:
+        target = (_NAMES.get(data.target) or _name_texts(data.target))[0]
+        return (
+            f"\n        Priority: {data.priority}\n        Weight: {data.weight}"
+            f"\n        Port: {data.port}\n        Target: {target}"
+        )
+    return None
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    msg, tcp_length = layer.hdr
+    if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
+        return None
+    flags = msg.flags
+    head = (
+        f'"dns.id":{msg.id},{_FLAGS_JSON.get(flags) or _flags_json(msg)},'
+        f'"dns.count.queries":{msg.qdcount},"dns.count.answers":{msg.ancount},'
+        f'"dns.count.auth_rr":{msg.nscount},"dns.count.add_rr":{msg.arcount}'
+    )
+    if tcp_length is not None:
+        head = f'"dns.length":{tcp_length[1]},{head}'
+    questions = msg.questions
+    if len(questions) == 1:  # the common case: no name repeats, one f-string
+        qname, qtype, qclass, _ = questions[0]
+        _ws, jname, qlen, labels = _NAMES.get(qname) or _name_texts(qname)
+        head += (
+            f',"dns.qry.name":{jname},"dns.qry.name.len":{qlen},"dns.count.labels":{labels},'
+            f'"dns.qry.type":{qtype},"dns.qry.class":{qclass}'
+        )
+    elif questions:  # (no question field is also a record field: the two merge apart)
+        head += _questions_json(questions)
+    records = msg.answers + msg.authority + msg.additional
+    n = len(records)
+    # Most messages are a query with OPT, or one answer with or without OPT: written
+    # directly, with the three names the two records share as lists. The rest gather.
+    if n == 1:
+        body = (
+            _opt_json(records[0], True) if records[0][1] == 41 else _one_rr_json(records[0], None)
+        )
+    elif n == 2 and records[1][1] == 41 and records[0][1] != 41:
+        body = _one_rr_json(records[0], records[1])
+    elif n:
+        body = _records_json(records)
+    else:
+        return head
+    return None if body is None else head + body
+
+
+def _questions_json(questions: list) -> str:
+    acc: defaultdict = defaultdict(list)
+    for qname, qtype, qclass, _ in questions:
+        _ws, jname, qlen, labels = _NAMES.get(qname) or _name_texts(qname)
+        acc["dns.qry.name"].append(jname)
+        acc["dns.qry.name.len"].append(qlen)
+        acc["dns.count.labels"].append(labels)
+        acc["dns.qry.type"].append(qtype)
+        acc["dns.qry.class"].append(qclass)
+    return _members(acc)
+
+
+def _members(acc: defaultdict) -> str:
+    """Gathered values as members, each after a comma; a list where there are several."""
+    return "".join([
+        f',"{key}":{values[0]}' if len(values) == 1 else f',"{key}":[{",".join(map(str, values))}]'
+        for key, values in acc.items()
+    ])  # fmt: skip
+
+
+def _one_rr_json(rr: wire.ResourceRecord, opt: wire.ResourceRecord | None) -> str | None:
+    """One record that is not OPT, then maybe an OPT record (they share three names)."""
+    name, rtype, rclass, ttl, rdlength, _, data, _ = rr
+    if type(data) is Unknown:  # e.g. A outside class IN: the rows go generic
+        return None
+    rdata = _rdata_members(rtype, data)
+    if rdata is None:
+        return None
+    jname = (_NAMES.get(name) or _name_texts(name))[1]
+    if opt is None:
+        return (
+            f',"dns.resp.name":{jname},"dns.resp.type":{rtype},"dns.resp.class":{rclass},'
+            f'"dns.resp.ttl":{ttl},"dns.resp.len":{rdlength}{rdata}'
+        )
+    jopt = (_NAMES.get(opt[0]) or _name_texts(opt[0]))[1]
+    return (
+        f',"dns.resp.name":[{jname},{jopt}],"dns.resp.type":[{rtype},41],'
+        f'"dns.resp.class":{rclass},"dns.resp.ttl":{ttl},"dns.resp.len":[{rdlength},{opt[4]}]'
+        f"{rdata}{_opt_json(opt, False)}"
+    )
+
+
+def _opt_json(rr: wire.ResourceRecord, alone: bool) -> str:
+    """An OPT record's members, each after a comma; dns.resp.name, .type and .len only
+    when it is `alone` (else the caller merges them with the other record's)."""
+    name, _, size, ttl, rdlength, _, edns, _ = rr
+    params = (_EDNS.get(size | ttl << 16) or _edns_texts(size, ttl))[0]
+    options = edns.options
+    if not options:
+        opts = ""
+    elif len(options) == 1:
+        code, value, _ = options[0]
+        opts = f',"dns.opt.code":{code},"dns.opt.len":{len(value)},"dns.opt.data":"{value.hex()}"'
+    else:
+        codes = ",".join([str(o[0]) for o in options])
+        sizes = ",".join([str(len(o[1])) for o in options])
+        datas = ",".join(['"' + o[1].hex() + '"' for o in options])
+        opts = f',"dns.opt.code":[{codes}],"dns.opt.len":[{sizes}],"dns.opt.data":[{datas}]'
+    if not alone:
+        return params + opts
+    jname = (_NAMES.get(name) or _name_texts(name))[1]
+    return f',"dns.resp.name":{jname},"dns.resp.type":41{params},"dns.resp.len":{rdlength}{opts}'
+
+
+def _records_json(records: list) -> str | None:
+    """Any mix of records: each name's values gathered in one pass, in row order."""
+    acc: defaultdict = defaultdict(list)  # name -> values (ints, or JSON text)
+    for name, rtype, rclass, ttl, rdlength, _, data, _ in records:
+        acc["dns.resp.name"].append((_NAMES.get(name) or _name_texts(name))[1])
+        acc["dns.resp.type"].append(rtype)
+        if rtype == 41:  # OPT: the class and TTL fields carry EDNS parameters
+            acc["dns.rr.udp_payload_size"].append(rclass)
+            acc["dns.resp.ext_rcode"].append(ttl >> 24)
+            acc["dns.resp.edns0_version"].append(ttl >> 16 & 0xFF)
+            acc["dns.resp.z"].append(ttl & 0xFFFF)
+            acc["dns.resp.z.do"].append("true" if ttl & 0x8000 else "false")
+            acc["dns.resp.len"].append(rdlength)
+            for code, value, _ in data.options:
+                acc["dns.opt.code"].append(code)
+                acc["dns.opt.len"].append(len(value))
+                acc["dns.opt.data"].append(f'"{value.hex()}"')
+            continue
+        if type(data) is Unknown:
+            return None
+        acc["dns.resp.class"].append(rclass)
+        acc["dns.resp.ttl"].append(ttl)
+        acc["dns.resp.len"].append(rdlength)
+        if not _rdata_json(acc, rtype, data):
+            return None
+    return _members(acc)
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    msg, tcp_length = layer.hdr
+    if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
+        return None
+    flags = msg.flags
+    edns = msg.edns
+    key = flags if edns is None else flags | edns.ext_rcode << 16  # the rcode's name uses both
+    parts = ["Domain Name System (response)" if flags & 0x8000 else "Domain Name System (query)"]
+    if tcp_length is not None:
+        parts.append(f"    Length: {tcp_length[1]}")
+    parts.append(
+        f"    Transaction ID: 0x{msg.id:04x}\n{_FLAGS_TREE.get(key) or _flags_tree(msg, key)}\n"
+        f"    Questions: {msg.qdcount}\n    Answer RRs: {msg.ancount}\n"
+        f"    Authority RRs: {msg.nscount}\n    Additional RRs: {msg.arcount}"
+    )
+    for qname, qtype, qclass, _ in msg.questions:
+        ws = (_NAMES.get(qname) or _name_texts(qname))[0]
+        kind, lines = _QTYPES.get(qtype << 16 | qclass) or _qtype_texts(qtype, qclass)
+        parts.append(
+            f"    Query: {ws}{kind}\n        [Name Length: {len(ws)}]\n        [Label Count]{lines}"
+        )
+    for heading, section in _SECTIONS:
+        for name, rtype, rclass, ttl, rdlength, _, data, _ in getattr(msg, section):
+            ws = (_NAMES.get(name) or _name_texts(name))[0]
+            tn, type_line = _RTYPES.get(rtype) or _rtype_texts(rtype)
+            if rtype == 41:
+                parts.append(
+                    _opt_tree(
+                        f"    {heading}: {ws}: type {tn}{type_line}", rclass, ttl, rdlength, data
+                    )
+                )
+                continue
+            if type(data) is Unknown:
+                return None
+            rdata = _rdata_tree(rtype, data)
+            if rdata is None:
+                return None
+            parts.append(
+                f"    {heading}: {ws}: type {tn}{type_line}"
+                f"{_RCLASSES.get(rclass) or _rclass_text(rclass)}{_TTLS.get(ttl) or _ttl_text(ttl)}"
+                f"\n        Data length: {rdlength}{rdata}"
+            )
+    return "\n".join(parts)
+
+
+def _opt_tree(head: str, size: int, ttl: int, rdlength: int, edns: wire.Edns) -> str:
+    params = (_EDNS.get(size | ttl << 16) or _edns_texts(size, ttl))[1]
+    text = f"{head}{params}\n        Data length: {rdlength}"
+    for opt in edns.options:
+        text += (
+            f"\n        Option: {opt.name}\n            Option Length: {len(opt.data)}"
+            f"\n            Option Data: {opt.data.hex()}"
+        )
+    return text
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.UDP_PORTS[53] = decode_dns_udp
 registry.HEURISTICS["udp"].append(dns_udp_heuristic)
 registry.TCP_PORTS[53] = registry.StreamProtocol(decode_dns_tcp, dns_tcp_pdu_length)

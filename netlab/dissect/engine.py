@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
 MAX_LAYERS = 32  # tunnels inside tunnels: bounded work per packet
 
@@ -50,6 +50,10 @@ class Dissector:
 
         self.tcp = TcpTracker()
         self.udp_streams: dict[tuple, int] = {}
+        # Light mode (see dissect/jobs.py): decode only what keeps the cross-packet state
+        # right (headers, TCP/UDP streams, reassembly), not the application payloads, for
+        # packets another process is showing.
+        self.light = False
 
     def udp_stream(self, src: bytes, sport: int, dst: bytes, dport: int) -> int:
         a, b = (src, sport), (dst, dport)
@@ -107,3 +111,22 @@ def too_deep(pkt: Packet) -> bool:
 def load_protocols() -> None:
     """Import every protocol module so that each registers its decoders."""
     from netlab.dissect import arp, dns, icmp, icmpv6, ip, ipv6, link, tcp, udp  # noqa: F401
+
+
+# --- fast writers (model.JSON_WRITERS): undecoded payload as text -----------------------
+# Payload behind ICMP echoes, unknown ports, fragments …: a fifth of all layers. The
+# hex of the bytes is the real cost either way; the writers only skip the row tuples.
+def _data_json(layer: Layer, buf: bytes) -> str:
+    data = buf[layer.off : layer.end]
+    return f'"data.data":"{data.hex()}","data.len":{len(data)}'
+
+
+def _data_tree(layer: Layer, buf: bytes) -> str:
+    data = buf[layer.off : layer.end]
+    n = len(data)
+    more = "…" if n > 32 else ""
+    return f"{layer.heading()}\n    Data: {data[:32].hex()}{more}\n    [Length: {n}]"
+
+
+JSON_WRITERS[_data_rows] = _data_json
+TREE_WRITERS[_data_rows] = _data_tree

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
 _HDR = struct.Struct("!BBHHH")
 
@@ -128,4 +128,64 @@ def _rows(layer: Layer, buf: bytes):
     return rows
 
 
+# --- fast writers (model.JSON_WRITERS): the fields of _rows, written as text -----------
+# Every type's rows are a few plain numbers, so the writers cover them all; a packet
+# cut before byte 8 is malformed (tree: generic path) and its rows hold zeros, as here.
+_HEAD_TREE: dict[int, str] = {}
+
+
+def _head_tree(icmp_type: int, code: int) -> str:
+    """Heading, Type and Code lines: few (type, code) pairs occur, so cached."""
+    key = icmp_type << 8 | code
+    text = _HEAD_TREE.get(key)
+    if text is None:
+        cname = code_name(icmp_type, code)
+        text = _HEAD_TREE[key] = (
+            "Internet Control Message Protocol\n"
+            f"    Type: {icmp_type} ({type_name(icmp_type)})\n"
+            f"    Code: {code}" + (f" ({cname})" if cname else "")
+        )
+    return text
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    icmp_type, code, csum, ident, seq = layer.hdr
+    head = f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
+    if icmp_type in ECHO_TYPES:
+        return (
+            f'{head},"icmp.ident":{ident},"icmp.ident_le":{ident >> 8 | (ident & 0xFF) << 8},'
+            f'"icmp.seq":{seq},"icmp.seq_le":{seq >> 8 | (seq & 0xFF) << 8}'
+        )
+    if icmp_type == 3 and code == 4:
+        return f'{head},"icmp.mtu":{seq}'
+    if icmp_type == 5:
+        return f'{head},"icmp.redir_gw":"{ident >> 8}.{ident & 0xFF}.{seq >> 8}.{seq & 0xFF}"'
+    if icmp_type == 12:
+        return f'{head},"icmp.pointer":{ident >> 8}'
+    return head
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    icmp_type, code, csum, ident, seq = layer.hdr
+    head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
+    if icmp_type in ECHO_TYPES:
+        ident_le = ident >> 8 | (ident & 0xFF) << 8
+        seq_le = seq >> 8 | (seq & 0xFF) << 8
+        return (
+            f"{head}\n    Identifier (BE): {ident} (0x{ident:04x})\n"
+            f"    Identifier (LE): {ident_le} (0x{ident_le:04x})\n"
+            f"    Sequence Number (BE): {seq} (0x{seq:04x})\n"
+            f"    Sequence Number (LE): {seq_le} (0x{seq_le:04x})"
+        )
+    if icmp_type == 3 and code == 4:
+        return f"{head}\n    MTU of next hop: {seq}"
+    if icmp_type == 5:
+        return f"{head}\n    Gateway Address: {ident >> 8}.{ident & 0xFF}.{seq >> 8}.{seq & 0xFF}"
+    if icmp_type == 12:
+        return f"{head}\n    Pointer: {ident >> 8}"
+    return head
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.IP_PROTOCOLS[1] = decode_icmp

@@ -7,7 +7,7 @@ import struct
 from netlab.dissect import registry
 from netlab.dissect.ipv6 import ntop6
 from netlab.dissect.link import mac
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
 ICMPV6_TYPES: dict[int, tuple[str, dict[int, str]]] = {
     1: ("Destination Unreachable", {
@@ -175,4 +175,121 @@ def _rows(layer: Layer, buf: bytes):
     return rows
 
 
+# --- fast writers (model.JSON_WRITERS): the fields of _rows, written as text -----------
+# Echo is the common case and one f-string; Neighbor Discovery goes through _nd_texts,
+# which also merges repeated option names into JSON lists as the generic path does. A
+# malformed ND option returns None (the generic path shows its _ws.malformed row).
+_HEAD_TREE: dict[int, str] = {}
+_NA_FLAGS: dict[int, tuple[str, str]] = {}
+
+
+def _head_tree(icmp_type: int, code: int) -> str:
+    """Heading, Type and Code lines: few (type, code) pairs occur, so cached."""
+    key = icmp_type << 8 | code
+    text = _HEAD_TREE.get(key)
+    if text is None:
+        cname = ICMPV6_TYPES.get(icmp_type, ("", {}))[1].get(code)
+        text = _HEAD_TREE[key] = (
+            "Internet Control Message Protocol v6\n"
+            f"    Type: {type_name(icmp_type)} ({icmp_type})\n"
+            f"    Code: {code}" + (f" ({cname})" if cname else "")
+        )
+    return text
+
+
+def _na_flags(bits: int) -> tuple[str, str]:
+    """JSON members and tree lines of the R, S, O bits (8 combinations, cached)."""
+    texts = _NA_FLAGS.get(bits)
+    if texts is None:
+        flags = [("r", "Router", bool(bits & 4)), ("s", "Solicited", bool(bits & 2)),
+                 ("o", "Override", bool(bits & 1))]  # fmt: skip
+        texts = _NA_FLAGS[bits] = (
+            "".join(f',"icmpv6.nd.na.flag.{k}":{"true" if v else "false"}' for k, _, v in flags),
+            "".join(f"\n        {label}: {v}" for _, label, v in flags),
+        )
+    return texts
+
+
+def _nd_texts(layer: Layer, buf: bytes) -> tuple[str, str] | None:
+    """JSON members and tree lines after the checksum for RS/RA/NS/NA (each starting with
+    a separator), or None when an option is malformed. ("", "") for other types."""
+    icmp_type, _code, _csum, word = layer.hdr
+    o, end = layer.off, layer.end
+    if icmp_type == 134 and end - o >= 16:
+        hop, flags, lifetime = buf[o + 4], buf[o + 5], buf[o + 6] << 8 | buf[o + 7]
+        json = (
+            f',"icmpv6.nd.ra.cur_hop_limit":{hop},"icmpv6.nd.ra.flag":{flags},'
+            f'"icmpv6.nd.ra.router_lifetime":{lifetime}'
+        )
+        tree = (
+            f"\n    Cur hop limit: {hop}\n    Flags: 0x{flags:02x}\n"
+            f"    Router lifetime (s): {lifetime}"
+        )
+        p = o + 16
+    elif icmp_type == 133:
+        json = tree = ""
+        p = o + 8
+    elif icmp_type in (135, 136) and end - o >= 24:
+        target = ntop6(buf[o + 8 : o + 24])
+        json, tree = _na_flags(word >> 29 & 7) if icmp_type == 136 else ("", "")
+        kind = "ns" if icmp_type == 135 else "na"
+        json += f',"icmpv6.nd.{kind}.target_address":"{target}"'
+        tree += f"\n    Target Address: {target}"
+        p = o + 24
+    else:
+        return "", ""
+    values: dict[str, list[str]] = {}  # option field name -> JSON values, first seen first
+    for _ in range(MAX_ND_OPTIONS):
+        if p + 2 > end:
+            break
+        kind, units = buf[p], buf[p + 1]
+        if units == 0 or p + units * 8 > end:
+            return None
+        values.setdefault("icmpv6.opt.type", []).append(str(kind))
+        tree += f"\n    ICMPv6 Option ({ND_OPTIONS.get(kind, 'Unknown')})"
+        if kind in (1, 2):  # units >= 1: the 6 address bytes are there
+            addr = mac(buf[p + 2 : p + 8])
+            values.setdefault("icmpv6.opt.linkaddr", []).append(f'"{addr}"')
+            tree += f"\n        Link-layer address: {addr}"
+        elif kind == 3 and units >= 4:
+            prefix = ntop6(buf[p + 16 : p + 32])
+            values.setdefault("icmpv6.opt.prefix", []).append(f'"{prefix}"')
+            tree += f"\n        Prefix: {prefix}/{buf[p + 2]}"
+        elif kind == 5:
+            mtu = int.from_bytes(buf[p + 4 : p + 8])
+            values.setdefault("icmpv6.opt.mtu", []).append(str(mtu))
+            tree += f"\n        MTU: {mtu}"
+        p += units * 8
+    for name, vals in values.items():
+        json += f',"{name}":{vals[0]}' if len(vals) == 1 else f',"{name}":[{",".join(vals)}]'
+    return json, tree
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    icmp_type, code, csum, word = layer.hdr
+    head = f'"icmpv6.type":{icmp_type},"icmpv6.code":{code},"icmpv6.checksum":{csum}'
+    if icmp_type == 128 or icmp_type == 129:
+        return (
+            f'{head},"icmpv6.echo.identifier":{word >> 16},'
+            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}'
+        )
+    if icmp_type == 2:
+        return f'{head},"icmpv6.mtu":{word}'
+    nd = _nd_texts(layer, buf)
+    return None if nd is None else head + nd[0]
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    icmp_type, code, csum, word = layer.hdr
+    head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
+    if icmp_type == 128 or icmp_type == 129:
+        return f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}"
+    if icmp_type == 2:
+        return f"{head}\n    MTU: {word}"
+    nd = _nd_texts(layer, buf)
+    return None if nd is None else head + nd[1]
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.IP_PROTOCOLS[58] = decode_icmpv6

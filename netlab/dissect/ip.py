@@ -6,9 +6,19 @@ import socket
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, cut_rows, flag_rows, row
+from netlab.dissect.model import (
+    JSON_WRITERS,
+    TREE_WRITERS,
+    Layer,
+    Packet,
+    cut_rows,
+    flag_rows,
+    row,
+    show_text,
+)  # fmt: skip
 
 _HDR = struct.Struct("!BBHHHBBH4s4s")
+_WORDS = struct.Struct("!10H")  # the option-less header as 16-bit words, for its checksum
 
 IP_PROTO_NAMES = {
     0: "HOPOPT", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6",
@@ -247,5 +257,87 @@ def _option_rows(buf: bytes, p: int, end: int):
     return rows
 
 
+# --- fast writers (model.JSON_WRITERS): the common option-less header as text ---------
+_FLAG_JSON: dict[int, str] = {}
+_FLAG_TREE: dict[int, str] = {}
+
+
+def _plain(layer: Layer, buf: bytes) -> tuple | None:
+    """The header tuple when it is the plain case the writers handle: sound, no
+    options, all 20 bytes captured, a real total length (not TSO's 0)."""
+    hdr = layer.hdr
+    o = layer.off
+    if layer.extra is not None or hdr[0] != 0x45 or len(buf) < o + 20 or not hdr[2]:
+        return None
+    if buf[o + 2 : o + 4] == b"\0\0":
+        return None
+    return hdr
+
+
+def _checksum_good(buf: bytes, o: int) -> bool:
+    total = sum(_WORDS.unpack_from(buf, o))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total == 0xFFFF
+
+
+def _flag_texts(flags: int) -> tuple[str, str]:
+    """JSON members and tree lines of the three flag bits (8 combinations, cached)."""
+    if flags not in _FLAG_JSON:
+        bits = flag_rows("ip.flags", flags << 5, [
+            ("rb", 0x80, "Reserved bit"), ("df", 0x40, "Don't fragment"),
+            ("mf", 0x20, "More fragments"),
+        ], 0, 1, 8)  # fmt: skip
+        _FLAG_JSON[flags] = ",".join(f'"{r[1]}":{"true" if r[2] else "false"}' for r in bits)
+        _FLAG_TREE[flags] = "\n".join("        " + show_text(r[3]) for r in bits)
+    return _FLAG_JSON[flags], _FLAG_TREE[flags]
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    hdr = _plain(layer, buf)
+    if hdr is None:
+        return None
+    _vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
+    flags, _ = _flag_texts(frag >> 13)
+    good = 1 if _checksum_good(buf, layer.off) else 0
+    return (
+        f'"ip.version":4,"ip.hdr_len":20,"ip.dsfield":{tos},"ip.dsfield.dscp":{tos >> 2},'
+        f'"ip.dsfield.ecn":{tos & 3},"ip.len":{total},"ip.id":{ident},"ip.flags":{frag >> 13},'
+        f'{flags},"ip.frag_offset":{(frag & 0x1FFF) * 8},"ip.ttl":{ttl},"ip.proto":{proto},'
+        f'"ip.checksum":{csum},"ip.checksum.status":{good},'
+        f'"ip.src":"{socket.inet_ntoa(src)}","ip.dst":"{socket.inet_ntoa(dst)}"'
+    )
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    hdr = _plain(layer, buf)
+    if hdr is None:
+        return None
+    _vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
+    _, flags = _flag_texts(frag >> 13)
+    good = "Good" if _checksum_good(buf, layer.off) else "Bad"
+    src, dst = socket.inet_ntoa(src), socket.inet_ntoa(dst)
+    return (
+        f"Internet Protocol Version 4, Src: {src}, Dst: {dst}\n"
+        "    0100 .... = Version: 4\n"
+        "    .... 0101 = Header Length: 20 bytes (5)\n"
+        f"    Differentiated Services Field: 0x{tos:02x}\n"
+        f"        Differentiated Services Codepoint: {tos >> 2}\n"
+        f"        Explicit Congestion Notification: {ECN_NAMES[tos & 3]}\n"
+        f"    Total Length: {total}\n"
+        f"    Identification: 0x{ident:04x} ({ident})\n"
+        f"    Flags: 0x{frag >> 13:x}\n{flags}\n"
+        f"    Fragment Offset: {(frag & 0x1FFF) * 8}\n"
+        f"    Time to Live: {ttl}\n"
+        f"    Protocol: {IP_PROTO_NAMES.get(proto, 'Unknown')} ({proto})\n"
+        f"    Header Checksum: 0x{csum:04x}\n"
+        f"        [Header checksum status: {good}]\n"
+        f"    Source Address: {src}\n"
+        f"    Destination Address: {dst}"
+    )
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.ETHERTYPES[0x0800] = decode_ip
 registry.IP_PROTOCOLS[4] = decode_ip  # IP in IP

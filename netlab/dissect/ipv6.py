@@ -7,7 +7,7 @@ import struct
 
 from netlab.dissect import registry
 from netlab.dissect.ip import IP_PROTO_NAMES, TSO_NOTE
-from netlab.dissect.model import Layer, Packet, cut_rows, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, cut_rows, row
 
 _HDR = struct.Struct("!IHBB16s16s")
 _FRAG = struct.Struct("!BBHI")
@@ -207,5 +207,62 @@ def _tlv_options(buf: bytes, p: int, end: int, prefix: str):
     return rows
 
 
+# --- fast writers (model.JSON_WRITERS): the fixed header of _rows, written as text -----
+# A bogus version (layer.extra set) returns None: its rows stop after the version.
+# Extension headers keep the generic path (_ext_rows): they are rare.
+_ADDR_TEXT: dict[bytes, str] = {}
+_ADDR_CACHE_LIMIT = 1 << 14
+
+
+def _addr(raw: bytes) -> str:
+    """inet_ntop costs ~10x a dict hit, and a capture repeats a few addresses."""
+    text = _ADDR_TEXT.get(raw)
+    if text is None:
+        if len(_ADDR_TEXT) >= _ADDR_CACHE_LIMIT:  # bounded: a scan of many addresses stays flat
+            _ADDR_TEXT.clear()
+        text = _ADDR_TEXT[raw] = ntop6(raw)
+    return text
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    if layer.extra is not None:
+        return None
+    vtcfl, plen, nxt, hlim, src, dst = layer.hdr
+    tclass = vtcfl >> 20 & 0xFF
+    return (
+        f'"ipv6.version":{vtcfl >> 28},"ipv6.tclass":{tclass},"ipv6.tclass.dscp":{tclass >> 2},'
+        f'"ipv6.tclass.ecn":{tclass & 3},"ipv6.flow":{vtcfl & 0xFFFFF},"ipv6.plen":{plen},'
+        f'"ipv6.nxt":{nxt},"ipv6.hlim":{hlim},"ipv6.src":"{_addr(src)}","ipv6.dst":"{_addr(dst)}"'
+    )
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    if layer.extra is not None:
+        return None
+    vtcfl, plen, nxt, hlim, src, dst = layer.hdr
+    tclass = vtcfl >> 20 & 0xFF
+    o = layer.off
+    if plen and buf[o + 4 : o + 6] == b"\0\0":  # presumed by _zero_length
+        plen_text = f"[Payload Length: {plen} bytes ({TSO_NOTE})]"
+    else:
+        plen_text = f"Payload Length: {plen}"
+    src, dst = _addr(src), _addr(dst)
+    return (
+        f"Internet Protocol Version 6, Src: {src}, Dst: {dst}\n"
+        f"    Version: {vtcfl >> 28}\n"
+        f"    Traffic Class: 0x{tclass:02x}\n"
+        f"        Differentiated Services Codepoint: {tclass >> 2}\n"
+        f"        Explicit Congestion Notification: {tclass & 3}\n"
+        f"    Flow Label: 0x{vtcfl & 0xFFFFF:05x}\n"
+        f"    {plen_text}\n"
+        f"    Next Header: {IP_PROTO_NAMES.get(nxt, 'Unknown')} ({nxt})\n"
+        f"    Hop Limit: {hlim}\n"
+        f"    Source Address: {src}\n"
+        f"    Destination Address: {dst}"
+    )
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.ETHERTYPES[0x86DD] = decode_ipv6
 registry.IP_PROTOCOLS[41] = decode_ipv6  # IPv6 in IP (6in4)

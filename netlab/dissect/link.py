@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, flag_rows, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, flag_rows, row
 
 ETHERTYPE_NAMES = {
     0x0800: "IPv4",
@@ -249,6 +249,113 @@ def decode_raw6(d, pkt, buf, off, end):
     # LINKTYPE_IPV6 goes to IPv6 only: an IPv4 header there is a bogus IPv6 version.
     return registry.ETHERTYPES[0x86DD](d, pkt, buf, off, end)
 
+
+# --- fast writers (model.JSON_WRITERS): the link headers as text ------------------------
+# Every frame of an Ethernet capture starts with this header, and a capture repeats a
+# few (dst, src, type) triples over and over: its texts are cached per header tuple,
+# so a frame costs one dict look-up. Bounded: a scan of many addresses stays flat.
+_ETH_JSON: dict[tuple, str] = {}
+_ETH_TREE: dict[tuple, str] = {}
+_CACHE_LIMIT = 4096
+_JSON_BOOL = ("false", "true")
+_SET = ("Not set", "Set")
+
+
+def _eth_json(layer: Layer, buf: bytes) -> str:
+    hdr = layer.hdr
+    text = _ETH_JSON.get(hdr)
+    if text is None:
+        if len(_ETH_JSON) >= _CACHE_LIMIT:
+            _ETH_JSON.clear()
+        dst, src, etype = hdr
+        kind = "len" if etype <= 1500 else "type"
+        text = _ETH_JSON[hdr] = (
+            f'"eth.dst":"{mac(dst)}","eth.dst.lg":{_JSON_BOOL[dst[0] >> 1 & 1]},'
+            f'"eth.dst.ig":{_JSON_BOOL[dst[0] & 1]},"eth.src":"{mac(src)}","eth.{kind}":{etype}'
+        )
+    return text
+
+
+def _eth_tree(layer: Layer, buf: bytes) -> str:
+    hdr = layer.hdr
+    text = _ETH_TREE.get(hdr)
+    if text is None:
+        if len(_ETH_TREE) >= _CACHE_LIMIT:
+            _ETH_TREE.clear()
+        dst, src, etype = hdr
+        d, s = mac(dst), mac(src)
+        lg, ig = dst[0] >> 1 & 1, dst[0] & 1
+        kind = f"Length: {etype}" if etype <= 1500 else f"Type: {ethertype_text(etype)}"
+        text = _ETH_TREE[hdr] = (
+            f"Ethernet II, Src: {s}, Dst: {d}\n"
+            f"    Destination: {d}\n"
+            f"        .... ..{lg}. = LG bit (locally administered): {_SET[lg]}\n"
+            f"        .... ...{ig} = IG bit (group address): {_SET[ig]}\n"
+            f"    Source: {s}\n"
+            f"    {kind}"
+        )
+    return text
+
+
+def _vlan_json(layer: Layer, buf: bytes) -> str:
+    tci, etype = layer.hdr
+    return (
+        f'"vlan.priority":{tci >> 13},"vlan.dei":{_JSON_BOOL[tci >> 12 & 1]},'
+        f'"vlan.id":{tci & 0x0FFF},"vlan.etype":{etype}'
+    )
+
+
+def _vlan_tree(layer: Layer, buf: bytes) -> str:
+    tci, etype = layer.hdr
+    pri, dei, vid = tci >> 13, tci >> 12 & 1, tci & 0x0FFF
+    return (
+        f"802.1Q Virtual LAN, PRI: {pri}, DEI: {dei}, ID: {vid}\n"
+        f"        Priority: {pri}\n"
+        f"        DEI: {dei}\n"
+        f"        ID: {vid}\n"
+        f"    Type: {ethertype_text(etype)}"
+    )
+
+
+def _sll_json(layer: Layer, buf: bytes) -> str:
+    version, pkttype, hatype, halen, addr, proto, ifindex = layer.hdr
+    # v2 puts the protocol first (with the interface index), v1 last.
+    head = f'"sll.etype":{proto},"sll.ifindex":{ifindex},' if version == 2 else ""
+    src = f',"sll.src.eth":"{mac(addr[:6])}"' if halen == 6 else ""
+    tail = f',"sll.etype":{proto}' if version == 1 else ""
+    return f'{head}"sll.pkttype":{pkttype},"sll.hatype":{hatype},"sll.halen":{halen}{src}{tail}'
+
+
+def _sll_tree(layer: Layer, buf: bytes) -> str:
+    version, pkttype, hatype, halen, addr, proto, ifindex = layer.hdr
+    etype = f"\n    Protocol: {ethertype_text(proto)}"
+    head = f"{etype}\n    Interface index: {ifindex}" if version == 2 else ""
+    src = f"\n    Source: {mac(addr[:6])}" if halen == 6 else ""
+    return (
+        f"Linux cooked capture v{version}{head}\n"
+        f"    Packet type: {SLL_PKTTYPES.get(pkttype, 'Unknown')} ({pkttype})\n"
+        f"    Link-layer address type: {hatype}\n"
+        f"    Link-layer address length: {halen}{src}{etype if version == 1 else ''}"
+    )
+
+
+def _null_json(layer: Layer, buf: bytes) -> str:
+    return f'"null.family":{layer.hdr}'
+
+
+def _null_tree(layer: Layer, buf: bytes) -> str:
+    family = layer.hdr
+    return f"Null/Loopback\n    Family: {AF_NAMES.get(family, 'Unknown')} ({family})"
+
+
+JSON_WRITERS[_eth_rows] = _eth_json
+TREE_WRITERS[_eth_rows] = _eth_tree
+JSON_WRITERS[_vlan_rows] = _vlan_json
+TREE_WRITERS[_vlan_rows] = _vlan_tree
+JSON_WRITERS[_sll_rows] = _sll_json
+TREE_WRITERS[_sll_rows] = _sll_tree
+JSON_WRITERS[_null_rows] = _null_json
+TREE_WRITERS[_null_rows] = _null_tree
 
 registry.LINKTYPES.update({
     0: decode_null,

@@ -28,6 +28,20 @@ _inet_ntop = socket.inet_ntop
 _AF_INET6 = socket.AF_INET6
 FieldsFn = Callable[["Layer", bytes], list[Row]]
 
+# Fast writers for the two heavy views, keyed by a layer's fields function. The rows
+# stay the one definition of a protocol's fields (filters, statistics, tests read
+# them); a writer is that same content written straight as text for the common case,
+# because making ~30 row tuples per packet and then formatting them costs more than
+# the decoding. A writer returns None for anything unusual (options, damage …) and the
+# generic path is used; tests/test_fast_views.py holds every writer to the generic
+# output on every sample and corpus packet.
+# - JSON_WRITERS[fn](layer, buf): the layer's fields as JSON object members, without
+#   braces ('"ip.version":4,"ip.hdr_len":20,…'); only names of the layer's own protocol.
+# - TREE_WRITERS[fn](layer, buf): the layer's tree lines (heading first), joined by "\n".
+
+JSON_WRITERS: dict[FieldsFn, Callable[[Layer, bytes], str | None]] = {}
+TREE_WRITERS: dict[FieldsFn, Callable[[Layer, bytes], str | None]] = {}
+
 
 class Layer:
     """One protocol's part of a packet."""

@@ -12,7 +12,15 @@ from __future__ import annotations
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, flag_rows, row
+from netlab.dissect.model import (
+    JSON_WRITERS,
+    TREE_WRITERS,
+    Layer,
+    Packet,
+    flag_rows,
+    row,
+    show_text,
+)
 
 _HDR = struct.Struct("!HHIIHHHH")
 FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit down
@@ -89,9 +97,11 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
             "tcp", "Transmission Control Protocol (truncated)", off, end, None, _port_rows
         )
         pkt.layers.append(layer)
-        if end - off >= 4 and pkt.quoted:  # quoted in an ICMP error: ports are enough
-            layer.hdr = (*struct.unpack_from("!HH", buf, off), 0, 0, 0, 0, 0, 0)
+        if end - off >= 8 and pkt.quoted:  # quoted in an ICMP error: ports and seq suffice
+            layer.hdr = ((*struct.unpack_from("!HHI", buf, off), 0, 0, 0, 0, 0), None)
             layer.fields_fn = _rows
+            return None
+        if end - off >= 4 and pkt.quoted:  # the ports only: what _port_rows shows
             return None
         pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
         return None
@@ -147,8 +157,12 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
         if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+            if d.light:
+                return None
             return _data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
         return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
+    if d.light:  # another process shows this packet: only the state above mattered
+        return None
     if decoder is None:
         return _data(d, pkt, buf, payload, end)
     return decoder(d, pkt, buf, payload, end)
@@ -246,6 +260,8 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
     if len(fwd.pending) > MAX_PENDING:
         fwd.pending.clear()
         pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
+    if d.light:
+        return None
     if not pdus:
         pkt.info += " [TCP segment of a reassembled PDU]"
         return _data(d, pkt, buf, off, end)
@@ -365,8 +381,9 @@ def _rows(layer: Layer, buf: bytes):
         row("tcp.srcport", sport, f"Source Port: {sport}", o, 2),
         row("tcp.dstport", dport, f"Destination Port: {dport}", o + 2, 2),
     ]
-    if extra is None:  # quoted inside an ICMP error, or bogus header length
-        rows.append(row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4))
+    if extra is None:  # quoted inside an ICMP error, or bogus header length: no
+        # conversation, so Wireshark shows the number as it is, named tcp.seq
+        rows.append(row("tcp.seq", seq, f"Sequence Number: {seq}", o + 4, 4))
         return rows
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
     rows.append(row("tcp.stream", stream, f"[Stream index: {stream}]"))
@@ -521,4 +538,299 @@ def _option_rows(buf: bytes, p: int, end: int):
 # fmt: on
 
 
+# --- fast writers (model.JSON_WRITERS / TREE_WRITERS): a segment as text --------------
+# The same content as `_rows`, written straight as text: any flags, analysis and
+# well-formed options. A damaged header or option, or a layer marked malformed, takes
+# the generic path. Texts with few values (flag bits, header length, scale factor,
+# option names) are made once; NOP-NOP-Timestamps, on almost every segment after the
+# handshake, is one f-string.
+_FLAG_TEXTS: list[tuple[str, str] | None] = [None] * 4096  # filled on first use
+_HLEN_TREE = tuple(f"    {n:04b} .... = Header Length: {n * 4} bytes ({n})" for n in range(16))
+# Scale factor by `scale + 2` (-2: no scaling, -1: unknown, else the shift, up to 255).
+_SCALE_JSON = ("-2", "-1", *(str(1 << s) for s in range(256)))
+_SCALE_TREE = ("no window scaling used", "unknown", *(str(1 << s) for s in range(256)))
+_KIND_TREE = tuple(
+    f"        TCP Option - {OPTION_NAMES.get(k, f'Unknown ({k})')}" for k in range(256)
+)
+_SYN_OPTIONS = struct.Struct("!2xH4xII3xB")  # MSS, SACK permitted, Timestamps, NOP, WS
+
+
+def _linux_syn(buf: bytes, p: int) -> tuple | None:
+    """(mss, tsval, tsecr, shift) when the 20 option bytes at p are laid out as in
+    every Linux SYN and SYN-ACK, the other layout common enough to write in one go."""
+    if (
+        buf[p : p + 2] == b"\x02\x04"
+        and buf[p + 4 : p + 8] == b"\x04\x02\x08\x0a"
+        and buf[p + 16 : p + 19] == b"\x01\x03\x03"
+    ):
+        return _SYN_OPTIONS.unpack_from(buf, p)
+    return None
+
+
+def _flag_texts(flags: int) -> tuple[str, str]:
+    """JSON members and tree lines of tcp.flags and its bits (cached per value)."""
+    bits = flag_rows("tcp.flags", flags, FLAG_BITS, 0, 2, 12)
+    json = ",".join(f'"{r[1]}":{"true" if r[2] else "false"}' for r in bits)
+    tree = "\n".join("        " + show_text(r[3]) for r in bits)
+    texts = _FLAG_TEXTS[flags] = (
+        f'"tcp.flags":{flags},{json}',
+        f"    Flags: 0x{flags:03x} ({FLAG_TEXT[flags]})\n{tree}",
+    )
+    return texts
+
+
+def _analysis_json(analysis: list) -> str | None:
+    parts = []
+    for kind, *args in analysis:
+        parts.append(f'"tcp.analysis.{kind}":true')
+        if kind == "duplicate_ack":
+            parts.append(
+                f'"tcp.analysis.duplicate_ack_num":{args[1]},'
+                f'"tcp.analysis.duplicate_ack_frame":{args[0]}'
+            )
+    if len({a[0] for a in analysis}) < len(analysis):
+        return None  # a name twice would need a JSON list
+    return "," + ",".join(parts)
+
+
+def _analysis_tree(analysis: list) -> str:
+    lines = []
+    for kind, *args in analysis:
+        lines.append(f"    [Expert: {_ANALYSIS_INFO[kind].format(*args)[1:-1]}]")
+        if kind == "duplicate_ack":
+            lines.append(f"        [Duplicate ACK #: {args[1]}]")
+            lines.append(f"        [Duplicate to the ACK in frame: {args[0]}]")
+    return "\n" + "\n".join(lines)
+
+
+def _options_json(buf: bytes, p: int, end: int) -> str | None:
+    """The option members of `_option_rows`, merged as `_row_dict` merges them: kinds
+    and lengths repeat, so they become lists where they first appear (right after
+    tcp.options); any other name seen twice (SACK edges) becomes a list too."""
+    hexed = buf[p:end].hex()
+    kinds: list[str] = []
+    lens: list[str] = []
+    more: dict[str, list[str]] = {}
+    while p < end:
+        kind = buf[p]
+        if kind < 2:
+            kinds.append(str(kind))
+            p += 1
+            if kind == 0:
+                break
+            continue
+        if p + 1 >= end:
+            return None  # malformed option: the generic path adds _ws.malformed
+        length = buf[p + 1]
+        if length < 2 or p + length > end:
+            return None
+        kinds.append(str(kind))
+        lens.append(str(length))
+        if kind == 2 and length == 4:
+            more.setdefault("tcp.options.mss_val", []).append(str(buf[p + 2] << 8 | buf[p + 3]))
+        elif kind == 3 and length == 3:
+            shift = buf[p + 2]
+            more.setdefault("tcp.options.wscale.shift", []).append(str(shift))
+            more.setdefault("tcp.options.wscale.multiplier", []).append(str(1 << min(shift, 14)))
+        elif kind == 4:
+            more.setdefault("tcp.options.sack_perm", []).append("true")
+        elif kind == 8 and length == 10:
+            tsval, tsecr = _TS.unpack_from(buf, p + 2)
+            more.setdefault("tcp.options.timestamp.tsval", []).append(str(tsval))
+            more.setdefault("tcp.options.timestamp.tsecr", []).append(str(tsecr))
+        elif kind == 5:
+            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
+                le, re_ = _TS.unpack_from(buf, p + 2 + 8 * i)
+                more.setdefault("tcp.options.sack_le", []).append(str(le))
+                more.setdefault("tcp.options.sack_re", []).append(str(re_))
+        p += length
+    parts = [f'"tcp.options":"{hexed}"', f'"tcp.option_kind":{_json_value(kinds)}']
+    if lens:
+        parts.append(f'"tcp.option_len":{_json_value(lens)}')
+    parts += [f'"{name}":{_json_value(values)}' for name, values in more.items()]
+    return "," + ",".join(parts)
+
+
+def _json_value(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else f"[{','.join(values)}]"
+
+
+def _options_tree(buf: bytes, p: int, end: int) -> str | None:
+    lines = [f"\n    Options: ({end - p} bytes)"]
+    while p < end:
+        kind = buf[p]
+        if kind < 2:
+            lines.append(_KIND_TREE[kind])
+            p += 1
+            if kind == 0:
+                break
+            continue
+        if p + 1 >= end:
+            return None
+        length = buf[p + 1]
+        if length < 2 or p + length > end:
+            return None
+        lines.append(_KIND_TREE[kind])
+        lines.append(f"            Length: {length}")
+        if kind == 2 and length == 4:
+            lines.append(f"            MSS Value: {buf[p + 2] << 8 | buf[p + 3]}")
+        elif kind == 3 and length == 3:
+            shift = buf[p + 2]
+            lines.append(f"            Shift count: {shift}")
+            lines.append(f"            [Multiplier: {1 << min(shift, 14)}]")
+        elif kind == 4:
+            lines.append("            SACK permitted")
+        elif kind == 8 and length == 10:
+            tsval, tsecr = _TS.unpack_from(buf, p + 2)
+            lines.append(f"            Timestamp value: {tsval}")
+            lines.append(f"            Timestamp echo reply: {tsecr}")
+        elif kind == 5:
+            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
+                le, re_ = _TS.unpack_from(buf, p + 2 + 8 * i)
+                lines.append(f"            left edge = {le}")
+                lines.append(f"            right edge = {re_}")
+        p += length
+    return "\n".join(lines)
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    hdr = layer.hdr
+    if layer.malformed is not None or len(hdr) != 2:  # len 8: a quoted, cut header
+        return None
+    (sport, dport, seq, ack, offflags, win, csum, urg), extra = hdr
+    if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
+        return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    flags = offflags & 0x0FFF
+    o = layer.off
+    hlen = (offflags >> 12) * 4
+    end = min(o + hlen, layer.end)
+    if end - o <= 20:
+        opts = ""
+    elif end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
+        tsval, tsecr = _TS.unpack_from(buf, o + 24)
+        opts = (
+            f',"tcp.options":"{buf[o + 20 : end].hex()}","tcp.option_kind":[1,1,8],'
+            f'"tcp.option_len":10,"tcp.options.timestamp.tsval":{tsval},'
+            f'"tcp.options.timestamp.tsecr":{tsecr}'
+        )
+    elif end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
+        mss, tsval, tsecr, shift = syn
+        opts = (
+            f',"tcp.options":"{buf[o + 20 : end].hex()}","tcp.option_kind":[2,4,8,1,3],'
+            f'"tcp.option_len":[4,2,10,3],"tcp.options.mss_val":{mss},'
+            f'"tcp.options.sack_perm":true,"tcp.options.timestamp.tsval":{tsval},'
+            f'"tcp.options.timestamp.tsecr":{tsecr},"tcp.options.wscale.shift":{shift},'
+            f'"tcp.options.wscale.multiplier":{1 << min(shift, 14)}'
+        )
+    else:
+        opts = _options_json(buf, o + 20, end)
+        if opts is None:
+            return None
+    if analysis:
+        expert = _analysis_json(analysis)
+        if expert is None:
+            return None
+    else:
+        expert = ""
+    if seg_len is None:  # a first fragment: no length, no next sequence number
+        seqs = f'"tcp.seq":{rel_seq},"tcp.seq_raw":{seq}'
+    else:
+        nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
+        seqs = f'"tcp.len":{seg_len},"tcp.seq":{rel_seq},"tcp.seq_raw":{seq},"tcp.nxtseq":{nxt}'
+    flag_json = (_FLAG_TEXTS[flags] or _flag_texts(flags))[0]
+    return (
+        f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.stream":{stream},{seqs},'
+        f'"tcp.ack":{rel_ack},"tcp.ack_raw":{ack},"tcp.hdr_len":{hlen},{flag_json},'
+        f'"tcp.window_size_value":{win},"tcp.window_size":{window},'
+        f'"tcp.window_size_scalefactor":{_SCALE_JSON[scale + 2]},"tcp.checksum":{csum}'
+        f'{expert},"tcp.urgent_pointer":{urg}{opts}'
+    )
+
+
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    hdr = layer.hdr
+    if layer.malformed is not None or len(hdr) != 2:
+        return None
+    (sport, dport, seq, ack, offflags, win, csum, urg), extra = hdr
+    title = f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}"
+    if extra is None:
+        return (
+            f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
+            f"    Sequence Number: {seq}"
+        )
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    flags = offflags & 0x0FFF
+    o = layer.off
+    hlen = (offflags >> 12) * 4
+    end = min(o + hlen, layer.end)
+    if end - o <= 20:
+        opts = ""
+    elif end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
+        tsval, tsecr = _TS.unpack_from(buf, o + 24)
+        opts = (
+            "\n    Options: (12 bytes)\n"
+            "        TCP Option - No-Operation (NOP)\n"
+            "        TCP Option - No-Operation (NOP)\n"
+            "        TCP Option - Timestamps\n"
+            "            Length: 10\n"
+            f"            Timestamp value: {tsval}\n"
+            f"            Timestamp echo reply: {tsecr}"
+        )
+    elif end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
+        mss, tsval, tsecr, shift = syn
+        opts = (
+            "\n    Options: (20 bytes)\n"
+            "        TCP Option - Maximum segment size\n"
+            "            Length: 4\n"
+            f"            MSS Value: {mss}\n"
+            "        TCP Option - SACK permitted\n"
+            "            Length: 2\n"
+            "            SACK permitted\n"
+            "        TCP Option - Timestamps\n"
+            "            Length: 10\n"
+            f"            Timestamp value: {tsval}\n"
+            f"            Timestamp echo reply: {tsecr}\n"
+            "        TCP Option - No-Operation (NOP)\n"
+            "        TCP Option - Window scale\n"
+            "            Length: 3\n"
+            f"            Shift count: {shift}\n"
+            f"            [Multiplier: {1 << min(shift, 14)}]"
+        )
+    else:
+        opts = _options_tree(buf, o + 20, end)
+        if opts is None:
+            return None
+    expert = _analysis_tree(analysis) if analysis else ""
+    ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
+    if seg_len is None:  # a first fragment: no length, no next sequence number
+        title = f"{title}, Seq: {rel_seq}{ack_title}"
+        seqs = (
+            f"    Sequence Number: {rel_seq}    (relative sequence number)\n"
+            f"    Sequence Number (raw): {seq}"
+        )
+    else:
+        title = f"{title}, Seq: {rel_seq}{ack_title}, Len: {seg_len}"
+        nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
+        seqs = (
+            f"    [TCP Segment Len: {seg_len}]\n"
+            f"    Sequence Number: {rel_seq}    (relative sequence number)\n"
+            f"    Sequence Number (raw): {seq}\n"
+            f"    [Next Sequence Number: {nxt}    (relative sequence number)]"
+        )
+    flag_tree = (_FLAG_TEXTS[flags] or _flag_texts(flags))[1]
+    return (
+        f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
+        f"    [Stream index: {stream}]\n{seqs}\n"
+        f"    Acknowledgment Number: {rel_ack}    (relative ack number)\n"
+        f"    Acknowledgment number (raw): {ack}\n{_HLEN_TREE[hlen >> 2]}\n{flag_tree}\n"
+        f"    Window: {win}\n    [Calculated window size: {window}]\n"
+        f"    [Window size scaling factor: {_SCALE_TREE[scale + 2]}]\n"
+        f"    Checksum: 0x{csum:04x} [unverified]{expert}\n"
+        f"    Urgent Pointer: {urg}{opts}"
+    )
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.IP_PROTOCOLS[6] = decode_tcp

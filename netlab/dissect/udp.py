@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from netlab.dissect import registry
-from netlab.dissect.model import Layer, Packet, row
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
 _HDR = struct.Struct("!HHHH")
 
@@ -31,7 +31,7 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.info = f"{sport} → {dport} Len={length - 8}"
         if off + length > end and pkt.caplen >= pkt.wirelen:
             pkt.mark_malformed(layer, f"udp: length {length} runs past the IP payload")
-    if payload_end <= off + 8 or pkt.quoted:
+    if payload_end <= off + 8 or pkt.quoted or d.light:
         return None
     decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end)
     if decoder is None:
@@ -86,4 +86,29 @@ def _rows(layer: Layer, buf: bytes):
     return rows
 
 
+# --- fast writers (model.JSON_WRITERS): the whole header as text -------------------------
+# Every header `_rows` sees is complete (cut ones use `_port_rows`), so there is no
+# case to leave to the generic path; the stream index is absent (-1) in quoted headers.
+def _json(layer: Layer, buf: bytes) -> str:
+    sport, dport, length, csum, stream = layer.hdr
+    text = (
+        f'"udp.srcport":{sport},"udp.dstport":{dport},"udp.length":{length},"udp.checksum":{csum}'
+    )
+    return text if stream < 0 else f'{text},"udp.stream":{stream}'
+
+
+def _tree(layer: Layer, buf: bytes) -> str:
+    sport, dport, length, csum, stream = layer.hdr
+    text = (
+        f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}\n"
+        f"    Source Port: {sport}\n"
+        f"    Destination Port: {dport}\n"
+        f"    Length: {length}\n"
+        f"    Checksum: 0x{csum:04x}"
+    )
+    return text if stream < 0 else f"{text}\n    [Stream index: {stream}]"
+
+
+JSON_WRITERS[_rows] = _json
+TREE_WRITERS[_rows] = _tree
 registry.IP_PROTOCOLS[17] = decode_udp

@@ -45,17 +45,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any, indent: int | None = None) -> str:
+def dumps(value: Any, indent: int | None = None, compact: bool = False) -> str:
+    """JSON text; `compact` leaves out the spaces after , and : (NDJSON of packets)."""
+    seps = (",", ":") if compact else None
     try:
         # Fast path: most documents hold no NaN/inf, and walking them first cost more
         # than the encoding itself (half of `dissect --json`'s time on big captures).
         return json.dumps(
-            value, default=_default, allow_nan=False, indent=indent, ensure_ascii=False
-        )
+            value, default=_default, allow_nan=False, indent=indent, ensure_ascii=False,
+            separators=seps,
+        )  # fmt: skip
     except ValueError:
         return json.dumps(
-            _clean(value), default=_default, allow_nan=False, indent=indent, ensure_ascii=False
-        )
+            _clean(value), default=_default, allow_nan=False, indent=indent, ensure_ascii=False,
+            separators=seps,
+        )  # fmt: skip
 
 
 class JsonDocument:

@@ -7,9 +7,10 @@ engine per line would cost more than the decoding itself.
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
 from typing import IO, Any
 
-from netlab.dissect.model import Packet, address_text, show_text
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Packet, address_text, show_text
 from netlab.render.jsonout import dumps
 
 
@@ -59,6 +60,7 @@ def frame_fields(pkt: Packet) -> dict[str, Any]:
 
 
 def json_record(pkt: Packet) -> dict[str, Any]:
+    """The packet as a dict, built from the rows (the generic path of `json_line`)."""
     fields = frame_fields(pkt)
     fields.update(pkt.field_dict())
     return {
@@ -73,11 +75,85 @@ def json_record(pkt: Packet) -> dict[str, Any]:
     }
 
 
+def json_line(pkt: Packet, fast: bool = True) -> str:
+    """The packet's NDJSON line: `json_record` written as text, layer by layer, with
+    the protocols' JSON writers where they apply (same content, key order included)."""
+    members = _field_members(pkt) if fast else None
+    if members is None:
+        return dumps(json_record(pkt), compact=True)
+    protocols = _jstr(pkt.protocols)
+    time = repr(pkt.ts_ns / 1e9)
+    frame = (
+        f'"frame.number":{pkt.no},"frame.time_epoch":{time},"frame.len":{pkt.wirelen},'
+        f'"frame.cap_len":{pkt.caplen},"frame.interface_id":{pkt.interface},'
+        f'"frame.protocols":{protocols}'
+    )
+    if pkt.comment is not None:
+        frame += f',"frame.comment":{_jstr(pkt.comment)}'
+    if members:
+        frame += "," + members
+    summary = _jstr(f"{pkt.src} → {pkt.dst} {pkt.protocol} {pkt.info}".strip())
+    malformed = "null" if pkt.malformed is None else _jstr(pkt.malformed)
+    return (
+        f'{{"no":{pkt.no},"time":{time},"caplen":{pkt.caplen},"len":{pkt.wirelen},'
+        f'"protocols":{protocols},"summary":{summary},"fields":{{{frame}}},'
+        f'"malformed":{malformed}}}'
+    )
+
+
+def _field_members(pkt: Packet) -> str | None:
+    """Every layer's fields as JSON members, or None when only the generic path can
+    merge them (a protocol twice in one packet, e.g. the IP header an ICMP error quotes,
+    makes lists of values)."""
+    parts = []
+    protos: set[str] = set()
+    generic: set[str] = set()
+    for layer in pkt.layers:
+        if layer.proto in protos:
+            return None
+        protos.add(layer.proto)
+        buf = pkt.buf if layer.data is None else layer.data
+        writer = JSON_WRITERS.get(layer.fields_fn)  # type: ignore[arg-type]
+        text = None
+        if writer is not None:
+            try:
+                text = writer(layer, buf)
+            except Exception:  # the generic path below says what is wrong
+                text = None
+        if text is None:
+            fields = _row_dict(layer.rows(pkt.buf))
+            if not fields:
+                continue
+            if not generic.isdisjoint(fields):
+                return None
+            generic.update(fields)
+            text = dumps(fields, compact=True)[1:-1]
+        if text:
+            parts.append(text)
+    return ",".join(parts)
+
+
+def _row_dict(rows: list) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for _depth, name, value, _show, _off, _len in rows:
+        if name in out:
+            prev = out[name]
+            if isinstance(prev, list):
+                prev.append(value)
+            else:
+                out[name] = [prev, value]
+        else:
+            out[name] = value
+    return out
+
+
 def write_json(out: IO[str], pkt: Packet) -> None:
-    out.write(dumps(json_record(pkt)) + "\n")
+    out.write(json_line(pkt) + "\n")
 
 
-def tree_lines(pkt: Packet) -> list[str]:
+def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
+    """The -V view: a frame section, then each layer's heading and fields (through the
+    protocol's tree writer where it applies, else from the rows)."""
     bits = pkt.wirelen * 8
     lines = [
         f"Frame {pkt.no}: {pkt.wirelen} bytes on wire ({bits} bits), "
@@ -89,15 +165,30 @@ def tree_lines(pkt: Packet) -> list[str]:
         f"    Epoch Time: {pkt.ts_ns // 1_000_000_000}.{pkt.ts_ns % 1_000_000_000:09d} seconds"
     )
     lines.append(f"    [Protocols in frame: {pkt.protocols}]")
-    for layer, rows in pkt.rows():
-        lines.append(layer.heading())
-        for depth, _name, _value, show, _off, _len in rows:
-            lines.append("    " * (depth + 1) + show_text(show))
-        if layer.malformed:
-            lines.append(f"    [Malformed: {layer.malformed}]")
+    for layer in pkt.layers:
+        text = None
+        if fast and layer.malformed is None:
+            writer = TREE_WRITERS.get(layer.fields_fn)  # type: ignore[arg-type]
+            if writer is not None:
+                try:
+                    text = writer(layer, pkt.buf if layer.data is None else layer.data)
+                except Exception:  # the generic path below says what is wrong
+                    text = None
+        if text is None:
+            _layer_tree(lines, layer, pkt.buf)
+        else:
+            lines.append(text)
     if pkt.malformed and not any(layer.malformed for layer in pkt.layers):
         lines.append(f"[Malformed Packet: {pkt.malformed}]")
     return lines
+
+
+def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
+    lines.append(layer.heading())
+    for depth, _name, _value, show, _off, _len in layer.rows(buf):
+        lines.append("    " * (depth + 1) + show_text(show))
+    if layer.malformed:
+        lines.append(f"    [Malformed: {layer.malformed}]")
 
 
 def hex_lines(buf: bytes) -> list[str]:
@@ -200,6 +291,10 @@ class PacketView:
             out.write("\n".join(hex_lines(pkt.buf)) + "\n")
         if self.tree or self.hexdump:
             out.write("\n")
+
+    def flush(self) -> None:
+        """Write the lines gathered so far (the parallel dissect's chunk ends)."""
+        self._flush_lines()
 
     def _flush_lines(self) -> None:
         if self._lines:

@@ -1,0 +1,177 @@
+"""Dissect one capture file with several processes (`netlab dissect --jobs N`).
+
+Decoding is per-packet work except for a little cross-packet state (TCP and UDP
+stream numbers, relative sequence numbers, analysis flags, reassembly). So every
+process reads the whole file and keeps that state itself, but fully decodes and shows
+only the packets of its own chunks (chunk c of CHUNK packets belongs to process
+c % N); the other packets get the light pass (`Dissector.light`: headers and stream
+state, no application payloads, nothing shown). The chunks' text goes out in order
+by passing a token around a ring of pipes: a process writes a chunk once the
+previous chunk is out, then hands the token on. The output is byte for byte what one
+process prints (tests/test_dissect_jobs.py), only sooner on a machine with cores to
+spare: tshark, like most dissectors, decodes a file on one core.
+
+Only the streaming views run this way (one line, -V, -x, --json, all packets, a
+seekable file): a display filter, -c, --packet, --stats and --follow need one
+process that sees every shown packet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from netlab.capture.reader import open_capture
+from netlab.errors import NetlabError
+
+CHUNK = 1024  # packets per turn: big enough that the token costs nothing per packet
+MIN_BYTES = 4 << 20  # smaller files are done before a second process has started
+MAX_JOBS = 4  # each process also reads the whole file: more stop paying off
+
+
+def auto_jobs(path: str) -> int:
+    """How many processes are worth it for this file on this machine (1: no fork)."""
+    if path == "-":
+        return 1
+    try:
+        size = os.stat(path).st_size
+        cpus = len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return 1
+    if size < MIN_BYTES:
+        return 1
+    return max(1, min(cpus, MAX_JOBS))
+
+
+def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any]) -> list[str]:
+    """Dissect and show `path` with `jobs` processes; return the capture's warnings.
+
+    `make_view(out)` builds the PacketView each process writes its chunks into.
+    Raises KeyboardInterrupt / BrokenPipeError as a single process would.
+    """
+    with open_capture(path):  # a wrong format: the one-line error, before any fork
+        pass
+    sys.stdout.flush()  # nothing buffered may be written twice by the children
+    rings = [os.pipe() for _ in range(jobs)]  # rings[i]: the token's way into process i
+    os.write(rings[0][1], b"t")  # process 0 writes the first chunk
+    children = []
+    try:
+        for me in range(1, jobs):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover (measured in the child, reported by status)
+                os._exit(_child(path, me, jobs, rings, make_view))
+            children.append(pid)
+        ring_in, ring_out = _keep_own_ends(rings, 0, jobs)
+        try:
+            warnings = _work(path, 0, jobs, ring_in, ring_out, make_view)
+        except _TurnLost:
+            warnings = None  # the last process stopped early: its status says why
+        finally:
+            os.close(ring_in)
+            os.close(ring_out)
+    finally:
+        failed = _reap(children)
+    if failed:
+        raise NetlabError(f"a dissecting process failed (exit status {failed})")
+    if warnings is None:  # it stopped quietly: its reader went away, as ours did
+        raise BrokenPipeError
+    return warnings
+
+
+def _child(path: str, me: int, jobs: int, rings: list, make_view) -> int:
+    try:
+        ring_in, ring_out = _keep_own_ends(rings, me, jobs)
+        _work(path, me, jobs, ring_in, ring_out, make_view)
+        return 0
+    except BrokenPipeError:  # the reader went away (| head): as quiet as process 0
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except _TurnLost:  # the process before this one stopped: it says why
+        return 0
+    except BaseException as err:
+        print(f"netlab: error: dissecting process {me}: {err}", file=sys.stderr)
+        return 1
+
+
+def _keep_own_ends(rings: list, me: int, jobs: int) -> tuple[int, int]:
+    """Close every pipe end but the two this process uses: so when a process exits,
+    the one after it reads EOF instead of waiting for a token that will never come."""
+    ring_in = rings[me][0]
+    ring_out = rings[(me + 1) % jobs][1]
+    for read_end, write_end in rings:
+        if read_end != ring_in:
+            os.close(read_end)
+        if write_end != ring_out:
+            os.close(write_end)
+    return ring_in, ring_out
+
+
+class _TurnLost(Exception):
+    """The process before this one ended before passing the token on."""
+
+
+def _work(path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view) -> list[str]:
+    from netlab.dissect import Dissector
+
+    buffer = io.StringIO()
+    view = make_view(buffer)
+    dissector = Dissector()
+    own = pending = False
+    with open_capture(path) as cap:
+        for no, frame in enumerate(cap, 1):
+            if (no - 1) % CHUNK == 0:  # a chunk starts
+                if pending:
+                    _take_turn(view, buffer, ring_in, ring_out)
+                    pending = False
+                own = (no - 1) // CHUNK % jobs == me
+                dissector.light = not own
+            if no == 1:
+                view.first_ns = frame.ts_ns  # relative times count from the first frame
+            pkt = dissector.dissect(
+                no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
+                frame.interface, frame.comment,
+            )  # fmt: skip
+            if own:
+                view.feed(pkt)
+                pending = True
+        warnings = list(cap.warnings)
+    if pending:
+        _take_turn(view, buffer, ring_in, ring_out)
+    return warnings
+
+
+def _take_turn(view, buffer: io.StringIO, ring_in: int, ring_out: int) -> None:
+    """Wait for the token, write this chunk's text, pass the token on."""
+    view.flush()
+    if os.read(ring_in, 1) != b"t":
+        raise _TurnLost
+    sys.stdout.write(buffer.getvalue())
+    sys.stdout.flush()
+    buffer.seek(0)
+    buffer.truncate()
+    # BrokenPipeError: the next process had nothing more to write and has gone.
+    with contextlib.suppress(BrokenPipeError):
+        os.write(ring_out, b"t")
+
+
+def _reap(children: list[int]) -> int:
+    """Wait for every child; the first non-zero exit status, else 0."""
+    failed = 0
+    for pid in children:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except KeyboardInterrupt:  # a second Ctrl-C: the children got it too
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 130) and not failed:
+            failed = code
+    return failed

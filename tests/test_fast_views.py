@@ -1,0 +1,97 @@
+"""The fast writers of -V and --json say exactly what the generic rows say.
+
+Each protocol's fields are defined once, as rows; for speed, the heavy views write
+common layers straight as text (model.JSON_WRITERS / TREE_WRITERS). These tests hold
+every writer to the generic output: the same JSON (parsed, and byte for byte, so key
+order too) and the same tree lines, on every sample capture, every tcpdump corpus
+file (565, many malformed) and on mutated packets.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netlab.capture.reader import CaptureFormatError, open_capture
+from netlab.dissect import Dissector
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
+from netlab.render.jsonout import dumps
+from netlab.render.packets import json_line, json_record, tree_lines
+from tests.conftest import CORPUS, ROOT
+
+PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
+
+
+def assert_same_views(pkt, where: str) -> None:
+    generic = dumps(json_record(pkt), compact=True)
+    fast = json_line(pkt)
+    assert json.loads(fast) == json.loads(generic), where
+    assert fast == generic, f"{where}: same content, different key order or spacing"
+    assert "\n".join(tree_lines(pkt)) == "\n".join(tree_lines(pkt, fast=False)), where
+
+
+def packets(path):
+    dissector = Dissector()
+    with open_capture(path) as cap:
+        for no, frame in enumerate(cap, 1):
+            yield dissector.dissect(
+                no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype, frame.interface,
+                frame.comment,
+            )  # fmt: skip
+
+
+def test_writers_are_registered():
+    Dissector()  # loads every protocol module
+    assert len(JSON_WRITERS) >= 1 and len(TREE_WRITERS) >= 1
+
+
+@pytest.mark.parametrize("path", PCAPS, ids=lambda p: p.name)
+def test_samples(path):
+    used = 0
+    for pkt in packets(path):
+        assert_same_views(pkt, f"{path.name} #{pkt.no}")
+        used += any(layer.fields_fn in JSON_WRITERS for layer in pkt.layers)
+    assert used  # the fast writers really ran on these files
+
+
+def test_corpus():
+    checked = 0
+    for path in sorted(CORPUS.iterdir()):
+        try:
+            for pkt in packets(path):
+                assert_same_views(pkt, f"{path.name} #{pkt.no}")
+                checked += 1
+        except CaptureFormatError:
+            continue
+    assert checked > 5_000
+
+
+def _sample_frames() -> list[tuple[int, bytes]]:
+    frames = []
+    for path in PCAPS:
+        with open_capture(path) as cap:
+            frames += [(f.linktype, f.data) for f in cap]
+    return frames
+
+
+SAMPLES = _sample_frames()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    index=st.integers(0, max(len(SAMPLES) - 1, 0)),
+    flips=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 255)), max_size=6),
+    cut=st.integers(0, 2000),
+)
+def test_mutated_packets(index, flips, cut):
+    linktype, data = SAMPLES[index]
+    buf = bytearray(data)
+    for pos, value in flips:
+        if buf:
+            buf[pos % len(buf)] = value
+    buf = bytes(buf[: cut % (len(buf) + 1)])
+    pkt = Dissector().dissect(1, 0, buf, len(data), linktype)
+    assert_same_views(pkt, f"mutated sample {index}")
