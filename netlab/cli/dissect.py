@@ -131,6 +131,8 @@ def dissect(
         taps=taps,
         quiet=bool(taps) and not show_packets,  # tshark -q: statistics only
     )
+    # Views that build every packet's fields gain nothing from the columns' shortcuts.
+    quick = not (tree or common.json or compiled or taps)
     whole = not (taps or compiled or only is not None or common.count is not None)
     if whole and file != "-":
         from netlab.dissect import jobs as parallel
@@ -138,10 +140,10 @@ def dissect(
         jobs = jobs or parallel.auto_jobs(file)
         if jobs > 1:
             warnings = parallel.run(file, jobs, lambda out: PacketView(
-                out, tree=tree, hexdump=hexdump, json=common.json))  # fmt: skip
+                out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
             _warn(file, warnings)
             return ExitStatus.SUCCESS
-    dissector = Dissector()
+    dissector = Dissector(quick)
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
             pkt = dissector.dissect(

@@ -12,6 +12,7 @@ reassembles, without knowing anything about DNS.
 from __future__ import annotations
 
 import re
+import socket
 import struct
 from collections import defaultdict
 from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
@@ -61,14 +62,14 @@ def ws_name(name: str) -> str:
 
 # --- decoders -------------------------------------------------------------------------
 def decode_dns_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
-    _decode(pkt, buf, off, end, tcp_length=None)
+    _decode(d, pkt, buf, off, end, tcp_length=None)
     return None
 
 
 def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     """One DNS-over-TCP PDU: the length prefix, then the message."""
     length = _U16.unpack_from(buf, off)[0] if end - off >= 2 else None
-    _decode(pkt, buf, off + 2, end, tcp_length=(off, length))
+    _decode(d, pkt, buf, off + 2, end, tcp_length=(off, length))
     return None
 
 
@@ -111,10 +112,19 @@ def dns_udp_heuristic(buf: bytes, off: int, end: int):
     return decode_dns_udp
 
 
-def _decode(pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
+def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
+    start = off if tcp_length is None else tcp_length[0]
+    if d.quick and not pkt.quoted:
+        info = quick_info(buf, off, end)
+        if info is not None:  # a clean message: parsed in full only if its fields are asked for
+            layer = Layer("dns", _title, start, end, (None, tcp_length), _rows)
+            layer.extra = (off, end, bool(buf[off + 2] & 0x80))
+            pkt.layers.append(layer)
+            pkt.protocol = "DNS"
+            pkt.info = info
+            return
     msg = wire.parse_message_partial(buf, off, end)
-    layer = Layer("dns", _title, off if tcp_length is None else tcp_length[0], end,
-                  (msg, tcp_length), _rows)  # fmt: skip
+    layer = Layer("dns", _title, start, end, (msg, tcp_length), _rows)
     pkt.layers.append(layer)
     if pkt.quoted:
         return
@@ -122,6 +132,122 @@ def _decode(pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
     pkt.info = _info(msg)
     if msg.malformed:
         pkt.mark_malformed(layer, f"dns: {msg.malformed}")
+
+
+def _message(layer: Layer, buf: bytes) -> wire.DnsMessage:
+    """The layer's parsed message, parsed now if the fast path left it for later."""
+    msg = layer.hdr[0]
+    if msg is None:
+        off, end, _qr = layer.extra
+        msg = wire.parse_message_partial(buf, off, end)
+        layer.hdr = (msg, layer.hdr[1])
+    return msg
+
+
+# --- the info column without the full parse -------------------------------------------
+# The one-line view needs a message's info column, not its objects. For the common
+# clean message (a standard query or response, one question; A, AAAA, CNAME, NS, PTR,
+# MX, SOA, TXT and OPT records) it is read straight off the bytes; anything else
+# returns None and takes the full parse. quick_info only answers when the full
+# parse would succeed with this very text (tests/test_dns_info.py checks both claims).
+_COUNTS = struct.Struct("!HHHHHH")
+_RR_HEAD = struct.Struct("!HHIH")
+_NAME_TYPES = (2, 5, 12)  # NS, CNAME, PTR: one name as rdata
+_inet_ntoa = socket.inet_ntoa
+_read_name = wire.read_name
+
+
+def quick_info(buf: bytes, off: int, end: int) -> str | None:
+    if end - off < 17 or type(buf) is not bytes:
+        return None
+    ident, flags, qdcount, ancount, nscount, arcount = _COUNTS.unpack_from(buf, off)
+    if flags & 0x7800 or qdcount != 1:  # not a standard query, or not one question
+        return None
+    cache: dict = {}
+    try:
+        qname, pos = _read_name(buf, off + 12, end, end, off, cache)
+    except ValueError:  # DnsFormatError, RdataError: the full parse says what
+        return None
+    if pos + 4 > end:
+        return None
+    qtype = buf[pos] << 8 | buf[pos + 1]
+    pos += 4
+    if flags & 0x8000:
+        head = f"Standard query response 0x{ident:04x}"
+        if flags & 0xF:
+            rcode = flags & 0xF
+            head += " " + RCODE_INFO.get(rcode, f"Unknown error ({rcode})")
+    else:
+        head = f"Standard query 0x{ident:04x}"
+    parts = [head, f"{wire.type_to_text(qtype)} {ws_name(qname)}"]
+    for _ in range(ancount + nscount + arcount):
+        if pos + 11 > end:
+            return None
+        first = buf[pos]
+        if first == 0:  # the root (OPT's owner)
+            pos += 1
+        elif first == 0xC0 and buf[pos + 1] == 12:  # a pointer to the question's name
+            pos += 2
+        else:  # the owner is not in the info column, but it must be a sound name
+            try:
+                pos = _read_name(buf, pos, end, end, off, cache)[1]
+            except ValueError:  # DnsFormatError, RdataError: the full parse says what
+                return None
+        if pos + 10 > end:
+            return None
+        rtype, rclass, _ttl, rdlength = _RR_HEAD.unpack_from(buf, pos)
+        pos += 10
+        stop = pos + rdlength
+        if stop > end:
+            return None
+        if rtype == 1 and rdlength == 4 and rclass & 0x7FFF == 1:
+            parts.append("A " + _inet_ntoa(buf[pos:stop]))
+        elif rtype == 28 and rdlength == 16 and rclass & 0x7FFF == 1:
+            parts.append("AAAA " + socket.inet_ntop(socket.AF_INET6, buf[pos:stop]))
+        elif rtype in _NAME_TYPES:
+            try:
+                target, after = _read_name(buf, pos, stop, end, off, cache)
+            except ValueError:  # DnsFormatError, RdataError: the full parse says what
+                return None
+            if after != stop:
+                return None
+            parts.append(f"{wire.type_to_text(rtype)} {ws_name(target)}")
+        elif rtype == 15 and rdlength >= 3:  # MX
+            try:
+                exchange, after = _read_name(buf, pos + 2, stop, end, off, cache)
+            except ValueError:
+                return None
+            if after != stop:
+                return None
+            parts.append(f"MX {buf[pos] << 8 | buf[pos + 1]} {ws_name(exchange)}")
+        elif rtype == 6:  # SOA: two names and five 32-bit numbers
+            try:
+                mname, after = _read_name(buf, pos, stop, end, off, cache)
+                after = _read_name(buf, after, stop, end, off, cache)[1]
+            except ValueError:
+                return None
+            if after + 20 != stop:
+                return None
+            parts.append(f"SOA {ws_name(mname)}")
+        elif rtype == 16:  # TXT: character-strings, each a length byte and its bytes
+            after = pos
+            while after < stop:
+                after += 1 + buf[after]
+            if after != stop:
+                return None
+            parts.append("TXT")
+        elif rtype == 41:
+            while pos < stop:  # EDNS options: only their framing can be wrong
+                if pos + 4 > stop:
+                    return None
+                pos += 4 + (buf[pos + 2] << 8 | buf[pos + 3])
+            if pos != stop:
+                return None
+            parts.append("OPT")
+        else:
+            return None
+        pos = stop
+    return " ".join(parts)
 
 
 def _info(msg: wire.DnsMessage) -> str:
@@ -165,14 +291,17 @@ def _rr_info_typed(rr: wire.ResourceRecord) -> str:
 
 def _title(layer: Layer) -> str:
     msg = layer.hdr[0]
-    kind = "response" if msg.header_complete and msg.qr else "query"
+    if msg is None:  # not parsed yet (quick_info): the QR bit was kept
+        kind = "response" if layer.extra[2] else "query"
+    else:
+        kind = "response" if msg.header_complete and msg.qr else "query"
     return f"Domain Name System ({kind})"
 
 
 # --- fields ---------------------------------------------------------------------------
 # fmt: off  (field tables: one Wireshark field per line reads best)
 def _rows(layer: Layer, buf: bytes):
-    msg, tcp_length = layer.hdr
+    msg, tcp_length = _message(layer, buf), layer.hdr[1]
     rows = []
     if tcp_length is not None:
         at, length = tcp_length
@@ -619,7 +748,7 @@ def _rdata_tree(t: int, data: Any) -> str | None:
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
-    msg, tcp_length = layer.hdr
+    msg, tcp_length = _message(layer, buf), layer.hdr[1]
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
     flags = msg.flags
@@ -750,7 +879,7 @@ def _records_json(records: list) -> str | None:
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
-    msg, tcp_length = layer.hdr
+    msg, tcp_length = _message(layer, buf), layer.hdr[1]
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
     flags = msg.flags

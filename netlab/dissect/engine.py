@@ -12,6 +12,8 @@ import struct
 from netlab.dissect import registry
 from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
 
+_IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
+_PORTS = struct.Struct("!HH")
 MAX_LAYERS = 32  # tunnels inside tunnels: bounded work per packet
 
 
@@ -44,8 +46,12 @@ def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
 class Dissector:
     """Decode frames one after another; holds the cross-packet state (TCP streams)."""
 
-    def __init__(self) -> None:
+    def __init__(self, quick: bool = True) -> None:
         load_protocols()
+        # Shortcuts for views that show only the columns (DNS's info read straight off
+        # the bytes, the message parsed later if ever): off when every packet's fields
+        # are built anyway (-V, --json), where they would be work done twice.
+        self.quick = quick
         from netlab.dissect.tcp import TcpTracker
 
         self.tcp = TcpTracker()
@@ -70,6 +76,38 @@ class Dissector:
         pkt = Packet(no, ts_ns, data, wirelen, linktype, interface, comment)
         self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
+
+    def track(self, no: int, data: bytes, wirelen: int, linktype: int) -> None:
+        """The light pass of `dissect --jobs` for a packet another process shows: only
+        what changes the cross-packet state. Plain Ethernet + IPv4 frames are read at
+        fixed offsets (TCP and UDP update their streams; ICMP and the rest change
+        nothing); anything else takes the light dissect, which is exact by definition.
+        tests/test_dissect_jobs.py checks the output against one process."""
+        if (
+            linktype == 1 and len(data) >= 34 and data[12] == 8 and data[13] == 0
+            and data[14] == 0x45
+        ):  # fmt: skip
+            total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+            proto = data[23]
+            if total >= 20 and not frag & 0x3FFF:
+                end = min(len(data), 14 + total)
+                if proto == 17:
+                    if end - 34 >= 8:
+                        sport, dport = _PORTS.unpack_from(data, 34)
+                        self.udp_stream(data[26:30], sport, data[30:34], dport)
+                    return
+                if proto == 6:
+                    from netlab.dissect.tcp import track_segment
+
+                    if track_segment(self, no, data, 34, end, data[26:30], data[30:34]):
+                        return
+                elif proto not in (4, 41):  # IP in IP could carry TCP or UDP
+                    return
+        light, self.light = self.light, True
+        try:
+            self.dissect(no, 0, data, wirelen, linktype)
+        finally:
+            self.light = light
 
     def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:
         """Run a decoder chain: each decoder calls the one for its payload itself

@@ -4,8 +4,9 @@ Decoding is per-packet work except for a little cross-packet state (TCP and UDP
 stream numbers, relative sequence numbers, analysis flags, reassembly). So every
 process reads the whole file and keeps that state itself, but fully decodes and shows
 only the packets of its own chunks (chunk c of CHUNK packets belongs to process
-c % N); the other packets get the light pass (`Dissector.light`: headers and stream
-state, no application payloads, nothing shown). The chunks' text goes out in order
+c % N); the other packets get the light pass (`Dissector.track`: TCP and UDP stream
+state read at fixed offsets for plain frames, else the light dissect, which decodes
+headers and stream state but no application payloads; nothing is shown). The chunks' text goes out in order
 by passing a token around a ring of pipes: a process writes a chunk once the
 previous chunk is out, then hands the token on. The output is byte for byte what one
 process prints (tests/test_dissect_jobs.py), only sooner on a machine with cores to
@@ -47,10 +48,11 @@ def auto_jobs(path: str) -> int:
     return max(1, min(cpus, MAX_JOBS))
 
 
-def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any]) -> list[str]:
+def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool = True) -> list[str]:
     """Dissect and show `path` with `jobs` processes; return the capture's warnings.
 
-    `make_view(out)` builds the PacketView each process writes its chunks into.
+    `make_view(out)` builds the PacketView each process writes its chunks into;
+    `quick` is the Dissector's (off for views that build every field).
     Raises KeyboardInterrupt / BrokenPipeError as a single process would.
     """
     with open_capture(path):  # a wrong format: the one-line error, before any fork
@@ -63,11 +65,11 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any]) -> list[str]:
         for me in range(1, jobs):
             pid = os.fork()
             if pid == 0:  # pragma: no cover (measured in the child, reported by status)
-                os._exit(_child(path, me, jobs, rings, make_view))
+                os._exit(_child(path, me, jobs, rings, make_view, quick))
             children.append(pid)
         ring_in, ring_out = _keep_own_ends(rings, 0, jobs)
         try:
-            warnings = _work(path, 0, jobs, ring_in, ring_out, make_view)
+            warnings = _work(path, 0, jobs, ring_in, ring_out, make_view, quick)
         except _TurnLost:
             warnings = None  # the last process stopped early: its status says why
         finally:
@@ -82,10 +84,10 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any]) -> list[str]:
     return warnings
 
 
-def _child(path: str, me: int, jobs: int, rings: list, make_view) -> int:
+def _child(path: str, me: int, jobs: int, rings: list, make_view, quick: bool) -> int:
     try:
         ring_in, ring_out = _keep_own_ends(rings, me, jobs)
-        _work(path, me, jobs, ring_in, ring_out, make_view)
+        _work(path, me, jobs, ring_in, ring_out, make_view, quick)
         return 0
     except BrokenPipeError:  # the reader went away (| head): as quiet as process 0
         return 0
@@ -115,12 +117,14 @@ class _TurnLost(Exception):
     """The process before this one ended before passing the token on."""
 
 
-def _work(path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view) -> list[str]:
+def _work(
+    path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view, quick: bool
+) -> list[str]:
     from netlab.dissect import Dissector
 
     buffer = io.StringIO()
     view = make_view(buffer)
-    dissector = Dissector()
+    dissector = Dissector(quick)
     own = pending = False
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
@@ -129,16 +133,16 @@ def _work(path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view)
                     _take_turn(view, buffer, ring_in, ring_out)
                     pending = False
                 own = (no - 1) // CHUNK % jobs == me
-                dissector.light = not own
             if no == 1:
                 view.first_ns = frame.ts_ns  # relative times count from the first frame
-            pkt = dissector.dissect(
-                no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
-                frame.interface, frame.comment,
-            )  # fmt: skip
             if own:
-                view.feed(pkt)
+                view.feed(dissector.dissect(
+                    no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
+                    frame.interface, frame.comment,
+                ))  # fmt: skip
                 pending = True
+            else:
+                dissector.track(no, frame.data, frame.wirelen, frame.linktype)
         warnings = list(cap.warnings)
     if pending:
         _take_turn(view, buffer, ring_in, ring_out)

@@ -123,19 +123,11 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         layer = Layer("tcp", _title, off, opts_end, (hdr, None), _rows)
         pkt.layers.append(layer)
         return None
-    stream, side = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)
     if pkt.fragmented:
+        stream = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)[0]
         return _first_fragment(d, pkt, buf, off, end, hdr, stream.index, options)
-    fwd, rev = stream.dirs[side], stream.dirs[1 - side]
-    if fwd.base is None:
-        fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
-    if flags & 0x10 and rev.base is None:
-        rev.base = (ack - 1) & 0xFFFFFFFF
-    if flags & 0x02:
-        fwd.wscale = options.get("wscale", -2)
-    if flags & 0x05:
-        stream.closed = True
-    analysis = _analyse(pkt.no, fwd, rev, seq, ack, win, flags, seg_len)
+    stream, fwd, rev, analysis = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr, options,
+                                         seg_len)  # fmt: skip
     rel_seq = (seq - fwd.base) & 0xFFFFFFFF
     # Without the ACK flag the field means nothing; Wireshark shows it raw.
     rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else ack
@@ -166,6 +158,49 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if decoder is None:
         return _data(d, pkt, buf, payload, end)
     return decoder(d, pkt, buf, payload, end)
+
+
+def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int):
+    """What a segment changes in its stream's state: stream number, base sequence
+    numbers, window scale, closing, analysis. -> (stream, fwd, rev, analysis)"""
+    sport, dport, seq, ack, offflags, win = hdr[:6]
+    flags = offflags & 0x0FFF
+    stream, side = d.tcp.lookup(src, sport, dst, dport, flags)
+    fwd, rev = stream.dirs[side], stream.dirs[1 - side]
+    if fwd.base is None:
+        fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
+    if flags & 0x10 and rev.base is None:
+        rev.base = (ack - 1) & 0xFFFFFFFF
+    if flags & 0x02:
+        fwd.wscale = options.get("wscale", -2)
+    if flags & 0x05:
+        stream.closed = True
+    return stream, fwd, rev, _analyse(no, fwd, rev, seq, ack, win, flags, seg_len)
+
+
+def track_segment(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes) -> bool:
+    """The light pass of `dissect --jobs` for a plain segment: the state decode_tcp would
+    leave, without a Packet or layers. False when the segment is not plain (a header
+    past the capture, odd options): then the caller runs the light dissect instead."""
+    if end - off < 20:
+        return False
+    hdr = _HDR.unpack_from(buf, off)
+    hlen = (hdr[4] >> 12) * 4
+    if hlen < 20 or off + hlen > end:
+        return False
+    try:
+        options = _parse_options(buf, off + 20, off + hlen)
+    except Exception:  # decode_tcp fails at the same point, before any state changes
+        return False
+    seg_len = end - off - hlen
+    _stream, fwd, _rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    if seg_len:
+        decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
+        if isinstance(decoder, registry.StreamProtocol) and not any(
+            a[0] in ("retransmission", "keep_alive") for a in analysis
+        ):
+            _gather(fwd, decoder, buf, off + hlen, end, hdr[2])
+    return True
 
 
 def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, options):
@@ -244,6 +279,20 @@ def _analyse(no, fwd: Direction, rev: Direction, seq, ack, win, flags, seg_len) 
 def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
     """Hand `proto.decoder` whole PDUs: from this segment alone when they fit (no copy),
     or from bytes gathered over earlier segments of the same direction."""
+    pdus, abandoned = _gather(fwd, proto, buf, off, end, seq)
+    if abandoned:
+        pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
+    if d.light:
+        return None
+    if not pdus:
+        pkt.info += " [TCP segment of a reassembled PDU]"
+        return _data(d, pkt, buf, off, end)
+    return _decode_pdus(d, pkt, buf, pdus)
+
+
+def _gather(fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
+    """The reassembly state's part: add the segment, take out the whole PDUs.
+    -> (pdus, abandoned: the unfinished PDU grew past MAX_PENDING and was dropped)"""
     if fwd.pending and fwd.pending_seq != seq:
         fwd.pending.clear()  # a gap: the unfinished PDU can never be completed faithfully
     pdus: list[tuple] = []
@@ -259,13 +308,8 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
     fwd.pending_seq = (seq + end - off) & MASK
     if len(fwd.pending) > MAX_PENDING:
         fwd.pending.clear()
-        pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
-    if d.light:
-        return None
-    if not pdus:
-        pkt.info += " [TCP segment of a reassembled PDU]"
-        return _data(d, pkt, buf, off, end)
-    return _decode_pdus(d, pkt, buf, pdus)
+        return pdus, True
+    return pdus, False
 
 
 def _split(proto, buf: bytes, pos: int, end: int, pdus: list, other: bytes | None) -> int:

@@ -611,6 +611,9 @@ def _parse(msg: DnsMessage, buf: bytes, base: int, end: int) -> None:
             msg.end = pos = stop
 
 
+# For scanners that read a name without parsing the whole message (dissect/dns.py).
+read_name = _read_name
+
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same
 # object without that frame, which is most of the cost of a record.
 _tuple_new = tuple.__new__
