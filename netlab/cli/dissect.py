@@ -146,11 +146,7 @@ def dissect(
     dissector = Dissector(quick)
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
-            pkt = dissector.dissect(
-                no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
-                frame.interface, frame.comment,
-            )  # fmt: skip
-            if not view.feed(pkt):
+            if not view.feed_frame(dissector, no, frame):
                 break
         warnings = list(cap.warnings)
     view.finish()

@@ -66,6 +66,14 @@ def decode_dns_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return None
 
 
+def _udp_columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
+    info = quick_info(buf, off, end)
+    return None if info is None else ("DNS", info)
+
+
+decode_dns_udp.columns = _udp_columns  # type: ignore[attr-defined]  (see udp.columns)
+
+
 def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     """One DNS-over-TCP PDU: the length prefix, then the message."""
     length = _U16.unpack_from(buf, off)[0] if end - off >= 2 else None

@@ -52,9 +52,10 @@ class Dissector:
         # the bytes, the message parsed later if ever): off when every packet's fields
         # are built anyway (-V, --json), where they would be work done twice.
         self.quick = quick
-        from netlab.dissect.tcp import TcpTracker
+        from netlab.dissect import icmp, tcp, udp
 
-        self.tcp = TcpTracker()
+        self._columns = (tcp.columns, udp.columns, icmp.columns)  # see columns()
+        self.tcp = tcp.TcpTracker()
         self.udp_streams: dict[tuple, int] = {}
         # Light mode (see dissect/jobs.py): decode only what keeps the cross-packet state
         # right (headers, TCP/UDP streams, reassembly), not the application payloads, for
@@ -76,6 +77,33 @@ class Dissector:
         pkt = Packet(no, ts_ns, data, wirelen, linktype, interface, comment)
         self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
+
+    def columns(self, no: int, data: bytes, linktype: int) -> tuple | None:
+        """The one-line view's columns of a plain Ethernet + IPv4 frame (TCP, UDP, DNS,
+        ICMP echo), read straight off the bytes without a Packet or layers, with the
+        stream state updated as dissect() would: (src, dst, protocol, info), or None
+        when the frame needs the dissector (anything else; the choice is made before
+        any state changes). tests/test_columns.py holds it to dissect()'s lines."""
+        if not (
+            linktype == 1 and len(data) >= 34 and data[12] == 8 and data[13] == 0
+            and data[14] == 0x45
+        ):  # fmt: skip
+            return None
+        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+        if total < 20 or frag & 0x3FFF:
+            return None
+        end = min(len(data), 14 + total)
+        proto = data[23]
+        src, dst = data[26:30], data[30:34]
+        if proto == 6:
+            found = self._columns[0](self, no, data, 34, end, src, dst)
+        elif proto == 17:
+            found = self._columns[1](self, data, 34, end, src, dst)
+        elif proto == 1:
+            found = self._columns[2](data, 34, end, data[22])
+        else:
+            return None
+        return None if found is None else (src, dst, *found)
 
     def track(self, no: int, data: bytes, wirelen: int, linktype: int) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only

@@ -62,6 +62,22 @@ def code_name(icmp_type: int, code: int) -> str | None:
     return codes.get(code)
 
 
+def _echo_info(name: str, ident: int, seq: int, ttl: int) -> str:
+    le_seq = (seq >> 8) | ((seq & 0xFF) << 8)
+    return f"{name}  id=0x{ident:04x}, seq={seq}/{le_seq}, ttl={ttl}"
+
+
+def columns(buf: bytes, off: int, end: int, ttl: int):
+    """The one-line view's (protocol, info) of an echo-style message without a Packet;
+    None for the rest (errors quote a datagram, decoded by decode_icmp)."""
+    if end - off < 8:
+        return None
+    icmp_type, _code, _csum, ident, seq = _HDR.unpack_from(buf, off)
+    if icmp_type not in ECHO_TYPES:
+        return None
+    return "ICMP", _echo_info(type_name(icmp_type), ident, seq, ttl)
+
+
 def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 4:
         layer = Layer("icmp", "Internet Control Message Protocol (truncated)", off, end, None, None)
@@ -80,8 +96,7 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
     cname = code_name(icmp_type, code)
     if icmp_type in ECHO_TYPES and have_rest:
         ttl = pkt.layers[-2].hdr[5] if len(pkt.layers) >= 2 and pkt.layers[-2].proto == "ip" else 0
-        le_seq = (seq >> 8) | ((seq & 0xFF) << 8)
-        pkt.info = f"{name}  id=0x{ident:04x}, seq={seq}/{le_seq}, ttl={ttl}"
+        pkt.info = _echo_info(name, ident, seq, ttl)
     else:
         pkt.info = f"{name} ({cname})" if cname else name
         if icmp_type == 3 and code == 4 and have_rest:

@@ -136,10 +136,7 @@ def _work(
             if no == 1:
                 view.first_ns = frame.ts_ns  # relative times count from the first frame
             if own:
-                view.feed(dissector.dissect(
-                    no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
-                    frame.interface, frame.comment,
-                ))  # fmt: skip
+                view.feed_frame(dissector, no, frame)
                 pending = True
             else:
                 dissector.track(no, frame.data, frame.wirelen, frame.linktype)

@@ -106,7 +106,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
         return None
     hdr = _HDR.unpack_from(buf, off)
-    sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
+    sport, dport, seq, _ack, offflags, _win, _csum, _urg = hdr
     hlen = (offflags >> 12) * 4
     flags = offflags & 0x0FFF  # 12 bits, as Wireshark's tcp.flags: 3 reserved + AE + 8
     if hlen < 20:
@@ -128,19 +128,11 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         return _first_fragment(d, pkt, buf, off, end, hdr, stream.index, options)
     stream, fwd, rev, analysis = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr, options,
                                          seg_len)  # fmt: skip
-    rel_seq = (seq - fwd.base) & 0xFFFFFFFF
-    # Without the ACK flag the field means nothing; Wireshark shows it raw.
-    rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else ack
-    # Scaling applies only after the handshake, and only if both SYNs carried the option.
-    scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
-    window = win << scale if scale >= 0 else win
+    rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options, analysis)
     extra = (stream.index, rel_seq, rel_ack, seg_len, window, scale, options, analysis)
     layer = Layer("tcp", _title, off, opts_end, (hdr, extra), _rows)
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
-    pkt.info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
-    if analysis:
-        pkt.info = " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in analysis) + " " + pkt.info
     if hlen > end - off:
         pkt.mark_malformed(layer, f"tcp: header length {hlen} runs past the captured data")
         return None
@@ -176,6 +168,44 @@ def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_l
     if flags & 0x05:
         stream.closed = True
     return stream, fwd, rev, _analyse(no, fwd, rev, seq, ack, win, flags, seg_len)
+
+
+def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis):
+    """A segment as its stream's state shows it: relative numbers, scaled window, info.
+    -> (rel_seq, rel_ack, window, scale, info)"""
+    sport, dport, seq, ack, offflags, win = hdr[:6]
+    flags = offflags & 0x0FFF
+    rel_seq = (seq - fwd.base) & 0xFFFFFFFF
+    # Without the ACK flag the field means nothing; Wireshark shows it raw.
+    rel_ack = (ack - rev.base) & 0xFFFFFFFF if flags & 0x10 else ack
+    # Scaling applies only after the handshake, and only if both SYNs carried the option.
+    scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
+    window = win << scale if scale >= 0 else win
+    info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
+    if analysis:
+        info = " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in analysis) + " " + info
+    return rel_seq, rel_ack, window, scale, info
+
+
+def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
+    """The one-line view's (protocol, info) of a plain segment, without a Packet; None
+    (decided before any state changes) when decode_tcp must run: a header past the
+    capture, odd options, or a payload some decoder claims."""
+    if end - off < 20:
+        return None
+    hdr = _HDR.unpack_from(buf, off)
+    hlen = (hdr[4] >> 12) * 4
+    if hlen < 20 or off + hlen > end:
+        return None
+    try:
+        options = _parse_options(buf, off + 20, off + hlen)
+    except Exception:
+        return None
+    seg_len = end - off - hlen
+    if seg_len and registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end):
+        return None
+    _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
 
 
 def track_segment(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes) -> bool:

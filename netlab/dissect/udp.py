@@ -41,6 +41,28 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, off + 8, payload_end)
 
 
+def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
+    """The one-line view's (protocol, info) of a plain datagram, without a Packet; None
+    (decided before the stream table changes) when decode_udp must run. A payload
+    decoder takes part if it offers `columns(buf, off, end)` (DNS does)."""
+    if end - off < 8:
+        return None
+    sport, dport, length, _csum = _HDR.unpack_from(buf, off)
+    if length < 8 or off + length > end:  # bogus, or past the IP payload: marked there
+        return None
+    protocol, info = "UDP", None
+    if length > 8:
+        decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, off + length)
+        if decoder is not None:
+            quick = getattr(decoder, "columns", None)
+            found = quick(buf, off + 8, off + length) if quick is not None else None
+            if found is None:
+                return None
+            protocol, info = found
+    d.udp_stream(src, sport, dst, dport)
+    return protocol, info or f"{sport} → {dport} Len={length - 8}"
+
+
 def _short_length(pkt: Packet, layer: Layer, off: int, end: int) -> int | None:
     """A length under 8 is bogus (None), except 0 over IPv6: a jumbogram (RFC 2675 section 4),
     whose length is the rest of the IPv6 payload; Linux "BIG TCP" tunnels send these too."""

@@ -36,12 +36,20 @@ def _cached(cache: dict[bytes, str], raw: bytes, width: int, left: bool) -> str:
 
 def summary_line(pkt: Packet, first_ns: int) -> str:
     mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
-    us = (pkt.ts_ns - first_ns) // 1000
-    src = _cached(_SRC_TEXT, pkt.src_raw, 15, False)
-    dst = _cached(_DST_TEXT, pkt.dst_raw, 15, True)
+    return line_text(pkt.no, pkt.ts_ns - first_ns, pkt.src_raw, pkt.dst_raw,
+                     pkt.protocol or "Frame", pkt.wirelen, pkt.info + mark)  # fmt: skip
+
+
+def line_text(
+    no: int, rel_ns: int, src_raw: bytes, dst_raw: bytes, protocol: str, wirelen: int, info: str
+) -> str:
+    """One line of the summary view (tshark's columns)."""
+    us = rel_ns // 1000
+    src = _cached(_SRC_TEXT, src_raw, 15, False)
+    dst = _cached(_DST_TEXT, dst_raw, 15, True)
     return (
-        f"{pkt.no:>5} {us // 1_000_000:>4}.{us % 1_000_000:06d} {src} → {dst} "
-        f"{pkt.protocol or 'Frame'} {pkt.wirelen} {pkt.info}{mark}"
+        f"{no:>5} {us // 1_000_000:>4}.{us % 1_000_000:06d} {src} → {dst} "
+        f"{protocol} {wirelen} {info}"
     )
 
 
@@ -245,6 +253,30 @@ class PacketView:
         self._plain = not (tree or hexdump or json or only or display_filter or taps or quiet)
         self._batch = 1 if live else 512
         self._lines: list[str] = []
+
+    def feed_frame(self, dissector: Any, no: int, frame: Any) -> bool:
+        """Dissect one frame and show it (as `feed`). The plain one-line view of a
+        plain frame skips the Packet: Dissector.columns reads its columns off the bytes."""
+        if self._plain and dissector.quick:
+            cols = dissector.columns(no, frame.data, frame.linktype)
+            if cols is not None:
+                if self.first_ns is None:
+                    self.first_ns = frame.ts_ns
+                src, dst, protocol, info = cols
+                lines = self._lines
+                lines.append(line_text(no, frame.ts_ns - self.first_ns, src, dst, protocol,
+                                       frame.wirelen, info))  # fmt: skip
+                if len(lines) >= self._batch:
+                    self._flush_lines()
+                    if self.live:
+                        self.out.flush()
+                self.seen += 1
+                self.shown += 1
+                return self.count is None or self.shown < self.count
+        return self.feed(dissector.dissect(
+            no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype, frame.interface,
+            frame.comment,
+        ))  # fmt: skip
 
     def feed(self, pkt: Packet) -> bool:
         """Show one packet; False once the count or --packet is satisfied (stop reading)."""
