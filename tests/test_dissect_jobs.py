@@ -12,6 +12,7 @@ import os
 import signal
 import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +159,30 @@ def test_ctrl_c_exits_130_and_leaves_no_process(big, tmp_path):
     while _session_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _session_pids(proc.pid) == []
+
+
+def test_a_fifo_is_read_by_one_process(big, tmp_path):
+    """A pipe cannot be read twice: --jobs then falls back to one process, same output."""
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([netlab_bin(), "dissect", "-j", "2", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+    def feed() -> None:  # while communicate() reads the output, or both would block
+        with open(fifo, "wb") as writer:
+            writer.write(big.read_bytes())
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    out, err = proc.communicate(timeout=60)
+    feeder.join(timeout=10)
+    assert proc.returncode == 0 and err == b""
+    assert out == run("-j", "1", str(big)).stdout
+
+
+def test_gzip_file(big, tmp_path):
+    import gzip
+
+    packed = tmp_path / "replicas.pcapng.gz"
+    packed.write_bytes(gzip.compress(big.read_bytes(), 1))
+    assert run("-j", "2", str(packed)).stdout == run("-j", "1", str(big)).stdout

@@ -134,11 +134,11 @@ def dissect(
     # Views that build every packet's fields gain nothing from the columns' shortcuts.
     quick = not (tree or common.json or compiled or taps)
     whole = not (taps or compiled or only is not None or common.count is not None)
-    if whole and file != "-":
+    if whole:
         from netlab.dissect import jobs as parallel
 
         jobs = jobs or parallel.auto_jobs(file)
-        if jobs > 1:
+        if jobs > 1 and parallel.readable_twice(file):
             warnings = parallel.run(file, jobs, lambda out: PacketView(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
             _warn(file, warnings)

@@ -165,6 +165,37 @@ _inet_ntoa = socket.inet_ntoa
 _read_name = wire.read_name
 
 
+_QUESTIONS: dict[bytes, str] = {}  # question on the wire (name, type) -> "A www.example.lab"
+
+
+def _question_text(buf: bytes, off: int, end: int, cache: dict) -> tuple[str, int] | None:
+    """The question's info text and the offset after it. A question name is labels
+    only (nothing before it to point at), so its bytes key a cache of texts: traffic
+    asks the same few names over and over."""
+    p = off + 12
+    n = buf[p]
+    while 0 < n < 0x40:
+        p += n + 1
+        if p >= end:
+            return None
+        n = buf[p]
+    if n or p + 5 > end:  # a pointer, a bad label type, or no room for type and class
+        return None
+    key = buf[off + 12 : p + 3]  # the name and the type
+    text = _QUESTIONS.get(key)
+    if text is None:
+        try:
+            qname = _read_name(buf, off + 12, end, end, off, cache)[0]
+        except ValueError:  # a name over 255 bytes: the full parse says so
+            return None
+        if len(_QUESTIONS) >= 4096:  # bounded: a scan of random names stays flat
+            _QUESTIONS.clear()
+        text = _QUESTIONS[key] = (
+            f"{wire.type_to_text(buf[p + 1] << 8 | buf[p + 2])} {ws_name(qname)}"
+        )
+    return text, p + 5
+
+
 def quick_info(buf: bytes, off: int, end: int) -> str | None:
     if end - off < 17 or type(buf) is not bytes:
         return None
@@ -172,14 +203,10 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
     if flags & 0x7800 or qdcount != 1:  # not a standard query, or not one question
         return None
     cache: dict = {}
-    try:
-        qname, pos = _read_name(buf, off + 12, end, end, off, cache)
-    except ValueError:  # DnsFormatError, RdataError: the full parse says what
+    question = _question_text(buf, off, end, cache)
+    if question is None:
         return None
-    if pos + 4 > end:
-        return None
-    qtype = buf[pos] << 8 | buf[pos + 1]
-    pos += 4
+    text, pos = question
     if flags & 0x8000:
         head = f"Standard query response 0x{ident:04x}"
         if flags & 0xF:
@@ -187,7 +214,7 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
             head += " " + RCODE_INFO.get(rcode, f"Unknown error ({rcode})")
     else:
         head = f"Standard query 0x{ident:04x}"
-    parts = [head, f"{wire.type_to_text(qtype)} {ws_name(qname)}"]
+    parts = [head, text]
     for _ in range(ancount + nscount + arcount):
         if pos + 11 > end:
             return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import IO, Any
@@ -36,7 +37,7 @@ MAX_JOBS = 4  # each process also reads the whole file: more stop paying off
 
 def auto_jobs(path: str) -> int:
     """How many processes are worth it for this file on this machine (1: no fork)."""
-    if path == "-":
+    if not readable_twice(path):
         return 1
     try:
         size = os.stat(path).st_size
@@ -46,6 +47,15 @@ def auto_jobs(path: str) -> int:
     if size < MIN_BYTES:
         return 1
     return max(1, min(cpus, MAX_JOBS))
+
+
+def readable_twice(path: str) -> bool:
+    """Every process reads the whole file itself: only a regular file allows that
+    (stdin, a pipe or a FIFO would hand each process a different part)."""
+    try:
+        return path != "-" and stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool = True) -> list[str]:
