@@ -269,16 +269,16 @@ def _plain(layer: Layer, buf: bytes) -> tuple | None:
     o = layer.off
     if layer.extra is not None or hdr[0] != 0x45 or len(buf) < o + 20 or not hdr[2]:
         return None
-    if buf[o + 2 : o + 4] == b"\0\0":
+    if buf[o + 2] == 0 == buf[o + 3]:
         return None
     return hdr
 
 
 def _checksum_good(buf: bytes, o: int) -> bool:
-    total = sum(_WORDS.unpack_from(buf, o))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total == 0xFFFF
+    """RFC 1071 over the 20-byte header, as one integer: 2**16 is 1 modulo 0xFFFF, so
+    the header's value modulo 0xFFFF is its one's-complement sum of 16-bit words modulo
+    0xFFFF, which is 0 exactly when the folded sum is 0xFFFF (the header is not all zero)."""
+    return int.from_bytes(buf[o : o + 20], "big") % 0xFFFF == 0
 
 
 def _flag_texts(flags: int) -> tuple[str, str]:
@@ -298,15 +298,48 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     if hdr is None:
         return None
     _vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
-    flags, _ = _flag_texts(frag >> 13)
+    # The fields come in runs with few distinct values; each run's text is made once.
+    head = _JSON_TOS.get(tos) or _json_tos(tos)
+    middle = _JSON_FRAG_TTL.get((frag, ttl, proto)) or _json_frag_ttl(frag, ttl, proto)
+    addrs = _JSON_ADDRS.get(src + dst) or _json_addrs(src, dst)
     good = 1 if _checksum_good(buf, layer.off) else 0
     return (
+        f'{head}"ip.len":{total},"ip.id":{ident},{middle},"ip.checksum":{csum},'
+        f'"ip.checksum.status":{good},{addrs}'
+    )
+
+
+_JSON_TOS: dict[int, str] = {}
+_JSON_FRAG_TTL: dict[tuple, str] = {}
+_JSON_ADDRS: dict[bytes, str] = {}
+
+
+def _json_tos(tos: int) -> str:
+    text = _JSON_TOS[tos] = (
         f'"ip.version":4,"ip.hdr_len":20,"ip.dsfield":{tos},"ip.dsfield.dscp":{tos >> 2},'
-        f'"ip.dsfield.ecn":{tos & 3},"ip.len":{total},"ip.id":{ident},"ip.flags":{frag >> 13},'
-        f'{flags},"ip.frag_offset":{(frag & 0x1FFF) * 8},"ip.ttl":{ttl},"ip.proto":{proto},'
-        f'"ip.checksum":{csum},"ip.checksum.status":{good},'
+        f'"ip.dsfield.ecn":{tos & 3},'
+    )
+    return text
+
+
+def _json_frag_ttl(frag: int, ttl: int, proto: int) -> str:
+    if len(_JSON_FRAG_TTL) >= 4096:  # bounded whatever the traffic
+        _JSON_FRAG_TTL.clear()
+    flags = _flag_texts(frag >> 13)[0]
+    text = _JSON_FRAG_TTL[frag, ttl, proto] = (
+        f'"ip.flags":{frag >> 13},{flags},"ip.frag_offset":{(frag & 0x1FFF) * 8},'
+        f'"ip.ttl":{ttl},"ip.proto":{proto}'
+    )
+    return text
+
+
+def _json_addrs(src: bytes, dst: bytes) -> str:
+    if len(_JSON_ADDRS) >= 4096:  # bounded: a scan of many addresses stays flat
+        _JSON_ADDRS.clear()
+    text = _JSON_ADDRS[src + dst] = (
         f'"ip.src":"{socket.inet_ntoa(src)}","ip.dst":"{socket.inet_ntoa(dst)}"'
     )
+    return text
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:

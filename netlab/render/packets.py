@@ -21,7 +21,10 @@ def rel_seconds(pkt: Packet, first_ns: int) -> float:
 # Column text per raw address: a capture repeats a few addresses millions of times.
 _SRC_TEXT: dict[bytes, str] = {}
 _DST_TEXT: dict[bytes, str] = {}
+_SRC_PLAIN: dict[bytes, str] = {}  # the same, unpadded (NDJSON's summary)
+_DST_PLAIN: dict[bytes, str] = {}
 _CACHE_LIMIT = 1 << 16
+_JSON_WRITERS_GET = JSON_WRITERS.get
 
 
 def _cached(cache: dict[bytes, str], raw: bytes, width: int, left: bool) -> str:
@@ -89,23 +92,20 @@ def json_line(pkt: Packet, fast: bool = True) -> str:
     members = _field_members(pkt) if fast else None
     if members is None:
         return dumps(json_record(pkt), compact=True)
+    no, caplen, wirelen = pkt.no, pkt.caplen, pkt.wirelen
     protocols = _jstr(pkt.protocols)
     time = repr(pkt.ts_ns / 1e9)
-    frame = (
-        f'"frame.number":{pkt.no},"frame.time_epoch":{time},"frame.len":{pkt.wirelen},'
-        f'"frame.cap_len":{pkt.caplen},"frame.interface_id":{pkt.interface},'
-        f'"frame.protocols":{protocols}'
-    )
-    if pkt.comment is not None:
-        frame += f',"frame.comment":{_jstr(pkt.comment)}'
-    if members:
-        frame += "," + members
-    summary = _jstr(f"{pkt.src} → {pkt.dst} {pkt.protocol} {pkt.info}".strip())
+    comment = "" if pkt.comment is None else f',"frame.comment":{_jstr(pkt.comment)}'
+    src = _cached(_SRC_PLAIN, pkt.src_raw, 0, True)
+    dst = _cached(_DST_PLAIN, pkt.dst_raw, 0, True)
+    summary = _jstr(f"{src} → {dst} {pkt.protocol} {pkt.info}".strip())
     malformed = "null" if pkt.malformed is None else _jstr(pkt.malformed)
     return (
-        f'{{"no":{pkt.no},"time":{time},"caplen":{pkt.caplen},"len":{pkt.wirelen},'
-        f'"protocols":{protocols},"summary":{summary},"fields":{{{frame}}},'
-        f'"malformed":{malformed}}}'
+        f'{{"no":{no},"time":{time},"caplen":{caplen},"len":{wirelen},'
+        f'"protocols":{protocols},"summary":{summary},"fields":{{"frame.number":{no},'
+        f'"frame.time_epoch":{time},"frame.len":{wirelen},"frame.cap_len":{caplen},'
+        f'"frame.interface_id":{pkt.interface},"frame.protocols":{protocols}{comment}'
+        f'{"," if members else ""}{members}}},"malformed":{malformed}}}'
     )
 
 
@@ -114,30 +114,33 @@ def _field_members(pkt: Packet) -> str | None:
     merge them (a protocol twice in one packet, e.g. the IP header an ICMP error quotes,
     makes lists of values)."""
     parts = []
-    protos: set[str] = set()
-    generic: set[str] = set()
+    protos = []
+    generic: set[str] | None = None
+    frame = pkt.buf
     for layer in pkt.layers:
-        if layer.proto in protos:
+        proto = layer.proto
+        if proto in protos:
             return None
-        protos.add(layer.proto)
-        buf = pkt.buf if layer.data is None else layer.data
-        writer = JSON_WRITERS.get(layer.fields_fn)  # type: ignore[arg-type]
-        text = None
+        protos.append(proto)
+        writer = _JSON_WRITERS_GET(layer.fields_fn)
         if writer is not None:
             try:
-                text = writer(layer, buf)
+                text = writer(layer, frame if layer.data is None else layer.data)
             except Exception:  # the generic path below says what is wrong
                 text = None
-        if text is None:
-            fields = _row_dict(layer.rows(pkt.buf))
-            if not fields:
+            if text is not None:
+                if text:
+                    parts.append(text)
                 continue
-            if not generic.isdisjoint(fields):
-                return None
-            generic.update(fields)
-            text = dumps(fields, compact=True)[1:-1]
-        if text:
-            parts.append(text)
+        fields = _row_dict(layer.rows(frame))
+        if not fields:
+            continue
+        if generic is None:
+            generic = set()
+        elif not generic.isdisjoint(fields):
+            return None
+        generic.update(fields)
+        parts.append(dumps(fields, compact=True)[1:-1])
     return ",".join(parts)
 
 
