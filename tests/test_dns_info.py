@@ -115,3 +115,22 @@ def test_generated_messages(flags, qname, qtype, records, counts_off):
     msg = struct.pack("!HHHHHH", 0x1234, flags, 1, an, 0, 0) + body
     frame = bytes(42) + msg
     check(frame, 42, len(frame))
+
+
+def test_a_message_left_for_later_shows_the_same_fields():
+    """With quick_info the message is parsed only when its fields are asked for (-V,
+    --json, a filter on a live capture): the same tree and JSON as parsing at once."""
+    from netlab.render.packets import json_line, tree_lines
+
+    quick, eager = Dissector(quick=True), Dissector(quick=False)
+    lazy = 0
+    with open_capture(ROOT / "pcaps" / "dns.pcapng") as cap:
+        for no, f in enumerate(cap, 1):
+            a = quick.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
+            b = eager.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
+            lazy += any(layer.proto == "dns" and layer.hdr[0] is None for layer in a.layers)
+            assert a.info == b.info
+            assert json_line(a) == json_line(b)
+            assert tree_lines(a) == tree_lines(b)
+            assert a.field_dict() == b.field_dict()
+    assert lazy >= 20
