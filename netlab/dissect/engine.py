@@ -56,15 +56,15 @@ class Dissector:
 
         self._columns = (tcp.columns, udp.columns, icmp.columns)  # see columns()
         self.tcp = tcp.TcpTracker()
-        self.udp_streams: dict[tuple, int] = {}
+        self._conversation_key = tcp.conversation_key
+        self.udp_streams: dict[bytes, int] = {}
         # Light mode (see dissect/jobs.py): decode only what keeps the cross-packet state
         # right (headers, TCP/UDP streams, reassembly), not the application payloads, for
         # packets another process is showing.
         self.light = False
 
     def udp_stream(self, src: bytes, sport: int, dst: bytes, dport: int) -> int:
-        a, b = (src, sport), (dst, dport)
-        key = (a, b) if a <= b else (b, a)
+        key = self._conversation_key(src, sport, dst, dport)[0]
         index = self.udp_streams.get(key)
         if index is None:
             index = self.udp_streams[key] = len(self.udp_streams)

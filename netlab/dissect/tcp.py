@@ -56,9 +56,10 @@ class Direction:
         self.last_win = -1
         self.ack_frame = 0  # the frame a duplicate ACK duplicates
         self.dup_acks = 0
-        # Reassembly: bytes of a PDU that began in earlier segments, and the sequence
-        # number the next segment must start at to continue it.
-        self.pending = bytearray()
+        # Reassembly: bytes of a PDU that began in earlier segments (made when first
+        # needed: most streams never carry one), and the sequence number the next
+        # segment must start at to continue it.
+        self.pending: bytearray | None = None
         self.pending_seq: int | None = None
 
 
@@ -71,18 +72,29 @@ class Stream:
         self.closed = False  # FIN or RST seen: a later SYN starts a new stream (port reuse)
 
 
+_PORTS = struct.Struct("!HH")
+
+
+def conversation_key(src: bytes, sport: int, dst: bytes, dport: int) -> tuple[bytes, int]:
+    """One bytes object for both directions of a conversation (lower address and port
+    first), and the side (0/1) this packet goes from. A real trace holds 100,000s of
+    conversations: a flat key costs a third of a tuple of tuples."""
+    if src < dst or (src == dst and sport <= dport):
+        return src + dst + _PORTS.pack(sport, dport), 0
+    return dst + src + _PORTS.pack(dport, sport), 1
+
+
 class TcpTracker:
     """tcp.stream numbers and per-direction state; memory grows with conversations only."""
 
     def __init__(self) -> None:
-        self.streams: dict[tuple, Stream] = {}
+        self.streams: dict[bytes, Stream] = {}
         self.count = 0
 
     def lookup(
         self, src: bytes, sport: int, dst: bytes, dport: int, flags: int
     ) -> tuple[Stream, int]:
-        a, b = (src, sport), (dst, dport)
-        key, side = ((a, b), 0) if a <= b else ((b, a), 1)
+        key, side = conversation_key(src, sport, dst, dport)
         stream = self.streams.get(key)
         if stream is None or (flags & 0x12 == 0x02 and stream.closed):
             stream = Stream(self.count)
@@ -323,21 +335,24 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
 def _gather(fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
     """The reassembly state's part: add the segment, take out the whole PDUs.
     -> (pdus, abandoned: the unfinished PDU grew past MAX_PENDING and was dropped)"""
-    if fwd.pending and fwd.pending_seq != seq:
-        fwd.pending.clear()  # a gap: the unfinished PDU can never be completed faithfully
+    pending = fwd.pending
+    if pending and fwd.pending_seq != seq:
+        pending.clear()  # a gap: the unfinished PDU can never be completed faithfully
     pdus: list[tuple] = []
-    if fwd.pending:
-        fwd.pending += buf[off:end]
-        data = bytes(fwd.pending)
+    if pending:
+        pending += buf[off:end]
+        data = bytes(pending)
         pos = _split(proto, data, 0, len(data), pdus, data)
-        del fwd.pending[:pos]
+        del pending[:pos]
     else:
         pos = _split(proto, buf, off, end, pdus, None)
         if pos < end:
-            fwd.pending += buf[pos:end]
+            if pending is None:
+                pending = fwd.pending = bytearray()
+            pending += buf[pos:end]
     fwd.pending_seq = (seq + end - off) & MASK
-    if len(fwd.pending) > MAX_PENDING:
-        fwd.pending.clear()
+    if pending is not None and len(pending) > MAX_PENDING:
+        pending.clear()
         return pdus, True
     return pdus, False
 
