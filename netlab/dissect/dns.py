@@ -137,7 +137,9 @@ def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
     if pkt.quoted:
         return
     pkt.protocol = "DNS"
-    pkt.info = _info(msg)
+    # quick_info is the same text (tests/test_dns_info.py), cheaper to make; it
+    # answers only for clean messages, and _info covers the rest.
+    pkt.info = (msg.malformed is None and quick_info(buf, off, end)) or _info(msg)
     if msg.malformed:
         pkt.mark_malformed(layer, f"dns: {msg.malformed}")
 

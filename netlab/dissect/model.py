@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 Row = tuple[int, str, Any, str, int, int]
+_PROTOCOLS: dict[tuple, str] = {}  # layer names -> frame.protocols text
 _inet_ntoa = socket.inet_ntoa
 _inet_ntop = socket.inet_ntop
 _AF_INET6 = socket.AF_INET6
@@ -145,12 +146,18 @@ class Packet:
     @property
     def protocols(self) -> str:
         """Wireshark's frame.protocols, e.g. "eth:ethertype:ip:tcp"."""
-        names = []
-        for layer in self.layers:
-            names.append(layer.proto)
-            if layer.proto in ("eth", "vlan", "sll"):
-                names.append("ethertype")
-        return ":".join(names)
+        key = tuple([layer.proto for layer in self.layers])
+        text = _PROTOCOLS.get(key)
+        if text is None:  # a few dozen layer stacks in any capture: each joined once
+            names = []
+            for proto in key:
+                names.append(proto)
+                if proto in ("eth", "vlan", "sll"):
+                    names.append("ethertype")
+            if len(_PROTOCOLS) >= 1024:
+                _PROTOCOLS.clear()
+            text = _PROTOCOLS[key] = ":".join(names)
+        return text
 
     def mark_malformed(self, layer: Layer | None, what: str) -> None:
         """Record the first malformed spot; decoding of this packet stops there."""
