@@ -158,10 +158,6 @@ def _row_dict(rows: list) -> dict[str, Any]:
     return out
 
 
-def write_json(out: IO[str], pkt: Packet) -> None:
-    out.write(json_line(pkt) + "\n")
-
-
 def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
     """The -V view: a frame section, then each layer's heading and fields (through the
     protocol's tree writer where it applies, else from the rows)."""
@@ -315,8 +311,11 @@ class PacketView:
 
     def _print(self, pkt: Packet) -> None:
         out = self.out
-        if self.json:
-            write_json(out, pkt)
+        if self.json:  # gathered and written in batches, as the one-line view is
+            lines = self._lines
+            lines.append(json_line(pkt))
+            if len(lines) >= self._batch:
+                self._flush_lines()
             return
         if self.tree:
             out.write("\n".join(tree_lines(pkt)) + "\n")
