@@ -1,7 +1,7 @@
 """netlab dissect vs tshark on the same large mixed capture (issue 3's performance targets).
 
     python bench/bench_dissect.py [--packets 1000000] [--views summary,tree,json]
-                                  [--conversations]
+                                  [--conversations] [--jobs N] [--repeat N]
 
 Builds bench/out/mixed-<N>.pcapng by replicating the real captures in pcaps/
 with fresh timestamps and TCP sequence numbers per replica (the issue's recipe),
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import struct
 import subprocess
 import sys
@@ -133,17 +134,28 @@ def main() -> int:
         "--conversations", action="store_true", help="fresh client ports per replica"
     )
     parser.add_argument("--jobs", type=int, default=0, help="netlab's --jobs (0: its auto)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each tool, alternating; medians are compared")  # fmt: skip
     args = parser.parse_args()
     netlab = str(Path(sys.executable).parent / "netlab")
     start = time.perf_counter()
     path = build(args.packets, args.conversations)
-    print(f"netlab --jobs {args.jobs or 'auto'}; machine: {os.cpu_count()} CPUs")
+    print(f"netlab --jobs {args.jobs or 'auto'}; machine: {os.cpu_count()} CPUs; "
+          f"median of {max(1, args.repeat)} alternating run(s)")  # fmt: skip
     print(f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {args.packets:,} packets, "
           f"built/reused in {time.perf_counter() - start:.1f} s)")  # fmt: skip
     for view in args.views.split(","):
         ours_args, theirs_args, target = VIEWS[view]
-        ours, ours_rss = run([netlab, *ours_args, "--jobs", str(args.jobs), str(path)])
-        theirs, theirs_rss = run(["tshark", *theirs_args, str(path)])
+        # Alternating runs: a machine whose speed drifts then slows both tools alike.
+        samples = [
+            (run([netlab, *ours_args, "--jobs", str(args.jobs), str(path)]),
+             run(["tshark", *theirs_args, str(path)]))
+            for _ in range(max(1, args.repeat))
+        ]  # fmt: skip
+        ours = statistics.median(o[0] for o, _ in samples)
+        ours_rss = max(o[1] for o, _ in samples)
+        theirs = statistics.median(t[0] for _, t in samples)
+        theirs_rss = max(t[1] for _, t in samples)
         ratio = ours / theirs
         verdict = "OK" if ratio <= target else "over target"
         print(f"{view:8} netlab {ours:7.1f} s {ours_rss:6.0f} MB | tshark {theirs:7.1f} s "
