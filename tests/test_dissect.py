@@ -197,6 +197,17 @@ def _sample_frames() -> list[tuple[int, bytes]]:
 SAMPLES = _sample_frames()
 
 
+def mutated_sample(index: int, flips: list[tuple[int, int]], cut: int) -> tuple[bytes, int, int]:
+    """(bytes, wirelen, linktype) of sample frame `index` with bytes overwritten at
+    (position, value) pairs, then cut short: a damaged copy of a real packet."""
+    linktype, data = SAMPLES[index]
+    buf = bytearray(data)
+    for pos, value in flips:
+        if buf:
+            buf[pos % len(buf)] = value
+    return bytes(buf[: cut % (len(buf) + 1)]), len(data), linktype
+
+
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     index=st.integers(0, max(len(SAMPLES) - 1, 0)),
@@ -204,13 +215,7 @@ SAMPLES = _sample_frames()
     cut=st.integers(0, 2000),
 )
 def test_mutated_real_packets_never_raise(index, flips, cut):
-    linktype, data = SAMPLES[index]
-    buf = bytearray(data)
-    for pos, value in flips:
-        if buf:
-            buf[pos % len(buf)] = value
-    buf = bytes(buf[: cut % (len(buf) + 1)])
-    pkt = Dissector().dissect(1, 0, buf, len(data), linktype)
+    pkt = Dissector().dissect(1, 0, *mutated_sample(index, flips, cut))
     json.dumps(json_record(pkt), default=str)
     tree_lines(pkt)
     assert_no_bug_marks(pkt)

@@ -21,6 +21,7 @@ from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
 from netlab.render.jsonout import dumps
 from netlab.render.packets import json_line, json_record, tree_lines
 from tests.conftest import CORPUS, ROOT
+from tests.test_dissect import SAMPLES, mutated_sample
 
 PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
 
@@ -69,17 +70,6 @@ def test_corpus():
     assert checked > 5_000
 
 
-def _sample_frames() -> list[tuple[int, bytes]]:
-    frames = []
-    for path in PCAPS:
-        with open_capture(path) as cap:
-            frames += [(f.linktype, f.data) for f in cap]
-    return frames
-
-
-SAMPLES = _sample_frames()
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     index=st.integers(0, max(len(SAMPLES) - 1, 0)),
@@ -87,11 +77,5 @@ SAMPLES = _sample_frames()
     cut=st.integers(0, 2000),
 )
 def test_mutated_packets(index, flips, cut):
-    linktype, data = SAMPLES[index]
-    buf = bytearray(data)
-    for pos, value in flips:
-        if buf:
-            buf[pos % len(buf)] = value
-    buf = bytes(buf[: cut % (len(buf) + 1)])
-    pkt = Dissector().dissect(1, 0, buf, len(data), linktype)
+    pkt = Dissector().dissect(1, 0, *mutated_sample(index, flips, cut))
     assert_same_views(pkt, f"mutated sample {index}")

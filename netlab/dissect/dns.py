@@ -587,7 +587,7 @@ def _rdata_rows(rr: wire.ResourceRecord) -> list:
 # generic, damage) returns None and takes the rows path. Names repeat across records
 # (dns.resp.name …): the JSON writer gathers each name's values in one pass, then
 # writes the members in first-occurrence order, a list where there are several, as
-# `_row_dict` in netlab/render/packets.py merges the rows.
+# `model.merge_rows` merges the rows.
 # The record headings as `_rr_rows` writes them (its table says "answers", so an
 # answer keeps its section's own name).
 _SECTIONS = (

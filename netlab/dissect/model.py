@@ -174,15 +174,7 @@ class Packet:
         """Every field by Wireshark name; a name seen more than once holds a list."""
         out: dict[str, Any] = {}
         for _layer, rows in self.rows():
-            for _depth, name, value, _show, _off, _len in rows:
-                if name in out:
-                    prev = out[name]
-                    if isinstance(prev, list):
-                        prev.append(value)
-                    else:
-                        out[name] = [prev, value]
-                else:
-                    out[name] = value
+            merge_rows(rows, out)
         return out
 
     def layer(self, proto: str) -> Layer | None:
@@ -190,6 +182,21 @@ class Packet:
             if layer.proto == proto:
                 return layer
         return None
+
+
+def merge_rows(rows: list[Row], out: dict[str, Any]) -> dict[str, Any]:
+    """Add rows to a dict by field name; a name seen more than once becomes a list of
+    its values, at the place of its first occurrence (the JSON view's shape)."""
+    for _depth, name, value, _show, _off, _len in rows:
+        if name in out:
+            prev = out[name]
+            if isinstance(prev, list):
+                prev.append(value)
+            else:
+                out[name] = [prev, value]
+        else:
+            out[name] = value
+    return out
 
 
 def address_text(raw: bytes) -> str:

@@ -693,7 +693,7 @@ def _analysis_tree(analysis: list) -> str:
 
 
 def _options_json(buf: bytes, p: int, end: int) -> str | None:
-    """The option members of `_option_rows`, merged as `_row_dict` merges them: kinds
+    """The option members of `_option_rows`, merged as `model.merge_rows` merges them: kinds
     and lengths repeat, so they become lists where they first appear (right after
     tcp.options); any other name seen twice (SACK edges) becomes a list too."""
     hexed = buf[p:end].hex()

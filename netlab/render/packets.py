@@ -10,7 +10,14 @@ from __future__ import annotations
 from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
 from typing import IO, Any
 
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Packet, address_text, show_text
+from netlab.dissect.model import (
+    JSON_WRITERS,
+    TREE_WRITERS,
+    Packet,
+    address_text,
+    merge_rows,
+    show_text,
+)
 from netlab.render.jsonout import dumps
 
 
@@ -132,7 +139,7 @@ def _field_members(pkt: Packet) -> str | None:
                 if text:
                     parts.append(text)
                 continue
-        fields = _row_dict(layer.rows(frame))
+        fields = merge_rows(layer.rows(frame), {})
         if not fields:
             continue
         if generic is None:
@@ -142,20 +149,6 @@ def _field_members(pkt: Packet) -> str | None:
         generic.update(fields)
         parts.append(dumps(fields, compact=True)[1:-1])
     return ",".join(parts)
-
-
-def _row_dict(rows: list) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for _depth, name, value, _show, _off, _len in rows:
-        if name in out:
-            prev = out[name]
-            if isinstance(prev, list):
-                prev.append(value)
-            else:
-                out[name] = [prev, value]
-        else:
-            out[name] = value
-    return out
 
 
 def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
@@ -262,16 +255,8 @@ class PacketView:
                 if self.first_ns is None:
                     self.first_ns = frame.ts_ns
                 src, dst, protocol, info = cols
-                lines = self._lines
-                lines.append(line_text(no, frame.ts_ns - self.first_ns, src, dst, protocol,
-                                       frame.wirelen, info))  # fmt: skip
-                if len(lines) >= self._batch:
-                    self._flush_lines()
-                    if self.live:
-                        self.out.flush()
-                self.seen += 1
-                self.shown += 1
-                return self.count is None or self.shown < self.count
+                return self._plain_line(line_text(no, frame.ts_ns - self.first_ns, src, dst,
+                                                  protocol, frame.wirelen, info))  # fmt: skip
         return self.feed(dissector.dissect(
             no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype, frame.interface,
             frame.comment,
@@ -282,15 +267,7 @@ class PacketView:
         if self._plain:
             if self.first_ns is None:
                 self.first_ns = pkt.ts_ns
-            lines = self._lines
-            lines.append(summary_line(pkt, self.first_ns))
-            if len(lines) >= self._batch:
-                self._flush_lines()
-                if self.live:
-                    self.out.flush()
-            self.seen += 1
-            self.shown += 1
-            return self.count is None or self.shown < self.count
+            return self._plain_line(summary_line(pkt, self.first_ns))
         self.seen += 1
         if self.first_ns is None:
             self.first_ns = pkt.ts_ns
@@ -312,10 +289,7 @@ class PacketView:
     def _print(self, pkt: Packet) -> None:
         out = self.out
         if self.json:  # gathered and written in batches, as the one-line view is
-            lines = self._lines
-            lines.append(json_line(pkt))
-            if len(lines) >= self._batch:
-                self._flush_lines()
+            self._add_line(json_line(pkt))
             return
         if self.tree:
             out.write("\n".join(tree_lines(pkt)) + "\n")
@@ -325,6 +299,21 @@ class PacketView:
             out.write("\n".join(hex_lines(pkt.buf)) + "\n")
         if self.tree or self.hexdump:
             out.write("\n")
+
+    def _plain_line(self, text: str) -> bool:
+        """The plain view's short path: one line, counted; False once -c is reached."""
+        self._add_line(text)
+        if self.live:
+            self.out.flush()
+        self.seen += 1
+        self.shown += 1
+        return self.count is None or self.shown < self.count
+
+    def _add_line(self, text: str) -> None:
+        lines = self._lines
+        lines.append(text)
+        if len(lines) >= self._batch:
+            self._flush_lines()
 
     def flush(self) -> None:
         """Write the lines gathered so far (the parallel dissect's chunk ends)."""
