@@ -133,6 +133,8 @@ def dissect(
     )
     # Views that build every packet's fields gain nothing from the columns' shortcuts.
     quick = not (tree or common.json or compiled or taps)
+    # Only a view of fields can show udp.stream: the one-line and hex views skip its table.
+    fields_shown = not quick or only is not None
     whole = not (taps or compiled or only is not None or common.count is not None)
     if whole:
         from netlab.dissect import jobs as parallel
@@ -143,7 +145,7 @@ def dissect(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
             _warn(file, warnings)
             return ExitStatus.SUCCESS
-    dissector = Dissector(quick)
+    dissector = Dissector(quick, udp_streams=fields_shown)
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
             if not view.feed_frame(dissector, no, frame):

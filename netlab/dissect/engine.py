@@ -46,12 +46,16 @@ def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
 class Dissector:
     """Decode frames one after another; holds the cross-packet state (TCP streams)."""
 
-    def __init__(self, quick: bool = True) -> None:
+    def __init__(self, quick: bool = True, udp_streams: bool = True) -> None:
         load_protocols()
         # Shortcuts for views that show only the columns (DNS's info read straight off
         # the bytes, the message parsed later if ever): off when every packet's fields
         # are built anyway (-V, --json), where they would be work done twice.
         self.quick = quick
+        # udp.stream numbers: a table of every UDP conversation, kept only when some
+        # view may show them (the one-line and hex views never do); -1 when off, which
+        # leaves the field out.
+        self.number_udp = udp_streams
         from netlab.dissect import icmp, tcp, udp
 
         self._columns = (tcp.columns, udp.columns, icmp.columns)  # see columns()
@@ -64,6 +68,8 @@ class Dissector:
         self.light = False
 
     def udp_stream(self, src: bytes, sport: int, dst: bytes, dport: int) -> int:
+        if not self.number_udp:
+            return -1
         key = self._conversation_key(src, sport, dst, dport)[0]
         index = self.udp_streams.get(key)
         if index is None:
@@ -107,35 +113,42 @@ class Dissector:
 
     def track(self, no: int, data: bytes, wirelen: int, linktype: int) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only
-        what changes the cross-packet state. Plain Ethernet + IPv4 frames are read at
-        fixed offsets (TCP and UDP update their streams; ICMP and the rest change
-        nothing); anything else takes the light dissect, which is exact by definition.
-        tests/test_dissect_jobs.py checks the output against one process."""
-        if (
-            linktype == 1 and len(data) >= 34 and data[12] == 8 and data[13] == 0
-            and data[14] == 0x45
-        ):  # fmt: skip
-            total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
-            proto = data[23]
-            if total >= 20 and not frag & 0x3FFF:
-                end = min(len(data), 14 + total)
-                if proto == 17:
-                    if end - 34 >= 8:
-                        sport, dport = _PORTS.unpack_from(data, 34)
-                        self.udp_stream(data[26:30], sport, data[30:34], dport)
+        what changes the cross-packet state. Plain Ethernet frames are read at fixed
+        offsets: IPv4 TCP and UDP update their streams; ARP, IPv4 ICMP and ICMPv6
+        straight after the IPv6 header change nothing (the datagram an ICMP error
+        quotes never touches the stream tables). Anything else takes the light
+        dissect, which is exact by definition. tests/test_dissect_jobs.py checks the
+        output against one process."""
+        if linktype == 1 and len(data) >= 34:
+            ethertype = data[12] << 8 | data[13]
+            if ethertype == 0x0800 and data[14] == 0x45:
+                if self._track_ipv4(no, data):
                     return
-                if proto == 6:
-                    from netlab.dissect.tcp import track_segment
-
-                    if track_segment(self, no, data, 34, end, data[26:30], data[30:34]):
-                        return
-                elif proto not in (4, 41):  # IP in IP could carry TCP or UDP
-                    return
+            elif ethertype == 0x0806 or (ethertype == 0x86DD and data[20] == 58):
+                return
         light, self.light = self.light, True
         try:
             self.dissect(no, 0, data, wirelen, linktype)
         finally:
             self.light = light
+
+    def _track_ipv4(self, no: int, data: bytes) -> bool:
+        """track() for an IPv4 header without options; False: take the light dissect."""
+        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+        if total < 20 or frag & 0x3FFF:
+            return False
+        end = min(len(data), 14 + total)
+        proto = data[23]
+        if proto == 17:
+            if end - 34 >= 8 and self.number_udp:
+                sport, dport = _PORTS.unpack_from(data, 34)
+                self.udp_stream(data[26:30], sport, data[30:34], dport)
+            return True
+        if proto == 6:
+            from netlab.dissect.tcp import track_segment
+
+            return track_segment(self, no, data, 34, end, data[26:30], data[30:34])
+        return proto not in (4, 41)  # IP in IP could carry TCP or UDP
 
     def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:
         """Run a decoder chain: each decoder calls the one for its payload itself

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import stat
 import sys
 from collections.abc import Callable
@@ -134,40 +135,79 @@ def _work(
 
     buffer = io.StringIO()
     view = make_view(buffer)
-    dissector = Dissector(quick)
-    own = pending = False
+    # The views run here show udp.stream exactly when they build fields (-V, --json).
+    dissector = Dissector(quick, udp_streams=not quick)
+    turns = _Turns(ring_in, ring_out)
+    own = False
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
             if (no - 1) % CHUNK == 0:  # a chunk starts
-                if pending:
-                    _take_turn(view, buffer, ring_in, ring_out)
-                    pending = False
+                if own:  # the one just done was ours: queue its text
+                    turns.add(_chunk_text(view, buffer))
                 own = (no - 1) // CHUNK % jobs == me
             if no == 1:
                 view.first_ns = frame.ts_ns  # relative times count from the first frame
             if own:
                 view.feed_frame(dissector, no, frame)
-                pending = True
             else:
                 dissector.track(no, frame.data, frame.wirelen, frame.linktype)
         warnings = list(cap.warnings)
-    if pending:
-        _take_turn(view, buffer, ring_in, ring_out)
+    if own:
+        turns.add(_chunk_text(view, buffer))
+    turns.finish()
     return warnings
 
 
-def _take_turn(view, buffer: io.StringIO, ring_in: int, ring_out: int) -> None:
-    """Wait for the token, write this chunk's text, pass the token on."""
+def _chunk_text(view, buffer: io.StringIO) -> str:
     view.flush()
-    if os.read(ring_in, 1) != b"t":
-        raise _TurnLost
-    sys.stdout.write(buffer.getvalue())
-    sys.stdout.flush()
+    text = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    # BrokenPipeError: the next process had nothing more to write and has gone.
-    with contextlib.suppress(BrokenPipeError):
-        os.write(ring_out, b"t")
+    return text
+
+
+class _Turns:
+    """This process's finished chunks, written in turn: a chunk goes out once the token
+    says the chunk before it (another process's) is out, then the token moves on.
+
+    A process may run ahead of the others by up to AHEAD chunks (or AHEAD_BYTES of
+    text) before it waits: with one chunk of slack, every hiccup of one process (a
+    page fault, a busy neighbour on a shared host) stalls all of them."""
+
+    AHEAD = 16
+    AHEAD_BYTES = 32 << 20
+
+    def __init__(self, ring_in: int, ring_out: int) -> None:
+        self.ring_in, self.ring_out = ring_in, ring_out
+        self.queue: list[str] = []
+        self.size = 0
+
+    def add(self, text: str) -> None:
+        self.queue.append(text)
+        self.size += len(text)
+        self._write(wait=False)  # whatever the token allows now
+        while len(self.queue) >= self.AHEAD or self.size >= self.AHEAD_BYTES:
+            self._write(wait=True)
+
+    def finish(self) -> None:
+        while self.queue:
+            self._write(wait=True)
+
+    def _write(self, wait: bool) -> None:
+        """Write queued chunks while the token is here (waiting for it once if `wait`)."""
+        while self.queue:
+            if not wait and not select.select([self.ring_in], [], [], 0)[0]:
+                return
+            wait = False
+            if os.read(self.ring_in, 1) != b"t":
+                raise _TurnLost
+            text = self.queue.pop(0)
+            self.size -= len(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            # BrokenPipeError: the next process had nothing more to write and has gone.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self.ring_out, b"t")
 
 
 def _reap(children: list[int]) -> int:

@@ -59,7 +59,8 @@ def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
             if found is None:
                 return None
             protocol, info = found
-    d.udp_stream(src, sport, dst, dport)
+    if d.number_udp:
+        d.udp_stream(src, sport, dst, dport)
     return protocol, info or f"{sport} → {dport} Len={length - 8}"
 
 
