@@ -164,13 +164,12 @@ _COUNTS = struct.Struct("!HHHHHH")
 _RR_HEAD = struct.Struct("!HHIH")
 _NAME_TYPES = (2, 5, 12)  # NS, CNAME, PTR: one name as rdata
 _inet_ntoa = socket.inet_ntoa
-_read_name = wire.read_name
 
 
 _QUESTIONS: dict[bytes, str] = {}  # question on the wire (name, type) -> "A www.example.lab"
 
 
-def _question_text(buf: bytes, off: int, end: int, cache: dict) -> tuple[str, int] | None:
+def _question_text(buf: bytes, off: int, end: int) -> tuple[str, int] | None:
     """The question's info text and the offset after it. A question name is labels
     only (nothing before it to point at), so its bytes key a cache of texts: traffic
     asks the same few names over and over."""
@@ -186,16 +185,64 @@ def _question_text(buf: bytes, off: int, end: int, cache: dict) -> tuple[str, in
     key = buf[off + 12 : p + 3]  # the name and the type
     text = _QUESTIONS.get(key)
     if text is None:
-        try:
-            qname = _read_name(buf, off + 12, end, end, off, cache)[0]
-        except ValueError:  # a name over 255 bytes: the full parse says so
+        qname = _quick_name(buf, off + 12, end, end, off)
+        if qname is None:  # a name over 255 bytes: the full parse says so
             return None
         if len(_QUESTIONS) >= 4096:  # bounded: a scan of random names stays flat
             _QUESTIONS.clear()
-        text = _QUESTIONS[key] = (
-            f"{wire.type_to_text(buf[p + 1] << 8 | buf[p + 2])} {ws_name(qname)}"
-        )
+        text = _QUESTIONS[key] = f"{wire.type_to_text(buf[p + 1] << 8 | buf[p + 2])} {qname[0]}"
     return text, p + 5
+
+
+_NAMES: dict[bytes, str] = {}  # a name's labels on the wire -> "www.example.lab"
+
+
+def _quick_name(buf: bytes, pos: int, limit: int, end: int, base: int) -> tuple[str, int] | None:
+    """A name's text for the info column and the offset after it, or None for anything
+    the full parse (wire.read_name) would reject or that needs care (then quick_info
+    gives up and the full parse says what). Same rules: labels read in place up to
+    `limit`, then through pointers (each before the run of labels it leaves; at most
+    MAX_POINTERS) up to `end`; at most 255 octets. The labels' wire bytes key a cache
+    of texts, so a name costs a walk over its bytes and one lookup."""
+    pieces = []
+    octets = 1
+    jumps = 0
+    seg = pos
+    after = 0
+    while True:
+        if pos >= limit:
+            return None
+        n = buf[pos]
+        if n == 0:
+            break
+        if n < 0x40:
+            stop = pos + 1 + n
+            if stop > limit:
+                return None
+            pieces.append(buf[pos:stop])
+            octets += 1 + n
+            pos = stop
+        elif n >= 0xC0 and pos + 2 <= limit:
+            target = base + (((n & 0x3F) << 8) | buf[pos + 1])
+            jumps += 1
+            if target >= seg or jumps > wire.MAX_POINTERS:
+                return None
+            if not after:
+                after = pos + 2
+                limit = end
+            seg = pos = target
+        else:
+            return None
+    if octets > wire.MAX_NAME_OCTETS:
+        return None
+    key = b"".join(pieces)
+    text = _NAMES.get(key)
+    if text is None:
+        if len(_NAMES) >= 4096:  # bounded: a scan of random names stays flat
+            _NAMES.clear()
+        labels = [piece[1:] for piece in pieces]
+        text = _NAMES[key] = ws_name(wire.labels_text(labels)) if labels else "<Root>"
+    return text, after or pos + 1
 
 
 def quick_info(buf: bytes, off: int, end: int) -> str | None:
@@ -204,8 +251,7 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
     ident, flags, qdcount, ancount, nscount, arcount = _COUNTS.unpack_from(buf, off)
     if flags & 0x7800 or qdcount != 1:  # not a standard query, or not one question
         return None
-    cache: dict = {}
-    question = _question_text(buf, off, end, cache)
+    question = _question_text(buf, off, end)
     if question is None:
         return None
     text, pos = question
@@ -226,10 +272,10 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
         elif first == 0xC0 and buf[pos + 1] == 12:  # a pointer to the question's name
             pos += 2
         else:  # the owner is not in the info column, but it must be a sound name
-            try:
-                pos = _read_name(buf, pos, end, end, off, cache)[1]
-            except ValueError:  # DnsFormatError, RdataError: the full parse says what
+            owner = _quick_name(buf, pos, end, end, off)
+            if owner is None:
                 return None
+            pos = owner[1]
         if pos + 10 > end:
             return None
         rtype, rclass, _ttl, rdlength = _RR_HEAD.unpack_from(buf, pos)
@@ -242,30 +288,21 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
         elif rtype == 28 and rdlength == 16 and rclass & 0x7FFF == 1:
             parts.append("AAAA " + socket.inet_ntop(socket.AF_INET6, buf[pos:stop]))
         elif rtype in _NAME_TYPES:
-            try:
-                target, after = _read_name(buf, pos, stop, end, off, cache)
-            except ValueError:  # DnsFormatError, RdataError: the full parse says what
+            target = _quick_name(buf, pos, stop, end, off)
+            if target is None or target[1] != stop:
                 return None
-            if after != stop:
-                return None
-            parts.append(f"{wire.type_to_text(rtype)} {ws_name(target)}")
+            parts.append(f"{wire.type_to_text(rtype)} {target[0]}")
         elif rtype == 15 and rdlength >= 3:  # MX
-            try:
-                exchange, after = _read_name(buf, pos + 2, stop, end, off, cache)
-            except ValueError:
+            exchange = _quick_name(buf, pos + 2, stop, end, off)
+            if exchange is None or exchange[1] != stop:
                 return None
-            if after != stop:
-                return None
-            parts.append(f"MX {buf[pos] << 8 | buf[pos + 1]} {ws_name(exchange)}")
+            parts.append(f"MX {buf[pos] << 8 | buf[pos + 1]} {exchange[0]}")
         elif rtype == 6:  # SOA: two names and five 32-bit numbers
-            try:
-                mname, after = _read_name(buf, pos, stop, end, off, cache)
-                after = _read_name(buf, after, stop, end, off, cache)[1]
-            except ValueError:
+            mname = _quick_name(buf, pos, stop, end, off)
+            rname = mname and _quick_name(buf, mname[1], stop, end, off)
+            if rname is None or rname[1] + 20 != stop:
                 return None
-            if after + 20 != stop:
-                return None
-            parts.append(f"SOA {ws_name(mname)}")
+            parts.append(f"SOA {mname[0]}")
         elif rtype == 16:  # TXT: character-strings, each a length byte and its bytes
             after = pos
             while after < stop:

@@ -613,6 +613,7 @@ def _parse(msg: DnsMessage, buf: bytes, base: int, end: int) -> None:
 
 # For scanners that read a name without parsing the whole message (dissect/dns.py).
 read_name = _read_name
+labels_text = _labels_text
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same
 # object without that frame, which is most of the cost of a record.
