@@ -16,6 +16,7 @@ import io
 import pytest
 
 from netlab.capture.reader import open_capture
+from netlab.capture.writer import PcapngWriter
 from netlab.dissect import Dissector
 from netlab.render.packets import PacketView
 from tests.conftest import ROOT
@@ -25,20 +26,30 @@ PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
 
 
 def both_ways(path) -> tuple[str, str, int]:
-    """(text through the shortcut, text through dissect(), frames the shortcut took)."""
+    """(text through the shortcut, text through dissect(), frames the shortcut took).
+    The shortcut's dissector is set up as `netlab dissect` sets it up for this view."""
     fast_out, slow_out = io.StringIO(), io.StringIO()
     fast, slow = PacketView(fast_out), PacketView(slow_out)
-    fast_d, slow_d, probe = Dissector(), Dissector(), Dissector()
-    taken = 0
+    fast_d, slow_d = _Counting(True, udp_streams=False), Dissector()
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
             fast.feed_frame(fast_d, no, frame)
             slow.feed(slow_d.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
                                      frame.interface, frame.comment))  # fmt: skip
-            taken += probe.columns(no, frame.data, frame.linktype) is not None
     fast.finish()
     slow.finish()
-    return fast_out.getvalue(), slow_out.getvalue(), taken
+    return fast_out.getvalue(), slow_out.getvalue(), fast_d.taken
+
+
+class _Counting(Dissector):
+    """Counts the frames whose columns the shortcut gave."""
+
+    taken = 0
+
+    def columns(self, no, data, linktype):
+        found = super().columns(no, data, linktype)
+        self.taken += found is not None
+        return found
 
 
 @pytest.mark.parametrize("path", PCAPS, ids=lambda p: p.name)
@@ -63,3 +74,60 @@ def test_long_capture(tmp_path):
 def test_filters_and_full_views_do_not_take_it():
     view = PacketView(io.StringIO(), tree=True)
     assert not view._plain
+
+
+def test_dns_over_tcp_segments(tmp_path):
+    """DNS over TCP takes the shortcut only for segments of whole PDUs with nothing
+    pending: the real query and response of pcaps/dns.pcapng cut and joined in new
+    segments (a PDU split over two, two PDUs in one, a PDU and a half, a
+    retransmission) must read the same both ways."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    with open_capture(ROOT / "pcaps" / "dns.pcapng") as cap:
+        frames = list(cap)
+    payloads = [_tcp_payload(f.data) for f in frames]
+    query, response = [p for p in payloads if len(p) > 2][:2]  # length-prefixed PDUs
+    client, server = ("198.18.0.10", 40100), ("198.18.0.53", 53)
+    seq = {client: 1000, server: 5000}
+
+    def segment(frm, to, data=b"", flags="PA"):
+        tcp = TCP(sport=frm[1], dport=to[1], flags=flags, seq=seq[frm], ack=seq[to])
+        pkt = Ether() / IP(src=frm[0], dst=to[0]) / tcp / data
+        seq[frm] += len(data) + (1 if "S" in flags or "F" in flags else 0)
+        return bytes(pkt)
+
+    wire = [segment(client, server, flags="S"), segment(server, client, flags="SA"),
+            segment(client, server, flags="A")]  # fmt: skip
+    wire.append(segment(client, server, query))  # 1: whole
+    wire.append(segment(server, client, response))
+    wire.append(segment(client, server, query[:1]))  # 2: split in the length prefix
+    wire.append(segment(client, server, query[1:]))
+    wire.append(segment(client, server, query + query))  # 3: two PDUs in one segment
+    wire.append(segment(client, server, query + query[:7]))  # 4: one and a half
+    wire.append(segment(client, server, query[7:]))
+    seq[server] -= len(response)
+    wire.append(segment(server, client, response))  # 5: the response again
+    wire.append(segment(server, client, response))  # 6: a new one, whole
+    path = tmp_path / "dns-tcp.pcapng"
+    with PcapngWriter(path) as writer:
+        iface = writer.add_interface(1)
+        for i, data in enumerate(wire):
+            writer.write_packet(data, 1_700_000_000_000_000_000 + i * 1000, interface=iface)
+    fast, slow, taken = both_ways(path)
+    assert fast.splitlines() == slow.splitlines()
+    lines = fast.splitlines()
+    assert [line.split()[5] for line in lines[3:]] == [
+        "DNS", "DNS", "TCP", "DNS", "DNS", "DNS", "DNS", "TCP", "DNS",
+    ]  # fmt: skip
+    assert "[TCP Retransmission]" in lines[10]
+    # The handshake and the segments of whole PDUs (the retransmission too); not the
+    # split PDU's two segments, nor the one and a half and the half after it.
+    assert taken == 3 + 5
+
+
+def _tcp_payload(data: bytes) -> bytes:
+    if data[12:14] != b"\x08\x00" or data[23] != 6:
+        return b""
+    off = 14 + (data[14] & 0x0F) * 4
+    return data[off + (data[off + 12] >> 4) * 4 :]

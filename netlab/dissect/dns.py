@@ -81,6 +81,15 @@ def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return None
 
 
+def _tcp_columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
+    """One whole DNS-over-TCP PDU's columns (see tcp._pdu_columns)."""
+    info = quick_info(buf, off + 2, end)
+    return None if info is None else ("DNS", info)
+
+
+decode_dns_tcp.columns = _tcp_columns  # type: ignore[attr-defined]
+
+
 def dns_tcp_pdu_length(data: bytes) -> int | None:
     return 2 + _U16.unpack_from(data, 0)[0] if len(data) >= 2 else None
 

@@ -214,10 +214,48 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
     except Exception:
         return None
     seg_len = end - off - hlen
-    if seg_len and registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end):
-        return None
+    if seg_len:
+        decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
+        if decoder is not None:
+            return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder)
     _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
     return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+
+
+def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto):
+    """columns() for a segment of a stream protocol whose decoder offers `columns(buf,
+    off, end)` for one PDU (DNS over TCP does): only when the segment holds whole PDUs
+    and its direction has nothing pending, so reassembly has nothing to join. The
+    checks come first; the state then changes exactly as decode_tcp changes it."""
+    quick = getattr(proto, "decoder", None) and getattr(proto.decoder, "columns", None)
+    if quick is None:
+        return None
+    found = None
+    pos = payload
+    while pos < end:  # every PDU whole, and each one's columns known
+        need = proto.pdu_length(buf[pos : min(end, pos + 16)])
+        if need is None or need <= 0 or pos + need > end:
+            return None
+        found = quick(buf, pos, pos + need)
+        if found is None:
+            return None
+        pos += need
+    key, side = conversation_key(src, hdr[0], dst, hdr[1])
+    stream = d.tcp.streams.get(key)
+    if (
+        stream is not None
+        and stream.dirs[side].pending
+        and not (
+            hdr[4] & 0x12 == 0x02 and stream.closed  # a SYN that starts a new stream
+        )
+    ):
+        return None
+    seg_len = end - payload
+    _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+        return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]  # shown as data
+    _gather(fwd, proto, buf, payload, end, hdr[2])
+    return found  # the last PDU's columns, as decode_tcp leaves them
 
 
 def track_segment(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes) -> bool:
