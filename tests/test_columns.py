@@ -68,7 +68,7 @@ def test_long_capture(tmp_path):
     path = _replicas(tmp_path / "replicas.pcapng", 6000)
     fast, slow, taken = both_ways(path)
     assert fast.splitlines() == slow.splitlines()
-    assert taken > 6000 * 0.6  # the shortcut really carries the common traffic
+    assert taken > 6000 * 0.9  # the shortcut really carries the common traffic
 
 
 def test_filters_and_full_views_do_not_take_it():

@@ -40,19 +40,36 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
     tpa = buf[p + 2 * hlen + plen : p + 2 * hlen + 2 * plen]
     gratuitous = spa == tpa and opcode in (1, 2)
     layer.hdr = (htype, ptype, hlen, plen, opcode, sha, spa, tha, tpa, gratuitous)
-    if is_ipv4(ptype, plen):
-        s_ip, t_ip = socket.inet_ntoa(spa), socket.inet_ntoa(tpa)
-        if gratuitous:
-            pkt.info = f"Gratuitous ARP for {s_ip} ({OPCODES[opcode].capitalize()})"
-        elif opcode == 1:
-            pkt.info = f"Who has {t_ip}? Tell {s_ip}"
-        elif opcode == 2:
-            pkt.info = f"{s_ip} is at {_hw_text(htype, sha)}"
-        else:
-            pkt.info = OPCODES.get(opcode, f"Unknown ARP opcode {opcode}")
-    else:
-        pkt.info = f"ARP opcode {opcode} (hardware {htype}, protocol 0x{ptype:04x})"
+    pkt.info = _info(htype, ptype, plen, opcode, sha, spa, tpa)
     return None
+
+
+def columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
+    """The one-line view's (protocol, info) without a Packet; None when decode_arp must
+    run (a truncated message, ATMARP)."""
+    if end - off < 8:
+        return None
+    htype, ptype, hlen, plen, opcode = _FIXED.unpack_from(buf, off)
+    if htype == ARPHRD_ATM2225 or end - off < 8 + 2 * (hlen + plen):
+        return None
+    p = off + 8
+    sha = buf[p : p + hlen]
+    spa = buf[p + hlen : p + hlen + plen]
+    tpa = buf[p + 2 * hlen + plen : p + 2 * hlen + 2 * plen]
+    return "ARP", _info(htype, ptype, plen, opcode, sha, spa, tpa)
+
+
+def _info(htype: int, ptype: int, plen: int, opcode: int, sha: bytes, spa: bytes, tpa: bytes):
+    if not is_ipv4(ptype, plen):
+        return f"ARP opcode {opcode} (hardware {htype}, protocol 0x{ptype:04x})"
+    s_ip, t_ip = socket.inet_ntoa(spa), socket.inet_ntoa(tpa)
+    if spa == tpa and opcode in (1, 2):
+        return f"Gratuitous ARP for {s_ip} ({OPCODES[opcode].capitalize()})"
+    if opcode == 1:
+        return f"Who has {t_ip}? Tell {s_ip}"
+    if opcode == 2:
+        return f"{s_ip} is at {_hw_text(htype, sha)}"
+    return OPCODES.get(opcode, f"Unknown ARP opcode {opcode}")
 
 
 def _atmarp(pkt: Packet, off: int, end: int) -> None:

@@ -56,9 +56,9 @@ class Dissector:
         # view may show them (the one-line and hex views never do); -1 when off, which
         # leaves the field out.
         self.number_udp = udp_streams
-        from netlab.dissect import icmp, tcp, udp
+        from netlab.dissect import arp, icmp, icmpv6, tcp, udp
 
-        self._columns = (tcp.columns, udp.columns, icmp.columns)  # see columns()
+        self._columns = (tcp.columns, udp.columns, icmp.columns, arp.columns, icmpv6.columns)
         self.tcp = tcp.TcpTracker()
         self._conversation_key = tcp.conversation_key
         self.udp_streams: dict[bytes, int] = {}
@@ -85,28 +85,41 @@ class Dissector:
         return pkt
 
     def columns(self, no: int, data: bytes, linktype: int) -> tuple | None:
-        """The one-line view's columns of a plain Ethernet + IPv4 frame (TCP, UDP, DNS,
-        ICMP echo), read straight off the bytes without a Packet or layers, with the
-        stream state updated as dissect() would: (src, dst, protocol, info), or None
-        when the frame needs the dissector (anything else; the choice is made before
-        any state changes). tests/test_columns.py holds it to dissect()'s lines."""
-        if not (
-            linktype == 1 and len(data) >= 34 and data[12] == 8 and data[13] == 0
-            and data[14] == 0x45
-        ):  # fmt: skip
+        """The one-line view's columns of a plain Ethernet frame, read straight off the
+        bytes without a Packet or layers, with the stream state updated as dissect()
+        would: (src, dst, protocol, info), or None when the frame needs the dissector
+        (the choice is made before any state changes). Plain: ARP, or IPv4 without
+        options or fragmentation / IPv6 without extension headers, carrying TCP, UDP
+        (DNS) or an ICMP/ICMPv6 echo. tests/test_columns.py holds it to dissect()'s lines."""
+        if linktype != 1 or len(data) < 34:
             return None
-        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
-        if total < 20 or frag & 0x3FFF:
+        ethertype = data[12] << 8 | data[13]
+        if ethertype == 0x0800:
+            if data[14] != 0x45:
+                return None
+            total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+            if total < 20 or frag & 0x3FFF:
+                return None
+            end = min(len(data), 14 + total)
+            proto, hops, src, dst, off = data[23], data[22], data[26:30], data[30:34], 34
+        elif ethertype == 0x86DD:
+            if len(data) < 54 or data[14] >> 4 != 6 or not (data[18] or data[19]):
+                return None  # (a payload length of 0: a jumbogram, or TSO; see ipv6.py)
+            end = min(len(data), 54 + (data[18] << 8 | data[19]))
+            proto, hops, src, dst, off = data[20], data[21], data[22:38], data[38:54], 54
+        elif ethertype == 0x0806:
+            found = self._columns[3](data, 14, len(data))
+            return None if found is None else (data[6:12], data[0:6], *found)
+        else:
             return None
-        end = min(len(data), 14 + total)
-        proto = data[23]
-        src, dst = data[26:30], data[30:34]
         if proto == 6:
-            found = self._columns[0](self, no, data, 34, end, src, dst)
+            found = self._columns[0](self, no, data, off, end, src, dst)
         elif proto == 17:
-            found = self._columns[1](self, data, 34, end, src, dst)
-        elif proto == 1:
-            found = self._columns[2](data, 34, end, data[22])
+            found = self._columns[1](self, data, off, end, src, dst)
+        elif proto == 1 and off == 34:
+            found = self._columns[2](data, off, end, hops)
+        elif proto == 58 and off == 54:
+            found = self._columns[4](data, off, end, hops)
         else:
             return None
         return None if found is None else (src, dst, *found)

@@ -68,7 +68,7 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
         for lay in pkt.layers:
             if lay.proto == "ipv6":
                 hlim = lay.hdr[3]
-        info = f"{name} id=0x{word >> 16:04x}, seq={word & 0xFFFF}, hop limit={hlim}"
+        info = _echo_info(name, word, hlim)
     elif icmp_type == 2:
         info = f"{name} (MTU {word})"
     elif icmp_type in (135, 136) and end - off >= 24:
@@ -84,6 +84,22 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.quoted += 1
         return registry.ETHERTYPES[0x86DD](d, pkt, buf, off + 8, end)
     return None
+
+
+def columns(buf: bytes, off: int, end: int, hop_limit: int) -> tuple[str, str] | None:
+    """The one-line view's (protocol, info) of an echo without a Packet; None for the
+    rest (errors quote a datagram, NDP has options: decode_icmpv6 shows them)."""
+    if end - off < 8 or buf[off] not in (128, 129):
+        return None
+    word = _WORD.unpack_from(buf, off + 4)[0]
+    return "ICMPv6", _echo_info(type_name(buf[off]), word, hop_limit)
+
+
+def _echo_info(name: str, word: int, hop_limit: int | None) -> str:
+    return f"{name} id=0x{word >> 16:04x}, seq={word & 0xFFFF}, hop limit={hop_limit}"
+
+
+_WORD = struct.Struct("!I")
 
 
 def _first_lladdr(buf: bytes, p: int, end: int) -> str | None:
