@@ -158,12 +158,14 @@ def _work(
     return warnings
 
 
-def _chunk_text(view, buffer: io.StringIO) -> str:
+def _chunk_text(view, buffer: io.StringIO) -> bytes:
+    """The chunk's text, encoded as stdout would encode it: queued chunks then take a
+    byte a character instead of StringIO's two or four (the arrow is not Latin-1)."""
     view.flush()
     text = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    return text
+    return text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
 
 
 class _Turns:
@@ -172,17 +174,22 @@ class _Turns:
 
     A process may run ahead of the others by up to AHEAD chunks (or AHEAD_BYTES of
     text) before it waits: with one chunk of slack, every hiccup of one process (a
-    page fault, a busy neighbour on a shared host) stalls all of them."""
+    page fault, a busy neighbour on a shared host) stalls all of them. The bounds keep
+    the memory flat (tshark-sized files: a few MB of one-line text, two or three -V
+    chunks). 8 chunks ahead: the one-line view at 1M packets stays within 10 % of
+    its memory at 100k."""
 
-    AHEAD = 16
-    AHEAD_BYTES = 32 << 20
+    AHEAD = 8
+    AHEAD_BYTES = 4 << 20
 
     def __init__(self, ring_in: int, ring_out: int) -> None:
         self.ring_in, self.ring_out = ring_in, ring_out
-        self.queue: list[str] = []
+        self.queue: list[bytes] = []
         self.size = 0
+        sys.stdout.flush()  # chunks go to the binary layer below it
+        self.out = sys.stdout.buffer
 
-    def add(self, text: str) -> None:
+    def add(self, text: bytes) -> None:
         self.queue.append(text)
         self.size += len(text)
         self._write(wait=False)  # whatever the token allows now
@@ -203,8 +210,8 @@ class _Turns:
                 raise _TurnLost
             text = self.queue.pop(0)
             self.size -= len(text)
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            self.out.write(text)
+            self.out.flush()
             # BrokenPipeError: the next process had nothing more to write and has gone.
             with contextlib.suppress(BrokenPipeError):
                 os.write(self.ring_out, b"t")
