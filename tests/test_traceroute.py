@@ -24,7 +24,7 @@ from netlab.core.trace import (
     next_plateau,
 )
 from netlab.render import traceroute as view
-from tests.conftest import netlab_bin
+from tests.conftest import netlab_bin, require_root, require_tool
 
 NS = 1_000_000_000
 MS = 1_000_000
@@ -665,6 +665,23 @@ def test_ctrl_c_prints_what_it_has_and_exits_130(routed_lab):
     doc = json.loads(stdout)
     assert doc["interrupted"] is True and doc["reached"] is False
     assert [h["ttl"] for h in doc["hops"]][:3] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "::1"])
+@pytest.mark.parametrize("flag", ["-U", "-I", "-T"])
+def test_trace_to_this_host_is_one_hop_like_linux(flag, target):
+    """To the host itself the answers carry the probes' own addresses (src == dst):
+    the kernel's port unreachable, echo reply or RST must still reach the trace."""
+    require_root()
+    linux = subprocess.run([require_tool("traceroute"), "-n", *([] if flag == "-U" else [flag]),
+                            target], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert linux.returncode == 0 and len(linux.stdout.splitlines()) == 2, linux.stdout
+    out = subprocess.run([netlab_bin(), "traceroute", flag, "--json", target],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["reached"] is True and json_hops(doc) == [[target]]
+    assert linux.stdout.splitlines()[1].split()[1] == target
 
 
 def test_bad_target_is_one_line_exit_2():

@@ -658,7 +658,11 @@ def _probe_id(data: bytes, proto: int, p: int, ip_id: int, flow: Flow, tcp_isn: 
 def _parse_ip(data: bytes, off: int, flow: Flow, tcp_isn: int, ts: int) -> int | _Answer | None:
     proto, src, dst, p, ip_id = _ip_header(data, off, flow.family)
     if src == flow.src and dst == flow.dst:
-        return _probe_id(data, proto, p, ip_id, flow, tcp_isn, True)  # ours, leaving
+        pid = _probe_id(data, proto, p, ip_id, flow, tcp_isn, True)  # ours, leaving
+        if pid is not None or src != dst:
+            return pid
+        # A trace to this host itself (127.0.0.1, ::1, an own address): its answers
+        # carry the probes' addresses too, so they are told apart by what they are.
     if dst != flow.src:
         return None
     icmp_proto = 1 if flow.family == 4 else 58
