@@ -167,7 +167,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
 def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int):
     """What a segment changes in its stream's state: stream number, base sequence
     numbers, window scale, closing, analysis. -> (stream, fwd, rev, analysis)"""
-    sport, dport, seq, ack, offflags, win = hdr[:6]
+    sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
     stream, side = d.tcp.lookup(src, sport, dst, dport, flags)
     fwd, rev = stream.dirs[side], stream.dirs[1 - side]
@@ -185,7 +185,7 @@ def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_l
 def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis):
     """A segment as its stream's state shows it: relative numbers, scaled window, info.
     -> (rel_seq, rel_ack, window, scale, info)"""
-    sport, dport, seq, ack, offflags, win = hdr[:6]
+    sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
     rel_seq = (seq - fwd.base) & 0xFFFFFFFF
     # Without the ACK flag the field means nothing; Wireshark shows it raw.
@@ -427,12 +427,17 @@ FLAG_TEXT = tuple(_flag_names(value) for value in range(4096))
 
 def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> str:
     if flags & 0x10:
+        if len(options) == 2 and "tsval" in options:  # the common NOP-NOP-TS segment
+            return (
+                f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Ack={rel_ack} "
+                f"Win={window} Len={seg_len} TSval={options['tsval']} TSecr={options['tsecr']}"
+            )
         text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Ack={rel_ack} Win={window} Len={seg_len}"
     else:
         text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Win={window} Len={seg_len}"
     if not options:
         return text
-    if len(options) == 2 and "tsval" in options:  # the common NOP-NOP-TS segment
+    if len(options) == 2 and "tsval" in options:
         return f"{text} TSval={options['tsval']} TSecr={options['tsecr']}"
     if "mss" in options:
         text += f" MSS={options['mss']}"
