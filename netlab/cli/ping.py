@@ -98,7 +98,7 @@ def ping(
 
     from netlab.core.echo import EchoCore, Target
     from netlab.net.route import interface_mtu, resolve_target, route_to
-    from netlab.net.runner import Runner
+    from netlab.net.runner import Runner, import_scapy_ip
     from netlab.render import ping as view
 
     resolved = []
@@ -132,11 +132,7 @@ def ping(
             out.write(view.header(target, size) + "\n")
         out.flush()
 
-    # Import Scapy now, not inside the first send: the import must not delay probe 1.
-    import scapy.layers.inet
-
-    if any(t.family == 6 for t, _r in resolved):
-        import scapy.layers.inet6  # noqa: F401
+    import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
     core = EchoCore(
         [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
         interval=interval, size=size, ttl=ttl, df=df, timeout=reply_timeout, deadline=deadline,

@@ -156,7 +156,7 @@ def traceroute(
     from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
     from netlab.net.route import interface_mtu, resolve_target, route_to
-    from netlab.net.runner import Runner
+    from netlab.net.runner import Runner, import_scapy_ip
     from netlab.render import traceroute as view
 
     method = method or "udp"
@@ -192,11 +192,7 @@ def traceroute(
                              f"({dev_mtu})")  # fmt: skip
     require_raw_socket("traceroute", socket.AF_INET if fam == 4 else socket.AF_INET6)
 
-    # Import Scapy now, not inside the first send: the import must not delay probe 1.
-    import scapy.layers.inet
-
-    if fam == 6:
-        import scapy.layers.inet6  # noqa: F401
+    import_scapy_ip({fam}, bool(route.src))
 
     core = TraceCore(
         flow, first_ttl=first_ttl, max_ttl=max_ttl, queries=queries,

@@ -214,3 +214,22 @@ class Runner:
         out = self.verbose_out or sys.stdout
         view = PacketView(out, tree=True, hexdump=self.verbose > 1, live=True)
         return view, Dissector()
+
+
+def import_scapy_ip(families: set[int], sources_known: bool) -> None:
+    """Import Scapy's IP layers now, before the clock starts: not inside the first send.
+
+    At import Scapy reads the kernel's IPv4 and IPv6 routing tables over netlink into
+    its own copies (tens of ms, more on a router with many routes), which it needs
+    only to pick a source address. When every packet a command builds names its source
+    (taken from the kernel's own route lookup, netlab.net.route), that reading is
+    skipped: it is a third of `ping -c1`'s start-up."""
+    from scapy.config import conf
+
+    if sources_known:
+        conf.route_autoload = False
+        conf.route6_autoload = False
+    import scapy.layers.inet
+
+    if 6 in families:
+        import scapy.layers.inet6  # noqa: F401
