@@ -33,7 +33,7 @@ def both_ways(path) -> tuple[str, str, int]:
     fast_d, slow_d = _Counting(True, udp_streams=False), Dissector()
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
-            fast.feed_frame(fast_d, no, frame)
+            fast.feed_frames(fast_d, [(no, frame)])
             slow.feed(slow_d.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
                                      frame.interface, frame.comment))  # fmt: skip
     fast.finish()

@@ -147,9 +147,7 @@ def dissect(
             return ExitStatus.SUCCESS
     dissector = Dissector(quick, udp_streams=fields_shown)
     with open_capture(file) as cap:
-        for no, frame in enumerate(cap, 1):
-            if not view.feed_frame(dissector, no, frame):
-                break
+        view.feed_frames(dissector, enumerate(cap, 1))
         warnings = list(cap.warnings)
     view.finish()
     _warn(file, warnings)

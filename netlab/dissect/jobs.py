@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import select
 import stat
@@ -138,22 +139,23 @@ def _work(
     # The views run here show udp.stream exactly when they build fields (-V, --json).
     dissector = Dissector(quick, udp_streams=not quick)
     turns = _Turns(ring_in, ring_out)
-    own = False
     with open_capture(path) as cap:
-        for no, frame in enumerate(cap, 1):
-            if (no - 1) % CHUNK == 0:  # a chunk starts
-                if own:  # the one just done was ours: queue its text
-                    turns.add(_chunk_text(view, buffer))
-                own = (no - 1) // CHUNK % jobs == me
-            if no == 1:
-                view.first_ns = frame.ts_ns  # relative times count from the first frame
-            if own:
-                view.feed_frame(dissector, no, frame)
+        numbered = enumerate(cap, 1)
+        for chunk in itertools.count():
+            head = next(numbered, None)
+            if head is None:
+                break
+            if view.first_ns is None:
+                view.first_ns = head[1].ts_ns  # relative times count from the first frame
+            frames = itertools.chain((head,), itertools.islice(numbered, CHUNK - 1))
+            if chunk % jobs == me:
+                view.feed_frames(dissector, frames)
+                turns.add(_chunk_text(view, buffer))
             else:
-                dissector.track(no, frame.data, frame.wirelen, frame.linktype)
+                track = dissector.track
+                for no, frame in frames:
+                    track(no, frame.data, frame.wirelen, frame.linktype)
         warnings = list(cap.warnings)
-    if own:
-        turns.add(_chunk_text(view, buffer))
     turns.finish()
     return warnings
 

@@ -7,6 +7,7 @@ engine per line would cost more than the decoding itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
 from typing import IO, Any
 
@@ -258,30 +259,36 @@ class PacketView:
         self._batch = 1 if live else 512
         self._lines: list[str] = []
 
-    def feed_frame(self, dissector: Any, no: int, frame: Any) -> bool:
-        """Dissect one frame and show it (as `feed`). The plain one-line view of a
-        plain frame skips the Packet: Dissector.columns reads its columns off the bytes."""
-        if self._plain and dissector.quick:
-            cols = dissector.columns(no, frame.data, frame.linktype)
-            if cols is not None:
-                if self.first_ns is None:
-                    self.first_ns = frame.ts_ns
-                src, dst, protocol, info = cols
-                # _plain_line's work, inline: this runs for nearly every packet of a file.
-                lines = self._lines
-                lines.append(line_text(no, frame.ts_ns - self.first_ns, src, dst, protocol,
-                                       frame.wirelen, info))  # fmt: skip
-                if len(lines) >= self._batch:
-                    self._flush_lines()
-                if self.live:
-                    self.out.flush()
-                self.seen += 1
-                self.shown += 1
-                return self.count is None or self.shown < self.count
-        return self.feed(dissector.dissect(
-            no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype, frame.interface,
-            frame.comment,
-        ))  # fmt: skip
+    def feed_frames(self, dissector: Any, numbered: Iterable[tuple[int, Any]]) -> bool:
+        """Dissect and show each (number, frame) as `feed` does; False once the count or
+        --packet is satisfied (stop reading). The plain one-line view of a plain frame
+        skips the Packet (Dissector.columns reads its columns off the bytes) and its
+        line's work is done here, inline: this loop runs for nearly every packet of a
+        million-packet file, and a method call per packet was a tenth of the time."""
+        fast = self._plain and dissector.quick
+        columns, dissect, feed = dissector.columns, dissector.dissect, self.feed
+        lines, batch, count, live = self._lines, self._batch, self.count, self.live
+        for no, frame in numbered:
+            cols = columns(no, frame.data, frame.linktype) if fast else None
+            if cols is None:
+                if not feed(dissect(no, frame.ts_ns, frame.data, frame.wirelen,
+                                    frame.linktype, frame.interface, frame.comment)):  # fmt: skip
+                    return False
+                continue
+            if self.first_ns is None:
+                self.first_ns = frame.ts_ns
+            src, dst, protocol, info = cols
+            lines.append(line_text(no, frame.ts_ns - self.first_ns, src, dst, protocol,
+                                   frame.wirelen, info))  # fmt: skip
+            if len(lines) >= batch:
+                self._flush_lines()
+            if live:
+                self.out.flush()
+            self.seen += 1
+            self.shown += 1
+            if count is not None and self.shown >= count:
+                return False
+        return True
 
     def feed(self, pkt: Packet) -> bool:
         """Show one packet; False once the count or --packet is satisfied (stop reading)."""
