@@ -94,13 +94,27 @@ class TcpTracker:
     def lookup(
         self, src: bytes, sport: int, dst: bytes, dport: int, flags: int
     ) -> tuple[Stream, int]:
+        """The segment's stream (made now if it starts one) and its side (0/1)."""
         key, side = conversation_key(src, sport, dst, dport)
-        stream = self.streams.get(key)
-        if stream is None or (flags & 0x12 == 0x02 and stream.closed):
+        stream = self._current(key, flags)
+        if stream is None:
             stream = Stream(self.count)
             self.count += 1
             self.streams[key] = stream
         return stream, side
+
+    def peek(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int):
+        """The Direction this segment would continue, or None when it would start a
+        new stream: lookup() without changing anything."""
+        key, side = conversation_key(src, sport, dst, dport)
+        stream = self._current(key, flags)
+        return None if stream is None else stream.dirs[side]
+
+    def _current(self, key: bytes, flags: int) -> Stream | None:
+        stream = self.streams.get(key)
+        if stream is None or (flags & 0x12 == 0x02 and stream.closed):
+            return None  # a first segment, or a SYN reusing a closed stream's ports
+        return stream
 
 
 def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -227,7 +241,9 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     off, end)` for one PDU (DNS over TCP does): only when the segment holds whole PDUs
     and its direction has nothing pending, so reassembly has nothing to join. The
     checks come first; the state then changes exactly as decode_tcp changes it."""
-    quick = getattr(proto, "decoder", None) and getattr(proto.decoder, "columns", None)
+    if not isinstance(proto, registry.StreamProtocol):
+        return None
+    quick = getattr(proto.decoder, "columns", None)
     if quick is None:
         return None
     found = None
@@ -240,15 +256,8 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
         if found is None:
             return None
         pos += need
-    key, side = conversation_key(src, hdr[0], dst, hdr[1])
-    stream = d.tcp.streams.get(key)
-    if (
-        stream is not None
-        and stream.dirs[side].pending
-        and not (
-            hdr[4] & 0x12 == 0x02 and stream.closed  # a SYN that starts a new stream
-        )
-    ):
+    fwd = d.tcp.peek(src, hdr[0], dst, hdr[1], hdr[4])
+    if fwd is not None and fwd.pending:
         return None
     seg_len = end - payload
     _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
