@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NETLAB = str(Path(sys.executable).parent / "netlab")
 METHODS = {"udp": [], "icmp": ["-I"], "tcp": ["-T"]}
+SCAPY_IMPORT = "from netlab.net.runner import import_scapy_ip; import_scapy_ip({4}, True)"
 LAB = "benchtr"
 
 
@@ -167,11 +168,15 @@ def main() -> int:
             "Linux traceroute -n server": lab_exec("client", ["traceroute", "-n", "server"]),
             "netlab traceroute server": lab_exec("client", [NETLAB, "traceroute", "server"]),
             "lab exec -- true (paid by both)": lab_exec("client", ["true"]),
+            "lab exec -- python -c pass (the interpreter alone)": lab_exec(
+                "client", [sys.executable, "-c", "pass"]
+            ),
             "lab exec -- netlab traceroute --help (Python + click)": lab_exec(
                 "client", [NETLAB, "traceroute", "--help"]
             ),
-            "lab exec -- python -c 'import scapy.layers.inet'": lab_exec(
-                "client", [sys.executable, "-c", "import scapy.layers.inet"]
+            # The Scapy import exactly as traceroute makes it (routing tables skipped).
+            "lab exec -- python: import_scapy_ip (Scapy's IP layers)": lab_exec(
+                "client", [sys.executable, "-c", SCAPY_IMPORT]
             ),
         }
         samples: dict[str, list[float]] = {what: [] for what in cases}
@@ -201,6 +206,9 @@ def main() -> int:
     worst = max(nw / lw for _n, _m, lw, nw, *_rest in rows)
     verdict = "met" if worst <= 1.0 else "NOT met"
     print(f"goal wall(netlab) <= wall(Linux traceroute): {verdict} (worst ratio {worst:.2f})")
+    wire = max(nwire / lwire for *_head, lwire, nwire, _same, _hops in rows)
+    print(f"the trace itself, wire(netlab) <= wire(Linux traceroute): "
+          f"{'met' if wire <= 1.0 else 'NOT met'} (worst ratio {wire:.2f})")  # fmt: skip
     return 0
 
 

@@ -122,10 +122,28 @@ def test_window_keeps_at_most_n_probes_in_flight():
     t0 = 1_000 * NS
     sends = core.start(t0)
     assert [_probe_ttl(s.data) for s in sends] == [1, 1, 1, 2]  # hop by hop, 4 at once
-    # One answer frees one place: exactly one more probe goes out, the next in order.
-    more = core.on_packet(_answer(flow, sends[0].data, ROUTERS[1], t0 + MS), t0 + MS)
+    # One answer frees one place: exactly one more probe goes out, the next in order,
+    # when the runner has nothing more to read (on_timer; the deadline is already due).
+    assert core.on_packet(_answer(flow, sends[0].data, ROUTERS[1], t0 + MS), t0 + MS) == []
+    assert core.deadline() <= t0 + MS
+    more = core.on_timer(t0 + MS)
     assert [_probe_ttl(s.data) for s in more] == [2]
-    assert core.deadline() is not None
+    assert core.on_timer(t0 + MS) == []  # the window is full again
+
+
+def test_a_burst_of_answers_is_read_whole_before_the_window_refills():
+    """All 16 answers of the routed lab arrive before netlab reads the first: the
+    destination's among them stops the trace; nothing leaves beyond it (Linux
+    traceroute sends 16 probes for this trace, and so must we)."""
+    flow = _udp_flow()
+    core = TraceCore(flow, queries=3, simultaneous=16)
+    t0 = 1_000 * NS
+    sends = core.start(t0)
+    assert _answer_route(core, flow, sends, t0, dest_hop=4) == []
+    assert core.on_timer(t0 + 5 * MS) == []
+    assert core.done() and core.sent == 16
+    hops = hops_of(core.pop_events())
+    assert [h.ttl for h in hops] == [1, 2, 3, 4] and all(p.reached for p in hops[-1].probes)
 
 
 def test_whole_trace_is_one_round_of_the_window():
@@ -189,6 +207,7 @@ def test_wait_near_gives_up_on_a_silent_hop_after_ten_later_round_trips():
     by_ttl = {_probe_ttl(s.data): s for s in sends}
     assert core.deadline() == t0 + 5 * NS  # nothing heard yet: MAX
     core.on_packet(_answer(flow, by_ttl[3].data, ROUTERS[3], t0 + 3 * MS), t0 + 3 * MS)
+    core.on_timer(t0 + 3 * MS)  # the freed place is filled (hop 17)
     assert core.deadline() == t0 + 30 * MS  # hop 1 and 2: NEAR × 3 ms
     core.on_timer(t0 + 30 * MS)
     hops = hops_of(core.pop_events())
@@ -201,6 +220,7 @@ def test_wait_max_only_when_factors_are_zero():
     t0 = 1_000 * NS
     sends = core.start(t0)
     core.on_packet(_answer(flow, sends[2].data, ROUTERS[3], t0 + MS), t0 + MS)
+    core.on_timer(t0 + MS)
     assert core.deadline() == t0 + 2 * NS
 
 

@@ -252,7 +252,13 @@ class TraceCore:
                     slot.tx_ns = frame.ts_ns
             else:
                 sends += self._on_answer(item, now)
-        return sends + self._advance(now)
+        # Freed places in the window are filled by on_timer, not here: deadline() is
+        # already due, and the runner calls on_timer only once no frame is left to
+        # read. So a burst of answers is read whole before more probes leave, and
+        # when the destination's answer is in it, no probe goes out beyond it (as
+        # Linux traceroute, which reads all that poll() returns before sending).
+        self._advance(now, fill=False)
+        return sends  # only resends of the same probe (--mtu), which cannot wait
 
     def on_timer(self, now: int) -> list[Send]:
         if self._finished:
@@ -405,13 +411,13 @@ class TraceCore:
         return limit
 
     # --- hops, in order, and the end ----------------------------------------------------
-    def _advance(self, now: int) -> list[Send]:
+    def _advance(self, now: int, fill: bool = True) -> list[Send]:
         while not self._finished and self._hop_complete(self._next_emit):
             ttl = self._next_emit
             self._emit_hop(ttl)
             if ttl == self._dest_ttl or ttl == self.max_ttl:
                 self._finish()
-        if self._finished:
+        if self._finished or not fill:
             return []
         return self._fill(now)
 
