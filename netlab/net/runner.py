@@ -37,6 +37,7 @@ from netlab.capture.reader import Frame
 from netlab.errors import InputError
 
 ETH_P_ALL = 0x0003
+QUEUED_AFTER_DONE = 4096  # frames still queued when the core is done, recorded for -w/-v
 
 
 @dataclass(frozen=True)
@@ -167,15 +168,30 @@ class Runner:
                 if frame is None:
                     continue
                 frames += 1
-                if writer is not None:
-                    writer.write_packet(frame.data, frame.ts_ns, 0, frame.wirelen)
-                if view is not None:
-                    view.feed(dissector.dissect(frames, frame.ts_ns, frame.data,
-                                                frame.wirelen, frame.linktype))  # fmt: skip
+                self._record(frame, frames, writer, view, dissector)
                 self._dispatch(core, core.on_packet(frame, time.time_ns()), on_event)
             elif time.time_ns() >= deadline:
                 self._dispatch(core, core.on_timer(time.time_ns()), on_event)
         self._drain(core, on_event)
+        if writer is not None or view is not None:
+            # The core is done, but probes it no longer needs (traceroute's beyond the
+            # destination) and their answers may already be queued: -w and -v show
+            # every packet sent and received, so they take what is there now.
+            for _ in range(QUEUED_AFTER_DONE):
+                if not select.select([cap.sock], [], [], 0)[0]:
+                    break
+                frame = cap.read()
+                if frame is not None:
+                    frames += 1
+                    self._record(frame, frames, writer, view, dissector)
+
+    @staticmethod
+    def _record(frame: Frame, number: int, writer, view, dissector) -> None:
+        if writer is not None:
+            writer.write_packet(frame.data, frame.ts_ns, 0, frame.wirelen)
+        if view is not None:
+            view.feed(dissector.dissect(number, frame.ts_ns, frame.data, frame.wirelen,
+                                        frame.linktype))  # fmt: skip
 
     def _dispatch(self, core: Core, sends: list[Send], on_event) -> None:
         pending = list(sends)
