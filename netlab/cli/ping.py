@@ -45,10 +45,12 @@ from netlab.errors import ExitStatus
     "--timeout",
     "reply_timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=2.0,
+    default=10.0,
     show_default=True,
     metavar="SECONDS",
-    help="How long to wait for each reply.",
+    # iputils' default: a router answers "host unreachable" only once its ARP has
+    # given up (~3 s on Linux), and a shorter wait would drop that error unseen.
+    help="How long to wait for each reply (or an ICMP error about it), as iputils.",
 )
 @click.option(
     "-w",
@@ -132,6 +134,9 @@ def ping(
             out.write(view.header(target, size) + "\n")
         out.flush()
 
+    if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
+        for target, route in resolved:
+            target.mtu = route.path_mtu or interface_mtu(route.dev)
     import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
     core = EchoCore(
         [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
@@ -161,7 +166,10 @@ def ping(
         runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
         core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
     else:
-        runner = Runner(devs[0], verbose=common.verbose, write=write,
+        # Without --df, fragments we cut to the path MTU must not be refused because the
+        # kernel learnt a smaller one meanwhile (from the first fragment's "packet too
+        # big"): the router's answer is the one to show, as iputils does.
+        runner = Runner(devs[0], verbose=common.verbose, write=write, pmtu_probe=not df,
                         verbose_out=sys.stderr if common.json else out)  # fmt: skip
     if runner.run(core, on_event):  # the runner has shown the partial summaries
         return ExitStatus.INTERRUPTED

@@ -24,6 +24,7 @@ from netlab.dissect.icmp import code_name as icmp_code_name
 from netlab.dissect.icmp import type_name as icmp_type_name
 from netlab.dissect.icmpv6 import ICMPV6_TYPES
 from netlab.net.runner import Send
+from netlab.wire.fragments import Reassembler
 
 NS = 1_000_000_000
 ECHO_REQUEST = {4: 8, 6: 128}
@@ -38,6 +39,9 @@ class Target:
     addr: str
     family: int
     src: str  # our source address towards it (from the route)
+    # Raw sockets only: requests bigger than this are sent as fragments (the kernel
+    # does not fragment a packet we hand it whole). None: never fragment.
+    mtu: int | None = None
 
 
 # --- events -----------------------------------------------------------------------------
@@ -144,6 +148,8 @@ class EchoCore:
         self.timeout_ns = int(timeout * NS)
         self.deadline_s = deadline
         self.states = {t.addr: _State(t) for t in targets}
+        self._mtu = {t.addr: t.mtu for t in targets}  # lowered by "packet too big"
+        self._reassembler = Reassembler()
         # Set by the command: asks the kernel which path MTU it learnt for a target (as
         # iputils' "local error: message too long, mtu=1400"). A callable keeps I/O out.
         self.path_mtu = None
@@ -155,10 +161,12 @@ class EchoCore:
         self._finished = False
         # Every ICMP message: our own requests leaving (their kernel send time), the
         # replies, and errors that quote a request. The core sorts them out.
+        # IPv6 fragments carry next header 44, not ICMPv6: asked for by number.
         families = {t.family for t in targets}
         self.capture_filter = " or ".join(
-            name for fam, name in ((4, "icmp"), (6, "icmp6")) if fam in families
-        )
+            name for fam, name in ((4, "icmp"), (6, "icmp6 or (ip6 and ip6[6] == 44)"))
+            if fam in families
+        )  # fmt: skip
 
     # --- runner interface -------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
@@ -168,9 +176,17 @@ class EchoCore:
         return self._send_round(now)
 
     def on_packet(self, frame: Frame, now: int) -> list[Send]:
-        parsed = _parse(frame)
-        if parsed is not None:
-            self._handle(parsed, frame.ts_ns)
+        found = _ip_packet(frame)
+        if found is not None:
+            family, packet = found
+            whole = self._reassembler.feed(family, packet, frame.ts_ns)
+            if whole is not None:  # a whole datagram (not a fragment still waiting)
+                packet, first_ns, last_ns = whole
+                parsed = _parse_ip(family, packet)
+                if parsed is not None:
+                    # A request leaves with its first fragment; a reply is in at its last.
+                    ours = parsed.icmp_type == ECHO_REQUEST[family]
+                    self._handle(parsed, first_ns if ours else last_ns)
         return self._check_done(now)
 
     def on_timer(self, now: int) -> list[Send]:
@@ -196,7 +212,7 @@ class EchoCore:
             mtu = self.path_mtu(state.target.addr) if self.path_mtu else None
             reason = f"message too long, mtu={mtu}" if mtu else "message too long (DF is set)"
         self._events.append(LocalError(state.target.name, seq, reason))
-        return []
+        return self._check_done(now)  # the last probe may have failed: the summary is due
 
     def deadline(self) -> int | None:
         if self._finished:
@@ -234,7 +250,11 @@ class EchoCore:
                 state.first_ns = now
             state.last_ns = now
             data = build_echo_request(t, self.ident, seq, self.size, self.ttl, self.df, now)
-            sends.append(Send(data, dest=t.addr, family=t.family, tag=(t.addr, seq)))
+            mtu = self._mtu[t.addr]
+            pieces = [data]
+            if mtu and len(data) > mtu and not self.df:
+                pieces = fragment_request(data, t.family, mtu, (self.ident + seq) & 0xFFFF)
+            sends += [Send(p, dest=t.addr, family=t.family, tag=(t.addr, seq)) for p in pieces]
         self._next_seq += 1
         self._next_send_ns = now + self.interval_ns if self._next_seq <= self.count else None
         return sends
@@ -285,6 +305,8 @@ class EchoCore:
         state.probes[q_seq].failed = True
         reason = error_reason(p.family, p.icmp_type, p.icmp_code)
         mtu = p.mtu if (p.family, p.icmp_type, p.icmp_code) in ((4, 3, 4), (6, 2, 0)) else None
+        if mtu and self._mtu[q_dst] and mtu < self._mtu[q_dst]:
+            self._mtu[q_dst] = max(mtu, 1280 if p.family == 6 else 68)  # the next ones fit
         self._events.append(
             IcmpError(state.target.name, q_seq, p.src, p.icmp_type, p.icmp_code, reason, mtu)
         )
@@ -373,6 +395,24 @@ def build_echo_request(
                  / ICMPv6EchoRequest(id=ident, seq=seq, data=payload))  # fmt: skip
 
 
+def fragment_request(data: bytes, family: int, mtu: int, frag_id: int) -> list[bytes]:
+    """The request cut into fragments of at most MTU bytes (Scapy's fragment and
+    fragment6), as the kernel cuts iputils' big pings."""
+    if family == 4:
+        from scapy.layers.inet import IP, fragment
+
+        ip = IP(data)
+        ip.id = frag_id
+        return [bytes(f) for f in fragment(ip, fragsize=mtu - ip.ihl * 4)]
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    ip6 = IPv6(data)
+    upper = ip6.payload
+    ip6.remove_payload()
+    del ip6.nh, ip6.plen
+    return [bytes(f) for f in fragment6(ip6 / IPv6ExtHdrFragment(nh=58, id=frag_id) / upper, mtu)]
+
+
 # --- parsing what comes back (struct, no Scapy: fast and never raising) ---------------------
 @dataclass
 class _Parsed:
@@ -389,23 +429,27 @@ class _Parsed:
     quoted: tuple[str, int, int, int] | None  # (dst, type, ident, seq) of the quoted request
 
 
-def _parse(frame: Frame) -> _Parsed | None:
+def _ip_packet(frame: Frame) -> tuple[int, bytes] | None:
+    """(IP version, the packet from its IP header on) of an Ethernet or raw IP frame."""
     data = frame.data
     off = 14 if frame.linktype == 1 else 0
+    if len(data) < off + 20:
+        return None
+    if frame.linktype == 1:
+        etype = int.from_bytes(data[12:14], "big")
+        if etype == 0x8100:
+            off, etype = 18, int.from_bytes(data[16:18], "big")
+    else:
+        etype = 0x0800 if data[0] >> 4 == 4 else 0x86DD
+    family = {0x0800: 4, 0x86DD: 6}.get(etype)
+    return (family, data[off:]) if family else None
+
+
+def _parse_ip(family: int, packet: bytes) -> _Parsed | None:
     try:
-        if frame.linktype == 1:
-            etype = int.from_bytes(data[12:14], "big")
-            if etype == 0x8100:
-                off, etype = 18, int.from_bytes(data[16:18], "big")
-        else:
-            etype = 0x0800 if data[0] >> 4 == 4 else 0x86DD
-        if etype == 0x0800:
-            return _parse_v4(data, off)
-        if etype == 0x86DD:
-            return _parse_v6(data, off)
+        return _parse_v4(packet, 0) if family == 4 else _parse_v6(packet, 0)
     except (IndexError, struct.error, ValueError):
         return None
-    return None
 
 
 def _ntoa(b: bytes) -> str:
@@ -426,7 +470,8 @@ def _parse_v4(data: bytes, off: int) -> _Parsed | None:
     if icmp_type in ERRORS[4]:
         q = p + 8
         q_ihl = (data[q] & 0x0F) * 4
-        if data[q + 9] == 1:
+        first_fragment = struct.unpack_from("!H", data, q + 6)[0] & 0x1FFF == 0
+        if data[q + 9] == 1 and first_fragment:  # a later fragment has no ICMP header
             qi = q + q_ihl
             quoted = (_ntoa(data[q + 16 : q + 20]), data[qi],
                       *struct.unpack_from("!HH", data, qi + 4))  # fmt: skip
@@ -448,8 +493,12 @@ def _parse_v6(data: bytes, off: int) -> _Parsed | None:
         if icmp_type == 2:
             mtu = struct.unpack_from("!I", data, p + 4)[0]
         q = p + 8
-        if data[q + 6] == 58:
-            qi = q + 40
+        q_next, qi = data[q + 6], q + 40
+        if q_next == 44:  # a fragmented request: the router quotes its first fragment
+            frag_offset = struct.unpack_from("!H", data, qi + 2)[0] & 0xFFF8
+            q_next = data[qi] if frag_offset == 0 else None
+            qi += 8
+        if q_next == 58:
             quoted = (_ntoa(data[q + 24 : q + 40]), data[qi],
                       *struct.unpack_from("!HH", data, qi + 4))  # fmt: skip
     return _Parsed(6, _ntoa(data[off + 8 : off + 24]), _ntoa(data[off + 24 : off + 40]),

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 from netlab.capture.reader import Frame
 from netlab.net.runner import Send
+from netlab.wire.checksum import internet_checksum
 
 NS = 1_000_000_000
 METHODS = ("udp", "icmp", "tcp")
@@ -511,20 +512,10 @@ class ProbeBuilder:
             buf[8] = ttl
             struct.pack_into("!H", buf, 4, pid)  # IP ID
             struct.pack_into("!H", buf, 10, 0)
-            struct.pack_into("!H", buf, 10, _checksum(bytes(buf[:20])))
+            struct.pack_into("!H", buf, 10, internet_checksum(bytes(buf[:20])))
         else:
             buf[7] = ttl
         return bytes(buf)
-
-
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _transport_checksum(packet: bytearray, family: int, proto: int) -> int:
@@ -535,7 +526,7 @@ def _transport_checksum(packet: bytearray, family: int, proto: int) -> int:
     else:
         segment = bytes(packet[40:])
         pseudo = bytes(packet[8:40]) + struct.pack("!I3xB", len(segment), proto)
-    return _checksum(pseudo + segment) or 0xFFFF
+    return internet_checksum(pseudo + segment) or 0xFFFF
 
 
 def paris_payload(pid: int, length: int, in_header: bool = False) -> bytes:

@@ -16,6 +16,7 @@ from netlab.dissect.model import (
     row,
     show_text,
 )  # fmt: skip
+from netlab.wire.checksum import internet_checksum
 
 _HDR = struct.Struct("!BBHHHBBH4s4s")
 _WORDS = struct.Struct("!10H")  # the option-less header as 16-bit words, for its checksum
@@ -32,16 +33,6 @@ OPTION_NAMES = {
     68: "Time Stamp", 130: "Security", 131: "Loose Source Route", 137: "Strict Source Route",
     136: "Stream ID", 148: "Router Alert",
 }  # fmt: skip
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071 one's-complement sum; 0 over a header that includes its checksum = good."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
