@@ -170,6 +170,41 @@ def test_explain_names_the_gateway_or_the_target(routed_lab):
 
 
 @pytest.mark.lab
+def test_explain_runs_neighbour_discovery_for_ipv6_like_ndisc6(lab):
+    lan = lab("lan", tools=("ndisc6",))
+    b = lan.addr("b", 6)
+    theirs = lan.exec("a", "ndisc6", "-1", b, "eth0")
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    their_mac = re.search(r"Target link-layer address: (\S+)", theirs.stdout)[1].lower()
+    subprocess.run(["ip", "netns", "exec", lan.netns("a"), "ip", "-6", "neigh", "flush", "dev",
+                    "eth0"], check=True)  # fmt: skip
+    out = lan.exec("a", netlab_bin(), "ping", "-6", "-c", "1", "--explain", "b")
+    assert out.returncode == 0, out.stderr
+    assert f"NDP: Neighbor Solicitation for {b} from " in out.stdout
+    assert "(to ff02::1:ff00:20, 33:33:ff:00:00:20)" in out.stdout
+    ours = re.search(rf"NDP: Neighbor Advertisement {re.escape(b)} is at (\S+)  \(", out.stdout)
+    assert ours, out.stdout
+    assert ours[1] == their_mac  # and not a router: b is a host
+    kernel = lan.exec("a", "ip", "-6", "neigh", "show", b).stdout
+    assert their_mac in kernel.lower()
+
+
+@pytest.mark.lab
+def test_link_local_target_names_its_interface_like_iputils(lab):
+    lan = lab("lan", tools=("ping",))
+    shown = lan.exec("b", "ip", "-j", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+    (link_local,) = [a["local"] for a in json.loads(shown.stdout)[0]["addr_info"] if "local" in a]
+    theirs = lan.exec("a", "ping", "-c", "1", "-W", "2", f"{link_local}%eth0")
+    assert theirs.returncode == 0, theirs.stdout
+    out = lan.exec("a", netlab_bin(), "ping", "-c", "1", "--json", f"{link_local}%eth0")
+    assert out.returncode == 0, out.stderr
+    (reply,) = [r for r in ndjson(out.stdout) if r["type"] == "reply"]
+    assert reply["from"] == link_local
+    wrong = lan.exec("a", netlab_bin(), "ping", "-c", "1", f"{link_local}%nosuch0")
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+
+
+@pytest.mark.lab
 def test_write_saves_what_went_over_the_wire(routed_lab, tmp_path):
     path = f"/tmp/netlab-ping-{tmp_path.name}.pcapng"
     out = ping(routed_lab, "-c", "2", "-i", "0.2", "--write", path, "server")

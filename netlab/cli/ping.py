@@ -99,14 +99,14 @@ def ping(
     import time
 
     from netlab.core.echo import EchoCore, Target
-    from netlab.net.route import interface_mtu, resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
     from netlab.net.runner import Runner, import_scapy_ip
     from netlab.render import ping as view
 
     resolved = []
     for name in targets:
         addr, fam = resolve_target(name, family)
-        route = route_to(addr, iface)
+        route = route_to(addr, iface or scope_iface(name))
         resolved.append((Target(name, addr, fam, route.src), route))
     devs = sorted({route.dev for _t, route in resolved})
     if len(devs) > 1:
@@ -127,7 +127,7 @@ def ping(
         for target, route in resolved:
             for line in explain_route(target.addr, route):
                 (sys.stderr if common.json else out).write(line + "\n")
-            for line in _arp_for_next_hop(route):
+            for line in _resolve_next_hop(route):
                 (sys.stderr if common.json else out).write(line + "\n")
     if not common.json:
         for target, _route in resolved:
@@ -201,28 +201,38 @@ def _unprivileged_mode(verbose: int, write: str | None) -> bool:
     return True
 
 
-def _arp_for_next_hop(route) -> list[str]:
-    """--explain, IPv4, next hop not in the neighbour table: ask for it ourselves with
-    ARP (the same exchange the kernel is about to make) and show who-has / is-at."""
+def _resolve_next_hop(route) -> list[str]:
+    """--explain, next hop not in the neighbour table: ask for it ourselves (ARP for
+    IPv4, neighbour discovery for IPv6: the exchange the kernel is about to make)."""
 
     from netlab.net.route import interface_mac, neighbour
 
-    if route.family != 4 or route.dev == "lo" or neighbour(route.next_hop, route.dev)[0]:
+    if route.dev == "lo" or neighbour(route.next_hop, route.dev)[0]:
         return []
-    from netlab.core.arp import ArpingCore
     from netlab.net.runner import Runner
 
     mac = interface_mac(route.dev)
     if not mac or not route.src:
         return []
-    core = ArpingCore(mac=mac, src=route.src, target=route.next_hop, count=1, timeout=1.0)
-    lines = [f"  ARP: who-has {route.next_hop}? tell {route.src} (broadcast from {mac})"]
+    hop = route.next_hop
+    if route.family == 4:
+        from netlab.core.arp import ArpingCore
+
+        core = ArpingCore(mac=mac, src=route.src, target=hop, count=1, timeout=1.0)
+        lines = [f"  ARP: who-has {hop}? tell {route.src} (broadcast from {mac})"]
+    else:
+        from netlab.core.ndisc import NdiscCore
+
+        core = NdiscCore(mac=mac, src=route.src, target=hop, timeout=1.0)
+        lines = [f"  NDP: Neighbor Solicitation for {hop} from {mac} (to {core.group}, "
+                 f"{core.group_mac})"]  # fmt: skip
     replies = []
     Runner(route.dev).run(core, lambda e: replies.append(e) if e.type == "reply" else None)
-    if replies:
-        r = replies[0]
-        rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""
-        lines.append(f"  ARP: {r.ip} is-at {r.mac}{rtt}")
-    else:
-        lines.append(f"  ARP: no answer from {route.next_hop} within 1 s")
-    return lines
+    if not replies:
+        return [*lines, f"  {lines[0].split(':')[0].strip()}: no answer from {hop} within 1 s"]
+    r = replies[0]
+    rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""
+    if route.family == 4:
+        return [*lines, f"  ARP: {r.ip} is-at {r.mac}{rtt}"]
+    router = ", a router" if r.router else ""
+    return [*lines, f"  NDP: Neighbor Advertisement {r.target} is at {r.mac}{router}{rtt}"]

@@ -155,7 +155,7 @@ def traceroute(
     from netlab.core.trace import DEFAULT_PORT, Flow, TraceCore, Wait, default_size, min_size
     from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import interface_mtu, resolve_target, route_to
+    from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
     from netlab.net.runner import Runner, import_scapy_ip
     from netlab.render import traceroute as view
 
@@ -175,7 +175,7 @@ def traceroute(
         raise InputError("too many probes: (hops × probes per hop) must stay under 60000")
 
     addr, fam = resolve_target(target, family)
-    route = route_to(addr, common.iface)
+    route = route_to(addr, common.iface or scope_iface(target))
     ident = (os.getpid() ^ int(time.time())) & 0xFFFF or 1
     sport = ident if method == "icmp" else random.randrange(33000, 60000)
     flow = Flow(method, fam, route.src, addr, sport, port or DEFAULT_PORT[method],

@@ -30,8 +30,17 @@ class Route:
         return self.gateway or self.target
 
 
+def scope_iface(name: str) -> str | None:
+    """The interface a scoped address names ('fe80::1%eth0' -> 'eth0'), as iputils takes it."""
+    addr, sep, scope = name.partition("%")
+    return scope if sep and scope and ":" in addr else None
+
+
 def resolve_target(name: str, family: int | None = None) -> tuple[str, int]:
-    """An address for NAME (an address, or a name from /etc/hosts or DNS) and its family."""
+    """An address for NAME (an address, possibly scoped, or a name from /etc/hosts or DNS)
+    and its family. A scope ('%eth0') is left out of the address: see scope_iface."""
+    if scope_iface(name):
+        name = name.partition("%")[0]
     try:
         addr = ipaddress.ip_address(name)
         if family is not None and addr.version != family:

@@ -4,7 +4,8 @@
    (address AND netmask)? Then it is delivered directly; otherwise to the gateway.
 2. The next hop's MAC address: from the kernel's neighbour table, or, when it is
    not there yet, the kernel resolves it (ARP for IPv4, neighbour discovery for
-   IPv6) before the first packet leaves, which -v shows.
+   IPv6) before the first packet leaves; `ping --explain` then runs that exchange
+   itself and shows it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ def explain_route(target: str, route: Route) -> list[str]:
     else:
         lines.append(
             f"  next hop {hop}: not in the neighbour table yet; the kernel resolves it with "
-            f"{proto} before the first packet"
-            + (", as netlab does now:" if addr.version == 4 else " (see -v)")
+            f"{proto} before the first packet, as netlab does now:"
         )
     return lines
