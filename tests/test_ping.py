@@ -143,6 +143,20 @@ def test_big_pings_are_fragmented_and_answered_like_iputils(routed_lab, family):
 
 
 @pytest.mark.lab
+def test_quiet_and_timestamps_as_iputils(routed_lab):
+    args = ("-4", "-c", "2", "-i", "0.2", "server")
+    theirs = routed_lab.exec("client", "ping", "-q", *args).stdout.splitlines()
+    ours = ping(routed_lab, "-q", *args).stdout.splitlines()
+    assert len(ours) == len(theirs) == 5  # PING line, blank, three of statistics… (iputils)
+    assert ours[1] == theirs[1] == "" and ours[2] == "--- server ping statistics ---"
+    assert theirs[2].endswith(" ping statistics ---")  # iputils -q leaves the name out here
+    stamped = ping(routed_lab, "-D", "-n", *args).stdout.splitlines()
+    their_stamped = routed_lab.exec("client", "ping", "-D", "-n", *args).stdout.splitlines()
+    pattern = r"^\[\d{10}\.\d{6}\] 64 bytes from [\d.]+: icmp_seq=\d ttl=61 time="
+    assert all(re.match(pattern, line) for line in stamped[1:3] + their_stamped[1:3])
+
+
+@pytest.mark.lab
 def test_several_targets_in_parallel(routed_lab):
     out = ping(routed_lab, "-c", "2", "-i", "0.2", "--json", "server", "r1", "198.18.4.99",
                "-W", "1")  # fmt: skip

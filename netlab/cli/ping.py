@@ -73,11 +73,14 @@ from netlab.errors import ExitStatus
     type=click.Path(dir_okay=False),
     help="Save every packet sent and received to FILE (pcapng).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Only the first line and the statistics.")
+@click.option("-D", "timestamps", is_flag=True, help="Start each line with the UNIX time.")
+@click.option("-n", "numeric", is_flag=True, help="Addresses only (always so; as iputils' -n).")
 @common_options("count", "verbose", "json", "no_color", count=4)
 def ping(
     common: Common, targets: tuple[str, ...], iface: str | None, interval: float, size: int,
     ttl: int, reply_timeout: float, deadline: float | None, df: bool, family: int | None,
-    explain: bool, write: str | None,
+    explain: bool, write: str | None, quiet: bool, timestamps: bool, numeric: bool,
 ) -> ExitStatus:  # fmt: skip
     """Send COUNT echo requests to each TARGET (several are probed in parallel) and
     report replies, ICMP errors by name with the router that sent them, and
@@ -154,10 +157,10 @@ def ping(
             return
         if event.type == "summary":
             out.write("\n" + "\n".join(view.summary_lines(event)) + "\n")
-        else:
+        elif not quiet:
             line = view.event_line(event)
             if line:
-                out.write(line + "\n")
+                out.write(f"[{time.time():.6f}] {line}\n" if timestamps else line + "\n")
         out.flush()
 
     if unprivileged:
