@@ -222,17 +222,19 @@ def _resolve_next_hop(route) -> list[str]:
         from netlab.core.arp import ArpingCore
 
         core = ArpingCore(mac=mac, src=route.src, target=hop, count=1, timeout=1.0)
+        label = "ARP"
         lines = [f"  ARP: who-has {hop}? tell {route.src} (broadcast from {mac})"]
     else:
         from netlab.core.ndisc import NdiscCore
 
         core = NdiscCore(mac=mac, src=route.src, target=hop, timeout=1.0)
+        label = "NDP"
         lines = [f"  NDP: Neighbor Solicitation for {hop} from {mac} (to {core.group}, "
                  f"{core.group_mac})"]  # fmt: skip
     replies = []
     Runner(route.dev).run(core, lambda e: replies.append(e) if e.type == "reply" else None)
     if not replies:
-        return [*lines, f"  {lines[0].split(':')[0].strip()}: no answer from {hop} within 1 s"]
+        return [*lines, f"  {label}: no answer from {hop} within 1 s"]
     r = replies[0]
     rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""
     if route.family == 4:

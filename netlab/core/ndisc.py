@@ -76,8 +76,8 @@ class NdiscCore:
         if target != self._target_packed:
             return []
         if icmp_type == ND_NS:
-            if self._tx_ns is None:
-                self._tx_ns = frame.ts_ns  # ours, seen leaving (or another host's: same time)
+            if self._tx_ns is None and mac == self.mac.lower():
+                self._tx_ns = frame.ts_ns  # ours, seen leaving: the kernel's send time
             return []
         sent = self._tx_ns if self._tx_ns is not None else self._sent_ns
         rtt = (frame.ts_ns - sent) / 1e6 if frame.ts_ns >= sent else None
