@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from netlab.capture.reader import Frame
 from netlab.core.arp import (
     ArpingCore,
     ArpReply,
@@ -22,6 +21,7 @@ from netlab.core.arp import (
     parse_arp,
 )
 from netlab.net.oui import LOCALLY_ADMINISTERED, UNKNOWN, OuiDatabase
+from netlab.wire.link import LinkFrame
 from tests.conftest import netlab_bin
 
 NS = 1_000_000_000
@@ -34,7 +34,7 @@ DUP_LAB = str(Path(__file__).parent / "labs" / "dup.toml")
 
 # --- frames for the cores --------------------------------------------------------------------
 def arp_frame(op: int, sha: str, spa: str, tha: str, tpa: str, ts: int, dst: str | None = None,
-              vlan: bool = False) -> Frame:  # fmt: skip
+              vlan: bool = False) -> LinkFrame:  # fmt: skip
     eth_dst = bytes.fromhex((dst or ("ff:ff:ff:ff:ff:ff" if op == 1 else tha)).replace(":", ""))
     header = eth_dst + bytes.fromhex(sha.replace(":", ""))
     if vlan:
@@ -43,15 +43,15 @@ def arp_frame(op: int, sha: str, spa: str, tha: str, tpa: str, ts: int, dst: str
             + bytes.fromhex(sha.replace(":", "")) + socket.inet_aton(spa)
             + bytes.fromhex(tha.replace(":", "")) + socket.inet_aton(tpa))  # fmt: skip
     data = header + body
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+    return LinkFrame(data, ts, 1)
 
 
-def sent_frame(send, ts: int) -> Frame:
+def sent_frame(send, ts: int) -> LinkFrame:
     """What the capture shows when our own Send leaves the interface."""
-    return Frame(ts, len(send.data), len(send.data), 1, send.data, 0, None)
+    return LinkFrame(send.data, ts, 1)
 
 
-def reply(sha: str, spa: str, tpa: str, ts: int, tha: str = ME) -> Frame:
+def reply(sha: str, spa: str, tpa: str, ts: int, tha: str = ME) -> LinkFrame:
     return arp_frame(2, sha, spa, tha, tpa, ts)
 
 
@@ -75,14 +75,14 @@ def test_parse_never_raises_and_rejects_what_is_not_ethernet_ipv4_arp():
     rng = random.Random(5227)
     for _ in range(2000):
         data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 64)))
-        parse_arp(Frame(0, len(data), len(data), 1, data, 0, None))
+        parse_arp(LinkFrame(data, 0, 1))
     for cut in range(len(good)):
-        assert parse_arp(Frame(0, cut, cut, 1, good[:cut], 0, None)) is None
+        assert parse_arp(LinkFrame(good[:cut], 0, 1)) is None
     ipv4 = good[:12] + b"\x08\x00" + good[14:]
-    assert parse_arp(Frame(0, len(ipv4), len(ipv4), 1, ipv4, 0, None)) is None
+    assert parse_arp(LinkFrame(ipv4, 0, 1)) is None
     token_ring = good[:14] + b"\x00\x06" + good[16:]  # another hardware type
-    assert parse_arp(Frame(0, len(token_ring), len(token_ring), 1, token_ring, 0, None)) is None
-    raw_ip = Frame(0, len(good), len(good), 101, good, 0, None)  # LINKTYPE_RAW: no ARP there
+    assert parse_arp(LinkFrame(token_ring, 0, 1)) is None
+    raw_ip = LinkFrame(good, 0, 101)  # LINKTYPE_RAW: no ARP there
     assert parse_arp(raw_ip) is None
 
 

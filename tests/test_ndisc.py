@@ -5,15 +5,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.reader import Frame
 from netlab.core.ndisc import NdiscCore, NeighborAdvert, NoAnswer, _parse, solicited_node
+from netlab.wire.link import LinkFrame
 
 NS = 1_000_000_000
 ME, THEM = "02:00:00:00:00:0a", "02:00:00:00:00:14"
 
 
-def _frame(data: bytes, ts: int) -> Frame:
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+def _frame(data: bytes, ts: int) -> LinkFrame:
+    return LinkFrame(data, ts, 1)
 
 
 def _advert(target: str, lladdr: str | None = THEM, router: bool = False, hlim: int = 255):

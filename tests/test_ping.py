@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from netlab.capture.reader import Frame
 from netlab.core.echo import EchoCore, IcmpError, Reply, Summary, Target, Timeout
+from netlab.wire.link import LinkFrame
 from tests.conftest import netlab_bin
 from tests.labfixtures import warm_neighbours
 
@@ -248,14 +248,14 @@ def test_bad_target_is_one_line_exit_2():
 # --- the core with fake time ----------------------------------------------------------
 
 
-def _reply_frame(src: str, dst: str, ident: int, seq: int, ts: int, ttl: int = 60) -> Frame:
+def _reply_frame(src: str, dst: str, ident: int, seq: int, ts: int, ttl: int = 60) -> LinkFrame:
     from scapy.layers.inet import ICMP, IP
     from scapy.layers.l2 import Ether
 
     data = bytes(
         Ether() / IP(src=src, dst=dst, ttl=ttl) / ICMP(type=0, id=ident, seq=seq) / (b"x" * 56)
     )
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+    return LinkFrame(data, ts, 1)
 
 
 def test_core_timeouts_duplicates_and_summary_with_fake_time():
@@ -298,17 +298,17 @@ def test_core_matches_icmp_errors_by_the_quoted_request():
         data = bytes(
             Ether() / IP(src="198.18.2.2", dst="198.18.9.1") / ICMP(type=11, code=0) / bytes(inner)
         )
-        core.on_packet(Frame(5, len(data), len(data), 1, data, 0, None), 5)
+        core.on_packet(LinkFrame(data, 5, 1), 5)
     errors = [e for e in core.pop_events() if isinstance(e, IcmpError)]
     assert len(errors) == 1 and errors[0].src == "198.18.2.2" and errors[0].seq == 1
     assert core.done()
 
 
-def _eth(packet: bytes, ts: int) -> Frame:
+def _eth(packet: bytes, ts: int) -> LinkFrame:
     from scapy.layers.l2 import Ether
 
     data = bytes(Ether(type=0x0800 if packet[0] >> 4 == 4 else 0x86DD)) + packet
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+    return LinkFrame(data, ts, 1)
 
 
 def test_core_fragments_a_big_request_and_reassembles_the_reply():

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from netlab.capture.reader import Frame
 from netlab.core import tcp_handshake as th
 from netlab.core.tcp_handshake import Conn, Note, TcpHandshakeCore, parse_frame
+from netlab.wire.link import LinkFrame
 from tests.conftest import netlab_bin
 
 NS = 1_000_000_000
@@ -30,7 +30,7 @@ IRS = 5000
 
 
 def _frame(flags: int, seq: int, ack: int = 0, ts: int = 0, *, out: bool = False,
-           options=None, payload: bytes = b"", win: int = 65160) -> Frame:  # fmt: skip
+           options=None, payload: bytes = b"", win: int = 65160) -> LinkFrame:  # fmt: skip
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether
 
@@ -40,11 +40,11 @@ def _frame(flags: int, seq: int, ack: int = 0, ts: int = 0, *, out: bool = False
     tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=win,
               options=options or [])  # fmt: skip
     data = bytes(Ether() / ip / tcp / payload)
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+    return LinkFrame(data, ts, 1)
 
 
 def _sent(sends):
-    return [parse_frame(Frame(0, len(s.data), len(s.data), 101, s.data, 0, None), 4)
+    return [parse_frame(LinkFrame(s.data, 0, 101), 4)
             for s in sends]  # fmt: skip
 
 
@@ -259,7 +259,7 @@ def test_icmp_unreachable_is_filtered_by_name():
     quoted = IP(src=CONN.src, dst=CONN.dst) / TCP(sport=CONN.sport, dport=CONN.dport, flags="S")
     data = bytes(Ether() / IP(src="198.18.3.2", dst=CONN.src) / ICMP(type=3, code=13)
                  / bytes(quoted)[:28])  # fmt: skip
-    core.on_packet(Frame(5, len(data), len(data), 1, data, 0, None), 5)
+    core.on_packet(LinkFrame(data, 5, 1), 5)
     assert core.done() and core.outcome.result == "filtered"
     assert "Communication administratively filtered" in core.outcome.reason
     assert "198.18.3.2" in core.outcome.reason
@@ -317,7 +317,7 @@ def test_lost_data_is_resent_from_snd_una_and_icmp_too_big_shrinks_the_segments(
     quoted = build_quoted(again)
     data = bytes(IP(src="198.18.3.1", dst=CONN.src) / ICMP(type=3, code=4, nexthopmtu=1400)
                  / quoted)  # fmt: skip
-    smaller = _sent(core.on_packet(Frame(5, len(data), len(data), 101, data, 0, None), 5))
+    smaller = _sent(core.on_packet(LinkFrame(data, 5, 101), 5))
     assert [(s.seq - ISN, s.length) for s in smaller] == [(1389, 1348), (2737, 264)]
     assert core.smss == 1400 - 40 - 12
     [fin] = _sent(core.on_packet(_frame(ACK, IRS + 1, ISN + 3001, 6), 6))
@@ -738,7 +738,7 @@ def test_scan_core_paces_probes_and_tells_open_closed_filtered():
     def answer(port: int, flags: int, ack: int) -> list:
         data = bytes(IP(src=CONN.dst, dst=CONN.src)
                      / TCP(sport=port, dport=40000, flags=flags, seq=IRS, ack=ack))  # fmt: skip
-        return _sent(core.on_packet(Frame(NS // 10, len(data), len(data), 101, data, 0, None),
+        return _sent(core.on_packet(LinkFrame(data, NS // 10, 101),
                                     NS // 10))  # fmt: skip
 
     assert answer(7, SYN | ACK, 12345) == []  # not an answer to our SYN: ignored
@@ -747,7 +747,7 @@ def test_scan_core_paces_probes_and_tells_open_closed_filtered():
     assert answer(9, RST | ACK, core.isn(9) + 1) == []
     quoted = bytes(IP(src=CONN.src, dst=CONN.dst) / TCP(sport=40000, dport=22, flags="S"))[:28]
     icmp = bytes(IP(src="198.18.3.1", dst=CONN.src) / ICMP(type=3, code=13) / quoted)
-    core.on_packet(Frame(5, len(icmp), len(icmp), 101, icmp, 0, None), NS // 10)
+    core.on_packet(LinkFrame(icmp, 5, 101), NS // 10)
     states = {p: r.state for p, r in core.results.items()}
     assert states == {7: "open", 9: "closed", 22: "filtered", 80: ""}
     assert "administratively filtered" in core.results[22].reason

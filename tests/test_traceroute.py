@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from netlab.capture.reader import Frame
 from netlab.core.trace import (
     Flow,
     Heard,
@@ -24,6 +23,7 @@ from netlab.core.trace import (
     next_plateau,
 )
 from netlab.render import traceroute as view
+from netlab.wire.link import LinkFrame
 from tests.conftest import netlab_bin, require_root, require_tool
 
 NS = 1_000_000_000
@@ -35,16 +35,16 @@ ROUTERS = {1: "198.18.1.1", 2: "198.18.2.2", 3: "198.18.3.2"}  # hop 4 is DST
 # --- helpers: frames a router or the destination would send back ------------------------------
 
 
-def _frame(pkt, ts: int) -> Frame:
+def _frame(pkt, ts: int) -> LinkFrame:
     from scapy.layers.l2 import Ether
 
     # Explicit MACs: otherwise Scapy would resolve them (ARP / neighbour solicitation).
     data = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / pkt)
-    return Frame(ts, len(data), len(data), 1, data, 0, None)
+    return LinkFrame(data, ts, 1)
 
 
 def _answer(flow: Flow, probe: bytes, frm: str, ts: int, *, icmp_type: int = 11, code: int = 0,
-            mtu: int = 0, quote: int = 28) -> Frame:  # fmt: skip
+            mtu: int = 0, quote: int = 28) -> LinkFrame:  # fmt: skip
     """An ICMP error from FRM quoting QUOTE bytes of PROBE (RFC 792's header + 8 by default)."""
     if flow.family == 6:
         from scapy.layers.inet6 import (
@@ -181,7 +181,7 @@ def test_rtt_is_from_the_kernel_timestamp_of_the_probe_leaving():
     assert hop.probes[0].rtt_ms == pytest.approx(2.0)
 
 
-def _frame_raw(ip_packet: bytes, ts: int) -> Frame:
+def _frame_raw(ip_packet: bytes, ts: int) -> LinkFrame:
     from scapy.layers.inet import IP
 
     return _frame(IP(ip_packet), ts)

@@ -157,6 +157,7 @@ class LiveCapture:
         self.linktype = linktype
         self.snaplen = snaplen
         self.loopback = hwtype == ARPHRD_LOOPBACK
+        self.last_outgoing: bool | None = None
         program = bpf.compile_filter(expression, linktype, snaplen, ipv4_netmask(iface))
         self.captured = 0
         self._packets = self._drops = 0
@@ -209,6 +210,8 @@ class LiveCapture:
         # On lo every packet is seen leaving and arriving: keep one copy, as libpcap does.
         if self.loopback and addr[2] == PACKET_OUTGOING:
             return None
+        # Which way it went, for cores (None on lo: the copy kept is the arriving one).
+        self.last_outgoing = None if self.loopback else addr[2] == PACKET_OUTGOING
         ts_ns, aux = _timestamp_ns(ancdata)
         if ts_ns is None:  # only if the kernel refused SO_TIMESTAMPNS
             ts_ns = time.time_ns()

@@ -196,184 +196,82 @@ def _ipv4(text: str, what: str) -> str:
     return str(addr)
 
 
-_interfaces: list[dict] | None = None
-
-
-def _local_interfaces() -> list[dict]:
-    """Interfaces with link type, flags and addresses (`ip -j addr`), in ifindex order."""
-    global _interfaces
-    if _interfaces is None:
-        import json
-        import subprocess
-
-        proc = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True,
-                              timeout=5)  # fmt: skip
-        _interfaces = json.loads(proc.stdout or "[]")
-    return _interfaces
-
-
-def _addresses(link: dict) -> list:
-    import ipaddress
-
-    return [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
-            for a in link.get("addr_info", []) if a.get("family") == "inet"]  # fmt: skip
-
-
-def _default_ether() -> dict:
-    """The first interface that is up, Ethernet and has IPv4 (as arp-scan picks one)."""
-    from netlab.errors import InputError
-
-    for link in _local_interfaces():
-        if link.get("link_type") == "ether" and "UP" in link.get("flags", []) and _addresses(link):
-            return link
-    raise InputError("no Ethernet interface with an IPv4 address is up: choose one with -I")
-
-
-def _link(iface: str) -> dict:
-    for link in _local_interfaces():
-        if link.get("ifname") == iface:
-            return link
-    return {"ifname": iface}
-
-
-def _iface_for(target: str, iface: str | None) -> str:
-    """-I, else the interface that holds TARGET, else the one the route to it leaves by."""
-    if iface:
-        return iface
-    for link in _local_interfaces():
-        if link.get("link_type") != "loopback" and any(
-            str(a.ip) == target for a in _addresses(link)
-        ):
-            return link["ifname"]
-    from netlab.net.route import route_to
-
-    return route_to(target).dev
-
-
-def _ether(iface: str) -> str:
-    """IFACE's MAC, after checking that it exists and carries Ethernet (ARP's hardware type)."""
-    from netlab.capture.live import ARPHRD_ETHER, arphrd, interface_index
-    from netlab.errors import InputError
-    from netlab.net.route import interface_mac
-
-    interface_index(iface)  # "no such interface" as a one-line error
-    if arphrd(iface) != ARPHRD_ETHER:
-        raise InputError(f"ARP needs an Ethernet interface: '{iface}' is not one (choose with -I)")
-    mac = interface_mac(iface)
-    if not mac:
-        raise InputError(f"cannot read the MAC address of '{iface}'")
-    return mac
-
-
-def _source_for(target: str, iface: str) -> tuple[str, str | None]:
-    """(our address towards TARGET on IFACE, its gateway if TARGET is not on-link)."""
-    import ipaddress
-
-    from netlab.errors import InputError
-    from netlab.net.route import route_to
-
-    try:
-        route = route_to(target, iface)
-        if route.src and route.dev == iface:
-            return route.src, route.gateway
-    except InputError:
-        pass  # no route out of IFACE (e.g. -I to a segment without one): its own address
-    addrs = _addresses(_link(iface))
-    for a in addrs:
-        if ipaddress.ip_address(target) in a.network:
-            return str(a.ip), None
-    if addrs:
-        return str(addrs[0].ip), None
-    raise InputError(f"'{iface}' has no IPv4 address to send from: give one with -s")
-
-
 # --- arping modes ----------------------------------------------------------------------------
 def _probe(common: Common, mode: str, target: str | None, iface: str | None,
            source: str | None, interval: float | None, reply_timeout: float | None,
            deadline: float | None, broadcast_only: bool, ops: list[str],
            write: str | None) -> ExitStatus:  # fmt: skip
-    import sys
-
+    from netlab.cli.run import Session
     from netlab.core.arp import ArpingCore
+    from netlab.net import ifaces
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.runner import Runner
     from netlab.render import arp as view
 
     notes = []
     if target is not None:
         target = _ipv4(target, "IP")
     if mode == "announce" and target is None:
-        link = _link(iface) if iface else _default_ether()
+        link = ifaces.link_named(iface) if iface else ifaces.default_ether()
         iface = link["ifname"]
-        addrs = _addresses(link)
+        addrs = ifaces.ipv4_addresses(link)
         if not addrs:
             from netlab.errors import InputError
 
             raise InputError(f"'{iface}' has no IPv4 address to announce: give the IP")
         target = str(addrs[0].ip)
     assert target is not None
-    dev = _iface_for(target, iface)
-    mac = _ether(dev)
+    dev = ifaces.iface_for(target, iface)
+    mac = ifaces.ether_mac(dev)
     src = source and _ipv4(source, "--source")
     if mode == "resolve" and not src:
-        src, gateway = _source_for(target, dev)
+        src, gateway = ifaces.source_for(target, dev)
         if gateway:
             notes.append(f"{target} is not on-link (its route goes via {gateway}): only hosts "
                          f"on {dev}'s segment answer ARP")  # fmt: skip
-    if mode == "announce" and not any(str(a.ip) == target for a in _addresses(_link(dev))):
+    if mode == "announce" and not any(
+        str(a.ip) == target for a in ifaces.ipv4_addresses(ifaces.link_named(dev))
+    ):
         notes.append(f"{target} is not an address of {dev}: announcing it claims it for {mac}")
     count = common.count
     if count is None and deadline is None:
         count = DEFAULT_COUNT[mode]
     require_raw_socket("arp")
 
-    out = sys.stdout
-    err = sys.stderr
-    for note in notes:
-        err.write(f"netlab: note: {note}\n")
-    if common.json:
-        from netlab.render.jsonout import NdjsonWriter
+    with Session(common, stream=True, write=write) as s:
+        for note in notes:
+            s.note(note)
+        import scapy.layers.l2  # noqa: F401  (now, not inside the first send)
 
-        ndjson = NdjsonWriter(out)
-    import scapy.layers.l2  # noqa: F401  (now, not inside the first send)
+        core = ArpingCore(mac=mac, src=src or "0.0.0.0", target=target, mode=mode,
+                          count=count, interval=interval or 1.0, timeout=reply_timeout or 1.0,
+                          deadline=deadline, broadcast_only=broadcast_only,
+                          announce=ops or ("request",))  # fmt: skip
+        s.text(view.probe_header(target, core.src, dev))
+        summary = None
 
-    core = ArpingCore(mac=mac, src=src or "0.0.0.0", target=target, mode=mode, count=count,
-                      interval=interval or 1.0, timeout=reply_timeout or 1.0,
-                      deadline=deadline, broadcast_only=broadcast_only,
-                      announce=ops or ("request",))  # fmt: skip
-    if not common.json:
-        out.write(view.probe_header(target, core.src, dev) + "\n")
-        out.flush()
-    summary = None
-
-    def on_event(event) -> None:
-        nonlocal summary
-        if event.type == "summary":
-            summary = event
-        if event.type == "local_error":
-            err.write(f"netlab: warning: {view.local_error_line(event)}\n")
-        if common.json:
-            if event.type != "local_error":
+        def on_event(event) -> None:
+            nonlocal summary
+            if event.type == "summary":
+                summary = event
+            if event.type == "local_error":
+                s.note(view.local_error_line(event), "warning")
+            elif common.json:
                 extra = {"interface": dev} if event.type == "summary" else {}
-                ndjson.write(view.json_record(event, **extra))
-            return
-        if event.type == "reply":
-            out.write(view.probe_line(event) + "\n")
-        elif event.type == "summary":
-            out.write("\n".join(view.probe_summary_lines(event)) + "\n")
-        out.flush()
+                s.emit(view.json_record(event, **extra))
+            elif event.type == "reply":
+                s.text(view.probe_line(event))
+            elif event.type == "summary":
+                s.text(*view.probe_summary_lines(event))
 
-    runner = Runner(dev, verbose=common.verbose, write=write,
-                    verbose_out=err if common.json else out)  # fmt: skip
-    if runner.run(core, on_event):
-        return ExitStatus.INTERRUPTED
+        if s.run_packets(core, dev, on_event):
+            return ExitStatus.INTERRUPTED
     assert summary is not None
     if mode == "announce":
-        return ExitStatus.SUCCESS if summary.sent else ExitStatus.NO_ANSWER
+        return s.status(summary.sent > 0)
     if mode == "dad":
-        return ExitStatus.NO_ANSWER if summary.conflict_mac else ExitStatus.SUCCESS
+        return s.status(not summary.conflict_mac)
     wanted = common.count if deadline is not None and common.count is not None else 1
-    return ExitStatus.SUCCESS if summary.answered >= wanted else ExitStatus.NO_ANSWER
+    return s.status(summary.answered >= wanted)
 
 
 # --- scans -------------------------------------------------------------------------------------
@@ -417,41 +315,38 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
           source: str | None, interval: float | None, rate: float | None,
           reply_timeout: float | None, deadline: float | None, tries: int, backoff: float,
           force: bool, write: str | None) -> ExitStatus:  # fmt: skip
-    import sys
-
+    from netlab.cli.run import Session
     from netlab.errors import InputError
+    from netlab.net import ifaces
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.runner import Runner
     from netlab.render import arp as view
 
     nets = list(cidrs)
     link = None
     if localnet:
-        link = _link(iface) if iface else _default_ether()
+        link = ifaces.link_named(iface) if iface else ifaces.default_ether()
         iface = link["ifname"]
-        subnets = [str(a.network) for a in _addresses(link) if a.network.prefixlen < 32]
+        subnets = [str(a.network) for a in ifaces.ipv4_addresses(link) if a.network.prefixlen < 32]
         if not subnets:
             raise InputError(f"--localnet: '{iface}' has no IPv4 subnet to sweep")
         nets += subnets
     targets, what = _scan_targets(nets, force)
     if not targets:
         raise InputError("--scan: no addresses to sweep")
-    dev = iface or _iface_for(targets[0], None)
-    mac = _ether(dev)
+    dev = iface or ifaces.iface_for(targets[0], None)
+    mac = ifaces.ether_mac(dev)
     src = source and _ipv4(source, "--source")
     if not src:
         import ipaddress
 
         first = ipaddress.ip_address(targets[0])
-        mine = _addresses(link or _link(dev))
+        mine = ifaces.ipv4_addresses(link or ifaces.link_named(dev))
         inside = [a for a in mine if first in a.network]
-        src = str((inside or mine)[0].ip) if mine else _source_for(targets[0], dev)[0]
+        src = str((inside or mine)[0].ip) if mine else ifaces.source_for(targets[0], dev)[0]
     pace = interval if interval is not None else 1.0 / (rate or DEFAULT_RATE)
     timeout = reply_timeout or 0.5
     require_raw_socket("arp")
 
-    out = sys.stdout
-    err = sys.stderr
     import scapy.layers.l2  # noqa: F401  (before the clock starts)
 
     from netlab.core.arp import ArpScanCore
@@ -460,48 +355,36 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
     core = ArpScanCore(mac=mac, src=src, targets=targets, interval=pace, tries=tries,
                        timeout=timeout, backoff=backoff, deadline=deadline)  # fmt: skip
     vendors = default_database()  # read at the first answer (~50 ms; pacing catches up)
-    warned = False
-
-    def vendor(mac: str) -> str:
-        nonlocal warned
-        name = vendors.lookup(mac)
-        if vendors.warning and not warned:
-            warned = True
-            err.write(f"netlab: warning: {vendors.warning}\n")
-        return name
-
-    if common.json:
-        from netlab.render.jsonout import NdjsonWriter
-
-        ndjson = NdjsonWriter(out)
-    else:
-        out.write("\n".join(view.scan_header(dev, mac, src, len(targets), what, 1.0 / pace,
-                                             tries, timeout)) + "\n")  # fmt: skip
-        out.flush()
     summary = None
+    with Session(common, stream=True, write=write) as s:
+        warned = False
 
-    def on_event(event) -> None:
-        nonlocal summary
-        if event.type == "local_error":
-            err.write(f"netlab: warning: {view.local_error_line(event)}\n")
-            return
-        if event.type == "summary":
-            summary = event
-        if common.json:
-            if event.type == "reply":
-                ndjson.write(view.json_record(event, vendor(event.mac)))
-            else:
-                ndjson.write(view.json_record(event, interface=dev, source=src))
-            return
-        if event.type == "reply":
-            out.write(view.scan_line(event, vendor(event.mac)) + "\n")
-        elif event.type == "summary":
-            out.write("\n" + view.scan_summary_line(event) + "\n")
-        out.flush()
+        def vendor(mac: str) -> str:
+            nonlocal warned
+            name = vendors.lookup(mac)
+            if vendors.warning and not warned:
+                warned = True
+                s.note(vendors.warning, "warning")
+            return name
 
-    runner = Runner(dev, verbose=common.verbose, write=write,
-                    verbose_out=err if common.json else out)  # fmt: skip
-    if runner.run(core, on_event):
-        return ExitStatus.INTERRUPTED
-    assert summary is not None
-    return ExitStatus.SUCCESS if summary.responded else ExitStatus.NO_ANSWER
+        s.text(*view.scan_header(dev, mac, src, len(targets), what, 1.0 / pace, tries, timeout))
+
+        def on_event(event) -> None:
+            nonlocal summary
+            if event.type == "local_error":
+                s.note(view.local_error_line(event), "warning")
+                return
+            if event.type == "summary":
+                summary = event
+            if common.json:
+                if event.type == "reply":
+                    s.emit(view.json_record(event, vendor(event.mac)))
+                else:
+                    s.emit(view.json_record(event, interface=dev, source=src))
+            elif event.type == "reply":
+                s.text(view.scan_line(event, vendor(event.mac)))
+            elif event.type == "summary":
+                s.text("", view.scan_summary_line(event))
+
+        s.run_packets(core, dev, on_event)
+    return s.status(summary is not None and summary.responded > 0)

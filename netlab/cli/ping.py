@@ -98,12 +98,12 @@ def ping(
       netlab ping --json -c 5 198.18.0.1 198.18.0.2 | jq 'select(.type=="summary")'
     """
     import os
-    import sys
     import time
 
+    from netlab.cli.run import Session
     from netlab.core.echo import EchoCore, Target
     from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
-    from netlab.net.runner import Runner, import_scapy_ip
+    from netlab.net.runner import import_scapy_ip
     from netlab.render import ping as view
 
     resolved = []
@@ -119,64 +119,52 @@ def ping(
             f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
         )
     unprivileged = _unprivileged_mode(verbose=common.verbose, write=write)
-    out = sys.stdout
-    if common.json:
-        from netlab.render.jsonout import NdjsonWriter
+    with Session(common, stream=True, write=write) as s:
+        if explain:
+            from netlab.render.explain import explain_route
 
-        ndjson = NdjsonWriter(out)
-    if explain:
-        from netlab.render.explain import explain_route
+            for target, route in resolved:
+                s.side.write("\n".join([*explain_route(target.addr, route),
+                                        *_resolve_next_hop(route)]) + "\n")  # fmt: skip
+        s.text(*(view.header(target, size) for target, _route in resolved))
 
-        for target, route in resolved:
-            for line in explain_route(target.addr, route):
-                (sys.stderr if common.json else out).write(line + "\n")
-            for line in _resolve_next_hop(route):
-                (sys.stderr if common.json else out).write(line + "\n")
-    if not common.json:
-        for target, _route in resolved:
-            out.write(view.header(target, size) + "\n")
-        out.flush()
+        if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
+            for target, route in resolved:
+                target.mtu = route.path_mtu or interface_mtu(route.dev)
+        import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
+        core = EchoCore(
+            [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()),
+            count=common.count, interval=interval, size=size, ttl=ttl, df=df,
+            timeout=reply_timeout, deadline=deadline,
+        )  # fmt: skip
+        core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
+        replies = 0
 
-    if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
-        for target, route in resolved:
-            target.mtu = route.path_mtu or interface_mtu(route.dev)
-    import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
-    core = EchoCore(
-        [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()), count=common.count,
-        interval=interval, size=size, ttl=ttl, df=df, timeout=reply_timeout, deadline=deadline,
-    )  # fmt: skip
-    core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
-    replies = 0
+        def on_event(event) -> None:
+            nonlocal replies
+            if getattr(event, "type", "") == "reply" and not event.duplicate and not event.late:
+                replies += 1
+            if common.json:
+                s.emit(view.json_record(event))
+            elif event.type == "summary":
+                s.text("", *view.summary_lines(event))
+            elif not quiet:
+                line = view.event_line(event)
+                if line:
+                    s.text(f"[{time.time():.6f}] {line}" if timestamps else line)
 
-    def on_event(event) -> None:
-        nonlocal replies
-        if getattr(event, "type", "") == "reply" and not event.duplicate and not event.late:
-            replies += 1
-        if common.json:
-            ndjson.write(view.json_record(event))
-            return
-        if event.type == "summary":
-            out.write("\n" + "\n".join(view.summary_lines(event)) + "\n")
-        elif not quiet:
-            line = view.event_line(event)
-            if line:
-                out.write(f"[{time.time():.6f}] {line}\n" if timestamps else line + "\n")
-        out.flush()
+        if unprivileged:
+            from netlab.net.pingsock import DatagramRunner
 
-    if unprivileged:
-        from netlab.net.pingsock import DatagramRunner
-
-        runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
-        core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
-    else:
-        # Without --df, fragments we cut to the path MTU must not be refused because the
-        # kernel learnt a smaller one meanwhile (from the first fragment's "packet too
-        # big"): the router's answer is the one to show, as iputils does.
-        runner = Runner(devs[0], verbose=common.verbose, write=write, pmtu_probe=not df,
-                        verbose_out=sys.stderr if common.json else out)  # fmt: skip
-    if runner.run(core, on_event):  # the runner has shown the partial summaries
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.SUCCESS if replies else ExitStatus.NO_ANSWER
+            runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
+            core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
+            s.interrupted = runner.run(core, on_event)  # it has shown the partial summaries
+        else:
+            # Without --df, fragments we cut to the path MTU must not be refused because the
+            # kernel learnt a smaller one meanwhile (from the first fragment's "packet too
+            # big"): the router's answer is the one to show, as iputils does.
+            s.run_packets(core, devs[0], on_event, pmtu_probe=not df)
+    return s.status(replies > 0)
 
 
 def _unprivileged_mode(verbose: int, write: str | None) -> bool:

@@ -165,8 +165,8 @@ def tcp_handshake(
     """
     import random
     import socket
-    import sys
 
+    from netlab.cli.run import Session
     from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
     from netlab.errors import InputError, PrivilegeError
     from netlab.net.privilege import require_raw_socket
@@ -230,134 +230,53 @@ def tcp_handshake(
         core = TcpHandshakeCore(conn, isn=rng.getrandbits(32), ts_base=rng.getrandbits(32),
                                 tries=tries, hold=hold, reset=reset, data=data,
                                 time_wait=time_wait)  # fmt: skip
-        out = sys.stdout
-        if not common.json:
-            out.write(view.header(core, host) + "\n")
-            out.flush()
-        from netlab.net.runner import Runner
-
-        runner = Runner(route.dev, mark=MARK, verbose=common.verbose, write=common.write,
-                                verbose_out=sys.stderr if common.json else out)  # fmt: skip
-        with RstGuard(fam, route.src, sport, addr, port, timeout=guard_timeout, nft=nft):
-            interrupted = runner.run(core, lambda _event: None)
+        with Session(common) as s:
+            s.text(view.header(core, host))
+            with RstGuard(fam, route.src, sport, addr, port, timeout=guard_timeout, nft=nft):
+                s.run_packets(core, route.dev, _no_events, mark=MARK)
+            s.data = view.json_document(core, host)
+            s.text(*view.timeline_lines(core), view.result_line(core))
     finally:
         holder.close()
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
+    return s.status(core.outcome is not None and core.outcome.result == "open")
 
-        with JsonDocument(out) as doc:
-            doc.data = view.json_document(core, host)
-            if interrupted:
-                doc.data["interrupted"] = True
-    else:
-        out.write("\n".join(view.timeline_lines(core)) + "\n")
-        out.write(view.result_line(core) + "\n")
-        out.flush()
-    if interrupted:
-        return ExitStatus.INTERRUPTED
-    ok = core.outcome is not None and core.outcome.result == "open"
-    return ExitStatus.SUCCESS if ok else ExitStatus.NO_ANSWER
+
+def _no_events(_event) -> None:
+    pass  # the timeline is read from the core at the end
 
 
 def _connect(common: Common, host: str, port: int, tries: int, hold: float,
              family: int | None) -> ExitStatus:  # fmt: skip
     """--connect: the kernel's own handshake, timed and described by TCP_INFO."""
-    import contextlib
-    import errno
-    import socket
-    import sys
-    import time
-
-    from netlab.core.tcp_handshake import parse_tcp_info
+    from netlab.cli.run import Session
+    from netlab.net.kconnect import kernel_connect
     from netlab.net.route import resolve_target, route_to
     from netlab.render import tcp_handshake as view
 
     addr, fam = resolve_target(host, family)
     source = route_to(addr, common.iface).src if common.iface else ""
-    wait = float(2**tries - 1)  # SYNs after 0 s, 1 s, 3 s …, each given 1 s, 2 s, 4 s …
-    result, reason, err_name, info = "filtered", "", None, None
-    elapsed_ns, sport, interrupted = 0, None, False
-    sock = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        if common.iface:
-            with contextlib.suppress(OSError):  # refused without CAP_NET_RAW on older kernels
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, common.iface.encode())
-            sock.bind((source, 0))  # the source address of that interface's route
-        with contextlib.suppress(OSError):  # the kernel's SYN retries: tries - 1
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, max(1, min(255, tries - 1)))
-        sock.settimeout(wait)
-        started = time.monotonic_ns()
-        try:
-            sock.connect((addr, port))
-            result = "open"
-        except ConnectionRefusedError:
-            result, err_name = "closed", "ECONNREFUSED"
-            reason = "ECONNREFUSED (reset by the server: port closed)"
-        except TimeoutError as err:
-            if err.errno is None:  # our timeout, not the kernel's ETIMEDOUT
-                reason = f"no answer within {wait:g} s ({tries} SYN(s))"
-            else:
-                err_name = errno.errorcode.get(err.errno, str(err.errno))
-                reason = f"{err_name} ({err.strerror})"
-        except OSError as err:  # EHOSTUNREACH, ENETUNREACH, EACCES (a local firewall) …
-            err_name = errno.errorcode.get(err.errno or 0, str(err.errno))
-            reason = f"{err_name} ({err.strerror})"
-        except KeyboardInterrupt:
-            interrupted, reason = True, "interrupted"
-        elapsed_ns = time.monotonic_ns() - started
-        with contextlib.suppress(OSError):
-            source, sport = sock.getsockname()[:2]
-        if result == "open":
-            info = parse_tcp_info(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104))
-            try:
-                time.sleep(hold)
-            except KeyboardInterrupt:
-                interrupted = True
-    finally:
-        sock.close()  # an orderly close (FIN): the kernel does the rest, TIME_WAIT included
-    doc = {
-        "mode": "connect",
-        "target": host,
-        "address": addr,
-        "port": port,
-        "source": source,
-        "source_port": sport,
-        "result": result,
-        "reason": reason,
-        "errno": err_name,
-        "rtt_ms": info.rtt_ms if info else None,
-        "rttvar_ms": info.rttvar_us / 1000 if info else None,
-        "connect_ms": round(elapsed_ns / 1e6, 6),
-        "options": info.options_dict() if info else None,
-    }
-    out = sys.stdout
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument(out) as json_doc:
-            json_doc.data = doc
-            if interrupted:
-                json_doc.data["interrupted"] = True
-    else:
-        out.write(view.connect_header(host, addr, port, source, sport) + "\n")
-        out.write(view.connect_result_line(doc) + "\n")
-        out.flush()
-    if interrupted:
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.SUCCESS if result == "open" else ExitStatus.NO_ANSWER
+    with Session(common) as s:
+        result = kernel_connect(addr, port, fam, tries=tries, hold=hold, iface=common.iface,
+                                source=source)  # fmt: skip
+        s.interrupted = result.interrupted
+        doc = {"mode": "connect", "target": host, "address": addr, "port": port,
+               **result.document()}  # fmt: skip
+        s.data = doc
+        s.text(view.connect_header(host, addr, port, result.source, result.sport),
+               view.connect_result_line(doc))  # fmt: skip
+    return s.status(result.result == "open")
 
 
 def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_timeout: int,
           family: int | None) -> ExitStatus:  # fmt: skip
     import random
     import socket
-    import sys
 
+    from netlab.cli.run import Session
     from netlab.core.tcp_scan import TcpScanCore, parse_ports
     from netlab.net.privilege import require_raw_socket
     from netlab.net.route import interface_mtu, resolve_target, route_to
     from netlab.net.rstguard import MARK, RstGuard, check_available
-    from netlab.net.runner import Runner
     from netlab.render import tcp_handshake as view
 
     ports = parse_ports(spec)
@@ -379,27 +298,12 @@ def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_t
         core = TcpScanCore(fam, route.src, sport, addr, ports,
                            isn=random.SystemRandom().getrandbits(32), rate=rate,
                            tries=scan_tries, mss=mtu - (40 if fam == 4 else 60))  # fmt: skip
-        out = sys.stdout
-        if not common.json:
-            out.write(view.scan_header(core, host) + "\n")
-            out.flush()
-        runner = Runner(route.dev, mark=MARK, verbose=common.verbose, write=common.write,
-                        verbose_out=sys.stderr if common.json else out)  # fmt: skip
-        with RstGuard(fam, route.src, sport, addr, ports, timeout=guard_timeout, nft=nft):
-            interrupted = runner.run(core, lambda _event: None)
+        with Session(common) as s:
+            s.text(view.scan_header(core, host))
+            with RstGuard(fam, route.src, sport, addr, ports, timeout=guard_timeout, nft=nft):
+                s.run_packets(core, route.dev, _no_events, mark=MARK)
+            s.data = view.scan_json(core, host)
+            s.text(*view.scan_lines(core))
     finally:
         holder.close()
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument(out) as doc:
-            doc.data = view.scan_json(core, host)
-            if interrupted:
-                doc.data["interrupted"] = True
-    else:
-        out.write("\n".join(view.scan_lines(core)) + "\n")
-        out.flush()
-    if interrupted:
-        return ExitStatus.INTERRUPTED
-    any_open = any(r.state == "open" for r in core.results.values())
-    return ExitStatus.SUCCESS if any_open else ExitStatus.NO_ANSWER
+    return s.status(any(r.state == "open" for r in core.results.values()))

@@ -7,8 +7,6 @@ import click
 from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus
 
-RESOLVE_TIMEOUT = 1.0  # seconds a reverse lookup may hold up the output of a hop
-
 
 def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
@@ -145,18 +143,18 @@ def traceroute(
       netlab traceroute --report -c 20 server     # mtr-style loss and jitter
       netlab traceroute --json -I server | jq '.hops[].probes[0].from'
     """
-    import contextlib
     import os
     import random
     import socket
-    import sys
     import time
 
+    from netlab.cli.run import Session
     from netlab.core.trace import DEFAULT_PORT, Flow, TraceCore, Wait, default_size, min_size
     from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
+    from netlab.net.rdns import ReverseNames
     from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
-    from netlab.net.runner import Runner, import_scapy_ip
+    from netlab.net.runner import import_scapy_ip
     from netlab.render import traceroute as view
 
     method = method or "udp"
@@ -199,108 +197,42 @@ def traceroute(
         simultaneous=simultaneous, wait=wait, size=size, df=df, path_mtu=mtu_start,
         interval=interval or 0.0,
     )  # fmt: skip
-    out = sys.stdout
-    names = _Names() if resolve else None
+    names = ReverseNames() if resolve else None
     state: dict = {"reached": False, "last_pmtu": None}
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        # Written once when the block ends, valid JSON on Ctrl-C and errors too.
-        json_doc = JsonDocument(out)
-        json_doc.data = {"target": target, "address": addr, "method": method, "hops": [],
-                         "reached": False}  # fmt: skip
-        if path_mtu:
-            json_doc.data["pmtu"] = None
-    else:
-        json_doc = None
+    doc = {"target": target, "address": addr, "method": method, "hops": [], "reached": False}
+    if path_mtu:
+        doc["pmtu"] = None
+    with Session(common, write=write, data=doc) as s:
         if report:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            out.write("\n".join(view.report_header(socket.gethostname(), stamp)) + "\n")
+            s.text(*view.report_header(socket.gethostname(), stamp))
         else:
-            out.write(view.header(target, addr, max_ttl, core.size) + "\n")
-        out.flush()
+            s.text(view.header(target, addr, max_ttl, core.size))
 
-    def on_event(event) -> None:
-        if event.type == "heard":
-            if names is not None:
-                names.start(event.addr)
-            return
-        if event.type == "local_error":
-            sys.stderr.write(f"netlab: traceroute: hop {event.ttl}: {event.reason}\n")
-            return
-        if event.type == "end":
-            state["reached"] = event.reached
-            if json_doc is not None:
-                json_doc.data["reached"] = event.reached
+        def on_event(event) -> None:
+            if event.type == "heard":
+                if names is not None:
+                    names.start(event.addr)
+                return
+            if event.type == "local_error":
+                s.note(f"hop {event.ttl}: {event.reason}", "traceroute")
+                return
+            if event.type == "end":
+                state["reached"] = doc["reached"] = event.reached
                 if path_mtu:
-                    json_doc.data["pmtu"] = event.pmtu
-            return
-        shown = names.wait_for(event) if names is not None else None
-        if json_doc is not None:
-            record = view.report_record if report else view.hop_record
-            json_doc.data["hops"].append(record(event, shown))
-            return
-        if report:
-            lines = view.report_line(view.hop_stats(event), shown)
-        else:
-            lines = [view.hop_line(event, shown, state["last_pmtu"])]
-            for probe in event.probes:
-                if probe is not None and probe.mark is None and event.pmtu is not None:
-                    state["last_pmtu"] = probe.size
-        out.write("\n".join(lines) + "\n")
-        out.flush()
+                    doc["pmtu"] = event.pmtu
+                return
+            shown = names.wait_for(event) if names is not None else None
+            if common.json:
+                record = view.report_record if report else view.hop_record
+                doc["hops"].append(record(event, shown))
+            elif report:
+                s.text(*view.report_line(view.hop_stats(event), shown))
+            else:
+                s.text(view.hop_line(event, shown, state["last_pmtu"]))
+                for probe in event.probes:
+                    if probe is not None and probe.mark is None and event.pmtu is not None:
+                        state["last_pmtu"] = probe.size
 
-    runner = Runner(route.dev, verbose=common.verbose, write=write, pmtu_probe=df or path_mtu,
-                    verbose_out=sys.stderr if common.json else out)  # fmt: skip
-    with json_doc if json_doc is not None else contextlib.nullcontext():
-        interrupted = runner.run(core, on_event)
-        if interrupted and json_doc is not None:
-            json_doc.data["interrupted"] = True
-    if interrupted:
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.SUCCESS if state["reached"] else ExitStatus.NO_ANSWER
-
-
-class _Names:
-    """Reverse lookups started when an address first answers, waited for (bounded) when shown.
-
-    Daemon threads, not an executor: a resolver that hangs must not hold up exit.
-    """
-
-    def __init__(self) -> None:
-        self._found: dict[str, str | None] = {}
-        self._threads: dict = {}
-        self._started: dict[str, float] = {}
-
-    def start(self, addr: str) -> None:
-        import threading
-        import time
-
-        if addr in self._threads:
-            return
-
-        def lookup() -> None:
-            import socket
-
-            try:
-                self._found[addr] = socket.gethostbyaddr(addr)[0]
-            except (OSError, UnicodeError):
-                self._found[addr] = None
-
-        thread = threading.Thread(target=lookup, name=f"rdns-{addr}", daemon=True)
-        self._threads[addr] = thread
-        self._started[addr] = time.monotonic()
-        thread.start()
-
-    def wait_for(self, hop) -> dict[str, str | None]:
-        import time
-
-        shown: dict[str, str | None] = {}
-        for probe in hop.probes:
-            if probe is None:
-                continue
-            self.start(probe.addr)
-            left = self._started[probe.addr] + RESOLVE_TIMEOUT - time.monotonic()
-            self._threads[probe.addr].join(max(0.0, left))
-            shown[probe.addr] = self._found.get(probe.addr)
-        return shown
+        s.run_packets(core, route.dev, on_event, pmtu_probe=df or path_mtu)
+    return s.status(state["reached"])

@@ -29,8 +29,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netlab.capture.reader import Frame
-from netlab.net.runner import Send
+from netlab.core.base import CoreBase, Send
+from netlab.wire.link import LINKTYPE_ETHERNET, LinkFrame, ethertype
 
 NS = 1_000_000_000
 ETH_P_ARP = 0x0806
@@ -133,15 +133,12 @@ class ArpPacket:
     tpa: bytes
 
 
-def parse_arp(frame: Frame) -> ArpPacket | None:
+def parse_arp(frame: LinkFrame) -> ArpPacket | None:
     """The Ethernet/IPv4 ARP packet in FRAME, or None for anything else or a short frame."""
     data = frame.data
-    if frame.linktype != 1 or len(data) < 42:
+    if frame.linktype != LINKTYPE_ETHERNET or len(data) < 42:
         return None
-    off = 14
-    etype = int.from_bytes(data[12:14], "big")
-    if etype == 0x8100:
-        off, etype = 18, int.from_bytes(data[16:18], "big")
+    etype, off = ethertype(data, frame.linktype)
     if etype != ETH_P_ARP or len(data) < off + _ARP.size:
         return None
     htype, ptype, hlen, plen, op, sha, spa, tha, tpa = _ARP.unpack_from(data, off)
@@ -171,7 +168,7 @@ class _Probe:
     answers: int = 0
 
 
-class ArpingCore:
+class ArpingCore(CoreBase):
     """arping: resolve one address, check it is free (DAD), or announce it."""
 
     MODES = ("resolve", "dad", "announce")
@@ -211,14 +208,13 @@ class ArpingCore:
         self.learnt: bytes | None = None  # resolve: the MAC later probes are unicast to
         self.sent = self.broadcasts = self.received = self.duplicates = self.errors = 0
         self.conflict: ArpReply | None = None
-        self._events: list = []
+        super().__init__()
         self._rounds = 0
         self._start_ns = 0
         self._last_send_ns = 0
         self._next_send_ns: int | None = None
         self._end_ns: int | None = None
         self._quiet_ns: int | None = None  # resolve: when the latest probe's DUP window ends
-        self._finished = False
 
     # --- runner interface -----------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
@@ -227,7 +223,7 @@ class ArpingCore:
             self._end_ns = now + int(self.deadline_s * NS)
         return self._send_round(now)
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         p = parse_arp(frame)
         if p is not None and not self._finished:
             self._handle(p, frame.ts_ns)
@@ -250,18 +246,6 @@ class ArpingCore:
             if self._quiet_ns is not None and self.mode == "resolve" and self.probes[-1].answers:
                 times.append(self._quiet_ns)
         return min(times)
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list:
-        events, self._events = self._events, []
-        return events
-
-    def interrupt(self, now: int) -> None:
-        """Ctrl-C: the summary of what was sent so far."""
-        if not self._finished:
-            self._finish(now)
 
     # --- the state machine -------------------------------------------------------------------
     def _more_rounds(self) -> bool:
@@ -391,7 +375,7 @@ class ArpingCore:
 
 
 # --- arp-scan: many addresses --------------------------------------------------------------
-class ArpScanCore:
+class ArpScanCore(CoreBase):
     """Sweep TARGETS with paced who-has requests, retries with backoff, DUPs counted."""
 
     def __init__(
@@ -430,11 +414,10 @@ class ArpScanCore:
         self._heap: list[tuple[int, int, int]] = []  # (due ns, host, tries sent)
         self._fresh = 0  # next host never asked
         self._slot = 0  # the earliest time the next packet may go
-        self._events: list = []
+        super().__init__()
         self._error_kinds: set[int | None] = set()
         self._start_ns = 0
         self._end_ns: int | None = None
-        self._finished = False
         # One request built by Scapy; each target's is that frame with its address as
         # the last four bytes (0.3 µs instead of Scapy's 300 µs per packet).
         self._prefix = build_arp(OP_REQUEST, BROADCAST, self.me, self._spa, ZERO_MAC, ZERO_IP)[:-4]
@@ -446,7 +429,7 @@ class ArpScanCore:
             self._end_ns = now + int(self.deadline_s * NS)
         return self._step(now)
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         p = parse_arp(frame)
         if p is not None and not self._finished:
             if p.op == OP_REPLY and p.tpa == self._spa and p.sha != self.me:
@@ -481,17 +464,6 @@ class ArpScanCore:
         if self._fresh < self.n:
             times.append(self._slot)
         return min(times) if times else self._start_ns  # nothing left: finish at once
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list:
-        events, self._events = self._events, []
-        return events
-
-    def interrupt(self, now: int) -> None:
-        if not self._finished:
-            self._finish(now)
 
     # --- sending ------------------------------------------------------------------------------
     def _step(self, now: int) -> list[Send]:

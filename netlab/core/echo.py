@@ -19,17 +19,17 @@ import math
 import struct
 from dataclasses import dataclass, field
 
-from netlab.capture.reader import Frame
+from netlab.core.base import NS, CoreBase, Send
 from netlab.dissect.icmp import code_name as icmp_code_name
 from netlab.dissect.icmp import type_name as icmp_type_name
 from netlab.dissect.icmpv6 import ICMPV6_TYPES
-from netlab.net.runner import Send
 from netlab.wire.fragments import Reassembler
+from netlab.wire.link import LinkFrame, ip_header, ip_start
 
-NS = 1_000_000_000
 ECHO_REQUEST = {4: 8, 6: 128}
 ECHO_REPLY = {4: 0, 6: 129}
 ERRORS = {4: (3, 4, 5, 11, 12), 6: (1, 2, 3, 4)}
+ICMP_PROTO = {4: 1, 6: 58}
 _TIMEVAL = struct.Struct("<qq")  # struct timeval on 64-bit Linux, as iputils writes it
 
 
@@ -124,7 +124,7 @@ class _State:
     last_ns: int | None = None
 
 
-class EchoCore:
+class EchoCore(CoreBase):
     def __init__(
         self,
         targets: list[Target],
@@ -153,12 +153,11 @@ class EchoCore:
         # Set by the command: asks the kernel which path MTU it learnt for a target (as
         # iputils' "local error: message too long, mtu=1400"). A callable keeps I/O out.
         self.path_mtu = None
-        self._events: list = []
+        super().__init__()
         self._start_ns = 0
         self._next_seq = 1
         self._next_send_ns: int | None = None
         self._end_ns: int | None = None  # -w: the whole run ends here
-        self._finished = False
         # Every ICMP message: our own requests leaving (their kernel send time), the
         # replies, and errors that quote a request. The core sorts them out.
         # IPv6 fragments carry next header 44, not ICMPv6: asked for by number.
@@ -175,7 +174,7 @@ class EchoCore:
             self._end_ns = now + int(self.deadline_s * NS)
         return self._send_round(now)
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         found = _ip_packet(frame)
         if found is not None:
             family, packet = found
@@ -223,18 +222,6 @@ class EchoCore:
                 if not (probe.replied or probe.timed_out or probe.failed):
                     times.append((probe.tx_ns or probe.sent_ns) + self.timeout_ns)
         return min(times) if times else None
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list:
-        events, self._events = self._events, []
-        return events
-
-    def interrupt(self, now: int) -> None:
-        """Ctrl-C: summaries for what was sent so far."""
-        if not self._finished:
-            self._finish(now)
 
     # --- sending ----------------------------------------------------------------------
     def _send_round(self, now: int) -> list[Send]:
@@ -429,77 +416,48 @@ class _Parsed:
     quoted: tuple[str, int, int, int] | None  # (dst, type, ident, seq) of the quoted request
 
 
-def _ip_packet(frame: Frame) -> tuple[int, bytes] | None:
+def _ip_packet(frame: LinkFrame) -> tuple[int, bytes] | None:
     """(IP version, the packet from its IP header on) of an Ethernet or raw IP frame."""
-    data = frame.data
-    off = 14 if frame.linktype == 1 else 0
-    if len(data) < off + 20:
+    found = ip_start(frame)
+    if found is None or len(frame.data) < found[1] + 20:
         return None
-    if frame.linktype == 1:
-        etype = int.from_bytes(data[12:14], "big")
-        if etype == 0x8100:
-            off, etype = 18, int.from_bytes(data[16:18], "big")
-    else:
-        etype = 0x0800 if data[0] >> 4 == 4 else 0x86DD
-    family = {0x0800: 4, 0x86DD: 6}.get(etype)
-    return (family, data[off:]) if family else None
+    return found[0], frame.data[found[1] :]
 
 
 def _parse_ip(family: int, packet: bytes) -> _Parsed | None:
     try:
-        return _parse_v4(packet, 0) if family == 4 else _parse_v6(packet, 0)
+        return _parse(family, packet)
     except (IndexError, struct.error, ValueError):
         return None
 
 
-def _ntoa(b: bytes) -> str:
-    import socket
-
-    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
-
-
-def _parse_v4(data: bytes, off: int) -> _Parsed | None:
-    ihl = (data[off] & 0x0F) * 4
-    if data[off + 9] != 1:
+def _parse(family: int, data: bytes) -> _Parsed | None:
+    ip = ip_header(data, 0, family)
+    if ip.proto != ICMP_PROTO[family]:  # IPv6: extension headers first: not one of ours
         return None
-    total = int.from_bytes(data[off + 2 : off + 4], "big")
-    p = off + ihl
+    p = ip.payload
     icmp_type, code = data[p], data[p + 1]
     ident, seq = struct.unpack_from("!HH", data, p + 4)
-    quoted = None
-    if icmp_type in ERRORS[4]:
-        q = p + 8
-        q_ihl = (data[q] & 0x0F) * 4
-        first_fragment = struct.unpack_from("!H", data, q + 6)[0] & 0x1FFF == 0
-        if data[q + 9] == 1 and first_fragment:  # a later fragment has no ICMP header
-            qi = q + q_ihl
-            quoted = (_ntoa(data[q + 16 : q + 20]), data[qi],
-                      *struct.unpack_from("!HH", data, qi + 4))  # fmt: skip
-    return _Parsed(4, _ntoa(data[off + 12 : off + 16]), _ntoa(data[off + 16 : off + 20]),
-                   data[off + 8], icmp_type, code, ident, seq, max(0, total - ihl),
-                   seq if icmp_type == 3 else None, quoted)  # fmt: skip
-
-
-def _parse_v6(data: bytes, off: int) -> _Parsed | None:
-    if data[off + 6] != 58:  # extension headers before ICMPv6: not one of our echoes
-        return None
-    plen = int.from_bytes(data[off + 4 : off + 6], "big")
-    p = off + 40
-    icmp_type, code = data[p], data[p + 1]
-    ident, seq = struct.unpack_from("!HH", data, p + 4)
-    quoted = None
     mtu = None
-    if icmp_type in ERRORS[6]:
-        if icmp_type == 2:
-            mtu = struct.unpack_from("!I", data, p + 4)[0]
-        q = p + 8
-        q_next, qi = data[q + 6], q + 40
-        if q_next == 44:  # a fragmented request: the router quotes its first fragment
-            frag_offset = struct.unpack_from("!H", data, qi + 2)[0] & 0xFFF8
-            q_next = data[qi] if frag_offset == 0 else None
-            qi += 8
-        if q_next == 58:
-            quoted = (_ntoa(data[q + 24 : q + 40]), data[qi],
-                      *struct.unpack_from("!HH", data, qi + 4))  # fmt: skip
-    return _Parsed(6, _ntoa(data[off + 8 : off + 24]), _ntoa(data[off + 24 : off + 40]),
-                   data[off + 7], icmp_type, code, ident, seq, plen, mtu, quoted)  # fmt: skip
+    if family == 4 and icmp_type == 3:
+        mtu = seq  # "fragmentation needed" carries the next-hop MTU in the low word
+    elif family == 6 and icmp_type == 2:
+        mtu = struct.unpack_from("!I", data, p + 4)[0]
+    quoted = _quoted_echo(data, p + 8, family) if icmp_type in ERRORS[family] else None
+    return _Parsed(family, ip.src, ip.dst, ip.ttl, icmp_type, code, ident, seq, ip.length, mtu,
+                   quoted)  # fmt: skip
+
+
+def _quoted_echo(data: bytes, q: int, family: int) -> tuple[str, int, int, int] | None:
+    """(dst, ICMP type, identifier, sequence) of the request an ICMP error quotes at Q."""
+    quoted = ip_header(data, q)
+    qi, q_next = quoted.payload, quoted.proto
+    if family == 4 and quoted.frag_offset:
+        return None  # a later fragment has no ICMP header
+    if family == 6 and q_next == 44:  # a fragmented request: the router quotes its first fragment
+        frag_offset = struct.unpack_from("!H", data, qi + 2)[0] & 0xFFF8
+        q_next = data[qi] if frag_offset == 0 else None
+        qi += 8
+    if q_next != ICMP_PROTO[family]:
+        return None
+    return (quoted.dst, data[qi], *struct.unpack_from("!HH", data, qi + 4))

@@ -18,8 +18,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from netlab.capture.reader import Frame
-from netlab.net.runner import Send
+from netlab.core.base import CoreBase, Send
+from netlab.wire.link import ETHERTYPE_IPV6, LINKTYPE_ETHERNET, LinkFrame, ethertype
 
 NS = 1_000_000_000
 ND_NS, ND_NA = 135, 136
@@ -48,7 +48,7 @@ class NoAnswer:
     type: str = "timeout"
 
 
-class NdiscCore:
+class NdiscCore(CoreBase):
     """Solicit TARGET's MAC once; done at its advertisement or after TIMEOUT seconds."""
 
     def __init__(self, *, mac: str, src: str, target: str, timeout: float = 1.0) -> None:
@@ -60,15 +60,14 @@ class NdiscCore:
         self.capture_filter = "icmp6 and (ip6[40] == 135 or ip6[40] == 136)"
         self._sent_ns = 0
         self._tx_ns: int | None = None
-        self._events: list = []
-        self._finished = False
+        super().__init__()
 
     # --- runner interface -----------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
         self._sent_ns = now
         return [Send(build_solicitation(self.mac, self.src, self.target), l2=True)]
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         found = _parse(frame) if not self._finished else None
         if found is None:
             return []
@@ -99,16 +98,6 @@ class NdiscCore:
     def deadline(self) -> int | None:
         return None if self._finished else self._sent_ns + self.timeout_ns
 
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list:
-        events, self._events = self._events, []
-        return events
-
-    def interrupt(self, now: int) -> None:
-        self._finished = True
-
 
 def build_solicitation(mac: str, src: str, target: str) -> bytes:
     from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
@@ -119,12 +108,15 @@ def build_solicitation(mac: str, src: str, target: str) -> bytes:
                  / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=mac))  # fmt: skip
 
 
-def _parse(frame: Frame) -> tuple[int, bytes, int, str] | None:
+def _parse(frame: LinkFrame) -> tuple[int, bytes, int, str] | None:
     """(type, target address, flags byte, MAC) of a solicitation or advertisement."""
     data = frame.data
-    if frame.linktype != 1 or len(data) < 14 + 40 + 24 or data[12:14] != b"\x86\xdd":
+    if frame.linktype != LINKTYPE_ETHERNET or len(data) < 14 + 40 + 24:
         return None
-    ip = data[14:]
+    etype, off = ethertype(data, frame.linktype)
+    if etype != ETHERTYPE_IPV6:
+        return None
+    ip = data[off:]
     if ip[6] != 58 or ip[7] != 255 or ip[40] not in (ND_NS, ND_NA):  # RFC 4861: hop limit 255
         return None
     icmp_type, flags, target = ip[40], ip[44], ip[48:64]

@@ -38,8 +38,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from netlab.capture.reader import Frame
-from netlab.net.runner import Send
+from netlab.core.base import CoreBase, Send
+from netlab.wire.link import IpHeader, LinkFrame, frame_ip, ip_header
 
 NS = 1_000_000_000
 MOD = 1 << 32
@@ -138,7 +138,7 @@ class _Parsed:
     icmp: tuple[int, int, str, str, int, int] | None = None
 
 
-class TcpHandshakeCore:
+class TcpHandshakeCore(CoreBase):
     """One client connection to CONN: handshake, optional hold, close."""
 
     def __init__(
@@ -196,8 +196,7 @@ class TcpHandshakeCore:
         self._start_ns = 0
         self._timer_ns: int | None = None
         self._timer_kind = ""
-        self._finished = False
-        self._events: list[Any] = []
+        super().__init__()
         ip = "ip" if conn.family == 4 else "ip6"
         icmp = "icmp" if conn.family == 4 else "icmp6"
         self.capture_filter = (f"({ip} and tcp and host {conn.dst} and port {conn.sport} and "
@@ -208,7 +207,7 @@ class TcpHandshakeCore:
         self._start_ns = now
         return self._send_syn(now)
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         if self._finished:
             return []
         p = parse_frame(frame, self.conn.family)
@@ -266,13 +265,6 @@ class TcpHandshakeCore:
 
     def deadline(self) -> int | None:
         return None if self._finished else self._timer_ns
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list[Any]:
-        events, self._events = self._events, []
-        return events
 
     def interrupt(self, now: int) -> None:
         """Ctrl-C: the timeline so far, and the result if the handshake did not end."""
@@ -660,12 +652,6 @@ def build_segment(conn: Conn, flags: int, seq: int, ack: int, win: int,
 
 
 # --- parsing (struct, no Scapy: fast and never raising) ------------------------------------
-def _ntoa(b: bytes) -> str:
-    import socket
-
-    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
-
-
 def parse_options(raw: bytes) -> list[tuple[str, Any]]:
     """TCP options as (name, value) in Scapy's names: MSS, WScale, SAckOK, SAck, Timestamp."""
     out: list[tuple[str, Any]] = []
@@ -699,37 +685,18 @@ def parse_options(raw: bytes) -> list[tuple[str, Any]]:
     return out
 
 
-def parse_frame(frame: Frame, family: int) -> _Parsed | None:
-    data = frame.data
+def parse_frame(frame: LinkFrame, family: int) -> _Parsed | None:
+    found = frame_ip(frame, family)
+    if found is None:
+        return None
     try:
-        if frame.linktype == 1:
-            off, etype = 14, int.from_bytes(data[12:14], "big")
-            if etype == 0x8100:
-                off, etype = 18, int.from_bytes(data[16:18], "big")
-            version = 4 if etype == 0x0800 else 6 if etype == 0x86DD else 0
-        else:
-            off, version = 0, data[0] >> 4
-        if version != family:
-            return None
-        return _parse_ip(data, off, family)
+        return _parse_ip(*found)
     except (IndexError, struct.error, ValueError):
         return None
 
 
-def _ip(data: bytes, off: int, family: int) -> tuple[int, str, str, int, int]:
-    """(protocol, src, dst, transport offset, end of the IP packet)."""
-    if family == 4:
-        ihl = (data[off] & 0x0F) * 4
-        total = int.from_bytes(data[off + 2 : off + 4], "big")
-        return (data[off + 9], _ntoa(data[off + 12 : off + 16]), _ntoa(data[off + 16 : off + 20]),
-                off + ihl, min(len(data), off + total))  # fmt: skip
-    plen = int.from_bytes(data[off + 4 : off + 6], "big")
-    return (data[off + 6], _ntoa(data[off + 8 : off + 24]), _ntoa(data[off + 24 : off + 40]),
-            off + 40, min(len(data), off + 40 + plen))  # fmt: skip
-
-
-def _parse_ip(data: bytes, off: int, family: int) -> _Parsed | None:
-    proto, src, dst, p, end = _ip(data, off, family)
+def _parse_ip(data: bytes, ip: IpHeader) -> _Parsed | None:
+    proto, src, dst, p, end = ip.proto, ip.src, ip.dst, ip.payload, ip.end
     if proto == 6:
         sport, dport, seq, ack, doff_flags, win = struct.unpack_from("!HHIIHH", data, p)
         hlen = (doff_flags >> 12) * 4
@@ -737,21 +704,21 @@ def _parse_ip(data: bytes, off: int, family: int) -> _Parsed | None:
         payload = data[p + hlen : end]
         return _Parsed(src, dst, sport, dport, seq, ack, doff_flags & 0xFF, win, options,
                        len(payload), payload)  # fmt: skip
-    if proto == (1 if family == 4 else 58):
+    if proto == (1 if ip.version == 4 else 58):
         icmp_type, code = data[p], data[p + 1]
         # destination unreachable (with "fragmentation needed"), or ICMPv6 packet too big
-        if icmp_type not in ((3,) if family == 4 else (1, 2)):
+        if icmp_type not in ((3,) if ip.version == 4 else (1, 2)):
             return None
-        if family == 4:
+        if ip.version == 4:
             mtu = int.from_bytes(data[p + 6 : p + 8], "big") if code == 4 else 0
         else:
             mtu = int.from_bytes(data[p + 4 : p + 8], "big") if icmp_type == 2 else 0
-        q_proto, q_src, q_dst, q_p, _end = _ip(data, p + 8, family)
-        if q_proto != 6:
+        quoted = ip_header(data, p + 8, ip.version)
+        if quoted.proto != 6:
             return None
-        q_sport, q_dport = struct.unpack_from("!HH", data, q_p)
+        q_sport, q_dport = struct.unpack_from("!HH", data, quoted.payload)
         return _Parsed(src, dst, 0, 0, 0, 0, 0, 0, [], 0, b"", mtu,
-                       (icmp_type, code, q_src, q_dst, q_sport, q_dport))  # fmt: skip
+                       (icmp_type, code, quoted.src, quoted.dst, q_sport, q_dport))  # fmt: skip
     return None
 
 

@@ -17,12 +17,11 @@ reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from netlab.capture.reader import Frame
+from netlab.core.base import CoreBase, Send
 from netlab.core.tcp_handshake import ACK, MOD, NS, RST, SYN, Conn, build_segment, parse_frame
 from netlab.errors import InputError
-from netlab.net.runner import Send
+from netlab.wire.link import LinkFrame
 
 OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
 
@@ -61,7 +60,7 @@ class ScanEvent:
     reason: str
 
 
-class TcpScanCore:
+class TcpScanCore(CoreBase):
     """SYN probes to every port of PORTS on one host, from one source port."""
 
     def __init__(
@@ -90,7 +89,7 @@ class TcpScanCore:
         self._queue: list[int] = list(self.ports)  # ports whose next SYN is due
         self._next_send = 0
         self._waiting: dict[int, int] = {}  # port → when its probe times out
-        self._events: list[Any] = []
+        super().__init__()
         self._finished = not self.ports
         self.sent = 0
         ip = "ip" if family == 4 else "ip6"
@@ -124,7 +123,7 @@ class TcpScanCore:
         self._check_done()
         return sends
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         if self._finished:
             return []
         p = parse_frame(frame, self.family)
@@ -175,16 +174,6 @@ class TcpScanCore:
         if self._queue:
             times.append(self._next_send)
         return min(times) if times else None
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list[Any]:
-        events, self._events = self._events, []
-        return events
-
-    def interrupt(self, now: int) -> None:
-        self._finished = True
 
     # --- internals ------------------------------------------------------------------
     def _send_due(self, now: int) -> list[Send]:

@@ -46,9 +46,9 @@ import random
 import struct
 from dataclasses import dataclass
 
-from netlab.capture.reader import Frame
-from netlab.net.runner import Send
+from netlab.core.base import CoreBase, Send
 from netlab.wire.checksum import internet_checksum
+from netlab.wire.link import IpHeader, LinkFrame, frame_ip, ip_header
 
 NS = 1_000_000_000
 METHODS = ("udp", "icmp", "tcp")
@@ -180,7 +180,7 @@ class _Answer:
     mtu: int | None = None
 
 
-class TraceCore:
+class TraceCore(CoreBase):
     def __init__(
         self,
         flow: Flow,
@@ -226,8 +226,7 @@ class TraceCore:
         self._dest_ttl: int | None = None  # lowest TTL with a final answer
         self._next_emit = first_ttl
         self._start_ns = 0
-        self._events: list = []
-        self._finished = False
+        super().__init__()
         self._reached = False
         self.sent = 0
 
@@ -242,7 +241,7 @@ class TraceCore:
         self._start_ns = now
         return self._fill(now)
 
-    def on_packet(self, frame: Frame, now: int) -> list[Send]:
+    def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
         if self._finished:
             return []
         sends: list[Send] = []
@@ -292,13 +291,6 @@ class TraceCore:
         if nxt is not None and len(self._flying) < self.simultaneous:
             times.append(self._not_before(nxt))
         return min(times) if times else None
-
-    def done(self) -> bool:
-        return self._finished
-
-    def pop_events(self) -> list:
-        events, self._events = self._events, []
-        return events
 
     def interrupt(self, now: int) -> None:
         """Ctrl-C: show what was found: the hop being waited for (unanswered probes as
@@ -579,44 +571,16 @@ def capture_filter(flow: Flow) -> str:
 
 
 # --- parsing what comes back (struct, no Scapy: fast and never raising) ---------------------
-def parse_frame(frame: Frame, flow: Flow, tcp_isn: int) -> list[int | _Answer]:
+def parse_frame(frame: LinkFrame, flow: Flow, tcp_isn: int) -> list[int | _Answer]:
     """Our probes leaving (their id, an int) and answers to them (_Answer) in one frame."""
-    data = frame.data
+    found = frame_ip(frame, flow.family)
+    if found is None:
+        return []
     try:
-        if frame.linktype == 1:
-            off, etype = 14, int.from_bytes(data[12:14], "big")
-            if etype == 0x8100:
-                off, etype = 18, int.from_bytes(data[16:18], "big")
-            version = 4 if etype == 0x0800 else 6 if etype == 0x86DD else 0
-        else:
-            off, version = 0, data[0] >> 4
-        if version != flow.family:
-            return []
-        item = _parse_ip(data, off, flow, tcp_isn, frame.ts_ns)
+        item = _parse_ip(*found, flow, tcp_isn, frame.ts_ns)
     except (IndexError, struct.error, ValueError):
         return []
     return [] if item is None else [item]
-
-
-def _ntoa(b: bytes) -> str:
-    import socket
-
-    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
-
-
-def _ip_header(data: bytes, off: int, family: int) -> tuple[int, str, str, int, int]:
-    """(protocol, src, dst, offset of the transport header, IPv4 ID or -1)."""
-    if family == 4:
-        if data[off] >> 4 != 4:
-            raise ValueError("not IPv4")
-        ihl = (data[off] & 0x0F) * 4
-        ident = int.from_bytes(data[off + 4 : off + 6], "big")
-        return (data[off + 9], _ntoa(data[off + 12 : off + 16]), _ntoa(data[off + 16 : off + 20]),
-                off + ihl, ident)  # fmt: skip
-    if data[off] >> 4 != 6:
-        raise ValueError("not IPv6")
-    return (data[off + 6], _ntoa(data[off + 8 : off + 24]), _ntoa(data[off + 24 : off + 40]),
-            off + 40, -1)  # fmt: skip
 
 
 PROTO = {"udp": 17, "tcp": 6}
@@ -652,8 +616,9 @@ def _probe_id(data: bytes, proto: int, p: int, ip_id: int, flow: Flow, tcp_isn: 
     return struct.unpack_from("!H", data, p + 8)[0]  # IPv6: the payload's first word
 
 
-def _parse_ip(data: bytes, off: int, flow: Flow, tcp_isn: int, ts: int) -> int | _Answer | None:
-    proto, src, dst, p, ip_id = _ip_header(data, off, flow.family)
+def _parse_ip(data: bytes, ip: IpHeader, flow: Flow, tcp_isn: int,
+              ts: int) -> int | _Answer | None:  # fmt: skip
+    proto, src, dst, p, ip_id = ip.proto, ip.src, ip.dst, ip.payload, ip.ident
     if src == flow.src and dst == flow.dst:
         pid = _probe_id(data, proto, p, ip_id, flow, tcp_isn, True)  # ours, leaving
         if pid is not None or src != dst:
@@ -695,10 +660,10 @@ def _parse_icmp(data: bytes, p: int, src: str, flow: Flow, tcp_isn: int,
     if icmp_type not in (time_exceeded, unreach, too_big, param_problem):
         return None
     q = p + 8  # the quoted datagram
-    q_proto, q_src, q_dst, q_p, q_id = _ip_header(data, q, flow.family)
-    if q_src != flow.src or q_dst != flow.dst:
+    quoted = ip_header(data, q, flow.family)
+    if quoted.src != flow.src or quoted.dst != flow.dst:
         return None
-    pid = _probe_id(data, q_proto, q_p, q_id, flow, tcp_isn, False)
+    pid = _probe_id(data, quoted.proto, quoted.payload, quoted.ident, flow, tcp_isn, False)
     if pid is None:
         return None
     if icmp_type == time_exceeded:

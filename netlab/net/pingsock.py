@@ -16,15 +16,15 @@ after `sendto()` (the receive time is still the kernel's SO_TIMESTAMPNS).
 from __future__ import annotations
 
 import os
-import select
 import socket
 import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
-from netlab.capture.reader import Frame
-from netlab.net.runner import Send, finish_interrupted
+from netlab.core.base import Send
+from netlab.net.loop import LoopRunner, drain
+from netlab.wire.link import LinkFrame
 
 SO_TIMESTAMPNS = 35
 IP_RECVERR = 11
@@ -53,7 +53,7 @@ def unprivileged_ping_allowed() -> bool:
     return any(low <= gid <= high for gid in {os.getgid(), *os.getgroups()})
 
 
-class DatagramRunner:
+class DatagramRunner(LoopRunner):
     """Runs an EchoCore over ICMP datagram sockets (one per address family)."""
 
     def __init__(self, families: set[int], ttl: int = 64, df: bool = False) -> None:
@@ -87,34 +87,20 @@ class DatagramRunner:
         return sock.getsockname()[1]
 
     def run(self, core: Any, on_event: Callable[[Any], None]) -> bool:
-        from netlab.capture.live import SignalStop
-
         try:
-            with SignalStop() as stop:
-                self._dispatch(core, core.start(time.time_ns()), on_event)
-                while not core.done() and not stop.fired:
-                    deadline = core.deadline()
-                    if deadline is None:
-                        break
-                    wait = max(0.0, (deadline - time.time_ns()) / 1e9)
-                    ready, _, _ = select.select([*self.socks.values(), stop], [], [], wait)
-                    if stop.fired:
-                        break
-                    for family, sock in self.socks.items():
-                        if sock in ready:
-                            for frame in self._read(family, sock):
-                                self._dispatch(core, core.on_packet(frame, time.time_ns()),
-                                               on_event)  # fmt: skip
-                    idle = not any(s in ready for s in self.socks.values())
-                    if idle and time.time_ns() >= deadline:
-                        self._dispatch(core, core.on_timer(time.time_ns()), on_event)
-                self.interrupted = stop.fired
-            if self.interrupted:
-                finish_interrupted(core, on_event)
+            return self.drive(core, on_event)
         finally:
             for sock in self.socks.values():
                 sock.close()
-        return self.interrupted
+
+    def _readables(self) -> list[Any]:
+        return list(self.socks.values())
+
+    def _on_readable(self, core: Any, source: Any, on_event) -> bool:
+        family = next(f for f, s in self.socks.items() if s is source)
+        for frame in self._read(family, source):
+            self._dispatch(core, core.on_packet(frame, time.time_ns()), on_event)
+        return True
 
     def _dispatch(self, core, sends: list[Send], on_event) -> None:
         pending = list(sends)
@@ -131,11 +117,10 @@ class DatagramRunner:
                 core.on_packet(_raw_frame(send.data, sent_ns), time.time_ns())
             except OSError as err:
                 pending.extend(core.on_send_error(send, err, time.time_ns()))
-        for event in core.pop_events():
-            on_event(event)
+        drain(core, on_event)
 
     # --- receiving ----------------------------------------------------------------------
-    def _read(self, family: int, sock: socket.socket) -> list[Frame]:
+    def _read(self, family: int, sock: socket.socket) -> list[LinkFrame]:
         frames = []
         try:  # errors first: an ICMP error also wakes the socket
             while True:
@@ -159,7 +144,7 @@ class DatagramRunner:
         return frames
 
     @staticmethod
-    def _error_frame(family: int, sock, data: bytes, anc, target: str) -> Frame | None:
+    def _error_frame(family: int, sock, data: bytes, anc, target: str) -> LinkFrame | None:
         for _level, kind, cdata in anc:
             if (family, kind) not in ((4, IP_RECVERR), (6, IPV6_RECVERR)):
                 continue
@@ -180,8 +165,8 @@ def _strip_ip_header(packet: bytes, family: int) -> bytes:
     return packet[(packet[0] & 0x0F) * 4 :] if family == 4 else packet[40:]
 
 
-def _raw_frame(packet: bytes, ts_ns: int) -> Frame:
-    return Frame(ts_ns, len(packet), len(packet), LINKTYPE_RAW, packet, 0, None)
+def _raw_frame(packet: bytes, ts_ns: int) -> LinkFrame:
+    return LinkFrame(packet, ts_ns, LINKTYPE_RAW)
 
 
 def _ip_packet(family: int, src: str, dst: str, ttl: int, payload: bytes) -> bytes:

@@ -1,0 +1,174 @@
+"""One command path: output, tap, runner, Ctrl-C and exit status, wired once.
+
+A command module declares its options, resolves what it needs (a route, a core)
+and hands the rest to a `Session`:
+
+    with Session(common, stream=True) as s:             # NDJSON, JSON document or text
+        s.text(header)                                    # shown unless --json
+        interrupted = s.run_packets(core, route.dev, on_event)   # or run_sockets(core, …)
+    return s.status(ok)                                   # 130 after Ctrl-C
+
+The session builds the tap for `-v` (the dissector's tree, on stderr under
+--json so stdout stays JSON) and `-w` (pcapng), hands it to the runner, closes
+it at the end, and writes the JSON document when the block ends, also after an
+error or Ctrl-C (with "interrupted": true), so the output is always valid JSON.
+Everything heavy is imported inside the methods: `netlab --help` stays light.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from netlab.cli.options import Common
+from netlab.errors import ExitStatus
+
+
+class ViewSink:
+    """`-v`: each packet through the shared dissector, drawn as `netlab dissect -V` does."""
+
+    def __init__(self, out: Any, verbose: int) -> None:
+        from netlab.dissect import Dissector
+        from netlab.render.packets import PacketView
+
+        self.view = PacketView(out, tree=True, hexdump=verbose > 1, live=True)
+        self.dissector = Dissector()
+
+    def add_interface(self, linktype: int, name: str) -> None:
+        pass
+
+    def write(self, number: int, frame: Any) -> None:
+        self.view.feed(self.dissector.dissect(number, frame.ts_ns, frame.data, frame.wirelen,
+                                              frame.linktype))  # fmt: skip
+
+    def close(self) -> None:
+        self.view.finish()
+
+
+def make_tap(verbose: int, write: str | None, out: Any) -> Any:
+    """The tap for -v (drawn on OUT) and -w FILE, or None when neither is asked for."""
+    if not verbose and not write:
+        return None
+    from netlab.capture.tap import PcapngSink, Tap
+
+    sinks: list = []
+    if write:
+        sinks.append(PcapngSink(write))
+    if verbose:
+        sinks.append(ViewSink(out, verbose))
+    return Tap(sinks)
+
+
+class Session:
+    """One run of a command: where its output goes, its tap, its runner, its status."""
+
+    def __init__(self, common: Common, *, stream: bool = False, write: str | None = None,
+                 data: dict | None = None) -> None:  # fmt: skip
+        self.common = common
+        self.out = sys.stdout
+        self.err = sys.stderr
+        self.interrupted = False
+        self.write_path = write if write is not None else common.write
+        self.ndjson: Any = None
+        self.doc: Any = None
+        self._writes_doc = common.json and not stream
+        if common.json and stream:
+            from netlab.render.jsonout import NdjsonWriter
+
+            self.ndjson = NdjsonWriter(self.out)
+        elif common.json:
+            from netlab.render.jsonout import JsonDocument
+
+            # Written once when the session ends: valid JSON on Ctrl-C and errors too.
+            self.doc = JsonDocument(self.out)
+            self.doc.data = data if data is not None else {}
+        self._tap: Any = None
+        self._tap_made = False
+
+    # --- output ---------------------------------------------------------------------------
+    @property
+    def data(self) -> dict:
+        """The JSON document (--json, one-shot commands); a scratch dict otherwise."""
+        if self.doc is None:
+            self.doc = _Scratch()
+        return self.doc.data
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self.data  # noqa: B018  (makes the holder)
+        self.doc.data = value
+
+    @property
+    def side(self) -> Any:
+        """Where lines that are not the command's result go: stderr under --json."""
+        return self.err if self.common.json else self.out
+
+    def text(self, *lines: str) -> None:
+        """Lines of the human output (nothing under --json), flushed at once."""
+        if self.common.json or not lines:
+            return
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+    def emit(self, record: dict) -> None:
+        """One NDJSON line (--json on a streaming command)."""
+        self.ndjson.write(record)
+
+    def note(self, message: str, kind: str = "note") -> None:
+        self.err.write(f"netlab: {kind}: {message}\n")
+
+    # --- tap and runners ---------------------------------------------------------------------
+    @property
+    def tap(self) -> Any:
+        if not self._tap_made:
+            self._tap_made = True
+            self._tap = make_tap(self.common.verbose, self.write_path, self.side)
+        return self._tap
+
+    def run_packets(self, core: Any, iface: str, on_event: Any, **runner_options: Any) -> bool:
+        """Run a packet core (raw sockets + capture on IFACE). True if interrupted."""
+        from netlab.net.runner import Runner
+
+        runner = Runner(iface, tap=self.tap, **runner_options)
+        self.interrupted = runner.run(core, on_event) or self.interrupted
+        return self.interrupted
+
+    def run_sockets(self, core: Any, on_event: Any, *, watch: tuple[str, str] | None = None,
+                    linger: float = 0.05) -> bool:  # fmt: skip
+        """Run a session core on kernel sockets. WATCH: (iface, capture filter) for the
+        tap, when -v or -w asks for one. True if interrupted."""
+        from netlab.net.sockets import SocketRunner
+
+        tap = self.tap
+        if tap is not None and watch is not None:
+            tap.watch(*watch)
+        runner = SocketRunner(tap=tap, linger=linger)
+        self.interrupted = runner.run(core, on_event) or self.interrupted
+        return self.interrupted
+
+    def status(self, ok: bool) -> ExitStatus:
+        if self.interrupted:
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.SUCCESS if ok else ExitStatus.NO_ANSWER
+
+    # --- the end ---------------------------------------------------------------------------
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if self._tap is not None:
+                self._tap.close()
+        finally:
+            if self._writes_doc:
+                if self.interrupted and isinstance(self.doc.data, dict):
+                    self.doc.data["interrupted"] = True
+                self.doc.__exit__(exc_type, exc, tb)
+        return False
+
+
+class _Scratch:
+    """Holds `Session.data` when there is no JSON document to write."""
+
+    def __init__(self) -> None:
+        self.data: dict = {}
