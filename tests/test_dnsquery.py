@@ -14,8 +14,10 @@ import time
 import pytest
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
+from netlab.core.base import Close
 from netlab.core.dns import (
     NS,
+    UDP,
     Exchange,
     Failure,
     Query,
@@ -81,15 +83,18 @@ def test_query_is_built_by_scapy_and_parses():
 
 def test_exchange_ignores_wrong_id_question_and_source():
     ex = Exchange(query(), timeout=1.0, tries=1)
-    assert ex.start(0)[0].transport == "udp"
+    assert [type(a).__name__ for a in ex.start(0)] == ["Open", "Datagram"]
     answer = rr("www.example.lab.", "A", "198.18.0.80")
-    assert ex.on_datagram(reply(1, "www.example.lab.", an=[answer]), SRC, 1) == []
-    assert ex.on_datagram(reply(4242, "evil.example.lab.", an=[answer]), SRC, 2) == []
-    assert ex.on_datagram(reply(4242, "www.example.lab.", 28), SRC, 3) == []
-    assert ex.on_datagram(reply(4242, "www.example.lab.", an=[answer]), ("192.0.2.9", 53), 4) == []
-    assert ex.on_datagram(b"\x10\x92", SRC, 5) == []
+    assert ex.on_datagram(UDP, reply(1, "www.example.lab.", an=[answer]), SRC, 1) == []
+    assert ex.on_datagram(UDP, reply(4242, "evil.example.lab.", an=[answer]), SRC, 2) == []
+    assert ex.on_datagram(UDP, reply(4242, "www.example.lab.", 28), SRC, 3) == []
+    assert (
+        ex.on_datagram(UDP, reply(4242, "www.example.lab.", an=[answer]), ("192.0.2.9", 53), 4)
+        == []
+    )
+    assert ex.on_datagram(UDP, b"\x10\x92", SRC, 5) == []
     assert not ex.done() and ex.ignored == 5
-    ex.on_datagram(reply(4242, "WWW.example.lab.", an=[answer]), SRC, 7 * NS // 1000)
+    ex.on_datagram(UDP, reply(4242, "WWW.example.lab.", an=[answer]), SRC, 7 * NS // 1000)
     res = ex.result
     assert isinstance(res, Response) and res.ignored == 5 and res.transport == "udp"
     assert res.time_ms == pytest.approx(7.0)
@@ -111,12 +116,18 @@ def test_exchange_retries_then_times_out():
 def test_truncated_reply_switches_to_tcp_and_stream_is_framed():
     ex = Exchange(query(qtype=16), timeout=1.0, tries=2)
     ex.start(0)
-    sends = ex.on_datagram(reply(4242, "www.example.lab.", 16, tc=True), SRC, 10)
-    assert [s.transport for s in sends] == ["tcp"] and ex.transport == "tcp"
+    sends = ex.on_datagram(UDP, reply(4242, "www.example.lab.", 16, tc=True), SRC, 10)
+    assert [(type(s).__name__, s.conn) for s in sends] == [
+        ("Open", ("tcp", 2)),
+        ("Write", ("tcp", 2)),
+    ]
+    assert sends[0].kind == "tcp" and ex.transport == "tcp"
     full = reply(4242, "www.example.lab.", 16, an=[rr("www.example.lab.", "TXT", ["x" * 200] * 4)])
     stream = struct.pack("!H", len(full)) + full
-    assert ex.on_stream(stream[:300], 20) == [] and not ex.done()
-    ex.on_stream(stream, 30)
+    assert sends[1].data[2:] == ex.data  # the query behind its 2-byte length (RFC 1035 4.2.2)
+    assert ex.on_data(("tcp", 2), stream[:300], 20) == [] and not ex.done()
+    assert ex.on_data(("tcp", 1), stream[300:], 25) == [] and not ex.done()  # not this try's
+    assert ex.on_data(("tcp", 2), stream[300:], 30) == [Close(("tcp", 2))]
     res = ex.result
     assert res.transport == "tcp" and res.tc_retry and res.size == len(full)
 
@@ -124,14 +135,14 @@ def test_truncated_reply_switches_to_tcp_and_stream_is_framed():
 def test_ignore_tc_keeps_the_truncated_reply():
     ex = Exchange(query(), ignore_tc=True)
     ex.start(0)
-    ex.on_datagram(reply(4242, "www.example.lab.", tc=True), SRC, 1)
+    ex.on_datagram(UDP, reply(4242, "www.example.lab.", tc=True), SRC, 1)
     assert ex.result.transport == "udp" and ex.result.message.tc
 
 
 def test_malformed_matching_reply_is_an_error():
     ex = Exchange(query())
     ex.start(0)
-    ex.on_datagram(loop_reply(4242), SRC, 1)
+    ex.on_datagram(UDP, loop_reply(4242), SRC, 1)
     assert isinstance(ex.result, Failure) and "compression pointer" in ex.result.reason
 
 
@@ -156,7 +167,7 @@ def drive(walk: Walk, servers: dict):
         else:
             ex = Exchange(q)
             ex.start(0)
-            ex.on_datagram(_with_id(data, q.qid), (q.server, 53), NS // 1000)
+            ex.on_datagram(UDP, _with_id(data, q.qid), (q.server, 53), NS // 1000)
             out = ex.result
         q = walk.feed(out)
     return walk.result

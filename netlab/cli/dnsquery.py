@@ -66,8 +66,8 @@ def dns_query(
       netlab dns-query --no-edns TXT big.example.lab -v --write big.pcapng
     """
     import secrets
-    import sys
 
+    from netlab.cli.run import Session
     from netlab.core.dns import (
         Exchange,
         Query,
@@ -78,7 +78,6 @@ def dns_query(
         reverse_name,
     )
     from netlab.errors import InputError
-    from netlab.net.dnsio import run_exchange
     from netlab.render import dnsquery as view
 
     server_arg = None
@@ -104,95 +103,88 @@ def dns_query(
         raise InputError(str(err)) from None
     timeout = common.timeout or 2.0
     edns = not no_edns
-    out = sys.stdout
-    docs: list[dict] = []
-    status = ExitStatus.SUCCESS
     command = " ".join([*(["-x", reverse] if reverse else []), *args])
 
     if trace:
         root_servers = [("", _server_address(r, InputError)) for r in roots] or _root_hints()
-        with _capture(common, root_servers[0][1], port, any_host=True) as tap:
-            return _trace(common, name, qtypes, root_servers, port=port, edns=edns,
-                          bufsize=bufsize, dnssec=dnssec, timeout=timeout, tries=tries,
-                          tcp=tcp, short=short, tap=tap)  # fmt: skip
+        return _trace(common, name, qtypes, root_servers, port=port, edns=edns,
+                      bufsize=bufsize, dnssec=dnssec, timeout=timeout, tries=tries,
+                      tcp=tcp, short=short)  # fmt: skip
 
     server = _server_address(server_arg, InputError) if server_arg else _default_server()
-    with _capture(common, server, port) as tap:
+    watch = _watch(common, server, port)
+    docs: list = []
+    status = ExitStatus.SUCCESS
+    with Session(common) as s:
         for i, qtype in enumerate(qtypes):
             query = Query(name, qtype, server, port, secrets.randbelow(65536), rd=not norec,
                           edns=edns, bufsize=bufsize, dnssec=dnssec)  # fmt: skip
             exchange = Exchange(query, timeout=timeout, tries=tries, tcp=tcp,
                                 ignore_tc=ignore_tc)  # fmt: skip
-            outcome = run_exchange(exchange, tap=tap)
+            s.run_sockets(exchange, _no_events, watch=watch)
+            outcome = exchange.result
             if common.json:
                 docs.append(view.response_json(name, qtype, outcome, exchange.attempts))
-            failed = not hasattr(outcome, "message")
-            if failed:
+                s.data = docs[0] if len(docs) == 1 else docs
+            if not hasattr(outcome, "message"):  # a Failure: timeout, refused, interrupted …
                 status = ExitStatus.NO_ANSWER
-                click.echo(f"netlab: error: {outcome.reason}", err=True)
-                if not common.json and not short:
-                    out.write(view.failure_line(outcome) + "\n")
-                continue
-            if outcome.message.extended_rcode != 0:
-                status = ExitStatus.NO_ANSWER
-            if common.json:
-                continue
-            if short:
-                lines = view.short_lines(outcome.message.answers)
-                out.write("".join(line + "\n" for line in lines))
+                if not s.interrupted:
+                    s.note(outcome.reason, "error")
+                if not short:
+                    s.text(view.failure_line(outcome))
             else:
-                if i:
-                    out.write("\n")
-                out.write("\n".join(view.response_lines(outcome, command)) + "\n")
-            out.flush()
-    return _finish(common, docs, status)
+                if outcome.message.extended_rcode != 0:
+                    status = ExitStatus.NO_ANSWER
+                if short:
+                    s.text(*view.short_lines(outcome.message.answers))
+                else:
+                    s.text(*([""] if i else []), *view.response_lines(outcome, command))
+            if s.interrupted:
+                break
+    return s.status(status == ExitStatus.SUCCESS)
+
+
+def _no_events(_event) -> None:
+    pass
 
 
 def _trace(common: Common, name: str, qtypes: list[int], root_servers, *, port: int,
            edns: bool, bufsize: int, dnssec: bool, timeout: float, tries: int, tcp: bool,
-           short: bool, tap) -> ExitStatus:  # fmt: skip
-    import sys
-
-    from netlab.core.dns import Walk
-    from netlab.net.dnsio import run_walk
+           short: bool) -> ExitStatus:  # fmt: skip
+    from netlab.cli.run import Session
+    from netlab.core.dns import Exchange, Walk, WalkCore
     from netlab.render import dnsquery as view
 
-    out = sys.stdout
-    docs: list[dict] = []
-    status = ExitStatus.SUCCESS
-    for qtype in qtypes:
-        walk = Walk(name, qtype, root_servers, port=port, edns=edns, bufsize=bufsize,
-                    dnssec=dnssec, ids=_random_ids())  # fmt: skip
-        result = run_walk(walk, timeout=timeout, tries=tries, tcp=tcp, tap=tap)
-        if not result.ok:
-            status = ExitStatus.NO_ANSWER
-            if result.error:
-                click.echo(f"netlab: error: {result.error}", err=True)
-        if common.json:
-            docs.append(view.trace_json(name, qtype, walk.steps, result))
-        elif short:
-            out.write("".join(line + "\n" for line in view.short_lines(result.records)))
-        else:
-            out.write("\n".join(view.trace_lines(name, qtype, walk.steps, result)) + "\n")
-    return _finish(common, docs, status)
+    docs: list = []
+    ok = True
+    watch = _watch(common, root_servers[0][1], port, any_host=True)
+    with Session(common) as s:
+        for qtype in qtypes:
+            walk = Walk(name, qtype, root_servers, port=port, edns=edns, bufsize=bufsize,
+                        dnssec=dnssec, ids=_random_ids())  # fmt: skip
+            core = WalkCore(walk, lambda q: Exchange(q, timeout=timeout, tries=tries, tcp=tcp))
+            s.run_sockets(core, _no_events, watch=watch)
+            result = walk.result
+            if not result.ok:
+                ok = False
+                if result.error and not s.interrupted:
+                    s.note(result.error, "error")
+            if common.json:
+                docs.append(view.trace_json(name, qtype, walk.steps, result))
+                s.data = docs[0] if len(docs) == 1 else docs
+            elif short:
+                s.text(*view.short_lines(result.records))
+            else:
+                s.text(*view.trace_lines(name, qtype, walk.steps, result))
+            if s.interrupted:
+                break
+    return s.status(ok)
 
 
-def _finish(common: Common, docs: list[dict], status: ExitStatus) -> ExitStatus:
-    if common.json:
-        from netlab.render.jsonout import dumps
-
-        click.echo(dumps(docs[0] if len(docs) == 1 else docs, indent=2))
-    return status
-
-
-def _capture(common: Common, server: str, port: int, *, any_host: bool = False):
-    """A `CaptureTap` for -v / --write on the route to SERVER, or a no-op context."""
-    import contextlib
-    import sys
-
+def _watch(common: Common, server: str, port: int, *, any_host: bool = False):
+    """(interface, capture filter) for -v / --write: the route to SERVER; None without them."""
     if not common.verbose and not common.write:
-        return contextlib.nullcontext()
-    from netlab.net.dnsio import CaptureTap
+        return None
     from netlab.net.privilege import require_raw_socket
     from netlab.net.route import route_to
 
@@ -200,8 +192,7 @@ def _capture(common: Common, server: str, port: int, *, any_host: bool = False):
     dev = route_to(server).dev
     # ICMP too: a port unreachable or a "fragmentation needed" explains a failed query.
     expression = f"port {port}" if any_host else f"host {server} and (port {port} or icmp or icmp6)"
-    return CaptureTap(dev, expression, verbose=common.verbose, write=common.write,
-                      out=sys.stderr if common.json else sys.stdout)  # fmt: skip
+    return dev, expression
 
 
 def _random_ids():

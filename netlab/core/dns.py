@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
+from netlab.core.base import NS, Action, Close, Connected, Datagram, Open, SocketError, Write
 from netlab.wire.dns import (
     TYPE_VALUES,
     DnsMessage,
@@ -36,7 +38,6 @@ from netlab.wire.dns import (
     type_to_text,
 )
 
-NS = 1_000_000_000
 CNAME, NS_TYPE, A, AAAA = 5, 2, 1, 28
 MAX_CNAMES = 8  # CNAME links followed in one lookup
 MAX_STEPS = 40  # servers asked in one walk, sub-walks included
@@ -154,14 +155,6 @@ class Query:
 # --- one exchange ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """What to send now: the query over "udp", or over "tcp" (a new connection)."""
-
-    transport: str
-    data: bytes
-
-
 @dataclass
 class Response:
     message: DnsMessage
@@ -196,11 +189,23 @@ class Failure:
 
     @property
     def rcode(self) -> str:
+        if self.reason == INTERRUPTED:
+            return "INTERRUPTED"
         return "TIMEOUT" if "timed out" in self.reason else "ERROR"
 
 
+INTERRUPTED = "interrupted"
+UDP = "udp"  # the one UDP socket of an exchange; TCP tries are ("tcp", n)
+
+
 class Exchange:
-    """One query to one server: tries, timeouts, validation and the TC → TCP switch."""
+    """One query to one server: tries, timeouts, validation and the TC → TCP switch.
+
+    A session core (`netlab.core.base.SessionCore`): one UDP socket connected to
+    the server (so the kernel picks a random source port and drops datagrams from
+    anyone else; an ICMP port unreachable comes back as a refused error), or a new
+    TCP connection per try, the query with its 2-byte length prefix (RFC 1035
+    4.2.2), bytes read until a whole message is there."""
 
     def __init__(
         self,
@@ -226,18 +231,30 @@ class Exchange:
         self._deadline: int | None = None
         self.result: Response | Failure | None = None
         self.ignore_reasons: list[str] = []
+        self._udp_open = False
+        self._stream: tuple[str, int] | None = None  # the TCP connection of the current try
+        self._buf = b""
 
     # --- driving -------------------------------------------------------------------
-    def start(self, now: int) -> list[Outgoing]:
+    def start(self, now: int) -> list[Action]:
         self.started_ns = now
         return self._send(now)
 
-    def _send(self, now: int) -> list[Outgoing]:
+    def _send(self, now: int) -> list[Action]:
         self.sent += 1
         self.attempts += 1
         self.sent_ns = now
         self._deadline = now + self.timeout_ns
-        return [Outgoing(self.transport, self.data)]
+        server, port = self.query.server, self.query.port
+        if self.transport == "udp":
+            opening = [] if self._udp_open else [Open(UDP, "udp", server, port)]
+            self._udp_open = True
+            return [*opening, Datagram(UDP, self.data, (server, port))]
+        actions: list[Action] = [Close(self._stream)] if self._stream is not None else []
+        self._stream = ("tcp", self.attempts)
+        self._buf = b""
+        framed = len(self.data).to_bytes(2, "big") + self.data
+        return [*actions, Open(self._stream, "tcp", server, port), Write(self._stream, framed)]
 
     def deadline(self) -> int | None:
         return None if self.result is not None else self._deadline
@@ -245,7 +262,14 @@ class Exchange:
     def done(self) -> bool:
         return self.result is not None
 
-    def on_timer(self, now: int) -> list[Outgoing]:
+    def pop_events(self) -> list:
+        return []  # the command reads `result` when the exchange is done
+
+    def interrupt(self, now: int) -> None:
+        if self.result is None:
+            self._fail(INTERRUPTED, now)
+
+    def on_timer(self, now: int) -> list[Action]:
         if self.result is not None or self._deadline is None or now < self._deadline:
             return []
         if self.sent < self.tries:
@@ -255,13 +279,29 @@ class Exchange:
         self._fail(f"timed out ({what}, {self.transport.upper()})", now)
         return []
 
-    def on_error(self, reason: str, now: int) -> list[Outgoing]:
-        """The kernel reported an error for the current try (refused, reset, closed)."""
-        if self.result is None:
-            self._fail(reason, now)
+    def on_connected(self, conn: Any, info: Connected, now: int) -> list[Action]:
         return []
 
-    def on_datagram(self, data: bytes, src: tuple[str, int], now: int) -> list[Outgoing]:
+    def on_error(self, conn: Any, err: SocketError, now: int) -> list[Action]:
+        """The kernel reported an error for the current try (refused, unreachable, reset)."""
+        if self.result is not None or conn not in (UDP, self._stream):
+            return []
+        where = f"{self.query.server}#{self.query.port}"
+        if conn == UDP:
+            if err.op == "recv" and err.refused:
+                reason = f"connection refused by {where} (ICMP port unreachable)"
+            elif err.op == "recv":
+                reason = f"UDP: {err.reason}"
+            else:
+                reason = f"UDP to {where}: {err.reason}"
+        elif err.op == "connect":
+            reason = f"TCP connection to {where}: {err.reason}"
+        else:
+            reason = f"TCP: {err.reason}"
+        self._fail(reason, now)
+        return []
+
+    def on_datagram(self, conn: Any, data: bytes, src: tuple, now: int) -> list[Action]:
         """A UDP datagram arrived on our socket from `src`."""
         if self.result is not None or self.transport != "udp":
             return []
@@ -269,10 +309,19 @@ class Exchange:
             return self._ignore(f"from {src[0]}#{src[1]}, not the server")
         return self._on_message(data, now)
 
-    def on_stream(self, data: bytes, now: int) -> list[Outgoing]:
-        """All bytes read so far from the TCP connection; [] and not done: read more."""
-        if self.result is not None or self.transport != "tcp":
+    def on_data(self, conn: Any, data: bytes, now: int) -> list[Action]:
+        """Bytes from the TCP connection of the current try (b"": it was closed)."""
+        if self.result is not None or conn != self._stream:
             return []
+        if not data:
+            where = f"{self.query.server}#{self.query.port}"
+            self._fail(f"TCP connection closed by {where} before a whole reply", now)
+            return []
+        self._buf += data
+        return self._on_stream(self._buf, now)
+
+    def _on_stream(self, data: bytes, now: int) -> list[Action]:
+        """All bytes read so far from the TCP connection; [] and not done: read more."""
         for frame in tcp_message_lengths(data):
             if not frame.complete:
                 return []
@@ -282,7 +331,7 @@ class Exchange:
                 return sends
         return []  # only mismatched messages so far: keep reading until the deadline
 
-    def _on_message(self, data: bytes, now: int) -> list[Outgoing]:
+    def _on_message(self, data: bytes, now: int) -> list[Action]:
         msg = parse_message_partial(data)
         if not msg.header_complete:
             return self._ignore(f"{len(data)} bytes, shorter than a header")
@@ -307,14 +356,18 @@ class Exchange:
             return self._send(now)
         if msg.malformed is not None and not (msg.tc and self.ignore_tc):
             self._fail(f"malformed reply from {self.query.server}: {msg.malformed}", now)
-            return []
+            return self._close()
         self.result = Response(
             msg, data, self.query.server, self.query.port, self.transport,
             (now - self.sent_ns) / 1e6, self.tc_retry, self.ignored,
         )  # fmt: skip
-        return []
+        return self._close()
 
-    def _ignore(self, reason: str) -> list[Outgoing]:
+    def _close(self) -> list[Action]:
+        """Done: close the TCP connection (a FIN from us, as dig does)."""
+        return [Close(self._stream)] if self._stream is not None else []
+
+    def _ignore(self, reason: str) -> list[Action]:
         self.ignored += 1
         self.ignore_reasons.append(reason)
         return []
@@ -411,6 +464,13 @@ class Walk:
 
     def feed(self, outcome: Response | Failure) -> Query | None:
         return self._advance(outcome)
+
+    def interrupt(self, outcome: Failure) -> None:
+        """Ctrl-C: the step under way is recorded (failed: interrupted) and the walk ends."""
+        if self.result is None:
+            self.feed(outcome)
+        self._gen.close()
+        self.result = WalkResult(False, None, [], "INTERRUPTED", INTERRUPTED)
 
     def _advance(self, outcome) -> Query | None:
         try:
@@ -566,3 +626,88 @@ def _referral(msg: DnsMessage, qname: str, zone: str):
 
 def type_name(value: int) -> str:
     return type_to_text(value)
+
+
+class WalkCore:
+    """A whole `Walk` as one session core: its exchanges one after another on the
+    socket runner, so a trace is one run (one Ctrl-C, one tap). Each exchange's
+    sockets are named (index, its own name), so a late packet of an earlier
+    exchange never reaches the current one."""
+
+    def __init__(self, walk: Walk, exchange: Callable[[Query], Exchange]) -> None:
+        self.walk = walk
+        self._make = exchange
+        self._index = 0
+        self.current: Exchange | None = None
+        self._query = walk.first()
+
+    def start(self, now: int) -> list[Action]:
+        return self._next(now)
+
+    def _next(self, now: int) -> list[Action]:
+        if self._query is None:
+            self.current = None
+            return []
+        self._index += 1
+        self.current = self._make(self._query)
+        return self._own(self.current.start(now))
+
+    def _own(self, actions: list[Action]) -> list[Action]:
+        """The current exchange's actions, their socket names made unique to it."""
+        out: list[Action] = []
+        for action in actions:
+            out.append(type(action)(**{**vars(action), "conn": (self._index, action.conn)}))
+        return out
+
+    def _step(self, actions: list[Action], now: int) -> list[Action]:
+        out = self._own(actions)
+        if self.current is not None and self.current.done():
+            self._query = self.walk.feed(self.current.result)
+            out += self._next(now)
+        return out
+
+    def _mine(self, conn: Any) -> Any:
+        if self.current is None or not isinstance(conn, tuple) or conn[0] != self._index:
+            return None
+        return conn[1]
+
+    def on_connected(self, conn: Any, info: Connected, now: int) -> list[Action]:
+        return []
+
+    def on_data(self, conn: Any, data: bytes, now: int) -> list[Action]:
+        inner = self._mine(conn)
+        if inner is None:
+            return []
+        return self._step(self.current.on_data(inner, data, now), now)
+
+    def on_datagram(self, conn: Any, data: bytes, src: tuple, now: int) -> list[Action]:
+        inner = self._mine(conn)
+        if inner is None:
+            return []
+        return self._step(self.current.on_datagram(inner, data, src, now), now)
+
+    def on_error(self, conn: Any, err: SocketError, now: int) -> list[Action]:
+        inner = self._mine(conn)
+        if inner is None:
+            return []
+        return self._step(self.current.on_error(inner, err, now), now)
+
+    def on_timer(self, now: int) -> list[Action]:
+        if self.current is None:
+            return []
+        return self._step(self.current.on_timer(now), now)
+
+    def deadline(self) -> int | None:
+        return None if self.current is None else self.current.deadline()
+
+    def done(self) -> bool:
+        return self.walk.result is not None
+
+    def pop_events(self) -> list:
+        return []
+
+    def interrupt(self, now: int) -> None:
+        """Ctrl-C: the walk ends with what it found, the step under way marked interrupted."""
+        if self.current is not None and not self.current.done():
+            self.current.interrupt(now)
+            self.walk.interrupt(self.current.result)
