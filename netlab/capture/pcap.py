@@ -12,7 +12,7 @@ import struct
 from collections.abc import Generator
 
 from netlab.capture.linktypes import LINKTYPE_MASK, pcap_fcs_len
-from netlab.capture.reader import (
+from netlab.capture.records import (
     MAX_CAPLEN,
     Capture,
     CaptureFormatError,

@@ -26,7 +26,7 @@ import math
 import struct
 from collections.abc import Generator
 
-from netlab.capture.reader import (
+from netlab.capture.records import (
     MAX_CAPLEN,
     Capture,
     CaptureFormatError,
