@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
 from netlab.dissect.link import ethertype_text, mac
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
+from netlab.dissect.model import Layer, Packet, row
+
+
+class ArpHeader(NamedTuple):
+    htype: int
+    ptype: int
+    hlen: int
+    plen: int
+    opcode: int
+    sha: bytes | None  # the addresses: None when the message is cut before them
+    spa: bytes | None
+    tha: bytes | None
+    tpa: bytes | None
+    gratuitous: bool
+
 
 _FIXED = struct.Struct("!HHBBH")
 ARPHRD_ATM2225 = 19
@@ -29,7 +44,7 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
     pkt.protocol = "ARP"
     if end - off < need:
         # Show the fixed part that is there; the addresses are cut off.
-        layer.hdr = (htype, ptype, hlen, plen, opcode, None, None, None, None, False)
+        layer.hdr = ArpHeader(htype, ptype, hlen, plen, opcode, None, None, None, None, False)
         pkt.mark_malformed(layer, f"arp: needs {need} bytes at offset {off}, have {end - off}")
         pkt.info = "[Malformed ARP: truncated]"
         return None
@@ -39,7 +54,7 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
     tha = buf[p + hlen + plen : p + 2 * hlen + plen]
     tpa = buf[p + 2 * hlen + plen : p + 2 * hlen + 2 * plen]
     gratuitous = spa == tpa and opcode in (1, 2)
-    layer.hdr = (htype, ptype, hlen, plen, opcode, sha, spa, tha, tpa, gratuitous)
+    layer.hdr = ArpHeader(htype, ptype, hlen, plen, opcode, sha, spa, tha, tpa, gratuitous)
     pkt.info = _info(htype, ptype, plen, opcode, sha, spa, tpa)
     return None
 
@@ -97,8 +112,9 @@ def _hw_text(htype: int, sha: bytes) -> str:
 
 
 def _title(layer: Layer) -> str:
-    opcode = layer.hdr[4] if layer.hdr else 0
-    suffix = " (gratuitous)" if layer.hdr and layer.hdr[9] else ""
+    hdr = layer.hdr
+    opcode = hdr.opcode if hdr else 0
+    suffix = " (gratuitous)" if hdr and hdr.gratuitous else ""
     return f"Address Resolution Protocol ({OPCODES.get(opcode, 'unknown')}){suffix}"
 
 
@@ -149,7 +165,11 @@ def _plain(layer: Layer) -> tuple | None:
     """The header tuple when it is the case the writers handle: complete, with MAC
     hardware and IPv4 protocol addresses (other kinds show as bytes: generic path)."""
     hdr = layer.hdr
-    if hdr is None or hdr[5] is None or not (is_mac(hdr[0], hdr[2]) and is_ipv4(hdr[1], hdr[3])):
+    if (
+        hdr is None
+        or hdr.sha is None
+        or not (is_mac(hdr.htype, hdr.hlen) and is_ipv4(hdr.ptype, hdr.plen))
+    ):
         return None
     return hdr
 
@@ -188,6 +208,4 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     )
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.ETHERTYPES[0x0806] = decode_arp
+registry.register("arp", writers={_rows: (_json, _tree)}, ethertypes={0x0806: decode_arp})

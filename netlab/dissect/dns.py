@@ -16,19 +16,18 @@ import socket
 import struct
 from collections import defaultdict
 from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
-from typing import Any
+from typing import Any, NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
 from netlab.dissect.model import (
-    JSON_WRITERS,
-    TREE_WRITERS,
     Layer,
     Packet,
     cut_rows,
     flag_rows,
+    remember,
     row,
     show_text,
-)
+)  # fmt: skip
 from netlab.wire import dns as wire
 from netlab.wire.dns_rdata import Unknown
 
@@ -51,6 +50,13 @@ FLAG_BITS = [
     ("authenticated", 0x0020, "Answer authenticated"), ("checkdisable", 0x0010, "Non-authenticated data"),
 ]  # fmt: skip
 _U16 = struct.Struct("!H")
+
+
+class DnsHeader(NamedTuple):
+    """A DNS layer's `Layer.hdr`: the message, and the TCP length prefix."""
+
+    message: wire.DnsMessage | None  # None: left for later (quick_info gave the info)
+    tcp_length: tuple[int, int | None] | None  # (offset, value) over TCP; None over UDP
 
 
 def ws_name(name: str) -> str:
@@ -134,14 +140,14 @@ def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
     if d.quick and not pkt.quoted:
         info = quick_info(buf, off, end)
         if info is not None:  # a clean message: parsed in full only if its fields are asked for
-            layer = Layer("dns", _title, start, end, (None, tcp_length), _rows)
+            layer = Layer("dns", _title, start, end, DnsHeader(None, tcp_length), _rows)
             layer.extra = (off, end, bool(buf[off + 2] & 0x80))
             pkt.layers.append(layer)
             pkt.protocol = "DNS"
             pkt.info = info
             return
     msg = wire.parse_message_partial(buf, off, end)
-    layer = Layer("dns", _title, start, end, (msg, tcp_length), _rows)
+    layer = Layer("dns", _title, start, end, DnsHeader(msg, tcp_length), _rows)
     pkt.layers.append(layer)
     if pkt.quoted:
         return
@@ -155,11 +161,11 @@ def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
 
 def _message(layer: Layer, buf: bytes) -> wire.DnsMessage:
     """The layer's parsed message, parsed now if the fast path left it for later."""
-    msg = layer.hdr[0]
+    msg = layer.hdr.message
     if msg is None:
         off, end, _qr = layer.extra
         msg = wire.parse_message_partial(buf, off, end)
-        layer.hdr = (msg, layer.hdr[1])
+        layer.hdr = layer.hdr._replace(message=msg)
     return msg
 
 
@@ -197,13 +203,12 @@ def _question_text(buf: bytes, off: int, end: int) -> tuple[str, int] | None:
         qname = _quick_name(buf, off + 12, end, end, off)
         if qname is None:  # a name over 255 bytes: the full parse says so
             return None
-        if len(_QUESTIONS) >= 4096:  # bounded: a scan of random names stays flat
-            _QUESTIONS.clear()
-        text = _QUESTIONS[key] = f"{wire.type_to_text(buf[p + 1] << 8 | buf[p + 2])} {qname[0]}"
+        text = f"{wire.type_to_text(buf[p + 1] << 8 | buf[p + 2])} {qname[0]}"
+        remember(_QUESTIONS, key, text)
     return text, p + 5
 
 
-_NAMES: dict[bytes, str] = {}  # a name's labels on the wire -> "www.example.lab"
+_LABEL_TEXTS: dict[bytes, str] = {}  # a name's labels on the wire -> "www.example.lab"
 
 
 def _quick_name(buf: bytes, pos: int, limit: int, end: int, base: int) -> tuple[str, int] | None:
@@ -245,12 +250,11 @@ def _quick_name(buf: bytes, pos: int, limit: int, end: int, base: int) -> tuple[
     if octets > wire.MAX_NAME_OCTETS:
         return None
     key = b"".join(pieces)
-    text = _NAMES.get(key)
+    text = _LABEL_TEXTS.get(key)
     if text is None:
-        if len(_NAMES) >= 4096:  # bounded: a scan of random names stays flat
-            _NAMES.clear()
         labels = [piece[1:] for piece in pieces]
-        text = _NAMES[key] = ws_name(wire.labels_text(labels)) if labels else "<Root>"
+        text = ws_name(wire.labels_text(labels)) if labels else "<Root>"
+        remember(_LABEL_TEXTS, key, text)
     return text, after or pos + 1
 
 
@@ -373,7 +377,7 @@ def _rr_info_typed(rr: wire.ResourceRecord) -> str:
 
 
 def _title(layer: Layer) -> str:
-    msg = layer.hdr[0]
+    msg = layer.hdr.message
     if msg is None:  # not parsed yet (quick_info): the QR bit was kept
         kind = "response" if layer.extra[2] else "query"
     else:
@@ -384,7 +388,7 @@ def _title(layer: Layer) -> str:
 # --- fields ---------------------------------------------------------------------------
 # fmt: off  (field tables: one Wireshark field per line reads best)
 def _rows(layer: Layer, buf: bytes):
-    msg, tcp_length = _message(layer, buf), layer.hdr[1]
+    msg, tcp_length = _message(layer, buf), layer.hdr.tcp_length
     rows = []
     if tcp_length is not None:
         at, length = tcp_length
@@ -640,7 +644,7 @@ _SECTIONS = (
     ("answer", "answers"), ("Authoritative nameserver", "authority"),
     ("Additional record", "additional"),
 )  # fmt: skip
-_CACHE_LIMIT = 4096  # per cache below: a capture of many names or TTLs stays flat
+# The caches below are bounded (model.remember): a capture of many names or TTLs stays flat.
 _NAMES: dict[str, tuple[str, str, int, int]] = {}  # wire name -> texts, see _name_texts
 _FLAGS_JSON: dict[int, str] = {}  # flags -> members from dns.flags to dns.flags.rcode
 _FLAGS_TREE: dict[int, str] = {}  # flags | ext_rcode << 16 -> the same as tree lines
@@ -651,20 +655,13 @@ _TTLS: dict[int, str] = {}  # ttl -> "Time to live: …" line
 _EDNS: dict[int, tuple[str, str]] = {}  # OPT's size | ttl << 16 -> see _edns_texts
 
 
-def _put(cache: dict, key: Any, value: Any) -> Any:
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[key] = value
-    return value
-
-
 def _name_texts(name: str) -> tuple[str, str, int, int]:
     """Wireshark's spelling of a wire name, as JSON, and its question length and label
     count (the values of dns.qry.name.len and dns.count.labels)."""
     ws = ws_name(name)
     root = ws == "<Root>"
     texts = (ws, _jstr(ws), 0 if root else len(ws), 0 if root else ws.count(".") + 1)
-    return _put(_NAMES, name, texts)
+    return remember(_NAMES, name, texts)
 
 
 def _flags_json(msg: wire.DnsMessage) -> str:
@@ -675,12 +672,12 @@ def _flags_json(msg: wire.DnsMessage) -> str:
         members.append(
             f'"{r[1]}":{"true" if value is True else "false" if value is False else value}'
         )
-    return _put(_FLAGS_JSON, msg.flags, ",".join(members))
+    return remember(_FLAGS_JSON, msg.flags, ",".join(members))
 
 
 def _flags_tree(msg: wire.DnsMessage, key: int) -> str:
     lines = ["    " * (r[0] + 1) + show_text(r[3]) for r in _header_rows(msg)[1:-4]]
-    return _put(_FLAGS_TREE, key, "\n".join(lines))
+    return remember(_FLAGS_TREE, key, "\n".join(lines))
 
 
 def _qtype_texts(qtype: int, qclass: int) -> tuple[str, str]:
@@ -689,22 +686,22 @@ def _qtype_texts(qtype: int, qclass: int) -> tuple[str, str]:
         f": type {tn}, class {cn}",
         f"\n        Type: {tn} ({qtype})\n        Class: {cn} (0x{qclass:04x})",
     )
-    return _put(_QTYPES, qtype << 16 | qclass, texts)
+    return remember(_QTYPES, qtype << 16 | qclass, texts)
 
 
 def _rtype_texts(rtype: int) -> tuple[str, str]:
     tn = wire.type_to_text(rtype)
-    return _put(_RTYPES, rtype, (tn, f"\n        Type: {tn} ({rtype})"))
+    return remember(_RTYPES, rtype, (tn, f"\n        Type: {tn} ({rtype})"))
 
 
 def _rclass_text(rclass: int) -> str:
-    return _put(
+    return remember(
         _RCLASSES, rclass, f"\n        Class: {wire.class_to_text(rclass)} (0x{rclass:04x})"
     )
 
 
 def _ttl_text(ttl: int) -> str:
-    return _put(_TTLS, ttl, f"\n        Time to live: {ttl} ({wire.duration_text(ttl)})")
+    return remember(_TTLS, ttl, f"\n        Time to live: {ttl} ({wire.duration_text(ttl)})")
 
 
 def _edns_texts(size: int, ttl: int) -> tuple[str, str]:
@@ -719,7 +716,7 @@ def _edns_texts(size: int, ttl: int) -> tuple[str, str]:
         f"        EDNS0 version: {ttl >> 16 & 0xFF}\n        Z: 0x{ttl & 0xFFFF:04x}\n"
         f"            DO bit: {do}",
     )
-    return _put(_EDNS, size | ttl << 16, texts)
+    return remember(_EDNS, size | ttl << 16, texts)
 
 
 def _rdata_json(acc: defaultdict, t: int, data: Any) -> bool:
@@ -831,7 +828,7 @@ def _rdata_tree(t: int, data: Any) -> str | None:
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
-    msg, tcp_length = _message(layer, buf), layer.hdr[1]
+    msg, tcp_length = _message(layer, buf), layer.hdr.tcp_length
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
     flags = msg.flags
@@ -962,7 +959,7 @@ def _records_json(records: list) -> str | None:
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
-    msg, tcp_length = _message(layer, buf), layer.hdr[1]
+    msg, tcp_length = _message(layer, buf), layer.hdr.tcp_length
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
     flags = msg.flags
@@ -1017,8 +1014,10 @@ def _opt_tree(head: str, size: int, ttl: int, rdlength: int, edns: wire.Edns) ->
     return text
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.UDP_PORTS[53] = decode_dns_udp
-registry.HEURISTICS["udp"].append(dns_udp_heuristic)
-registry.TCP_PORTS[53] = registry.StreamProtocol(decode_dns_tcp, dns_tcp_pdu_length)
+registry.register(
+    "dns",
+    writers={_rows: (_json, _tree)},
+    udp_ports={53: decode_dns_udp},
+    tcp_ports={53: registry.StreamProtocol(decode_dns_tcp, dns_tcp_pdu_length)},
+    udp_heuristics=(dns_udp_heuristic,),
+)

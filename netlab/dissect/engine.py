@@ -3,43 +3,31 @@
 State kept across packets is only what Wireshark's columns need (TCP stream
 numbers and initial sequence numbers per stream); it grows with the number of
 conversations, not with the number of packets.
+
+The engine sits above the protocol modules: it imports them (`load_protocols`, when
+the first Dissector is made, so importing one decoder stays cheap), and they import
+only what lies below it (`base`, `model`, `registry`).
 """
 
 from __future__ import annotations
 
 import struct
 
-from netlab.dissect import registry
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
+import netlab.dissect.registry as registry
+from netlab.dissect.base import data_rows
+from netlab.dissect.model import Layer, Packet
 
 _IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
 _PORTS = struct.Struct("!HH")
-MAX_LAYERS = 32  # tunnels inside tunnels: bounded work per packet
 
 
 def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     """Unknown link type: the frame is shown undecoded, never an error."""
-    layer = Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows)
+    layer = Layer("data", f"Data ({end - off} bytes)", off, end, None, data_rows)
     pkt.layers.append(layer)
     if not pkt.protocol:
         pkt.protocol = f"LINKTYPE {pkt.linktype}"
         pkt.info = f"undecoded frame, link type {pkt.linktype}"
-    return None
-
-
-def _data_rows(layer: Layer, buf: bytes):
-    data = buf[layer.off : layer.end]
-    return [
-        row("data.data", bytes(data), f"Data: {data[:32].hex()}{'…' if len(data) > 32 else ''}",
-            layer.off, len(data)),
-        row("data.len", len(data), f"[Length: {len(data)}]"),
-    ]  # fmt: skip
-
-
-def decode_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
-    """Payload no decoder claimed (Wireshark's "data" protocol)."""
-    if end > off:
-        pkt.layers.append(Layer("data", f"Data ({end - off} bytes)", off, end, None, _data_rows))
     return None
 
 
@@ -56,11 +44,16 @@ class Dissector:
         # view may show them (the one-line and hex views never do); -1 when off, which
         # leaves the field out.
         self.number_udp = udp_streams
-        from netlab.dissect import arp, icmp, icmpv6, tcp, udp
+        import netlab.dissect.arp as arp
+        import netlab.dissect.icmp as icmp
+        import netlab.dissect.icmpv6 as icmpv6
+        import netlab.dissect.tcp as tcp
+        import netlab.dissect.udp as udp
 
         self._columns = (tcp.columns, udp.columns, icmp.columns, arp.columns, icmpv6.columns)
         self.tcp = tcp.TcpTracker()
         self._conversation_key = tcp.conversation_key
+        self._track_segment = tcp.track_segment
         self.udp_streams: dict[bytes, int] = {}
         # Light mode (see dissect/jobs.py): decode only what keeps the cross-packet state
         # right (headers, TCP/UDP streams, reassembly), not the application payloads, for
@@ -158,9 +151,7 @@ class Dissector:
                 self.udp_stream(data[26:30], sport, data[30:34], dport)
             return True
         if proto == 6:
-            from netlab.dissect.tcp import track_segment
-
-            return track_segment(self, no, data, 34, end, data[26:30], data[30:34])
+            return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34])
         return proto not in (4, 41)  # IP in IP could carry TCP or UDP
 
     def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:
@@ -192,33 +183,16 @@ class Dissector:
             pkt.info = "[Malformed Packet]"
 
 
-def too_deep(pkt: Packet) -> bool:
-    """Tunnels inside tunnels: stop (marked malformed) past MAX_LAYERS layers."""
-    if len(pkt.layers) < MAX_LAYERS:
-        return False
-    pkt.mark_malformed(pkt.layers[-1], f"more than {MAX_LAYERS} nested layers")
-    return True
-
-
 def load_protocols() -> None:
-    """Import every protocol module so that each registers its decoders."""
-    from netlab.dissect import arp, dns, icmp, icmpv6, ip, ipv6, link, tcp, udp  # noqa: F401
-
-
-# --- fast writers (model.JSON_WRITERS): undecoded payload as text -----------------------
-# Payload behind ICMP echoes, unknown ports, fragments …: a fifth of all layers. The
-# hex of the bytes is the real cost either way; the writers only skip the row tuples.
-def _data_json(layer: Layer, buf: bytes) -> str:
-    data = buf[layer.off : layer.end]
-    return f'"data.data":"{data.hex()}","data.len":{len(data)}'
-
-
-def _data_tree(layer: Layer, buf: bytes) -> str:
-    data = buf[layer.off : layer.end]
-    n = len(data)
-    more = "…" if n > 32 else ""
-    return f"{layer.heading()}\n    Data: {data[:32].hex()}{more}\n    [Length: {n}]"
-
-
-JSON_WRITERS[_data_rows] = _data_json
-TREE_WRITERS[_data_rows] = _data_tree
+    """Import every protocol module so that each registers its decoders (and its
+    display-filter names). Not at the top of this module: importing the package (as
+    `ping` does for the ICMP names) then stays as cheap as it was."""
+    import netlab.dissect.arp
+    import netlab.dissect.dns
+    import netlab.dissect.icmp
+    import netlab.dissect.icmpv6
+    import netlab.dissect.ip
+    import netlab.dissect.ipv6
+    import netlab.dissect.link
+    import netlab.dissect.tcp
+    import netlab.dissect.udp  # noqa: F401

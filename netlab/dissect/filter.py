@@ -28,14 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netlab.dissect.engine import load_protocols
 from netlab.dissect.model import Packet
+from netlab.dissect.registry import FILTER_NAMES
 from netlab.errors import InputError
 
-# Protocols netlab decodes; a field must start with one of them (catches "tpc.port").
-PROTOCOLS = {
-    "frame", "eth", "vlan", "sll", "null", "arp", "ip", "ipv6", "icmp", "icmpv6", "udp", "tcp",
-    "data", "dns", "http", "tls", "rtmpt", "ethertype", "_ws",
-}  # fmt: skip
+# A field must start with a registered protocol's name (catches "tpc.port"): each protocol
+# module registers its own (registry.register), and compiling a filter loads them all.
 ALIASES = {
     "ip.addr": ("ip.src", "ip.dst"),
     "ip.host": ("ip.src", "ip.dst"),
@@ -220,7 +219,7 @@ class _Parser:
         tok = self.take()
         name = tok.text
         proto = name.split(".")[0]
-        if proto not in PROTOCOLS or not re.fullmatch(r"[a-z_][a-z0-9_.\-]*", name):
+        if proto not in FILTER_NAMES or not re.fullmatch(r"[a-z_][a-z0-9_.\-]*", name):
             raise self.fail("is neither a field nor a protocol name", tok)
         if self.tok.kind != "cmp":
             if "." not in name:  # a protocol name: present in the frame?
@@ -387,6 +386,7 @@ def _order(a: Any, b: Any, op: str) -> bool:
 
 
 def compile_filter(text: str) -> DisplayFilter:
+    load_protocols()  # every protocol module registers its filter names
     parser = _Parser(text)
     predicate = parser.parse()
     return DisplayFilter(text, predicate, parser.needs_fields)

@@ -96,16 +96,17 @@ class FollowTcp:
                 self._segment(pkt, net, layer)
 
     def _segment(self, pkt: Packet, net: Any, tcp: Any) -> None:
-        hdr, extra = tcp.hdr
-        sport, dport, seq, ack, offflags = hdr[:5]
-        src, dst, net_end = _addresses(net, pkt)
+        hdr = tcp.hdr
+        sport, dport, seq, ack, offflags = hdr.sport, hdr.dport, hdr.seq, hdr.ack, hdr.offflags
+        src, dst = net.hdr.src, net.hdr.dst
+        net_end = net.off + net.hdr.datagram_len  # where the IP payload ends on the wire
         if not self.nodes:
             self.nodes = [(src, sport), (dst, dport)]
         side = 0 if (src, sport) == self.nodes[0] else 1
         if offflags & ACK:
             self._acknowledged(1 - side, ack)
         start = tcp.off + (offflags >> 12) * 4
-        data = pkt.buf[start : start + extra[3]]
+        data = pkt.buf[start : start + tcp.extra.seg_len]
         # A snapshot length can cut the payload: the wire length still moves the sequence.
         wire_len = max(len(data), net_end - start)
         if offflags & SYN:
@@ -275,15 +276,5 @@ def hex_lines(data: bytes, offset: int) -> list[str]:
 
 
 def _stream_of(layer: Any) -> int | None:
-    hdr = layer.hdr
-    if isinstance(hdr, tuple) and len(hdr) == 2 and hdr[1] is not None:
-        return hdr[1][0]
-    return None  # truncated, bogus header length or quoted: not part of a stream
-
-
-def _addresses(net: Any, pkt: Packet) -> tuple[bytes, bytes, int]:
-    """Source, destination and where the IP payload ends on the wire."""
-    hdr = net.hdr
-    if net.proto == "ip":
-        return hdr[8], hdr[9], net.off + hdr[2]
-    return hdr[4], hdr[5], net.off + 40 + hdr[1]
+    state = layer.extra  # tcp.TcpState
+    return None if state is None else state.stream  # None: truncated, bogus or quoted

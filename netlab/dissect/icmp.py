@@ -8,11 +8,23 @@ the UDP or TCP probe that triggered it.
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
+import netlab.dissect.registry as registry
+from netlab.dissect.base import decode_data
+from netlab.dissect.model import Layer, Packet, row
+
+
+class IcmpHeader(NamedTuple):
+    type: int
+    code: int
+    checksum: int
+    ident: int  # the second word's halves (echo identifier and sequence number; for
+    seq: int  # other types the MTU, gateway or pointer): 0 when cut before byte 8
+
 
 _HDR = struct.Struct("!BBHHH")
+_new = tuple.__new__
 
 # type: (name, {code: name})
 ICMP_TYPES: dict[int, tuple[str, dict[int, str]]] = {
@@ -85,7 +97,8 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.mark_malformed(layer, f"icmp: needs 4 bytes at offset {off}")
         return None
     have_rest = end - off >= 8
-    hdr = _HDR.unpack_from(buf, off) if have_rest else (*struct.unpack_from("!BBH", buf, off), 0, 0)
+    hdr = _new(IcmpHeader, _HDR.unpack_from(buf, off) if have_rest
+               else (*struct.unpack_from("!BBH", buf, off), 0, 0))  # fmt: skip
     icmp_type, code, _csum, ident, seq = hdr
     layer = Layer("icmp", "Internet Control Message Protocol", off, min(end, off + 8), hdr, _rows)
     pkt.layers.append(layer)
@@ -95,7 +108,7 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
     name = type_name(icmp_type)
     cname = code_name(icmp_type, code)
     if icmp_type in ECHO_TYPES and have_rest:
-        ttl = pkt.layers[-2].hdr[5] if len(pkt.layers) >= 2 and pkt.layers[-2].proto == "ip" else 0
+        ttl = pkt.layers[-2].hdr.ttl if len(pkt.layers) >= 2 and pkt.layers[-2].proto == "ip" else 0
         pkt.info = _echo_info(name, ident, seq, ttl)
     else:
         pkt.info = f"{name} ({cname})" if cname else name
@@ -107,11 +120,7 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if icmp_type in ERROR_TYPES and end - off > 8:
         pkt.quoted += 1
         return registry.ETHERTYPES[0x0800](d, pkt, buf, off + 8, end)
-    if end - off > 8:
-        from netlab.dissect.engine import decode_data
-
-        return decode_data(d, pkt, buf, off + 8, end)
-    return None
+    return decode_data(d, pkt, buf, off + 8, end)
 
 
 def _rows(layer: Layer, buf: bytes):
@@ -201,6 +210,4 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     return head
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.IP_PROTOCOLS[1] = decode_icmp
+registry.register("icmp", writers={_rows: (_json, _tree)}, ip_protocols={1: decode_icmp})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
 from netlab.dissect.ipv6 import ntop6
 from netlab.dissect.link import mac
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
+from netlab.dissect.model import Layer, Packet, row
 
 ICMPV6_TYPES: dict[int, tuple[str, dict[int, str]]] = {
     1: ("Destination Unreachable", {
@@ -40,6 +41,13 @@ ND_OPTIONS = {
 MAX_ND_OPTIONS = 64
 
 
+class Icmpv6Header(NamedTuple):
+    type: int
+    code: int
+    checksum: int
+    word: int  # the second word (echo identifier and sequence, MTU …): 0 when cut short
+
+
 def type_name(t: int) -> str:
     return ICMPV6_TYPES.get(t, (f"Unknown ({t})", {}))[0]
 
@@ -55,7 +63,7 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     icmp_type, code, csum = struct.unpack_from("!BBH", buf, off)
     word = struct.unpack_from("!I", buf, off + 4)[0] if end - off >= 8 else 0
     layer = Layer("icmpv6", "Internet Control Message Protocol v6", off, end,
-                  (icmp_type, code, csum, word), _rows)  # fmt: skip
+                  Icmpv6Header(icmp_type, code, csum, word), _rows)  # fmt: skip
     pkt.layers.append(layer)
     if pkt.quoted:
         return None
@@ -64,10 +72,10 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     cname = ICMPV6_TYPES.get(icmp_type, ("", {}))[1].get(code)
     info = f"{name} ({cname})" if cname else name
     if icmp_type in (128, 129) and end - off >= 8:
-        hlim = pkt.layers[0].hdr[3] if pkt.layers and pkt.layers[0].proto == "ipv6" else None
+        hlim = pkt.layers[0].hdr.hlim if pkt.layers and pkt.layers[0].proto == "ipv6" else None
         for lay in pkt.layers:
             if lay.proto == "ipv6":
-                hlim = lay.hdr[3]
+                hlim = lay.hdr.hlim
         info = _echo_info(name, word, hlim)
     elif icmp_type == 2:
         info = f"{name} (MTU {word})"
@@ -306,6 +314,4 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     return None if nd is None else head + nd[1]
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.IP_PROTOCOLS[58] = decode_icmpv6
+registry.register("icmpv6", writers={_rows: (_json, _tree)}, ip_protocols={58: decode_icmpv6})

@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
+from netlab.dissect.base import MAX_LAYERS, decode_data, too_deep
 from netlab.dissect.model import (
-    JSON_WRITERS,
-    TREE_WRITERS,
     Layer,
     Packet,
-    cut_rows,
+    checked_rows,
     flag_rows,
+    remember,
     row,
     show_text,
 )  # fmt: skip
 from netlab.wire.checksum import internet_checksum
+from netlab.wire.tcp_options import walk as walk_options
+
+
+class IPv4Header(NamedTuple):
+    vihl: int  # version (4 bits) and header length in 32-bit words (4 bits)
+    tos: int  # DSCP (6 bits) and ECN (2 bits)
+    total: int  # total length (as presumed when the capture holds 0: TSO)
+    ident: int
+    frag: int  # flags (3 bits) and fragment offset in 8-byte units (13 bits)
+    ttl: int
+    proto: int
+    checksum: int
+    src: bytes
+    dst: bytes
+
+    @property
+    def version(self) -> int:
+        return self.vihl >> 4
+
+    @property
+    def datagram_len(self) -> int:
+        """The header and its payload, as the header says (where the payload ends)."""
+        return self.total
+
 
 _HDR = struct.Struct("!BBHHHBBH4s4s")
+_new = tuple.__new__  # a header type over an unpacked tuple, without a copy
 _WORDS = struct.Struct("!10H")  # the option-less header as 16-bit words, for its checksum
 
 IP_PROTO_NAMES = {
@@ -36,15 +62,12 @@ OPTION_NAMES = {
 
 
 def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
-    if len(pkt.layers) >= 32:  # IP in IP in IP …: bounded (engine.MAX_LAYERS)
-        from netlab.dissect.engine import too_deep
-
-        too_deep(pkt)
+    if len(pkt.layers) >= MAX_LAYERS and too_deep(pkt):  # IP in IP in IP …: bounded
         return None
     if end - off < 20:
         return _short_header(d, pkt, buf, off, end)
-    hdr = _HDR.unpack_from(buf, off)
-    vihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst = hdr
+    hdr = _new(IPv4Header, _HDR.unpack_from(buf, off))
+    vihl, _tos, total, ident, frag, _ttl, proto, _csum, src, dst = hdr
     ihl = (vihl & 0x0F) * 4
     layer = Layer("ip", _title, off, min(off + ihl, end), hdr, _rows)
     pkt.layers.append(layer)
@@ -67,28 +90,22 @@ def decode_ip(d, pkt: Packet, buf: bytes, off: int, end: int):
         name = IP_PROTO_NAMES.get(proto, str(proto))
         if not pkt.quoted:
             pkt.info = (
-                f"Fragmented IP protocol (proto={name} {proto}, off={offset8}, ID={hdr[3]:04x})"
+                f"Fragmented IP protocol (proto={name} {proto}, off={offset8}, ID={ident:04x})"
             )
         if frag & 0x1FFF:
-            from netlab.dissect.engine import decode_data
-
             return decode_data(d, pkt, buf, off + ihl, payload_end)
         pkt.fragmented = True  # the first piece: its transport header is there, its length is not
     decoder = registry.IP_PROTOCOLS.get(proto)
     if decoder is None:
-        from netlab.dissect.engine import decode_data
-
         if not pkt.quoted:
             pkt.protocol = IP_PROTO_NAMES.get(proto, "IPv4")
-        if payload_end > off + ihl:
-            decode_data(d, pkt, buf, off + ihl, payload_end)
-        return None
+        return decode_data(d, pkt, buf, off + ihl, payload_end)
     return decoder(d, pkt, buf, off + ihl, payload_end)
 
 
-def _bogus_field(hdr: tuple, quoted: int) -> str | None:
+def _bogus_field(hdr: IPv4Header, quoted: int) -> str | None:
     """The field at which Wireshark stops decoding a bogus header, or None if it is sound."""
-    vihl, total = hdr[0], hdr[2]
+    vihl, total = hdr.vihl, hdr.total
     ihl = (vihl & 0x0F) * 4
     if vihl >> 4 != 4:
         return "ip.version"
@@ -101,7 +118,7 @@ def _bogus_field(hdr: tuple, quoted: int) -> str | None:
 
 def _bogus_header(d, pkt: Packet, buf: bytes, layer: Layer, off: int, end: int):
     """Version not 4, or header length under 20: Wireshark shows the fields up to the bad one."""
-    vihl = layer.hdr[0]
+    vihl = layer.hdr.vihl
     layer.extra = (_bogus_field(layer.hdr, pkt.quoted), None)
     if vihl >> 4 == 6:
         # Wireshark's IPv4 dissector hands a version-6 header to IPv6 (ethertype 0x0800
@@ -122,13 +139,13 @@ def _short_total(pkt: Packet, buf: bytes, layer: Layer, off: int, end: int) -> i
     packet's reported length, and so does netlab. Returns the length to use, or None.
     """
     hdr = layer.hdr
-    ihl = (hdr[0] & 0x0F) * 4
-    total = hdr[2]
+    ihl = (hdr.vihl & 0x0F) * 4
+    total = hdr.total
     if total == 0:
         total = end - off
         if buf is pkt.buf and end == pkt.caplen:  # snapped: the wire had more
             total += max(pkt.wirelen - pkt.caplen, 0)
-        layer.hdr = (*hdr[:2], total, *hdr[3:])  # what stats and follow read as the length
+        layer.hdr = hdr._replace(total=total)  # what stats and follow read as the length
         if total >= ihl:
             return total
     if pkt.quoted:  # the datagram quoted in an ICMP error is cut short on purpose
@@ -141,11 +158,11 @@ def _short_total(pkt: Packet, buf: bytes, layer: Layer, off: int, end: int) -> i
 
 def _short_header(d, pkt: Packet, buf: bytes, off: int, end: int):
     """Under 20 bytes captured: Wireshark adds the fields that are there, then stops."""
-    hdr = _HDR.unpack(bytes(buf[off:end]).ljust(20, b"\0"))
-    layer = Layer("ip", "Internet Protocol Version 4 (truncated)", off, end, None, _short_rows)
+    hdr = _new(IPv4Header, _HDR.unpack(bytes(buf[off:end]).ljust(20, b"\0")))
+    layer = Layer("ip", "Internet Protocol Version 4 (truncated)", off, end, None, _rows)
     layer.extra = (_bogus_field(hdr, pkt.quoted), end, hdr)
     pkt.layers.append(layer)
-    if end > off and hdr[0] >> 4 == 6:
+    if end > off and hdr.version == 6:
         return registry.ETHERTYPES[0x86DD](d, pkt, buf, off, end)
     pkt.mark_malformed(layer, f"ip: header needs 20 bytes at offset {off}, have {end - off}")
     pkt.protocol, pkt.info = "IPv4", "[Malformed IPv4: truncated header]"
@@ -155,23 +172,17 @@ def _short_header(d, pkt: Packet, buf: bytes, off: int, end: int):
 def _title(layer: Layer) -> str:
     if layer.extra is not None:  # a bogus header: its addresses mean nothing
         return "Internet Protocol Version 4"
-    src, dst = layer.hdr[8], layer.hdr[9]
+    src, dst = layer.hdr.src, layer.hdr.dst
     return (
         f"Internet Protocol Version 4, Src: {socket.inet_ntoa(src)}, Dst: {socket.inet_ntoa(dst)}"
     )
 
 
 def _rows(layer: Layer, buf: bytes):
-    rows = _header_rows(layer.hdr, layer.off, buf)
-    return rows if layer.extra is None else cut_rows(rows, *layer.extra)
+    return checked_rows(layer, buf, _header_rows)
 
 
-def _short_rows(layer: Layer, buf: bytes):
-    last, end, hdr = layer.extra
-    return cut_rows(_header_rows(hdr, layer.off, buf), last, end)
-
-
-def _header_rows(hdr: tuple, o: int, buf: bytes):
+def _header_rows(hdr: IPv4Header, o: int, buf: bytes):
     vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
     ihl = (vihl & 0x0F) * 4
     rows = [
@@ -227,24 +238,17 @@ def _len_row(total: int, o: int, buf: bytes):
 
 def _option_rows(buf: bytes, p: int, end: int):
     rows = []
-    while p < end:
-        kind = buf[p]
+    found, bad = walk_options(buf, p, end)  # IPv4 options are laid out as TCP's
+    for kind, p, length in found:
         name = OPTION_NAMES.get(kind, f"Unknown ({kind})")
-        if kind in (0, 1):
+        if kind < 2:  # EOL, NOP: the type byte alone
             rows.append(row("ip.opt.type", kind, f"IP Option - {name}", p, 1))
-            p += 1
-            if kind == 0:
-                break
             continue
-        if p + 1 >= end or buf[p + 1] < 2 or p + buf[p + 1] > end:
-            rows.append(
-                row("_ws.malformed", "ip option", f"[Malformed IP option {kind}]", p, end - p)
-            )
-            break
-        length = buf[p + 1]
         rows.append(row("ip.opt.type", kind, f"IP Option - {name} ({length} bytes)", p, length))
         rows.append(row("ip.opt.len", length, f"Length: {length}", p + 1, 1, 1))
-        p += length
+    if bad >= 0:
+        rows.append(row("_ws.malformed", "ip option", f"[Malformed IP option {buf[bad]}]", bad,
+                        end - bad))  # fmt: skip
     return rows
 
 
@@ -258,7 +262,7 @@ def _plain(layer: Layer, buf: bytes) -> tuple | None:
     options, all 20 bytes captured, a real total length (not TSO's 0)."""
     hdr = layer.hdr
     o = layer.off
-    if layer.extra is not None or hdr[0] != 0x45 or len(buf) < o + 20 or not hdr[2]:
+    if layer.extra is not None or hdr.vihl != 0x45 or len(buf) < o + 20 or not hdr.total:
         return None
     if buf[o + 2] == 0 == buf[o + 3]:
         return None
@@ -314,23 +318,16 @@ def _json_tos(tos: int) -> str:
 
 
 def _json_frag_ttl(frag: int, ttl: int, proto: int) -> str:
-    if len(_JSON_FRAG_TTL) >= 4096:  # bounded whatever the traffic
-        _JSON_FRAG_TTL.clear()
     flags = _flag_texts(frag >> 13)[0]
-    text = _JSON_FRAG_TTL[frag, ttl, proto] = (
+    return remember(_JSON_FRAG_TTL, (frag, ttl, proto), (
         f'"ip.flags":{frag >> 13},{flags},"ip.frag_offset":{(frag & 0x1FFF) * 8},'
         f'"ip.ttl":{ttl},"ip.proto":{proto}'
-    )
-    return text
+    ))  # fmt: skip
 
 
 def _json_addrs(src: bytes, dst: bytes) -> str:
-    if len(_JSON_ADDRS) >= 4096:  # bounded: a scan of many addresses stays flat
-        _JSON_ADDRS.clear()
-    text = _JSON_ADDRS[src + dst] = (
-        f'"ip.src":"{socket.inet_ntoa(src)}","ip.dst":"{socket.inet_ntoa(dst)}"'
-    )
-    return text
+    text = f'"ip.src":"{socket.inet_ntoa(src)}","ip.dst":"{socket.inet_ntoa(dst)}"'
+    return remember(_JSON_ADDRS, src + dst, text)
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
@@ -361,7 +358,9 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     )
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.ETHERTYPES[0x0800] = decode_ip
-registry.IP_PROTOCOLS[4] = decode_ip  # IP in IP
+registry.register(
+    "ip",
+    writers={_rows: (_json, _tree)},
+    ethertypes={0x0800: decode_ip},
+    ip_protocols={4: decode_ip},
+)  # 4: IP in IP

@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
+from netlab.dissect.base import MAX_LAYERS, decode_data, too_deep
 from netlab.dissect.ip import IP_PROTO_NAMES, TSO_NOTE
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, cut_rows, row
+from netlab.dissect.model import (
+    Layer,
+    Packet,
+    checked_rows,
+    remember,
+    row,
+)  # fmt: skip
+
+
+class IPv6Header(NamedTuple):
+    vtcfl: int  # version (4 bits), traffic class (8), flow label (20)
+    plen: int  # payload length (as presumed when the capture holds 0: TSO)
+    nxt: int
+    hlim: int
+    src: bytes
+    dst: bytes
+
+    @property
+    def version(self) -> int:
+        return self.vtcfl >> 28
+
+    @property
+    def datagram_len(self) -> int:
+        """The header and its payload, as the header says (where the payload ends)."""
+        return 40 + self.plen
+
+
+class ExtHeader(NamedTuple):
+    """An extension header (hop-by-hop, routing, fragment, destination options)."""
+
+    kind: int  # its own protocol number (EXT_HEADERS)
+    nxt: int  # the next header's
+
 
 _HDR = struct.Struct("!IHBB16s16s")
+_new = tuple.__new__  # a header type over an unpacked tuple, without a copy
 _FRAG = struct.Struct("!BBHI")
 MAX_EXT_HEADERS = 16  # bounded work on a chain of extension headers
 
@@ -27,14 +62,11 @@ def ntop6(b: bytes) -> str:
 
 
 def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
-    if len(pkt.layers) >= 32:  # tunnels in tunnels: bounded (engine.MAX_LAYERS)
-        from netlab.dissect.engine import too_deep
-
-        too_deep(pkt)
+    if len(pkt.layers) >= MAX_LAYERS and too_deep(pkt):  # tunnels in tunnels: bounded
         return None
     if end - off < 40:
         return _short_header(pkt, buf, off, end)
-    hdr = _HDR.unpack_from(buf, off)
+    hdr = _new(IPv6Header, _HDR.unpack_from(buf, off))
     vtcfl, plen, nxt, _hlim, src, dst = hdr
     layer = Layer("ipv6", _title, off, off + 40, hdr, _rows)
     pkt.layers.append(layer)
@@ -60,7 +92,9 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
             return None
         length = 8 if nxt == 44 else (buf[p + 1] + 1) * 8
         ext_end = min(p + length, payload_end)  # a lying length must not reach past the data
-        ext = Layer(EXT_HEADERS[nxt], EXT_TITLES[nxt], p, ext_end, (nxt, buf[p]), _ext_rows)
+        ext = Layer(
+            EXT_HEADERS[nxt], EXT_TITLES[nxt], p, ext_end, ExtHeader(nxt, buf[p]), _ext_rows
+        )
         pkt.layers.append(ext)
         if p + length > payload_end:
             pkt.mark_malformed(ext, f"ipv6: extension header runs past the payload at offset {p}")
@@ -69,8 +103,6 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
             _nh, _res, fragoff, ident = _FRAG.unpack_from(buf, p)
             if fragoff & 0xFFF8 and not pkt.quoted:  # not the first fragment: payload is a piece
                 pkt.info = f"IPv6 fragment (off={fragoff & 0xFFF8}, ID=0x{ident:08x})"
-                from netlab.dissect.engine import decode_data
-
                 return decode_data(d, pkt, buf, p + 8, payload_end)
             if fragoff & 1:  # the first piece: its transport header is there, its length is not
                 pkt.fragmented = True
@@ -78,11 +110,7 @@ def decode_ipv6(d, pkt: Packet, buf: bytes, off: int, end: int):
         p += length
     decoder = registry.IP_PROTOCOLS.get(nxt)
     if decoder is None:
-        from netlab.dissect.engine import decode_data
-
-        if payload_end > p:
-            decode_data(d, pkt, buf, p, payload_end)
-        return None
+        return decode_data(d, pkt, buf, p, payload_end)
     return decoder(d, pkt, buf, p, payload_end)
 
 
@@ -91,19 +119,19 @@ def _zero_length(pkt: Packet, buf: bytes, layer: Layer, off: int, end: int) -> i
     TCP segmentation offload / Linux "BIG TCP" without that option, whose length the NIC
     fills in later. Either way the payload runs to the end of the packet. Wireshark
     presumes TSO only with ipv6.tso_support (off by default; the corpus test turns it on)."""
-    if layer.hdr[2] != 0:  # not hop-by-hop, so no jumbo option: show the presumed length
+    if layer.hdr.nxt != 0:  # not hop-by-hop, so no jumbo option: show the presumed length
         reported = end - off - 40
         if buf is pkt.buf and end == pkt.caplen:  # snapped: the wire had more
             reported += max(pkt.wirelen - pkt.caplen, 0)
-        layer.hdr = (layer.hdr[0], reported, *layer.hdr[2:])
+        layer.hdr = layer.hdr._replace(plen=reported)
     return end
 
 
 def _short_header(pkt: Packet, buf: bytes, off: int, end: int) -> None:
     """Under 40 bytes captured: Wireshark adds the fields that are there, then stops."""
-    hdr = _HDR.unpack(bytes(buf[off:end]).ljust(40, b"\0"))
-    layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, _short_rows)
-    last = "ipv6.version" if end > off and hdr[0] >> 28 != 6 else None
+    hdr = _new(IPv6Header, _HDR.unpack(bytes(buf[off:end]).ljust(40, b"\0")))
+    layer = Layer("ipv6", "Internet Protocol Version 6 (truncated)", off, end, None, _rows)
+    last = "ipv6.version" if end > off and hdr.version != 6 else None
     layer.extra = (last, end, hdr)
     pkt.layers.append(layer)
     pkt.mark_malformed(layer, f"ipv6: header needs 40 bytes at offset {off}, have {end - off}")
@@ -114,20 +142,14 @@ def _short_header(pkt: Packet, buf: bytes, off: int, end: int) -> None:
 def _title(layer: Layer) -> str:
     if layer.extra is not None:  # a bogus version: the addresses mean nothing
         return "Internet Protocol Version 6"
-    return f"Internet Protocol Version 6, Src: {ntop6(layer.hdr[4])}, Dst: {ntop6(layer.hdr[5])}"
+    return f"Internet Protocol Version 6, Src: {ntop6(layer.hdr.src)}, Dst: {ntop6(layer.hdr.dst)}"
 
 
 def _rows(layer: Layer, buf: bytes):
-    rows = _header_rows(layer.hdr, layer.off, buf)
-    return rows if layer.extra is None else cut_rows(rows, *layer.extra)
+    return checked_rows(layer, buf, _header_rows)
 
 
-def _short_rows(layer: Layer, buf: bytes):
-    last, end, hdr = layer.extra
-    return cut_rows(_header_rows(hdr, layer.off, buf), last, end)
-
-
-def _header_rows(hdr: tuple, o: int, buf: bytes):
+def _header_rows(hdr: IPv6Header, o: int, buf: bytes):
     vtcfl, plen, nxt, hlim, src, dst = hdr
     tclass = vtcfl >> 20 & 0xFF
     return [
@@ -216,12 +238,7 @@ _ADDR_CACHE_LIMIT = 1 << 14
 
 def _addr(raw: bytes) -> str:
     """inet_ntop costs ~10x a dict hit, and a capture repeats a few addresses."""
-    text = _ADDR_TEXT.get(raw)
-    if text is None:
-        if len(_ADDR_TEXT) >= _ADDR_CACHE_LIMIT:  # bounded: a scan of many addresses stays flat
-            _ADDR_TEXT.clear()
-        text = _ADDR_TEXT[raw] = ntop6(raw)
-    return text
+    return _ADDR_TEXT.get(raw) or remember(_ADDR_TEXT, raw, ntop6(raw), _ADDR_CACHE_LIMIT)
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
@@ -262,7 +279,9 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     )
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.ETHERTYPES[0x86DD] = decode_ipv6
-registry.IP_PROTOCOLS[41] = decode_ipv6  # IPv6 in IP (6in4)
+registry.register(
+    "ipv6",
+    writers={_rows: (_json, _tree)},
+    ethertypes={0x86DD: decode_ipv6},
+    ip_protocols={41: decode_ipv6},  # 41: 6in4
+)

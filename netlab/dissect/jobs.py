@@ -132,7 +132,7 @@ class _TurnLost(Exception):
 def _work(
     path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view, quick: bool
 ) -> list[str]:
-    from netlab.dissect import Dissector
+    from netlab.dissect.engine import Dissector
 
     buffer = io.StringIO()
     view = make_view(buffer)

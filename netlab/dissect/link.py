@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, flag_rows, row
+import netlab.dissect.registry as registry
+from netlab.dissect.base import decode_data, too_deep
+from netlab.dissect.model import (
+    Layer,
+    Packet,
+    flag_rows,
+    remember,
+    row,
+)  # fmt: skip
 
 ETHERTYPE_NAMES = {
     0x0800: "IPv4",
@@ -29,6 +37,34 @@ _SLL = struct.Struct("!HHH8sH")
 _SLL2 = struct.Struct("!HHIHBB8s")
 _U32_BE = struct.Struct("!I")
 _U32_LE = struct.Struct("<I")
+_new = tuple.__new__  # a header type over an unpacked tuple, without a copy
+
+
+class EthHeader(NamedTuple):
+    dst: bytes
+    src: bytes
+    type: int  # an ethertype, or (up to 1500) an IEEE 802.3 length
+
+
+class VlanHeader(NamedTuple):
+    tci: int  # priority (3 bits), DEI (1), VLAN ID (12)
+    type: int
+
+
+class SllHeader(NamedTuple):
+    """Linux cooked capture, v1 and v2 in one shape."""
+
+    version: int
+    pkttype: int
+    hatype: int
+    halen: int
+    addr: bytes
+    protocol: int  # an ethertype
+    ifindex: int | None  # v2 only
+
+
+class NullHeader(NamedTuple):
+    family: int  # the address family (AF_NAMES)
 
 
 def mac(b: bytes) -> str:
@@ -43,9 +79,7 @@ def next_by_ethertype(d, pkt: Packet, buf: bytes, etype: int, off: int, end: int
     decoder = registry.ETHERTYPES.get(etype)
     if decoder is not None:
         decoder(d, pkt, buf, off, end)
-    elif end > off:
-        from netlab.dissect.engine import decode_data
-
+    else:
         decode_data(d, pkt, buf, off, end)
 
 
@@ -63,7 +97,7 @@ def _too_short(pkt: Packet, proto: str, title: str, off: int, end: int, need: in
 def decode_eth(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 14:
         return _too_short(pkt, "eth", "Ethernet II (truncated)", off, end, 14)
-    hdr = _ETH.unpack_from(buf, off)
+    hdr = _new(EthHeader, _ETH.unpack_from(buf, off))
     dst, src, etype = hdr
     layer = Layer("eth", eth_title, off, off + 14, hdr, _eth_rows)
     pkt.layers.append(layer)
@@ -71,8 +105,6 @@ def decode_eth(d, pkt: Packet, buf: bytes, off: int, end: int):
     if etype <= 1500:
         # IEEE 802.3 length field: LLC follows, which netlab shows as data for now.
         pkt.protocol = pkt.protocol or "LLC"
-        from netlab.dissect.engine import decode_data
-
         return decode_data(d, pkt, buf, off + 14, min(end, off + 14 + etype))
     return next_by_ethertype(d, pkt, buf, etype, off + 14, end)
 
@@ -100,16 +132,13 @@ def eth_title(layer: Layer) -> str:
 
 # --- 802.1Q / 802.1ad tags ------------------------------------------------------------
 def decode_vlan(d, pkt: Packet, buf: bytes, off: int, end: int):
-    from netlab.dissect.engine import too_deep
-
     if too_deep(pkt):  # stacked tags: bounded
         return None
     if end - off < 4:
         return _too_short(pkt, "vlan", "802.1Q Virtual LAN (truncated)", off, end, 4)
-    tci, etype = _VLAN.unpack_from(buf, off)
-    layer = Layer("vlan", _vlan_title, off, off + 4, (tci, etype), _vlan_rows)
-    pkt.layers.append(layer)
-    return next_by_ethertype(d, pkt, buf, etype, off + 4, end)
+    hdr = _new(VlanHeader, _VLAN.unpack_from(buf, off))
+    pkt.layers.append(Layer("vlan", _vlan_title, off, off + 4, hdr, _vlan_rows))
+    return next_by_ethertype(d, pkt, buf, hdr.type, off + 4, end)
 
 
 def _vlan_title(layer: Layer) -> str:
@@ -142,7 +171,7 @@ def decode_sll(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 16:
         return _too_short(pkt, "sll", "Linux cooked capture v1 (truncated)", off, end, 16)
     pkttype, hatype, halen, addr, proto = _SLL.unpack_from(buf, off)
-    hdr = (1, pkttype, hatype, halen, addr, proto, None)
+    hdr = SllHeader(1, pkttype, hatype, halen, addr, proto, None)
     return _sll_common(d, pkt, buf, hdr, off, off + 16, end)
 
 
@@ -150,20 +179,18 @@ def decode_sll2(d, pkt: Packet, buf: bytes, off: int, end: int):
     if end - off < 20:
         return _too_short(pkt, "sll", "Linux cooked capture v2 (truncated)", off, end, 20)
     proto, _reserved, ifindex, hatype, pkttype, halen, addr = _SLL2.unpack_from(buf, off)
-    hdr = (2, pkttype, hatype, halen, addr, proto, ifindex)
+    hdr = SllHeader(2, pkttype, hatype, halen, addr, proto, ifindex)
     return _sll_common(d, pkt, buf, hdr, off, off + 20, end)
 
 
-def _sll_common(d, pkt: Packet, buf: bytes, hdr, off: int, payload: int, end: int):
-    title = f"Linux cooked capture v{hdr[0]}"
+def _sll_common(d, pkt: Packet, buf: bytes, hdr: SllHeader, off: int, payload: int, end: int):
+    title = f"Linux cooked capture v{hdr.version}"
     layer = Layer("sll", title, off, payload, hdr, _sll_rows)
     pkt.layers.append(layer)
     _version, _pkttype, hatype, halen, addr, proto, _ifindex = hdr
     if hatype in (1, 772) and halen == 6:  # Ethernet / loopback: a MAC source
         pkt.src_raw = addr[:6]
     if proto == 0x0004:  # 802.2 LLC frames (e.g. STP) ride in cooked captures like this
-        from netlab.dissect.engine import decode_data
-
         pkt.protocol = pkt.protocol or "LLC"
         return decode_data(d, pkt, buf, payload, end)
     return next_by_ethertype(d, pkt, buf, proto, payload, end)
@@ -200,19 +227,17 @@ def _decode_null_like(d, pkt: Packet, buf: bytes, off: int, end: int, network_or
         # Written in the capturing host's byte order: a small number tells which one.
         little = _U32_LE.unpack_from(buf, off)[0]
         family = little if little < 0x10000 else _U32_BE.unpack_from(buf, off)[0]
-    layer = Layer("null", "Null/Loopback", off, off + 4, family, _null_rows)
+    layer = Layer("null", "Null/Loopback", off, off + 4, NullHeader(family), _null_rows)
     pkt.layers.append(layer)
     if family == 2:
         return registry.ETHERTYPES[0x0800](d, pkt, buf, off + 4, end)
     if family in (10, 24, 28, 30):
         return registry.ETHERTYPES[0x86DD](d, pkt, buf, off + 4, end)
-    from netlab.dissect.engine import decode_data
-
     return decode_data(d, pkt, buf, off + 4, end)
 
 
 def _null_rows(layer: Layer, buf: bytes):
-    family = layer.hdr
+    family = layer.hdr.family
     name = AF_NAMES.get(family, "Unknown")
     return [row("null.family", family, f"Family: {name} ({family})", layer.off, 4)]
 
@@ -232,8 +257,6 @@ def decode_raw(d, pkt: Packet, buf: bytes, off: int, end: int):
     version = buf[off] >> 4
     decoder = registry.ETHERTYPES.get(0x0800 if version == 4 else 0x86DD if version == 6 else -1)
     if decoder is None:
-        from netlab.dissect.engine import decode_data
-
         pkt.protocol = pkt.protocol or "Raw"
         return decode_data(d, pkt, buf, off, end)
     return decoder(d, pkt, buf, off, end)
@@ -263,38 +286,36 @@ _SET = ("Not set", "Set")
 
 def _eth_json(layer: Layer, buf: bytes) -> str:
     hdr = layer.hdr
-    text = _ETH_JSON.get(hdr)
-    if text is None:
-        if len(_ETH_JSON) >= _CACHE_LIMIT:
-            _ETH_JSON.clear()
-        dst, src, etype = hdr
-        kind = "len" if etype <= 1500 else "type"
-        text = _ETH_JSON[hdr] = (
-            f'"eth.dst":"{mac(dst)}","eth.dst.lg":{_JSON_BOOL[dst[0] >> 1 & 1]},'
-            f'"eth.dst.ig":{_JSON_BOOL[dst[0] & 1]},"eth.src":"{mac(src)}","eth.{kind}":{etype}'
-        )
-    return text
+    return _ETH_JSON.get(hdr) or remember(_ETH_JSON, hdr, _eth_json_text(hdr), _CACHE_LIMIT)
+
+
+def _eth_json_text(hdr: EthHeader) -> str:
+    dst, src, etype = hdr
+    kind = "len" if etype <= 1500 else "type"
+    return (
+        f'"eth.dst":"{mac(dst)}","eth.dst.lg":{_JSON_BOOL[dst[0] >> 1 & 1]},'
+        f'"eth.dst.ig":{_JSON_BOOL[dst[0] & 1]},"eth.src":"{mac(src)}","eth.{kind}":{etype}'
+    )
 
 
 def _eth_tree(layer: Layer, buf: bytes) -> str:
     hdr = layer.hdr
-    text = _ETH_TREE.get(hdr)
-    if text is None:
-        if len(_ETH_TREE) >= _CACHE_LIMIT:
-            _ETH_TREE.clear()
-        dst, src, etype = hdr
-        d, s = mac(dst), mac(src)
-        lg, ig = dst[0] >> 1 & 1, dst[0] & 1
-        kind = f"Length: {etype}" if etype <= 1500 else f"Type: {ethertype_text(etype)}"
-        text = _ETH_TREE[hdr] = (
-            f"Ethernet II, Src: {s}, Dst: {d}\n"
-            f"    Destination: {d}\n"
-            f"        .... ..{lg}. = LG bit (locally administered): {_SET[lg]}\n"
-            f"        .... ...{ig} = IG bit (group address): {_SET[ig]}\n"
-            f"    Source: {s}\n"
-            f"    {kind}"
-        )
-    return text
+    return _ETH_TREE.get(hdr) or remember(_ETH_TREE, hdr, _eth_tree_text(hdr), _CACHE_LIMIT)
+
+
+def _eth_tree_text(hdr: EthHeader) -> str:
+    dst, src, etype = hdr
+    d, s = mac(dst), mac(src)
+    lg, ig = dst[0] >> 1 & 1, dst[0] & 1
+    kind = f"Length: {etype}" if etype <= 1500 else f"Type: {ethertype_text(etype)}"
+    return (
+        f"Ethernet II, Src: {s}, Dst: {d}\n"
+        f"    Destination: {d}\n"
+        f"        .... ..{lg}. = LG bit (locally administered): {_SET[lg]}\n"
+        f"        .... ...{ig} = IG bit (group address): {_SET[ig]}\n"
+        f"    Source: {s}\n"
+        f"    {kind}"
+    )
 
 
 def _vlan_json(layer: Layer, buf: bytes) -> str:
@@ -340,34 +361,25 @@ def _sll_tree(layer: Layer, buf: bytes) -> str:
 
 
 def _null_json(layer: Layer, buf: bytes) -> str:
-    return f'"null.family":{layer.hdr}'
+    return f'"null.family":{layer.hdr.family}'
 
 
 def _null_tree(layer: Layer, buf: bytes) -> str:
-    family = layer.hdr
+    family = layer.hdr.family
     return f"Null/Loopback\n    Family: {AF_NAMES.get(family, 'Unknown')} ({family})"
 
 
-JSON_WRITERS[_eth_rows] = _eth_json
-TREE_WRITERS[_eth_rows] = _eth_tree
-JSON_WRITERS[_vlan_rows] = _vlan_json
-TREE_WRITERS[_vlan_rows] = _vlan_tree
-JSON_WRITERS[_sll_rows] = _sll_json
-TREE_WRITERS[_sll_rows] = _sll_tree
-JSON_WRITERS[_null_rows] = _null_json
-TREE_WRITERS[_null_rows] = _null_tree
-
-registry.LINKTYPES.update({
-    0: decode_null,
-    1: decode_eth,
+registry.register("eth", linktypes={1: decode_eth}, writers={_eth_rows: (_eth_json, _eth_tree)})
+registry.register("vlan", ethertypes=dict.fromkeys(VLAN_TPIDS, decode_vlan),
+                  writers={_vlan_rows: (_vlan_json, _vlan_tree)})  # fmt: skip
+registry.register("sll", linktypes={113: decode_sll, 276: decode_sll2},
+                  writers={_sll_rows: (_sll_json, _sll_tree)})  # fmt: skip
+registry.register("null", linktypes={0: decode_null, 108: decode_loop},
+                  writers={_null_rows: (_null_json, _null_tree)})  # fmt: skip
+registry.register(linktypes={  # raw IP: the layers are IPv4's or IPv6's
     12: decode_raw,  # DLT_RAW on some BSDs
     14: decode_raw,  # OpenBSD DLT_RAW
     101: decode_raw,
-    108: decode_loop,
-    113: decode_sll,
     228: decode_raw4,
     229: decode_raw6,
-    276: decode_sll2,
 })  # fmt: skip
-for _tpid in VLAN_TPIDS:
-    registry.ETHERTYPES[_tpid] = decode_vlan

@@ -228,6 +228,21 @@ def cut_rows(rows: list[Row], last: str | None = None, end: int | None = None) -
     return out
 
 
+def checked_rows(
+    layer: Layer, buf: bytes, header_rows: Callable[[Any, int, bytes], list[Row]]
+) -> list[Row]:
+    """The rows of a header that may be bogus or cut short, as far as Wireshark shows it.
+
+    layer.extra is None for a sound header (all of `header_rows(layer.hdr, …)`), else
+    (last field shown, end of the captured bytes or None[, the header zero-padded when
+    fewer bytes than a header were captured: then layer.hdr is None]); see `cut_rows`."""
+    extra = layer.extra
+    if extra is None:
+        return header_rows(layer.hdr, layer.off, buf)
+    last, end, *padded = extra
+    return cut_rows(header_rows(padded[0] if padded else layer.hdr, layer.off, buf), last, end)
+
+
 def flag_rows(
     prefix: str, value: int, bits: list[tuple[str, int, str]], off: int, length: int, width: int
 ) -> list[Row]:
@@ -241,6 +256,28 @@ def flag_rows(
          off, length)
         for suffix, mask, label in bits
     ]  # fmt: skip
+
+
+def port_rows(proto: str, layer: Layer, buf: bytes) -> list[Row]:
+    """A TCP or UDP header cut short: Wireshark shows the ports that are there, then stops."""
+    o, end = layer.off, layer.end
+    rows = []
+    if end - o >= 2:
+        sport = buf[o] << 8 | buf[o + 1]
+        rows.append(row(f"{proto}.srcport", sport, f"Source Port: {sport}", o, 2))
+    if end - o >= 4:
+        dport = buf[o + 2] << 8 | buf[o + 3]
+        rows.append(row(f"{proto}.dstport", dport, f"Destination Port: {dport}", o + 2, 2))
+    return rows
+
+
+def remember(cache: dict, key: Any, value: Any, limit: int = 4096) -> Any:
+    """Store a computed text in one of the writers' caches and return it. Bounded: past
+    `limit` entries the cache starts over, so a scan of many addresses stays flat."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def show_text(show: Any) -> str:

@@ -8,13 +8,18 @@ calls deep; `Dissector.run` catches whatever any of them raises).
 - application protocols are found by port (either side, as Wireshark does) and,
   failing that, by heuristics: functions that look at the payload and return a
   decoder or None (TLS on any port is found this way).
-New protocols register here from their own module; the TCP and UDP code never changes.
+A protocol registers itself from its own module with one `register(...)` call: its
+display-filter names, the table entries that lead to its decoders and its fast writers.
+The TCP and UDP code never changes, and display filters accept exactly the registered
+names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
 
 Decoder = Callable[..., Any]
 Heuristic = Callable[[bytes, int, int], Decoder | None]
@@ -38,6 +43,37 @@ IP_PROTOCOLS: dict[int, Decoder] = {}
 UDP_PORTS: dict[int, Decoder] = {}
 TCP_PORTS: dict[int, Decoder | StreamProtocol] = {}
 HEURISTICS: dict[str, list[Heuristic]] = {"udp": [], "tcp": []}
+# Names a display-filter field may start with (it catches "tpc.port"): the protocols
+# registered below, and names that are not a protocol module's: frame metadata, the
+# "ethertype" step of frame.protocols, expert marks (_ws.malformed), and tshark's names
+# for the protocols announced next (http, tls, rtmpt), which filters accept before
+# their modules exist (matching nothing yet); each will register itself.
+FILTER_NAMES: set[str] = {"frame", "ethertype", "_ws", "http", "tls", "rtmpt"}
+
+
+def register(
+    *names: str,
+    linktypes: dict[int, Decoder] | None = None,
+    ethertypes: dict[int, Decoder] | None = None,
+    ip_protocols: dict[int, Decoder] | None = None,
+    udp_ports: dict[int, Decoder] | None = None,
+    tcp_ports: dict[int, Decoder | StreamProtocol] | None = None,
+    udp_heuristics: tuple[Heuristic, ...] = (),
+    writers: dict[Callable, tuple[Callable, Callable]] | None = None,
+) -> None:
+    """A protocol module's one registration: its display-filter names (Wireshark's), the
+    link types, ethertypes, IP protocol numbers or ports that lead to its decoders, and
+    its fast writers ({fields function: (JSON writer, tree writer)}, see model.py)."""
+    FILTER_NAMES.update(names)
+    LINKTYPES.update(linktypes or {})
+    ETHERTYPES.update(ethertypes or {})
+    IP_PROTOCOLS.update(ip_protocols or {})
+    UDP_PORTS.update(udp_ports or {})
+    TCP_PORTS.update(tcp_ports or {})
+    HEURISTICS["udp"] += udp_heuristics
+    for fields_fn, (json, tree) in (writers or {}).items():
+        JSON_WRITERS[fields_fn] = json
+        TREE_WRITERS[fields_fn] = tree
 
 
 def app_decoder(transport: str, srcport: int, dstport: int, buf: bytes, off: int, end: int):

@@ -11,18 +11,18 @@ per conversation, per endpoint or per interval, never the packets themselves.
 | endpoints,KIND   | endpoints,KIND       | tx/rx per address (and port)                     |
 | io,SECONDS       | io,stat,SECONDS      | frames and bytes per interval (0: one interval)  |
 
-Bytes are frame lengths (what was on the wire), as in Wireshark. Cheap header
-tuples (`Layer.hdr`) are read, never the field rows, so a tap costs little per packet.
+Bytes are frame lengths (what was on the wire), as in Wireshark. The cheap named
+headers (`Layer.hdr`: `.src`, `.sport` …; TCP's stream in `Layer.extra`) are read,
+never the field rows, so a tap costs little per packet.
 With --json each tap prints one NDJSON object: {"type": "stats", "stat": …, "rows": […]}.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from netlab.dissect.model import Packet
+from netlab.dissect.model import Packet, address_text
 from netlab.render.jsonout import dumps
 
 Origin = Callable[[], "int | None"]  # the first frame's time (ns), for relative times
@@ -78,14 +78,6 @@ def _make_tap(spec: str, json: bool, origin: Origin | None):
 # --- reading addresses from the header tuples ------------------------------------------
 
 
-def _ntop(raw: bytes) -> str:
-    if len(raw) == 4:
-        return socket.inet_ntoa(raw)
-    if len(raw) == 16:
-        return socket.inet_ntop(socket.AF_INET6, raw)
-    return raw.hex(":")  # a MAC address
-
-
 # Several taps read the same packet in a row: the scan is done once for all of them.
 _last_scan: list[Any] = [None, []]
 
@@ -109,12 +101,12 @@ def _scan(pkt: Packet) -> Iterator[tuple[str, Any, bytes, bytes]]:
             return
         if hdr is None:
             continue
-        if proto == "ip" and len(hdr) == 10 and hdr[0] >> 4 == 4:
-            src, dst = hdr[8], hdr[9]
-        elif proto == "ipv6" and len(hdr) == 6 and hdr[0] >> 28 == 6:
-            src, dst = hdr[4], hdr[5]
+        if proto in ("ip", "ipv6"):
+            if hdr.version != (4 if proto == "ip" else 6):
+                continue  # a bogus header: its addresses mean nothing
+            src, dst = hdr.src, hdr.dst
         elif proto == "eth":
-            yield proto, layer, hdr[1], hdr[0]
+            yield proto, layer, hdr.src, hdr.dst
             continue
         elif proto not in ("tcp", "udp") or not src:
             continue
@@ -123,13 +115,12 @@ def _scan(pkt: Packet) -> Iterator[tuple[str, Any, bytes, bytes]]:
 
 def transport_ports(proto: str, layer: Any) -> tuple[int, int, int] | None:
     """(stream index, source port, destination port), or None for a header without a stream."""
+    hdr = layer.hdr
     if proto == "tcp":
-        if not isinstance(layer.hdr, tuple) or len(layer.hdr) != 2 or layer.hdr[1] is None:
+        if layer.extra is None:
             return None  # truncated, bogus header length, or quoted
-        hdr, extra = layer.hdr
-        return extra[0], hdr[0], hdr[1]
-    sport, dport, _length, _csum, stream = layer.hdr
-    return (stream, sport, dport) if stream >= 0 else None
+        return layer.extra.stream, hdr.sport, hdr.dport
+    return (hdr.stream, hdr.sport, hdr.dport) if hdr.stream >= 0 else None
 
 
 def format_size(size: int) -> str:
@@ -200,16 +191,14 @@ def _quoted_udp_has_payload(pkt: Packet, icmp_index: int) -> bool:
     if not quoted or quoted[-1].proto != "udp" or quoted[-1].hdr is None:
         return False
     udp = quoted[-1]
-    return udp.hdr[2] > 8 and udp.end < _outer_ip_end(pkt)
+    return udp.hdr.length > 8 and udp.end < _outer_ip_end(pkt)
 
 
 def _outer_ip_end(pkt: Packet) -> int:
     """Where the payload of the first IP header ends (an Ethernet trailer is not data)."""
     for layer in pkt.layers:
-        if layer.proto == "ip" and layer.hdr is not None:
-            return min(pkt.caplen, layer.off + layer.hdr[2])
-        if layer.proto == "ipv6" and layer.hdr is not None:
-            return min(pkt.caplen, layer.off + 40 + layer.hdr[1])
+        if layer.proto in ("ip", "ipv6") and layer.hdr is not None:
+            return min(pkt.caplen, layer.off + layer.hdr.datagram_len)
     return pkt.caplen
 
 
@@ -337,10 +326,10 @@ class Conversations:
         # One row at a time: a capture with a million conversations prints in little memory.
         ports = self.kind in ("tcp", "udp")
         for conv in _busiest_first(list(self.convs.values()), lambda c: sum(c.frames)):
-            row: dict[str, Any] = {"address_a": _ntop(conv.a)}
+            row: dict[str, Any] = {"address_a": address_text(conv.a)}
             if ports:
                 row["port_a"] = conv.a_port
-            row["address_b"] = _ntop(conv.b)
+            row["address_b"] = address_text(conv.b)
             if ports:
                 row["port_b"] = conv.b_port
             row.update(
@@ -420,7 +409,7 @@ class Endpoints:
         for (addr, port), (txp, txb, rxp, rxb) in _busiest_first(
             list(self.table.items()), lambda item: item[1][0] + item[1][2]
         ):
-            row: dict[str, Any] = {"address": _ntop(addr)}
+            row: dict[str, Any] = {"address": address_text(addr)}
             if ports:
                 row["port"] = port
             row.update(packets=txp + rxp, bytes=txb + rxb, tx_packets=txp, tx_bytes=txb,

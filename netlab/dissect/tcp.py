@@ -10,19 +10,58 @@ known length, so it keeps its raw numbers and leaves this state alone.
 from __future__ import annotations
 
 import struct
+from typing import Any, NamedTuple
 
-from netlab.dissect import registry
+import netlab.dissect.registry as registry
+from netlab.dissect.base import decode_data
 from netlab.dissect.model import (
-    JSON_WRITERS,
-    TREE_WRITERS,
     Layer,
     Packet,
     flag_rows,
+    port_rows,
     row,
     show_text,
-)
+)  # fmt: skip
+from netlab.wire.tcp_options import walk as walk_options
+
+
+class TcpHeader(NamedTuple):
+    """The fixed header as on the wire (`Layer.hdr` of a TCP layer)."""
+
+    sport: int
+    dport: int
+    seq: int  # raw sequence and acknowledgment numbers
+    ack: int
+    offflags: int  # data offset (4 bits) and the 12 flag bits
+    win: int  # the window field, unscaled
+    checksum: int
+    urgent: int
+
+    @property
+    def flags(self) -> int:
+        return self.offflags & 0x0FFF
+
+    @property
+    def hdr_len(self) -> int:
+        return (self.offflags >> 12) * 4
+
+
+class TcpState(NamedTuple):
+    """What the segment's stream makes of it (`Layer.extra` of a TCP layer); None for a
+    header quoted in an ICMP error or with a bogus length, which belongs to no stream."""
+
+    stream: int  # tcp.stream
+    rel_seq: int
+    rel_ack: int
+    seg_len: int | None  # None: a first fragment, whose length is unknown
+    window: int  # scaled
+    scale: int  # the shift, or -1 unknown, -2 no scaling
+    options: dict[str, Any]  # _parse_options
+    analysis: list[tuple]  # tcp.analysis.* as (name, *values)
+
 
 _HDR = struct.Struct("!HHIIHHHH")
+_new = tuple.__new__  # a header type over an unpacked tuple, without a copy
 FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit down
     ("res", 0xE00, "Reserved"), ("ae", 0x100, "Accurate ECN"), ("cwr", 0x80, "Congestion Window Reduced"),
     ("ece", 0x40, "ECN-Echo"), ("urg", 0x20, "Urgent"), ("ack", 0x10, "Acknowledgment"),
@@ -124,19 +163,19 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         )
         pkt.layers.append(layer)
         if end - off >= 8 and pkt.quoted:  # quoted in an ICMP error: ports and seq suffice
-            layer.hdr = ((*struct.unpack_from("!HHI", buf, off), 0, 0, 0, 0, 0), None)
+            layer.hdr = TcpHeader(*struct.unpack_from("!HHI", buf, off), 0, 0, 0, 0, 0)
             layer.fields_fn = _rows
             return None
         if end - off >= 4 and pkt.quoted:  # the ports only: what _port_rows shows
             return None
         pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
         return None
-    hdr = _HDR.unpack_from(buf, off)
+    hdr = _new(TcpHeader, _HDR.unpack_from(buf, off))
     sport, dport, seq, _ack, offflags, _win, _csum, _urg = hdr
     hlen = (offflags >> 12) * 4
     flags = offflags & 0x0FFF  # 12 bits, as Wireshark's tcp.flags: 3 reserved + AE + 8
     if hlen < 20:
-        layer = Layer("tcp", _title, off, off + 20, (hdr, None), _rows)
+        layer = Layer("tcp", _title, off, off + 20, hdr, _rows)
         pkt.layers.append(layer)
         pkt.mark_malformed(layer, f"tcp: bogus header length {hlen} < 20 at offset {off}")
         pkt.protocol, pkt.info = "TCP", f"{sport} → {dport} [Bogus TCP header length ({hlen})]"
@@ -146,8 +185,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     payload = off + hlen
     seg_len = max(0, end - payload)
     if pkt.quoted:
-        layer = Layer("tcp", _title, off, opts_end, (hdr, None), _rows)
-        pkt.layers.append(layer)
+        pkt.layers.append(Layer("tcp", _title, off, opts_end, hdr, _rows))
         return None
     if pkt.fragmented:
         stream = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)[0]
@@ -155,8 +193,9 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     stream, fwd, rev, analysis = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr, options,
                                          seg_len)  # fmt: skip
     rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options, analysis)
-    extra = (stream.index, rel_seq, rel_ack, seg_len, window, scale, options, analysis)
-    layer = Layer("tcp", _title, off, opts_end, (hdr, extra), _rows)
+    layer = Layer("tcp", _title, off, opts_end, hdr, _rows)
+    layer.extra = _new(TcpState, (stream.index, rel_seq, rel_ack, seg_len, window, scale,
+                                  options, analysis))  # fmt: skip
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     if hlen > end - off:
@@ -169,12 +208,12 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
             if d.light:
                 return None
-            return _data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
+            return decode_data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
         return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
     if d.light:  # another process shows this packet: only the state above mattered
         return None
     if decoder is None:
-        return _data(d, pkt, buf, payload, end)
+        return decode_data(d, pkt, buf, payload, end)
     return decoder(d, pkt, buf, payload, end)
 
 
@@ -299,8 +338,8 @@ def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, op
     sport, dport, seq, ack, offflags, win = hdr[:6]
     flags = offflags & 0x0FFF
     hlen = (offflags >> 12) * 4
-    extra = (index, seq, ack, None, win, -1, options, [])
-    layer = Layer("tcp", _title, off, min(off + hlen, end), (hdr, extra), _rows)
+    layer = Layer("tcp", _title, off, min(off + hlen, end), hdr, _rows)
+    layer.extra = TcpState(index, seq, ack, None, win, -1, options, [])
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     pkt.info = _info(sport, dport, flags, seq, ack, win, 0, options).replace(" Len=0", "", 1)
@@ -313,14 +352,8 @@ def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, op
     if isinstance(decoder, registry.StreamProtocol):
         decoder = decoder.decoder  # no reassembly without lengths: one PDU from the start
     if decoder is None:
-        return _data(d, pkt, buf, off + hlen, end)
+        return decode_data(d, pkt, buf, off + hlen, end)
     return decoder(d, pkt, buf, off + hlen, end)
-
-
-def _data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
-    from netlab.dissect.engine import decode_data
-
-    decode_data(d, pkt, buf, off, end)
 
 
 # --- analysis (Wireshark's tcp.analysis.*) --------------------------------------------
@@ -375,7 +408,7 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
         return None
     if not pdus:
         pkt.info += " [TCP segment of a reassembled PDU]"
-        return _data(d, pkt, buf, off, end)
+        return decode_data(d, pkt, buf, off, end)
     return _decode_pdus(d, pkt, buf, pdus)
 
 
@@ -470,43 +503,39 @@ def _parse_options(buf: bytes, p: int, end: int) -> dict:
         tsval, tsecr = _TS.unpack_from(buf, p + 4)
         return {"tsval": tsval, "tsecr": tsecr}
     opts: dict = {}
-    while p < end:
-        kind = buf[p]
-        if kind == 0:
-            break
-        if kind == 1:
-            p += 1
-            continue
-        if p + 1 >= end:
-            opts["malformed"] = p
-            break
-        length = buf[p + 1]
-        if length < 2 or p + length > end:
-            opts["malformed"] = p
-            break
+    if p >= end:
+        return opts
+    found, bad = walk_options(buf, p, end)
+    for kind, p, length in found:
         if kind == 2 and length == 4:
-            opts["mss"] = struct.unpack_from("!H", buf, p + 2)[0]
+            opts["mss"] = buf[p + 2] << 8 | buf[p + 3]
         elif kind == 3 and length == 3:
             opts["wscale"] = buf[p + 2]
         elif kind == 4 and length == 2:
             opts["sack_perm"] = True
         elif kind == 8 and length == 10:
-            opts["tsval"], opts["tsecr"] = struct.unpack_from("!II", buf, p + 2)
+            opts["tsval"], opts["tsecr"] = _TS.unpack_from(buf, p + 2)
         elif kind == 5 and length >= 10:
-            n = min((length - 2) // 8, MAX_SACK_BLOCKS)
-            opts["sack"] = [struct.unpack_from("!II", buf, p + 2 + 8 * i) for i in range(n)]
-        p += length
+            opts["sack"] = _sack_blocks(buf, p, length)
+    if bad >= 0:
+        opts["malformed"] = bad
     return opts
+
+
+def _sack_blocks(buf: bytes, p: int, length: int) -> list[tuple[int, int]]:
+    """The (left edge, right edge) pairs of the SACK option at p (at most 4 shown)."""
+    n = min((length - 2) // 8, MAX_SACK_BLOCKS)
+    return [_TS.unpack_from(buf, p + 2 + 8 * i) for i in range(n)]
 
 
 # fmt: off  (field tables: one Wireshark field per line reads best)
 def _title(layer: Layer) -> str:
-    hdr, extra = layer.hdr
-    text = f"Transmission Control Protocol, Src Port: {hdr[0]}, Dst Port: {hdr[1]}"
+    hdr, extra = layer.hdr, layer.extra
+    text = f"Transmission Control Protocol, Src Port: {hdr.sport}, Dst Port: {hdr.dport}"
     if extra is not None:
         _stream, rel_seq, rel_ack, seg_len, *_ = extra
         text += f", Seq: {rel_seq}"
-        if hdr[4] & 0x10:
+        if hdr.offflags & 0x10:
             text += f", Ack: {rel_ack}"
         if seg_len is not None:  # None: a first fragment, whose length is unknown
             text += f", Len: {seg_len}"
@@ -514,7 +543,8 @@ def _title(layer: Layer) -> str:
 
 
 def _rows(layer: Layer, buf: bytes):
-    (sport, dport, seq, ack, offflags, win, csum, urg), extra = layer.hdr
+    sport, dport, seq, ack, offflags, win, csum, urg = layer.hdr
+    extra = layer.extra
     o = layer.off
     hlen = (offflags >> 12) * 4
     flags = offflags & 0x0FFF  # with the 3 reserved bits, as Wireshark's tcp.flags
@@ -601,16 +631,7 @@ def _rows(layer: Layer, buf: bytes):
 
 
 def _port_rows(layer: Layer, buf: bytes):
-    """A header cut short: Wireshark shows the ports that are there, then stops."""
-    o, end = layer.off, layer.end
-    rows = []
-    if end - o >= 2:
-        sport = struct.unpack_from("!H", buf, o)[0]
-        rows.append(row("tcp.srcport", sport, f"Source Port: {sport}", o, 2))
-    if end - o >= 4:
-        dport = struct.unpack_from("!H", buf, o + 2)[0]
-        rows.append(row("tcp.dstport", dport, f"Destination Port: {dport}", o + 2, 2))
-    return rows
+    return port_rows("tcp", layer, buf)
 
 
 def _option_rows(buf: bytes, p: int, end: int):
@@ -619,37 +640,33 @@ def _option_rows(buf: bytes, p: int, end: int):
         rows.append(
             row("tcp.options", bytes(buf[p:end]), f"Options: ({end - p} bytes)", p, end - p)
         )
-    while p < end:
-        kind = buf[p]
+    found, bad = walk_options(buf, p, end)
+    for kind, p, length in found:
         name = OPTION_NAMES.get(kind, f"Unknown ({kind})")
-        if kind in (0, 1):
-            rows.append(row("tcp.option_kind", kind, f"TCP Option - {name}", p, 1, 1))
-            p += 1
-            if kind == 0:
-                break
-            continue
-        if p + 1 >= end or buf[p + 1] < 2 or p + buf[p + 1] > end:
-            rows.append(
-                row("_ws.malformed", "tcp option", f"[Malformed TCP option {kind}]", p, end - p)
-            )
-            break
-        length = buf[p + 1]
         rows.append(row("tcp.option_kind", kind, f"TCP Option - {name}", p, length, 1))
+        if kind < 2:  # EOL, NOP: the kind byte alone
+            continue
         rows.append(row("tcp.option_len", length, f"Length: {length}", p + 1, 1, 2))
         if kind == 2 and length == 4:
-            mss = struct.unpack_from("!H", buf, p + 2)[0]
+            mss = buf[p + 2] << 8 | buf[p + 3]
             rows.append(row("tcp.options.mss_val", mss, f"MSS Value: {mss}", p + 2, 2, 2))
         elif kind == 3 and length == 3:
             shift = buf[p + 2]
             rows.append(
                 row("tcp.options.wscale.shift", shift, f"Shift count: {shift}", p + 2, 1, 2)
             )
-            rows.append(row("tcp.options.wscale.multiplier", 1 << min(shift, 14),
-                            f"[Multiplier: {1 << min(shift, 14)}]", depth=2))  # fmt: skip
+            rows.append(
+                row(
+                    "tcp.options.wscale.multiplier",
+                    1 << min(shift, 14),
+                    f"[Multiplier: {1 << min(shift, 14)}]",
+                    depth=2,
+                )
+            )
         elif kind == 4:
             rows.append(row("tcp.options.sack_perm", True, "SACK permitted", p, 2, 2))
         elif kind == 8 and length == 10:
-            tsval, tsecr = struct.unpack_from("!II", buf, p + 2)
+            tsval, tsecr = _TS.unpack_from(buf, p + 2)
             rows.append(
                 row("tcp.options.timestamp.tsval", tsval, f"Timestamp value: {tsval}", p + 2, 4, 2)
             )
@@ -664,15 +681,18 @@ def _option_rows(buf: bytes, p: int, end: int):
                 )
             )
         elif kind == 5:
-            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
-                le, re_ = struct.unpack_from("!II", buf, p + 2 + 8 * i)
+            for i, (le, re_) in enumerate(_sack_blocks(buf, p, length)):
                 rows.append(
                     row("tcp.options.sack_le", le, f"left edge = {le}", p + 2 + 8 * i, 4, 2)
                 )
                 rows.append(
                     row("tcp.options.sack_re", re_, f"right edge = {re_}", p + 6 + 8 * i, 4, 2)
                 )
-        p += length
+    if bad >= 0:
+        kind = buf[bad]
+        rows.append(
+            row("_ws.malformed", "tcp option", f"[Malformed TCP option {kind}]", bad, end - bad)
+        )
     return rows
 
 
@@ -749,47 +769,46 @@ def _options_json(buf: bytes, p: int, end: int) -> str | None:
     and lengths repeat, so they become lists where they first appear (right after
     tcp.options); any other name seen twice (SACK edges) becomes a list too."""
     hexed = buf[p:end].hex()
+    found, bad = walk_options(buf, p, end)
+    if bad >= 0:
+        return None  # malformed option: the generic path adds _ws.malformed
     kinds: list[str] = []
     lens: list[str] = []
     more: dict[str, list[str]] = {}
-    while p < end:
-        kind = buf[p]
-        if kind < 2:
-            kinds.append(str(kind))
-            p += 1
-            if kind == 0:
-                break
-            continue
-        if p + 1 >= end:
-            return None  # malformed option: the generic path adds _ws.malformed
-        length = buf[p + 1]
-        if length < 2 or p + length > end:
-            return None
+    for kind, p, length in found:
         kinds.append(str(kind))
+        if kind < 2:
+            continue
         lens.append(str(length))
-        if kind == 2 and length == 4:
-            more.setdefault("tcp.options.mss_val", []).append(str(buf[p + 2] << 8 | buf[p + 3]))
-        elif kind == 3 and length == 3:
-            shift = buf[p + 2]
-            more.setdefault("tcp.options.wscale.shift", []).append(str(shift))
-            more.setdefault("tcp.options.wscale.multiplier", []).append(str(1 << min(shift, 14)))
-        elif kind == 4:
-            more.setdefault("tcp.options.sack_perm", []).append("true")
-        elif kind == 8 and length == 10:
-            tsval, tsecr = _TS.unpack_from(buf, p + 2)
-            more.setdefault("tcp.options.timestamp.tsval", []).append(str(tsval))
-            more.setdefault("tcp.options.timestamp.tsecr", []).append(str(tsecr))
-        elif kind == 5:
-            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
-                le, re_ = _TS.unpack_from(buf, p + 2 + 8 * i)
-                more.setdefault("tcp.options.sack_le", []).append(str(le))
-                more.setdefault("tcp.options.sack_re", []).append(str(re_))
-        p += length
+        for name, value in _option_values(buf, kind, p, length):
+            more.setdefault(name, []).append(value)
     parts = [f'"tcp.options":"{hexed}"', f'"tcp.option_kind":{_json_value(kinds)}']
     if lens:
         parts.append(f'"tcp.option_len":{_json_value(lens)}')
-    parts += [f'"{name}":{_json_value(values)}' for name, values in more.items()]
+    parts += [f'"tcp.options.{name}":{_json_value(values)}' for name, values in more.items()]
     return "," + ",".join(parts)
+
+
+def _option_values(buf: bytes, kind: int, p: int, length: int) -> list[tuple[str, str]]:
+    """The values inside one option as (field name after "tcp.options.", JSON text): the
+    JSON writer's view of `_option_rows`."""
+    if kind == 2 and length == 4:
+        return [("mss_val", str(buf[p + 2] << 8 | buf[p + 3]))]
+    if kind == 3 and length == 3:
+        shift = buf[p + 2]
+        return [("wscale.shift", str(shift)), ("wscale.multiplier", str(1 << min(shift, 14)))]
+    if kind == 4:
+        return [("sack_perm", "true")]
+    if kind == 8 and length == 10:
+        tsval, tsecr = _TS.unpack_from(buf, p + 2)
+        return [("timestamp.tsval", str(tsval)), ("timestamp.tsecr", str(tsecr))]
+    if kind == 5:
+        return [
+            pair
+            for le, re_ in _sack_blocks(buf, p, length)
+            for pair in (("sack_le", str(le)), ("sack_re", str(re_)))
+        ]
+    return []
 
 
 def _json_value(values: list[str]) -> str:
@@ -798,20 +817,13 @@ def _json_value(values: list[str]) -> str:
 
 def _options_tree(buf: bytes, p: int, end: int) -> str | None:
     lines = [f"\n    Options: ({end - p} bytes)"]
-    while p < end:
-        kind = buf[p]
-        if kind < 2:
-            lines.append(_KIND_TREE[kind])
-            p += 1
-            if kind == 0:
-                break
-            continue
-        if p + 1 >= end:
-            return None
-        length = buf[p + 1]
-        if length < 2 or p + length > end:
-            return None
+    found, bad = walk_options(buf, p, end)
+    if bad >= 0:
+        return None
+    for kind, p, length in found:
         lines.append(_KIND_TREE[kind])
+        if kind < 2:
+            continue
         lines.append(f"            Length: {length}")
         if kind == 2 and length == 4:
             lines.append(f"            MSS Value: {buf[p + 2] << 8 | buf[p + 3]}")
@@ -826,19 +838,17 @@ def _options_tree(buf: bytes, p: int, end: int) -> str | None:
             lines.append(f"            Timestamp value: {tsval}")
             lines.append(f"            Timestamp echo reply: {tsecr}")
         elif kind == 5:
-            for i in range(min((length - 2) // 8, MAX_SACK_BLOCKS)):
-                le, re_ = _TS.unpack_from(buf, p + 2 + 8 * i)
+            for le, re_ in _sack_blocks(buf, p, length):
                 lines.append(f"            left edge = {le}")
                 lines.append(f"            right edge = {re_}")
-        p += length
     return "\n".join(lines)
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
-    hdr = layer.hdr
-    if layer.malformed is not None or len(hdr) != 2:  # len 8: a quoted, cut header
+    if layer.malformed is not None:
         return None
-    (sport, dport, seq, ack, offflags, win, csum, urg), extra = hdr
+    sport, dport, seq, ack, offflags, win, csum, urg = layer.hdr
+    extra = layer.extra
     if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
         return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
@@ -890,10 +900,10 @@ def _json(layer: Layer, buf: bytes) -> str | None:
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
-    hdr = layer.hdr
-    if layer.malformed is not None or len(hdr) != 2:
+    if layer.malformed is not None:
         return None
-    (sport, dport, seq, ack, offflags, win, csum, urg), extra = hdr
+    sport, dport, seq, ack, offflags, win, csum, urg = layer.hdr
+    extra = layer.extra
     title = f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}"
     if extra is None:
         return (
@@ -972,6 +982,4 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     )
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.IP_PROTOCOLS[6] = decode_tcp
+registry.register("tcp", writers={_rows: (_json, _tree)}, ip_protocols={6: decode_tcp})

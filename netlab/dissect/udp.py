@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
-from netlab.dissect import registry
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS, Layer, Packet, row
+import netlab.dissect.registry as registry
+from netlab.dissect.base import decode_data
+from netlab.dissect.model import Layer, Packet, port_rows, row
+
+
+class UdpHeader(NamedTuple):
+    sport: int
+    dport: int
+    length: int  # as presumed for a jumbogram's 0
+    checksum: int
+    stream: int  # udp.stream, -1 when not numbered (quoted in an ICMP error, or off)
+
 
 _HDR = struct.Struct("!HHHH")
+_new = tuple.__new__
 
 
 def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -16,10 +28,10 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.layers.append(layer)
         pkt.mark_malformed(layer, f"udp: header needs 8 bytes at offset {off}, have {end - off}")
         return None
-    hdr = _HDR.unpack_from(buf, off)
-    sport, dport, length, _csum = hdr
+    sport, dport, length, csum = _HDR.unpack_from(buf, off)
     stream = -1 if pkt.quoted else d.udp_stream(pkt.src_raw, sport, pkt.dst_raw, dport)
-    layer = Layer("udp", _title, off, off + 8, (*hdr, stream), _rows)
+    layer = Layer("udp", _title, off, off + 8, _new(UdpHeader, (sport, dport, length, csum, stream)),
+                  _rows)  # fmt: skip
     pkt.layers.append(layer)
     if length < 8:
         length = _short_length(pkt, layer, off, end)
@@ -33,11 +45,7 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
             pkt.mark_malformed(layer, f"udp: length {length} runs past the IP payload")
     if payload_end <= off + 8 or pkt.quoted or d.light:
         return None
-    decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end)
-    if decoder is None:
-        from netlab.dissect.engine import decode_data
-
-        decoder = decode_data
+    decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end) or decode_data
     return decoder(d, pkt, buf, off + 8, payload_end)
 
 
@@ -69,7 +77,7 @@ def _short_length(pkt: Packet, layer: Layer, off: int, end: int) -> int | None:
     whose length is the rest of the IPv6 payload; Linux "BIG TCP" tunnels send these too."""
     sport, dport, length = layer.hdr[:3]
     if length == 0 and pkt.layers[-2].proto.startswith("ipv6"):
-        layer.hdr = (sport, dport, end - off, *layer.hdr[3:])
+        layer.hdr = layer.hdr._replace(length=end - off)
         return end - off
     if not pkt.quoted:
         pkt.protocol = "UDP"
@@ -79,20 +87,11 @@ def _short_length(pkt: Packet, layer: Layer, off: int, end: int) -> int | None:
 
 
 def _title(layer: Layer) -> str:
-    return f"User Datagram Protocol, Src Port: {layer.hdr[0]}, Dst Port: {layer.hdr[1]}"
+    return f"User Datagram Protocol, Src Port: {layer.hdr.sport}, Dst Port: {layer.hdr.dport}"
 
 
 def _port_rows(layer: Layer, buf: bytes):
-    """A header cut short: Wireshark shows the ports that are there, then stops."""
-    o, end = layer.off, layer.end
-    rows = []
-    if end - o >= 2:
-        sport = struct.unpack_from("!H", buf, o)[0]
-        rows.append(row("udp.srcport", sport, f"Source Port: {sport}", o, 2))
-    if end - o >= 4:
-        dport = struct.unpack_from("!H", buf, o + 2)[0]
-        rows.append(row("udp.dstport", dport, f"Destination Port: {dport}", o + 2, 2))
-    return rows
+    return port_rows("udp", layer, buf)
 
 
 def _rows(layer: Layer, buf: bytes):
@@ -132,6 +131,4 @@ def _tree(layer: Layer, buf: bytes) -> str:
     return text if stream < 0 else f"{text}\n    [Stream index: {stream}]"
 
 
-JSON_WRITERS[_rows] = _json
-TREE_WRITERS[_rows] = _tree
-registry.IP_PROTOCOLS[17] = decode_udp
+registry.register("udp", writers={_rows: (_json, _tree)}, ip_protocols={17: decode_udp})
