@@ -111,12 +111,8 @@ def test_walk_marks_where_the_options_turn_malformed():
     assert walk(frame, 7, 13) == ([(1, 7, 1), (1, 8, 1), (2, 9, 4)], -1)
 
 
-def test_the_core_parser_agrees_while_it_still_has_its_own():
-    """Until core/tcp_handshake.py switches to option_list, the two must agree."""
+def test_the_core_parses_options_with_the_shared_walker():
+    """One TCP-options parser: the TCP core's is the dissector's walker."""
     from netlab.core import tcp_handshake
 
-    core = getattr(tcp_handshake, "parse_options", None)
-    if core is None or core is option_list:
-        pytest.skip("the core uses the shared walker")
-    for raw in CASES:
-        assert core(raw) == option_list(raw)
+    assert tcp_handshake.parse_options is option_list

@@ -38,8 +38,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from netlab.core.base import CoreBase, Send
+from netlab.core.base import CoreBase, Send, StateTable
 from netlab.wire.link import IpHeader, LinkFrame, frame_ip, ip_header
+from netlab.wire.tcp_options import option_list
 
 NS = 1_000_000_000
 MOD = 1 << 32
@@ -172,6 +173,8 @@ class TcpHandshakeCore(CoreBase):
         self.wscale = wscale
         self.state = CLOSED
         self.states: list[str] = []
+        self.machine = StateTable({}, CLOSED)  # RFC 9293's order decides; this records
+        self._now = 0
         self.timeline: list[Segment | Note] = []
         self.outcome: Outcome | None = None
         self.irs: int | None = None  # the server's initial sequence number
@@ -204,10 +207,11 @@ class TcpHandshakeCore(CoreBase):
 
     # --- runner interface -------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
-        self._start_ns = now
+        self._start_ns = self._now = now
         return self._send_syn(now)
 
     def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
+        self._now = frame.ts_ns
         if self._finished:
             return []
         p = parse_frame(frame, self.conn.family)
@@ -224,6 +228,7 @@ class TcpHandshakeCore(CoreBase):
         return []
 
     def on_timer(self, now: int) -> list[Send]:
+        self._now = now
         if self._finished or self._timer_ns is None or now < self._timer_ns:
             return []
         kind, self._timer_ns = self._timer_kind, None
@@ -249,7 +254,7 @@ class TcpHandshakeCore(CoreBase):
             self._finished = True
         elif kind == "timewait":
             if self.state == TIME_WAIT and self.time_wait_ns is not None:
-                self._set_state(CLOSED)
+                self._set_state(CLOSED, "2MSL timeout")
                 self._note(now, f"TIME_WAIT over after {self.time_wait_ns / NS:g} s (2×MSL)")
             self._finished = True
         return []
@@ -295,7 +300,7 @@ class TcpHandshakeCore(CoreBase):
         tsval = self._tsval(now) + self.syn_sent - 1  # distinct per SYN: the echo says which
         options = [("MSS", self.conn.mss), ("SAckOK", b""), ("Timestamp", (tsval, 0)),
                    ("NOP", None), ("WScale", self.wscale)]  # fmt: skip
-        self._set_state(SYN_SENT)
+        self._set_state(SYN_SENT, "active OPEN: SYN sent")
         self.snd_nxt = (self.isn + 1) % MOD
         note = f"retransmission {self.syn_sent}/{self.tries}" if self.syn_sent > 1 else ""
         send = self._segment(now, SYN, self.isn, 0, self.window, options, note, tsval)
@@ -322,7 +327,7 @@ class TcpHandshakeCore(CoreBase):
             self.fin_seq = self.snd_nxt
             self.snd_nxt = (self.snd_nxt + 1) % MOD
         if not retransmit:
-            self._set_state(LAST_ACK if self.state == CLOSE_WAIT else FIN_WAIT_1)
+            self._set_state(LAST_ACK if self.state == CLOSE_WAIT else FIN_WAIT_1, "CLOSE: FIN sent")
         options, tsval = self._our_options(now)
         note = f"retransmission {self.fin_sent}/{self.tries}" if retransmit else ""
         send = self._segment(now, FIN | ACK, self.fin_seq, self.rcv_nxt, self._our_window(),
@@ -332,7 +337,7 @@ class TcpHandshakeCore(CoreBase):
 
     def _send_reset(self, now: int) -> list[Send]:
         # RST with ACK, as Linux's active reset: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
-        self._set_state(CLOSED)
+        self._set_state(CLOSED, "ABORT: RST sent")
         send = self._segment(now, RST | ACK, self.snd_nxt, self.rcv_nxt, 0, [], "our reset")
         self._finished = True
         return [send]
@@ -431,7 +436,7 @@ class TcpHandshakeCore(CoreBase):
                 return [self._segment(now, RST, p.ack, 0, 0, [], "reset for the bad ACK")]
         if p.flags & RST:
             if acceptable:
-                self._set_state(CLOSED)
+                self._set_state(CLOSED, "RST received")
                 self._record_in(p, ts, "connection refused")
                 self._finish("closed", "reset by the server (port closed)")
             else:
@@ -457,7 +462,7 @@ class TcpHandshakeCore(CoreBase):
         self.snd_wnd = p.win  # never scaled in a SYN
         opt_len = 12 if self.ts_recent is not None else 0  # NOP, NOP, Timestamp
         self.smss = max(1, min(opts.get("MSS", 536), self.conn.mss) - opt_len)
-        self._set_state(ESTABLISHED)
+        self._set_state(ESTABLISHED, "SYN-ACK received")
         synack = self._record_in(p, ts)
         rtt = self._rtt(synack, opts.get("Timestamp"))
         self._finish("open", "", rtt)
@@ -495,7 +500,7 @@ class TcpHandshakeCore(CoreBase):
         in_window = not seq_lt(p.seq, self.rcv_nxt) and seq_lt(p.seq, self.rcv_nxt + rcv_wnd)
         if p.flags & RST:
             if p.seq == self.rcv_nxt or (self.state == TIME_WAIT and in_window):
-                self._set_state(CLOSED)
+                self._set_state(CLOSED, "RST received")
                 self._record_in(p, ts, "connection reset by the server")
                 self._timer_ns = None
                 self._finished = True
@@ -554,7 +559,7 @@ class TcpHandshakeCore(CoreBase):
             after = TIME_WAIT
         elif before == LAST_ACK and fin_acked:
             after = CLOSED
-        self._set_state(after)
+        self._set_state(after, "segment")
         self._record_in(p, ts)
         sends = [self._send_ack(now)] if need_ack else []
         if after != before and after in (FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSING):
@@ -591,7 +596,7 @@ class TcpHandshakeCore(CoreBase):
             return self._on_too_big(p, ts, reason)
         self._note(ts, reason)
         if self.state == SYN_SENT:
-            self._set_state(CLOSED)
+            self._set_state(CLOSED, "ICMP error")
             self._finish("filtered", reason)
             self._finished = True
         return []
@@ -614,9 +619,12 @@ class TcpHandshakeCore(CoreBase):
     def _time_wait_ns(self) -> int:
         return self.time_wait_ns if self.time_wait_ns is not None else self.linger_ns
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: str, event: str) -> None:
+        """Every state change goes through here: `states` (the path) and `machine.history`
+        (each step with its time and cause) are what the timeline and the tests read."""
         if state != self.state or not self.states:
             self.states.append(state)
+        self.machine.move(state, event, self._now)
         self.state = state
 
     def _arm(self, when: int, kind: str) -> None:
@@ -652,37 +660,7 @@ def build_segment(conn: Conn, flags: int, seq: int, ack: int, win: int,
 
 
 # --- parsing (struct, no Scapy: fast and never raising) ------------------------------------
-def parse_options(raw: bytes) -> list[tuple[str, Any]]:
-    """TCP options as (name, value) in Scapy's names: MSS, WScale, SAckOK, SAck, Timestamp."""
-    out: list[tuple[str, Any]] = []
-    i = 0
-    while i < len(raw):
-        kind = raw[i]
-        if kind == 0:
-            out.append(("EOL", None))
-            break
-        if kind == 1:
-            out.append(("NOP", None))
-            i += 1
-            continue
-        if i + 1 >= len(raw) or raw[i + 1] < 2:
-            break
-        size = raw[i + 1]
-        body = raw[i + 2 : i + size]
-        if kind == 2 and len(body) == 2:
-            out.append(("MSS", struct.unpack("!H", body)[0]))
-        elif kind == 3 and len(body) == 1:
-            out.append(("WScale", body[0]))
-        elif kind == 4:
-            out.append(("SAckOK", b""))
-        elif kind == 5:
-            out.append(("SAck", struct.unpack(f"!{len(body) // 4}I", body[: len(body) // 4 * 4])))
-        elif kind == 8 and len(body) == 8:
-            out.append(("Timestamp", struct.unpack("!II", body)))
-        else:
-            out.append((f"opt-{kind}", body.hex()))
-        i += size
-    return out
+parse_options = option_list  # the one TCP-options walker, shared with the dissector
 
 
 def parse_frame(frame: LinkFrame, family: int) -> _Parsed | None:
