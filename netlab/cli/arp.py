@@ -17,19 +17,10 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 @click.argument("target", required=False, metavar="[IP]")
 @click.option("-I", "--iface", metavar="IFACE", help="Use this interface (default: the route's).")
 @click.option("-s", "--source", metavar="IP", help="Sender IP address (default: the route's).")
-@click.option(
-    "-i",
-    "--interval",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Time between probes [1]; with --scan, between packets [1/--rate].",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="PPS",
-    help=f"--scan: packets per second [{DEFAULT_RATE:.0f}].",
-)
+@click.option("-i", "--interval", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Time between probes [1]; with --scan, between packets [1/--rate].")  # fmt: skip
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="PPS",
+              help=f"--scan: packets per second [{DEFAULT_RATE:.0f}].")  # fmt: skip
 @click.option(
     "-W",
     "--timeout",
@@ -61,18 +52,10 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
     help="Sweep these addresses (network and broadcast skipped); repeatable.",
 )
 @click.option("--localnet", is_flag=True, help="Sweep the interface's own IPv4 subnets.")
-@click.option(
-    "--retry",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="--scan: tries per host in all, as arp-scan's --retry [2].",
-)
-@click.option(
-    "--backoff",
-    type=click.FloatRange(min=1.0),
-    metavar="FACTOR",
-    help="--scan: each retry waits this much longer than the last [1.5].",
-)
+@click.option("--retry", type=click.IntRange(min=1), metavar="N",
+              help="--scan: tries per host in all, as arp-scan's --retry [2].")  # fmt: skip
+@click.option("--backoff", type=click.FloatRange(min=1.0), metavar="FACTOR",
+              help="--scan: each retry waits this much longer than the last [1.5].")  # fmt: skip
 @click.option("--force", is_flag=True, help="--scan: allow more than 65,536 addresses.")
 @click.option(
     "-D",
@@ -86,18 +69,10 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
     is_flag=True,
     help="Announce IP (default: the interface's) with gratuitous ARP requests (arping -U).",
 )
-@click.option(
-    "-A",
-    "--gratuitous-reply",
-    is_flag=True,
-    help="Announce with gratuitous ARP replies (arping -A); with -U, both.",
-)
-@click.option(
-    "--write",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Save every ARP packet sent and received to FILE (pcapng).",
-)
+@click.option("-A", "--gratuitous-reply", is_flag=True,
+              help="Announce with gratuitous ARP replies (arping -A); with -U, both.")  # fmt: skip
+@click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Save every ARP packet sent and received to FILE (pcapng).")  # fmt: skip
 @common_options("count", "verbose", "json", "no_color")
 def arp(
     common: Common, target: str | None, iface: str | None, source: str | None,

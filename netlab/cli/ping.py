@@ -14,32 +14,12 @@ from netlab.errors import ExitStatus
 )
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 @click.option("-I", "--iface", metavar="IFACE", help="Leave by this interface.")
-@click.option(
-    "-i",
-    "--interval",
-    type=click.FloatRange(min=0.001),
-    default=1.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time between echo requests.",
-)
-@click.option(
-    "-s",
-    "--size",
-    type=click.IntRange(0, 65000),
-    default=56,
-    show_default=True,
-    metavar="BYTES",
-    help="ICMP payload size.",
-)
-@click.option(
-    "-t",
-    "--ttl",
-    type=click.IntRange(1, 255),
-    default=64,
-    show_default=True,
-    help="IP time to live (IPv6 hop limit).",
-)
+@click.option("-i", "--interval", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              metavar="SECONDS", help="Time between echo requests.")  # fmt: skip
+@click.option("-s", "--size", type=click.IntRange(0, 65000), default=56, show_default=True,
+              metavar="BYTES", help="ICMP payload size.")  # fmt: skip
+@click.option("-t", "--ttl", type=click.IntRange(1, 255), default=64, show_default=True,
+              help="IP time to live (IPv6 hop limit).")  # fmt: skip
 @click.option(
     "-W",
     "--timeout",
@@ -52,13 +32,8 @@ from netlab.errors import ExitStatus
     # given up (~3 s on Linux), and a shorter wait would drop that error unseen.
     help="How long to wait for each reply (or an ICMP error about it), as iputils.",
 )
-@click.option(
-    "-w",
-    "--deadline",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Stop after this long, whatever has been sent or received.",
-)
+@click.option("-w", "--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop after this long, whatever has been sent or received.")  # fmt: skip
 @click.option("--df", is_flag=True, help="Set Don't Fragment; a too-big reply names the MTU.")
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")
 @click.option("-6", "family", flag_value=6, help="IPv6 only.")
@@ -67,12 +42,8 @@ from netlab.errors import ExitStatus
     is_flag=True,
     help="First show the route decision: on-link or via which gateway, and the next hop's MAC.",
 )
-@click.option(
-    "--write",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Save every packet sent and received to FILE (pcapng).",
-)
+@click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only the first line and the statistics.")
 @click.option("-D", "timestamps", is_flag=True, help="Start each line with the UNIX time.")
 @click.option("-n", "numeric", is_flag=True, help="Addresses only (always so; as iputils' -n).")

@@ -28,13 +28,8 @@ SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); view
     metavar="BYTES",
     help="Keep at most BYTES of each packet.",
 )
-@click.option(
-    "-p",
-    "--no-promiscuous-mode",
-    "no_promisc",
-    is_flag=True,
-    help="Do not put the interface into promiscuous mode (like tcpdump -p).",
-)
+@click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True,
+              help="Do not put the interface into promiscuous mode (like tcpdump -p).")  # fmt: skip
 @click.option("-V", "--tree", is_flag=True, help="Show every layer and field (like tshark -V).")
 @click.option("-x", "--hex", "hexdump", is_flag=True, help="Add a hex + ASCII dump of each packet.")
 @common_options("iface", "timeout", "count", "write", "json", "no_color")

@@ -52,14 +52,8 @@ class _Command(click.Command):
     show_default=True,
     help="SYNs to send before calling the port filtered (timeouts 1 s, 2 s, 4 s …).",
 )
-@click.option(
-    "--hold",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Stay in ESTABLISHED this long before closing.",
-)
+@click.option("--hold", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              metavar="SECONDS", help="Stay in ESTABLISHED this long before closing.")  # fmt: skip
 @click.option("--rst", "reset", is_flag=True, help="Close with a reset instead of FIN.")
 @click.option(
     "--time-wait",
@@ -86,14 +80,8 @@ class _Command(click.Command):
     metavar="LIST",
     help="SYN scan instead: ports and ranges like 22,80,8000-8100 (open/closed/filtered).",
 )
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0.1, max=10000),
-    default=100.0,
-    show_default=True,
-    metavar="PER_SECOND",
-    help="With --ports: SYN probes per second.",
-)
+@click.option("--rate", type=click.FloatRange(min=0.1, max=10000), default=100.0, show_default=True,
+              metavar="PER_SECOND", help="With --ports: SYN probes per second.")  # fmt: skip
 @click.option(
     "--guard-timeout",
     type=click.IntRange(1, 3600),

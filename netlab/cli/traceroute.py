@@ -35,35 +35,12 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
     metavar="PORT",
     help="Destination port: 33434 for UDP, 80 for TCP; the same for every probe.",
 )
-@click.option(
-    "-q",
-    "--queries",
-    type=click.IntRange(1, 10),
-    default=3,
-    show_default=True,
-    metavar="N",
-    help="Probes per hop.",
-)
-@click.option(
-    "-m",
-    "--max-hops",
-    "max_ttl",
-    type=click.IntRange(1, 255),
-    default=30,
-    show_default=True,
-    metavar="MAXTTL",
-    help="Stop after this many hops.",
-)
-@click.option(
-    "-f",
-    "--first",
-    "first_ttl",
-    type=click.IntRange(1, 255),
-    default=1,
-    show_default=True,
-    metavar="FIRSTTTL",
-    help="Start from this hop.",
-)
+@click.option("-q", "--queries", type=click.IntRange(1, 10), default=3, show_default=True,
+              metavar="N", help="Probes per hop.")  # fmt: skip
+@click.option("-m", "--max-hops", "max_ttl", type=click.IntRange(1, 255), default=30,
+              show_default=True, metavar="MAXTTL", help="Stop after this many hops.")  # fmt: skip
+@click.option("-f", "--first", "first_ttl", type=click.IntRange(1, 255), default=1,
+              show_default=True, metavar="FIRSTTTL", help="Start from this hop.")  # fmt: skip
 @click.option(
     "-w",
     "--wait",
@@ -73,16 +50,8 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
     "trip of an answer from the same hop, or NEAR times one from a later hop "
     "[default: 5,3,10; with --report: 2,0,0].",
 )
-@click.option(
-    "-N",
-    "--sim-queries",
-    "simultaneous",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    metavar="N",
-    help="Probes in flight at once.",
-)
+@click.option("-N", "--sim-queries", "simultaneous", type=click.IntRange(1, 256), default=16,
+              show_default=True, metavar="N", help="Probes in flight at once.")  # fmt: skip
 @click.option("-n", "numeric", is_flag=True, help="Addresses only, no names (the default).")
 @click.option("--resolve", is_flag=True, help="Show router names (reverse DNS, 1 s at most each).")
 @click.option("-F", "--df", is_flag=True, help="Set Don't Fragment; a too-small link shows !F-MTU.")
@@ -95,13 +64,8 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")
 @click.option("-6", "family", flag_value=6, help="IPv6 only.")
 @click.option("--report", is_flag=True, help="mtr-style table per hop after COUNT rounds.")
-@click.option(
-    "-c",
-    "--count",
-    type=click.IntRange(1, 1000),
-    metavar="N",
-    help="With --report: rounds, i.e. probes per hop [default: 10].",
-)
+@click.option("-c", "--count", type=click.IntRange(1, 1000), metavar="N",
+              help="With --report: rounds, i.e. probes per hop [default: 10].")  # fmt: skip
 @click.option(
     "--interval",
     type=click.FloatRange(min=0),
@@ -109,12 +73,8 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
     help="Time between rounds of probes [default: 0; with --report: 1, as mtr]. Routers "
     "limit the ICMP they send (Linux: 1000/s), so very short intervals show loss.",
 )
-@click.option(
-    "--write",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Save every packet sent and received to FILE (pcapng).",
-)
+@click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
 @common_options("iface", "verbose", "json", "no_color")
 def traceroute(
     common: Common, target: str, packetlen: int | None, method: str | None, port: int | None,
