@@ -12,14 +12,7 @@ import struct
 from collections.abc import Generator
 
 from netlab.capture.linktypes import LINKTYPE_MASK, pcap_fcs_len
-from netlab.capture.records import (
-    MAX_CAPLEN,
-    Capture,
-    CaptureFormatError,
-    Frame,
-    Interface,
-    Source,
-)
+from netlab.capture.records import MAX_CAPLEN, Capture, CaptureFormatError, Frame, Interface, Source
 
 MAGIC_US_LE = b"\xd4\xc3\xb2\xa1"  # 0xa1b2c3d4 written little-endian
 MAGIC_US_BE = b"\xa1\xb2\xc3\xd4"

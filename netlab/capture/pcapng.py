@@ -26,14 +26,7 @@ import math
 import struct
 from collections.abc import Generator
 
-from netlab.capture.records import (
-    MAX_CAPLEN,
-    Capture,
-    CaptureFormatError,
-    Frame,
-    Interface,
-    Source,
-)
+from netlab.capture.records import MAX_CAPLEN, Capture, CaptureFormatError, Frame, Interface, Source
 
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 

@@ -218,9 +218,7 @@ class ArpingCore(CoreBase):
 
     # --- runner interface -----------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
-        self._start_ns = now
-        if self.deadline_s is not None:
-            self._end_ns = now + int(self.deadline_s * NS)
+        self._start_clock(now, self.deadline_s)
         return self._send_round(now)
 
     def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
@@ -424,9 +422,8 @@ class ArpScanCore(CoreBase):
 
     # --- runner interface -----------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
-        self._start_ns = self._slot = now
-        if self.deadline_s is not None:
-            self._end_ns = now + int(self.deadline_s * NS)
+        self._start_clock(now, self.deadline_s)
+        self._slot = now
         return self._step(now)
 
     def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:

@@ -176,6 +176,11 @@ class CoreBase:
     def _finish(self, now: int) -> None:
         self._finished = True
 
+    def _start_clock(self, now: int, deadline_s: float | None) -> None:
+        """Note when the run started and, with a -w deadline, when it must end."""
+        self._start_ns = now
+        self._end_ns = now + int(deadline_s * NS) if deadline_s is not None else None
+
 
 # --- state machines as tables ------------------------------------------------------------------
 @dataclass(frozen=True)

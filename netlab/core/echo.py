@@ -169,9 +169,7 @@ class EchoCore(CoreBase):
 
     # --- runner interface -------------------------------------------------------------
     def start(self, now: int) -> list[Send]:
-        self._start_ns = now
-        if self.deadline_s is not None:
-            self._end_ns = now + int(self.deadline_s * NS)
+        self._start_clock(now, self.deadline_s)
         return self._send_round(now)
 
     def on_packet(self, frame: LinkFrame, now: int) -> list[Send]:
