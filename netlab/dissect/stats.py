@@ -142,6 +142,18 @@ def _write_lines(out: IO[str], lines: Iterable[str]) -> None:
         out.write(line.rstrip() + "\n")
 
 
+def _report_table(out: IO[str], tap: Any, title: str, heads: list[str]) -> None:
+    """A conversations or endpoints report: its rows as one NDJSON object, or tshark's
+    table (rule, title, filter, column heads, a line per row, rule)."""
+    if tap.json:
+        _write_json(out, tap, tap.rows())
+        return
+    filter_line = f"Filter:{tap.filter_text or '<No Filter>'}"
+    _write_lines(out, [WIDE_RULE, f"{TITLES[tap.kind]} {title}", filter_line, *heads])
+    _write_lines(out, map(tap._line, tap.iter_rows()))
+    _write_lines(out, [WIDE_RULE])
+
+
 class _Clock:
     """Times relative to the first frame (of the capture when the view tells, else of the tap)."""
 
@@ -342,19 +354,11 @@ class Conversations:
             yield row
 
     def report(self, out: IO[str]) -> None:
-        if self.json:
-            _write_json(out, self, self.rows())
-            return
-        ports = self.kind in ("tcp", "udp")
-        pad = " " * (59 if ports else 47)
-        lines = [
-            WIDE_RULE, f"{TITLES[self.kind]} Conversations", f"Filter:{self.filter_text or '<No Filter>'}",
+        pad = " " * (59 if self.kind in ("tcp", "udp") else 47)
+        _report_table(out, self, "Conversations", [
             f"{pad}|       <-      | |       ->      | |     Total     |    Relative    |   Duration   |",
             f"{pad}| Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |",
-        ]  # fmt: skip
-        _write_lines(out, lines)
-        _write_lines(out, map(self._line, self.iter_rows()))
-        _write_lines(out, [WIDE_RULE])
+        ])  # fmt: skip
 
     def _line(self, row: dict[str, Any]) -> str:
         a, b, width = row["address_a"], row["address_b"], 20
@@ -417,18 +421,11 @@ class Endpoints:
             yield row
 
     def report(self, out: IO[str]) -> None:
-        if self.json:
-            _write_json(out, self, self.rows())
-            return
         ports = self.kind in ("tcp", "udp")
-        lines = [
-            WIDE_RULE, f"{TITLES[self.kind]} Endpoints", f"Filter:{self.filter_text or '<No Filter>'}",
+        _report_table(out, self, "Endpoints", [
             f"                       |  {'Port  ||  ' if ports else ''}Packets  | |  Bytes  | "
             "| Tx Packets | | Tx Bytes | | Rx Packets | | Rx Bytes |",
-        ]  # fmt: skip
-        _write_lines(out, lines)
-        _write_lines(out, map(self._line, self.iter_rows()))
-        _write_lines(out, [WIDE_RULE])
+        ])  # fmt: skip
 
     def _line(self, row: dict[str, Any]) -> str:
         port = f"{row['port']:>5}     " if "port" in row else ""
