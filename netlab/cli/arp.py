@@ -222,24 +222,10 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
                           deadline=deadline, broadcast_only=broadcast_only,
                           announce=ops or ("request",))  # fmt: skip
         s.text(view.probe_header(target, core.src, dev))
-        summary = None
-
-        def on_event(event) -> None:
-            nonlocal summary
-            if event.type == "summary":
-                summary = event
-            if event.type == "local_error":
-                s.note(view.local_error_line(event), "warning")
-            elif common.json:
-                extra = {"interface": dev} if event.type == "summary" else {}
-                s.emit(view.json_record(event, **extra))
-            elif event.type == "reply":
-                s.text(view.probe_line(event))
-            elif event.type == "summary":
-                s.text(*view.probe_summary_lines(event))
-
-        if s.run_packets(core, dev, on_event):
+        shown = view.ProbePresenter(s, json=common.json, interface=dev)
+        if s.run_packets(core, dev, shown):
             return ExitStatus.INTERRUPTED
+    summary = shown.summary
     assert summary is not None
     if mode == "announce":
         return s.status(summary.sent > 0)
@@ -330,36 +316,8 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
     core = ArpScanCore(mac=mac, src=src, targets=targets, interval=pace, tries=tries,
                        timeout=timeout, backoff=backoff, deadline=deadline)  # fmt: skip
     vendors = default_database()  # read at the first answer (~50 ms; pacing catches up)
-    summary = None
     with Session(common, stream=True, write=write) as s:
-        warned = False
-
-        def vendor(mac: str) -> str:
-            nonlocal warned
-            name = vendors.lookup(mac)
-            if vendors.warning and not warned:
-                warned = True
-                s.note(vendors.warning, "warning")
-            return name
-
         s.text(*view.scan_header(dev, mac, src, len(targets), what, 1.0 / pace, tries, timeout))
-
-        def on_event(event) -> None:
-            nonlocal summary
-            if event.type == "local_error":
-                s.note(view.local_error_line(event), "warning")
-                return
-            if event.type == "summary":
-                summary = event
-            if common.json:
-                if event.type == "reply":
-                    s.emit(view.json_record(event, vendor(event.mac)))
-                else:
-                    s.emit(view.json_record(event, interface=dev, source=src))
-            elif event.type == "reply":
-                s.text(view.scan_line(event, vendor(event.mac)))
-            elif event.type == "summary":
-                s.text("", view.scan_summary_line(event))
-
-        s.run_packets(core, dev, on_event)
-    return s.status(summary is not None and summary.responded > 0)
+        shown = view.ScanPresenter(s, vendors, json=common.json, interface=dev, source=src)
+        s.run_packets(core, dev, shown)
+    return s.status(shown.summary is not None and shown.summary.responded > 0)

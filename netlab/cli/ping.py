@@ -109,33 +109,20 @@ def ping(
             timeout=reply_timeout, deadline=deadline,
         )  # fmt: skip
         core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
-        replies = 0
-
-        def on_event(event) -> None:
-            nonlocal replies
-            if getattr(event, "type", "") == "reply" and not event.duplicate and not event.late:
-                replies += 1
-            if common.json:
-                s.emit(view.json_record(event))
-            elif event.type == "summary":
-                s.text("", *view.summary_lines(event))
-            elif not quiet:
-                line = view.event_line(event)
-                if line:
-                    s.text(f"[{time.time():.6f}] {line}" if timestamps else line)
+        shown = view.PingPresenter(s, json=common.json, quiet=quiet, timestamps=timestamps)
 
         if unprivileged:
             from netlab.net.pingsock import DatagramRunner
 
             runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
             core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
-            s.interrupted = runner.run(core, on_event)  # it has shown the partial summaries
+            s.interrupted = runner.run(core, shown)  # it has shown the partial summaries
         else:
             # Without --df, fragments we cut to the path MTU must not be refused because the
             # kernel learnt a smaller one meanwhile (from the first fragment's "packet too
             # big"): the router's answer is the one to show, as iputils does.
-            s.run_packets(core, devs[0], on_event, pmtu_probe=not df)
-    return s.status(replies > 0)
+            s.run_packets(core, devs[0], shown, pmtu_probe=not df)
+    return s.status(shown.replies > 0)
 
 
 def _unprivileged_mode(verbose: int, write: str | None) -> bool:

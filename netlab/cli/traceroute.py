@@ -157,42 +157,15 @@ def traceroute(
         simultaneous=simultaneous, wait=wait, size=size, df=df, path_mtu=mtu_start,
         interval=interval or 0.0,
     )  # fmt: skip
-    names = ReverseNames() if resolve else None
-    state: dict = {"reached": False, "last_pmtu": None}
     doc = {"target": target, "address": addr, "method": method, "hops": [], "reached": False}
     if path_mtu:
         doc["pmtu"] = None
     with Session(common, write=write, data=doc) as s:
         if report:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            s.text(*view.report_header(socket.gethostname(), stamp))
+            s.text(*view.report_header(socket.gethostname(), time.strftime("%Y-%m-%dT%H:%M:%S%z")))
         else:
             s.text(view.header(target, addr, max_ttl, core.size))
-
-        def on_event(event) -> None:
-            if event.type == "heard":
-                if names is not None:
-                    names.start(event.addr)
-                return
-            if event.type == "local_error":
-                s.note(f"hop {event.ttl}: {event.reason}", "traceroute")
-                return
-            if event.type == "end":
-                state["reached"] = doc["reached"] = event.reached
-                if path_mtu:
-                    doc["pmtu"] = event.pmtu
-                return
-            shown = names.wait_for(event) if names is not None else None
-            if common.json:
-                record = view.report_record if report else view.hop_record
-                doc["hops"].append(record(event, shown))
-            elif report:
-                s.text(*view.report_line(view.hop_stats(event), shown))
-            else:
-                s.text(view.hop_line(event, shown, state["last_pmtu"]))
-                for probe in event.probes:
-                    if probe is not None and probe.mark is None and event.pmtu is not None:
-                        state["last_pmtu"] = probe.size
-
-        s.run_packets(core, route.dev, on_event, pmtu_probe=df or path_mtu)
-    return s.status(state["reached"])
+        shown = view.TracePresenter(s, doc, json=common.json, report=report, path_mtu=path_mtu,
+                                    names=ReverseNames() if resolve else None)  # fmt: skip
+        s.run_packets(core, route.dev, shown, pmtu_probe=df or path_mtu)
+    return s.status(shown.reached)

@@ -101,3 +101,59 @@ def json_record(event, vendor: str | None = None, **extra) -> dict:
         record["in_use"] = event.conflict_mac is not None
         record["mac"] = event.conflict_mac
     return record
+
+
+class ProbePresenter:
+    """Shows arping's events as they come (iputils arping's lines, or NDJSON). OUT has
+    `text`, `emit` and `note` (the command's `cli.run.Session`)."""
+
+    def __init__(self, out, *, json: bool, interface: str) -> None:
+        self.out, self.json, self.interface = out, json, interface
+        self.summary = None
+
+    def __call__(self, event) -> None:
+        if event.type == "summary":
+            self.summary = event
+        if event.type == "local_error":
+            self.out.note(local_error_line(event), "warning")
+        elif self.json:
+            extra = {"interface": self.interface} if event.type == "summary" else {}
+            self.out.emit(json_record(event, **extra))
+        elif event.type == "reply":
+            self.out.text(probe_line(event))
+        elif event.type == "summary":
+            self.out.text(*probe_summary_lines(event))
+
+
+class ScanPresenter:
+    """Shows a sweep's events as they come (arp-scan's lines, or NDJSON), each answer
+    with the vendor of its MAC from VENDORS (`net.oui`: warned about once if missing)."""
+
+    def __init__(self, out, vendors, *, json: bool, interface: str, source: str) -> None:
+        self.out, self.vendors, self.json = out, vendors, json
+        self.interface, self.source = interface, source
+        self.summary = None
+        self._warned = False
+
+    def vendor(self, mac: str) -> str:
+        name = self.vendors.lookup(mac)
+        if self.vendors.warning and not self._warned:
+            self._warned = True
+            self.out.note(self.vendors.warning, "warning")
+        return name
+
+    def __call__(self, event) -> None:
+        if event.type == "local_error":
+            self.out.note(local_error_line(event), "warning")
+            return
+        if event.type == "summary":
+            self.summary = event
+        if self.json:
+            if event.type == "reply":
+                self.out.emit(json_record(event, self.vendor(event.mac)))
+            else:
+                self.out.emit(json_record(event, interface=self.interface, source=self.source))
+        elif event.type == "reply":
+            self.out.text(scan_line(event, self.vendor(event.mac)))
+        elif event.type == "summary":
+            self.out.text("", scan_summary_line(event))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from netlab.core.echo import IcmpError, LocalError, Reply, Summary, Target, Timeout
 
 
@@ -65,3 +67,24 @@ def json_record(event) -> dict:
             "loss_pct": round(event.loss_pct, 3), "time_ms": round(event.time_ms, 3),
             "rtt_min_ms": event.rtt_min_ms, "rtt_avg_ms": event.rtt_avg_ms,
             "rtt_max_ms": event.rtt_max_ms, "rtt_mdev_ms": event.rtt_mdev_ms}  # fmt: skip
+
+
+class PingPresenter:
+    """Shows ping's events as they come: iputils' lines, or NDJSON records. OUT has
+    `text(*lines)` and `emit(record)` (the command's `cli.run.Session`)."""
+
+    def __init__(self, out, *, json: bool, quiet: bool = False, timestamps: bool = False):
+        self.out, self.json, self.quiet, self.timestamps = out, json, quiet, timestamps
+        self.replies = 0  # first replies (not duplicates, not late): what the exit status counts
+
+    def __call__(self, event) -> None:
+        if event.type == "reply" and not event.duplicate and not event.late:
+            self.replies += 1
+        if self.json:
+            self.out.emit(json_record(event))
+        elif event.type == "summary":
+            self.out.text("", *summary_lines(event))
+        elif not self.quiet:
+            line = event_line(event)
+            if line:
+                self.out.text(f"[{time.time():.6f}] {line}" if self.timestamps else line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from netlab.core.trace import Hop, ProbeResult
 
@@ -129,3 +130,44 @@ def report_record(hop: Hop, names: dict[str, str | None] | None = None) -> dict:
             "hosts": s.hosts, "loss_pct": round(s.loss_pct, 3), "sent": s.sent,
             "received": s.received, "last_ms": r(s.last), "avg_ms": r(s.avg),
             "best_ms": r(s.best), "worst_ms": r(s.worst), "stdev_ms": r(s.stdev)}  # fmt: skip
+
+
+class TracePresenter:
+    """Shows a trace's events as they come: Linux traceroute's lines, mtr's report rows,
+    or the hops of the JSON document (DOC). OUT has `text(*lines)` and `note(message,
+    kind)` (the command's `cli.run.Session`); NAMES, if given, resolves router names
+    (`net.rdns.ReverseNames`: started when an address first answers, waited for,
+    bounded, when its hop is shown)."""
+
+    def __init__(self, out: Any, doc: dict, *, json: bool, report: bool, path_mtu: bool,
+                 names: Any = None) -> None:  # fmt: skip
+        self.out, self.doc, self.json, self.report = out, doc, json, report
+        self.path_mtu, self.names = path_mtu, names
+        self.reached = False
+        self.last_pmtu: int | None = None
+
+    def __call__(self, event: Any) -> None:
+        if event.type == "heard":
+            if self.names is not None:
+                self.names.start(event.addr)
+        elif event.type == "local_error":
+            self.out.note(f"hop {event.ttl}: {event.reason}", "traceroute")
+        elif event.type == "end":
+            self.reached = self.doc["reached"] = event.reached
+            if self.path_mtu:
+                self.doc["pmtu"] = event.pmtu
+        else:
+            self._hop(event)
+
+    def _hop(self, hop: Hop) -> None:
+        shown = self.names.wait_for(hop) if self.names is not None else None
+        if self.json:
+            record = report_record if self.report else hop_record
+            self.doc["hops"].append(record(hop, shown))
+        elif self.report:
+            self.out.text(*report_line(hop_stats(hop), shown))
+        else:
+            self.out.text(hop_line(hop, shown, self.last_pmtu))
+            for probe in hop.probes:
+                if probe is not None and probe.mark is None and hop.pmtu is not None:
+                    self.last_pmtu = probe.size
