@@ -37,7 +37,7 @@ class PcapngSink:
     """`-w FILE`: every frame into a pcapng file, flushed as it goes (so a killed
     command still leaves a readable file)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, snaplen: int = 262144) -> None:
         from netlab.capture.writer import PcapngWriter
 
         try:
@@ -46,11 +46,13 @@ class PcapngSink:
             raise InputError(f"cannot write {path}: {err.strerror}") from None
         self._interfaces: dict[tuple[int, str], int] = {}
         self._current = 0
+        self.snaplen = snaplen  # written into each interface block (the writer's default)
 
     def add_interface(self, linktype: int, name: str) -> None:
         key = (linktype, name)
         if key not in self._interfaces:
-            self._interfaces[key] = self.writer.add_interface(linktype, name=name)
+            self._interfaces[key] = self.writer.add_interface(linktype, name=name,
+                                                              snaplen=self.snaplen)  # fmt: skip
         self._current = self._interfaces[key]
 
     def write(self, number: int, frame: Frame) -> None:

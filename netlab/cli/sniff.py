@@ -58,7 +58,12 @@ def sniff(
     iface = common.iface or default_interface()
     capture = LiveCapture(iface, expression, snaplen=snaplen, promiscuous=not no_promisc)
     with capture, SignalStop() as stop:
-        writer = _open_writer(common.write, capture)
+        writer = None
+        if common.write:
+            from netlab.capture.tap import PcapngSink
+
+            writer = PcapngSink(common.write, snaplen=capture.snaplen)
+            writer.add_interface(capture.linktype, capture.iface)
         try:
             _run(capture, common, tree, hexdump, writer, stop)
         finally:
@@ -81,26 +86,11 @@ def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop) -> No
     _announce(capture)  # only now: a script waiting for this line may signal us at once
     for no, frame in enumerate(capture.frames(common.timeout, stop), 1):
         if writer is not None:
-            writer.write_packet(frame.data, frame.ts_ns, 0, frame.wirelen)
+            writer.write(no, frame)
         pkt = dissector.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype)
         if not view.feed(pkt):  # live=True: each packet is written and flushed at once
             break
     view.finish()
-
-
-def _open_writer(path: str | None, capture):
-    if path is None:
-        return None
-    from netlab.capture.writer import PcapngWriter
-    from netlab.errors import InputError
-
-    try:
-        # autoflush: each packet reaches the file at once, so Ctrl-C leaves it whole.
-        writer = PcapngWriter(path, autoflush=True)
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror}") from None
-    writer.add_interface(capture.linktype, name=capture.iface, snaplen=capture.snaplen)
-    return writer
 
 
 def _announce(capture) -> None:
