@@ -78,6 +78,7 @@ def dns_query(
         reverse_name,
     )
     from netlab.errors import InputError
+    from netlab.net import resolver
     from netlab.render import dnsquery as view
 
     server_arg = None
@@ -106,12 +107,16 @@ def dns_query(
     command = " ".join([*(["-x", reverse] if reverse else []), *args])
 
     if trace:
-        root_servers = [("", _server_address(r, InputError)) for r in roots] or _root_hints()
+        given = [("", resolver.server_address(r, InputError)) for r in roots]
+        root_servers = given or resolver.root_hints()
         return _trace(common, name, qtypes, root_servers, port=port, edns=edns,
                       bufsize=bufsize, dnssec=dnssec, timeout=timeout, tries=tries,
                       tcp=tcp, short=short)  # fmt: skip
 
-    server = _server_address(server_arg, InputError) if server_arg else _default_server()
+    if server_arg:
+        server = resolver.server_address(server_arg, InputError)
+    else:
+        server = resolver.default_server()
     watch = _watch(common, server, port)
     docs: list = []
     status = ExitStatus.SUCCESS
@@ -200,46 +205,3 @@ def _random_ids():
 
     while True:
         yield secrets.randbelow(65536)
-
-
-def _server_address(text: str, error) -> str:
-    """An address as given, or a host name resolved by the system (first address)."""
-    import ipaddress
-    import socket
-
-    try:
-        return str(ipaddress.ip_address(text.split("%")[0]))
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(text, 53, type=socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError):
-        raise error(f"cannot resolve server {text!r}") from None
-    return infos[0][4][0]
-
-
-def _default_server(path: str = "/etc/resolv.conf") -> str:
-    """The first nameserver of resolv.conf (inside `lab exec`: the lab's), else 127.0.0.1."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[0] == "nameserver":
-                    return parts[1].split("%")[0]
-    except OSError:
-        pass
-    return "127.0.0.1"
-
-
-def _root_hints(path: str = "/usr/share/dns/root.hints") -> list[tuple[str, str]]:
-    """(name, IPv4 address) of the root servers in the system's hints file."""
-    servers = []
-    try:
-        with open(path, encoding="ascii", errors="replace") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 4 and parts[-2] == "A" and not line.startswith(";"):
-                    servers.append((parts[0].lower(), parts[-1]))
-    except OSError:
-        pass
-    return servers or [("a.root-servers.net.", "198.41.0.4")]
