@@ -62,3 +62,39 @@ def test_dns_query_to_a_broadcast_address_says_permission_denied():
                          "ip addr add 198.18.0.1/24 dev d0 && ip link set d0 up && "
                          "$NETLAB dns-query --tries 1 x.lab @198.18.0.255")  # fmt: skip
     assert_clean_failure(res, 1, "UDP to 198.18.0.255#53: Permission denied")
+
+
+# --- 3. one numeric option type: finite, in a documented range, exit 2 otherwise ------------------
+NUMBERS = [
+    "ping -i nan 127.0.0.1", "ping -W inf 127.0.0.1", "ping -w 1e300 127.0.0.1",
+    "ping -i 1e-300 127.0.0.1", "traceroute --interval nan 127.0.0.1",
+    "traceroute --interval -inf 127.0.0.1", "tcp-handshake --hold inf 127.0.0.1 1",
+    "tcp-handshake --time-wait nan 127.0.0.1 1", "tcp-handshake --rate 1e300 --ports 1 127.0.0.1",
+    "dns-query --timeout nan x.lab", "dns-query --timeout 1e300 x.lab", "sniff --timeout inf",
+    "arp -i nan 198.18.0.1", "arp -W inf 198.18.0.1", "arp -w 1e300 198.18.0.1",
+    "arp --rate 1e-300 --scan 198.18.0.0/30", "arp --rate inf --scan 198.18.0.0/30",
+    "arp --backoff nan --scan 198.18.0.0/30", "arp -i 1e-300 198.18.0.1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", NUMBERS)
+def test_numbers_that_are_not_finite_or_in_range_are_usage_errors(args):
+    res = subprocess.run([netlab_bin(), *args.split()], capture_output=True, text=True,
+                         timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, "invalid value for")
+    assert "finite" in res.stderr or "out of range" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_number_type_names_its_range():
+    import click
+
+    from netlab.cli.options import Number
+
+    seconds = Number(0, 60, low_open=True)
+    assert seconds.convert("1.5", None, None) == 1.5 and seconds.convert(60, None, None) == 60.0
+    cases = [("0", "above 0, up to 60"), ("60.5", "out of range"), ("nan", "finite"),
+             ("-inf", "finite"), ("1e309", "finite"), ("ten", "not a number")]  # fmt: skip
+    for bad, words in cases:
+        with pytest.raises(click.BadParameter, match=words):
+            seconds.convert(bad, None, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import DAY, DEADLINE, RATE, SECONDS, Common, Number, common_options
 from netlab.errors import ExitStatus
 
 SHORT_HELP = "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP."
@@ -17,15 +17,15 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 @click.argument("target", required=False, metavar="[IP]")
 @click.option("-I", "--iface", metavar="IFACE", help="Use this interface (default: the route's).")
 @click.option("-s", "--source", metavar="IP", help="Sender IP address (default: the route's).")
-@click.option("-i", "--interval", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("-i", "--interval", type=Number(1e-6, DAY), metavar="SECONDS",
               help="Time between probes [1]; with --scan, between packets [1/--rate].")  # fmt: skip
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="PPS",
+@click.option("--rate", type=RATE, metavar="PPS",
               help=f"--scan: packets per second [{DEFAULT_RATE:.0f}].")  # fmt: skip
 @click.option(
     "-W",
     "--timeout",
     "reply_timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     metavar="SECONDS",
     help="Wait for answers after the last probe [1]; with --scan, after a host's first try "
     "[0.5], times --backoff for each retry.",
@@ -33,7 +33,7 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 @click.option(
     "-w",
     "--deadline",
-    type=click.FloatRange(min=0, min_open=True),
+    type=DEADLINE,
     metavar="SECONDS",
     help="Stop after this long; with -c, probe until COUNT answers (as arping -w).",
 )
@@ -54,7 +54,7 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 @click.option("--localnet", is_flag=True, help="Sweep the interface's own IPv4 subnets.")
 @click.option("--retry", type=click.IntRange(min=1), metavar="N",
               help="--scan: tries per host in all, as arp-scan's --retry [2].")  # fmt: skip
-@click.option("--backoff", type=click.FloatRange(min=1.0), metavar="FACTOR",
+@click.option("--backoff", type=Number(1, 100), metavar="FACTOR",
               help="--scan: each retry waits this much longer than the last [1.5].")  # fmt: skip
 @click.option("--force", is_flag=True, help="--scan: allow more than 65,536 addresses.")
 @click.option(

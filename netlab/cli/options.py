@@ -14,6 +14,7 @@ object and passes it as the first argument, so commands never re-declare
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,46 @@ from typing import Any
 import click
 
 from netlab.cli import state
+
+
+class Number(click.ParamType):
+    """The one numeric option type: a finite number within [LOW, HIGH] (LOW itself
+    excluded when LOW_OPEN). `nan`, `inf` and `1e300` are usage errors (exit 2) with the
+    range in the message, never a crash further in."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def _range(self) -> str:
+        low, high = format(self.low, ".10g"), format(self.high, ".10g")
+        return f"above {low}, up to {high}" if self.low_open else f"{low} to {high}"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number ({self._range()})", param, ctx)
+        if number < self.low or (self.low_open and number == self.low) or number > self.high:
+            self.fail(f"{value} is out of range ({self._range()})", param, ctx)
+        return number
+
+    def __repr__(self) -> str:
+        return f"Number({self._range()})"
+
+
+# The ranges every command shares (documented in each option's error message).
+DAY = 86400.0
+SECONDS = Number(0, DAY, low_open=True)  # a wait or a timeout: above 0, at most a day
+SECONDS_OR_ZERO = Number(0, DAY)  # a hold or an interval that may be 0
+DEADLINE = Number(0, 30 * DAY, low_open=True)  # -w: a whole run, up to 30 days
+RATE = Number(0.001, 1_000_000)  # packets per second
 
 
 @dataclass(frozen=True)
@@ -62,7 +103,7 @@ def _options(defaults: dict[str, Any]) -> dict[str, Any]:
             "--timeout",
             metavar="SECONDS",
             show_default=True,
-            type=click.FloatRange(min=0, min_open=True),
+            type=SECONDS,
             default=defaults.get("timeout"),
             help="How long to wait for an answer.",
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import DAY, DEADLINE, SECONDS, Common, Number, common_options
 from netlab.errors import ExitStatus
 
 
@@ -14,7 +14,7 @@ from netlab.errors import ExitStatus
 )
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 @click.option("-I", "--iface", metavar="IFACE", help="Leave by this interface.")
-@click.option("-i", "--interval", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+@click.option("-i", "--interval", type=Number(0.001, DAY), default=1.0, show_default=True,
               metavar="SECONDS", help="Time between echo requests.")  # fmt: skip
 @click.option("-s", "--size", type=click.IntRange(0, 65000), default=56, show_default=True,
               metavar="BYTES", help="ICMP payload size.")  # fmt: skip
@@ -24,7 +24,7 @@ from netlab.errors import ExitStatus
     "-W",
     "--timeout",
     "reply_timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -32,7 +32,7 @@ from netlab.errors import ExitStatus
     # given up (~3 s on Linux), and a shorter wait would drop that error unseen.
     help="How long to wait for each reply (or an ICMP error about it), as iputils.",
 )
-@click.option("-w", "--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("-w", "--deadline", type=DEADLINE, metavar="SECONDS",
               help="Stop after this long, whatever has been sent or received.")  # fmt: skip
 @click.option("--df", is_flag=True, help="Set Don't Fragment; a too-big reply names the MTU.")
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import SECONDS_OR_ZERO, Common, Number, common_options
 from netlab.errors import ExitStatus
 
 # 2×MSL when --time-wait has no value: Linux's TCP_TIMEWAIT_LEN (60 s).
@@ -52,12 +52,12 @@ class _Command(click.Command):
     show_default=True,
     help="SYNs to send before calling the port filtered (timeouts 1 s, 2 s, 4 s …).",
 )
-@click.option("--hold", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--hold", type=SECONDS_OR_ZERO, default=0.0, show_default=True,
               metavar="SECONDS", help="Stay in ESTABLISHED this long before closing.")  # fmt: skip
 @click.option("--rst", "reset", is_flag=True, help="Close with a reset instead of FIN.")
 @click.option(
     "--time-wait",
-    type=click.FloatRange(min=0),
+    type=SECONDS_OR_ZERO,
     metavar="[SECONDS]",
     help="Wait out TIME_WAIT (2×MSL; without SECONDS 60 s, Linux's TCP_TIMEWAIT_LEN) "
     "and end in CLOSED. Default: leave it after 0.5 s.",
@@ -80,7 +80,7 @@ class _Command(click.Command):
     metavar="LIST",
     help="SYN scan instead: ports and ranges like 22,80,8000-8100 (open/closed/filtered).",
 )
-@click.option("--rate", type=click.FloatRange(min=0.1, max=10000), default=100.0, show_default=True,
+@click.option("--rate", type=Number(0.1, 10000), default=100.0, show_default=True,
               metavar="PER_SECOND", help="With --ports: SYN probes per second.")  # fmt: skip
 @click.option(
     "--guard-timeout",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import SECONDS_OR_ZERO, Common, common_options
 from netlab.errors import ExitStatus
 
 
@@ -68,7 +68,7 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
               help="With --report: rounds, i.e. probes per hop [default: 10].")  # fmt: skip
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0),
+    type=SECONDS_OR_ZERO,
     metavar="SECONDS",
     help="Time between rounds of probes [default: 0; with --report: 1, as mtr]. Routers "
     "limit the ICMP they send (Linux: 1000/s), so very short intervals show loss.",
