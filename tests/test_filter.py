@@ -15,6 +15,7 @@ PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
 
 FILTERS = [
     "tcp",
+    "frame && !udp",
     "udp || arp",
     "!tcp",
     "ip.ttl < 64",

@@ -98,3 +98,25 @@ def test_number_type_names_its_range():
     for bad, words in cases:
         with pytest.raises(click.BadParameter, match=words):
             seconds.convert(bad, None, None)
+
+
+# --- 4. display filters of any size: flat chains, bounded nesting ---------------------------------
+def _dissect(display_filter: str) -> subprocess.CompletedProcess:
+    return subprocess.run([netlab_bin(), "dissect", "-Y", display_filter, "pcaps/tcp-udp.pcap"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_a_thousand_or_terms_and_twenty_thousand_nots_evaluate():
+    tcp = _dissect("tcp")
+    assert tcp.returncode == 0 and tcp.stdout
+    assert _dissect(" || ".join(["tcp"] * 1000)).stdout == tcp.stdout
+    assert _dissect(" && ".join(["tcp"] * 5000)).stdout == tcp.stdout
+    assert _dissect("!" * 20000 + "tcp").stdout == tcp.stdout  # an even number of nots
+    assert _dissect("!" * 20001 + "tcp").stdout == _dissect("!tcp").stdout
+
+
+def test_deep_parentheses_are_refused_with_the_limit():
+    assert _dissect("(" * 64 + "tcp" + ")" * 64).returncode == 0
+    res = _dissect("(" * 400 + "tcp" + ")" * 400)
+    assert_clean_failure(res, 2, "parentheses nested deeper than 64")
+    assert len(res.stderr.splitlines()) == 1

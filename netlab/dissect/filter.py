@@ -148,12 +148,34 @@ def _values(name: str, cache: dict) -> list[Any]:
 # --- parser ---------------------------------------------------------------------------
 
 
+MAX_NESTING = 64  # parentheses inside parentheses; deeper is refused (exit 2)
+
+
+def _any_of(terms: list[Predicate]) -> Predicate:
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2:
+        a, b = terms
+        return lambda p, c: a(p, c) or b(p, c)
+    return lambda p, c: any(t(p, c) for t in terms)
+
+
+def _all_of(terms: list[Predicate]) -> Predicate:
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2:
+        a, b = terms
+        return lambda p, c: a(p, c) and b(p, c)
+    return lambda p, c: all(t(p, c) for t in terms)
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.needs_fields = False
+        self.depth = 0  # parentheses open at this point
 
     @property
     def tok(self) -> Token:
@@ -177,36 +199,41 @@ class _Parser:
         return pred
 
     def or_expr(self) -> Predicate:
-        left = self.and_expr()
+        # Chains are kept flat (a list of terms, not closures nested one per operator),
+        # so 1,000 "||" terms evaluate without 1,000 nested calls.
+        terms = [self.and_expr()]
         while self.tok.kind == "op" and self.tok.text in ("||", "^^"):
-            op = self.take().text
-            right = self.and_expr()
-            if op == "||":
-                left = (lambda a, b: lambda p, c: a(p, c) or b(p, c))(left, right)
+            if self.take().text == "^^":
+                left, right = _any_of(terms), self.and_expr()
+                terms = [lambda p, c, a=left, b=right: a(p, c) != b(p, c)]
             else:
-                left = (lambda a, b: lambda p, c: a(p, c) != b(p, c))(left, right)
-        return left
+                terms.append(self.and_expr())
+        return _any_of(terms)
 
     def and_expr(self) -> Predicate:
-        left = self.not_expr()
+        terms = [self.not_expr()]
         while self.tok.kind == "op" and self.tok.text == "&&":
             self.take()
-            right = self.not_expr()
-            left = (lambda a, b: lambda p, c: a(p, c) and b(p, c))(left, right)
-        return left
+            terms.append(self.not_expr())
+        return _all_of(terms)
 
     def not_expr(self) -> Predicate:
-        if self.tok.kind == "op" and self.tok.text == "!":
+        negate = False
+        while self.tok.kind == "op" and self.tok.text == "!":
             self.take()
-            inner = self.not_expr()
-            return lambda p, c: not inner(p, c)
-        return self.primary()
+            negate = not negate
+        inner = self.primary()
+        return (lambda p, c: not inner(p, c)) if negate else inner
 
     def primary(self) -> Predicate:
         tok = self.tok
         if tok.kind == "op" and tok.text == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"parentheses nested deeper than {MAX_NESTING}")
             self.take()
             inner = self.or_expr()
+            self.depth -= 1
             if not (self.tok.kind == "op" and self.tok.text == ")"):
                 raise self.fail("missing ')'")
             self.take()
@@ -222,6 +249,8 @@ class _Parser:
         if proto not in FILTER_NAMES or not re.fullmatch(r"[a-z_][a-z0-9_.\-]*", name):
             raise self.fail("is neither a field nor a protocol name", tok)
         if self.tok.kind != "cmp":
+            if name == "frame":  # every packet is a frame (tshark: "frame" matches all)
+                return lambda p, c: True
             if "." not in name:  # a protocol name: present in the frame?
                 return lambda p, c: name in c["protocols"]
             self.needs_fields = True
