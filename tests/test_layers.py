@@ -63,18 +63,8 @@ def _under(package: str) -> list[str]:
     [
         ("netlab.core", ("netlab.net", "netlab.capture", "netlab.render", "netlab.cli")),
         ("netlab.net", ("netlab.render", "netlab.cli")),
-        (
-            "netlab.wire",
-            (
-                "netlab.core",
-                "netlab.net",
-                "netlab.capture",
-                "netlab.dissect",
-                "netlab.render",
-                "netlab.cli",
-                "netlab.lab",
-            ),
-        ),  # fmt: skip
+        ("netlab.wire", ("netlab.core", "netlab.net", "netlab.capture", "netlab.dissect")),
+        ("netlab.wire", ("netlab.render", "netlab.cli", "netlab.lab")),
         ("netlab.dissect", ("netlab.net", "netlab.cli", "netlab.core")),
         ("netlab.capture", ("netlab.net", "netlab.render", "netlab.cli", "netlab.core")),
     ],
