@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
+from netlab.errors import InputError
 from tests.conftest import netlab_bin
 
 needs_netns = pytest.mark.skipif(
@@ -120,3 +123,42 @@ def test_deep_parentheses_are_refused_with_the_limit():
     res = _dissect("(" * 400 + "tcp" + ")" * 400)
     assert_clean_failure(res, 2, "parentheses nested deeper than 64")
     assert len(res.stderr.splitlines()) == 1
+
+
+# --- 5. a capture filter libpcap takes minutes over: Ctrl-C works, and there is a bound -----------
+LONG_FILTER = " or ".join(f"port {p}" for p in range(1, 3000))
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="capture needs CAP_NET_RAW")
+
+
+@needs_root
+def test_long_capture_filter_gives_up_after_its_bound():
+    env = {**os.environ, "NETLAB_FILTER_COMPILE_SECONDS": "1"}
+    started = time.monotonic()
+    res = subprocess.run([netlab_bin(), "sniff", "-i", "lo", "-c", "1", "-f", LONG_FILTER],
+                         capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert_clean_failure(res, 2, "capture filter too complex", "within 1 s")
+    assert time.monotonic() - started < 10
+
+
+@needs_root
+def test_ctrl_c_while_libpcap_compiles_ends_at_once():
+    proc = subprocess.Popen([netlab_bin(), "sniff", "-i", "lo", "-c", "1", "-f", LONG_FILTER],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.5)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - sent < 3, (proc.returncode, err)
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_long_filters_compile_in_a_child_to_the_same_program():
+    from netlab.capture import bpf
+
+    expression = " or ".join(["tcp port 80", "udp port 53"] * 30)
+    assert len(expression) > bpf.INLINE_MAX
+    inline = bpf._compile(expression, 1, 262144, bpf.PCAP_NETMASK_UNKNOWN)
+    assert bpf.compile_filter(expression, 1) == inline and len(inline) > 10
+    with pytest.raises(InputError, match="bad capture filter"):
+        bpf.compile_filter(expression + " or nonsense", 1)

@@ -9,11 +9,16 @@ kernel drops unwanted packets before they are ever copied to us.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
+import os
+import select
+import signal
 import socket
 import struct
+import time
 
 from netlab.errors import InputError
 
@@ -76,6 +81,15 @@ def _libpcap() -> ctypes.CDLL:
     return lib
 
 
+# libpcap's optimiser can take minutes on a long expression ("port 1 or … port 2999"),
+# inside one C call that Ctrl-C cannot interrupt. Expressions longer than this are
+# compiled in a child process, given at most COMPILE_SECONDS (env
+# NETLAB_FILTER_COMPILE_SECONDS), and Ctrl-C ends the wait at once.
+INLINE_MAX = 512
+COMPILE_SECONDS = 10.0
+_INSN = struct.Struct("=HBBI")
+
+
 def compile_filter(
     expression: str, linktype: int, snaplen: int = 262144, netmask: int = PCAP_NETMASK_UNKNOWN
 ) -> list[Insn]:
@@ -85,6 +99,76 @@ def compile_filter(
     truncates packets to the snap length even without a filter. `netmask` (host
     byte order, e.g. 0xFFFFFF00) is only used by "ip broadcast", as in tcpdump.
     """
+    if len(expression) <= INLINE_MAX:
+        return _compile(expression, linktype, snaplen, netmask)
+    return _compile_in_child(expression, linktype, snaplen, netmask)
+
+
+def _compile_in_child(expression: str, linktype: int, snaplen: int, netmask: int) -> list[Insn]:
+    limit = float(os.environ.get("NETLAB_FILTER_COMPILE_SECONDS") or COMPILE_SECONDS)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile, send the program (or the error) back, and go
+        status = 0
+        try:
+            os.close(read_end)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                program = _compile(expression, linktype, snaplen, netmask)
+                payload = b"P" + b"".join(_INSN.pack(*insn) for insn in program)
+            except InputError as err:
+                payload = b"E" + str(err).encode()
+            with os.fdopen(write_end, "wb") as out:
+                out.write(payload)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    saved = _interruptible()
+    try:
+        deadline = time.monotonic() + limit
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                raise InputError(f"capture filter too complex: libpcap did not compile it within "
+                                 f"{limit:g} s ({len(expression)} characters)")  # fmt: skip
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        os.close(read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # done already, or still optimising: either way, gone
+        os.waitpid(pid, 0)
+    data = b"".join(chunks)
+    if data[:1] == b"E":
+        raise InputError(data[1:].decode(errors="replace"))
+    if data[:1] != b"P" or (len(data) - 1) % _INSN.size:
+        raise InputError(f"cannot compile capture filter ({len(expression)} characters)")
+    return [
+        _INSN.unpack_from(data, 1 + i * _INSN.size) for i in range((len(data) - 1) // _INSN.size)
+    ]
+
+
+def _interruptible() -> dict:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while we wait for the compiler, even in
+    a background job whose shell set them to be ignored (as `sniff` heeds them later)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: no handlers there
+        return {}
+
+
+def _compile(expression: str, linktype: int, snaplen: int, netmask: int) -> list[Insn]:
     lib = _libpcap()
     handle = lib.pcap_open_dead(_DLT_OF_LINKTYPE.get(linktype, linktype), snaplen)
     if not handle:
