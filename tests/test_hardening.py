@@ -162,3 +162,26 @@ def test_long_filters_compile_in_a_child_to_the_same_program():
     assert bpf.compile_filter(expression, 1) == inline and len(inline) > 10
     with pytest.raises(InputError, match="bad capture filter"):
         bpf.compile_filter(expression + " or nonsense", 1)
+
+
+def peak_rss_kb(argv: list[str], timeout: float = 60) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ARGV and measure its peak resident memory (a wrapper process of its own, so
+    no earlier child of the test run counts)."""
+    import sys
+
+    wrapper = ("import resource, subprocess, sys; "
+               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "sys.stdout.write(p.stdout); sys.stderr.write(p.stderr); "
+               "print(f'\\nmaxrss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', "
+               "file=sys.stderr); sys.exit(p.returncode)")  # fmt: skip
+    res = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True,
+                         timeout=timeout)  # fmt: skip
+    return res, int(res.stderr.rsplit("maxrss_kb=", 1)[1].split()[0])
+
+
+# --- 6. tcp-handshake --send-file reads at most what it can send ----------------------------------
+def test_send_file_from_an_endless_device_is_refused_fast_and_small():
+    res, rss_kb = peak_rss_kb([netlab_bin(), "tcp-handshake", "--send-file", "/dev/zero",
+                               "127.0.0.1", "7"])  # fmt: skip
+    assert res.returncode == 2 and "holds more than 1024 KiB" in res.stderr, res.stderr
+    assert rss_kb < 200_000  # it read 1 MiB + 1 byte, not gigabytes

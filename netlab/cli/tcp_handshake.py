@@ -7,6 +7,8 @@ import click
 from netlab.cli.options import SECONDS_OR_ZERO, Common, Number, common_options
 from netlab.errors import ExitStatus
 
+MAX_SEND = 1 << 20  # bytes --send/--send-file may carry (the segments are all kept for -v)
+
 # 2×MSL when --time-wait has no value: Linux's TCP_TIMEWAIT_LEN (60 s).
 TIME_WAIT_DEFAULT = 60.0
 
@@ -188,9 +190,14 @@ def tcp_handshake(
     if send_file is not None:
         try:
             with click.open_file(send_file, "rb") as f:
-                data = f.read()
+                data = f.read(MAX_SEND + 1)  # bounded: /dev/zero or an endless pipe too
         except OSError as err:
             raise InputError(f"cannot read {send_file}: {err.strerror}") from None
+        if len(data) > MAX_SEND:
+            raise InputError(f"--send-file: {send_file} holds more than {MAX_SEND // 1024} KiB, "
+                             "the most one handshake run sends")  # fmt: skip
+    if len(data) > MAX_SEND:
+        raise InputError(f"--send: more than {MAX_SEND // 1024} KiB")
     addr, fam = resolve_target(host, family)
     route = route_to(addr, common.iface)
     try:
