@@ -7,6 +7,7 @@ the machine and "no route" is certain."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -185,3 +186,61 @@ def test_send_file_from_an_endless_device_is_refused_fast_and_small():
                                "127.0.0.1", "7"])  # fmt: skip
     assert res.returncode == 2 and "holds more than 1024 KiB" in res.stderr, res.stderr
     assert rss_kb < 200_000  # it read 1 MiB + 1 byte, not gigabytes
+
+
+# --- 7. arp --scan of a /8: targets made as they are asked, memory flat in the prefix size --------
+@pytest.fixture
+def veth_netns():
+    """A network namespace of the test's own with a veth pair d0 (198.18.0.1/24) ↔ d1:
+    frames sent on d0 go nowhere but d1. `run(argv)` runs a command inside it."""
+    name = f"nlhard{os.getpid()}"
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a network namespace")
+    steps = [["ip", "netns", "add", name], ["ip", "-n", name, "link", "set", "lo", "up"],
+             ["ip", "-n", name, "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+             ["ip", "-n", name, "link", "set", "d1", "up"],
+             ["ip", "-n", name, "addr", "add", "198.18.0.1/24", "dev", "d0"],
+             ["ip", "-n", name, "link", "set", "d0", "up"]]  # fmt: skip
+    try:
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True, timeout=10)
+        yield lambda argv: ["ip", "netns", "exec", name, *argv]
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+def test_scan_of_a_slash_8_starts_at_once_in_flat_memory(veth_netns):
+    started = time.monotonic()
+    res, rss_kb = peak_rss_kb(veth_netns([netlab_bin(), "arp", "--scan", "10.0.0.0/8", "--force",
+                                          "-I", "d0", "-w", "1.5", "--json"]))  # fmt: skip
+    elapsed = time.monotonic() - started
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert summary["type"] == "summary" and summary["hosts"] == 16_777_214
+    assert summary["sent"] >= 500  # 1,000 per second from the start, not after 20 s of set-up
+    assert elapsed < 10 and rss_kb < 150_000, (elapsed, rss_kb)
+
+
+def test_target_space_is_the_prefixes_in_order_without_repeats():
+    import ipaddress
+    import random
+
+    from netlab.core.arp import TargetSpace
+
+    rng = random.Random(7)
+    for _ in range(200):
+        nets = [ipaddress.ip_network(f"198.18.{rng.randrange(4)}.{rng.randrange(256)}/"
+                                     f"{rng.randrange(22, 33)}", strict=False)
+                for _ in range(rng.randrange(1, 5))]  # fmt: skip
+        expected: list[int] = []
+        seen: set[int] = set()
+        for net in nets:
+            for value in range(int(net.network_address), int(net.broadcast_address) + 1):
+                if value not in seen:
+                    seen.add(value)
+                    expected.append(value)
+        space = TargetSpace([(int(n.network_address), int(n.broadcast_address)) for n in nets])
+        got = [int.from_bytes(space.addr(i), "big") for i in range(space.n)]
+        assert got == expected
+        for i, value in enumerate(expected):
+            assert space.index(value.to_bytes(4, "big")) == i
+        assert space.index(bytes([198, 19, 255, 255])) is None

@@ -236,12 +236,12 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
 
 
 # --- scans -------------------------------------------------------------------------------------
-def _scan_targets(cidrs: list[str], force: bool) -> tuple[list[str], str]:
-    """The addresses to sweep, in order and without repeats, and how to name them."""
+def _scan_targets(cidrs: list[str], force: bool):
+    """The addresses to sweep (a `TargetSpace`: in order, without repeats, never listed
+    one by one) and how to name them."""
     import ipaddress
-    import socket
-    import struct
 
+    from netlab.core.arp import TargetSpace
     from netlab.errors import InputError
 
     nets = []
@@ -258,18 +258,13 @@ def _scan_targets(cidrs: list[str], force: bool) -> tuple[list[str], str]:
     if total > MAX_SCAN and not force:
         raise InputError(f"--scan: {total:,} addresses is more than a /16 ({MAX_SCAN:,}); "
                          "add --force if you mean it")  # fmt: skip
-    seen: set[int] = set()
-    targets = []
-    pack = struct.Struct("!I").pack
+    ranges = []
     for net in nets:
         first, last = int(net.network_address), int(net.broadcast_address)
         if net.prefixlen < 31:  # network and broadcast address: nobody to ask
             first, last = first + 1, last - 1
-        for value in range(first, last + 1):
-            if value not in seen:
-                seen.add(value)
-                targets.append(socket.inet_ntoa(pack(value)))
-    return targets, ", ".join(map(str, nets))
+        ranges.append((first, last))
+    return TargetSpace(ranges), ", ".join(map(str, nets))
 
 
 def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | None,
@@ -292,18 +287,21 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
             raise InputError(f"--localnet: '{iface}' has no IPv4 subnet to sweep")
         nets += subnets
     targets, what = _scan_targets(nets, force)
-    if not targets:
+    if not targets.n:
         raise InputError("--scan: no addresses to sweep")
-    dev = iface or ifaces.iface_for(targets[0], None)
+    from netlab.core.arp import ip_str
+
+    first_target = ip_str(targets.addr(0))
+    dev = iface or ifaces.iface_for(first_target, None)
     mac = ifaces.ether_mac(dev)
     src = source and _ipv4(source, "--source")
     if not src:
         import ipaddress
 
-        first = ipaddress.ip_address(targets[0])
+        first = ipaddress.ip_address(first_target)
         mine = ifaces.ipv4_addresses(link or ifaces.link_named(dev))
         inside = [a for a in mine if first in a.network]
-        src = str((inside or mine)[0].ip) if mine else ifaces.source_for(targets[0], dev)[0]
+        src = str((inside or mine)[0].ip) if mine else ifaces.source_for(first_target, dev)[0]
     pace = interval if interval is not None else 1.0 / (rate or DEFAULT_RATE)
     timeout = reply_timeout or 0.5
     require_raw_socket("arp")
@@ -317,7 +315,7 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
                        timeout=timeout, backoff=backoff, deadline=deadline)  # fmt: skip
     vendors = default_database()  # read at the first answer (~50 ms; pacing catches up)
     with Session(common, stream=True, write=write) as s:
-        s.text(*view.scan_header(dev, mac, src, len(targets), what, 1.0 / pace, tries, timeout))
+        s.text(*view.scan_header(dev, mac, src, targets.n, what, 1.0 / pace, tries, timeout))
         shown = view.ScanPresenter(s, vendors, json=common.json, interface=dev, source=src)
         s.run_packets(core, dev, shown)
     return s.status(shown.summary is not None and shown.summary.responded > 0)

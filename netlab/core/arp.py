@@ -22,10 +22,10 @@ ARP has no sequence number: a reply belongs to the latest request for its addres
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import socket
 import struct
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -373,6 +373,59 @@ class ArpingCore(CoreBase):
 
 
 # --- arp-scan: many addresses --------------------------------------------------------------
+class TargetSpace:
+    """The addresses of a sweep, in order and without repeats, as ranges of integers:
+    memory in the number of prefixes given, not in the number of addresses (a /8 is
+    16,777,214 hosts). Position i ↔ address both ways in O(log ranges)."""
+
+    def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
+        self.ranges: list[tuple[int, int]] = []  # (first, last), disjoint, in sweep order
+        for first, last in ranges:
+            self._add(first, last)
+        self.starts: list[int] = []  # position of each range's first address
+        n = 0
+        for first, last in self.ranges:
+            self.starts.append(n)
+            n += last - first + 1
+        self.n = n
+        order = sorted(range(len(self.ranges)), key=lambda k: self.ranges[k][0])
+        self._by_addr = [(self.ranges[k][0], self.ranges[k][1], self.starts[k]) for k in order]
+        self._firsts = [first for first, _last, _start in self._by_addr]
+
+    def _add(self, first: int, last: int) -> None:
+        """Append [first, last] minus what earlier ranges already hold."""
+        pieces = [(first, last)]
+        for f, la in self.ranges:
+            pieces = [part for a, b in pieces for part in _minus(a, b, f, la)]
+        self.ranges.extend(pieces)
+
+    @classmethod
+    def from_addresses(cls, addrs: Sequence[str]) -> TargetSpace:
+        return cls([(n, n) for n in (int.from_bytes(socket.inet_aton(a), "big") for a in addrs)])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def addr(self, i: int) -> bytes:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return (self.ranges[k][0] + i - self.starts[k]).to_bytes(4, "big")
+
+    def index(self, addr: bytes) -> int | None:
+        value = int.from_bytes(addr, "big")
+        k = bisect.bisect_right(self._firsts, value) - 1
+        if k < 0:
+            return None
+        first, last, start = self._by_addr[k]
+        return start + value - first if value <= last else None
+
+
+def _minus(a: int, b: int, f: int, last: int) -> list[tuple[int, int]]:
+    """[a, b] without [f, last]: zero, one or two ranges."""
+    if last < a or f > b:
+        return [(a, b)]
+    return [r for r in ((a, f - 1), (last + 1, b)) if r[0] <= r[1]]
+
+
 class ArpScanCore(CoreBase):
     """Sweep TARGETS with paced who-has requests, retries with backoff, DUPs counted."""
 
@@ -381,7 +434,7 @@ class ArpScanCore(CoreBase):
         *,
         mac: str,
         src: str,
-        targets: Sequence[str],
+        targets: Sequence[str] | TargetSpace,
         interval: float = 0.001,
         tries: int = 2,
         timeout: float = 0.5,
@@ -393,9 +446,9 @@ class ArpScanCore(CoreBase):
         self.me = mac_bytes(mac)
         self.src = src
         self._spa = socket.inet_aton(src)
-        self.addrs = [socket.inet_aton(t) for t in targets]
-        self.index = {a: i for i, a in enumerate(self.addrs)}
-        self.n = len(self.addrs)
+        space = targets if isinstance(targets, TargetSpace) else TargetSpace.from_addresses(targets)
+        self.targets = space
+        self.n = space.n
         self.interval_ns = max(1, int(interval * NS))
         self._credit_ns = min(SCAN_CREDIT * self.interval_ns, SCAN_CREDIT_NS)
         self.tries = tries
@@ -403,11 +456,12 @@ class ArpScanCore(CoreBase):
         self.waits_ns = [int(timeout * NS * backoff**k) for k in range(tries)]
         self.deadline_s = deadline
         self.capture_filter = "arp"
-        # Per host, in arrays (a /16 is 65,534 hosts; --force allows more).
-        self.tries_sent = array("I", bytes(4 * self.n))
-        self.answers = array("I", bytes(4 * self.n))
-        self.sent_ns = array("q", bytes(8 * self.n))
-        self.tx_ns = array("q", bytes(8 * self.n))  # 0: not seen leaving (yet)
+        # Per host, only while it is asked and for those that answered: memory follows
+        # the rate and the answers, never the size of the sweep.
+        self.tries_sent: dict[int, int] = {}
+        self.answers: dict[int, int] = {}
+        self.sent_ns: dict[int, int] = {}
+        self.tx_ns: dict[int, int] = {}  # absent: not seen leaving (yet)
         self.sent = self.replies = self.responded = self.errors = 0
         self._heap: list[tuple[int, int, int]] = []  # (due ns, host, tries sent)
         self._fresh = 0  # next host never asked
@@ -430,12 +484,16 @@ class ArpScanCore(CoreBase):
         p = parse_arp(frame)
         if p is not None and not self._finished:
             if p.op == OP_REPLY and p.tpa == self._spa and p.sha != self.me:
-                i = self.index.get(p.spa)
+                i = self.targets.index(p.spa)
                 if i is not None:
                     self._answer(i, p, frame.ts_ns)
             elif p.op == OP_REQUEST and p.sha == self.me and p.spa == self._spa:
-                i = self.index.get(p.tpa)
-                if i is not None and not self.tx_ns[i] and 0 < self.sent_ns[i] <= frame.ts_ns:
+                i = self.targets.index(p.tpa)
+                if (
+                    i is not None
+                    and i not in self.tx_ns
+                    and 0 < self.sent_ns.get(i, 0) <= frame.ts_ns
+                ):
                     self.tx_ns[i] = frame.ts_ns  # our request leaving: the kernel send time
         return self._step(now)
 
@@ -447,7 +505,7 @@ class ArpScanCore(CoreBase):
         self.errors += 1
         if err.errno not in self._error_kinds:  # once per kind: a scan may hit it 1000 times
             self._error_kinds.add(err.errno)
-            ip = ip_str(self.addrs[send.tag]) if isinstance(send.tag, int) else None
+            ip = ip_str(self.targets.addr(send.tag)) if isinstance(send.tag, int) else None
             self._events.append(LocalError(ip, err.strerror or str(err)))
         return []
 
@@ -494,27 +552,33 @@ class ArpScanCore(CoreBase):
         heap = self._heap
         while heap:
             due, i, tries = heap[0]
-            if self.answers[i] or (tries >= self.tries and due <= now):
+            if i in self.answers:
                 heapq.heappop(heap)
+            elif tries >= self.tries and due <= now:
+                heapq.heappop(heap)
+                self._forget(i)  # silent after every try: nothing more to keep
             else:
                 break
 
+    def _forget(self, i: int) -> None:
+        for table in (self.tries_sent, self.sent_ns, self.tx_ns):
+            table.pop(i, None)
+
     def _send(self, i: int, now: int) -> Send:
-        tries = self.tries_sent[i] = self.tries_sent[i] + 1
+        tries = self.tries_sent[i] = self.tries_sent.get(i, 0) + 1
         self.sent_ns[i] = now
-        self.tx_ns[i] = 0
+        self.tx_ns.pop(i, None)
         heapq.heappush(self._heap, (now + self.waits_ns[tries - 1], i, tries))
         self.sent += 1
-        return Send(self._prefix + self.addrs[i], l2=True, tag=i)
+        return Send(self._prefix + self.targets.addr(i), l2=True, tag=i)
 
     # --- answers ----------------------------------------------------------------------------
     def _answer(self, i: int, p: ArpPacket, ts_ns: int) -> None:
-        self.answers[i] += 1
+        n = self.answers[i] = self.answers.get(i, 0) + 1
         self.replies += 1
-        n = self.answers[i]
         if n == 1:
             self.responded += 1
-        sent = self.tx_ns[i] or self.sent_ns[i]
+        sent = self.tx_ns.get(i) or self.sent_ns.get(i, 0)
         rtt = max(0.0, (ts_ns - sent) / 1e6) if sent else None
         reply = ArpReply(ip_str(p.spa), mac_str(p.sha), rtt, n if n > 1 else 0, None,
                          p.eth_dst == BROADCAST, "reply", ip_str(p.tpa))  # fmt: skip
