@@ -244,3 +244,16 @@ def test_target_space_is_the_prefixes_in_order_without_repeats():
         for i, value in enumerate(expected):
             assert space.index(value.to_bytes(4, "big")) == i
         assert space.index(bytes([198, 19, 255, 255])) is None
+
+
+# --- 12. dissect -j: a bound, and no more processes than the CPUs can use -------------------------
+def test_dissect_jobs_is_bounded():
+    res = subprocess.run([netlab_bin(), "dissect", "-j", "100000", "pcaps/tcp-udp.pcap"],
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, "'-j' / '--jobs'", "0<=x<=64")
+    one = subprocess.run([netlab_bin(), "dissect", "-j", "1", "pcaps/tcp-udp.pcap"],
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    many = subprocess.run([netlab_bin(), "dissect", "-j", "64", "pcaps/tcp-udp.pcap"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert many.returncode == 0 and many.stdout == one.stdout
+    assert "using" in many.stderr and "4 processes per CPU" in many.stderr

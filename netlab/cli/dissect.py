@@ -7,6 +7,8 @@ import click
 from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus
 
+JOBS_LIMIT = 64  # -j: refused above this (exit 2); more than 4 per CPU are cut to that
+
 
 def _check_stats(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]):
     """A bad --stats SPEC is a one-line usage error before the capture is read."""
@@ -62,10 +64,12 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
                    "indented with a tab. Packet lines are left out as with --stats.")  # fmt: skip
 @click.option("--show-packets", is_flag=True,
               help="With --stats or --follow, print the packets as well.")  # fmt: skip
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default="0 = auto",
+@click.option("-j", "--jobs", type=click.IntRange(0, JOBS_LIMIT), default=0,
+              show_default="0 = auto",
               help="Processes that decode a big file together, output unchanged (auto: "
-                   "one per CPU, up to 4, for files over 4 MB; 1 = one process). Used by "
-                   "the one-line, -V, -x and --json views of whole files.")  # fmt: skip
+                   "one per CPU, up to 4, for files over 4 MB; 1 = one process; at most "
+                   f"{JOBS_LIMIT}, and 4 per CPU). Used by the one-line, -V, -x and --json "
+                   "views of whole files.")  # fmt: skip
 @common_options("count", "json", "no_color")
 def dissect(
     common: Common,
@@ -139,7 +143,10 @@ def dissect(
     if whole:
         from netlab.dissect import jobs as parallel
 
-        jobs = jobs or parallel.auto_jobs(file)
+        if jobs > parallel.most_jobs():
+            click.echo(f"netlab: note: -j {jobs}: more than 4 processes per CPU only wait "
+                       f"on each other; using {parallel.most_jobs()}", err=True)  # fmt: skip
+        jobs = min(jobs, parallel.most_jobs()) or parallel.auto_jobs(file)
         if jobs > 1 and parallel.readable_twice(file):
             warnings = parallel.run(file, jobs, lambda out: PacketView(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip

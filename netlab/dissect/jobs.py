@@ -37,6 +37,14 @@ MIN_BYTES = 4 << 20  # smaller files are done before a second process has starte
 MAX_JOBS = 4  # each process also reads the whole file: more stop paying off
 
 
+def most_jobs() -> int:
+    """The most processes -j may run: 4 per CPU this process may use."""
+    try:
+        return 4 * len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return 4
+
+
 def auto_jobs(path: str) -> int:
     """How many processes are worth it for this file on this machine (1: no fork)."""
     if not readable_twice(path):
