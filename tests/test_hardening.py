@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +258,39 @@ def test_dissect_jobs_is_bounded():
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert many.returncode == 0 and many.stdout == one.stdout
     assert "using" in many.stderr and "4 processes per CPU" in many.stderr
+
+
+# --- 18. damaged captures: what can be decoded is shown, then exit 2, as tshark ------------------
+def _damaged_files(tmp_path):
+    import struct as st
+
+    good = Path("pcaps/tcp-udp.pcap").read_bytes()
+    ng = Path("pcaps/arp-ping.pcapng").read_bytes()
+    files = {
+        "13-byte": good[:13],
+        "cut-mid-packet": good[:-30],
+        "caplen-ffffffff": good[:24] + good[24:32] + st.pack("<I", 0xFFFFFFFF) + good[36:],
+        "block-length-ffffffff": ng + st.pack("<II", 6, 0xFFFFFFFF) + bytes(24),
+    }
+    paths = {}
+    for name, data in files.items():
+        path = tmp_path / f"{name}.{'pcapng' if 'block' in name else 'pcap'}"
+        path.write_bytes(data)
+        paths[name] = path
+    return paths
+
+
+def test_damaged_captures_exit_2_as_tshark_does(tmp_path):
+    if shutil.which("tshark") is None:
+        pytest.skip("needs tshark (installed by make test)")
+    for name, path in _damaged_files(tmp_path).items():
+        ours = subprocess.run([netlab_bin(), "dissect", str(path)], capture_output=True, text=True,
+                              timeout=30)  # fmt: skip
+        theirs = subprocess.run(["tshark", "-n", "-r", str(path)], capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+        assert theirs.returncode == 2, (name, theirs.stderr)
+        assert_clean_failure(ours, 2, "warning")
+        assert len(ours.stdout.splitlines()) == len(theirs.stdout.splitlines()), name
+    whole = subprocess.run([netlab_bin(), "dissect", "pcaps/tcp-udp.pcap"], capture_output=True,
+                           timeout=30)  # fmt: skip
+    assert whole.returncode == 0 and whole.stderr == b""

@@ -150,20 +150,24 @@ def dissect(
         if jobs > 1 and parallel.readable_twice(file):
             warnings = parallel.run(file, jobs, lambda out: PacketView(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
-            _warn(file, warnings)
-            return ExitStatus.SUCCESS
+            return _warn(file, warnings)
     dissector = Dissector(quick, udp_streams=fields_shown)
     with open_capture(file) as cap:
         view.feed_frames(dissector, enumerate(cap, 1))
         warnings = list(cap.warnings)
     view.finish()
-    _warn(file, warnings)
-    if only is not None and view.shown == 0:
+    status = _warn(file, warnings)
+    if only is not None and view.shown == 0 and status == ExitStatus.SUCCESS:
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
-    return ExitStatus.SUCCESS
+    return status
 
 
-def _warn(file: str, warnings: list[str]) -> None:
+def _warn(file: str, warnings: list[str]) -> ExitStatus:
+    """Say what was wrong with the file; a damaged one (cut short, a corrupt block, a read
+    error: decoding stopped early) exits 2 after everything before the damage is shown,
+    as tshark does. Options it had to ignore inside a whole block are only a warning."""
     for warning in warnings:
         click.echo(f"netlab: warning: {file}: {warning}", err=True)
+    damaged = any(not w.startswith("malformed options ignored") for w in warnings)
+    return ExitStatus.ERROR if damaged else ExitStatus.SUCCESS
