@@ -294,3 +294,18 @@ def test_damaged_captures_exit_2_as_tshark_does(tmp_path):
     whole = subprocess.run([netlab_bin(), "dissect", "pcaps/tcp-udp.pcap"], capture_output=True,
                            timeout=30)  # fmt: skip
     assert whole.returncode == 0 and whole.stderr == b""
+
+
+# --- 14. an interrupted --report counts only the rounds that were sent ----------------------------
+@needs_root
+def test_interrupted_report_counts_only_what_was_sent():
+    proc = subprocess.Popen([netlab_bin(), "traceroute", "--report", "-c", "50", "--json",
+                             "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    time.sleep(2.6)  # rounds at 0, 1 and 2 s
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    [hop] = json.loads(out)["hops"]
+    assert 2 <= hop["sent"] <= 4 and hop["received"] == hop["sent"], hop
+    assert hop["loss_pct"] == 0.0

@@ -117,9 +117,10 @@ class ProbeResult:
 @dataclass
 class Hop:
     ttl: int
-    probes: list[ProbeResult | None]  # None: no answer in time ("*")
+    probes: list[ProbeResult | None]  # None: no answer in time ("*"), or never sent
     pmtu: int | None = None  # --mtu: the largest probe that got through to here
     type: str = "hop"
+    sent: int | None = None  # probes sent (fewer than len(probes) after Ctrl-C)
 
 
 @dataclass
@@ -426,13 +427,15 @@ class TraceCore(CoreBase):
     def _emit_hop(self, ttl: int) -> None:
         probes = []
         pmtu = None
+        sent = 0
         for i in range(self.queries):
             slot = self._slots.get((ttl, i))
+            sent += slot is not None
             result = slot.result if slot is not None and slot.state == ANSWERED else None
             probes.append(result)
             if result is not None and result.mark is None and self.path_mtu is not None:
                 pmtu = result.size if pmtu is None else min(pmtu, result.size)
-        self._events.append(Hop(ttl, probes, pmtu))
+        self._events.append(Hop(ttl, probes, pmtu, sent=sent))
         self._next_emit = ttl + 1
         if self._dest_ttl == ttl and any(p is not None and p.reached for p in probes):
             self._reached = True

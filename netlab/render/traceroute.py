@@ -82,8 +82,10 @@ class HopStats:
 def hop_stats(hop: Hop) -> HopStats:
     answered = [p for p in hop.probes if p is not None]
     rtts = [p.rtt_ms for p in answered]
+    # Only what was sent counts: after Ctrl-C in round 3 of 50, Snt is 3, not 50.
+    sent = len(hop.probes) if hop.sent is None else hop.sent
     stats = HopStats(hop.ttl, [a for a, _n in Counter(p.addr for p in answered).most_common()],
-                     len(hop.probes), len(answered))  # fmt: skip
+                     sent, len(answered))  # fmt: skip
     if rtts:
         last = next(p for p in reversed(hop.probes) if p is not None)
         stats.last = last.rtt_ms
