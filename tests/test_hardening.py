@@ -309,3 +309,52 @@ def test_interrupted_report_counts_only_what_was_sent():
     [hop] = json.loads(out)["hops"]
     assert 2 <= hop["sent"] <= 4 and hop["received"] == hop["sent"], hop
     assert hop["loss_pct"] == 0.0
+
+
+# --- 16. the start-up window: valid JSON from the first instant -----------------------------------
+STARTUP = {
+    "ping": ["ping", "--json", "-c", "3", "127.0.0.1"],
+    "traceroute": ["traceroute", "--json", "127.0.0.1"],
+    "sniff": ["sniff", "--json", "-i", "lo", "-c", "1000", "--timeout", "5"],
+    "tcp-handshake": ["tcp-handshake", "--json", "--hold", "5", "127.0.0.1", "1"],
+    "dns-query": ["dns-query", "--json", "--timeout", "5", "x.lab", "@127.0.0.1", "-p", "9"],
+}
+
+
+def _json_objects(text: str) -> list[dict]:
+    text = text.strip()
+    if text.startswith("{\n"):  # one indented document
+        return [json.loads(text)]
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@needs_root
+@pytest.mark.parametrize("delay", [0.08, 0.15, 0.25, 0.4])
+@pytest.mark.parametrize("command", sorted(STARTUP))
+def test_ctrl_c_in_the_start_up_window_still_gives_json(command, delay):
+    proc = subprocess.Popen([netlab_bin(), *STARTUP[command]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    if proc.returncode != 130:  # it had finished: its result is there, whole
+        assert proc.returncode in (0, 1, -signal.SIGINT), err  # -2: during interpreter exit
+        assert _json_objects(out)
+        return
+    objects = _json_objects(out)
+    assert objects, f"{command}: no JSON at all after Ctrl-C at {delay} s"
+    if command in ("ping", "sniff"):
+        assert objects[-1]["type"] == "summary"
+    assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.2, 0.35])
+def test_ctrl_c_in_arps_start_up_window_still_gives_json(veth_netns, delay):
+    argv = veth_netns([netlab_bin(), "arp", "--json", "-I", "d0", "-c", "3", "198.18.0.2"])
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay + 0.05)  # ip netns exec first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    objects = _json_objects(out)
+    assert objects and objects[-1]["type"] == "summary", out

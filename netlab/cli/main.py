@@ -70,6 +70,21 @@ COMMANDS: dict[str, CommandEntry] = {
 }
 
 
+# What `--json` prints when Ctrl-C comes before the command wrote its result (in its
+# start-up: imports, name and route lookups): an empty run's, so that the output is
+# valid JSON from the first instant. Streams (True) end with a summary line;
+# one-shot commands print one document.
+INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
+    "ping": (True, {"type": "summary", "transmitted": 0, "received": 0, "duplicates": 0,
+                    "errors": 0, "loss_pct": 0.0, "time_ms": 0.0, "interrupted": True}),
+    "arp": (True, {"type": "summary", "sent": 0, "replies": 0, "interrupted": True}),
+    "sniff": (True, {"type": "summary", "captured": 0, "dropped": 0, "interrupted": True}),
+    "traceroute": (False, {"hops": [], "reached": False, "interrupted": True}),
+    "tcp-handshake": (False, {"result": None, "segments": [], "interrupted": True}),
+    "dns-query": (False, {"rcode": "INTERRUPTED", "answers": [], "interrupted": True}),
+}  # fmt: skip
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use only."""
 
@@ -172,6 +187,24 @@ def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
     sys.exit(int(status))
 
 
+def _json_after_interrupt(args: list[str]) -> None:
+    """Ctrl-C before a --json command wrote its result: write an empty run's."""
+    if not args or args[0] not in INTERRUPTED_JSON or "--json" not in args:
+        return
+    stream, empty = INTERRUPTED_JSON[args[0]]
+    jsonout = sys.modules.get("netlab.render.jsonout")
+    if jsonout is not None and (jsonout.summary_written if stream else jsonout.written):
+        return
+    import json
+
+    try:
+        text = json.dumps(empty) if stream else json.dumps(empty, indent=2)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+
+
 def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     if os.environ.get("NETLAB_DEBUG"):
@@ -186,11 +219,10 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
         if state.debug:
             raise
         fail(_one_line(err.format_message()))
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         # click turns KeyboardInterrupt into Abort; commands that stream print their own
-        # partial summary before this point.
-        sys.exit(ExitStatus.INTERRUPTED)
-    except KeyboardInterrupt:
+        # partial summary before this point, unless it came before they could.
+        _json_after_interrupt(sys.argv[1:] if argv is None else argv)
         sys.exit(ExitStatus.INTERRUPTED)
     except NetlabError as err:
         if state.debug:

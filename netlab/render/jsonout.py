@@ -62,6 +62,12 @@ def dumps(value: Any, indent: int | None = None, compact: bool = False) -> str:
         )  # fmt: skip
 
 
+# What has gone to stdout so far (read by cli/main.py after Ctrl-C, so that a command
+# interrupted before it wrote anything still leaves valid JSON).
+written = False
+summary_written = False
+
+
 class JsonDocument:
     """Collect one JSON document and write it once, on any exit from the block."""
 
@@ -83,6 +89,8 @@ class JsonDocument:
         out = self.file or sys.stdout
         out.write(dumps(data, self.indent) + "\n")
         out.flush()
+        global written
+        written = True
         return False  # the exception still propagates to the error path
 
 
@@ -93,7 +101,10 @@ class NdjsonWriter:
         self.file = file
 
     def write(self, obj: dict[str, Any]) -> None:
+        global written, summary_written
         line = dumps(obj) + "\n"  # serialise first: a failure must not leave half a line
         out = self.file or sys.stdout
         out.write(line)
         out.flush()
+        written = True
+        summary_written = summary_written or obj.get("type") == "summary"
