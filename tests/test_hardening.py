@@ -358,3 +358,45 @@ def test_ctrl_c_in_arps_start_up_window_still_gives_json(veth_netns, delay):
     assert proc.returncode == 130, err
     objects = _json_objects(out)
     assert objects and objects[-1]["type"] == "summary", out
+
+
+# --- 17. dissect on Ctrl-C: partial reports printed, NDJSON lines whole ---------------------------
+@pytest.fixture(scope="module")
+def big_capture(tmp_path_factory):
+    from tests.test_dissect_jobs import _replicas
+
+    return _replicas(tmp_path_factory.mktemp("big") / "big.pcapng", 400_000)
+
+
+def _interrupt_dissect(args: list[str], after: float, slow_reader: bool = False):
+    proc = subprocess.Popen([netlab_bin(), "dissect", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    if slow_reader:  # let the pipe fill, so the writer is blocked in write() when signalled
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    else:
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("stats", [["--stats", "conv,tcp"], ["--stats", "phs"],
+                                   ["--follow", "tcp,0"]])  # fmt: skip
+def test_ctrl_c_prints_the_partial_report(big_capture, stats):
+    status, out, err = _interrupt_dissect([*stats, str(big_capture)], after=1.0)
+    assert status == 130, err
+    assert out.strip() and "Traceback" not in err
+    assert "====" in out  # tshark's framing of a -z report
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_leaves_whole_ndjson_lines(big_capture, jobs):
+    status, out, err = _interrupt_dissect(["--json", "-j", jobs, str(big_capture)], after=1.0,
+                                          slow_reader=True)  # fmt: skip
+    assert status == 130, err
+    lines = out.splitlines()
+    assert len(lines) > 10 and out.endswith("\n")
+    for line in lines:
+        json.loads(line)  # every line whole

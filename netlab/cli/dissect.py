@@ -151,16 +151,30 @@ def dissect(
             warnings = parallel.run(file, jobs, lambda out: PacketView(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
             return _warn(file, warnings)
+    from netlab.capture.live import SignalStop
+
     dissector = Dissector(quick, udp_streams=fields_shown)
-    with open_capture(file) as cap:
-        view.feed_frames(dissector, enumerate(cap, 1))
+    # Ctrl-C stops between two packets: the lines so far are whole, and the statistics
+    # and streams asked for are reported for what was read (as tshark -z does).
+    with open_capture(file) as cap, SignalStop() as stop:
+        view.feed_frames(dissector, _until(stop, enumerate(cap, 1)))
         warnings = list(cap.warnings)
     view.finish()
+    if stop.fired:
+        return ExitStatus.INTERRUPTED
     status = _warn(file, warnings)
     if only is not None and view.shown == 0 and status == ExitStatus.SUCCESS:
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
     return status
+
+
+def _until(stop, numbered):
+    """The numbered frames until STOP fires (checked every 64 frames: cheap)."""
+    for item in numbered:
+        yield item
+        if item[0] & 63 == 0 and stop.fired:
+            return
 
 
 def _warn(file: str, warnings: list[str]) -> ExitStatus:

@@ -24,6 +24,7 @@ import io
 import itertools
 import os
 import select
+import signal
 import stat
 import sys
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from typing import IO, Any
 
 from netlab.capture.reader import open_capture
 from netlab.errors import NetlabError
+from netlab.outio import write_all
 
 CHUNK = 1024  # packets per turn: big enough that the token costs nothing per packet
 MIN_BYTES = 4 << 20  # smaller files are done before a second process has started
@@ -78,6 +80,40 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool =
     with open_capture(path):  # a wrong format: the one-line error, before any fork
         pass
     sys.stdout.flush()  # nothing buffered may be written twice by the children
+    saved = _hold_signals()
+    try:
+        return _run(path, jobs, make_view, quick)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+# Ctrl-C (SIGINT, SIGTERM) only sets this, in every process (the children inherit the
+# handler), and each process stops after writing the chunk it is on: the output ends on
+# a whole line, never half of one, and the command exits 130.
+_stopped = False
+
+
+def _note_signal(_signum: int, _frame: object) -> None:
+    global _stopped
+    _stopped = True
+
+
+def _hold_signals() -> dict:
+    global _stopped
+    _stopped = False
+    try:
+        return {sig: signal.signal(sig, _note_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        return {}
+
+
+def _check_stop() -> None:
+    if _stopped:
+        raise KeyboardInterrupt
+
+
+def _run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool) -> list[str]:
     rings = [os.pipe() for _ in range(jobs)]  # rings[i]: the token's way into process i
     os.write(rings[0][1], b"t")  # process 0 writes the first chunk
     children = []
@@ -97,6 +133,7 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool =
             os.close(ring_out)
     finally:
         failed = _reap(children)
+    _check_stop()  # a Ctrl-C: every process has stopped after a whole chunk
     if failed:
         raise NetlabError(f"a dissecting process failed (exit status {failed})")
     if warnings is None:  # it stopped quietly: its reader went away, as ours did
@@ -150,6 +187,7 @@ def _work(
     with open_capture(path) as cap:
         numbered = enumerate(cap, 1)
         for chunk in itertools.count():
+            _check_stop()
             head = next(numbered, None)
             if head is None:
                 break
@@ -220,8 +258,9 @@ class _Turns:
                 raise _TurnLost
             text = self.queue.pop(0)
             self.size -= len(text)
-            self.out.write(text)
+            write_all(self.out, text)  # whole, though a signal is noted meanwhile
             self.out.flush()
+            _check_stop()
             # BrokenPipeError: the next process had nothing more to write and has gone.
             with contextlib.suppress(BrokenPipeError):
                 os.write(self.ring_out, b"t")

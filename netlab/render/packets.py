@@ -19,6 +19,7 @@ from netlab.dissect.model import (
     merge_rows,
     show_text,
 )
+from netlab.outio import write_all
 from netlab.render.jsonout import dumps
 
 
@@ -350,7 +351,7 @@ class PacketView:
     def _flush_lines(self) -> None:
         if self._lines:
             self._lines.append("")
-            self.out.write("\n".join(self._lines))
+            write_all(self.out, "\n".join(self._lines))
             self._lines.clear()
 
     def finish(self) -> None:
