@@ -400,3 +400,54 @@ def test_ctrl_c_leaves_whole_ndjson_lines(big_capture, jobs):
     assert len(lines) > 10 and out.endswith("\n")
     for line in lines:
         json.loads(line)  # every line whole
+
+
+# --- 9-11. topology files and lab names: one line, the right exit status --------------------------
+TWO_ON_ONE_PORT = """\
+name = "ports"
+[nodes.a]
+[nodes.b]
+services = [
+  { type = "tcp", port = 80 },
+  { type = "http", port = 80, server = "python" },
+]
+[[links]]
+nodes = ["a", "b"]
+subnet = "198.18.0.0/24"
+"""
+
+
+def test_two_services_on_one_port_are_refused_with_the_line(tmp_path):
+    path = tmp_path / "ports.toml"
+    path.write_text(TWO_ON_ONE_PORT, encoding="utf-8")
+    res = subprocess.run([netlab_bin(), "lab", "up", str(path)], capture_output=True, text=True,
+                         timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, f"{path}:4:", "listens on tcp/80, as service 'tcp' (#1) does")
+    ok = TWO_ON_ONE_PORT.replace("port = 80, server", "port = 8080, server")
+    from netlab.lab.topology import parse_topology
+
+    assert len(parse_topology(ok).nodes["b"].services) == 2
+
+
+def test_topology_file_that_is_not_utf8_is_one_line_exit_2(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "x"\n# caf\xe9\n'.encode("latin-1"))
+    res = subprocess.run([netlab_bin(), "lab", "up", str(path)], capture_output=True, text=True,
+                         timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, f"{path}:2: not UTF-8 text (byte 0xe9")
+
+
+def test_empty_lab_name_is_refused():
+    res = subprocess.run([netlab_bin(), "lab", "up", "--name", "", "labs/lan.toml"],
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, "a lab name cannot be empty")
+
+
+@needs_root
+def test_lab_up_without_the_namespace_capabilities_is_exit_3():
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux)")
+    res = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-sys_admin,-net_admin",
+                          netlab_bin(), "lab", "up", "labs/lan.toml"],
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert_clean_failure(res, 3, "CAP_SYS_ADMIN", "CAP_NET_ADMIN")

@@ -64,9 +64,19 @@ def resolve_file(spec: str) -> Path:
 
 
 def require_root() -> None:
-    if os.geteuid() != 0:
+    """Labs need root with CAP_SYS_ADMIN (mounts of a namespace) and CAP_NET_ADMIN
+    (links, addresses): asked of the kernel, since root in a container or under
+    `setpriv --inh-caps=-all` may lack them (exit 3, not a mount error)."""
+    from netlab.net.privilege import CAP_NET_ADMIN, CAP_SYS_ADMIN, has_capability
+
+    missing = [name for cap, name in ((CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+                                      (CAP_NET_ADMIN, "CAP_NET_ADMIN"))
+               if not has_capability(cap)]  # fmt: skip
+    if os.geteuid() != 0 or missing:
+        lacking = " and ".join(missing or ["CAP_SYS_ADMIN", "CAP_NET_ADMIN"])
         raise PrivilegeError(
-            "labs need root (CAP_SYS_ADMIN and CAP_NET_ADMIN to create namespaces): run with sudo"
+            f"labs need root with CAP_SYS_ADMIN and CAP_NET_ADMIN to create namespaces "
+            f"({lacking} missing): run with sudo, outside a container that drops them"
         )
 
 
@@ -133,6 +143,8 @@ def up(
     by `netlab lab up` is detached (no owner) and lives until `netlab lab down`.
     """
     require_root()
+    if name is not None and not name.strip():
+        raise InputError("--name: a lab name cannot be empty")
     name = name or topo.name
     if not NAME_RE.match(name):
         raise InputError(f"lab name '{name}' must match {NAME_RE.pattern}")

@@ -275,6 +275,10 @@ def load_topology(path: str | Path) -> Topology:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InputError(f"{path}: cannot read topology file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte 0x{err.object[err.start]:02x} "
+                         f"at offset {err.start}); TOML files are UTF-8") from None  # fmt: skip
     default_name = re.sub(r"[^a-z0-9-]", "-", path.stem.lower()).strip("-") or "lab"
     return parse_topology(text, source=str(path), default_name=default_name)
 
@@ -714,9 +718,10 @@ def _check_reachability(topo: Topology, node: Node, at) -> None:
 
 
 def _check_services(topo: Topology, at) -> None:
-    from netlab.lab.services import check_service
+    from netlab.lab.services import check_service, service_class
 
     for node in topo.nodes.values():
+        taken: dict[tuple[str, int], int] = {}
         for i, spec in enumerate(node.services):
             problem = check_service(topo, node, spec)
             if problem:
@@ -724,6 +729,14 @@ def _check_services(topo: Topology, at) -> None:
                     at("node", node.name, "services", i),
                     f"node '{node.name}': service '{spec.type}': {problem}",
                 )
+            for transport, port in service_class(spec.type).listens(spec):
+                first = taken.setdefault((transport, port), i)
+                if first != i:
+                    other = node.services[first].type
+                    raise _Problem(at("node", node.name, "services", i),
+                                   f"node '{node.name}': service '{spec.type}' listens on "
+                                   f"{transport}/{port}, as service '{other}' (#{first + 1}) "
+                                   "does: give one another port")  # fmt: skip
     served = {
         str(spec.options.get("zone", ".")).strip(".") or "."
         for node in topo.nodes.values()

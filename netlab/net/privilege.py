@@ -16,6 +16,7 @@ from netlab.errors import PrivilegeError
 
 CAP_NET_RAW = 13
 CAP_NET_ADMIN = 12
+CAP_SYS_ADMIN = 21
 
 
 def _interpreter() -> str:

@@ -53,12 +53,27 @@ class Service:
     ready_timeout: ClassVar[float] = 5.0
     start_order: ClassVar[int] = 50  # lower starts (and is awaited) first
 
+    default_ports: ClassVar[list[int]] = []  # `port`/`ports` when the file names none
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
         return None
+
+    @classmethod
+    def listens(cls, spec: ServiceSpec) -> list[tuple[str, int]]:
+        """(transport, port) pairs the service binds: two services of one node must not
+        share one (the second would die at start while the lab says it is up)."""
+        ports = ports_option(spec, cls.default_ports) if cls.default_ports else []
+        return [("tcp", port) for port in ports] if isinstance(ports, list) else []
+
+    @property
+    def ports(self) -> list[int]:
+        ports = ports_option(self.ctx.spec, self.default_ports)
+        assert isinstance(ports, list)
+        return ports
 
     def order(self) -> int:
         return self.start_order

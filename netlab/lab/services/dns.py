@@ -163,6 +163,10 @@ class DnsService(Service):
     ready_timeout = 8.0
 
     @classmethod
+    def listens(cls, spec: ServiceSpec) -> list[tuple[str, int]]:
+        return [("udp", 53), ("tcp", 53)]
+
+    @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
         problem = unknown_options(spec, {"role", "zone", "ns"})
         if problem:

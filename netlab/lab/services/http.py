@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from netlab.lab.services import Service, ports_option, unknown_options
 from netlab.lab.services.probe import http_status
@@ -25,6 +25,7 @@ SERVERS = ("nginx", "python")
 
 class HttpService(Service):
     type = "http"
+    default_ports: ClassVar[list[int]] = [80]
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
@@ -33,14 +34,8 @@ class HttpService(Service):
             return problem
         if spec.options.get("server", "nginx") not in SERVERS:
             return f"server must be one of {', '.join(SERVERS)}"
-        ports = ports_option(spec, [80])
+        ports = ports_option(spec, cls.default_ports)
         return ports if isinstance(ports, str) else None
-
-    @property
-    def ports(self) -> list[int]:
-        ports = ports_option(self.ctx.spec, [80])
-        assert isinstance(ports, list)
-        return ports
 
     @property
     def server(self) -> str:

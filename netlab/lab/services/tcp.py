@@ -10,7 +10,7 @@ read the same bytes back; a closed port elsewhere answers RST.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from netlab.lab.services import Service, ports_option, unknown_options
 from netlab.lab.services.probe import tcp_connect
@@ -19,20 +19,15 @@ from netlab.lab.topology import Node, ServiceSpec, Topology
 
 class TcpService(Service):
     type = "tcp"
+    default_ports: ClassVar[list[int]] = [7]
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
         problem = unknown_options(spec, {"port", "ports"})
         if problem:
             return problem
-        ports = ports_option(spec, [7])
+        ports = ports_option(spec, cls.default_ports)
         return ports if isinstance(ports, str) else None
-
-    @property
-    def ports(self) -> list[int]:
-        ports = ports_option(self.ctx.spec, [7])
-        assert isinstance(ports, list)
-        return ports
 
     def prepare(self) -> list[str]:
         return [sys.executable, "-m", "netlab.lab.services.tcp_echo", *map(str, self.ports)]
