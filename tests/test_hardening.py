@@ -451,3 +451,34 @@ def test_lab_up_without_the_namespace_capabilities_is_exit_3():
                           netlab_bin(), "lab", "up", "labs/lan.toml"],
                          capture_output=True, text=True, timeout=30)  # fmt: skip
     assert_clean_failure(res, 3, "CAP_SYS_ADMIN", "CAP_NET_ADMIN")
+
+
+# --- 8. Ctrl-C during `lab up`: the ledger, the exit status and the message agree ----------------
+@needs_root
+def test_lab_up_interrupted_at_any_moment_is_either_down_or_truly_up():
+    import random
+
+    from netlab.lab.ledger import RUN_ROOT
+
+    rng = random.Random(22)
+    outcomes = set()
+    for trial in range(12):
+        name = f"hard{os.getpid() % 1000}-{trial}"
+        argv = [netlab_bin(), "lab", "up", "labs/lan.toml", "--name", name]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.2, 1.4))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        up = (RUN_ROOT / name / "ledger.json").exists()
+        try:
+            assert "Traceback" not in err and "internal error" not in err, err
+            if proc.returncode == 130:
+                assert not up, f"trial {trial}: said interrupted, but the lab is up"
+                assert "interrupted" in err
+            else:
+                assert proc.returncode == 0 and up, (proc.returncode, err)
+                assert name in out
+            outcomes.add(proc.returncode)
+        finally:
+            subprocess.run([netlab_bin(), "lab", "down", name], capture_output=True, timeout=60)
+    assert outcomes <= {0, 130}

@@ -63,20 +63,24 @@ def up_cmd(common: Common, file: str, name: str | None) -> ExitStatus:
     topo = load_topology(path)
     engine.require_root()
     t0 = time.perf_counter()
-    book = engine.up(topo, name=name, source_text=path.read_text(encoding="utf-8"))
-    seconds = time.perf_counter() - t0
-    status = engine.status(book, probe=False)
-    for svc in status["services"]:
-        svc["health"] = "healthy"  # each answered its readiness probe a moment ago
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
+    book = engine.up(topo, name=name, source_text=path.read_text(encoding="utf-8"),
+                     hold_signals=True)  # fmt: skip
+    try:  # the lab is up: that is what is said, and exit 0, whatever Ctrl-C came since
+        seconds = time.perf_counter() - t0
+        status = engine.status(book, probe=False)
+        for svc in status["services"]:
+            svc["health"] = "healthy"  # each answered its readiness probe a moment ago
+        if common.json:
+            from netlab.render.jsonout import JsonDocument
 
-        with JsonDocument() as doc:
-            doc.data = {**status, "up_ms": round(seconds * 1000, 1)}
-        return ExitStatus.SUCCESS
-    from netlab.render.lab import render_up
+            with JsonDocument() as doc:
+                doc.data = {**status, "up_ms": round(seconds * 1000, 1)}
+        else:
+            from netlab.render.lab import render_up
 
-    render_up(_console(common), status, seconds)
+            render_up(_console(common), status, seconds)
+    finally:
+        engine.release_signals()
     return ExitStatus.SUCCESS
 
 

@@ -84,6 +84,18 @@ def require_root() -> None:
 # Signals: turn SIGINT/SIGTERM into an exception, except inside critical sections
 
 
+SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def release_signals() -> None:
+    """After `up(hold_signals=True)` has been reported: drop a Ctrl-C that came after the
+    commit (setting SIG_IGN discards a pending signal) and unblock the signals."""
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 class _SignalGuard:
     """Raise LabInterrupted on SIGINT/SIGTERM, deferred while a critical section runs.
 
@@ -135,7 +147,11 @@ def run_dir_for(name: str) -> Path:
 
 
 def up(
-    topo: Topology, name: str | None = None, hold: bool = False, source_text: str | None = None
+    topo: Topology,
+    name: str | None = None,
+    hold: bool = False,
+    source_text: str | None = None,
+    hold_signals: bool = False,
 ) -> Ledger:
     """Build the lab; return its ledger. `hold`: this process stays the owner.
 
@@ -170,11 +186,17 @@ def up(
         if source_text is not None:
             (run_dir / "topology.toml").write_text(source_text)
         _build(topo, name, book, guard, timings)
-        book.state = "up"
-        book.owner = ledger_mod.me() if hold else None
-        timings["total"] = time.perf_counter() - t0
-        book.info["timings_ms"] = {k: round(v * 1000, 1) for k, v in timings.items()}
-        book.save()
+        with guard.critical():  # a signal during the commit rolls back, when it ends
+            book.state = "up"
+            book.owner = ledger_mod.me() if hold else None
+            timings["total"] = time.perf_counter() - t0
+            book.info["timings_ms"] = {k: round(v * 1000, 1) for k, v in timings.items()}
+            book.save()
+            if hold_signals:
+                # Committed: the lab is up. A Ctrl-C from now on must not make the command
+                # say "interrupted" (exit 130) while the lab stays: it waits, blocked,
+                # until the caller has reported "up" and calls release_signals().
+                signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         return book
     except BaseException:
         guard.depth = 1  # from here on signals are only noted: the rollback must finish
