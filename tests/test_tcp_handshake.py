@@ -555,6 +555,36 @@ def test_sigint_mid_handshake_leaves_nothing(routed):
 
 
 @pytest.mark.lab
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_interrupt_during_hold_resets_the_servers_connection(routed, signum):
+    """Ctrl-C (or SIGTERM) in ESTABLISHED: we reset the connection, so the server does not
+    keep it open (issue 22 item 15), and exit 130 with the timeline."""
+    from netlab.lab import engine
+
+    argv = engine.exec_argv(routed.book, "client", [netlab_bin(), "tcp-handshake", "--json",
+                            "--hold", "30", "server", "7"])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def established() -> str:
+        return subprocess.run(engine.exec_argv(routed.book, "server", ["ss", "-Htn", "state",
+                              "established", "( sport = :7 )"]), capture_output=True,
+                              text=True, timeout=10).stdout.strip()  # fmt: skip
+
+    deadline = time.monotonic() + 10
+    while not established() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert established(), "the handshake should have completed"
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 130, stderr
+    doc = json.loads(stdout)
+    assert doc["interrupted"] is True and doc["result"] == "open"
+    assert doc["states"][-1] == "CLOSED" and doc["segments"][-1]["flags"] == "RA"
+    time.sleep(0.2)
+    assert established() == "", "the server still holds the connection"
+
+
+@pytest.mark.lab
 def test_sigkill_leaves_no_rule_set_or_table(routed):
     from netlab.lab import engine
 

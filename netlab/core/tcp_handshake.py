@@ -271,12 +271,21 @@ class TcpHandshakeCore(CoreBase):
     def deadline(self) -> int | None:
         return None if self._finished else self._timer_ns
 
-    def interrupt(self, now: int) -> None:
-        """Ctrl-C: the timeline so far, and the result if the handshake did not end."""
-        if self.outcome is None:
+    def interrupt(self, now: int) -> list[Send]:
+        """Ctrl-C: the timeline so far, and the result if the handshake did not end. A
+        connection the server holds (ESTABLISHED, or on its way to close) is reset, as
+        `--rst` would, so nothing stays open on the server after we are gone."""
+        sends: list[Send] = []
+        if self.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT,
+                          CLOSING, LAST_ACK) and not self._finished:  # fmt: skip
+            self._note(now, f"interrupted in {self.state}: reset the connection")
+            sends = self._send_reset(now)
+        elif self.outcome is None:
             self._note(now, f"interrupted in {self.state}")
+        if self.outcome is None:
             self.outcome = Outcome("filtered", "interrupted")
         self._finished = True
+        return sends
 
     # --- results --------------------------------------------------------------------
     @property

@@ -32,10 +32,12 @@ def drain(core: Any, on_event: OnEvent) -> None:
         on_event(event)
 
 
-def finish_interrupted(core: Any, on_event: OnEvent, now: int | None = None) -> None:
-    """After Ctrl-C: let the core wrap up and show what it says (the partial summary)."""
-    core.interrupt(time.time_ns() if now is None else now)
+def finish_interrupted(core: Any, on_event: OnEvent, now: int | None = None) -> list:
+    """After Ctrl-C: let the core wrap up and show what it says (the partial summary);
+    return what it still wants sent (tcp-handshake's reset of an open connection)."""
+    last = core.interrupt(time.time_ns() if now is None else now)
     drain(core, on_event)
+    return list(last or [])
 
 
 class LoopRunner:
@@ -91,7 +93,9 @@ class LoopRunner:
                     self._dispatch(core, core.on_timer(clock()), on_event)
             self.interrupted = stop.fired
         drain(core, on_event)
-        self._after(core)
         if self.interrupted:
-            finish_interrupted(core, on_event, clock())
+            last = finish_interrupted(core, on_event, clock())
+            if last:
+                self._dispatch(core, last, on_event)
+        self._after(core)
         return self.interrupted
