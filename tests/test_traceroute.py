@@ -562,6 +562,28 @@ def json_hops(doc: dict) -> list[list[str]]:
     return [sorted({p["from"] for p in h["probes"] if p}) for h in doc["hops"]]
 
 
+@pytest.mark.parametrize("family", ["-4", "-6"])
+@pytest.mark.parametrize(("flag", "method"), [("-U", "udp"), ("-I", "icmp")])
+def test_probes_bigger_than_the_mtu_are_fragmented_as_linux_traceroute(routed_lab, flag,
+                                                                      method, family):  # fmt: skip
+    """A PACKETLEN over the link's 1500 without -F: cut into fragments, every hop answers
+    (issue 22 item 13: it was 'message too long … with DF set' though DF was never asked)."""
+    linux_flag = [] if flag == "-U" else [flag]
+    theirs = [sorted(set(h)) for h in linux_hops(routed_lab, family, *linux_flag, "server",
+                                                  "1600")]  # fmt: skip
+    out = trace(routed_lab, family, flag, "--json", "server", "1600")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    ours = json_hops(doc)
+    assert doc["reached"] is True and len(ours) == 4
+    # Each hop's router, as Linux traceroute's. Over IPv6 Linux's first probe through the
+    # 1400-byte link gets "packet too big" (!F-1400), which ends its trace at hop 3;
+    # ours is sent again in smaller fragments and goes on to the server.
+    assert len(theirs) == (4 if family == "-4" else 3)
+    assert all(set(o) <= set(t) and len(o) == 1 for o, t in zip(ours, theirs, strict=False))
+    assert all(p is not None and p["mark"] is None for h in doc["hops"] for p in h["probes"])
+
+
 @pytest.mark.parametrize(("flag", "method"), [("-U", "udp"), ("-I", "icmp"), ("-T", "tcp")])
 def test_same_routers_as_linux_traceroute(routed_lab, flag, method):
     linux_flag = [] if flag == "-U" else [flag]  # Linux's -U is UDP to port 53: use its default

@@ -155,8 +155,10 @@ def traceroute(
     core = TraceCore(
         flow, first_ttl=first_ttl, max_ttl=max_ttl, queries=queries,
         simultaneous=simultaneous, wait=wait, size=size, df=df, path_mtu=mtu_start,
+        link_mtu=None if df or path_mtu else (route.path_mtu or interface_mtu(route.dev)),
         interval=interval or 0.0,
     )  # fmt: skip
+    core.known_path_mtu = lambda: route_to(addr).path_mtu
     doc = {"target": target, "address": addr, "method": method, "hops": [], "reached": False}
     if path_mtu:
         doc["pmtu"] = None

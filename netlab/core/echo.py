@@ -23,7 +23,7 @@ from netlab.core.base import NS, CoreBase, Send
 from netlab.dissect.icmp import code_name as icmp_code_name
 from netlab.dissect.icmp import type_name as icmp_type_name
 from netlab.dissect.icmpv6 import ICMPV6_TYPES
-from netlab.wire.fragments import Reassembler
+from netlab.wire.fragments import Reassembler, fragment
 from netlab.wire.link import LinkFrame, ip_header, ip_start
 
 ECHO_REQUEST = {4: 8, 6: 128}
@@ -238,7 +238,7 @@ class EchoCore(CoreBase):
             mtu = self._mtu[t.addr]
             pieces = [data]
             if mtu and len(data) > mtu and not self.df:
-                pieces = fragment_request(data, t.family, mtu, (self.ident + seq) & 0xFFFF)
+                pieces = fragment(data, t.family, mtu, (self.ident + seq) & 0xFFFF)
             sends += [Send(p, dest=t.addr, family=t.family, tag=(t.addr, seq)) for p in pieces]
         self._next_seq += 1
         self._next_send_ns = now + self.interval_ns if self._next_seq <= self.count else None
@@ -378,24 +378,6 @@ def build_echo_request(
 
     return bytes(IPv6(src=t.src or None, dst=t.addr, hlim=ttl)
                  / ICMPv6EchoRequest(id=ident, seq=seq, data=payload))  # fmt: skip
-
-
-def fragment_request(data: bytes, family: int, mtu: int, frag_id: int) -> list[bytes]:
-    """The request cut into fragments of at most MTU bytes (Scapy's fragment and
-    fragment6), as the kernel cuts iputils' big pings."""
-    if family == 4:
-        from scapy.layers.inet import IP, fragment
-
-        ip = IP(data)
-        ip.id = frag_id
-        return [bytes(f) for f in fragment(ip, fragsize=mtu - ip.ihl * 4)]
-    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
-
-    ip6 = IPv6(data)
-    upper = ip6.payload
-    ip6.remove_payload()
-    del ip6.nh, ip6.plen
-    return [bytes(f) for f in fragment6(ip6 / IPv6ExtHdrFragment(nh=58, id=frag_id) / upper, mtu)]
 
 
 # --- parsing what comes back (struct, no Scapy: fast and never raising) ---------------------

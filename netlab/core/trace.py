@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 from netlab.core.base import CoreBase, Send
 from netlab.wire.checksum import internet_checksum
+from netlab.wire.fragments import fragment
 from netlab.wire.link import IpHeader, LinkFrame, frame_ip, ip_header
 
 NS = 1_000_000_000
@@ -164,6 +165,7 @@ class _Slot:
     sent_ns: int = 0  # our clock when the send was asked for
     tx_ns: int | None = None  # kernel timestamp of the probe leaving
     retries: int = 0
+    cut_to: int = 0  # sent in fragments of at most this size (0: whole)
     result: ProbeResult | None = None
     final: bool = False
 
@@ -194,6 +196,7 @@ class TraceCore(CoreBase):
         size: int | None = None,
         df: bool = False,
         path_mtu: int | None = None,
+        link_mtu: int | None = None,
         interval: float = 0.0,
         pid_base: int | None = None,
         tcp_isn: int | None = None,
@@ -209,6 +212,10 @@ class TraceCore(CoreBase):
         self.simultaneous = max(1, simultaneous)
         self.wait = wait or Wait()
         self.path_mtu = path_mtu  # --mtu: start at this size, DF set
+        self.link_mtu = link_mtu  # bigger probes are sent as fragments (without DF)
+        # Set by the command: the path MTU the kernel knows for the target (a callable
+        # keeps the I/O out of the core).
+        self.known_path_mtu = None
         self.df = df or path_mtu is not None
         self.size = max(path_mtu or size or default_size(flow), min_size(flow))
         self.interval_ns = int(interval * NS)
@@ -277,6 +284,13 @@ class TraceCore(CoreBase):
             # Bigger than our own interface allows: the next plateau down, and again.
             self.size = min(self.size, next_plateau(slot.size))
             return self._resend(slot, now)
+        if err.errno == EMSGSIZE and self.link_mtu and slot.retries < MAX_RETRIES:
+            # Fragments over the path MTU the kernel learnt (an IPv6 "packet too big"
+            # seen by another program, or by us): cut smaller, as the kernel does.
+            known = self.known_path_mtu() if self.known_path_mtu else None
+            if known and known < self.link_mtu:
+                self.link_mtu = known
+                return self._resend(slot, now)
         self._resolve(slot, FAILED)
         reason = err.strerror or str(err)
         if err.errno == EMSGSIZE:
@@ -330,7 +344,7 @@ class TraceCore(CoreBase):
             self._qpos += 1
             slot = _Slot(key[0], key[1], self._not_before(key))
             self._slots[key] = slot
-            sends.append(self._send(slot, now))
+            sends += self._send(slot, now)
         return sends
 
     def _alloc_pid(self) -> int:
@@ -342,7 +356,7 @@ class TraceCore(CoreBase):
                 return pid
         raise RuntimeError("no free probe id")  # > 65535 probes in flight: cannot happen
 
-    def _send(self, slot: _Slot, now: int) -> Send:
+    def _send(self, slot: _Slot, now: int) -> list[Send]:
         pid = self._alloc_pid()
         slot.pid, slot.size, slot.sent_ns, slot.tx_ns = pid, self.size, now, None
         slot.state = SENT
@@ -350,17 +364,34 @@ class TraceCore(CoreBase):
         self._flying[(slot.ttl, slot.index)] = slot
         self.sent += 1
         data = self._builder.build(pid, slot.ttl, slot.size)
-        return Send(data, dest=self.flow.dst, family=self.flow.family, tag=pid)
+        pieces = [data]
+        slot.cut_to = 0
+        if self.link_mtu and len(data) > self.link_mtu and not self.df and self.path_mtu is None:
+            slot.cut_to = self.link_mtu
+            # Bigger than the link and DF not asked: cut it, as the kernel cuts Linux
+            # traceroute's (a raw socket's packet is sent whole or not at all).
+            pieces = fragment(data, self.flow.family, self.link_mtu, pid if self.flow.family == 6
+                              else None)  # fmt: skip
+        return [Send(p, dest=self.flow.dst, family=self.flow.family, tag=pid) for p in pieces]
 
     def _resend(self, slot: _Slot, now: int) -> list[Send]:
         slot.retries += 1
-        return [self._send(slot, now)]
+        return self._send(slot, now)
 
     # --- receiving --------------------------------------------------------------------
     def _on_answer(self, a: _Answer, now: int) -> list[Send]:
         slot = self._by_pid.get(a.pid)
         if slot is None or slot.pid != a.pid or slot.state != SENT:
             return []  # not ours, a duplicate, or too late
+        if a.kind == "toobig" and slot.cut_to and a.mtu and a.mtu < slot.cut_to \
+                and slot.retries < MAX_RETRIES:  # fmt: skip
+            # Sent in fragments (no DF), and an IPv6 router, which cannot cut, says how
+            # big a packet may be: cut this probe and the later ones to that and send it
+            # again (the kernel does the same for Linux traceroute's sockets).
+            self.link_mtu = min(
+                self.link_mtu or a.mtu, max(a.mtu, 1280 if self.flow.family == 6 else 68)
+            )
+            return self._resend(slot, now)
         if a.kind == "toobig" and self.path_mtu is not None and slot.retries < MAX_RETRIES:
             mtu = a.mtu if a.mtu and a.mtu < slot.size else next_plateau(slot.size)
             self.size = min(self.size, max(mtu, min_size(self.flow)))

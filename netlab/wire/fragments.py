@@ -133,3 +133,26 @@ def _joined(dgram: _Datagram) -> bytes | None:
         part = dgram.parts[offset]
         out += part[len(out) - offset :]  # overlaps: the bytes already there stay
     return bytes(out[: dgram.end]) if len(out) >= dgram.end else None
+
+
+def fragment(data: bytes, family: int, mtu: int, ident: int | None = None) -> list[bytes]:
+    """The IP packet DATA cut into fragments of at most MTU bytes (Scapy's fragment and
+    fragment6), as the kernel cuts what a socket sends: a packet handed whole to a raw
+    socket is not cut. IDENT: the fragments' identification (IPv4: else the packet's)."""
+    if family == 4:
+        from scapy.layers.inet import IP
+        from scapy.layers.inet import fragment as fragment4
+
+        ip = IP(data)
+        if ident is not None:
+            ip.id = ident
+        return [bytes(f) for f in fragment4(ip, fragsize=mtu - ip.ihl * 4)]
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    ip6 = IPv6(data)
+    upper = ip6.payload
+    nh = ip6.nh
+    ip6.remove_payload()
+    del ip6.nh, ip6.plen
+    frag = IPv6ExtHdrFragment(nh=nh, id=ident if ident is not None else 0)
+    return [bytes(f) for f in fragment6(ip6 / frag / upper, mtu)]

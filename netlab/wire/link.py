@@ -18,6 +18,7 @@ from typing import NamedTuple
 LINKTYPE_ETHERNET = 1
 ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_VLAN, ETHERTYPE_IPV6 = 0x0800, 0x0806, 0x8100, 0x86DD
 _VERSION_OF = {ETHERTYPE_IPV4: 4, ETHERTYPE_IPV6: 6}
+IPPROTO_FRAGMENT = 44
 
 
 class LinkFrame(NamedTuple):
@@ -54,12 +55,12 @@ class IpHeader(NamedTuple):
     """The fields of an IPv4 or IPv6 header that cores match on."""
 
     version: int
-    proto: int  # IPv4 protocol; IPv6 next header (of the fixed header)
+    proto: int  # IPv4 protocol; IPv6 next header (past a first fragment's header)
     src: str
     dst: str
     ttl: int  # hop limit for IPv6
     ident: int  # IPv4 identification; -1 for IPv6
-    frag_offset: int  # IPv4 fragment offset in 8-byte units; 0 for IPv6
+    frag_offset: int  # fragment offset in 8-byte units (0: not a fragment, or the first)
     payload: int  # offset of what follows the header
     length: int  # payload length the header declares
     end: int  # end of the packet: the declared length, cut to what was captured
@@ -83,10 +84,14 @@ def ip_header(data: bytes, off: int, version: int | None = None) -> IpHeader:
                         payload, max(0, total - ihl), min(len(data), off + total))  # fmt: skip
     if got == 6:
         plen = int.from_bytes(data[off + 4 : off + 6], "big")
-        payload = off + 40
-        return IpHeader(6, data[off + 6], ntoa(data[off + 8 : off + 24]),
-                        ntoa(data[off + 24 : off + 40]), data[off + 7], -1, 0, payload, plen,
-                        min(len(data), payload + plen))  # fmt: skip
+        payload, proto, frag = off + 40, data[off + 6], 0
+        end = min(len(data), payload + plen)
+        if proto == IPPROTO_FRAGMENT:  # RFC 8200 4.5: a first fragment shows what it carries
+            frag = int.from_bytes(data[payload + 2 : payload + 4], "big") >> 3
+            if frag == 0:
+                proto, payload = data[payload], payload + 8
+        return IpHeader(6, proto, ntoa(data[off + 8 : off + 24]), ntoa(data[off + 24 : off + 40]),
+                        data[off + 7], -1, frag, payload, plen, end)  # fmt: skip
     raise ValueError(f"IP version {got}")
 
 
