@@ -482,3 +482,39 @@ def test_lab_up_interrupted_at_any_moment_is_either_down_or_truly_up():
         finally:
             subprocess.run([netlab_bin(), "lab", "down", name], capture_output=True, timeout=60)
     assert outcomes <= {0, 130}
+
+
+# --- the smaller ones -----------------------------------------------------------------------------
+SMALL_USAGE_ERRORS = [
+    (["sniff", "-i", "", "-c", "1"], "'' is not an interface name"),
+    (["ping", "-I", "", "127.0.0.1"], "'' is not an interface name"),
+    (["traceroute", "-U", "-I", "127.0.0.1"], "choose one probe method, not udp and icmp"),
+    (["traceroute", "-I", "-T", "127.0.0.1"], "choose one probe method, not icmp and tcp"),
+    (["dns-query", "--root", "198.18.0.1", "x.lab"], "--root is the first server of --trace"),
+    (["dns-query", "x.lab", "@"], "'@' needs a server after it"),
+    (["dissect", "-Y", "ip.src == 300.1.1.1", "pcaps/tcp-udp.pcap"],
+     "is not a valid IPv4 address or prefix"),
+    (["dissect", "-Y", "ipv6.dst == 198.18.0.1", "pcaps/tcp-udp.pcap"],
+     "is not a valid IPv6 address or prefix"),
+    (["dissect", "-c", "1", "--packet", "3", "pcaps/tcp-udp.pcap"], "-c does not go with it"),
+    (["cidr", "10.0.0.1/24 "], "has spaces around it"),
+    (["cidr", "10.0.0.1\x1b[31m/33"], "'10.0.0.1\\x1b[31m/33'"),
+    (["ping", "-c", "1", "300.1.1.1"], "octet 300 is out of range 0-255"),
+    (["traceroute", "1.2.3.999"], "octet 999 is out of range 0-255"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "words"), SMALL_USAGE_ERRORS, ids=lambda a: str(a)[:40])
+def test_small_usage_errors_are_said(args, words):
+    res = subprocess.run([netlab_bin(), *args], capture_output=True, text=True, timeout=30)
+    assert_clean_failure(res, 2, words)
+    assert "\x1b" not in res.stderr  # control bytes are never echoed raw
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@needs_root
+def test_sniff_timeout_without_a_packet_is_no_answer():
+    res = subprocess.run([netlab_bin(), "sniff", "-i", "lo", "--timeout", "0.3", "-f",
+                          "udp port 9 and host 198.51.100.7"], capture_output=True, text=True,
+                         timeout=30)  # fmt: skip
+    assert res.returncode == 1 and "0 packets captured" in res.stderr

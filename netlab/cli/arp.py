@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import DAY, DEADLINE, RATE, SECONDS, Common, Number, common_options
+from netlab.cli.options import (
+    DAY,
+    DEADLINE,
+    RATE,
+    SECONDS,
+    Common,
+    Number,
+    common_options,
+    interface_name,
+)
 from netlab.errors import ExitStatus
 
 SHORT_HELP = "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP."
@@ -15,7 +24,13 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 
 @click.command(short_help=SHORT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target", required=False, metavar="[IP]")
-@click.option("-I", "--iface", metavar="IFACE", help="Use this interface (default: the route's).")
+@click.option(
+    "-I",
+    "--iface",
+    metavar="IFACE",
+    callback=interface_name,
+    help="Use this interface (default: the route's).",
+)
 @click.option("-s", "--source", metavar="IP", help="Sender IP address (default: the route's).")
 @click.option("-i", "--interval", type=Number(1e-6, DAY), metavar="SECONDS",
               help="Time between probes [1]; with --scan, between packets [1/--rate].")  # fmt: skip

@@ -107,6 +107,10 @@ def dissect(
     from netlab.dissect import Dissector
     from netlab.render.packets import PacketView
 
+    if only is not None and common.count is not None:
+        from netlab.errors import InputError
+
+        raise InputError("--packet N shows that one packet: -c does not go with it")
     compiled = None
     if display_filter is not None:
         from netlab.dissect.filter import compile_filter

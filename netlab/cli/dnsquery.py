@@ -86,6 +86,8 @@ def dns_query(
     for arg in args:
         if arg.startswith("@"):
             server_arg = arg[1:]
+            if not server_arg:
+                raise InputError("'@' needs a server after it (as dig: @198.18.0.1)")
         else:
             words.append(arg)
     try:
@@ -102,6 +104,8 @@ def dns_query(
         qtypes = [parse_type(t) for t in type_words] or [parse_type(default_type)]
     except QueryInputError as err:
         raise InputError(str(err)) from None
+    if roots and not trace:
+        raise InputError("--root is the first server of --trace: add --trace, or ask @SERVER")
     timeout = common.timeout or 2.0
     edns = not no_edns
     command = " ".join([*(["-x", reverse] if reverse else []), *args])

@@ -181,9 +181,15 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _printable(text: str) -> str:
+    """Control characters of user input (an escape sequence in an argument) shown as
+    \\xNN, never sent raw to the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
     """Print the one-line error and exit. The only place that formats errors."""
-    click.echo(f"netlab: error: {_one_line(message)}", err=True)
+    click.echo(f"netlab: error: {_printable(_one_line(message))}", err=True)
     sys.exit(int(status))
 
 

@@ -64,6 +64,15 @@ DEADLINE = Number(0, 30 * DAY, low_open=True)  # -w: a whole run, up to 30 days
 RATE = Number(0.001, 1_000_000)  # packets per second
 
 
+def interface_name(ctx: Any, param: Any, value: str | None) -> str | None:
+    """-i/-I IFACE: a name the kernel could have (not empty, no '/', at most 15 bytes)."""
+    if value is None:
+        return None
+    if not value or "/" in value or len(value.encode()) > 15 or value.strip() != value:
+        raise click.BadParameter(f"{value!r} is not an interface name")
+    return value
+
+
 @dataclass(frozen=True)
 class Common:
     """Values of the shared options for one command invocation."""
@@ -96,6 +105,7 @@ def _options(defaults: dict[str, Any]) -> dict[str, Any]:
             "-i",
             "--iface",
             metavar="IFACE",
+            callback=interface_name,
             default=defaults.get("iface"),
             help="Interface to use (default: the one the route to the target uses).",
         ),

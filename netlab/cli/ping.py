@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import DAY, DEADLINE, SECONDS, Common, Number, common_options
+from netlab.cli.options import (
+    DAY,
+    DEADLINE,
+    SECONDS,
+    Common,
+    Number,
+    common_options,
+    interface_name,
+)
 from netlab.errors import ExitStatus
 
 
@@ -13,7 +21,9 @@ from netlab.errors import ExitStatus
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
-@click.option("-I", "--iface", metavar="IFACE", help="Leave by this interface.")
+@click.option(
+    "-I", "--iface", metavar="IFACE", callback=interface_name, help="Leave by this interface."
+)
 @click.option("-i", "--interval", type=Number(0.001, DAY), default=1.0, show_default=True,
               metavar="SECONDS", help="Time between echo requests.")  # fmt: skip
 @click.option("-s", "--size", type=click.IntRange(0, 65000), default=56, show_default=True,

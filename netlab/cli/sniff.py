@@ -70,7 +70,10 @@ def sniff(
             if writer is not None:
                 writer.close()
         _report(capture, common, stop.fired)
-    return ExitStatus.INTERRUPTED if stop.fired else ExitStatus.SUCCESS
+    if stop.fired:
+        return ExitStatus.INTERRUPTED
+    # Nothing matched before --timeout: "no answer", as for the probing commands.
+    return ExitStatus.SUCCESS if capture.captured else ExitStatus.NO_ANSWER
 
 
 def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop) -> None:

@@ -25,9 +25,9 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
 )
 @click.argument("target")
 @click.argument("packetlen", required=False, type=click.IntRange(28, 65000))
-@click.option("-U", "--udp", "method", flag_value="udp", help="UDP probes to one port (default).")
-@click.option("-I", "--icmp", "method", flag_value="icmp", help="ICMP echo probes.")
-@click.option("-T", "--tcp", "method", flag_value="tcp", help="TCP SYN probes (port 80 unless -p).")
+@click.option("-U", "--udp", "use_udp", is_flag=True, help="UDP probes to one port (default).")
+@click.option("-I", "--icmp", "use_icmp", is_flag=True, help="ICMP echo probes.")
+@click.option("-T", "--tcp", "use_tcp", is_flag=True, help="TCP SYN probes (port 80 unless -p).")
 @click.option(
     "-p",
     "--port",
@@ -77,7 +77,8 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
               help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
 @common_options("iface", "verbose", "json", "no_color")
 def traceroute(
-    common: Common, target: str, packetlen: int | None, method: str | None, port: int | None,
+    common: Common, target: str, packetlen: int | None, use_udp: bool, use_icmp: bool,
+    use_tcp: bool, port: int | None,
     queries: int, max_ttl: int, first_ttl: int, wait, simultaneous: int, numeric: bool,
     resolve: bool, df: bool, path_mtu: bool, family: int | None, report: bool,
     count: int | None, interval: float | None, write: str | None,
@@ -117,7 +118,10 @@ def traceroute(
     from netlab.net.runner import import_scapy_ip
     from netlab.render import traceroute as view
 
-    method = method or "udp"
+    methods = [m for m, on in (("udp", use_udp), ("icmp", use_icmp), ("tcp", use_tcp)) if on]
+    if len(methods) > 1:  # not "the last one wins": say so
+        raise InputError(f"choose one probe method, not {' and '.join(methods)}")
+    method = methods[0] if methods else "udp"
     if first_ttl > max_ttl:
         raise InputError(f"first hop {first_ttl} is beyond the last one ({max_ttl})")
     if count is not None and not report:

@@ -308,7 +308,8 @@ def _parse_mask(text: str, version: int, original: str) -> int:
 def parse_prefix(text: str) -> Prefix:
     """Parse '10.1.2.3/24', '10.1.2.3/255.255.255.0', '2001:db8::1/64' or a bare address."""
     original = text
-    text = text.strip()
+    if text != text.strip():
+        raise InputError(f"'{original}' has spaces around it")
     if text.count("/") > 1:
         raise InputError(f"'{original}' has more than one '/'")
     addr_text, slash, mask_text = text.partition("/")

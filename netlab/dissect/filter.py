@@ -264,6 +264,7 @@ class _Parser:
         if value_tok.kind not in ("word", "string"):
             raise self.fail("expected a value", value_tok)
         literal = Literal.parse(value_tok, self)
+        _check_address(name, literal, value_tok, self)
         return _compare(name, op, literal)
 
     def membership(self, name: str) -> Predicate:
@@ -321,6 +322,20 @@ def _compare(name: str, op: str, literal: Literal) -> Predicate:
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}([:\-.])([0-9a-fA-F]{2}\1){4}[0-9a-fA-F]{2}$")
 _BYTES = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$")
+
+
+_ADDRESS_FIELDS = {"ip": 4, "ipv6": 6}  # protocol: version of its .src/.dst/.addr
+
+
+def _check_address(name: str, literal: Literal, tok: Token, parser: _Parser) -> None:
+    """An address field compared with something that is no address of its version is an
+    error, as in tshark ("ip.src == 300.1.1.1"), not a filter that matches nothing."""
+    proto, _, field = name.rpartition(".")
+    version = _ADDRESS_FIELDS.get(proto)
+    if version is None or field not in ("src", "dst", "addr") or literal.quoted:
+        return
+    if literal.network is None or literal.network.version != version:
+        raise parser.fail(f"is not a valid IPv{version} address or prefix", tok)
 
 
 class Literal:

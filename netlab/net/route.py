@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ def resolve_target(name: str, family: int | None = None) -> tuple[str, int]:
         return str(addr), addr.version
     except ValueError:
         pass
+    if re.fullmatch(r"[0-9.]+", name) and name.count(".") == 3:
+        # Dotted numbers are meant as an address: say what is wrong with it (as `cidr`
+        # does), not "cannot resolve" after a DNS lookup of "300.1.1.1".
+        from netlab.core.cidr import parse_prefix
+
+        parse_prefix(name)  # raises the one-line reason (octet out of range, …)
     families = {4: socket.AF_INET, 6: socket.AF_INET6}
     try:
         infos = socket.getaddrinfo(name, None, families.get(family or 0, socket.AF_UNSPEC))
