@@ -167,24 +167,29 @@ def test_debug_shows_the_traceback():
     assert "Traceback" in proc.stderr and "InputError" in proc.stderr
 
 
-def run_fixture_command(args, **kw) -> subprocess.CompletedProcess:
+def run_fixture_command(args, env=None, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", RUNNER, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=env or dict(os.environ, PYTHONPATH=str(ROOT)),
         **kw,
     )
 
 
-def test_internal_error_is_one_line_without_debug():
-    proc = run_fixture_command(["internal-bug"])
+def test_internal_error_is_one_line_without_debug(tmp_path):
+    log = tmp_path / "internal.log"  # on purpose: not the suite's log, which would fail it
+    proc = run_fixture_command(
+        ["internal-bug"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT), NETLAB_INTERNAL_ERROR_LOG=str(log)),
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("netlab: error: internal error: KeyError")
     assert "--debug" in proc.stderr
+    assert "KeyError: 'missing-key'" in log.read_text()  # recorded for the suite's check
 
 
 def test_json_document_stays_valid_on_ctrl_c():
