@@ -19,7 +19,7 @@ APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping tracer
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
 	ieee-data nmap ndisc6
 
-.PHONY: help setup deps venv test demo demo-labs lint format completions bench clean
+.PHONY: help setup deps venv test demo demo-labs lint format completions bench fuzz clean
 
 help:
 	@echo "make demo         set up .venv and run netlab on bundled examples"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint         ruff check + format check"
 	@echo "make completions  regenerate completions/ from the click app"
 	@echo "make bench        run the benchmarks in bench/"
+	@echo "make fuzz         the long fuzzing campaign: FUZZ_EXAMPLES (100000) cases per surface"
 
 # Debian packages: installed only when one is missing, so repeated runs stay fast.
 deps:
@@ -108,6 +109,12 @@ completions: venv
 	_NETLAB_COMPLETE=bash_source $(BIN)/netlab > completions/netlab.bash
 	_NETLAB_COMPLETE=zsh_source $(BIN)/netlab > completions/_netlab
 	_NETLAB_COMPLETE=fish_source $(BIN)/netlab > completions/netlab.fish
+
+# Every input surface of tests/test_fuzz.py with a large budget (make test runs 150 each).
+FUZZ_EXAMPLES ?= 100000
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics tests/test_fuzz.py
 
 bench: venv
 	$(BIN)/python bench/bench_startup.py
