@@ -518,3 +518,42 @@ def test_sniff_timeout_without_a_packet_is_no_answer():
                           "udp port 9 and host 198.51.100.7"], capture_output=True, text=True,
                          timeout=30)  # fmt: skip
     assert res.returncode == 1 and "0 packets captured" in res.stderr
+
+
+def test_ping_memory_is_flat_over_many_replies():
+    """Thousands of echoes answered: the core keeps a bounded window of probes and running
+    sums, not one object per reply (it grew ~400 bytes per reply)."""
+    import tracemalloc
+
+    from netlab.core.echo import EchoCore, Target
+    from tests.test_ping import _reply_frame
+
+    ns = 1_000_000_000
+    target = Target("t", "198.18.9.9", 4, "198.18.9.1")
+    core = EchoCore([target], ident=0x1234, count=10_000, interval=0.001, timeout=1.0)
+    reply = _reply_frame("198.18.9.9", "198.18.9.1", 0x1234, 1, 0)
+    now = core.start(ns) and ns
+
+    def answer(seq: int, t: int) -> None:
+        data = bytearray(reply.data)
+        data[14 + 20 + 6 : 14 + 20 + 8] = seq.to_bytes(2, "big")  # the echo's sequence
+        data[14 + 20 + 2 : 14 + 20 + 4] = b"\0\0"  # checksum not checked by the core
+        core.on_packet(type(reply)(bytes(data), t, 1), t)
+
+    sizes = []
+    tracemalloc.start()
+    try:
+        for seq in range(1, 3_501):
+            now += 1_000_000
+            answer(seq, now + 50_000)
+            core.on_timer(now + 1_000_000)
+            core.pop_events()
+            if seq in (1_500, 3_500):
+                sizes.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    state = core.states["198.18.9.9"]
+    assert state.received == 3_500 and len(state.probes) <= 300
+    # 2,000 more replies: under 100 bytes each (Scapy's own caches warm up too); one
+    # object per reply, as before, was ~400 bytes each.
+    assert sizes[1] - sizes[0] < 200_000

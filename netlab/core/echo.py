@@ -116,8 +116,17 @@ class _Probe:
 @dataclass
 class _State:
     target: Target
+    # The probes still awaited, and the latest KEEP_RESOLVED answered or given up (to
+    # tell a duplicate or a late reply from a stray one): memory stays flat over a long
+    # run, as iputils' (a reply table, not a list that grows).
     probes: dict[int, _Probe] = field(default_factory=dict)
-    rtts: list[float] = field(default_factory=list)
+    sent: int = 0
+    received: int = 0
+    rtt_n: int = 0
+    rtt_sum: float = 0.0
+    rtt_sum2: float = 0.0
+    rtt_min: float | None = None
+    rtt_max: float | None = None
     duplicates: int = 0
     errors: int = 0
     first_ns: int | None = None
@@ -231,6 +240,8 @@ class EchoCore(CoreBase):
         for state in self.states.values():
             t = state.target
             state.probes[seq] = _Probe(seq, now)
+            state.sent += 1
+            _prune(state)
             if state.first_ns is None:
                 state.first_ns = now
             state.last_ns = now
@@ -276,7 +287,8 @@ class EchoCore(CoreBase):
             reply.late = True  # already reported as a timeout: shown, not counted
         else:
             probe.replied = True
-            state.rtts.append(rtt_ms)
+            state.received += 1
+            _add_rtt(state, rtt_ms)
         self._events.append(reply)
 
     def _on_error(self, p: _Parsed) -> None:
@@ -317,7 +329,7 @@ class EchoCore(CoreBase):
         if self._finished or self._next_send_ns is not None:
             return []
         for state in self.states.values():
-            if len(state.probes) < self.count and self._end_ns is None:
+            if state.sent < self.count and self._end_ns is None:
                 return []
             for probe in state.probes.values():
                 if not (probe.replied or probe.timed_out or probe.failed):
@@ -331,17 +343,41 @@ class EchoCore(CoreBase):
             self._events.append(summarise(state, now))
 
 
+KEEP_RESOLVED = 256
+
+
+def _prune(state: _State) -> None:
+    """Forget the oldest answered or given-up probes beyond KEEP_RESOLVED."""
+    excess = len(state.probes) - KEEP_RESOLVED
+    if excess <= 0:
+        return
+    for seq in list(state.probes)[: excess + 8]:
+        probe = state.probes[seq]
+        if probe.replied or probe.timed_out or probe.failed:
+            del state.probes[seq]
+            excess -= 1
+            if excess <= 0:
+                return
+
+
+def _add_rtt(state: _State, rtt_ms: float) -> None:
+    """Running sums: min/avg/max/mdev without keeping every round trip."""
+    state.rtt_n += 1
+    state.rtt_sum += rtt_ms
+    state.rtt_sum2 += rtt_ms * rtt_ms
+    state.rtt_min = rtt_ms if state.rtt_min is None else min(state.rtt_min, rtt_ms)
+    state.rtt_max = rtt_ms if state.rtt_max is None else max(state.rtt_max, rtt_ms)
+
+
 def summarise(state: _State, now: int) -> Summary:
-    sent = len(state.probes)
-    got = sum(1 for p in state.probes.values() if p.replied)
-    rtts = state.rtts
+    sent, got = state.sent, state.received
     loss = 100.0 * (sent - got) / sent if sent else 0.0
     # iputils reports time from the first send to the last one.
     span = ((state.last_ns or 0) - (state.first_ns or 0)) / 1e6 if sent else 0.0
-    if rtts:
-        avg = sum(rtts) / len(rtts)
-        mdev = math.sqrt(max(0.0, sum(r * r for r in rtts) / len(rtts) - avg * avg))
-        stats = (min(rtts), avg, max(rtts), mdev)
+    if state.rtt_n:
+        avg = state.rtt_sum / state.rtt_n
+        mdev = math.sqrt(max(0.0, state.rtt_sum2 / state.rtt_n - avg * avg))
+        stats = (state.rtt_min, avg, state.rtt_max, mdev)
     else:
         stats = (None, None, None, None)
     t = state.target
