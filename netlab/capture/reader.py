@@ -95,4 +95,5 @@ def open_capture(path: str | os.PathLike[str] | IO[bytes]) -> Capture:
         raise
     if owned:
         cap._closers.append(raw)
+    cap.source = src
     return cap

@@ -82,6 +82,7 @@ class Capture:
         self.section_comments: list[str] = []
         self.warnings: list[str] = []
         self._frames: Generator[Frame, None, None] | None = None
+        self.source: Source | None = None  # set by open_capture
         self._closers: list[IO[bytes]] = []
 
     def __iter__(self) -> Generator[Frame, None, None]:
@@ -95,6 +96,12 @@ class Capture:
         if self._frames is None:
             raise StopIteration
         return next(self._frames)
+
+    def stop_reading(self) -> None:
+        """End the data here (Ctrl-C): what is already read is still handed out, then
+        iteration ends. Safe from a signal handler: it only sets a flag."""
+        if self.source is not None:
+            self.source.eof = True
 
     def close(self) -> None:
         if self._frames is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from netlab.cli.options import Common, common_options
@@ -155,16 +157,15 @@ def dissect(
             warnings = parallel.run(file, jobs, lambda out: PacketView(
                 out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
             return _warn(file, warnings)
-    from netlab.capture.live import SignalStop
-
     dissector = Dissector(quick, udp_streams=fields_shown)
-    # Ctrl-C stops between two packets: the lines so far are whole, and the statistics
-    # and streams asked for are reported for what was read (as tshark -z does).
-    with open_capture(file) as cap, SignalStop() as stop:
-        view.feed_frames(dissector, _until(stop, enumerate(cap, 1)))
+    # Ctrl-C ends the reading (the frames already read still go through): the lines so
+    # far are whole, and the statistics and streams asked for are reported for what was
+    # read, as tshark -z does. Nothing is checked per packet.
+    with open_capture(file) as cap, _stop_on_signal(cap) as stopped:
+        view.feed_frames(dissector, enumerate(cap, 1))
         warnings = list(cap.warnings)
     view.finish()
-    if stop.fired:
+    if stopped:
         return ExitStatus.INTERRUPTED
     status = _warn(file, warnings)
     if only is not None and view.shown == 0 and status == ExitStatus.SUCCESS:
@@ -173,12 +174,26 @@ def dissect(
     return status
 
 
-def _until(stop, numbered):
-    """The numbered frames until STOP fires (checked every 64 frames: cheap)."""
-    for item in numbered:
-        yield item
-        if item[0] & 63 == 0 and stop.fired:
-            return
+@contextlib.contextmanager
+def _stop_on_signal(cap):
+    """While reading CAP, SIGINT/SIGTERM end its data instead of raising; yields a list
+    that holds the signal once one came."""
+    import signal
+
+    stopped: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        if stopped:  # a second Ctrl-C: a read blocked on a quiet pipe (dissect -) ends too
+            raise KeyboardInterrupt
+        stopped.append(signum)
+        cap.stop_reading()
+
+    saved = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _warn(file: str, warnings: list[str]) -> ExitStatus:
