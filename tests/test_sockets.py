@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from netlab.core.base import NS, Close, Datagram, Open, TlsParams, Write
+from netlab.core.base import NS, Close, Datagram, Listen, Open, TlsParams, Write
 from netlab.net.sockets import SocketRunner
 from tests.conftest import require_tool
 
@@ -279,3 +279,49 @@ def test_tls_without_verification_names_the_wrong_host_anyway(tls_server):
 
 def test_openssl_is_what_the_fixture_uses():
     assert shutil.which("openssl"), "openssl is installed by make test (Debian package)"
+
+
+class ListenCore(ScriptCore):
+    """Listens on a kernel-chosen port, then connects to it itself (FTP active mode's
+    shape: one side listens, the other connects back): the accepted stream echoes."""
+
+    def __init__(self) -> None:
+        super().__init__([Listen("data", "127.0.0.1", 0)],
+                         lambda c: c.data.get("client", b"").endswith(b"!"))  # fmt: skip
+        self.port = None
+
+    def on_connected(self, conn, info, now):
+        self.connected[conn] = info
+        if conn == "data":  # the listener is up: its port, chosen by the kernel
+            self.port = info.local[1]
+            return [Open("client", "tcp", "127.0.0.1", self.port),
+                    Write("client", b"hello over the data connection!")]  # fmt: skip
+        return []
+
+    def on_data(self, conn, data, now):
+        super().on_data(conn, data, now)
+        if conn == ("data", 1) and data:  # the accepted side: echo what it got
+            return [Write(conn, data)]
+        return []
+
+
+def test_listen_accepts_a_connection_as_a_stream_of_its_own():
+    core = ListenCore()
+    SocketRunner().run(core, lambda e: None)
+    assert core.errors == [] and core.port
+    assert core.data[("data", 1)] == b"hello over the data connection!"
+    assert core.data["client"] == b"hello over the data connection!"
+    accepted = core.connected[("data", 1)]
+    assert accepted.local == ("127.0.0.1", core.port)
+    assert accepted.peer == core.connected["client"].local  # the one that connected
+
+
+def test_listen_on_a_port_in_use_is_an_error_event():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        core = ScriptCore([Listen("data", "127.0.0.1", port)], lambda c: bool(c.errors))
+        SocketRunner().run(core, lambda e: None)
+    [(conn, err)] = core.errors
+    assert conn == "data" and err.op == "listen" and err.errno == 98  # EADDRINUSE

@@ -107,7 +107,20 @@ class Close:
     conn: Any
 
 
-Action = Open | Write | Datagram | Close
+@dataclass(frozen=True)
+class Listen:
+    """Accept TCP connections on HOST:PORT (port 0: one the kernel picks, told back in
+    `on_connected(conn, …)` with the local address). Each connection that comes in is
+    a stream of its own, named (CONN, n) for n = 1, 2 …, announced by on_connected —
+    FTP's active mode, where the server connects back to the client."""
+
+    conn: Any
+    host: str
+    port: int = 0
+    backlog: int = 4
+
+
+Action = Open | Write | Datagram | Close | Listen
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ class Connected:
 class SocketError:
     """What the kernel (or TLS) said went wrong on CONN, as a core sees it."""
 
-    op: str  # "connect", "send", "recv" or "tls"
+    op: str  # "connect", "send", "recv", "tls", "listen" or "accept"
     errno: int  # 0 for TLS errors
     reason: str  # strerror, or the TLS library's reason ("certificate verify failed: …")
 

@@ -34,6 +34,7 @@ from netlab.core.base import (
     Close,
     Connected,
     Datagram,
+    Listen,
     Open,
     SessionCore,
     SocketError,
@@ -70,6 +71,7 @@ class _Conn:
         self.tls_out: ssl.MemoryBIO | None = None
         self.handshaking = False
         self.peered = False  # a UDP socket connected to its one peer
+        self.accepted = 0  # a listening socket: connections taken so far
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -112,7 +114,9 @@ class SocketRunner(LoopRunner):
         conn: _Conn = source
         if conn.id not in self.conns:
             return False  # closed by an earlier step of this round
-        if conn.kind == "udp":
+        if conn.kind == "listen":
+            self._accept(core, conn, on_event)
+        elif conn.kind == "udp":
             self._read_datagram(core, conn, on_event)
         else:
             self._read_stream(core, conn, on_event)
@@ -155,6 +159,8 @@ class SocketRunner(LoopRunner):
         now = self.clock
         if isinstance(action, Open):
             return self._open(core, action)
+        if isinstance(action, Listen):
+            return self._listen(core, action)
         conn = self.conns.get(action.conn)
         if conn is None:
             return []  # already closed (an error got there first): nothing to do
@@ -208,6 +214,39 @@ class SocketRunner(LoopRunner):
             self._drop(conn)
             return core.on_error(conn.id, _error("connect", err), self.clock())
         return []
+
+    def _listen(self, core: SessionCore, action: Listen) -> list:
+        sock = socket.socket(_family(action.host), socket.SOCK_STREAM)
+        sock.setblocking(False)
+        conn = _Conn(action.conn, "listen", sock)
+        conn.connecting = False
+        self.conns[action.conn] = conn
+        self.used_streams = True
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((action.host, action.port))
+            sock.listen(action.backlog)
+        except OSError as err:
+            self._drop(conn)
+            return core.on_error(conn.id, _error("listen", err), self.clock())
+        local = sock.getsockname()[:2]
+        return core.on_connected(conn.id, Connected(local, ("", 0)), self.clock())
+
+    def _accept(self, core: SessionCore, listener: _Conn, on_event) -> None:
+        try:
+            sock, _addr = listener.sock.accept()
+        except BlockingIOError:
+            return
+        except OSError as err:
+            self._dispatch(core, core.on_error(listener.id, _error("accept", err), self.clock()),
+                           on_event)  # fmt: skip
+            return
+        sock.setblocking(False)
+        listener.accepted += 1
+        conn = _Conn((listener.id, listener.accepted), "tcp", sock)
+        conn.connecting = False
+        self.conns[conn.id] = conn
+        self._connected(core, conn, on_event)
 
     # --- streams ----------------------------------------------------------------------------
     def _read_stream(self, core: SessionCore, conn: _Conn, on_event) -> None:
