@@ -585,6 +585,33 @@ def test_interrupt_during_hold_resets_the_servers_connection(routed, signum):
 
 
 @pytest.mark.lab
+def test_graceful_interrupt_closes_with_fin_and_waits_for_it(routed):
+    """--graceful: Ctrl-C closes with FIN, the server's FIN is acknowledged, exit 130; the
+    server keeps nothing open (issue 22 item 15's "or FIN with --graceful")."""
+    from netlab.lab import engine
+
+    argv = engine.exec_argv(routed.book, "client", [netlab_bin(), "tcp-handshake", "--json",
+                            "--graceful", "--hold", "30", "server", "7"])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        out = subprocess.run(engine.exec_argv(routed.book, "server", ["ss", "-Htn", "state",
+                             "established", "( sport = :7 )"]), capture_output=True, text=True,
+                             timeout=10).stdout.strip()  # fmt: skip
+        if out:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 130, stderr
+    doc = json.loads(stdout)
+    flags = [s["flags"] for s in doc["segments"]]
+    assert "FA" in flags and "R" not in "".join(flags)  # a FIN, no reset
+    states = doc["states"]
+    assert "FIN_WAIT_1" in states and states[-1] in ("TIME_WAIT", "CLOSED"), states
+
+
+@pytest.mark.lab
 def test_sigkill_leaves_no_rule_set_or_table(routed):
     from netlab.lab import engine
 

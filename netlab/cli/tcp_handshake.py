@@ -57,6 +57,9 @@ class _Command(click.Command):
 @click.option("--hold", type=SECONDS_OR_ZERO, default=0.0, show_default=True,
               metavar="SECONDS", help="Stay in ESTABLISHED this long before closing.")  # fmt: skip
 @click.option("--rst", "reset", is_flag=True, help="Close with a reset instead of FIN.")
+@click.option("--graceful", is_flag=True,
+              help="On Ctrl-C, close with FIN and wait for the close (a second Ctrl-C "
+                   "resets) instead of resetting at once.")  # fmt: skip
 @click.option(
     "--time-wait",
     type=SECONDS_OR_ZERO,
@@ -103,6 +106,7 @@ class _Command(click.Command):
 @common_options("iface", "verbose", "write", "json", "no_color")
 def tcp_handshake(
     common: Common, host: str, port: int | None, tries: int, hold: float, reset: bool,
+    graceful: bool,
     time_wait: float | None, send_text: str | None, send_file: str | None,
     port_spec: str | None, rate: float, guard_timeout: int, connect: bool, family: int | None,
 ) -> ExitStatus:  # fmt: skip
@@ -167,6 +171,7 @@ def tcp_handshake(
     if connect:
         raw_only = {"--ports": port_spec is not None, "--send": send_text is not None,
                     "--send-file": send_file is not None, "--rst": reset,
+                    "--graceful": graceful,
                     "--time-wait": time_wait is not None,
                     "-w": common.write is not None}  # fmt: skip
         given = [name for name, used in raw_only.items() if used]
@@ -178,9 +183,9 @@ def tcp_handshake(
         return _connect(common, host, port, tries, hold, family)
     if port_spec is not None:
         if (port is not None or send_text is not None or send_file is not None or hold or reset
-                or time_wait is not None):  # fmt: skip
-            raise InputError("--ports scans: give no PORT, --send, --hold, --rst or --time-wait "
-                             "with it")  # fmt: skip
+                or graceful or time_wait is not None):  # fmt: skip
+            raise InputError("--ports scans: give no PORT, --send, --hold, --rst, --graceful or "
+                             "--time-wait with it")  # fmt: skip
         return _scan(common, host, port_spec, rate, tries, guard_timeout, family)
     if port is None:
         raise InputError("missing PORT (or --ports LIST for a scan)")
@@ -224,6 +229,7 @@ def tcp_handshake(
         rng = random.SystemRandom()
         core = TcpHandshakeCore(conn, isn=rng.getrandbits(32), ts_base=rng.getrandbits(32),
                                 tries=tries, hold=hold, reset=reset, data=data,
+                                graceful=graceful,
                                 time_wait=time_wait)  # fmt: skip
         with Session(common) as s:
             s.text(view.header(core, host))

@@ -152,6 +152,7 @@ class TcpHandshakeCore(CoreBase):
         rto: float = 1.0,
         hold: float = 0.0,
         reset: bool = False,
+        graceful: bool = False,
         linger: float = 0.5,
         time_wait: float | None = None,
         window: int = 64240,
@@ -165,6 +166,8 @@ class TcpHandshakeCore(CoreBase):
         self.rto_ns = int(rto * NS)
         self.hold_ns = int(hold * NS)
         self.reset = reset
+        self.graceful = graceful  # Ctrl-C closes with FIN (and waits) instead of a reset
+        self._interrupts = 0
         self.linger_ns = int(linger * NS)
         # None: TIME_WAIT is left after a short linger (a retransmitted FIN is still
         # answered); else it is waited out (2×MSL, RFC 9293 §3.6) and ends in CLOSED.
@@ -276,6 +279,13 @@ class TcpHandshakeCore(CoreBase):
         connection the server holds (ESTABLISHED, or on its way to close) is reset, as
         `--rst` would, so nothing stays open on the server after we are gone."""
         sends: list[Send] = []
+        self._interrupts += 1
+        if (self.graceful and self._interrupts == 1 and self.state in (ESTABLISHED, CLOSE_WAIT)
+                and self.fin_seq is None and not self._finished):  # fmt: skip
+            # --graceful: the orderly close, FIN first; the runner goes on until it is
+            # over (bounded by the close's own timers), and a second Ctrl-C resets.
+            self._note(now, f"interrupted in {self.state}: closing with FIN (--graceful)")
+            return self._send_fin(now)
         if self.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT,
                           CLOSING, LAST_ACK) and not self._finished:  # fmt: skip
             self._note(now, f"interrupted in {self.state}: reset the connection")

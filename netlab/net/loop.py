@@ -74,28 +74,43 @@ class LoopRunner:
         clock = self.clock
         with SignalStop() as stop:
             self._dispatch(core, core.start(clock()), on_event)
-            while not core.done() and not stop.fired:
-                deadline = core.deadline()
-                if deadline is None:
-                    break  # a core that waits for nothing is finished: never hang
-                wait = max(0.0, (deadline - clock()) / 1e9)
-                ready, writable, _ = select.select([*self._readables(), stop],
-                                                   self._writables(), [], wait)  # fmt: skip
-                if stop.fired:
-                    break
-                fed = False
-                for sink in writable:
-                    fed = self._on_writable(core, sink, on_event) or fed
-                for source in ready:
-                    if source is not stop:
-                        fed = self._on_readable(core, source, on_event) or fed
-                if not fed and clock() >= deadline:
-                    self._dispatch(core, core.on_timer(clock()), on_event)
+            self._loop(core, on_event, stop)
             self.interrupted = stop.fired
         drain(core, on_event)
         if self.interrupted:
             last = finish_interrupted(core, on_event, clock())
             if last:
                 self._dispatch(core, last, on_event)
+            if not core.done():
+                # The core closes before it ends (tcp-handshake --graceful sends a FIN):
+                # the loop goes on for that, bounded by the core's own timers; a second
+                # Ctrl-C cuts it short.
+                with SignalStop() as again:
+                    self._loop(core, on_event, again)
+                if again.fired:
+                    last = finish_interrupted(core, on_event, clock())
+                    if last:
+                        self._dispatch(core, last, on_event)
+                drain(core, on_event)
         self._after(core)
         return self.interrupted
+
+    def _loop(self, core: Any, on_event: OnEvent, stop: Any) -> None:
+        clock = self.clock
+        while not core.done() and not stop.fired:
+            deadline = core.deadline()
+            if deadline is None:
+                break  # a core that waits for nothing is finished: never hang
+            wait = max(0.0, (deadline - clock()) / 1e9)
+            ready, writable, _ = select.select([*self._readables(), stop],
+                                               self._writables(), [], wait)  # fmt: skip
+            if stop.fired:
+                break
+            fed = False
+            for sink in writable:
+                fed = self._on_writable(core, sink, on_event) or fed
+            for source in ready:
+                if source is not stop:
+                    fed = self._on_readable(core, source, on_event) or fed
+            if not fed and clock() >= deadline:
+                self._dispatch(core, core.on_timer(clock()), on_event)
