@@ -13,6 +13,7 @@ Adding a command = one module in `netlab/cli/` + one row in `COMMANDS`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import NamedTuple, NoReturn
@@ -190,7 +191,7 @@ def _printable(text: str) -> str:
 def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
     """Print the one-line error and exit. The only place that formats errors."""
     click.echo(f"netlab: error: {_printable(_one_line(message))}", err=True)
-    sys.exit(int(status))
+    _exit(int(status))
 
 
 def _record_internal_error(err: Exception) -> None:
@@ -230,6 +231,16 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     if os.environ.get("NETLAB_DEBUG"):
         state.debug = True
+    import netlab
+
+    if netlab.early_interrupts is not None:
+        import signal
+
+        with contextlib.suppress(ValueError):  # from here on Ctrl-C raises, as usual
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if netlab.early_interrupts:  # it came while the CLI was being imported
+            _json_after_interrupt(sys.argv[1:] if argv is None else argv)
+            _exit(ExitStatus.INTERRUPTED)
     try:
         rv = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as err:
@@ -244,7 +255,7 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
         # click turns KeyboardInterrupt into Abort; commands that stream print their own
         # partial summary before this point, unless it came before they could.
         _json_after_interrupt(sys.argv[1:] if argv is None else argv)
-        sys.exit(ExitStatus.INTERRUPTED)
+        _exit(ExitStatus.INTERRUPTED)
     except NetlabError as err:
         if state.debug:
             raise
@@ -261,4 +272,15 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
             f"internal error: {type(err).__name__}: {err} "
             "(rerun with --debug for the traceback, and please report it)"
         )
-    sys.exit(int(rv) if isinstance(rv, int) else ExitStatus.SUCCESS)
+    _exit(int(rv) if isinstance(rv, int) else ExitStatus.SUCCESS)
+
+
+def _exit(status: int) -> NoReturn:
+    """Exit with STATUS once the command has said everything: a Ctrl-C from here on is
+    held off (blocked, then dropped with the process), so a finished run is never turned
+    into "killed by SIGINT" while the interpreter shuts down."""
+    import signal
+
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(status)
