@@ -638,11 +638,16 @@ class WalkCore:
         self.walk = walk
         self._make = exchange
         self._index = 0
-        self.current: Exchange | None = None
         self._query = walk.first()
+        # The first exchange is made now, before the runner's clock starts: making it
+        # builds the query (Scapy's first import), which must not count as query time.
+        self.current: Exchange | None = exchange(self._query) if self._query else None
 
     def start(self, now: int) -> list[Action]:
-        return self._next(now)
+        if self.current is None:
+            return []
+        self._index = 1
+        return self._own(self.current.start(now))
 
     def _next(self, now: int) -> list[Action]:
         if self._query is None:
