@@ -151,22 +151,17 @@ def _values(name: str, cache: dict) -> list[Any]:
 MAX_NESTING = 64  # parentheses inside parentheses; deeper is refused (exit 2)
 
 
-def _any_of(terms: list[Predicate]) -> Predicate:
+def _chain(terms: list[Predicate], every: bool) -> Predicate:
+    """TERMS joined by "&&" (EVERY) or "||": one flat predicate, however many terms."""
     if len(terms) == 1:
         return terms[0]
     if len(terms) == 2:
         a, b = terms
+        if every:
+            return lambda p, c: a(p, c) and b(p, c)
         return lambda p, c: a(p, c) or b(p, c)
-    return lambda p, c: any(t(p, c) for t in terms)
-
-
-def _all_of(terms: list[Predicate]) -> Predicate:
-    if len(terms) == 1:
-        return terms[0]
-    if len(terms) == 2:
-        a, b = terms
-        return lambda p, c: a(p, c) and b(p, c)
-    return lambda p, c: all(t(p, c) for t in terms)
+    fold = all if every else any
+    return lambda p, c: fold(t(p, c) for t in terms)
 
 
 class _Parser:
@@ -204,18 +199,18 @@ class _Parser:
         terms = [self.and_expr()]
         while self.tok.kind == "op" and self.tok.text in ("||", "^^"):
             if self.take().text == "^^":
-                left, right = _any_of(terms), self.and_expr()
+                left, right = _chain(terms, every=False), self.and_expr()
                 terms = [lambda p, c, a=left, b=right: a(p, c) != b(p, c)]
             else:
                 terms.append(self.and_expr())
-        return _any_of(terms)
+        return _chain(terms, every=False)
 
     def and_expr(self) -> Predicate:
         terms = [self.not_expr()]
         while self.tok.kind == "op" and self.tok.text == "&&":
             self.take()
             terms.append(self.not_expr())
-        return _all_of(terms)
+        return _chain(terms, every=True)
 
     def not_expr(self) -> Predicate:
         negate = False
