@@ -134,7 +134,7 @@ def dns_query(
             outcome = exchange.result
             if common.json:
                 docs.append(view.response_json(name, qtype, outcome, exchange.attempts))
-                s.data = docs[0] if len(docs) == 1 else docs
+                s.set_result(docs[0] if len(docs) == 1 else docs)
             if not hasattr(outcome, "message"):  # a Failure: timeout, refused, interrupted …
                 status = ExitStatus.NO_ANSWER
                 if not s.interrupted:
@@ -180,7 +180,7 @@ def _trace(common: Common, name: str, qtypes: list[int], root_servers, *, port: 
                     s.note(result.error, "error")
             if common.json:
                 docs.append(view.trace_json(name, qtype, walk.steps, result))
-                s.data = docs[0] if len(docs) == 1 else docs
+                s.set_result(docs[0] if len(docs) == 1 else docs)
             elif short:
                 s.text(*view.short_lines(result.records))
             else:

@@ -70,8 +70,7 @@ class Session:
         self.interrupted = False
         self.write_path = write if write is not None else common.write
         self.ndjson: Any = None
-        self.doc: Any = None
-        self._writes_doc = common.json and not stream
+        self.doc: Any = None  # the JSON document of a one-shot command under --json
         if common.json and stream:
             from netlab.render.jsonout import NdjsonWriter
 
@@ -86,17 +85,10 @@ class Session:
         self._tap_made = False
 
     # --- output ---------------------------------------------------------------------------
-    @property
-    def data(self) -> dict:
-        """The JSON document (--json, one-shot commands); a scratch dict otherwise."""
-        if self.doc is None:
-            self.doc = _Scratch()
-        return self.doc.data
-
-    @data.setter
-    def data(self, value: dict) -> None:
-        self.data  # noqa: B018  (makes the holder)
-        self.doc.data = value
+    def set_result(self, value: Any) -> None:
+        """The JSON document to write when the session ends (ignored without --json)."""
+        if self.doc is not None:
+            self.doc.data = value
 
     @property
     def side(self) -> Any:
@@ -160,15 +152,8 @@ class Session:
             if self._tap is not None:
                 self._tap.close()
         finally:
-            if self._writes_doc:
+            if self.doc is not None:
                 if self.interrupted and isinstance(self.doc.data, dict):
                     self.doc.data["interrupted"] = True
                 self.doc.__exit__(exc_type, exc, tb)
         return False
-
-
-class _Scratch:
-    """Holds `Session.data` when there is no JSON document to write."""
-
-    def __init__(self) -> None:
-        self.data: dict = {}

@@ -235,7 +235,7 @@ def tcp_handshake(
             s.text(view.header(core, host))
             with RstGuard(fam, route.src, sport, addr, port, timeout=guard_timeout, nft=nft):
                 s.run_packets(core, route.dev, _no_events, mark=MARK)
-            s.data = view.json_document(core, host)
+            s.set_result(view.json_document(core, host))
             s.text(*view.timeline_lines(core), view.result_line(core))
     finally:
         holder.close()
@@ -262,7 +262,7 @@ def _connect(common: Common, host: str, port: int, tries: int, hold: float,
         s.interrupted = result.interrupted
         doc = {"mode": "connect", "target": host, "address": addr, "port": port,
                **result.document()}  # fmt: skip
-        s.data = doc
+        s.set_result(doc)
         s.text(view.connect_header(host, addr, port, result.source, result.sport),
                view.connect_result_line(doc))  # fmt: skip
     return s.status(result.result == "open")
@@ -303,7 +303,7 @@ def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_t
             s.text(view.scan_header(core, host))
             with RstGuard(fam, route.src, sport, addr, ports, timeout=guard_timeout, nft=nft):
                 s.run_packets(core, route.dev, _no_events, mark=MARK)
-            s.data = view.scan_json(core, host)
+            s.set_result(view.scan_json(core, host))
             s.text(*view.scan_lines(core))
     finally:
         holder.close()

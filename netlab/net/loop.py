@@ -78,9 +78,7 @@ class LoopRunner:
             self.interrupted = stop.fired
         drain(core, on_event)
         if self.interrupted:
-            last = finish_interrupted(core, on_event, clock())
-            if last:
-                self._dispatch(core, last, on_event)
+            self._interrupt(core, on_event)
             if not core.done():
                 # The core closes before it ends (tcp-handshake --graceful sends a FIN):
                 # the loop goes on for that, bounded by the core's own timers; a second
@@ -88,12 +86,16 @@ class LoopRunner:
                 with SignalStop() as again:
                     self._loop(core, on_event, again)
                 if again.fired:
-                    last = finish_interrupted(core, on_event, clock())
-                    if last:
-                        self._dispatch(core, last, on_event)
+                    self._interrupt(core, on_event)
                 drain(core, on_event)
         self._after(core)
         return self.interrupted
+
+    def _interrupt(self, core: Any, on_event: OnEvent) -> None:
+        """Ctrl-C: the core wraps up; what it still wants sent goes out."""
+        last = finish_interrupted(core, on_event, self.clock())
+        if last:
+            self._dispatch(core, last, on_event)
 
     def _loop(self, core: Any, on_event: OnEvent, stop: Any) -> None:
         clock = self.clock

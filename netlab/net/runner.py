@@ -34,14 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 from netlab.core.base import PacketCore, Send
-from netlab.net.loop import LoopRunner, drain, finish_interrupted
+from netlab.net.loop import LoopRunner, drain
 from netlab.wire.link import LinkFrame
 
 ETH_P_ALL = 0x0003
 QUEUED_AFTER_DONE = 4096  # frames still queued when the core is done, recorded for -w/-v
-
-Core = PacketCore  # the name the runner's callers knew
-__all__ = ["Core", "Runner", "Send", "finish_interrupted", "import_scapy_ip"]
 
 
 class Runner(LoopRunner):
