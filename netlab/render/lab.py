@@ -80,7 +80,8 @@ def _lab(console: Console, lab: dict[str, Any], headline: str | None = None) -> 
         detail = {
             k: v
             for k, v in svc.items()
-            if k in ("ports", "port", "zone", "program") and v is not None
+            if k in ("ports", "port", "https_port", "h2c_port", "zone", "program", "cacert")
+            and v is not None
         }
         if detail:
             line.append("  " + " ".join(f"{k} {_fmt(v)}" for k, v in detail.items()), style="muted")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import struct
 
 from netlab.lab import netns
@@ -43,6 +44,53 @@ def http_status(ns: str, addr: str, port: int) -> bool:
             return sock.recv(16).startswith(b"HTTP/")
         except OSError:
             return False
+
+
+def tls_alpn(
+    ns: str, addr: str, port: int, protocols: tuple[str, ...] = ("h2", "http/1.1")
+) -> str | None:
+    """A TLS handshake offering ALPN `protocols`: the protocol the server chose, "" when
+    it chose none, None when there was no handshake. The certificate is not verified
+    (this asks whether the server answers, not whether a client should trust it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(list(protocols))
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect((addr, port))
+            with context.wrap_socket(sock, server_hostname="probe") as tls:
+                return tls.selected_alpn_protocol() or ""
+        except (OSError, ssl.SSLError):
+            return None
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_SETTINGS = 0x4
+
+
+def h2c_settings(ns: str, addr: str, port: int) -> bool:
+    """HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3): send the connection preface
+    and an empty SETTINGS frame; the server's first frame must be its SETTINGS."""
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect((addr, port))
+            # An empty SETTINGS frame: length 0 (3 bytes), type, flags 0, stream 0.
+            sock.sendall(H2_PREFACE + bytes(3) + bytes([H2_SETTINGS]) + bytes(5))
+            head = b""
+            while len(head) < 9:  # at most 9 reads, each bounded by TIMEOUT
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    return False
+                head += chunk
+        except OSError:
+            return False
+    stream = struct.unpack("!I", head[5:9])[0] & 0x7FFFFFFF
+    return head[3] == H2_SETTINGS and stream == 0
 
 
 def dns_query(qname: str, qtype: int = 6, qclass: int = 1, rd: bool = False) -> tuple[int, bytes]:
