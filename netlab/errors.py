@@ -22,6 +22,8 @@ class ExitStatus(enum.IntEnum):
     """Usage or input error: bad option, bad host, bad file."""
     NO_PRIVILEGE = 3
     """Raw sockets (CAP_NET_RAW) or CAP_NET_ADMIN are needed and not held."""
+    HTTP_ERROR = 22
+    """`http --fail`: the server answered with a status of 400 or more (curl's 22)."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT), after the partial summary was printed."""
 

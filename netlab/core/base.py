@@ -133,6 +133,10 @@ class Connected:
     alpn: str | None = None
     cipher: str | None = None
     peer_cert: bytes | None = None  # DER of the server's certificate
+    # Phase timings (runner clock): when connect() was called, and when TCP was up (with
+    # TLS, before the handshake; Connected itself comes after it).
+    connect_at: int | None = None
+    tcp_at: int | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class LoopRunner:
     clock: Callable[[], int] = staticmethod(time.time_ns)
     interrupted = False
 
+    # Packet cores are fed often and take a timer only in a quiet moment; session cores
+    # (a byte stream that never pauses) must see theirs even while data keeps coming.
+    timers_while_fed = False
+
     def _readables(self) -> list[Any]:
         raise NotImplementedError
 
@@ -114,5 +118,10 @@ class LoopRunner:
             for source in ready:
                 if source is not stop:
                     fed = self._on_readable(core, source, on_event) or fed
-            if not fed and clock() >= deadline:
+            if fed and self.timers_while_fed and not core.done():
+                # What was fed may have moved the deadline; a due one fires even while
+                # data keeps coming (a server streaming without end meets --max-time).
+                deadline = core.deadline()
+                fed = False
+            if not fed and deadline is not None and clock() >= deadline:
                 self._dispatch(core, core.on_timer(clock()), on_event)

@@ -72,6 +72,8 @@ class _Conn:
         self.handshaking = False
         self.peered = False  # a UDP socket connected to its one peer
         self.accepted = 0  # a listening socket: connections taken so far
+        self.connect_at: int | None = None  # when connect() was called (phase timings)
+        self.tcp_at: int | None = None  # when the TCP connect completed
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -81,6 +83,7 @@ class SocketRunner(LoopRunner):
     """Runs one session core on kernel sockets until it is done, or Ctrl-C."""
 
     clock = staticmethod(time.monotonic_ns)
+    timers_while_fed = True
 
     def __init__(self, *, tap: Any = None, linger: float = 0.05) -> None:
         self.tap = tap
@@ -132,6 +135,7 @@ class SocketRunner(LoopRunner):
                 self._fail(core, conn, SocketError("connect", code, os.strerror(code)), on_event)
                 return True
             conn.connecting = False
+            conn.tcp_at = self.clock()
             if conn.tls is not None:
                 self._handshake(core, conn, on_event)
             else:
@@ -204,6 +208,9 @@ class SocketRunner(LoopRunner):
                 self.used_streams = True
                 if action.kind == "tls":
                     self._wrap(conn, action.tls or TlsParams(), action.host)
+                # Stamped after the TLS set-up: loading a CA store takes milliseconds,
+                # which are not the network's (phase timings count from here).
+                conn.connect_at = self.clock()
                 code = sock.connect_ex((action.host, action.port))
                 if code not in (0, errno.EINPROGRESS):
                     raise OSError(code, os.strerror(code))
@@ -315,7 +322,7 @@ class SocketRunner(LoopRunner):
         except OSError as err:  # the connection failed after all (ENOTCONN)
             self._fail(core, conn, _error("connect", err), on_event)
             return
-        info = Connected(local, peer, **tls)
+        info = Connected(local, peer, connect_at=conn.connect_at, tcp_at=conn.tcp_at, **tls)
         self._dispatch(core, core.on_connected(conn.id, info, self.clock()), on_event)
 
     # --- TLS (sans-I/O, over memory BIOs) ---------------------------------------------------------
@@ -391,9 +398,25 @@ class SocketRunner(LoopRunner):
             self._drop(conn)
 
 
+# OpenSSL's verify codes, in the words a user acts on (curl says much the same).
+VERIFY_KINDS = {
+    2: "unknown CA",  # unable to get issuer certificate
+    9: "not yet valid",
+    10: "expired",
+    18: "unknown CA",  # self-signed leaf
+    19: "unknown CA",  # self-signed certificate in the chain
+    20: "unknown CA",  # unable to get local issuer certificate
+    21: "unknown CA",  # unable to verify the first certificate
+    62: "name mismatch",  # hostname mismatch
+    64: "name mismatch",  # IP address mismatch
+}
+
+
 def _tls_reason(err: Exception) -> str:
     verify = getattr(err, "verify_message", None)
     if verify:
-        return f"TLS: certificate verify failed: {verify}"
+        kind = VERIFY_KINDS.get(getattr(err, "verify_code", 0) or 0)
+        prefix = f"{kind} (" if kind else ""
+        return f"TLS: certificate verify failed: {prefix}{verify}{')' if kind else ''}"
     reason = getattr(err, "reason", None)
     return f"TLS: {reason}" if reason else f"TLS: {err}"
