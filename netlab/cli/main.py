@@ -48,6 +48,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.dnsquery:dns_query",
         "Ask DNS servers like dig (UDP, TCP retry, EDNS); --trace walks down from the root.",
     ),
+    "http": CommandEntry(
+        "netlab.cli.http:http",
+        "Fetch URLs over HTTP/1.1, HTTP/2 or HTTPS like curl, every phase and frame shown.",
+    ),
     "lab": CommandEntry(
         "netlab.cli.lab:lab",
         "Run small real networks in namespaces: up, down, status, exec, list.",
@@ -83,6 +87,7 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
     "traceroute": (False, {"hops": [], "reached": False, "interrupted": True}),
     "tcp-handshake": (False, {"result": None, "segments": [], "interrupted": True}),
     "dns-query": (False, {"rcode": "INTERRUPTED", "answers": [], "interrupted": True}),
+    "http": (False, {"requests": [], "connections": [], "hpack": [], "interrupted": True}),
 }  # fmt: skip
 
 
