@@ -396,3 +396,96 @@ def test_ctrl_c_prints_valid_json():
     assert doc["interrupted"] is True
     (req,) = doc["requests"]
     assert req["status"] == 200 and req["error"] == "interrupted" and req["body_bytes"] > 0
+
+
+def _self_signed(tmp_path, *, days_ago: int, valid_days: int):
+    """A self-signed certificate for 127.0.0.1 (validity chosen by the test)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loopback test")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=valid_days))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _tls_server(cert_path, key_path):
+    """A one-shot HTTPS server on loopback (thread), answering one request."""
+    import socket
+    import ssl
+    import threading
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(4096)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (OSError, ssl.SSLError):
+            pass  # the client refused the certificate: that is the test
+        finally:
+            listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "valid_days", "expect"), [(40, 30, "expired"), (-5, 30, "not yet valid")]
+)
+def test_certificate_out_of_its_validity_is_named(tmp_path, days_ago, valid_days, expect):
+    cert, key = _self_signed(tmp_path, days_ago=days_ago, valid_days=valid_days)
+    port, thread = _tls_server(cert, key)
+    proc = run("--cacert", str(cert), f"https://127.0.0.1:{port}/")
+    thread.join(10)
+    assert proc.returncode == 1, proc
+    assert f"certificate verify failed: {expect}" in proc.stderr, proc.stderr
+
+
+def test_valid_self_signed_certificate_with_cacert(tmp_path):
+    cert, key = _self_signed(tmp_path, days_ago=1, valid_days=30)
+    port, thread = _tls_server(cert, key)
+    proc = run(
+        "--cacert", str(cert), "-o", str(tmp_path / "body"), "--json", f"https://127.0.0.1:{port}/"
+    )
+    thread.join(10)
+    assert proc.returncode == 0, proc
+    doc = json.loads(proc.stdout)
+    assert doc["connections"][0]["tls"]["certificate"]["subject"] == "CN=loopback test"
+    assert (tmp_path / "body").read_bytes() == b"ok"
