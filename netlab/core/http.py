@@ -231,14 +231,23 @@ class Exchange:
     def timings_ms(self, dns_ns: int) -> dict[str, float | None]:
         """Phases in curl's terms, as durations: DNS, TCP connect and TLS for the request
         that opened the connection (0 on a reused one), then request sent, server think
-        time (first byte minus sent), transfer (last byte minus first) and total."""
+        time (first byte minus sent), transfer (last byte minus first) and total.
+
+        `wait` is the time a request spent waiting for a connection another request
+        opened (HTTP/2 streams sent once the connection is up; a kept-alive HTTP/1.1
+        request waits for the one before it); total counts it."""
         c = self.conn
         opened = not self.reused and c is not None
         dns = dns_ns if opened else 0
         connect = (c.tcp_at - c.opened) if opened and c.tcp_at else 0
         tls = (c.ready_at - c.tcp_at) if opened and c.ready_at and c.tls else None
         start = (c.opened - dns) if opened else self.queued
-        ready = c.ready_at if opened and c.ready_at else self.queued
+        if opened:
+            ready = c.ready_at or self.queued
+            wait = 0
+        else:
+            ready = max(self.queued, c.ready_at or 0) if c is not None else self.queued
+            wait = ready - self.queued
 
         def ms(ns: int | None) -> float | None:
             return None if ns is None else round(ns / 1e6, 3)
@@ -248,6 +257,7 @@ class Exchange:
             "dns": ms(dns),
             "connect": ms(connect),
             "tls": ms(tls) if c is not None and c.tls else None,
+            "wait": ms(wait),
             "request_sent": ms(self.sent - ready) if self.sent and ready else None,
             "server": ms(self.first_byte - self.sent) if self.first_byte and self.sent else None,
             "transfer": ms(end - self.first_byte) if end and self.first_byte else None,
@@ -264,6 +274,7 @@ class HeaderBlockRecord:
     block: hpack.HeaderBlock
     table: list[tuple[str, str]]  # the dynamic table after the block
     table_size: int
+    table_max: int = 4096  # the table's size limit after the block (0: the encoder never indexes)
 
 
 @dataclass
@@ -874,7 +885,9 @@ class HttpClient(CoreBase):
             return  # h2 itself reports the error; the display just has no block
         if len(conn.blocks) < MAX_FRAMES_KEPT:
             conn.blocks.append(
-                HeaderBlockRecord(direction, stream, decoded, list(table.entries), table.size)
+                HeaderBlockRecord(
+                    direction, stream, decoded, list(table.entries), table.size, table.max_size
+                )
             )
 
 

@@ -22,6 +22,7 @@ from netlab.core.http import (
     status_class,
     status_meaning,
 )
+from netlab.wire import hpack
 
 REPRESENTATIONS = {
     "indexed": "indexed",
@@ -197,6 +198,8 @@ def timing_line(ex: Exchange, dns_ns: int, paint: Paint) -> str:
     parts = [f"DNS {_ms(t['dns'])}", f"TCP connect {_ms(t['connect'])}"]
     if t["tls"] is not None:
         parts.append(f"TLS {_ms(t['tls'])}")
+    if t["wait"]:
+        parts.append(f"waiting for the connection {_ms(t['wait'])}")
     parts += [
         f"request sent {_ms(t['request_sent'])}",
         f"server {_ms(t['server'])}",
@@ -251,7 +254,10 @@ def hpack_lines(rec: HeaderBlockRecord, paint: Paint) -> list[str]:
         )
     ]
     width = max((len(f.name) + len(f.value) for f in block.fields), default=0) + 2
-    for f in block.fields:
+    for f in block.items:
+        if isinstance(f, hpack.SizeUpdate):  # RFC 7541 §6.3, at the block's start
+            lines.append(f"            (dynamic table size update: at most {f.max_size} bytes)")
+            continue
         how = REPRESENTATIONS.get(f.representation, f.representation)
         if f.representation == "indexed":
             how += f" {f.index}"
@@ -261,9 +267,12 @@ def hpack_lines(rec: HeaderBlockRecord, paint: Paint) -> list[str]:
         if huff:
             how += f", Huffman {'+'.join(huff)}"
         if f.representation == "literal-incremental":
-            how += " → added to the table"
+            how += " → added to the table" if rec.table_max else " (not kept: table size 0)"
         lines.append(f"            {(f.name + ': ' + f.value).ljust(width)} {paint(how, 'muted')}")
-    lines.append(f"          dynamic table: {len(rec.table)} entries, {rec.table_size} bytes")
+    lines.append(
+        f"          dynamic table: {len(rec.table)} entries, {rec.table_size} of "
+        f"{rec.table_max} bytes"
+    )
     for i, (name, value) in enumerate(rec.table, start=62):
         lines.append(paint(f"            [{i}] {name}: {value}", "muted"))
     return lines
@@ -376,6 +385,7 @@ def block_json(conn: Connection, rec: HeaderBlockRecord) -> dict:
         ],
         "table": [[n, v] for n, v in rec.table],
         "table_size": rec.table_size,
+        "table_max": rec.table_max,
         "bytes": rec.block.length,
         "http1_bytes": rec.block.http1_size(),
     }
