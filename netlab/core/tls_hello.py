@@ -23,6 +23,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
+
 from netlab.core.base import NS, Close, Connected, CoreBase, Open, SocketError, Write
 from netlab.wire import tls
 from netlab.wire import tls_crypto as tc
@@ -138,6 +140,9 @@ class TlsHello(CoreBase):
 
     # --- the session-core interface -------------------------------------------------------
     def start(self, now: int) -> list:
+        # Built before connecting: the first build imports Scapy's TLS layers (hundreds
+        # of ms), which must not count as the server's time to answer.
+        self._first_hello = self._build_client_hello()
         self._deadline = now + int(self.options.timeout * NS)
         return [Open(self.CONN, "tcp", self.address, self.port)]
 
@@ -206,8 +211,19 @@ class TlsHello(CoreBase):
 
     # --- ClientHello ---------------------------------------------------------------------------
     def _send_client_hello(self, now: int, hrr: tls.Hello | None = None) -> list:
+        message = self._first_hello if hrr is None else self._build_client_hello(hrr)
+        if self.result.client_hello is None:
+            hello = tls.parse_hello(message[4:], server=False)
+            self.result.client_hello, self.result.client_hello_raw = hello, message
+        self.transcript.append(message)
+        self.result.messages.append(Message(CLIENT, "ClientHello", now, len(message)))
+        self.result.hello_sent = self.result.hello_sent or now
+        version = 0x0301 if hrr is None else 0x0303  # the first record says TLS 1.0, as OpenSSL
+        return [Write(self.CONN, tls.record(tls.HANDSHAKE, message, version))]
+
+    def _build_client_hello(self, hrr: tls.Hello | None = None) -> bytes:
+        """The ClientHello message; after a HelloRetryRequest, with the share it asked for."""
         o = self.options
-        first = self.result.client_hello
         if hrr is None:
             self.client_random = self.random(32)
             self.session_id = self.random(32) if 0x0304 in o.versions else b""
@@ -238,16 +254,7 @@ class TlsHello(CoreBase):
             cookie=cookie,
             grease=grease,
         )
-        message = tls.build_client_hello(spec)
-        hello = tls.parse_hello(message[4:], server=False)
-        if first is None:
-            self.result.client_hello, self.result.client_hello_raw = hello, message
-        self.transcript.append(message)
-        self.result.messages.append(Message(CLIENT, "ClientHello", now, len(message)))
-        self.result.hello_sent = self.result.hello_sent or now
-        return [
-            Write(self.CONN, tls.record(tls.HANDSHAKE, message, 0x0301 if hrr is None else 0x0303))
-        ]
+        return tls.build_client_hello(spec)
 
     # --- records -------------------------------------------------------------------------------
     def _record(self, rec: tls.Record, now: int) -> list:
@@ -390,9 +397,13 @@ class TlsHello(CoreBase):
 
     def _on_certificate(self, m: tls.HandshakeMessage, now: int) -> list:
         self.transcript.append(m.raw)
-        self.result.certificates = tls.parse_certificate(
-            m.body, tls13=self.result.version == 0x0304
-        )
+        certs = tls.parse_certificate(m.body, tls13=self.result.version == 0x0304)
+        for i, der in enumerate(certs):
+            try:
+                x509.load_der_x509_certificate(der)
+            except ValueError as err:
+                raise tls.TlsError(f"malformed certificate {i} in the chain: {err}") from None
+        self.result.certificates = certs
         return []
 
     def _on_certificate_verify(self, m: tls.HandshakeMessage, now: int) -> list:

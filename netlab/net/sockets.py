@@ -145,6 +145,7 @@ class SocketRunner(LoopRunner):
         return False
 
     def _after(self, core: SessionCore) -> None:
+        self._flush_pending()
         self._close_all()
         if self.tap is not None:
             self.tap.pump(self.linger if self.used_streams else 0.0)
@@ -392,6 +393,21 @@ class SocketRunner(LoopRunner):
     def _drop(self, conn: _Conn) -> None:
         self.conns.pop(conn.id, None)
         conn.sock.close()
+
+    def _flush_pending(self, budget: float = 1.0) -> None:
+        """The core is done, but its last words may still be queued (a TLS Finished and
+        close_notify, an HTTP/2 GOAWAY): send them, within BUDGET seconds in all."""
+        end = time.monotonic() + budget
+        for conn in list(self.conns.values()):
+            if not conn.out or conn.connecting or conn.kind == "listen":
+                continue
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(OSError):
+                conn.sock.settimeout(left)
+                conn.sock.sendall(conn.out)
+            conn.out.clear()
 
     def _close_all(self) -> None:
         for conn in list(self.conns.values()):
