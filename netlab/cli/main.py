@@ -36,6 +36,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.arp:arp",
         "Ask who-has with ARP like arping; --scan subnets like arp-scan; DAD, gratuitous ARP.",
     ),
+    "cert": CommandEntry(
+        "netlab.cli.cert:cert",
+        "Make and check X.509 certificates like openssl: CA, issue, CSR, sign, show, verify.",
+    ),
     "cidr": CommandEntry(
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
@@ -68,6 +72,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.tcp_handshake:tcp_handshake",
         "Open (and close) a TCP connection from raw packets, showing every segment.",
     ),
+    "tls-hello": CommandEntry(
+        "netlab.cli.tls_hello:tls_hello",
+        "A TLS handshake built by hand: hellos, keys, the chain verified, JA3/JA4.",
+    ),
     "traceroute": CommandEntry(
         "netlab.cli.traceroute:traceroute",
         "Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",
@@ -88,6 +96,7 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
     "tcp-handshake": (False, {"result": None, "segments": [], "interrupted": True}),
     "dns-query": (False, {"rcode": "INTERRUPTED", "answers": [], "interrupted": True}),
     "http": (False, {"requests": [], "connections": [], "hpack": [], "interrupted": True}),
+    "tls-hello": (False, {"completed": False, "error": "interrupted", "interrupted": True}),
 }  # fmt: skip
 
 

@@ -519,9 +519,10 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
         ext.append(TLS_Ext_ALPN(protocols=[ProtocolName(protocol=p.encode()) for p in spec.alpn]))
     ext.append(TLS_Ext_SignatureAlgorithms(sig_algs=spec.signature_algorithms))
     if spec.versions:
-        if spec.key_shares:
-            shares = [KeyShareEntry(group=g, key_exchange=k) for g, k in spec.key_shares]
-            ext.append(TLS_Ext_KeyShare_CH(client_shares=shares))
+        # Always there in a TLS 1.3 hello, empty when no share is sent: the server then
+        # answers with a HelloRetryRequest naming the group it wants (what --scan asks).
+        shares = [KeyShareEntry(group=g, key_exchange=k) for g, k in spec.key_shares]
+        ext.append(TLS_Ext_KeyShare_CH(client_shares=shares))
         ext.append(TLS_Ext_SupportedVersion_CH(versions=grease + spec.versions))
         ext.append(TLS_Ext_Unknown(type=45, val=b"\x01\x01"))  # psk_key_exchange_modes: psk_dhe_ke
         if spec.cookie is not None:

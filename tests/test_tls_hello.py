@@ -1,0 +1,283 @@
+"""`netlab tls-hello` against `openssl s_server` on loopback (the real peer), with
+tshark reading what netlab captured, and hostile servers.
+
+The strongest check of a hand-made handshake: the server's own key log (s_server
+-keylogfile) holds the same secrets as netlab's, so both ends derived the same
+keys — for TLS 1.3, after a HelloRetryRequest, and for TLS 1.2 with ECDHE and with
+the RSA key exchange (the master secret from the pre-master and the two randoms)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import require_root, require_tool
+from tests.hostile_tls import HostileTlsServer
+from tests.tls_servers import OpensslServer, make_cert
+
+NETLAB = [sys.executable, "-m", "netlab", "tls-hello"]
+
+
+def hello(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([*NETLAB, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def hello_json(*args: str) -> tuple[int, dict]:
+    proc = hello("--json", *args)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _keylog(path) -> set[str]:
+    return {line for line in path.read_text().splitlines() if line and not line.startswith("#")}
+
+
+@pytest.fixture
+def tool_openssl():
+    require_tool("openssl")
+
+
+@pytest.mark.parametrize(
+    ("server_args", "client_args", "version", "cipher", "hrr"),
+    [
+        ({}, [], "TLSv1.3", "TLS_AES_128_GCM_SHA256", False),
+        ({"groups": "X25519"}, ["--groups", "secp256r1,x25519"], "TLSv1.3", None, True),
+        (
+            {"ciphers": "ECDHE-RSA-AES128-GCM-SHA256"},
+            ["--tls1.2"],
+            "TLSv1.2",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            False,
+        ),
+        (
+            {"ciphers": "AES128-GCM-SHA256"},
+            ["--tls1.2", "--ciphers", "AES128-GCM-SHA256"],
+            "TLSv1.2",
+            "TLS_RSA_WITH_AES_128_GCM_SHA256",
+            False,
+        ),
+    ],
+)
+def test_both_ends_derive_the_same_secrets(
+    tool_openssl, tmp_path, server_args, client_args, version, cipher, hrr
+):
+    keys = tmp_path / "netlab-keys.txt"
+    with OpensslServer(tmp_path, **server_args) as srv:
+        code, doc = hello_json(
+            "--cacert", str(srv.cert), "--keylog", str(keys), *client_args, f"localhost:{srv.port}"
+        )
+        time.sleep(0.2)  # s_server writes its key log after the handshake
+        server_keys = set(srv.keylog())
+    assert code == 0, doc
+    assert doc["completed"] and doc["version"] == version
+    if cipher:
+        assert doc["cipher"] == cipher
+    assert doc["hello_retry_request"] is hrr
+    assert doc["verified"]["ok"] is True
+    ours = _keylog(keys)
+    assert ours and ours <= server_keys, (ours, server_keys)
+    if version == "TLSv1.2":
+        (line,) = ours
+        assert line.split()[1] == doc["client_random"]
+    if "AES128-GCM-SHA256" in client_args:
+        # The RSA key exchange: what we sent is the pre-master secret under the server's key.
+        assert len(bytes.fromhex(doc["secrets"]["pre_master_secret"])) == 48
+        assert len(bytes.fromhex(doc["secrets"]["encrypted_pre_master_secret"])) == 256
+        names = [m["name"] for m in doc["messages"]]
+        assert "ServerKeyExchange" not in names and "ClientKeyExchange" in names
+
+
+def test_untrusted_chain_is_exit_1_with_the_reason(tool_openssl, tmp_path):
+    with OpensslServer(tmp_path) as srv:
+        proc = hello("--cacert", str(make_cert(tmp_path, "other")[0]), f"localhost:{srv.port}")
+    assert proc.returncode == 1, proc
+    assert "certificate chain not trusted" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_name_is_not_trusted(tool_openssl, tmp_path):
+    with OpensslServer(tmp_path) as srv:
+        code, doc = hello_json(
+            "--cacert", str(srv.cert), "--sni", "wrong.example", f"127.0.0.1:{srv.port}"
+        )
+    assert code == 1 and doc["completed"] and doc["verified"]["ok"] is False
+
+
+def test_ja3_and_ja3s_equal_tsharks(tool_openssl, tmp_path):
+    """JA3 of our ClientHello and JA3S of the ServerHello, as tshark computes them from
+    the capture netlab wrote (-w)."""
+    require_root()
+    require_tool("tshark")
+    pcap = tmp_path / "hello.pcapng"
+    with OpensslServer(tmp_path) as srv:
+        code, doc = hello_json(
+            "--cacert",
+            str(srv.cert),
+            "--grease",
+            "--alpn",
+            "h2,http/1.1",
+            "-w",
+            str(pcap),
+            f"localhost:{srv.port}",
+        )
+    assert code == 0, doc
+    out = subprocess.run(
+        [
+            "tshark",
+            "-n",
+            "-r",
+            str(pcap),
+            "-Y",
+            "tls.handshake.type == 1 || tls.handshake.type == 2",
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.ja3",
+            "-e",
+            "tls.handshake.ja3_full",
+            "-e",
+            "tls.handshake.ja3s",
+            "-e",
+            "tls.handshake.ja3s_full",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    ja3_hash, ja3_full = out[0].split("\t")[:2]
+    ja3s_hash, ja3s_full = out[1].split("\t")[2:4]
+    assert (doc["ja3_hash"], doc["ja3"]) == (ja3_hash, ja3_full)
+    assert (doc["ja3s_hash"], doc["ja3s"]) == (ja3s_hash, ja3s_full)
+
+
+def test_key_log_lets_tshark_decrypt_the_tls13_flight(tool_openssl, tmp_path):
+    """TLS 1.3 encrypts the server's Certificate: tshark sees it only with our key log."""
+    require_root()
+    require_tool("tshark")
+    pcap, keys = tmp_path / "h.pcapng", tmp_path / "keys.txt"
+    with OpensslServer(tmp_path) as srv:
+        code, _doc = hello_json(
+            "--cacert",
+            str(srv.cert),
+            "-w",
+            str(pcap),
+            "--keylog",
+            str(keys),
+            f"localhost:{srv.port}",
+        )
+    assert code == 0
+
+    def types(*extra: str) -> list[str]:
+        out = subprocess.run(
+            ["tshark", "-n", "-r", str(pcap), *extra, "-T", "fields", "-e", "tls.handshake.type"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        return ",".join(out.split()).split(",")
+
+    assert "11" not in types()
+    assert {"8", "11", "15", "20"} <= set(types("-o", f"tls.keylog_file:{keys}"))
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("huge-record", "over TLS's"),
+        ("huge-handshake", "claims 16777215 bytes"),
+        ("thousand-certs", "more than 100 certificates"),
+        ("bad-asn1", "malformed certificate"),
+        ("alert", "fatal alert: handshake_failure"),
+        ("http", "not a TLS record"),
+    ],
+)
+def test_hostile_server_gives_one_line_and_exit_1(script, message):
+    with HostileTlsServer(script) as srv:
+        start = time.monotonic()
+        proc = hello("--timeout", "3", "--tls1.2", f"127.0.0.1:{srv.port}")
+        took = time.monotonic() - start
+    assert proc.returncode == 1, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert took < 8
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ciphers", "NO-SUCH-CIPHER", "x"],
+        ["--groups", "nope", "x"],
+        ["x:0"],
+        ["x:99999"],
+        ["--sigalgs", "md6", "x"],
+        ["-p", "80", "x:443"],
+    ],
+)
+def test_bad_input_is_exit_2(args):
+    proc = hello(*args)
+    assert proc.returncode == 2, proc
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _sslscan(port: int) -> set[tuple[str, str]]:
+    out = subprocess.run(
+        ["sslscan", "--no-colour", f"127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    found = set()
+    for line in out.splitlines():
+        words = line.split()
+        if words and words[0] in ("Accepted", "Preferred"):
+            found.add((words[1], words[4]))
+    return found
+
+
+def _nmap(port: int) -> set[tuple[str, str]]:
+    out = subprocess.run(
+        ["nmap", "-Pn", "-p", str(port), "--script", "ssl-enum-ciphers", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    ).stdout
+    found, version = set(), None
+    for line in out.splitlines():
+        text = line.strip("|_ ").strip()
+        if text.startswith("TLSv") and text.endswith(":"):
+            version = text[:-1]
+        elif text.startswith("TLS_") and version:
+            found.add((version, text.split()[0].replace("TLS_AKE_WITH_", "TLS_")))
+    return found
+
+
+def test_scan_accepts_what_sslscan_and_nmap_find(tool_openssl, tmp_path):
+    """--scan's (version, suite) set equals sslscan's (OpenSSL names below TLS 1.3) and
+    nmap ssl-enum-ciphers' (IANA names), against one s_server; and it finds them with
+    fewer handshakes than sslscan offers suites one by one."""
+    require_tool("sslscan")
+    require_tool("nmap")
+    ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256:AES256-SHA"
+    with OpensslServer(
+        tmp_path, ciphers=ciphers, groups="X25519:P-256", extra=("-serverpref",)
+    ) as srv:
+        code, doc = hello_json("--scan", f"localhost:{srv.port}")
+        sslscan, nmap = _sslscan(srv.port), _nmap(srv.port)
+    assert code == 0, doc
+    ours_openssl = {(v, n) for v, r in doc["versions"].items() for n in r["openssl_names"]}
+    ours_iana = {(v, n) for v, r in doc["versions"].items() for n in r["ciphers"]}
+    assert ours_openssl == sslscan, (ours_openssl, sslscan)
+    assert ours_iana == nmap, (ours_iana, nmap)
+    v12 = doc["versions"]["TLSv1.2"]
+    assert v12["server_preference"] is True
+    assert v12["openssl_names"] == ciphers.split(":")  # -serverpref: the server's order
+    assert set(v12["groups"]) == {"x25519", "secp256r1"}
+    assert set(doc["versions"]["TLSv1.3"]["groups"]) == {"x25519", "secp256r1"}
