@@ -281,3 +281,28 @@ def test_scan_accepts_what_sslscan_and_nmap_find(tool_openssl, tmp_path):
     assert v12["openssl_names"] == ciphers.split(":")  # -serverpref: the server's order
     assert set(v12["groups"]) == {"x25519", "secp256r1"}
     assert set(doc["versions"]["TLSv1.3"]["groups"]) == {"x25519", "secp256r1"}
+
+
+@pytest.mark.parametrize(
+    ("version", "alert"), [("--tls1.3", "certificate_required"), ("--tls1.2", "handshake_failure")]
+)
+def test_mutual_tls(tool_openssl, tmp_path, version, alert):
+    """A server that requires a client certificate (s_server -Verify 1) accepts ours
+    (Certificate + CertificateVerify signed with --key) and refuses an empty one."""
+    client_cert, client_key = make_cert(tmp_path, "client", rsa_key=False)
+    with OpensslServer(tmp_path, extra=("-Verify", "1", "-CAfile", str(client_cert))) as srv:
+        target = f"localhost:{srv.port}"
+        code, doc = hello_json(
+            version,
+            "--cacert",
+            str(srv.cert),
+            "--cert",
+            str(client_cert),
+            "--key",
+            str(client_key),
+            target,
+        )
+        refused = hello(version, "--cacert", str(srv.cert), target)
+    assert code == 0 and doc["completed"] and doc["client_certificate_requested"], doc
+    assert "CertificateVerify" in [m["name"] for m in doc["messages"] if m["dir"] == "client"]
+    assert refused.returncode == 1 and f"fatal alert: {alert}" in refused.stderr

@@ -44,6 +44,20 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
     metavar="FILE",
     help="Trust the CA certificates in FILE (default: the system's).",
 )
+@click.option(
+    "--cert",
+    "client_cert",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Our certificate (PEM/DER, chain allowed) for mutual TLS.",
+)
+@click.option(
+    "--key",
+    "client_key",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="The private key of --cert.",
+)
 @click.option("-p", "--port", type=click.IntRange(1, 65535), help="Port (default 443).")
 @click.option(
     "--scan",
@@ -71,6 +85,8 @@ def tls_hello(
     sigalgs: str | None,
     grease: bool,
     cacert: str | None,
+    client_cert: str | None,
+    client_key: str | None,
     port: int | None,
     scan: bool,
     keylog: str | None,
@@ -112,6 +128,10 @@ def tls_hello(
         kw["key_share_groups"] = (group_list[0],)
     if sig_list:
         kw["signature_algorithms"] = tuple(sig_list)
+    if bool(client_cert) != bool(client_key):
+        raise InputError("--cert and --key go together (mutual TLS)")
+    if client_cert:
+        kw["client_certs"], kw["client_key"] = _client_identity(client_cert, client_key)
     options = HelloOptions(
         server_name=server_name,
         alpn=tuple(p for p in (alpn or "").split(",") if p),
@@ -142,6 +162,20 @@ def _target(text: str, port: int | None) -> tuple[str, int]:
     if not host:
         raise InputError(f"{text!r}: no host")
     return host, port or 443
+
+
+def _client_identity(cert_path: str, key_path: str) -> tuple[tuple[bytes, ...], Any]:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from netlab.cli.cert import read_bounded
+    from netlab.core import x509 as x509core
+
+    certs = x509core.parse_certificates(read_bounded(cert_path), cert_path)
+    key = x509core.parse_private_key(read_bounded(key_path), key_path)
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if certs[0].public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        raise InputError(f"{key_path!r} is not the key of {cert_path!r}")
+    return tuple(c.public_bytes(Encoding.DER) for c in certs), key
 
 
 def _is_address(host: str) -> bool:

@@ -46,6 +46,9 @@ class HelloOptions:
     signature_algorithms: tuple[int, ...] = tuple(DEFAULT_SIGALGS)
     grease: bool = False
     timeout: float = 5.0
+    # Mutual TLS: our certificate chain (DER, leaf first) and its private key object.
+    client_certs: tuple[bytes, ...] = ()
+    client_key: Any = None
 
     def offered_suites(self) -> list[int]:
         if self.suites is not None:
@@ -136,6 +139,7 @@ class TlsHello(CoreBase):
         self.write: tc.RecordCipher | None = None
         self.master: bytes = b""
         self.server_ccs = False
+        self.awaiting_verdict = False  # TLS 1.3 with a client certificate asked for
         self._deadline: int | None = None
 
     # --- the session-core interface -------------------------------------------------------
@@ -278,6 +282,14 @@ class TlsHello(CoreBase):
             ctype, plain = self.read.open13(rec.payload)
             if ctype == tls.ALERT:
                 return self._alert(plain, now)
+            if self.awaiting_verdict:  # accepted: the server goes on after our Finished
+                name = (
+                    "NewSessionTicket"
+                    if ctype == tls.HANDSHAKE and plain[:1] == b"\x04"
+                    else tls.CONTENT_TYPES.get(ctype, str(ctype))
+                )
+                self.result.messages.append(Message(SERVER, name, now, len(plain), True))
+                return self._done(now, self._close_notify13(now))
             if ctype == tls.HANDSHAKE:
                 return self._messages(self.inner.feed(plain), now, encrypted=True)
             return []
@@ -456,26 +468,45 @@ class TlsHello(CoreBase):
         )
         out = tls.record(tls.CHANGE_CIPHER_SPEC, b"\x01")  # middlebox compatibility (§D.4)
         flight = []
-        if r.client_certificate_requested:  # no certificate of ours: an empty Certificate
-            context = tls.Reader(self.cert_request, "CertificateRequest").vec(1)
-            empty = (
-                bytes([11])
-                + (len(context) + 4).to_bytes(3, "big")
-                + bytes([len(context)])
-                + context
-                + b"\0\0\0"
-            )
-            flight.append(empty)
-            r.messages.append(Message(CLIENT, "Certificate (empty)", now, len(empty), True))
+        if r.client_certificate_requested:
+            flight += self._client_auth13(now)
         verify = tc.finished_verify_data(suite, s.client_handshake, self.transcript + flight)
         flight.append(bytes([20]) + len(verify).to_bytes(3, "big") + verify)
         for message in flight:
             out += self.write.seal13(tls.HANDSHAKE, message)
         r.messages.append(Message(CLIENT, "Finished", now, len(verify) + 4, True))
-        app = tc.RecordCipher(suite, *tc.traffic_keys(suite, s.client_application))
-        out += app.seal13(tls.ALERT, b"\x01\x00")
-        r.messages.append(Message(CLIENT, "Alert (warning, close_notify)", now, 2, True))
-        return self._done(now, out)
+        self.app_write = tc.RecordCipher(suite, *tc.traffic_keys(suite, s.client_application))
+        if r.client_certificate_requested:
+            # The server judges our certificate after our Finished: wait for its verdict
+            # (a NewSessionTicket or data means accepted, an alert refused).
+            self.read = tc.RecordCipher(suite, *tc.traffic_keys(suite, s.server_application))
+            self.awaiting_verdict = True
+            return [Write(self.CONN, out)]
+        return self._done(now, out + self._close_notify13(now))
+
+    def _close_notify13(self, now: int) -> bytes:
+        self.result.messages.append(Message(CLIENT, "Alert (warning, close_notify)", now, 2, True))
+        return self.app_write.seal13(tls.ALERT, b"\x01\x00")
+
+    def _client_auth13(self, now: int) -> list[bytes]:
+        """Our Certificate (empty without --cert) and CertificateVerify (RFC 8446 §4.4.2-3)."""
+        o, r = self.options, self.result
+        context = tls.Reader(self.cert_request, "CertificateRequest").vec(1)
+        entries = b"".join(len(c).to_bytes(3, "big") + c + b"\0\0" for c in o.client_certs)
+        body = bytes([len(context)]) + context + len(entries).to_bytes(3, "big") + entries
+        cert = _handshake(11, body)
+        name = "Certificate" if o.client_certs else "Certificate (empty: no --cert)"
+        r.messages.append(Message(CLIENT, name, now, len(cert), True))
+        if not o.client_certs:
+            return [cert]
+        digest = tc.transcript_hash(self.suite.hash, [*self.transcript, cert])
+        content = b" " * 64 + b"TLS 1.3, client CertificateVerify\x00" + digest
+        scheme, signature = _sign(o.client_key, content, tls13=True)
+        verify = _handshake(
+            15, scheme.to_bytes(2, "big") + len(signature).to_bytes(2, "big") + signature
+        )
+        r.messages.append(Message(CLIENT, "CertificateVerify", now, len(verify), True))
+        return [cert, verify]
 
     # --- TLS 1.2 ---------------------------------------------------------------------------------
     def _on_server_key_exchange(self, m: tls.HandshakeMessage, now: int) -> list:
@@ -509,10 +540,37 @@ class TlsHello(CoreBase):
             body = len(encrypted).to_bytes(2, "big") + encrypted
             r.secrets["pre_master_secret"] = pre_master.hex()
             r.secrets["encrypted_pre_master_secret"] = encrypted.hex()
-        if r.client_certificate_requested:
-            raise tls.TlsError("the server asks for a client certificate (mutual TLS)")
+        out = b""
+        if r.client_certificate_requested:  # our Certificate comes before the key exchange
+            entries = b"".join(len(c).to_bytes(3, "big") + c for c in self.options.client_certs)
+            cert = _handshake(11, len(entries).to_bytes(3, "big") + entries)
+            self.transcript.append(cert)
+            out += tls.record(tls.HANDSHAKE, cert)
+            r.messages.append(
+                Message(
+                    CLIENT,
+                    "Certificate"
+                    if self.options.client_certs
+                    else "Certificate (empty: no --cert)",
+                    now,
+                    len(cert),
+                )
+            )
         cke = bytes([16]) + len(body).to_bytes(3, "big") + body
         self.transcript.append(cke)
+        out += tls.record(tls.HANDSHAKE, cke)
+        r.messages.append(Message(CLIENT, "ClientKeyExchange", now, len(cke)))
+        if r.client_certificate_requested and self.options.client_certs:
+            # CertificateVerify: our key signs every handshake message so far (RFC 5246 §7.4.8).
+            scheme, signature = _sign(
+                self.options.client_key, b"".join(self.transcript), tls13=False
+            )
+            verify = _handshake(
+                15, scheme.to_bytes(2, "big") + len(signature).to_bytes(2, "big") + signature
+            )
+            self.transcript.append(verify)
+            out += tls.record(tls.HANDSHAKE, verify)
+            r.messages.append(Message(CLIENT, "CertificateVerify", now, len(verify)))
         sr = r.server_hello.random
         self.master = tc.master_secret12(suite, pre_master, self.client_random, sr)
         keys = tc.key_block12(suite, self.master, self.client_random, sr)
@@ -524,12 +582,37 @@ class TlsHello(CoreBase):
         finished = bytes([20, 0, 0, 12]) + verify
         self.transcript.append(finished)
         r.messages += [
-            Message(CLIENT, "ClientKeyExchange", now, len(cke)),
             Message(CLIENT, "ChangeCipherSpec", now, 1),
             Message(CLIENT, "Finished", now, 16, True),
         ]
-        out = tls.record(tls.HANDSHAKE, cke) + tls.record(tls.CHANGE_CIPHER_SPEC, b"\x01")
+        out += tls.record(tls.CHANGE_CIPHER_SPEC, b"\x01")
         return [Write(self.CONN, out + self.write.seal12(tls.HANDSHAKE, finished))]
+
+
+def _handshake(mtype: int, body: bytes) -> bytes:
+    return bytes([mtype]) + len(body).to_bytes(3, "big") + body
+
+
+def _sign(key: Any, content: bytes, *, tls13: bool) -> tuple[int, bytes]:
+    """Sign CONTENT with our client key: (SignatureScheme, signature). RSA signs with
+    PSS in TLS 1.3 (RFC 8446 §4.2.3 forbids PKCS #1 v1.5 there), PKCS #1 v1.5 in 1.2."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        if tls13:
+            pss = padding.PSS(padding.MGF1(hashes.SHA256()), hashes.SHA256().digest_size)
+            return 0x0804, key.sign(content, pss, hashes.SHA256())
+        return 0x0401, key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        size = key.curve.key_size
+        scheme, hash_alg = {256: (0x0403, hashes.SHA256()), 384: (0x0503, hashes.SHA384())}.get(
+            size, (0x0603, hashes.SHA512())
+        )
+        return scheme, key.sign(content, ec.ECDSA(hash_alg))
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return 0x0807, key.sign(content)
+    raise ValueError(f"a {type(key).__name__} cannot sign a TLS CertificateVerify")
 
 
 def _title(name: str) -> str:
