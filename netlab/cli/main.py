@@ -64,6 +64,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.ping:ping",
         "Send ICMP echo requests (raw packets, kernel timestamps), like iputils ping.",
     ),
+    "rtmp-handshake": CommandEntry(
+        "netlab.cli.rtmp_handshake:rtmp_handshake",
+        "RTMP from C0/C1 to the first H.264 frames: commands, chunks, NAL units.",
+    ),
     "sniff": CommandEntry(
         "netlab.cli.sniff:sniff",
         "Capture live packets on an interface (tcpdump filter syntax); views as in dissect.",
@@ -96,6 +100,8 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
     "tcp-handshake": (False, {"result": None, "segments": [], "interrupted": True}),
     "dns-query": (False, {"rcode": "INTERRUPTED", "answers": [], "interrupted": True}),
     "http": (False, {"requests": [], "connections": [], "hpack": [], "interrupted": True}),
+    "rtmp-handshake": (False, {"handshake": None, "commands": [], "frames": [],
+                               "completed": False, "interrupted": True}),
     "tls-hello": (False, {"completed": False, "error": "interrupted", "interrupted": True}),
 }  # fmt: skip
 

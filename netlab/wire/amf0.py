@@ -1,0 +1,226 @@
+"""AMF0 (Adobe's Action Message Format 0): the values RTMP commands carry.
+
+`decode_values(data)` reads every value of a command or data message (name,
+transaction id, command object, arguments); `encode(value)` writes one. Python
+types map as: float/int → number, bool → boolean, str → string (long string past
+65535 bytes), dict → object, `EcmaArray` → ECMA array, list → strict array,
+None → null, `Undefined` → undefined. Decoding is bounded: nesting depth,
+element counts and lengths are checked against what is left of the message; the
+AMF3 switch marker is recognised and stops decoding (`Amf3` placeholder).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+MAX_DEPTH = 64
+MAX_ELEMENTS = 100_000
+
+NUMBER, BOOLEAN, STRING, OBJECT, MOVIECLIP, NULL, UNDEFINED, REFERENCE = 0, 1, 2, 3, 4, 5, 6, 7
+ECMA_ARRAY, OBJECT_END, STRICT_ARRAY, DATE, LONG_STRING, UNSUPPORTED = 8, 9, 10, 11, 12, 13
+XML_DOCUMENT, TYPED_OBJECT, AVMPLUS = 15, 16, 17
+TYPE_NAMES = {
+    0: "number",
+    1: "boolean",
+    2: "string",
+    3: "object",
+    5: "null",
+    6: "undefined",
+    7: "reference",
+    8: "ecma-array",
+    10: "strict-array",
+    11: "date",
+    12: "long-string",
+    15: "xml",
+    16: "typed-object",
+    17: "amf3",
+}
+
+
+class AmfError(ValueError):
+    """AMF0 bytes that do not decode (one line)."""
+
+
+class EcmaArray(dict):
+    """An ECMA array (onMetaData's usual container): a dict that encodes as type 8."""
+
+
+class Undefined:
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+UNDEFINED_VALUE = Undefined()
+
+
+@dataclass(frozen=True)
+class Date:
+    millis: float
+    timezone: int = 0
+
+
+@dataclass(frozen=True)
+class Amf3:
+    """The AVM+ switch: what follows is AMF3, which netlab does not decode."""
+
+    offset: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    index: int
+
+
+# --- decoding -------------------------------------------------------------------------------------
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos, self.count = data, 0, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise AmfError(f"AMF0 truncated at byte {self.pos} ({n} bytes needed)")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return struct.unpack(">H", self.take(2))[0]
+
+    def u32(self) -> int:
+        return struct.unpack(">I", self.take(4))[0]
+
+    def utf8(self, n: int) -> str:
+        return self.take(n).decode("utf-8", "replace")
+
+
+def decode_values(data: bytes) -> list:
+    """Every AMF0 value in DATA, in order (a command: name, transaction id, object …)."""
+    r = _Reader(data)
+    values = []
+    while r.pos < len(data):
+        value = _value(r, 0)
+        values.append(value)
+        if isinstance(value, Amf3):
+            break
+    return values
+
+
+def _value(r: _Reader, depth: int):
+    if depth > MAX_DEPTH:
+        raise AmfError(f"AMF0 values nested deeper than {MAX_DEPTH}")
+    r.count += 1
+    if r.count > MAX_ELEMENTS:
+        raise AmfError(f"more than {MAX_ELEMENTS} AMF0 values in one message")
+    marker = r.u8()
+    if marker == NUMBER:
+        return struct.unpack(">d", r.take(8))[0]
+    if marker == BOOLEAN:
+        return r.u8() != 0
+    if marker == STRING:
+        return r.utf8(r.u16())
+    if marker == LONG_STRING:
+        return r.utf8(r.u32())
+    if marker in (OBJECT, ECMA_ARRAY, TYPED_OBJECT):
+        if marker == ECMA_ARRAY:
+            r.u32()  # an approximate count: the end marker is what ends it
+            obj: dict = EcmaArray()
+        else:
+            if marker == TYPED_OBJECT:
+                r.utf8(r.u16())  # the class name
+            obj = {}
+        return _properties(r, obj, depth)
+    if marker == STRICT_ARRAY:
+        count = r.u32()
+        if count > len(r.data) - r.pos:  # every value takes at least one byte
+            raise AmfError(f"strict array of {count} values in {len(r.data) - r.pos} bytes")
+        return [_value(r, depth + 1) for _ in range(count)]
+    if marker in (NULL, UNSUPPORTED):
+        return None
+    if marker == UNDEFINED:
+        return UNDEFINED_VALUE
+    if marker == REFERENCE:
+        return Reference(r.u16())
+    if marker == DATE:
+        millis = struct.unpack(">d", r.take(8))[0]
+        return Date(millis, struct.unpack(">h", r.take(2))[0])
+    if marker == XML_DOCUMENT:
+        return r.utf8(r.u32())
+    if marker == AVMPLUS:
+        return Amf3(r.pos - 1)
+    raise AmfError(f"unknown AMF0 type marker {marker} at byte {r.pos - 1}")
+
+
+def _properties(r: _Reader, obj: dict, depth: int) -> dict:
+    while True:
+        key = r.utf8(r.u16())
+        if key == "" and r.data[r.pos : r.pos + 1] == bytes([OBJECT_END]):
+            r.pos += 1
+            return obj
+        obj[key] = _value(r, depth + 1)
+
+
+# --- encoding -------------------------------------------------------------------------------------
+def encode(value) -> bytes:
+    if isinstance(value, bool):
+        return bytes([BOOLEAN, 1 if value else 0])
+    if isinstance(value, int | float):
+        number = float(value)
+        if math.isnan(number):
+            number = float("nan")
+        return bytes([NUMBER]) + struct.pack(">d", number)
+    if isinstance(value, str):
+        raw = value.encode()
+        if len(raw) > 0xFFFF:
+            return bytes([LONG_STRING]) + struct.pack(">I", len(raw)) + raw
+        return bytes([STRING]) + struct.pack(">H", len(raw)) + raw
+    if value is None:
+        return bytes([NULL])
+    if isinstance(value, Undefined):
+        return bytes([UNDEFINED])
+    if isinstance(value, EcmaArray):
+        return bytes([ECMA_ARRAY]) + struct.pack(">I", len(value)) + _encode_properties(value)
+    if isinstance(value, dict):
+        return bytes([OBJECT]) + _encode_properties(value)
+    if isinstance(value, list | tuple):
+        return bytes([STRICT_ARRAY]) + struct.pack(">I", len(value)) + b"".join(map(encode, value))
+    if isinstance(value, Date):
+        return bytes([DATE]) + struct.pack(">dh", value.millis, value.timezone)
+    raise TypeError(f"cannot encode {type(value).__name__} as AMF0")
+
+
+def _encode_properties(obj: dict) -> bytes:
+    out = bytearray()
+    for key, val in obj.items():
+        raw = str(key).encode()
+        out += struct.pack(">H", len(raw)) + raw + encode(val)
+    return bytes(out) + b"\x00\x00" + bytes([OBJECT_END])
+
+
+def encode_values(*values) -> bytes:
+    return b"".join(encode(v) for v in values)
+
+
+def to_json(value):
+    """A decoded value as plain JSON data (dates as ISO-less millis, AMF3 as a marker)."""
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    if isinstance(value, Undefined):
+        return None
+    if isinstance(value, Date):
+        return {"date_ms": value.millis, "timezone": value.timezone}
+    if isinstance(value, Amf3):
+        return {"amf3_at": value.offset}
+    if isinstance(value, Reference):
+        return {"reference": value.index}
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
