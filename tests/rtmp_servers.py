@@ -1,0 +1,210 @@
+"""RTMP peers on loopback for tests: nginx with Debian's RTMP module, ffmpeg publishing
+a test pattern into it, and hostile servers (one bad behaviour each).
+
+Every process is started by the test, stopped by pid, and bounded in time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, seconds: float = 10) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class NginxRtmp:
+    """nginx-rtmp on 127.0.0.1:PORT, application `live` (recording to DIR/rec when asked)."""
+
+    def __init__(self, tmp: Path, *, record: bool = False, chunk_size: int = 4096) -> None:
+        self.dir = tmp / "nginx-rtmp"
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.dir / "rec").mkdir(exist_ok=True)
+        self.port = free_port()
+        rec = (
+            f"record all; record_path {self.dir / 'rec'}; record_unique off;"
+            if record
+            else "record off;"
+        )
+        (self.dir / "nginx.conf").write_text(f"""
+load_module {RTMP_MODULE};
+daemon off;
+master_process off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/logs/error.log notice;
+events {{ worker_connections 64; }}
+rtmp {{ server {{ listen 127.0.0.1:{self.port}; chunk_size {chunk_size};
+  application live {{ live on; {rec} }} }} }}
+""")
+        self.proc: subprocess.Popen | None = None
+        self.publisher: subprocess.Popen | None = None
+
+    def url(self, stream: str) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{stream}"
+
+    def __enter__(self) -> NginxRtmp:
+        self.proc = subprocess.Popen(
+            ["nginx", "-e", "stderr", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port)
+        return self
+
+    def publish_testsrc(self, stream: str = "test", gop: int = 25) -> None:
+        """ffmpeg publishing a 320x240 test pattern, one IDR every GOP frames, until stopped."""
+        argv = [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-profile:v",
+            "baseline",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-t",
+            "60",
+            "-f",
+            "flv",
+            self.url(stream),
+        ]
+        self.publisher = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(1.5)  # the stream is live once ffmpeg has sent its first GOP
+
+    def __exit__(self, *exc) -> None:
+        _stop(self.publisher)
+        _stop(self.proc)
+
+
+# --- hostile servers ------------------------------------------------------------------------------
+def _chunk0(csid: int, type_id: int, payload: bytes, length: int | None = None) -> bytes:
+    n = len(payload) if length is None else length
+    head = bytes([csid]) + b"\0\0\0" + n.to_bytes(3, "big") + bytes([type_id]) + b"\0\0\0\0"
+    return head + payload
+
+
+def _nested_amf(depth: int) -> bytes:
+    body = b"\x02\x00\x07_result" + b"\x00" + struct.pack(">d", 1.0)
+    inner = b"\x05"
+    for _ in range(depth):
+        inner = b"\x03\x00\x01a" + inner + b"\x00\x00\x09"
+    return body + inner
+
+
+HOSTILE = {
+    "huge-chunk-size": lambda: _chunk0(2, 1, struct.pack(">I", 0x7FFFFFFF)),
+    "huge-message": lambda: _chunk0(3, 20, b"\x02" * 100, length=16 * 1024 * 1024 - 1),
+    "deep-amf": lambda: _big_chunks(3, 20, _nested_amf(10_000)),
+    "not-rtmp": None,
+}
+
+
+def _big_chunks(csid: int, type_id: int, payload: bytes) -> bytes:
+    """A message cut at the default chunk size of 128 (fmt 0, then fmt 3 chunks)."""
+    out = _chunk0(csid, type_id, payload[:128], length=len(payload))
+    for i in range(128, len(payload), 128):
+        out += bytes([0xC0 | csid]) + payload[i : i + 128]
+    return out
+
+
+class HostileRtmpServer:
+    """Does the handshake properly, then sends one bad message."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/x"
+
+    def __enter__(self) -> HostileRtmpServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(15)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        end = time.monotonic() + 15
+        while not self.stop.is_set() and time.monotonic() < end:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            with contextlib.suppress(OSError), conn:
+                conn.settimeout(5)
+                self._one(conn)
+
+    def _one(self, conn: socket.socket) -> None:
+        if self.name == "not-rtmp":
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"x" * 4000)
+            time.sleep(0.3)
+            return
+        data = b""
+        while len(data) < 1537:
+            piece = conn.recv(4096)
+            if not piece:
+                return
+            data += piece
+        c1 = data[1:1537]
+        conn.sendall(b"\x03" + b"\0" * 8 + os.urandom(1528) + c1)
+        conn.recv(65536)  # C2 and connect
+        conn.sendall(HOSTILE[self.name]())
+        time.sleep(0.3)
