@@ -38,7 +38,9 @@ SCRIPTS = {
     # A record length past 2^14 + 2048, and bytes that never end.
     "huge-record": lambda: _record(22, b"\x02" * 64, length=0xFFFF),
     # A handshake message claiming 16 MB.
-    "huge-handshake": lambda: _record(22, _handshake(11, b"\x00" * 100, length=16 * 1024 * 1024 - 1)),
+    "huge-handshake": lambda: _record(
+        22, _handshake(11, b"\x00" * 100, length=16 * 1024 * 1024 - 1)
+    ),
     # A certificate list of 1,000 (tiny) entries.
     "thousand-certs": lambda: b"".join(
         _record(22, piece)

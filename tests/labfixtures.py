@@ -98,7 +98,13 @@ class LabHandle:
 
 
 # Programs each kind of service needs (beyond `ip`, always needed).
-SERVICE_TOOLS = {"dns": ("named",), "http": ("nginx",)}
+SERVICE_TOOLS = {
+    "dns": ("named",),
+    "http": ("nginx",),
+    "tls": ("openssl",),
+    "rtmp": ("nginx",),  # and its RTMP module: tests/test_lab_stream.py checks the file
+    "publish": ("ffmpeg",),
+}
 
 
 def require_lab_tools(topo: Any, extra: tuple[str, ...] = ()) -> None:

@@ -105,14 +105,16 @@ class Route:
 
 @dataclass
 class ServiceSpec:
-    """A service on a node: its type (dns, tcp, http) and the type's own options."""
+    """A service on a node: its type (dns, tcp, http, tls) and the type's own options."""
 
     type: str
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        role = self.options.get("role")
+        """The type, with the dns `role` or the tls `fixture` (``dns:root``,
+        ``tls:expired``): names its folder, its log and its line in `lab status`."""
+        role = self.options.get("role") or self.options.get("fixture")
         return f"{self.type}:{role}" if role else self.type
 
 
@@ -722,6 +724,7 @@ def _check_services(topo: Topology, at) -> None:
 
     for node in topo.nodes.values():
         taken: dict[tuple[str, int], int] = {}
+        labels: dict[str, int] = {}
         for i, spec in enumerate(node.services):
             problem = check_service(topo, node, spec)
             if problem:
@@ -729,6 +732,12 @@ def _check_services(topo: Topology, at) -> None:
                     at("node", node.name, "services", i),
                     f"node '{node.name}': service '{spec.type}': {problem}",
                 )
+            # The label names the service's folder, log and status line: one each.
+            first = labels.setdefault(spec.label, i)
+            if first != i:
+                raise _Problem(at("node", node.name, "services", i),
+                               f"node '{node.name}': service '{spec.label}' twice "
+                               f"(#{first + 1} and #{i + 1}): one per node")  # fmt: skip
             for transport, port in service_class(spec.type).listens(spec):
                 first = taken.setdefault((transport, port), i)
                 if first != i:

@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "dns": "netlab.lab.services.dns:DnsService",
     "tcp": "netlab.lab.services.tcp:TcpService",
     "http": "netlab.lab.services.http:HttpService",
+    "tls": "netlab.lab.services.tls:TlsService",
 }
 
 

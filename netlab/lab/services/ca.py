@@ -112,7 +112,8 @@ def _same_address(text: str, addrs: list[str]) -> bool:
 # Making the files (imports `cryptography` only here: labs without TLS never load it)
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
+def write_file(path: Path, data: bytes, private: bool = False) -> None:
+    """Write DATA to PATH, mode 0644, or 0600 for a key (whatever the umask)."""
     mode = 0o600 if private else 0o644
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:
@@ -227,11 +228,17 @@ def _ensure_ca(run_dir: Path, lab: str):
         [(x509.BasicConstraints(ca=True, path_length=0), True), (_ca_usage(), True)],
         now,
     )
-    _write(folder / "root.key", _key_pem(root_key), private=True)
-    _write(key_path, _key_pem(inter_key), private=True)
-    _write(cert_path, _cert_pem(inter))
-    _write(folder / ROOT_PEM, _cert_pem(root))  # last: its presence means "CA complete"
+    write_file(folder / "root.key", _key_pem(root_key), private=True)
+    write_file(key_path, _key_pem(inter_key), private=True)
+    write_file(cert_path, _cert_pem(inter))
+    write_file(folder / ROOT_PEM, _cert_pem(root))  # last: its presence means "CA complete"
     return inter, inter_key
+
+
+def lab_ca(run_dir: Path, lab: str):
+    """The lab's intermediate CA as (certificate, private key), the root and the
+    intermediate being made first if this lab has none yet (`cryptography` objects)."""
+    return _ensure_ca(run_dir, lab)
 
 
 def issue_leaf(
@@ -280,7 +287,7 @@ def issue_leaf(
         key=folder / "leaf.key",
         root=root_path(run_dir),
     )
-    _write(files.key, _key_pem(key), private=True)
-    _write(files.cert, _cert_pem(leaf))
-    _write(files.chain, _cert_pem(leaf) + _cert_pem(inter))
+    write_file(files.key, _key_pem(key), private=True)
+    write_file(files.cert, _cert_pem(leaf))
+    write_file(files.chain, _cert_pem(leaf) + _cert_pem(inter))
     return files

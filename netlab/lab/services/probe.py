@@ -67,6 +67,28 @@ def tls_alpn(
             return None
 
 
+def tls_handshake(
+    ns: str, addr: str, port: int, cert: os.PathLike | None = None, key: os.PathLike | None = None
+) -> bool:
+    """A TLS handshake completes (presenting the client certificate `cert` with its
+    `key` when given). The server's certificate is not verified: a fixture server may
+    be broken on purpose, and this asks only whether it answers."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    sock = netns.socket_in(ns, _family(addr), socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            if cert is not None:
+                context.load_cert_chain(cert, key)
+            sock.connect((addr, port))
+            with context.wrap_socket(sock, server_hostname="probe"):
+                return True
+        except (OSError, ssl.SSLError):
+            return False
+
+
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 H2_SETTINGS = 0x4
 
