@@ -387,6 +387,8 @@ class RtmpClient(CoreBase):
             elif values and values[0] == "@setDataFrame" and len(values) > 2:
                 r.metadata = amf0.to_json(values[2])
             return []
+        if t in (rtmp.VIDEO, rtmp.AUDIO) and not m.payload:
+            return []  # an empty media message (nginx-rtmp sends one as a stream starts)
         if t == rtmp.VIDEO:
             return self._video(m, now)
         if t == rtmp.AUDIO:

@@ -6,7 +6,8 @@
   3. configure every namespace in parallel (`ip -n NS -batch`), set sysctls,
      impairments (netem, or nftables/tbf where the kernel has no netem);
   4. write the name files under /etc/netns/<ns>/ (hosts, resolv.conf);
-  5. start the services, record their pids, wait until each answers.
+  5. start the services, record their pids, wait until each answers (in groups of
+     equal `Service.order()`: a lower group answers before the next starts).
   Any failure, Ctrl-C or SIGTERM on the way runs `teardown` on the ledger so far
   and re-raises: an interrupted `up` leaves nothing behind.
 
@@ -379,8 +380,13 @@ def _services(topo: Topology, name: str, run_dir: Path) -> list[Service]:
 
 def _start_services(topo: Topology, name: str, book: Ledger, guard: _SignalGuard) -> None:
     services = _services(topo, name, book.run_dir)
-    started = []
+    started: list[tuple[Service, subprocess.Popen, Path]] = []
     for svc in services:
+        if started and svc.order() > started[-1][0].order():
+            # Services of one order start together; the next order starts once they all
+            # answer (an RTMP server before the ffmpeg that publishes into it).
+            _await_ready(started)
+            started = []
         svc.ctx.dir.mkdir(parents=True, exist_ok=True)
         argv = svc.prepare()
         log_path = book.run_dir / "logs" / f"{svc.ctx.label}.log"

@@ -77,17 +77,26 @@ def _lab(console: Console, lab: dict[str, Any], headline: str | None = None) -> 
     for svc in lab["services"]:
         line = Text(f"  service {svc['node']} {svc['service']} pid {svc['pid']} ")
         line.append(svc["health"], style=HEALTH_STYLE.get(svc["health"], "value"))
-        detail = {
-            k: v
-            for k, v in svc.items()
-            if k in ("ports", "port", "https_port", "h2c_port", "zone", "program", "cacert")
-            and v is not None
-        }
+        detail = {k: v for k, v in svc.items() if k in SERVICE_DETAILS and v is not None}
         if detail:
             line.append("  " + " ".join(f"{k} {_fmt(v)}" for k, v in detail.items()), style="muted")
         console.print(line)
     if lab.get("missing_namespaces"):
         console.print(f"  missing namespaces: {', '.join(lab['missing_namespaces'])}", style="bad")
+
+
+# What the text view shows of a service's details (`lab status --json` has them all).
+SERVICE_DETAILS = (
+    "ports",
+    "port",
+    "https_port",
+    "h2c_port",
+    "zone",
+    "program",
+    "cacert",
+    "url",
+    "stat_url",
+)
 
 
 def _fmt(value: Any) -> str:

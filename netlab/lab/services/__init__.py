@@ -32,6 +32,8 @@ REGISTRY: dict[str, str] = {
     "tcp": "netlab.lab.services.tcp:TcpService",
     "http": "netlab.lab.services.http:HttpService",
     "tls": "netlab.lab.services.tls:TlsService",
+    "rtmp": "netlab.lab.services.rtmp:RtmpService",
+    "publish": "netlab.lab.services.publish:PublishService",
 }
 
 
