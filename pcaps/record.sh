@@ -76,4 +76,32 @@ q +noedns TXT big.example.lab
 stop
 netlab lab down pcapdns >/dev/null
 tshark -r "$tmp/dns.pcap" -F pcapng -w "$here/dns.pcapng" 2>/dev/null
+
+# 5. HTTP from nginx on loopback, on tshark's HTTP ports: HTTP/1.1 on 80 (curl, one
+#    keep-alive connection: a page, a gzip-compressed chunked script, a 404) and
+#    cleartext HTTP/2 with prior knowledge on 8080 (curl: one page).
+mkdir -p "$tmp/www"
+printf '<html><head><title>netlab</title></head><body><p>hello from nginx</p></body></html>\n' > "$tmp/www/index.html"
+for i in $(seq 40); do echo "console.log(\"line $i\");"; done > "$tmp/www/app.js"
+cat > "$tmp/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1; pid $tmp/nginx.pid; error_log $tmp/error.log;
+events { worker_connections 64; }
+http {
+  access_log $tmp/access.log;
+  client_body_temp_path $tmp; proxy_temp_path $tmp; fastcgi_temp_path $tmp; uwsgi_temp_path $tmp; scgi_temp_path $tmp;
+  types { text/html html; application/javascript js; }
+  gzip on; gzip_min_length 20; gzip_types application/javascript;
+  server { listen 127.0.0.1:80; root $tmp/www; }
+  server { listen 127.0.0.1:8080 http2; root $tmp/www; }
+}
+EOF
+nginx -c "$tmp/nginx.conf" -p "$tmp" & srv=$!
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1/ && break; sleep 0.1; done
+capture "$tmp/http.pcap" lo "" "tcp port 80 or tcp port 8080"
+curl -s --http1.1 --compressed -o /dev/null -o /dev/null -o /dev/null \
+  http://127.0.0.1/ http://127.0.0.1/app.js http://127.0.0.1/missing
+curl -s --http2-prior-knowledge -o /dev/null http://127.0.0.1:8080/
+stop
+kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
+tshark -r "$tmp/http.pcap" -F pcapng -w "$here/http.pcapng" 2>/dev/null
 echo "recorded: $(ls "$here"/*.pcap*)"

@@ -1,8 +1,10 @@
 """One fuzzing target per input surface (issue 22), run in-process with hypothesis.
 
 Surfaces: CLI option values (numbers, interface names, addresses and prefixes, ports,
-capture filters), display filters, capture files, topology files, and the bytes a DNS or
-TCP peer sends. Each target states what may come out of hostile input — a clean
+capture filters), display filters, capture files (HTTP/1.1 and h2c among the seeds),
+topology files, the bytes a DNS or TCP peer sends, and an HTTP stream as the dissector
+reassembles it (HTTP/1.x on port 80, HTTP/2 behind its preface on any port). Each
+target states what may come out of hostile input — a clean
 `InputError`/usage error, a "malformed" mark, or a result — and anything else (a crash,
 a hang past the per-case deadline) is a finding.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import itertools
 import os
 import struct
 from datetime import timedelta
@@ -166,7 +169,8 @@ def test_fuzz_display_filters(sample_packets, words, noise):
 
 
 # --- capture files --------------------------------------------------------------------------------
-SEEDS = [(ROOT / "pcaps" / name).read_bytes() for name in ("tcp-udp.pcap", "arp-ping.pcapng")]
+SEEDS = [(ROOT / "pcaps" / name).read_bytes()
+         for name in ("tcp-udp.pcap", "arp-ping.pcapng", "http.pcapng")]  # fmt: skip
 
 
 @FUZZ
@@ -193,6 +197,72 @@ def test_fuzz_capture_files(seed, flips, cut):
             pkt = dissector.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
             assert pkt.layers
             assert no < 10_000
+
+
+# --- an HTTP stream, cut into segments -----------------------------------------------------------
+def _http_seeds() -> list[bytes]:
+    import hpack
+
+    def frame(ftype: int, flags: int, sid: int, payload: bytes) -> bytes:
+        return (
+            struct.pack("!I", len(payload))[1:]
+            + bytes([ftype, flags])
+            + struct.pack("!I", sid)
+            + payload
+        )
+
+    block = hpack.Encoder().encode([(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                                    (":authority", "a"), ("user-agent", "fuzz")])  # fmt: skip
+    h1 = (
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    h2 = (
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        + frame(4, 0, 0, struct.pack("!HI", 1, 100))
+        + frame(1, 0x05, 1, block[:6])
+        + frame(9, 0x04, 1, block[6:])
+        + frame(0, 0x09, 1, b"\x02data\0\0")
+        + frame(7, 0, 0, bytes(8))
+    )
+    return [h1, h2]
+
+
+HTTP_SEEDS = _http_seeds()
+
+
+@FUZZ
+@given(seed=st.sampled_from(HTTP_SEEDS), flips=st.lists(st.tuples(st.integers(0, 500),
+       st.integers(0, 255)), max_size=8), cuts=st.lists(st.integers(1, 500), max_size=8),
+       port=st.sampled_from([80, 8080, 5000]), close=st.booleans())  # fmt: skip
+def test_fuzz_http_streams(seed, flips, cuts, port, close):
+    """HTTP/1.x and HTTP/2 bytes, damaged and cut anywhere into segments of one TCP
+    stream: every segment decodes to layers or a malformed mark (never a decoder bug),
+    and nothing pending outgrows its bound."""
+    from netlab.dissect import Dissector
+    from netlab.render.packets import json_record, tree_lines
+
+    data = bytearray(seed)
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    bounds = sorted({c % len(data) for c in cuts} | {0, len(data)})
+    pieces = [bytes(data[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
+    d = Dissector()
+    seq = 1000
+    for no, piece in enumerate(pieces + ([b""] if close else []), 1):
+        flags = 0x11 if not piece else 0x18
+        tcp = struct.pack("!HHIIHHHH", 40000, port, seq, 1, 5 << 12 | flags, 65535, 0, 0) + piece
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0,
+                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 2]))  # fmt: skip
+        frame = bytes(12) + b"\x08\x00" + ip + tcp
+        seq += len(piece)
+        pkt = d.dissect(no, no, frame, len(frame), 1)
+        json_record(pkt)
+        tree_lines(pkt)
+        marks = [pkt.malformed or ""] + [layer.malformed or "" for layer in pkt.layers]
+        assert not [m for m in marks if "decoder error" in m or "cannot build fields" in m]
+    for stream in d.tcp.streams.values():
+        assert all(len(x.pending or b"") <= 1 << 20 for x in stream.dirs)
 
 
 # --- topology files -------------------------------------------------------------------------------

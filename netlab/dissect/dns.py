@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import netlab.dissect.registry as registry
 from netlab.dissect.model import (
+    ONE_PER_SEGMENT,
     Layer,
     Packet,
     cut_rows,
@@ -1014,6 +1015,7 @@ def _opt_tree(head: str, size: int, ttl: int, rdlength: int, edns: wire.Edns) ->
     return text
 
 
+ONE_PER_SEGMENT.add("dns")  # several messages in one TCP segment: "tcp:dns", as tshark
 registry.register(
     "dns",
     writers={_rows: (_json, _tree)},

@@ -117,7 +117,7 @@ class Dissector:
             return None
         return None if found is None else (src, dst, *found)
 
-    def track(self, no: int, data: bytes, wirelen: int, linktype: int) -> None:
+    def track(self, no: int, data: bytes, wirelen: int, linktype: int, ts_ns: int = 0) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only
         what changes the cross-packet state. Plain Ethernet frames are read at fixed
         offsets: IPv4 TCP and UDP update their streams; ARP, IPv4 ICMP and ICMPv6
@@ -128,17 +128,17 @@ class Dissector:
         if linktype == 1 and len(data) >= 34:
             ethertype = data[12] << 8 | data[13]
             if ethertype == 0x0800 and data[14] == 0x45:
-                if self._track_ipv4(no, data):
+                if self._track_ipv4(no, data, ts_ns):
                     return
             elif ethertype == 0x0806 or (ethertype == 0x86DD and data[20] == 58):
                 return
         light, self.light = self.light, True
         try:
-            self.dissect(no, 0, data, wirelen, linktype)
+            self.dissect(no, ts_ns, data, wirelen, linktype)
         finally:
             self.light = light
 
-    def _track_ipv4(self, no: int, data: bytes) -> bool:
+    def _track_ipv4(self, no: int, data: bytes, ts_ns: int) -> bool:
         """track() for an IPv4 header without options; False: take the light dissect."""
         total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
         if total < 20 or frag & 0x3FFF:
@@ -151,7 +151,7 @@ class Dissector:
                 self.udp_stream(data[26:30], sport, data[30:34], dport)
             return True
         if proto == 6:
-            return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34])
+            return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34], ts_ns)
         return proto not in (4, 41)  # IP in IP could carry TCP or UDP
 
     def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:
@@ -189,6 +189,8 @@ def load_protocols() -> None:
     `ping` does for the ICMP names) then stays as cheap as it was."""
     import netlab.dissect.arp
     import netlab.dissect.dns
+    import netlab.dissect.http
+    import netlab.dissect.http2
     import netlab.dissect.icmp
     import netlab.dissect.icmpv6
     import netlab.dissect.ip

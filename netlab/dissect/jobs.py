@@ -200,7 +200,7 @@ def _work(
             else:
                 track = dissector.track
                 for no, frame in frames:
-                    track(no, frame.data, frame.wirelen, frame.linktype)
+                    track(no, frame.data, frame.wirelen, frame.linktype, frame.ts_ns)
         warnings = list(cap.warnings)
     turns.finish()
     return warnings

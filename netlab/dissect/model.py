@@ -12,7 +12,8 @@ A row is a plain tuple `(depth, name, value, show, offset, length)`:
 - name: the Wireshark display-filter name (`ip.ttl`, `tcp.flags.syn`);
 - value: int, str, bool, bytes or float: what filters compare and JSON prints;
 - show: the text of the tree view ("Time to Live: 64"), or (function, args) that
-  makes it on demand (`show_text`), so JSON and filters skip the formatting;
+  makes it on demand (`show_text`), so JSON and filters skip the formatting; None
+  for a hidden field (Wireshark's hidden items: in filters and JSON, not in the tree);
 - offset, length: the bytes in the frame (for -x highlighting), or -1/0.
 """
 
@@ -41,6 +42,15 @@ FieldsFn = Callable[["Layer", bytes], list[Row]]
 # - TREE_WRITERS[fn](layer, buf): the layer's tree lines (heading first), joined by "\n".
 
 JSON_WRITERS: dict[FieldsFn, Callable[[Layer, bytes], str | None]] = {}
+# More bytes a layer shows after the frame's in the hex view (tshark -x: "Reassembled
+# TCP", "De-chunked entity body", "Decompressed Header" …), keyed by the layer's fields
+# function: fn(layer, buf) -> [(title, bytes), …]. Registered with registry.register.
+DATA_SOURCES: dict[FieldsFn, Callable[[Layer, bytes], list[tuple[str, bytes]]]] = {}
+# Protocols whose further PDUs in one TCP segment Wireshark decodes without naming the
+# protocol again in frame.protocols (tcp_dissect_pdus calls the PDU function directly;
+# HTTP loops over its messages itself): "tcp:dns", "tcp:http:http2", not "dns:dns".
+# Their modules add themselves; what a PDU carries (a body's media layer) still counts.
+ONE_PER_SEGMENT: set[str] = set()
 TREE_WRITERS: dict[FieldsFn, Callable[[Layer, bytes], str | None]] = {}
 
 
@@ -151,6 +161,8 @@ class Packet:
         if text is None:  # a few dozen layer stacks in any capture: each joined once
             names = []
             for proto in key:
+                if proto in ONE_PER_SEGMENT and proto in names:
+                    continue
                 names.append(proto)
                 if proto in ("eth", "vlan", "sll"):
                     names.append("ethertype")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
+from netlab.dissect.model import DATA_SOURCES, JSON_WRITERS, TREE_WRITERS
 
 Decoder = Callable[..., Any]
 Heuristic = Callable[[bytes, int, int], Decoder | None]
@@ -28,13 +28,38 @@ Heuristic = Callable[[bytes, int, int], Decoder | None]
 class StreamProtocol(NamedTuple):
     """A protocol carried over TCP in PDUs that may span segments (DNS over TCP, TLS …).
 
-    pdu_length(data) -> the length of the PDU that starts data, or None while too
-    few bytes are there to tell. TCP reassembles until a whole PDU is available and
-    then calls `decoder` on it, exactly as it would on a single segment.
+    pdu_length(data) -> the length of the PDU that starts data (at most its first 16
+    bytes are passed), or None while too few bytes are there to tell. TCP reassembles
+    until a whole PDU is available and then calls `decoder` on it, exactly as it would
+    on a single segment.
+
+    A protocol whose PDU boundaries depend on more than a PDU's first bytes (HTTP: the
+    head, the request a response answers, the end of the connection) gives `session`
+    instead: `session(proto)` makes one object per TCP stream (kept in the stream,
+    which then belongs to the protocol whatever its later segments look like) with
+
+    - `split(side, data, pos, end, fin, no, ts_ns, carried) -> (pdus, used, info)`: the
+      whole PDUs in data[pos:end] as [(decoder, start, stop)], where the bytes it has
+      dealt with end (`used`; the rest is kept and handed back, with more, next time),
+      and the info column for a segment that completes no PDU (None: TCP's own; "": none
+      before "[TCP segment of a reassembled PDU]"). `side` is the direction (0/1), `fin`
+      says the direction has ended (FIN/RST: a PDU that runs until the close is
+      complete), `no`/`ts_ns` the frame, `carried` how many of the bytes were pending
+      from earlier segments (0: all are this segment's). It is called for every
+      segment in order, also in the light pass of `--jobs`, so all the cross-segment
+      state (pairing requests with responses, HPACK tables) lives there, and the
+      decoders it returns only present what it found. Its work must be linear in the
+      bytes seen and its memory bounded (TCP keeps at most 1 MiB pending).
+    - `reset(side)`: the direction lost bytes (a gap, or the pending data grew past
+      the limit): start again from a clean state.
+
+    `decoder` is still called alone for a segment that cannot be reassembled (the
+    first fragment of an IP datagram).
     """
 
     decoder: Decoder
     pdu_length: Callable[[bytes], int | None]
+    session: Callable[[StreamProtocol], Any] | None = None
 
 
 LINKTYPES: dict[int, Decoder] = {}
@@ -59,11 +84,14 @@ def register(
     udp_ports: dict[int, Decoder] | None = None,
     tcp_ports: dict[int, Decoder | StreamProtocol] | None = None,
     udp_heuristics: tuple[Heuristic, ...] = (),
+    tcp_heuristics: tuple[Heuristic, ...] = (),
     writers: dict[Callable, tuple[Callable, Callable]] | None = None,
+    data_sources: dict[Callable, Callable] | None = None,
 ) -> None:
     """A protocol module's one registration: its display-filter names (Wireshark's), the
     link types, ethertypes, IP protocol numbers or ports that lead to its decoders, and
-    its fast writers ({fields function: (JSON writer, tree writer)}, see model.py)."""
+    its fast writers ({fields function: (JSON writer, tree writer)}, see model.py) and
+    the extra bytes its layers show in the hex view (model.DATA_SOURCES)."""
     FILTER_NAMES.update(names)
     LINKTYPES.update(linktypes or {})
     ETHERTYPES.update(ethertypes or {})
@@ -71,6 +99,8 @@ def register(
     UDP_PORTS.update(udp_ports or {})
     TCP_PORTS.update(tcp_ports or {})
     HEURISTICS["udp"] += udp_heuristics
+    HEURISTICS["tcp"] += tcp_heuristics
+    DATA_SOURCES.update(data_sources or {})
     for fields_fn, (json, tree) in (writers or {}).items():
         JSON_WRITERS[fields_fn] = json
         TREE_WRITERS[fields_fn] = tree

@@ -182,17 +182,26 @@ def phs_path(pkt: Packet) -> tuple[str, ...]:
     What Wireshark nests inside another protocol's tree is left out: IPv6 extension
     headers (ipv6.hopopts …) and all that an ICMP message carries, except that the
     payload of a quoted UDP datagram is drawn at the top as "data" (Wireshark's quirk,
-    kept so that the numbers match tshark's). A malformed mark adds "_ws.malformed".
+    kept so that the numbers match tshark's). Each PDU of a segment is an item of its
+    own (three pipelined requests: http, http, http), and a layer that is no item of
+    the tree (frame.protocols' "http" before "http2") is left out. A PDU reassembled
+    from several TCP segments adds Wireshark's "[Reassembled TCP Segments]" item
+    ("tcp.segments"), a malformed mark "_ws.malformed".
     """
     names: list[str] = []
+    reassembled = False
     for i, layer in enumerate(pkt.layers):
-        if "." in layer.proto:
+        if layer.data is not None:
+            reassembled = True
+        if "." in layer.proto or layer.title == "":
             continue
         names.append(layer.proto)
         if layer.proto in ICMP:
             if _quoted_udp_has_payload(pkt, i):
                 names.append("data")
             break
+    if reassembled:
+        names.append("tcp.segments")
     if pkt.malformed is not None:
         names.append("_ws.malformed")
     return tuple(names)

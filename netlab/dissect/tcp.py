@@ -103,12 +103,15 @@ class Direction:
 
 
 class Stream:
-    __slots__ = ("closed", "dirs", "index")
+    __slots__ = ("app", "closed", "dirs", "index")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.dirs = (Direction(), Direction())
         self.closed = False  # FIN or RST seen: a later SYN starts a new stream (port reuse)
+        # The session of a StreamProtocol with one (HTTP): once made, every later
+        # segment of the stream goes to it, whatever its ports or first bytes.
+        self.app: Any = None
 
 
 _PORTS = struct.Struct("!HH")
@@ -129,6 +132,7 @@ class TcpTracker:
     def __init__(self) -> None:
         self.streams: dict[bytes, Stream] = {}
         self.count = 0
+        self.sessions = 0  # streams that a session protocol has claimed (Stream.app)
 
     def lookup(
         self, src: bytes, sport: int, dst: bytes, dport: int, flags: int
@@ -148,6 +152,12 @@ class TcpTracker:
         key, side = conversation_key(src, sport, dst, dport)
         stream = self._current(key, flags)
         return None if stream is None else stream.dirs[side]
+
+    def session_of(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int):
+        """The session protocol (registry.StreamProtocol) the segment's stream belongs
+        to (HTTP found by its heuristic, say), or None; changes nothing."""
+        stream = self._current(conversation_key(src, sport, dst, dport)[0], flags)
+        return None if stream is None or stream.app is None else stream.app.proto
 
     def _current(self, key: bytes, flags: int) -> Stream | None:
         stream = self.streams.get(key)
@@ -202,13 +212,23 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.mark_malformed(layer, f"tcp: header length {hlen} runs past the captured data")
         return None
     if seg_len == 0:
+        if flags & 0x05 and fwd.pending and stream.app is not None:
+            # The close completes a PDU that runs until it (or shows one cut short).
+            return _reassemble_session(d, pkt, stream, fwd, buf, end, end, seq, True)
         return None
-    decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
+    if stream.app is not None:
+        decoder = stream.app.proto
+    else:
+        decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
         if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
             if d.light:
                 return None
             return decode_data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
+        if decoder.session is not None:
+            _claim(d, stream, decoder)
+            return _reassemble_session(d, pkt, stream, fwd, buf, payload, end, seq,
+                                       bool(flags & 0x05))  # fmt: skip
         return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
     if d.light:  # another process shows this packet: only the state above mattered
         return None
@@ -267,9 +287,16 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
     except Exception:
         return None
     seg_len = end - off - hlen
+    if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
+        proto = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
+        if proto is not None:  # a stream a session holds: its segments and its close
+            return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, proto)
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
         if decoder is not None:
+            if type(decoder) is registry.StreamProtocol and decoder.session is not None:
+                return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options,
+                                        decoder)  # fmt: skip
             return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder)
     _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
     return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
@@ -280,7 +307,7 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     off, end)` for one PDU (DNS over TCP does): only when the segment holds whole PDUs
     and its direction has nothing pending, so reassembly has nothing to join. The
     checks come first; the state then changes exactly as decode_tcp changes it."""
-    if not isinstance(proto, registry.StreamProtocol):
+    if not isinstance(proto, registry.StreamProtocol) or proto.session is not None:
         return None
     quick = getattr(proto.decoder, "columns", None)
     if quick is None:
@@ -306,7 +333,79 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     return found  # the last PDU's columns, as decode_tcp leaves them
 
 
-def track_segment(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes) -> bool:
+class _Columns:
+    """What a session's decoders set, for the one-line view without a Packet (duck-typed:
+    protocol, info, layers, mark_malformed)."""
+
+    __slots__ = ("info", "layers", "malformed", "protocol")
+
+    def __init__(self, info: str) -> None:
+        self.protocol = "TCP"
+        self.info = info
+        self.layers: list = []
+        self.malformed: str | None = None
+
+    def mark_malformed(self, layer, what: str) -> None:
+        if layer is not None and layer.malformed is None:
+            layer.malformed = what
+        if self.malformed is None:
+            self.malformed = what
+
+
+def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto):
+    """columns() for a segment of a stream a session protocol holds or claims now (HTTP):
+    the state changes as decode_tcp makes them, then the session's decoders run on a
+    stand-in for the Packet (no Packet, no Ethernet/IP/TCP layers), so the line is the
+    one dissect() gives. Never None: the choice was made before any change."""
+    seg_len = end - payload
+    stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    fin = bool(hdr[4] & 0x05)
+    if not seg_len:
+        if not (fin and fwd.pending and stream.app is not None):
+            return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+    elif any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+        return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+    else:
+        _claim(d, stream, proto)
+    # (the request times a session keeps are only ever shown in fields, which this view
+    # never builds: the frame's time is not needed here)
+    pdus, abandoned, partial = _gather_session(stream, fwd, buf, payload, end, hdr[2], fin, no, 0)
+    cut = " [reassembly abandoned: PDU over 1 MiB]" if abandoned else ""
+    if not pdus:
+        if partial is not None:
+            if not partial:
+                return "TCP", "[TCP segment of a reassembled PDU]"
+            return "TCP", partial + " [TCP segment of a reassembled PDU]"
+        info = _seen(hdr, fwd, rev, seg_len, options, analysis)[4] + cut
+        return "TCP", info if payload == end else info + " [TCP segment of a reassembled PDU]"
+    # TCP's own info is made only if no decoder replaces it (most often one does).
+    cols = _Columns("")
+    crashed = False
+    for fn, start, stop, other in pdus:
+        try:
+            fn(d, cols, buf if other is None else other, start, stop)
+        except Exception:  # as Dissector.run marks it (a frame's PDUs stop there)
+            if cols.malformed is None:
+                cols.malformed = "decoder error"
+            if cols.protocol == "TCP":
+                crashed = True
+            else:
+                cols.info += " [Malformed Packet]"
+            if other is None:
+                break
+    text = cols.info
+    if cols.protocol == "TCP":
+        text = _seen(hdr, fwd, rev, seg_len, options, analysis)[4] + cut + text
+        if crashed:
+            text += " [Malformed Packet]"
+    if cols.malformed is not None and "[Malformed" not in text:
+        text += " [Malformed Packet]"
+    return cols.protocol or "Frame", text
+
+
+def track_segment(
+    d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, ts_ns: int = 0
+) -> bool:
     """The light pass of `dissect --jobs` for a plain segment: the state decode_tcp would
     leave, without a Packet or layers. False when the segment is not plain (a header
     past the capture, odd options): then the caller runs the light dissect instead."""
@@ -321,13 +420,29 @@ def track_segment(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: b
     except Exception:  # decode_tcp fails at the same point, before any state changes
         return False
     seg_len = end - off - hlen
-    _stream, fwd, _rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    held = None
+    if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
+        held = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
+    stream, fwd, _rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    if held is not None:  # a session's segment or close: its state, as decode_tcp keeps it
+        if seg_len:
+            if not any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+                _gather_session(stream, fwd, buf, off + hlen, end, hdr[2], bool(hdr[4] & 0x05),
+                                no, ts_ns)  # fmt: skip
+        elif fwd.pending:
+            _gather_session(stream, fwd, buf, end, end, hdr[2], True, no, ts_ns)
+        return True
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
         if isinstance(decoder, registry.StreamProtocol) and not any(
             a[0] in ("retransmission", "keep_alive") for a in analysis
         ):
-            _gather(fwd, decoder, buf, off + hlen, end, hdr[2])
+            if decoder.session is not None:
+                _claim(d, stream, decoder)
+                _gather_session(stream, fwd, buf, off + hlen, end, hdr[2], bool(hdr[4] & 0x05),
+                                no, ts_ns)  # fmt: skip
+            else:
+                _gather(fwd, decoder, buf, off + hlen, end, hdr[2])
     return True
 
 
@@ -410,6 +525,73 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
         pkt.info += " [TCP segment of a reassembled PDU]"
         return decode_data(d, pkt, buf, off, end)
     return _decode_pdus(d, pkt, buf, pdus)
+
+
+def _claim(d, stream: Stream, proto) -> None:
+    """A session protocol takes the stream: its later segments all go to the session."""
+    if stream.app is None:
+        stream.app = proto.session(proto)
+        d.tcp.sessions += 1
+
+
+def _reassemble_session(d, pkt, stream: Stream, fwd: Direction, buf: bytes, off: int, end: int,
+                        seq: int, fin: bool):  # fmt: skip
+    """_reassemble for a protocol with a session (registry.StreamProtocol): the session
+    splits the bytes and says what a segment that completes nothing shows."""
+    pdus, abandoned, info = _gather_session(stream, fwd, buf, off, end, seq, fin, pkt.no,
+                                            pkt.ts_ns)  # fmt: skip
+    if abandoned:
+        pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
+    if d.light:
+        return None
+    if not pdus:
+        if off == end:  # a bare FIN or RST: nothing was waiting for the close
+            return None
+        if info is not None:
+            pkt.protocol, pkt.info = "TCP", info
+        pkt.info += (
+            " [TCP segment of a reassembled PDU]"
+            if pkt.info
+            else "[TCP segment of a reassembled PDU]"
+        )
+        return None  # tshark shows such a segment as TCP alone (no "data")
+    return _decode_pdus(d, pkt, buf, pdus)
+
+
+def _gather_session(stream: Stream, fwd: Direction, buf: bytes, off: int, end: int, seq: int,
+                    fin: bool, no: int, ts_ns: int):  # fmt: skip
+    """_gather through the stream's session. -> (pdus, abandoned, info)"""
+    app = stream.app
+    side = 0 if stream.dirs[0] is fwd else 1
+    pending = fwd.pending
+    if fwd.pending_seq is not None and fwd.pending_seq != seq:
+        if pending:
+            pending.clear()
+        app.reset(side)  # a gap: whatever was under way can never be completed faithfully
+    if pending:
+        old = len(pending)  # where this segment's bytes begin in the pending buffer
+        pending += buf[off:end]
+        found, used, info = app.split(side, pending, 0, len(pending), fin, no, ts_ns, old)
+        pdus = []
+        if found and found[0][1] < old:  # a PDU completed here: one buffer for all of them
+            whole = bytes(pending)  # (as tshark's "Reassembled TCP": all that is there)
+            pdus = [(fn, start, stop, whole) for fn, start, stop in found]
+        elif found:  # (only bytes passed over were pending: the PDUs are the frame's)
+            pdus = [(fn, off + start - old, off + stop - old, None) for fn, start, stop in found]
+        del pending[:used]
+    else:
+        found, used, info = app.split(side, buf, off, end, fin, no, ts_ns, 0)
+        pdus = [(fn, start, stop, None) for fn, start, stop in found]
+        if used < end:
+            if pending is None:
+                pending = fwd.pending = bytearray()
+            pending += buf[used:end]
+    fwd.pending_seq = (seq + end - off) & MASK
+    if pending is not None and len(pending) > MAX_PENDING:
+        pending.clear()
+        app.reset(side)
+        return pdus, True, info
+    return pdus, False, info
 
 
 def _gather(fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):

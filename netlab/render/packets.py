@@ -12,6 +12,7 @@ from json.encoder import encode_basestring as _jstr  # json.dumps(str) without A
 from typing import IO, Any
 
 from netlab.dissect.model import (
+    DATA_SOURCES,
     JSON_WRITERS,
     TREE_WRITERS,
     Packet,
@@ -198,9 +199,14 @@ def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
 
 
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
-    lines.append(layer.heading())
-    for depth, _name, _value, show, _off, _len in layer.rows(buf):
-        lines.append("    " * (depth + 1) + show_text(show))
+    heading = layer.heading()
+    rows = layer.rows(buf)
+    if not heading and not rows and not layer.malformed:
+        return  # a layer only frame.protocols names (tshark's "http" before "http2")
+    lines.append(heading)
+    for depth, _name, _value, show, _off, _len in rows:
+        if show is not None:  # None: a hidden field (filters and JSON only)
+            lines.append("    " * (depth + 1) + show_text(show))
     if layer.malformed:
         lines.append(f"    [Malformed: {layer.malformed}]")
 
@@ -208,13 +214,36 @@ def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
 def hex_lines(buf: bytes) -> list[str]:
     """tshark -x layout: offset, 16 bytes in hex (two groups of 8), ASCII."""
     lines = []
+    digits = 4 if len(buf) <= 0x10000 else len(f"{len(buf) - 1:x}")  # as tshark widens them
     for start in range(0, len(buf), 16):
         chunk = buf[start : start + 16]
         hexes = " ".join(f"{b:02x}" for b in chunk[:8])
         if len(chunk) > 8:
             hexes += "  " + " ".join(f"{b:02x}" for b in chunk[8:])
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{start:04x}  {hexes:<49}  {text}")
+        lines.append(f"{start:0{digits}x}  {hexes:<49}  {text}")
+    return lines
+
+
+def packet_hex_lines(pkt: Packet) -> list[str]:
+    """The -x view of a packet: the frame's bytes, then any bytes its layers made of
+    them (reassembled, de-chunked, decompressed), each titled as tshark titles them."""
+    sources: list[tuple[str, bytes]] = []
+    for layer in pkt.layers:
+        fn = DATA_SOURCES.get(layer.fields_fn)  # type: ignore[arg-type]
+        if fn is not None:
+            try:
+                found = fn(layer, pkt.buf if layer.data is None else layer.data)
+            except Exception:  # a damaged layer shows the frame's bytes alone
+                continue
+            # a buffer several layers share (one reassembled segment) is shown once
+            sources += [s for s in found if not any(s[1] is seen for _t, seen in sources)]
+    if not sources:
+        return hex_lines(pkt.buf)
+    lines = [f"Frame ({len(pkt.buf)} bytes):", *hex_lines(pkt.buf)]
+    for title, data in sources:
+        lines.append(f"{title} ({len(data)} bytes):")
+        lines += hex_lines(data)
     return lines
 
 
@@ -325,7 +354,7 @@ class PacketView:
         else:
             out.write(summary_line(pkt, self.first_ns or pkt.ts_ns) + "\n")
         if self.hexdump:
-            out.write("\n".join(hex_lines(pkt.buf)) + "\n")
+            out.write("\n".join(packet_hex_lines(pkt)) + "\n")
         if self.tree or self.hexdump:
             out.write("\n")
 

@@ -46,6 +46,10 @@ class HpackError(ValueError):
     """A header block that does not decode; the message is one line."""
 
 
+class _CutShort(HpackError):
+    """A representation runs past the end of the data (an error only in a whole block)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HpackField:
     """One header field as sent (RFC 7541 §6.1–6.2)."""
@@ -188,9 +192,10 @@ def reason_phrase(status: str | int) -> str:
 
 
 # Huffman strings repeat (user agents, content types, paths): decoded texts are kept,
-# bounded, keyed by the coded bytes.
+# bounded, keyed by the coded bytes (short strings only: the caches stay small).
 _HUFFMAN_CACHE: dict[bytes, tuple[str, int]] = {}
 _HUFFMAN_CACHE_LIMIT = 4096
+_CACHED_LENGTH = 256
 _TEXT_CACHE: dict[bytes, str] = {}
 
 
@@ -213,9 +218,10 @@ def _huffman(raw: bytes) -> tuple[str, int]:
         # ones (RFC 7541 §5.2) as "invalid" or "incomplete".
         raise HpackError(f"bad Huffman string ({err})") from None
     found = (_text(plain), len(plain))
-    if len(_HUFFMAN_CACHE) >= _HUFFMAN_CACHE_LIMIT:
-        _HUFFMAN_CACHE.clear()
-    _HUFFMAN_CACHE[raw] = found
+    if len(raw) <= _CACHED_LENGTH:
+        if len(_HUFFMAN_CACHE) >= _HUFFMAN_CACHE_LIMIT:
+            _HUFFMAN_CACHE.clear()
+        _HUFFMAN_CACHE[raw] = found
     return found
 
 
@@ -229,7 +235,7 @@ def _integer(data: bytes, pos: int, end: int, prefix_bits: int) -> tuple[int, in
     shift = 0
     for _ in range(MAX_CONTINUATION):
         if pos >= end:
-            raise HpackError(f"integer cut short at byte {pos}")
+            raise _CutShort(f"integer cut short at byte {pos}")
         byte = data[pos]
         pos += 1
         value += (byte & 0x7F) << shift
@@ -242,13 +248,13 @@ def _integer(data: bytes, pos: int, end: int, prefix_bits: int) -> tuple[int, in
 def _string(data: bytes, pos: int, end: int, max_string: int) -> tuple[str, int, bool, int]:
     """A string literal (§5.2) at data[pos] -> (text, octets decoded, huffman, next pos)."""
     if pos >= end:
-        raise HpackError(f"string expected at byte {pos}, block ends")
+        raise _CutShort(f"string expected at byte {pos}, block ends")
     huffman = bool(data[pos] & 0x80)
     length, pos = _integer(data, pos, end, 7)
     if length > max_string:
         raise HpackError(f"string of {length} bytes at byte {pos} (limit {max_string})")
     if pos + length > end:
-        raise HpackError(f"string of {length} bytes at byte {pos} runs past the block ({end})")
+        raise _CutShort(f"string of {length} bytes at byte {pos} runs past the block ({end})")
     raw = data[pos : pos + length]
     if huffman:
         text, octets = _huffman(raw)
@@ -256,9 +262,10 @@ def _string(data: bytes, pos: int, end: int, max_string: int) -> tuple[str, int,
         text = _TEXT_CACHE.get(raw)
         if text is None:
             text = _text(raw)
-            if len(_TEXT_CACHE) >= _HUFFMAN_CACHE_LIMIT:
-                _TEXT_CACHE.clear()
-            _TEXT_CACHE[raw] = text
+            if length <= _CACHED_LENGTH:
+                if len(_TEXT_CACHE) >= _HUFFMAN_CACHE_LIMIT:
+                    _TEXT_CACHE.clear()
+                _TEXT_CACHE[raw] = text
         octets = length
     return text, octets, huffman, pos + length
 
@@ -271,16 +278,37 @@ _LITERALS = {  # first-byte pattern -> (representation, prefix bits)
 
 
 def decode_block(
-    data: bytes, table: DynamicTable, *, max_fields: int = 1000, max_string: int = 1 << 20
-) -> HeaderBlock:
+    data: bytes, table: DynamicTable, *, max_fields: int = 1000, max_string: int = 1 << 20,
+    final: bool = True, continued: bool = False,
+) -> HeaderBlock:  # fmt: skip
     """Decode a whole header block (HEADERS/PUSH_PROMISE + CONTINUATION joined),
     updating `table` as the encoder did. Raises HpackError on the first fault; the
     table then holds the changes made before it (as the peer's would be: a connection
-    error in HTTP/2)."""
+    error in HTTP/2).
+
+    A block can also be decoded fragment by fragment, as frames arrive (what a
+    dissector shows per frame): `final=False` says more of the block follows, so a
+    representation cut short at the end is left for later instead of being an error
+    (`HeaderBlock.length` tells where decoding stopped: hand data[length:] back with
+    the next fragment); `continued=True` says fields of this block were decoded
+    before, so a size update is no longer allowed."""
     data = bytes(data)
     end = len(data)
     items: list[HpackField | SizeUpdate] = []
-    nfields = 0
+    nfields = 1 if continued else 0
+    pos = 0
+    try:
+        pos = _decode_into(data, end, table, items, nfields, max_fields, max_string)
+    except _CutShort as err:
+        if final:
+            raise HpackError(str(err)) from None
+        pos = items[-1].offset + items[-1].length if items else 0
+    return HeaderBlock(items, pos)
+
+
+def _decode_into(data: bytes, end: int, table: DynamicTable, items: list, nfields: int,
+                 max_fields: int, max_string: int) -> int:  # fmt: skip
+    """decode_block's loop: append the representations to items; return the end."""
     pos = 0
     while pos < end:
         start = pos
@@ -322,4 +350,4 @@ def decode_block(
             nfields += 1
         if nfields > max_fields:
             raise HpackError(f"more than {max_fields} header fields")
-    return HeaderBlock(items, end)
+    return end

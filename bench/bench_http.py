@@ -1,0 +1,233 @@
+"""HTTP benchmarks, by section (issue: HTTP/1.1 and HTTP/2 in the dissector).
+
+    python bench/bench_http.py [SECTION …] [--repeat N] [--requests N]
+
+Sections (all of them by default):
+
+- dissect: `netlab dissect -j 1 FILE > /dev/null` against `tshark -n -r FILE > /dev/null`
+  on an HTTP-heavy capture (target ratio <= 1.0). The capture is made once and kept as
+  bench/out/http-<requests>.pcap: nginx on two free loopback ports (HTTP/1.1 with gzip
+  and chunked responses; cleartext HTTP/2), curl fetching many URLs per keep-alive
+  connection (pages, gzip-compressed chunked scripts, JSON, 404s, a 20 kB file), and
+  nghttp fetching many streams per h2c connection, recorded with tcpdump on lo.
+  tshark is told the two ports (`-d tcp.port==P,http -d tcp.port==P2,http2`: it has no
+  heuristic for h2c); netlab finds them itself (its HTTP heuristic, the h2 preface).
+  Both tools run in one process, best of N runs each, alternating.
+
+Not a test: machines are noisy; the numbers go in the closing note. Needs root (tcpdump
+on lo) only to build the capture; loopback traffic only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+NETLAB = str(Path(sys.executable).parent / "netlab")
+
+
+# --- the capture ------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _site(root: Path) -> list[str]:
+    """The files nginx serves; returns the URL paths a client asks for, in a cycle."""
+    (root / "index.html").write_text(
+        "<html><head><title>netlab</title></head><body>"
+        + "<p>hello from the HTTP benchmark</p>\n" * 20
+        + "</body></html>\n"
+    )
+    (root / "style.css").write_text("body { color: #333; margin: 0 auto; }\n" * 40)
+    (root / "app.js").write_text("".join(f'console.log("line {i}");\n' for i in range(120)))
+    (root / "data.json").write_text(json.dumps({"items": list(range(50)), "ok": True}) + "\n")
+    (root / "big.txt").write_text("".join(f"line {i} of a 20 kB text\n" for i in range(900)))
+    return ["/", "/style.css", "/app.js", "/data.json", "/missing", "/big.txt"]
+
+
+def _nginx_conf(tmp: Path, http_port: int, h2_port: int) -> Path:
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""daemon off; master_process off; worker_processes 1;
+pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  types {{ text/html html; text/css css; application/javascript js;
+           application/json json; text/plain txt; }}
+  keepalive_requests 100000; http2_max_requests 100000;
+  gzip on; gzip_min_length 20; gzip_types text/css application/javascript application/json;
+  server {{ listen 127.0.0.1:{http_port}; root {tmp}/www; }}
+  server {{ listen 127.0.0.1:{h2_port} http2; root {tmp}/www; }}
+}}
+""")
+    return conf
+
+
+def _wait_port(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on port {port}")
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """End a process this script started, by its pid (bounded wait)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def build_capture(requests: int) -> tuple[Path, int, int]:
+    """bench/out/http-<requests>.pcap (made once) and its two ports."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"http-{requests}.pcap"
+    ports = path.with_suffix(".ports")
+    if path.exists() and ports.exists():
+        http_port, h2_port = map(int, ports.read_text().split())
+        return path, http_port, h2_port
+    for tool in ("nginx", "tcpdump", "curl", "nghttp"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench_http: needs {tool} to build the capture")
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as name:
+        tmp = Path(name)
+        (tmp / "www").mkdir()
+        urls = _site(tmp / "www")
+        http_port, h2_port = _free_port(), _free_port()
+        nginx = subprocess.Popen(["nginx", "-c", str(_nginx_conf(tmp, http_port, h2_port)),
+                                  "-p", str(tmp)], stderr=subprocess.DEVNULL)  # fmt: skip
+        dump = None
+        try:
+            _wait_port(http_port, time.monotonic() + 10)
+            _wait_port(h2_port, time.monotonic() + 10)
+            raw = path.with_suffix(".tmp")
+            dump = subprocess.Popen(
+                ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", str(raw),
+                 f"tcp port {http_port} or tcp port {h2_port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            ready, _, _ = select.select([dump.stderr], [], [], 10)
+            if not ready or b"listening" not in dump.stderr.readline():
+                raise RuntimeError("tcpdump did not start listening on lo")
+            _traffic(requests, urls, http_port, h2_port)
+            time.sleep(0.5)  # let the last packets reach the file
+        finally:
+            if dump is not None:
+                _stop(dump, signal.SIGINT)
+            _stop(nginx)
+    raw.rename(path)
+    ports.write_text(f"{http_port} {h2_port}\n")
+    return path, http_port, h2_port
+
+
+def _traffic(requests: int, urls: list[str], http_port: int, h2_port: int) -> None:
+    """Half the requests over HTTP/1.1 keep-alive (curl, 200 a connection; every other
+    connection asks for gzip), half as HTTP/2 streams (nghttp, 100 a connection)."""
+    per_curl, per_h2 = 200, 100
+    done, n = 0, 0
+    while done < requests // 2:
+        count = min(per_curl, requests // 2 - done)
+        args = ["curl", "-s", "--http1.1", "--max-time", "60"]
+        if n % 2:
+            args.append("--compressed")
+        for i in range(count):
+            args += [
+                "-o",
+                "/dev/null",
+                f"http://127.0.0.1:{http_port}{urls[(done + i) % len(urls)]}",
+            ]
+        subprocess.run(args, check=False, timeout=120)
+        done += count
+        n += 1
+    while done < requests:
+        count = min(per_h2, requests - done)
+        paths = [f"http://127.0.0.1:{h2_port}{urls[(done + i) % len(urls)]}" for i in range(count)]
+        subprocess.run(["nghttp", "-n", "-t", "60", *paths], check=False, timeout=120,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        done += count
+
+
+# --- timing -------------------------------------------------------------------------------
+def timed(argv: list[str]) -> float:
+    """Wall seconds of a command whose output goes to /dev/null."""
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
+    if status:
+        print(f"  ! {' '.join(argv)} exited with status {status}")
+    return time.perf_counter() - start
+
+
+def _packets(path: Path) -> int:
+    from netlab.capture.reader import open_capture
+
+    with open_capture(path) as cap:
+        return sum(1 for _ in cap)
+
+
+def section_dissect(args: argparse.Namespace) -> None:
+    path, http_port, h2_port = build_capture(args.requests)
+    packets = _packets(path)
+    ours_cmd = [NETLAB, "dissect", "-j", "1", str(path)]
+    theirs_cmd = ["tshark", "-n", "-d", f"tcp.port=={http_port},http",
+                  "-d", f"tcp.port=={h2_port},http2", "-r", str(path)]  # fmt: skip
+    ours, theirs = [], []
+    for _ in range(max(1, args.repeat)):  # alternating: a drifting machine slows both alike
+        ours.append(timed(ours_cmd))
+        theirs.append(timed(theirs_cmd))
+    best_ours, best_theirs = min(ours), min(theirs)
+    ratio = best_ours / best_theirs
+    print(f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
+          f"{args.requests:,} requests; HTTP/1.1 on {http_port}, h2c on {h2_port})")  # fmt: skip
+    verdict = "OK" if ratio <= 1.0 else "over target"
+    print(f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
+          f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
+          f"each; netlab {packets / best_ours:,.0f} pkt/s")  # fmt: skip
+
+
+SECTIONS = {
+    "dissect": section_dissect,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", metavar="SECTION",
+                        help=f"what to measure: {', '.join(SECTIONS)} (default: all)")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (best taken)")
+    parser.add_argument("--requests", type=int, default=30_000,
+                        help="requests in the dissect section's capture")  # fmt: skip
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r} (choose from {', '.join(SECTIONS)})")
+    sys.path.insert(0, str(ROOT))
+    print(f"machine: {os.cpu_count()} CPUs")
+    for name in args.sections or list(SECTIONS):
+        SECTIONS[name](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
