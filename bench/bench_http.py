@@ -14,6 +14,12 @@ Sections (all of them by default):
   heuristic for h2c); netlab finds them itself (its HTTP heuristic, the h2 preface).
   Both tools run in one process, best of N runs each, alternating.
 
+- curl: in the `web` lab (labs/web.toml, nginx; root), one GET of https://server/
+  (HTTP/2, the lab CA) by `netlab http` and by `curl`, one process each, best of N:
+  wall time of the whole process (target: netlab at most curl's + 0.25 s: Python's
+  start-up is the floor), and the phases side by side, summed as curl reports them
+  (namelookup, connect, appconnect, starttransfer, total; medians).
+
 Not a test: machines are noisy; the numbers go in the closing note. Needs root (tcpdump
 on lo) only to build the capture; loopback traffic only.
 """
@@ -115,18 +121,29 @@ def build_capture(requests: int) -> tuple[Path, int, int]:
         (tmp / "www").mkdir()
         urls = _site(tmp / "www")
         http_port, h2_port = _free_port(), _free_port()
-        nginx = subprocess.Popen(["nginx", "-c", str(_nginx_conf(tmp, http_port, h2_port)),
-                                  "-p", str(tmp)], stderr=subprocess.DEVNULL)  # fmt: skip
+        nginx = subprocess.Popen(
+            ["nginx", "-c", str(_nginx_conf(tmp, http_port, h2_port)), "-p", str(tmp)],
+            stderr=subprocess.DEVNULL,
+        )
         dump = None
         try:
             _wait_port(http_port, time.monotonic() + 10)
             _wait_port(h2_port, time.monotonic() + 10)
             raw = path.with_suffix(".tmp")
             dump = subprocess.Popen(
-                ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", str(raw),
-                 f"tcp port {http_port} or tcp port {h2_port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
+                [
+                    "tcpdump",
+                    "-i",
+                    "lo",
+                    "--immediate-mode",
+                    "-U",
+                    "-w",
+                    str(raw),
+                    f"tcp port {http_port} or tcp port {h2_port}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             ready, _, _ = select.select([dump.stderr], [], [], 10)
             if not ready or b"listening" not in dump.stderr.readline():
                 raise RuntimeError("tcpdump did not start listening on lo")
@@ -163,8 +180,13 @@ def _traffic(requests: int, urls: list[str], http_port: int, h2_port: int) -> No
     while done < requests:
         count = min(per_h2, requests - done)
         paths = [f"http://127.0.0.1:{h2_port}{urls[(done + i) % len(urls)]}" for i in range(count)]
-        subprocess.run(["nghttp", "-n", "-t", "60", *paths], check=False, timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            ["nghttp", "-n", "-t", "60", *paths],
+            check=False,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         done += count
 
 
@@ -190,34 +212,110 @@ def section_dissect(args: argparse.Namespace) -> None:
     path, http_port, h2_port = build_capture(args.requests)
     packets = _packets(path)
     ours_cmd = [NETLAB, "dissect", "-j", "1", str(path)]
-    theirs_cmd = ["tshark", "-n", "-d", f"tcp.port=={http_port},http",
-                  "-d", f"tcp.port=={h2_port},http2", "-r", str(path)]  # fmt: skip
+    theirs_cmd = [
+        "tshark",
+        "-n",
+        "-d",
+        f"tcp.port=={http_port},http",
+        "-d",
+        f"tcp.port=={h2_port},http2",
+        "-r",
+        str(path),
+    ]
     ours, theirs = [], []
     for _ in range(max(1, args.repeat)):  # alternating: a drifting machine slows both alike
         ours.append(timed(ours_cmd))
         theirs.append(timed(theirs_cmd))
     best_ours, best_theirs = min(ours), min(theirs)
     ratio = best_ours / best_theirs
-    print(f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
-          f"{args.requests:,} requests; HTTP/1.1 on {http_port}, h2c on {h2_port})")  # fmt: skip
+    print(
+        f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
+        f"{args.requests:,} requests; HTTP/1.1 on {http_port}, h2c on {h2_port})"
+    )
     verdict = "OK" if ratio <= 1.0 else "over target"
-    print(f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
-          f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
-          f"each; netlab {packets / best_ours:,.0f} pkt/s")  # fmt: skip
+    print(
+        f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
+        f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
+        f"each; netlab {packets / best_ours:,.0f} pkt/s"
+    )
+
+
+def section_curl(args: argparse.Namespace) -> None:
+    import statistics
+
+    from netlab.lab import engine
+    from netlab.lab.topology import load_topology
+
+    topo = load_topology(ROOT / "labs" / "web.toml")
+    book = engine.up(
+        topo,
+        name=f"bench-web-{os.getpid() % 10000}",
+        hold=True,
+        source_text=(ROOT / "labs" / "web.toml").read_text(),
+    )
+    try:
+        ca = str(book.run_dir / "ca" / "root.pem")
+        url = "https://server/"
+
+        def inside(argv: list[str]) -> list[str]:
+            return engine.exec_argv(book, "client", argv)
+
+        ours_cmd = inside([NETLAB, "http", "--json", "--cacert", ca, url])
+        curl_cmd = inside(["curl", "-s", "-o", "/dev/null", "--cacert", ca, "-w", "%{json}", url])
+        ours_wall, curl_wall, ours_ph, curl_ph = [], [], [], []
+        for _ in range(max(3, args.repeat)):
+            start = time.perf_counter()
+            out = subprocess.run(ours_cmd, capture_output=True, text=True, timeout=60).stdout
+            ours_wall.append(time.perf_counter() - start)
+            t = json.loads(out)["requests"][0]["timings_ms"]
+            connect = t["dns"] + t["connect"]
+            app = connect + (t["tls"] or 0)
+            ours_ph.append(
+                (t["dns"], connect, app, app + t["request_sent"] + t["server"], t["total"])
+            )
+            start = time.perf_counter()
+            out = subprocess.run(curl_cmd, capture_output=True, text=True, timeout=60).stdout
+            curl_wall.append(time.perf_counter() - start)
+            c = json.loads(out)
+            curl_ph.append(
+                tuple(
+                    c[f"time_{k}"] * 1000
+                    for k in ("namelookup", "connect", "appconnect", "starttransfer", "total")
+                )
+            )
+    finally:
+        engine.teardown(book)
+    a, b = min(ours_wall), min(curl_wall)
+    verdict = "OK" if a - b <= 0.25 else "over target"
+    print(
+        f"curl     netlab http {a:6.3f} s | curl {b:6.3f} s | netlab - curl {a - b:+.3f} s "
+        f"(target <= +0.25 s) {verdict} | best of {len(ours_wall)}, one process each"
+    )
+    names = ("namelookup", "connect", "appconnect", "starttransfer", "total")
+    for i, name in enumerate(names):
+        mine = statistics.median(p[i] for p in ours_ph)
+        theirs = statistics.median(p[i] for p in curl_ph)
+        print(f"  {name:14} netlab {mine:8.3f} ms | curl {theirs:8.3f} ms (medians, cumulative)")
 
 
 SECTIONS = {
     "dissect": section_dissect,
+    "curl": section_curl,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sections", nargs="*", metavar="SECTION",
-                        help=f"what to measure: {', '.join(SECTIONS)} (default: all)")  # fmt: skip
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help=f"what to measure: {', '.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (best taken)")
-    parser.add_argument("--requests", type=int, default=30_000,
-                        help="requests in the dissect section's capture")  # fmt: skip
+    parser.add_argument(
+        "--requests", type=int, default=30_000, help="requests in the dissect section's capture"
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
