@@ -306,3 +306,23 @@ def test_mutual_tls(tool_openssl, tmp_path, version, alert):
     assert code == 0 and doc["completed"] and doc["client_certificate_requested"], doc
     assert "CertificateVerify" in [m["name"] for m in doc["messages"] if m["dir"] == "client"]
     assert refused.returncode == 1 and f"fatal alert: {alert}" in refused.stderr
+
+
+def test_cert_show_host_port_gives_the_chain_openssl_sees(tool_openssl, tmp_path):
+    with OpensslServer(tmp_path) as srv:
+        proc = subprocess.run(
+            [sys.executable, "-m", "netlab", "cert", "show", "--json", f"localhost:{srv.port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        theirs = subprocess.run(
+            ["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(srv.cert)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    assert proc.returncode == 0, proc.stderr
+    (cert,) = json.loads(proc.stdout)["certificates"]
+    assert cert["sha256"] == theirs.strip().split("=", 1)[1]

@@ -476,7 +476,7 @@ def sign_cmd(
     short_help="Show certificates like openssl x509 -text; a chain as a tree.",
     context_settings=CONTEXT,
 )
-@click.argument("path", metavar="FILE")
+@click.argument("path", metavar="FILE|HOST:PORT")
 @click.option(
     "--index",
     type=click.IntRange(1, 1000),
@@ -502,16 +502,15 @@ def show_cmd(
     usage, extended key usage, key identifiers, SHA-256 and SHA-1 fingerprints,
     self-signed or not. Several certificates are drawn as a tree of who issued whom.
 
-    FILE is a file: a server's chain is what `netlab tls-hello HOST` shows.
+    FILE may also be HOST:PORT: the chain that server sends in its handshake (made
+    by hand, as `netlab tls-hello` makes it; nothing is verified here).
     """
     from netlab.core import x509 as cx
 
     if not os.path.exists(path) and ":" in path and "/" not in path:
-        raise InputError(
-            f"{path}: no such file (cert show reads files; a server's chain is "
-            "shown by netlab tls-hello HOST)"
-        )
-    certs = load_certificates(path)
+        certs = _server_chain(common, path)  # HOST:PORT: the chain the server sends
+    else:
+        certs = load_certificates(path)
     if index is not None:
         if index > len(certs):
             raise InputError(f"--index {index}: {path} holds {len(certs)} certificate(s)")
@@ -541,6 +540,36 @@ def show_cmd(
 
     render_show(_console(common), path, infos, _now(), written=(out, outform) if out else None)
     return ExitStatus.SUCCESS
+
+
+def _server_chain(common: Common, target: str) -> list:
+    """The certificates HOST:PORT sends, from a TLS handshake (tls-hello's core)."""
+    import dataclasses
+    import socket
+
+    from cryptography import x509
+
+    from netlab.cli.run import Session
+    from netlab.cli.tls_hello import _is_address, _target
+    from netlab.core.tls_hello import HelloOptions, TlsHello
+    from netlab.errors import ExitStatus, NetlabError
+
+    host, port = _target(target, None)
+    try:
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise NetlabError(f"cannot resolve host {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+    core = TlsHello(address, port, HelloOptions(server_name=None if _is_address(host) else host))
+    # The handshake's own output stays quiet: what is shown is the certificates, below.
+    with Session(dataclasses.replace(common, json=False)) as s:
+        s.run_sockets(core, lambda _e: None)
+    if s.interrupted:
+        raise NetlabError("interrupted", ExitStatus.INTERRUPTED)
+    if not core.result.certificates:
+        reason = core.result.error or "the server sent no certificate"
+        raise NetlabError(f"{target}: {reason}", ExitStatus.NO_ANSWER)
+    return [x509.load_der_x509_certificate(der) for der in core.result.certificates]
 
 
 # --- cert verify --------------------------------------------------------------------------------
