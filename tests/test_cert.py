@@ -867,7 +867,7 @@ def test_parse_certificates_bounds():
         ["cert", "verify", "a.pem", "--at", "yesterday"],
         ["cert", "show"],
         ["cert", "nosuch"],
-        ["cert", "show", "example.com:443"],
+        ["cert", "show", "localhost:0"],  # HOST:PORT with a port that cannot be one
     ],
 )
 def test_bad_input_is_exit_2(args, tmp_path):
