@@ -44,6 +44,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.cidr:cidr",
         "Explain IPv4/IPv6 prefixes: network, mask, broadcast, hosts, scope, class.",
     ),
+    "dht-lookup": CommandEntry(
+        "netlab.cli.dht_lookup:dht_lookup",
+        "Look up an info-hash or node id in the BitTorrent DHT, hop by hop (BEP 5).",
+    ),
     "dissect": CommandEntry(
         "netlab.cli.dissect:dissect",
         "Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
@@ -102,6 +106,7 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
     "http": (False, {"requests": [], "connections": [], "hpack": [], "interrupted": True}),
     "rtmp-handshake": (False, {"handshake": None, "commands": [], "frames": [],
                                "completed": False, "interrupted": True}),
+    "dht-lookup": (False, {"hops": [], "peers": [], "closest": [], "interrupted": True}),
     "tls-hello": (False, {"completed": False, "error": "interrupted", "interrupted": True}),
 }  # fmt: skip
 

@@ -1,0 +1,201 @@
+"""`netlab dht-lookup`: a Kademlia lookup in the BitTorrent DHT, hop by hop."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import click
+
+from netlab.cli.options import SECONDS, Common, common_options
+from netlab.errors import ExitStatus, InputError, NetlabError
+
+
+@click.command(
+    "dht-lookup",
+    short_help="Look up an info-hash or node id in the BitTorrent DHT, hop by hop (BEP 5).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("target", required=False, metavar="INFOHASH|MAGNET")
+@click.option(
+    "--bootstrap",
+    "-b",
+    "bootstraps",
+    multiple=True,
+    required=True,
+    metavar="HOST:PORT",
+    help="A DHT node to start from (repeatable).",
+)
+@click.option("--find-node", "node_id", metavar="ID", help="Look up a node id (find_node).")
+@click.option(
+    "--announce",
+    "announce_port",
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Then announce_peer to the k closest nodes, with their tokens.",
+)
+@click.option("--sample", is_flag=True, help="BEP 51: sample_infohashes near the target.")
+@click.option("--ping", is_flag=True, help="Only ping the bootstrap node(s).")
+@click.option("--table", is_flag=True, help="Show our routing table's buckets after the lookup.")
+@click.option(
+    "-a",
+    "--alpha",
+    type=click.IntRange(1, 16),
+    default=3,
+    show_default=True,
+    help="Queries in flight.",
+)
+@click.option(
+    "-k",
+    type=click.IntRange(1, 32),
+    default=8,
+    show_default=True,
+    help="Bucket size: the lookup ends when the k closest have answered.",
+)
+@click.option(
+    "--query-timeout",
+    type=SECONDS,
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each node.",
+)
+@common_options("timeout", "verbose", "write", "json", "no_color", timeout=30.0)
+def dht_lookup(
+    common: Common,
+    target: str | None,
+    bootstraps: tuple[str, ...],
+    node_id: str | None,
+    announce_port: int | None,
+    sample: bool,
+    ping: bool,
+    table: bool,
+    alpha: int,
+    k: int,
+    query_timeout: float,
+) -> ExitStatus:
+    """Find the nodes closest to TARGET (an info-hash in hex, or a magnet link) by asking
+    the closest nodes known for closer ones, ALPHA at a time, until the K closest seen
+    have all answered; get_peers on the way collects the peers of the torrent. Each
+    answer is a hop: round, node id, address, XOR distance to the target (hex, and
+    its leading zero bits: the k-bucket it falls in), RTT, nodes returned, closer or
+    not. Then the k closest nodes, the peers, the rounds used against log2 of the
+    network size estimated from the ids.
+
+    Exit 0 when peers were found (or, for --find-node/--sample/--ping, the nodes
+    answered), 1 when nothing was found, 2 on bad input.
+
+    \b
+    Examples:
+      netlab dht-lookup 0123456789abcdef0123456789abcdef01234567 -b 198.18.60.1:6881
+      netlab dht-lookup 'magnet:?xt=urn:btih:…' -b node1:6881 --announce 6881
+      netlab dht-lookup --find-node 8000000000000000000000000000000000000000 -b node1:6881
+      netlab dht-lookup --json HASH -b node1:6881 | jq '.hops[] | .bucket'
+    """
+    from netlab.core.kademlia import LookupOptions
+
+    modes = sum(bool(x) for x in (node_id, sample, ping))
+    if modes > 1:
+        raise InputError("choose one of --find-node, --sample and --ping")
+    if node_id:
+        if target:
+            raise InputError("--find-node takes the id itself: no TARGET with it")
+        wanted, mode = _hex_id(node_id, "--find-node"), "find_node"
+    elif target is None:
+        if not (sample or ping):
+            raise InputError("a TARGET (info-hash or magnet link) is needed")
+        import os
+
+        wanted = os.urandom(20)
+        mode = "sample_infohashes" if sample else "ping"
+    else:
+        wanted = parse_target(target)
+        mode = "sample_infohashes" if sample else "ping" if ping else "get_peers"
+    if announce_port is not None and mode != "get_peers":
+        raise InputError("--announce goes with an info-hash lookup (get_peers)")
+    nodes = [_bootstrap(b) for b in bootstraps]
+    options = LookupOptions(
+        mode=mode,
+        alpha=alpha,
+        k=k,
+        query_timeout=query_timeout,
+        announce_port=announce_port,
+        deadline=common.timeout or 30.0,
+    )
+    return _run(common, wanted, nodes, options, table)
+
+
+def parse_target(text: str) -> bytes:
+    """An info-hash: 40 hex digits, 32 base32 characters, or a magnet link's btih."""
+    if text.startswith("magnet:"):
+        query = parse_qs(urlsplit(text).query)
+        for xt in query.get("xt", []):
+            if xt.lower().startswith("urn:btih:"):
+                return _btih(xt[9:], text)
+        raise InputError(f"{text[:60]!r}: no xt=urn:btih: in the magnet link")
+    return _btih(text, text)
+
+
+def _btih(value: str, original: str) -> bytes:
+    try:
+        if len(value) == 40:
+            return bytes.fromhex(value)
+        if len(value) == 32:
+            return base64.b32decode(value.upper())
+    except (ValueError, binascii.Error):
+        pass
+    raise InputError(f"{original[:60]!r}: an info-hash is 40 hex digits (or 32 base32)")
+
+
+def _hex_id(text: str, what: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 20:
+        raise InputError(f"{what} {text!r}: a node id is 40 hex digits")
+    return value
+
+
+def _bootstrap(text: str) -> tuple[str, int]:
+    import socket
+
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--bootstrap {text!r}: expected HOST:PORT")
+    try:
+        address = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0]
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise NetlabError(f"cannot resolve {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+    return address, int(port)
+
+
+def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool) -> ExitStatus:
+    from netlab.cli.run import Session
+    from netlab.core.kademlia import DhtLookup
+    from netlab.render import dht as view
+
+    core = DhtLookup(target, nodes, options)
+    with Session(common) as s:
+        s.run_sockets(core, lambda _e: None, watch=_watch(common, nodes))
+        s.set_result(view.document(core, table))
+        s.text(*view.lines(core, table))
+        r = core.result
+        if r.error and not s.interrupted:
+            s.note(r.error, "error")
+    ok = bool(r.peers) if options.mode == "get_peers" else bool(r.hops)
+    return s.status(ok and not (r.error and r.error != "interrupted"))
+
+
+def _watch(common: Common, nodes: list):
+    if not common.verbose and not common.write:
+        return None
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import route_to
+
+    require_raw_socket("-v and --write (a packet capture)")
+    return route_to(nodes[0][0]).dev, "udp"
