@@ -67,6 +67,18 @@ def lines(core: Any, table: bool) -> list[str]:
     return out
 
 
+def round_best(core: Any) -> list[dict]:
+    """Per round, the smallest distance among the nodes that answered in it: the
+    lookup converging (each round should get closer, about a bit per round or more)."""
+    best: dict[int, int] = {}
+    for h in core.result.hops:
+        best[h.round] = min(best.get(h.round, h.distance), h.distance)
+    return [
+        {"round": r, "distance": f"{d:040x}", "bucket": 160 - d.bit_length()}
+        for r, d in sorted(best.items())
+    ]
+
+
 def document(core: Any, table: bool) -> dict:
     r = core.result
     n = core.estimated_nodes()
@@ -100,6 +112,7 @@ def document(core: Any, table: bool) -> dict:
             {"addr": _addr(a), "samples": [s.hex() for s in ss], "num": num}
             for a, ss, num in r.samples
         ],
+        "round_best": round_best(core),
         "estimated_nodes": n,
         "log2_bound": math.ceil(math.log2(n)) if n and n > 1 else 0,
         "first_peer_ms": round((r.first_peer_at - r.started_at) / 1e6, 3)
