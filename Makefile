@@ -17,7 +17,8 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests and labs need: the real peers netlab is compared with.
 APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping traceroute arp-scan \
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
-	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump
+	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump \
+	python3-libtorrent opentracker mktorrent aria2
 
 .PHONY: help setup deps venv test demo demo-labs lint format completions bench fuzz clean
 

@@ -104,6 +104,9 @@ SERVICE_TOOLS = {
     "tls": ("openssl",),
     "rtmp": ("nginx",),  # and its RTMP module: tests/test_lab_stream.py checks the file
     "publish": ("ffmpeg",),
+    "dht-swarm": ("/usr/bin/python3",),  # and python3-libtorrent: tests/test_lab_p2p.py checks
+    "tracker": ("opentracker",),
+    "seeder": ("/usr/bin/python3",),
 }
 
 

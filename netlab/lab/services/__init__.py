@@ -34,6 +34,9 @@ REGISTRY: dict[str, str] = {
     "tls": "netlab.lab.services.tls:TlsService",
     "rtmp": "netlab.lab.services.rtmp:RtmpService",
     "publish": "netlab.lab.services.publish:PublishService",
+    "dht-swarm": "netlab.lab.services.dht:DhtSwarmService",
+    "tracker": "netlab.lab.services.tracker:TrackerService",
+    "seeder": "netlab.lab.services.seeder:SeederService",
 }
 
 
