@@ -67,6 +67,17 @@ def table_size(lt, ses, deadline: float) -> int:
     return 0
 
 
+def messages_out(lt, ses, deadline: float) -> int | None:
+    """libtorrent's counter of DHT messages sent (session stats), or None."""
+    ses.post_session_stats()
+    while time.monotonic() < deadline:
+        for alert in ses.pop_alerts():
+            if isinstance(alert, lt.session_stats_alert):
+                return alert.values.get("dht.dht_messages_out")  # the binding: name → value
+        time.sleep(0.02)
+    return None
+
+
 def get_peers(lt, args) -> dict:
     t0 = time.monotonic()
     deadline = t0 + args.timeout
@@ -79,6 +90,8 @@ def get_peers(lt, args) -> dict:
     peers: set[str] = set()
     lookups = 0
     found = None
+    sent_before = messages_out(lt, ses, deadline)
+    t_lookup = time.monotonic()
     while time.monotonic() < deadline and not peers:
         ses.dht_get_peers(target)
         lookups += 1
@@ -93,12 +106,19 @@ def get_peers(lt, args) -> dict:
             time.sleep(0.05)
         if peers:
             found = round(time.monotonic() - t0, 3)
+            lookup_s = round(time.monotonic() - t_lookup, 3)
     state = ses.save_state(lt.save_state_flags_t.save_dht_state).get(b"dht state", {})
     ids = [e[:20].hex() for e in state.get(b"node-id", [])]
     return {
         "peers": sorted(peers),
         "found_s": found,
         "lookups": lookups,
+        "lookup_s": lookup_s if peers else None,
+        # DHT messages sent from the lookup's start until the peer was found (libtorrent's
+        # own counter; its routing-table upkeep in that time is counted too).
+        "queries": messages_out(lt, ses, time.monotonic() + 1.0) - sent_before
+        if sent_before is not None
+        else None,
         "routing_table": table_size(lt, ses, time.monotonic() + 1.0),
         "node_id": ids[0] if ids else None,
     }
