@@ -28,6 +28,7 @@ peers, rounds, queries = doc["peers"], doc["rounds"], doc["queries"]
 assert announced in peers, f"{announced} not in {peers}"
 best = [int(r["distance"], 16) for r in doc["round_best"]]
 assert all(b <= a for a, b in zip(best, best[1:])), doc["round_best"]
+assert len(best) == 1 or best[-1] < best[0], doc["round_best"]
 bound = math.ceil(math.log2(n)) + 2
 assert rounds <= bound, f"{rounds} rounds for {n} nodes (at most {bound})"
 print(f"lookup: {rounds} rounds, {queries} queries, peer {announced}")

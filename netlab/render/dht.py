@@ -68,15 +68,25 @@ def lines(core: Any, table: bool) -> list[str]:
 
 
 def round_best(core: Any) -> list[dict]:
-    """Per round, the smallest distance among the nodes that answered in it: the
-    lookup converging (each round should get closer, about a bit per round or more)."""
-    best: dict[int, int] = {}
+    """After each round, the smallest distance reached so far (over the nodes that
+    answered in that round or before): the lookup converging on the target. A round's
+    own nodes may be farther than an earlier round's luckiest answer; what shrinks is
+    the best distance known, by about a bit per round or more."""
+    per_round: dict[int, int] = {}
     for h in core.result.hops:
-        best[h.round] = min(best.get(h.round, h.distance), h.distance)
-    return [
-        {"round": r, "distance": f"{d:040x}", "bucket": 160 - d.bit_length()}
-        for r, d in sorted(best.items())
-    ]
+        per_round[h.round] = min(per_round.get(h.round, h.distance), h.distance)
+    out, best = [], None
+    for r, d in sorted(per_round.items()):
+        best = d if best is None else min(best, d)
+        out.append(
+            {
+                "round": r,
+                "distance": f"{best:040x}",
+                "bucket": 160 - best.bit_length(),
+                "round_distance": f"{d:040x}",
+            }
+        )
+    return out
 
 
 def document(core: Any, table: bool) -> dict:
