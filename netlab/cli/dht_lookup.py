@@ -167,7 +167,10 @@ def _bootstrap(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"--bootstrap {text!r}: expected HOST:PORT")
     try:
-        address = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0]
+        # IPv4 first: BEP 5's DHT is IPv4 (BEP 32's IPv6 DHT is a separate network).
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
+        address = infos[0][4][0]
     except (OSError, UnicodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise NetlabError(f"cannot resolve {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
