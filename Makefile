@@ -79,6 +79,8 @@ demo: venv
 	done
 	@echo; echo '$$ netlab dissect -V --packet 10 pcaps/tcp-udp.pcap   # the ICMP error and the datagram it quotes'
 	@$(BIN)/netlab dissect -V --packet 10 pcaps/tcp-udp.pcap
+	@echo; echo "\$$ netlab dissect -V -Y 'rtmpt.video.avc.packet_type == 0' pcaps/rtmp.pcapng   # RTMP: the AVC sequence header"
+	@$(BIN)/netlab dissect -V -Y 'rtmpt.video.avc.packet_type == 0' pcaps/rtmp.pcapng
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory demo-labs; \
 	else echo; echo "(run 'make demo' as root for the lab part: ping, traceroute and DNS in namespaces)"; fi
 

@@ -1,24 +1,43 @@
 #!/usr/bin/env python3
-"""rtmp-handshake against rtmpdump and ffprobe on one stream (nginx-rtmp fed by
-ffmpeg on loopback), measured in the same run, one process each.
+"""RTMP benchmarks, by section (issue: `netlab rtmp-handshake` and RTMP in the dissector).
 
-    python bench/bench_rtmp.py [--runs N]
+    python bench/bench_rtmp.py [SECTION …] [--runs N] [--repeat N] [--seconds S]
 
-- netlab: `netlab rtmp-handshake --frames 1 --json URL`: wall time of the process,
-  and its own times from C1 to S2, to NetConnection.Connect.Success and to the
-  first video frame.
-- rtmpdump: `rtmpdump -r URL -o -`, timed from its start until its output holds the
-  first video frame (an FLV video tag with NAL units), then stopped: its `--stop`
-  is only a play length, which nginx-rtmp's live streams ignore.
-- ffprobe: `ffprobe -v error -show_streams URL` (it reads until it knows the streams).
-Goal: netlab's wall time at most theirs + 0.25 s.
+Sections (`handshake` when none is named):
+
+- handshake: rtmp-handshake against rtmpdump and ffprobe on one stream (nginx-rtmp fed
+  by ffmpeg on loopback), measured in the same run, one process each, best of --runs:
+  - netlab: `netlab rtmp-handshake --frames 1 --json URL`: wall time of the process,
+    and its own times from C1 to S2, to NetConnection.Connect.Success and to the first
+    video frame.
+  - rtmpdump: `rtmpdump -r URL -o -`, timed from its start until its output holds the
+    first video frame (an FLV video tag with NAL units), then stopped: its `--stop` is
+    only a play length, which nginx-rtmp's live streams ignore.
+  - ffprobe: `ffprobe -v error -show_streams URL` (it reads until it knows the streams).
+  Goal: netlab's wall time at most theirs + 0.25 s.
+
+- dissect: `netlab dissect -j 1 FILE > /dev/null` against `tshark -n -r FILE > /dev/null`
+  on RTMP captures (goal: ratio <= 1.0), best of --repeat runs each, alternating, one
+  process each. Two captures, each made once and kept as bench/out/rtmp-KIND-<seconds>.pcap:
+  nginx-rtmp on a free loopback port, three rtmpdump players waiting on a live stream,
+  then ffmpeg publishing --seconds of its test pattern (320x240 H.264, 25 frames a
+  second, one IDR a second, as fast as it can encode) to it, recorded with tcpdump on lo:
+  `video` is the course's stream (the `stream` lab's: video alone); `av` adds AAC audio
+  (a sine), which doubles the messages, most of them small. The server's port is then
+  renamed 1935 in the file, so tshark decodes RTMP without being told. Needs root
+  (tcpdump) only to build the captures; loopback traffic only.
+
+Not a test: machines are noisy; the numbers go in the closing note.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -31,6 +50,8 @@ sys.path.insert(0, str(ROOT))
 from tests.rtmp_servers import NginxRtmp  # noqa: E402
 
 NETLAB = str(ROOT / ".venv" / "bin" / "netlab")
+OUT = ROOT / "bench" / "out"
+RTMP_PORT = 1935
 
 
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
@@ -75,10 +96,7 @@ def _has_video_frame(data: bytes) -> bool:
     return False
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+def section_handshake(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, NginxRtmp(Path(tmp)) as srv:
         srv.publish_testsrc(gop=25)
         url = srv.url("test")
@@ -111,5 +129,159 @@ def main() -> None:
         )
 
 
+# --- dissect: the capture -------------------------------------------------------------------------
+def _stop(proc: subprocess.Popen, seconds: float = 10) -> None:
+    """End a process this script started, by its pid (bounded wait)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(seconds)
+
+
+def build_capture(kind: str, seconds: int) -> Path:
+    """bench/out/rtmp-KIND-<seconds>.pcap, made once (see the module's doc); recorded
+    again when the kernel dropped packets for tcpdump (ffmpeg keeps both CPUs busy)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"rtmp-{kind}-{seconds}.pcap"
+    if path.exists():
+        return path
+    raw = path.with_suffix(".tmp")
+    for _ in range(3):
+        port, whole = _record(raw, seconds, audio=kind == "av")
+        if whole:
+            rename_port(raw, path, port, RTMP_PORT)
+            raw.unlink()
+            return path
+    raise SystemExit("bench_rtmp: tcpdump lost packets three times; try on a quieter machine")
+
+
+def _record(raw: Path, seconds: int, audio: bool) -> tuple[int, bool]:
+    """Record the traffic into `raw`: (the server's port, whether tcpdump kept it all)."""
+    sine = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
+    with tempfile.TemporaryDirectory(prefix="bench-rtmp-") as tmp, NginxRtmp(Path(tmp)) as srv:
+        url = srv.url("bench")
+        dump = subprocess.Popen(
+            ["tcpdump", "-i", "lo", "--immediate-mode", "-B", "65536", "-U", "-w", str(raw),
+             f"tcp port {srv.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        players: list[subprocess.Popen] = []
+        try:
+            ready, _, _ = select.select([dump.stderr], [], [], 10)
+            if not ready or b"listening" not in dump.stderr.readline():
+                raise SystemExit("bench_rtmp: tcpdump did not start listening on lo")
+            player = ["rtmpdump", "-q", "-r", url, "--live", "-o", os.devnull]
+            for _ in range(3):  # players first: nginx holds them until the stream starts
+                players.append(subprocess.Popen(player, stdout=subprocess.DEVNULL))
+            time.sleep(1)
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
+                 "-i", f"testsrc=size=320x240:rate=25:duration={seconds}",
+                 *(sine if audio else []),
+                 "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline",
+                 "-pix_fmt", "yuv420p", "-g", "25", "-f", "flv", url],
+                check=True, timeout=600,
+            )  # fmt: skip
+            time.sleep(1)  # the players drain what nginx still holds
+        finally:
+            for proc in players:
+                _stop(proc)
+            time.sleep(0.5)  # let the last packets reach the file
+            _stop(dump)
+        err = dump.stderr.read() if dump.stderr else b""
+        return srv.port, b"\n0 packets dropped by kernel" in b"\n" + err
+
+
+def rename_port(src: Path, dst: Path, old: int, new: int) -> None:
+    """Copy a pcap of Ethernet/IPv4 frames, TCP port `old` renamed `new` (checksums are not
+    recomputed: a loopback capture's are not meaningful anyway)."""
+    data = src.read_bytes()
+    out = bytearray(data[:24])
+    swap = data[:4] == b"\xd4\xc3\xb2\xa1"
+    record = struct.Struct("<IIII" if swap else ">IIII")
+    pos = 24
+    while pos + 16 <= len(data):
+        _s, _us, caplen, _wire = record.unpack_from(data, pos)
+        frame = bytearray(data[pos + 16 : pos + 16 + caplen])
+        if len(frame) >= 34 and frame[12:14] == b"\x08\x00" and frame[23] == 6:
+            tcp = 14 + (frame[14] & 0x0F) * 4
+            for at in (tcp, tcp + 2):
+                if len(frame) >= at + 2 and int.from_bytes(frame[at : at + 2], "big") == old:
+                    frame[at : at + 2] = new.to_bytes(2, "big")
+        out += data[pos : pos + 16] + frame
+        pos += 16 + caplen
+    dst.write_bytes(bytes(out))
+
+
+def _packets(path: Path) -> int:
+    from netlab.capture.reader import open_capture
+
+    with open_capture(path) as cap:
+        return sum(1 for _ in cap)
+
+
+def _wall(argv: list[str]) -> float:
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
+    if status:
+        raise SystemExit(f"bench_rtmp: {' '.join(argv)} exited with status {status}")
+    return time.perf_counter() - start
+
+
+def section_dissect(args: argparse.Namespace) -> None:
+    # netlab as installed: its modules byte-compiled (as pip does), so no run pays for
+    # compiling them (PYTHONDONTWRITEBYTECODE would make every run pay)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "netlab")],
+                   stdout=subprocess.DEVNULL, check=False)  # fmt: skip
+    for kind, what in (("video", "video"), ("av", "video and AAC audio")):
+        path = build_capture(kind, args.seconds)
+        packets = _packets(path)
+        ours_cmd = [NETLAB, "dissect", "-j", "1", str(path)]
+        theirs_cmd = ["tshark", "-n", "-r", str(path)]
+        ours, theirs = [], []
+        for _ in range(max(1, args.repeat)):  # alternating: a drifting machine slows both alike
+            ours.append(_wall(ours_cmd))
+            theirs.append(_wall(theirs_cmd))
+        best_ours, best_theirs = min(ours), min(theirs)
+        ratio = best_ours / best_theirs
+        verdict = "OK" if ratio <= 1.0 else "over target"
+        print(
+            f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets: ffmpeg "
+            f"publishing {args.seconds} s of {what}, 3 rtmpdump players; port {RTMP_PORT})"
+        )
+        print(
+            f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
+            f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
+            f"each; netlab {packets / best_ours:,.0f} pkt/s"
+        )
+
+
+SECTIONS = {"handshake": section_handshake, "dissect": section_dissect}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "sections", nargs="*", metavar="SECTION",
+        help=f"what to measure: {', '.join(SECTIONS)} (default: handshake)",
+    )  # fmt: skip
+    parser.add_argument("--runs", type=int, default=5, help="handshake: runs of each tool")
+    parser.add_argument("--repeat", type=int, default=3, help="dissect: runs of each tool (best)")
+    parser.add_argument(
+        "--seconds", type=int, default=120, help="dissect: seconds of video in the capture"
+    )
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r} (choose from {', '.join(SECTIONS)})")
+    for name in args.sections or ["handshake"]:
+        SECTIONS[name](args)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

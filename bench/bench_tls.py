@@ -12,12 +12,22 @@
   against one `openssl s_client` to the same server, best of N runs each.
   Goal: at most s_client's + 0.25 s (Python's start-up and Scapy's TLS layers are
   the floor).
+- dissect: `netlab dissect --keylog F -j 1 FILE > /dev/null` against
+  `tshark -n -o tls.keylog_file:F -r FILE > /dev/null` on a TLS-heavy capture, best of
+  N runs each, one process each, alternating. The capture is made once and kept as
+  bench/out/tls-<requests>.pcap with its key log (.keys): nginx with TLS 1.2 and 1.3 on
+  a free loopback port, curl fetching many URLs per connection (HTTP/1.1 keep-alive and
+  HTTP/2, TLS 1.3 and TLS 1.2 AES-GCM, ChaCha20 and AES-CBC), SSLKEYLOGFILE for the
+  secrets, recorded with tcpdump on lo (root). Goal: ratio <= 1.0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import select
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -102,19 +112,192 @@ def bench_handshake(tmp: Path, runs: int) -> None:
     print(f"  netlab - s_client = {ours - theirs:+.3f} s (goal: at most +0.250 s)")
 
 
+# --- dissect: a TLS-heavy capture with its key log --------------------------------------------
+OUT = ROOT / "bench" / "out"
+REQUESTS = 3000
+
+
+def _site(www: Path) -> list[str]:
+    www.mkdir(parents=True, exist_ok=True)
+    (www / "index.html").write_text(
+        "<html><body>" + "<p>hello from the TLS benchmark</p>\n" * 20 + "</body></html>\n"
+    )
+    (www / "style.css").write_text("body { color: #333; margin: 0 auto; }\n" * 40)
+    (www / "data.json").write_text('{"items": [' + ", ".join(map(str, range(300))) + "]}\n")
+    (www / "big.txt").write_text("".join(f"line {i} of a 40 kB text\n" for i in range(1800)))
+    return ["/", "/style.css", "/data.json", "/missing", "/big.txt"]
+
+
+def _nginx_conf(tmp: Path, port: int, cert: Path, key: Path) -> Path:
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""daemon off; master_process off; worker_processes 1;
+pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  types {{ text/html html; text/css css; application/json json; text/plain txt; }}
+  keepalive_requests 100000; http2_max_requests 100000;
+  server {{ listen 127.0.0.1:{port} ssl http2; root {tmp}/www;
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:AES128-SHA256; }}
+}}
+""")
+    return conf
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """End a process this script started, by its pid (bounded wait)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def build_capture(requests: int) -> tuple[Path, Path]:
+    """bench/out/tls-<requests>.pcap and its key log (made once)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"tls-{requests}.pcap"
+    keys = path.with_suffix(".keys")
+    if path.exists() and keys.exists():
+        return path, keys
+    for tool in ("nginx", "tcpdump", "curl"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench_tls: needs {tool} to build the capture")
+    raw = path.with_suffix(".tmp")
+    for _attempt in range(3):  # a busy machine can make the kernel drop packets: again
+        with tempfile.TemporaryDirectory(prefix="bench-tls-") as name:
+            tmp = Path(name)
+            if _record(tmp, requests, raw):
+                keys.write_text((tmp / "keys.txt").read_text())
+                raw.rename(path)
+                return path, keys
+    raise SystemExit("bench_tls: the kernel dropped packets for tcpdump three times")
+
+
+def _record(tmp: Path, requests: int, raw: Path) -> bool:
+    """Record the traffic into RAW; True when tcpdump kept every packet."""
+    from tests.tls_servers import free_port, make_cert
+
+    urls = _site(tmp / "www")
+    cert, key = make_cert(tmp)
+    port = free_port()
+    nginx = subprocess.Popen(["nginx", "-c", str(_nginx_conf(tmp, port, cert, key)),
+                              "-p", str(tmp)], stderr=subprocess.DEVNULL)  # fmt: skip
+    dump = None
+    err = b""
+    try:
+        _wait_port(port)
+        dump = subprocess.Popen(["tcpdump", "-i", "lo", "-B", "65536", "--immediate-mode", "-U",
+                                 "-w", str(raw), f"tcp port {port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        ready, _, _ = select.select([dump.stderr], [], [], 10)
+        if not ready or b"listening" not in dump.stderr.readline():
+            raise RuntimeError("tcpdump did not start listening on lo")
+        _traffic(requests, urls, port, tmp / "keys.txt")
+        time.sleep(0.5)  # the last packets reach the file
+    finally:
+        if dump is not None:
+            _stop(dump, signal.SIGINT)
+            err = dump.stderr.read() if dump.stderr else b""
+        _stop(nginx)
+    return b"\n0 packets dropped by kernel" in b"\n" + err
+
+
+def _wait_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on port {port}")
+
+
+# (curl options, requests per connection): TLS 1.3 and TLS 1.2's AEAD and CBC suites,
+# HTTP/1.1 keep-alive and HTTP/2
+_MIXES = [
+    (["--http1.1"], 100),
+    (["--http2"], 100),
+    (["--http1.1", "--tls-max", "1.2", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"], 100),
+    (["--http2", "--tls-max", "1.2", "--ciphers", "ECDHE-RSA-CHACHA20-POLY1305"], 100),
+    (["--http1.1", "--tls-max", "1.2", "--ciphers", "AES128-SHA256"], 100),
+]
+
+
+def _traffic(requests: int, urls: list[str], port: int, keylog: Path) -> None:
+    env = {**os.environ, "SSLKEYLOGFILE": str(keylog)}
+    done = n = 0
+    while done < requests:
+        options, per = _MIXES[n % len(_MIXES)]
+        count = min(per, requests - done)
+        argv = ["curl", "-sk", "--max-time", "60", *options]
+        for i in range(count):
+            argv += ["-o", "/dev/null", f"https://localhost:{port}{urls[(done + i) % len(urls)]}"]
+        subprocess.run(argv, check=False, timeout=120, env=env)
+        done += count
+        n += 1
+
+
+def bench_dissect(tmp: Path, runs: int) -> None:
+    print("== dissect: a TLS capture with its key log, netlab against tshark (one process each)")
+    path, keys = build_capture(REQUESTS)
+    ours_cmd = [*NETLAB, "dissect", "--keylog", str(keys), "-j", "1", str(path)]
+    theirs_cmd = ["tshark", "-n", "-o", f"tls.keylog_file:{keys}", "-r", str(path)]
+    ours, theirs = [], []
+    for _ in range(max(1, runs)):  # alternating: a drifting machine slows both alike
+        ours.append(_timed_quiet(ours_cmd))
+        theirs.append(_timed_quiet(theirs_cmd))
+    best_ours, best_theirs = min(ours), min(theirs)
+    packets = _packets(path)
+    ratio = best_ours / best_theirs
+    print(f"  capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
+          f"{REQUESTS:,} HTTPS requests)")  # fmt: skip
+    verdict = "OK" if ratio <= 1.0 else "over target"
+    print(f"  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | ratio {ratio:.2f} "
+          f"(goal <= 1.0) {verdict} | best of {len(ours)}, one process each; "
+          f"netlab {packets / best_ours:,.0f} pkt/s")  # fmt: skip
+
+
+def _timed_quiet(argv: list[str]) -> float:
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
+    if status:
+        print(f"  ! {' '.join(argv)} exited with status {status}")
+    return time.perf_counter() - start
+
+
+def _packets(path: Path) -> int:
+    from netlab.capture.reader import open_capture
+
+    with open_capture(path) as cap:
+        return sum(1 for _ in cap)
+
+
+SECTIONS = {"scan": bench_scan, "handshake": bench_handshake, "dissect": bench_dissect}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sections", nargs="*", help="scan, handshake (default: both)")
+    parser.add_argument("sections", nargs="*", help="scan, handshake, dissect (default: all)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("NO_COLOR", "1")
-    sections = args.sections or ["scan", "handshake"]
-    unknown = set(sections) - {"scan", "handshake"}
+    sections = args.sections or list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp:
         for section in sections:
-            {"scan": bench_scan, "handshake": bench_handshake}[section](Path(tmp), args.runs)
+            SECTIONS[section](Path(tmp), args.runs)
 
 
 if __name__ == "__main__":

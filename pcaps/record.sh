@@ -10,6 +10,7 @@ ns_a=nl-rec-a ns_b=nl-rec-b
 cleanup() {
   [[ -n "${td:-}" ]] && kill "$td" 2>/dev/null || true
   [[ -n "${srv:-}" ]] && kill "$srv" 2>/dev/null || true
+  [[ -n "${pub:-}" ]] && kill "$pub" 2>/dev/null || true
   ip netns del "$ns_a" 2>/dev/null || true
   ip netns del "$ns_b" 2>/dev/null || true
   rm -rf "$tmp"
@@ -104,4 +105,29 @@ curl -s --http2-prior-knowledge -o /dev/null http://127.0.0.1:8080/
 stop
 kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
 tshark -r "$tmp/http.pcap" -F pcapng -w "$here/http.pcapng" 2>/dev/null
+
+# 6. RTMP: nginx with Debian's RTMP module on loopback port 1935 (tshark's RTMP port), fed
+#    by ffmpeg's test pattern (H.264, one IDR a second) on a second listener (1936, not
+#    captured); rtmpdump plays the stream for a little over a second: handshake, connect,
+#    createStream, play, onStatus/onMetaData, the AVC sequence header and the first frames.
+mkdir -p "$tmp/rtmp/logs"
+cat > "$tmp/rtmp/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off; master_process off; pid $tmp/rtmp/nginx.pid; error_log $tmp/rtmp/logs/error.log;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:1935; listen 127.0.0.1:1936; chunk_size 4096;
+  application live { live on; record off; } } }
+EOF
+nginx -p "$tmp/rtmp" -c "$tmp/rtmp/nginx.conf" & srv=$!
+sleep 0.5
+ffmpeg -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=25 -c:v libx264 \
+  -preset veryfast -tune zerolatency -profile:v baseline -pix_fmt yuv420p -g 25 -keyint_min 25 \
+  -sc_threshold 0 -t 20 -f flv rtmp://127.0.0.1:1936/live/test & pub=$!
+sleep 2
+capture "$tmp/rtmp.pcap" lo "" "tcp port 1935"
+timeout 1.2 rtmpdump -q -r rtmp://127.0.0.1:1935/live/test --live -o /dev/null || true
+stop
+kill "$pub"; wait "$pub" 2>/dev/null || true; pub=
+kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
+tshark -r "$tmp/rtmp.pcap" -F pcapng -w "$here/rtmp.pcapng" 2>/dev/null
 echo "recorded: $(ls "$here"/*.pcap*)"

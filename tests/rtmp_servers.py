@@ -45,13 +45,19 @@ def _stop(proc: subprocess.Popen | None) -> None:
 
 
 class NginxRtmp:
-    """nginx-rtmp on 127.0.0.1:PORT, application `live` (recording to DIR/rec when asked)."""
+    """nginx-rtmp on 127.0.0.1:PORT, application `live` (recording to DIR/rec when asked).
+    With second_port, it also listens on `play_port` (the same server), so a capture of
+    that port holds only the connections made to it (players), not the publisher's."""
 
-    def __init__(self, tmp: Path, *, record: bool = False, chunk_size: int = 4096) -> None:
+    def __init__(
+        self, tmp: Path, *, record: bool = False, chunk_size: int = 4096, second_port: bool = False
+    ) -> None:
         self.dir = tmp / "nginx-rtmp"
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.dir / "rec").mkdir(exist_ok=True)
         self.port = free_port()
+        self.play_port = free_port() if second_port else self.port
+        second = f" listen 127.0.0.1:{self.play_port};" if second_port else ""
         rec = (
             f"record all; record_path {self.dir / 'rec'}; record_unique off;"
             if record
@@ -64,14 +70,14 @@ master_process off;
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/logs/error.log notice;
 events {{ worker_connections 64; }}
-rtmp {{ server {{ listen 127.0.0.1:{self.port}; chunk_size {chunk_size};
+rtmp {{ server {{ listen 127.0.0.1:{self.port};{second} chunk_size {chunk_size};
   application live {{ live on; {rec} }} }} }}
 """)
         self.proc: subprocess.Popen | None = None
         self.publisher: subprocess.Popen | None = None
 
-    def url(self, stream: str) -> str:
-        return f"rtmp://127.0.0.1:{self.port}/live/{stream}"
+    def url(self, stream: str, port: int | None = None) -> str:
+        return f"rtmp://127.0.0.1:{port or self.port}/live/{stream}"
 
     def __enter__(self) -> NginxRtmp:
         self.proc = subprocess.Popen(

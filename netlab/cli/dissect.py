@@ -64,6 +64,11 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
               help="Print TCP stream N (tcp.stream) reassembled, as tshark -z follow: "
                    "MODE ascii (default), hex or raw; the second node's data is "
                    "indented with a tab. Packet lines are left out as with --stats.")  # fmt: skip
+@click.option("--keylog", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Decrypt TLS with the secrets in FILE, an NSS key log (SSLKEYLOGFILE, "
+                   "curl/browsers, openssl -keylogfile, netlab http/tls-hello --keylog), as "
+                   "tshark -o tls.keylog_file:FILE: TLS 1.3, and TLS 1.2 with AES-GCM, "
+                   "ChaCha20-Poly1305 or AES-CBC; HTTP inside is decoded.")  # fmt: skip
 @click.option("--show-packets", is_flag=True,
               help="With --stats or --follow, print the packets as well.")  # fmt: skip
 @click.option("-j", "--jobs", type=click.IntRange(0, JOBS_LIMIT), default=0,
@@ -84,6 +89,7 @@ def dissect(
     follow: tuple[str, ...],
     show_packets: bool,
     jobs: int,
+    keylog: str | None,
 ) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
@@ -102,6 +108,7 @@ def dissect(
       netlab dissect --stats io,0.5 --stats endpoints,ip pcaps/ping.pcap
       netlab dissect --follow tcp,0 pcaps/tcp-udp.pcap
       netlab dissect --follow tcp,0,hex pcaps/tcp-udp.pcap
+      netlab dissect --keylog keys.txt -Y http2 https.pcapng
     """
     import sys
 
@@ -113,6 +120,8 @@ def dissect(
         from netlab.errors import InputError
 
         raise InputError("--packet N shows that one packet: -c does not go with it")
+    if keylog is not None:
+        _check_keylog(keylog)
     compiled = None
     if display_filter is not None:
         from netlab.dissect.filter import compile_filter
@@ -155,9 +164,10 @@ def dissect(
         jobs = min(jobs, parallel.most_jobs()) or parallel.auto_jobs(file)
         if jobs > 1 and parallel.readable_twice(file):
             warnings = parallel.run(file, jobs, lambda out: PacketView(
-                out, tree=tree, hexdump=hexdump, json=common.json), quick=quick)  # fmt: skip
+                out, tree=tree, hexdump=hexdump, json=common.json), quick=quick,
+                keylog=keylog)  # fmt: skip
             return _warn(file, warnings)
-    dissector = Dissector(quick, udp_streams=fields_shown)
+    dissector = Dissector(quick, udp_streams=fields_shown, keylog=keylog)
     # Ctrl-C ends the reading (the frames already read still go through): the lines so
     # far are whole, and the statistics and streams asked for are reported for what was
     # read, as tshark -z does. Nothing is checked per packet.
@@ -172,6 +182,17 @@ def dissect(
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
     return status
+
+
+def _check_keylog(path: str) -> None:
+    """A key log that cannot be read is a usage error (exit 2), before any output."""
+    from netlab.errors import InputError
+
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as err:
+        raise InputError(f"cannot read the key log {path!r}: {err.strerror}") from None
 
 
 @contextlib.contextmanager

@@ -187,8 +187,9 @@ def http(
     CA, expired, name mismatch — unless -k) or a malformed response, 2 on bad input.
 
     -v also shows every packet of the connections, decoded (needs CAP_NET_RAW, as
-    --write FILE, which saves them as pcapng); --keylog lets `netlab dissect` and
-    Wireshark decrypt a saved HTTPS capture.
+    --write FILE, which saves them as pcapng); with --keylog FILE (or SSLKEYLOGFILE)
+    -v shows HTTPS decrypted, and `netlab dissect --keylog FILE` and Wireshark
+    decrypt a saved capture.
 
     \b
     Examples:
@@ -361,7 +362,8 @@ def _fetch(
             files.write(event.exchange, event.data, raw_body)
 
     core = HttpClient(list(requests), addresses, options, dns_ns)
-    with Session(common, data={"requests": [], "connections": [], "hpack": []}) as s:
+    with Session(common, data={"requests": [], "connections": [], "hpack": []},
+                 keylog=options.tls.keylog) as s:  # fmt: skip
         printer.session = s
         while core is not None:
             clients.append(core)

@@ -25,14 +25,15 @@ from netlab.errors import ExitStatus
 
 
 class ViewSink:
-    """`-v`: each packet through the shared dissector, drawn as `netlab dissect -V` does."""
+    """`-v`: each packet through the shared dissector, drawn as `netlab dissect -V` does
+    (TLS decrypted with the command's key log, when it writes one)."""
 
-    def __init__(self, out: Any, verbose: int) -> None:
+    def __init__(self, out: Any, verbose: int, keylog: Any = None) -> None:
         from netlab.dissect import Dissector
         from netlab.render.packets import PacketView
 
         self.view = PacketView(out, tree=True, hexdump=verbose > 1, live=True)
-        self.dissector = Dissector()
+        self.dissector = Dissector(keylog=keylog)
 
     def add_interface(self, linktype: int, name: str) -> None:
         pass
@@ -45,8 +46,9 @@ class ViewSink:
         self.view.finish()
 
 
-def make_tap(verbose: int, write: str | None, out: Any) -> Any:
-    """The tap for -v (drawn on OUT) and -w FILE, or None when neither is asked for."""
+def make_tap(verbose: int, write: str | None, out: Any, keylog: Any = None) -> Any:
+    """The tap for -v (drawn on OUT) and -w FILE, or None when neither is asked for.
+    KEYLOG: the NSS key log the command writes (its TLS shown decrypted)."""
     if not verbose and not write:
         return None
     from netlab.capture.tap import PcapngSink, Tap
@@ -55,7 +57,7 @@ def make_tap(verbose: int, write: str | None, out: Any) -> Any:
     if write:
         sinks.append(PcapngSink(write))
     if verbose:
-        sinks.append(ViewSink(out, verbose))
+        sinks.append(ViewSink(out, verbose, keylog))
     return Tap(sinks)
 
 
@@ -63,8 +65,9 @@ class Session:
     """One run of a command: where its output goes, its tap, its runner, its status."""
 
     def __init__(self, common: Common, *, stream: bool = False, write: str | None = None,
-                 data: dict | None = None) -> None:  # fmt: skip
+                 data: dict | None = None, keylog: Any = None) -> None:  # fmt: skip
         self.common = common
+        self.keylog = keylog  # the TLS key log the command writes: -v decrypts with it
         self.out = sys.stdout
         self.err = sys.stderr
         self.interrupted = False
@@ -114,7 +117,7 @@ class Session:
     def tap(self) -> Any:
         if not self._tap_made:
             self._tap_made = True
-            self._tap = make_tap(self.common.verbose, self.write_path, self.side)
+            self._tap = make_tap(self.common.verbose, self.write_path, self.side, self.keylog)
         return self._tap
 
     def run_packets(self, core: Any, iface: str, on_event: Any, **runner_options: Any) -> bool:

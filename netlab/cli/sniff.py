@@ -32,10 +32,15 @@ SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); view
               help="Do not put the interface into promiscuous mode (like tcpdump -p).")  # fmt: skip
 @click.option("-V", "--tree", is_flag=True, help="Show every layer and field (like tshark -V).")
 @click.option("-x", "--hex", "hexdump", is_flag=True, help="Add a hex + ASCII dump of each packet.")
+@click.option("--keylog", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Decrypt TLS with the secrets in FILE, an NSS key log (SSLKEYLOGFILE), "
+                   "read again as it grows: start the browser or curl with "
+                   "SSLKEYLOGFILE=FILE and its HTTPS shows decrypted.")  # fmt: skip
 @common_options("iface", "timeout", "count", "write", "json", "no_color")
 def sniff(
-    common: Common, expression: str, snaplen: int, no_promisc: bool, tree: bool, hexdump: bool
-) -> ExitStatus:
+    common: Common, expression: str, snaplen: int, no_promisc: bool, tree: bool, hexdump: bool,
+    keylog: str | None,
+) -> ExitStatus:  # fmt: skip
     """Capture packets on IFACE (default: the default route's interface) and show
     them as `netlab dissect` does, until -c N packets, --timeout SECONDS, or Ctrl-C.
 
@@ -50,6 +55,7 @@ def sniff(
       netlab sniff -i eth0 -f 'icmp' -c 4
       netlab sniff -i eth0 -f 'udp port 53' -V
       netlab sniff -i eth0 -f 'tcp port 80' -w http.pcapng --json | jq .summary
+      netlab sniff -i lo --keylog /tmp/keys -f 'tcp port 443'   # SSLKEYLOGFILE=/tmp/keys curl …
     """
     from netlab.capture.live import LiveCapture, SignalStop, default_interface
     from netlab.net.privilege import require_raw_socket
@@ -65,7 +71,7 @@ def sniff(
             writer = PcapngSink(common.write, snaplen=capture.snaplen)
             writer.add_interface(capture.linktype, capture.iface)
         try:
-            _run(capture, common, tree, hexdump, writer, stop)
+            _run(capture, common, tree, hexdump, writer, stop, keylog)
         finally:
             if writer is not None:
                 writer.close()
@@ -76,7 +82,7 @@ def sniff(
     return ExitStatus.SUCCESS if capture.captured else ExitStatus.NO_ANSWER
 
 
-def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop) -> None:
+def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylog=None) -> None:
     import sys
 
     from netlab.dissect import Dissector
@@ -85,7 +91,7 @@ def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop) -> No
     view = PacketView(
         sys.stdout, tree=tree, hexdump=hexdump, json=common.json, count=common.count, live=True
     )
-    dissector = Dissector()
+    dissector = Dissector(keylog=keylog)
     _announce(capture)  # only now: a script waiting for this line may signal us at once
     for no, frame in enumerate(capture.frames(common.timeout, stop), 1):
         if writer is not None:

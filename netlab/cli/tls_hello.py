@@ -241,7 +241,9 @@ def _run(
 
     address = _address(host, port)
     core = TlsHello(address, port, options)
-    with Session(common) as s:
+    # -v decrypts with the secrets as the handshake derives them (the key log file is
+    # only written at the end)
+    with Session(common, keylog=_live_keys(core) if common.verbose else None) as s:
         s.run_sockets(core, lambda _e: None, watch=_watch(common, address, port))
         result = core.result
         if keylog and result.keylog:
@@ -309,6 +311,12 @@ def _verify(result: Any, name: str, cacert: str | None):
     except ValueError as err:
         raise InputError(str(err)) from None
     return x509core.verify_chain(certs[0], certs[1:], roots, name=name, now=dt.datetime.now(dt.UTC))
+
+
+def _live_keys(core: Any) -> Any:
+    from netlab.wire.tls_crypto import KeyLog
+
+    return KeyLog(lines=lambda: core.result.keylog)
 
 
 def _append_keylog(path: str, lines: list[str]) -> None:

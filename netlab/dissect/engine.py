@@ -12,6 +12,7 @@ only what lies below it (`base`, `model`, `registry`).
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import netlab.dissect.registry as registry
 from netlab.dissect.base import data_rows
@@ -34,8 +35,14 @@ def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
 class Dissector:
     """Decode frames one after another; holds the cross-packet state (TCP streams)."""
 
-    def __init__(self, quick: bool = True, udp_streams: bool = True) -> None:
+    def __init__(self, quick: bool = True, udp_streams: bool = True,
+                 keylog: Any = None) -> None:  # fmt: skip
         load_protocols()
+        # TLS secrets: an NSS key log file's path (tshark's tls.keylog_file), or a
+        # wire.tls_crypto.KeyLog; read by dissect/tls.py when a session needs them
+        # (`tls_keys`, made on first use).
+        self.keylog = keylog
+        self.tls_keys = None
         # Shortcuts for views that show only the columns (DNS's info read straight off
         # the bytes, the message parsed later if ever): off when every packet's fields
         # are built anyway (-V, --json), where they would be work done twice.
@@ -169,7 +176,8 @@ class Dissector:
             self._malformed(pkt, f"decoder error {type(err).__name__}: {err}")
         if buf is not pkt.buf:  # layers decoded from a reassembled buffer remember it
             for layer in pkt.layers[first_new:]:
-                layer.data = buf
+                if layer.data is None:  # (one decoded from a buffer of its own keeps that)
+                    layer.data = buf
 
     @staticmethod
     def _malformed(pkt: Packet, why: str) -> None:
@@ -196,5 +204,7 @@ def load_protocols() -> None:
     import netlab.dissect.ip
     import netlab.dissect.ipv6
     import netlab.dissect.link
+    import netlab.dissect.rtmp
     import netlab.dissect.tcp
+    import netlab.dissect.tls
     import netlab.dissect.udp  # noqa: F401

@@ -241,7 +241,8 @@ class _Parser:
         tok = self.take()
         name = tok.text
         proto = name.split(".")[0]
-        if proto not in FILTER_NAMES or not re.fullmatch(r"[a-z_][a-z0-9_.\-]*", name):
+        # (a protocol's name is lower case; its fields may not be: x509sat.uTF8String)
+        if proto not in FILTER_NAMES or not re.fullmatch(r"[a-z_][a-z0-9_\-]*(\.[\w\-]+)*", name):
             raise self.fail("is neither a field nor a protocol name", tok)
         if self.tok.kind != "cmp":
             if name == "frame":  # every packet is a frame (tshark: "frame" matches all)

@@ -161,7 +161,7 @@ class _Dir:
 class HttpSession:
     """One TCP stream's HTTP (registry.StreamProtocol session; see the module's doc)."""
 
-    __slots__ = ("counts", "dirs", "h2", "last", "proto", "requests", "seen", "via_port")
+    __slots__ = ("counts", "dirs", "h2", "last", "proto", "requests", "scheme", "seen", "via_port")
 
     def __init__(self, proto: registry.StreamProtocol, via_port: bool) -> None:
         self.proto = proto
@@ -173,6 +173,7 @@ class HttpSession:
         self.counts = [0, 0]  # requests, responses
         self.last: list[int | None] = [None, None]  # frame of the last request, response
         self.h2: H2Conn | None = None
+        self.scheme = "http"  # "https" inside TLS (dissect/tls.py): http.request.full_uri
 
     def reset(self, side: int) -> None:
         """The direction lost bytes: start again at a message (frame) boundary."""
@@ -307,6 +308,8 @@ class HttpSession:
                     return self._broken(d, data, pos, end, out, fin, why, first)
                 return False, pos, line + " "
             msg = _parse_head(data, pos, m.end(), d.line_end, first)
+            if self.scheme != "http" and msg.full_uri is not None and msg.full_uri[:7] == "http://":
+                msg.full_uri = f"{self.scheme}://{msg.full_uri[7:]}"
             d.msg = msg
             self._frame_body(msg)
             if msg.body == "length":

@@ -70,13 +70,17 @@ def readable_twice(path: str) -> bool:
         return False
 
 
-def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool = True) -> list[str]:
+def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool = True,
+        keylog: str | None = None) -> list[str]:  # fmt: skip
     """Dissect and show `path` with `jobs` processes; return the capture's warnings.
 
     `make_view(out)` builds the PacketView each process writes its chunks into;
-    `quick` is the Dissector's (off for views that build every field).
+    `quick` and `keylog` are the Dissector's (quick is off for views that build every
+    field; keylog: TLS secrets).
     Raises KeyboardInterrupt / BrokenPipeError as a single process would.
     """
+    global _keylog
+    _keylog = keylog  # (the forked processes inherit it)
     with open_capture(path):  # a wrong format: the one-line error, before any fork
         pass
     sys.stdout.flush()  # nothing buffered may be written twice by the children
@@ -88,6 +92,7 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool =
             signal.signal(signum, handler)
 
 
+_keylog: str | None = None  # the key log every process's Dissector reads (run's)
 # Ctrl-C (SIGINT, SIGTERM) only sets this, in every process (the children inherit the
 # handler), and each process stops after writing the chunk it is on: the output ends on
 # a whole line, never half of one, and the command exits 130.
@@ -182,7 +187,7 @@ def _work(
     buffer = io.StringIO()
     view = make_view(buffer)
     # The views run here show udp.stream exactly when they build fields (-V, --json).
-    dissector = Dissector(quick, udp_streams=not quick)
+    dissector = Dissector(quick, udp_streams=not quick, keylog=_keylog)
     turns = _Turns(ring_in, ring_out)
     with open_capture(path) as cap:
         numbered = enumerate(cap, 1)

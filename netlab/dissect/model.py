@@ -15,6 +15,8 @@ A row is a plain tuple `(depth, name, value, show, offset, length)`:
   makes it on demand (`show_text`), so JSON and filters skip the formatting; None
   for a hidden field (Wireshark's hidden items: in filters and JSON, not in the tree);
 - offset, length: the bytes in the frame (for -x highlighting), or -1/0.
+A row named "" is a text item of the tree (Wireshark's "Extension: server_name (len=14)"
+headings): shown by -V, never a field of JSON or filters.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ DATA_SOURCES: dict[FieldsFn, Callable[[Layer, bytes], list[tuple[str, bytes]]]] 
 # HTTP loops over its messages itself): "tcp:dns", "tcp:http:http2", not "dns:dns".
 # Their modules add themselves; what a PDU carries (a body's media layer) still counts.
 ONE_PER_SEGMENT: set[str] = set()
+# Protocols whose Layer.data is a buffer of their own making, not TCP's reassembly (RTMP's
+# "Unchunked RTMP" message): statistics do not count it as Wireshark's "[Reassembled TCP
+# Segments]" (phs's "tcp.segments"). Their modules add themselves.
+OWN_BUFFERS: set[str] = set()
+# A zero-width layer with this "protocol" (no title, no fields) starts a new call of the
+# dissectors after it: TLS hands each record's decrypted bytes to HTTP anew, and tshark
+# names each call ("tls:http2:http2"); frame.protocols skips the mark itself.
+CALL_MARK = "-"
 TREE_WRITERS: dict[FieldsFn, Callable[[Layer, bytes], str | None]] = {}
 
 
@@ -159,9 +169,13 @@ class Packet:
         key = tuple([layer.proto for layer in self.layers])
         text = _PROTOCOLS.get(key)
         if text is None:  # a few dozen layer stacks in any capture: each joined once
-            names = []
+            names: list[str] = []
+            scope = 0  # where the current call of a dissector began (see CALL_MARK)
             for proto in key:
-                if proto in ONE_PER_SEGMENT and proto in names:
+                if proto == CALL_MARK:
+                    scope = len(names)
+                    continue
+                if proto in ONE_PER_SEGMENT and proto in names[scope:]:
                     continue
                 names.append(proto)
                 if proto in ("eth", "vlan", "sll"):
@@ -200,6 +214,8 @@ def merge_rows(rows: list[Row], out: dict[str, Any]) -> dict[str, Any]:
     """Add rows to a dict by field name; a name seen more than once becomes a list of
     its values, at the place of its first occurrence (the JSON view's shape)."""
     for _depth, name, value, _show, _off, _len in rows:
+        if not name:  # a text item of the tree
+            continue
         if name in out:
             prev = out[name]
             if isinstance(prev, list):

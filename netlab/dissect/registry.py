@@ -52,6 +52,10 @@ class StreamProtocol(NamedTuple):
       bytes seen and its memory bounded (TCP keeps at most 1 MiB pending).
     - `reset(side)`: the direction lost bytes (a gap, or the pending data grew past
       the limit): start again from a clean state.
+    - optionally `bind(d)`: called once with the Dissector when the session is made
+      (TLS reads its key log there), and `waiting_layer`: (protocol, tree title) of the
+      empty layer a segment whose split returned info "" shows (tshark's TLS, called on
+      a record's start and finding it incomplete).
 
     `decoder` is still called alone for a segment that cannot be reassembled (the
     first fragment of an IP datagram).
@@ -68,6 +72,10 @@ IP_PROTOCOLS: dict[int, Decoder] = {}
 UDP_PORTS: dict[int, Decoder] = {}
 TCP_PORTS: dict[int, Decoder | StreamProtocol] = {}
 HEURISTICS: dict[str, list[Heuristic]] = {"udp": [], "tcp": []}
+# Heuristics that only look at the first payload bytes of a TCP direction (RTMP's C0
+# and C1): TCP asks them, after the ports and the other heuristics, only for a segment
+# that starts its direction's byte stream (relative sequence number 1).
+START_HEURISTICS: dict[str, list[Heuristic]] = {"tcp": []}
 # Names a display-filter field may start with (it catches "tpc.port"): the protocols
 # registered below, and names that are not a protocol module's: frame metadata, the
 # "ethertype" step of frame.protocols, expert marks (_ws.malformed), and tshark's names
@@ -85,6 +93,7 @@ def register(
     tcp_ports: dict[int, Decoder | StreamProtocol] | None = None,
     udp_heuristics: tuple[Heuristic, ...] = (),
     tcp_heuristics: tuple[Heuristic, ...] = (),
+    tcp_start_heuristics: tuple[Heuristic, ...] = (),
     writers: dict[Callable, tuple[Callable, Callable]] | None = None,
     data_sources: dict[Callable, Callable] | None = None,
 ) -> None:
@@ -100,6 +109,7 @@ def register(
     TCP_PORTS.update(tcp_ports or {})
     HEURISTICS["udp"] += udp_heuristics
     HEURISTICS["tcp"] += tcp_heuristics
+    START_HEURISTICS["tcp"] += tcp_start_heuristics
     DATA_SOURCES.update(data_sources or {})
     for fields_fn, (json, tree) in (writers or {}).items():
         JSON_WRITERS[fields_fn] = json
@@ -114,6 +124,16 @@ def app_decoder(transport: str, srcport: int, dstport: int, buf: bytes, off: int
     if decoder is not None:
         return decoder
     for heuristic in HEURISTICS[transport]:
+        found = heuristic(buf, off, end)
+        if found is not None:
+            return found
+    return None
+
+
+def start_decoder(transport: str, buf: bytes, off: int, end: int):
+    """The decoder for the first payload bytes of a TCP direction that no port and no
+    other heuristic claimed: the START_HEURISTICS, in order; None when none applies."""
+    for heuristic in START_HEURISTICS[transport]:
         found = heuristic(buf, off, end)
         if found is not None:
             return found

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from netlab.dissect.model import Packet, address_text
+from netlab.dissect.model import OWN_BUFFERS, Packet, address_text
 from netlab.render.jsonout import dumps
 
 Origin = Callable[[], "int | None"]  # the first frame's time (ns), for relative times
@@ -186,12 +186,13 @@ def phs_path(pkt: Packet) -> tuple[str, ...]:
     own (three pipelined requests: http, http, http), and a layer that is no item of
     the tree (frame.protocols' "http" before "http2") is left out. A PDU reassembled
     from several TCP segments adds Wireshark's "[Reassembled TCP Segments]" item
-    ("tcp.segments"), a malformed mark "_ws.malformed".
+    ("tcp.segments"; not a buffer a protocol made itself, model.OWN_BUFFERS), a malformed
+    mark "_ws.malformed".
     """
     names: list[str] = []
     reassembled = False
     for i, layer in enumerate(pkt.layers):
-        if layer.data is not None:
+        if layer.data is not None and layer.proto not in OWN_BUFFERS:
             reassembled = True
         if "." in layer.proto or layer.title == "":
             continue

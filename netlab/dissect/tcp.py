@@ -220,6 +220,8 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         decoder = stream.app.proto
     else:
         decoder = registry.app_decoder("tcp", sport, dport, buf, payload, end)
+        if decoder is None and rel_seq + (flags >> 1 & 1) == 1 and registry.START_HEURISTICS["tcp"]:
+            decoder = registry.start_decoder("tcp", buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
         if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
             if d.light:
@@ -293,6 +295,10 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
             return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, proto)
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
+        if decoder is None and registry.START_HEURISTICS["tcp"]:
+            decoder = registry.start_decoder("tcp", buf, off + hlen, end)
+            if decoder is not None and not _starts(d, src, dst, hdr):
+                decoder = None  # (the bytes look right, but not at the stream's start)
         if decoder is not None:
             if type(decoder) is registry.StreamProtocol and decoder.session is not None:
                 return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options,
@@ -300,6 +306,15 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
             return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder)
     _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
     return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+
+
+def _starts(d, src: bytes, dst: bytes, hdr: tuple) -> bool:
+    """Whether a segment starts its direction's byte stream (relative sequence number 1,
+    or a SYN's data), as decode_tcp will number it; changes nothing."""
+    fwd = d.tcp.peek(src, hdr[0], dst, hdr[1], hdr[4])
+    if fwd is None or fwd.base is None:  # the direction's first segment: base = seq - 1
+        return True
+    return (hdr[2] - fwd.base + (hdr[4] >> 1 & 1)) & MASK == 1
 
 
 def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto):
@@ -434,6 +449,12 @@ def track_segment(
         return True
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
+        if (
+            decoder is None
+            and registry.START_HEURISTICS["tcp"]
+            and (hdr[2] - fwd.base + (hdr[4] >> 1 & 1)) & MASK == 1
+        ):
+            decoder = registry.start_decoder("tcp", buf, off + hlen, end)
         if isinstance(decoder, registry.StreamProtocol) and not any(
             a[0] in ("retransmission", "keep_alive") for a in analysis
         ):
@@ -530,8 +551,11 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
 def _claim(d, stream: Stream, proto) -> None:
     """A session protocol takes the stream: its later segments all go to the session."""
     if stream.app is None:
-        stream.app = proto.session(proto)
+        app = stream.app = proto.session(proto)
         d.tcp.sessions += 1
+        bind = getattr(app, "bind", None)
+        if bind is not None:  # a session that needs the Dissector's options (TLS: the key log)
+            bind(d)
 
 
 def _reassemble_session(d, pkt, stream: Stream, fwd: Direction, buf: bytes, off: int, end: int,
@@ -549,6 +573,9 @@ def _reassemble_session(d, pkt, stream: Stream, fwd: Direction, buf: bytes, off:
             return None
         if info is not None:
             pkt.protocol, pkt.info = "TCP", info
+            waiting = getattr(stream.app, "waiting_layer", None)
+            if info == "" and waiting is not None:  # tshark's TLS: called, found it incomplete
+                pkt.layers.append(Layer(waiting[0], waiting[1], off, off, None, None))
         pkt.info += (
             " [TCP segment of a reassembled PDU]"
             if pkt.info

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 MAX_DEPTH = 64
 MAX_ELEMENTS = 100_000
@@ -74,12 +75,28 @@ class Reference:
 
 
 # --- decoding -------------------------------------------------------------------------------------
+class Item(NamedTuple):
+    """One AMF0 value as it lies in the bytes: what a dissector's tree shows (type
+    marker, offsets, the properties of an object with where each name starts)."""
+
+    marker: int
+    start: int  # offset of the type marker
+    end: int  # offset just past the value
+    value: Any  # the value as `decode_values` gives it
+    # object, ECMA array, typed object: ((name, offset of its length, Item), ...);
+    # strict array: (Item, ...)
+    members: tuple = ()
+    count: int | None = None  # ECMA array, strict array: the count field
+    name: str | None = None  # typed object: the class name
+
+
 class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos, self.count = data, 0, 0
+    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        self.data, self.pos, self.count = data, start, 0
+        self.end = len(data) if end is None else end
 
     def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
+        if self.pos + n > self.end:
             raise AmfError(f"AMF0 truncated at byte {self.pos} ({n} bytes needed)")
         out = self.data[self.pos : self.pos + n]
         self.pos += n
@@ -95,73 +112,96 @@ class _Reader:
         return struct.unpack(">I", self.take(4))[0]
 
     def utf8(self, n: int) -> str:
-        return self.take(n).decode("utf-8", "replace")
+        return bytes(self.take(n)).decode("utf-8", "replace")
 
 
 def decode_values(data: bytes) -> list:
     """Every AMF0 value in DATA, in order (a command: name, transaction id, object …)."""
-    r = _Reader(data)
-    values = []
-    while r.pos < len(data):
-        value = _value(r, 0)
-        values.append(value)
-        if isinstance(value, Amf3):
-            break
-    return values
+    items, error = decode_items(data)
+    if error is not None:
+        raise error
+    return [item.value for item in items]
 
 
-def _value(r: _Reader, depth: int):
+def decode_items(
+    data: bytes, start: int = 0, end: int | None = None
+) -> tuple[list[Item], AmfError | None]:
+    """The values in data[start:end] as `Item`s, and the error that stopped the walk (None
+    when every byte was read): the values before a damaged one are kept. Bounded like
+    `decode_values` (nesting depth, element counts, lengths against what is left)."""
+    r = _Reader(data, start, end)
+    items: list[Item] = []
+    try:
+        while r.pos < r.end:
+            item = _item(r, 0)
+            items.append(item)
+            if item.marker == AVMPLUS:
+                break
+    except AmfError as err:
+        return items, err
+    return items, None
+
+
+def _item(r: _Reader, depth: int) -> Item:
     if depth > MAX_DEPTH:
         raise AmfError(f"AMF0 values nested deeper than {MAX_DEPTH}")
     r.count += 1
     if r.count > MAX_ELEMENTS:
         raise AmfError(f"more than {MAX_ELEMENTS} AMF0 values in one message")
+    start = r.pos
     marker = r.u8()
     if marker == NUMBER:
-        return struct.unpack(">d", r.take(8))[0]
+        return Item(marker, start, r.pos + 8, struct.unpack(">d", r.take(8))[0])
     if marker == BOOLEAN:
-        return r.u8() != 0
+        return Item(marker, start, r.pos + 1, r.u8() != 0)
     if marker == STRING:
-        return r.utf8(r.u16())
-    if marker == LONG_STRING:
-        return r.utf8(r.u32())
+        value = r.utf8(r.u16())
+        return Item(marker, start, r.pos, value)
+    if marker in (LONG_STRING, XML_DOCUMENT):
+        value = r.utf8(r.u32())
+        return Item(marker, start, r.pos, value)
     if marker in (OBJECT, ECMA_ARRAY, TYPED_OBJECT):
+        count = name = None
         if marker == ECMA_ARRAY:
-            r.u32()  # an approximate count: the end marker is what ends it
+            count = r.u32()  # an approximate count: the end marker is what ends it
             obj: dict = EcmaArray()
         else:
             if marker == TYPED_OBJECT:
-                r.utf8(r.u16())  # the class name
+                name = r.utf8(r.u16())  # the class name
             obj = {}
-        return _properties(r, obj, depth)
+        members = _properties(r, obj, depth)
+        return Item(marker, start, r.pos, obj, members, count, name)
     if marker == STRICT_ARRAY:
         count = r.u32()
-        if count > len(r.data) - r.pos:  # every value takes at least one byte
-            raise AmfError(f"strict array of {count} values in {len(r.data) - r.pos} bytes")
-        return [_value(r, depth + 1) for _ in range(count)]
+        if count > r.end - r.pos:  # every value takes at least one byte
+            raise AmfError(f"strict array of {count} values in {r.end - r.pos} bytes")
+        children = tuple(_item(r, depth + 1) for _ in range(count))
+        return Item(marker, start, r.pos, [c.value for c in children], children, count)
     if marker in (NULL, UNSUPPORTED):
-        return None
+        return Item(marker, start, r.pos, None)
     if marker == UNDEFINED:
-        return UNDEFINED_VALUE
+        return Item(marker, start, r.pos, UNDEFINED_VALUE)
     if marker == REFERENCE:
-        return Reference(r.u16())
+        return Item(marker, start, r.pos + 2, Reference(r.u16()))
     if marker == DATE:
         millis = struct.unpack(">d", r.take(8))[0]
-        return Date(millis, struct.unpack(">h", r.take(2))[0])
-    if marker == XML_DOCUMENT:
-        return r.utf8(r.u32())
+        return Item(marker, start, r.pos + 2, Date(millis, struct.unpack(">h", r.take(2))[0]))
     if marker == AVMPLUS:
-        return Amf3(r.pos - 1)
-    raise AmfError(f"unknown AMF0 type marker {marker} at byte {r.pos - 1}")
+        return Item(marker, start, r.pos, Amf3(start))
+    raise AmfError(f"unknown AMF0 type marker {marker} at byte {start}")
 
 
-def _properties(r: _Reader, obj: dict, depth: int) -> dict:
+def _properties(r: _Reader, obj: dict, depth: int) -> tuple:
+    members = []
     while True:
+        at = r.pos
         key = r.utf8(r.u16())
-        if key == "" and r.data[r.pos : r.pos + 1] == bytes([OBJECT_END]):
+        if key == "" and r.pos < r.end and r.data[r.pos] == OBJECT_END:
             r.pos += 1
-            return obj
-        obj[key] = _value(r, depth + 1)
+            return tuple(members)
+        child = _item(r, depth + 1)
+        obj[key] = child.value
+        members.append((key, at, child))
 
 
 # --- encoding -------------------------------------------------------------------------------------

@@ -14,16 +14,22 @@ header whose size depends on fmt:
 
 A timestamp field of 0xFFFFFF means a 4-byte extended timestamp follows. The
 receiver keeps state per chunk stream id to fill in what fmt 1-3 leave out, and
-reassembles messages from chunks; `ChunkReader` does that for one direction,
-`ChunkWriter` cuts messages into chunks. Every chunk is kept as a `ChunkInfo` for
-display: the course's 307-byte video message at chunk size 128 is three chunks,
-fmt 0 with 128 bytes, then fmt 3 with 128 and 51.
+reassembles messages from chunks; `ChunkReader` does that for one direction (the
+client's `feed`, strict; the dissector's `parse`, lenient, with each message's place
+in the byte stream and its first chunk's header), `ChunkWriter` cuts messages into
+chunks. Every chunk is kept as a `ChunkInfo` for display: the course's 307-byte video
+message at chunk size 128 is three chunks, fmt 0 with 128 bytes, then fmt 3 with 128
+and 51. A fmt 3 chunk that starts a message repeats the chunk stream's last delta; after
+a fmt 0 header that delta is the timestamp's step from the message before (the spec's
+"the timestamp of the type 0 chunk" for a chunk stream's first message; Wireshark's
+reading after that).
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 HANDSHAKE_SIZE = 1536
 VERSION = 3
@@ -125,16 +131,76 @@ class Message:
         return message_type_name(self.type_id)
 
 
-@dataclass
+class Chunked(NamedTuple):
+    """A message as `ChunkReader.parse` found it: where it lay in the byte stream
+    (positions count the bytes given to the reader), its first chunk's header as sent
+    (`header` bytes, `fmt`, the 24-bit timestamp field `ts_field`, the extended timestamp
+    `ets`), the values that chunk stream's state gave it, and the body. `body` is None
+    when the message was not kept (longer than the reader's `keep`): `head` then holds
+    its first bytes. `chunks` is the ChunkInfo of every chunk (their count when the
+    reader does not keep them); `problem` says what was wrong (lenient reader only)."""
+
+    csid: int
+    fmt: int
+    header: bytes
+    start: int
+    end: int
+    ts_field: int | None
+    ets: int | None
+    timestamp: int
+    length: int
+    type_id: int
+    stream_id: int
+    body: bytes | None
+    head: bytes
+    chunks: list[ChunkInfo] | int
+    problem: str | None
+
+    @property
+    def kept(self) -> bool:
+        return self.body is not None
+
+    @property
+    def single(self) -> bool:
+        """One chunk, so the header and the body lie together in the stream."""
+        return self.end - self.start == len(self.header) + self.length
+
+
+class _Partial:
+    """A message under way on a chunk stream (more than one chunk)."""
+
+    __slots__ = ("body", "chunks", "fields", "have", "head", "kept", "length", "problem")
+
+    def __init__(self, fields: list, length: int, kept: bool, chunks, problem) -> None:
+        self.fields = fields  # Chunked's fields up to stream_id (end filled in at the end)
+        self.length = length
+        self.kept = kept
+        self.have = 0
+        self.body = bytearray() if kept else None
+        self.head = b""
+        self.chunks = chunks
+        self.problem = problem
+
+
 class _StreamState:
-    timestamp: int = 0
-    delta: int = 0
-    length: int = 0
-    type_id: int = 0
-    stream_id: int = 0
-    extended: bool = False
-    buf: bytearray = field(default_factory=bytearray)
-    chunks: list = field(default_factory=list)
+    """One chunk stream's header state (what fmt 1-3 leave out) and the message being
+    reassembled on it."""
+
+    __slots__ = ("delta", "extended", "length", "msg", "stream_id", "timestamp", "type_id")
+
+    def __init__(self, length: int = 0) -> None:
+        self.timestamp = 0
+        self.delta = 0
+        self.length = length
+        self.type_id = 0
+        self.stream_id = 0
+        self.extended = False
+        self.msg: _Partial | None = None
+
+
+HEAD_KEPT = 64  # first body bytes kept of a message too long to keep whole
+MAX_HEADER = 18  # basic header (3) + message header (11) + extended timestamp (4)
+_new = tuple.__new__
 
 
 def basic_header(fmt: int, csid: int) -> bytes:
@@ -148,112 +214,357 @@ def basic_header(fmt: int, csid: int) -> bytes:
 
 
 class ChunkReader:
-    """One direction's chunk stream → messages. Feed bytes; get whole messages."""
+    """One direction's chunk stream → messages, with per-chunk-stream state.
 
-    def __init__(self) -> None:
-        self.buf = bytearray()
+    `feed(data)` (the client) returns whole `Message`s and raises RtmpError on a
+    protocol violation. `parse(data, start, end)` is the same reader seen from below
+    (the dissector): it takes every byte it is given (a chunk cut by the end of the
+    data is continued by the next call) and returns the messages completed, as
+    `Chunked` with their positions and first headers. A Set Chunk Size applies from the
+    next chunk. With strict=False the reader goes on through violations as Wireshark
+    does and notes them (`Chunked.problem`): a chunk stream that starts without a fmt 0
+    header takes defaults (type 0, stream 0, the chunk size as length), a message cut
+    by a new fmt 0-2 header on its chunk stream is dropped, a Set Chunk Size of 0 or
+    over 2^31 - 1 is ignored, a message longer than `keep` bytes (or beyond `budget`
+    bytes of unfinished messages on the direction) is followed but not kept.
+    """
+
+    def __init__(
+        self, strict: bool = True, keep: int = MAX_MESSAGE, budget: int | None = None,
+        keep_chunks: bool = True, kind: type[Chunked] | None = None,
+    ) -> None:  # fmt: skip
+        self.kind = kind or Chunked  # what parse() makes: Chunked, or a subclass of it
+        self.strict = strict
+        self.keep = keep
+        self.budget = budget
+        self.keep_chunks = keep_chunks
         self.chunk_size = DEFAULT_CHUNK_SIZE
         self.streams: dict[int, _StreamState] = {}
         self.bytes_in = 0
+        self.pos = 0  # stream position of the next byte given
+        self.reserved = 0  # declared lengths of the unfinished messages kept
+        self._head = b""  # a chunk header cut by the end of the data
+        self._state: _StreamState | None = None  # the chunk whose payload is being read
+        self._left = 0  # and how many of its payload bytes are still to come
 
     def feed(self, data: bytes) -> list[Message]:
-        self.buf += data
-        self.bytes_in += len(data)
-        out = []
-        while True:
-            message, used = self._one_chunk()
-            if used == 0:
-                break
-            del self.buf[:used]
-            if message is not None:
-                out.append(message)
-                if message.type_id == SET_CHUNK_SIZE and message.stream_id == 0:
-                    self.chunk_size = parse_set_chunk_size(message.payload)
+        return [
+            Message(m.csid, m.timestamp, m.type_id, m.stream_id, m.body, tuple(m.chunks))
+            for m in self.parse(data)
+        ]
+
+    def resync(self) -> None:
+        """Bytes were lost: drop what was under way; the next byte starts a chunk."""
+        self._head = b""
+        self._state = None
+        self._left = 0
+        for state in self.streams.values():
+            state.msg = None
+        self.reserved = 0
+
+    def parse(self, data: bytes, start: int = 0, end: int | None = None) -> list[Chunked]:
+        if end is None:
+            end = len(data)
+        if data.__class__ is not bytes:
+            data = bytes(data)
+        out: list[Chunked] = []
+        p = start
+        self.bytes_in += end - start
+        # The common chunk, read here without a call: a whole message in one chunk, with a
+        # 1-byte basic header and no extended timestamp, on a chunk stream already known
+        # and idle (audio and video at the usual chunk sizes). _chunk reads any chunk.
+        fast = not self.keep_chunks
+        streams, kind, chunk_size = self.streams, self.kind, self.chunk_size
+        while p < end:
+            state = self._state
+            if fast and state is None and not self._head:
+                b0 = data[p]
+                csid = b0 & 0x3F
+                state = streams.get(csid)
+                fmt = b0 >> 6
+                if csid > 1 and state is not None and state.msg is None and p + _HLEN[fmt] <= end:
+                    if fmt == 1:
+                        ts_field, lt = _TWO.unpack_from(data, p)
+                        ts_field &= 0xFFFFFF
+                        length, type_id, h = lt >> 8, lt & 0xFF, p + 8
+                        stream_id = state.stream_id
+                    elif fmt == 3:
+                        ts_field, length, type_id, h = None, state.length, state.type_id, p + 1
+                        stream_id = state.stream_id
+                    elif fmt == 2:
+                        ts_field = _ONE.unpack_from(data, p)[0] & 0xFFFFFF
+                        length, type_id, h = state.length, state.type_id, p + 4
+                        stream_id = state.stream_id
+                    else:
+                        ts_field, lt = _TWO.unpack_from(data, p)
+                        ts_field &= 0xFFFFFF
+                        length, type_id, h = lt >> 8, lt & 0xFF, p + 12
+                        stream_id = _LE32.unpack_from(data, p + 8)[0]
+                    stop = h + length
+                    if (
+                        stop <= end
+                        and length <= chunk_size
+                        and ts_field != EXTENDED
+                        and not (fmt == 3 and state.extended)
+                        and type_id != SET_CHUNK_SIZE
+                        and length <= self.keep
+                    ):
+                        if fmt == 0:
+                            delta = (ts_field - state.timestamp) & 0xFFFFFFFF
+                            timestamp = ts_field
+                        else:
+                            delta = state.delta if fmt == 3 else ts_field
+                            timestamp = (state.timestamp + delta) & 0xFFFFFFFF
+                        state.timestamp = timestamp
+                        state.delta = delta
+                        state.length = length
+                        state.type_id = type_id
+                        state.stream_id = stream_id
+                        if fmt < 3:
+                            state.extended = False
+                        at = self.pos
+                        out.append(
+                            _new(kind, (csid, fmt, data[p:h], at, at + stop - p, ts_field, None,
+                                        timestamp, length, type_id, stream_id, data[h:stop], b"",
+                                        1, None))
+                        )  # fmt: skip
+                        self.pos = at + stop - p
+                        p = stop
+                        continue
+                elif fmt == 3 and csid > 1 and state is not None and not state.extended:
+                    msg = state.msg  # the next chunk of a message under way: its payload next
+                    if msg is not None:
+                        want = msg.length - msg.have
+                        self._state, self._left = state, want if want < chunk_size else chunk_size
+                        msg.chunks += 1
+                        p += 1
+                        self.pos += 1
+                        continue
+                state = None
+            if state is not None:  # the payload of a chunk under way
+                left = self._left
+                n = left if left <= end - p else end - p
+                msg = state.msg
+                if msg.kept:
+                    msg.body += data[p : p + n]
+                elif len(msg.head) < HEAD_KEPT:
+                    msg.head += bytes(data[p : p + min(n, HEAD_KEPT - len(msg.head))])
+                msg.have += n
+                p += n
+                self.pos += n
+                if n < left:
+                    self._left = left - n
+                    break
+                self._state = None
+                if msg.have >= msg.length:
+                    self._complete(state, msg, out)
+                    chunk_size = self.chunk_size  # (a Set Chunk Size applies from here)
+                continue
+            head = self._head
+            if head:  # a header cut by the end of the last data
+                joined = head + bytes(data[p : p + MAX_HEADER])
+                used = self._chunk(joined, 0, len(joined), self.pos - len(head), out, True)
+                if not used:
+                    self._head = joined
+                    self.pos += end - p
+                    break
+                self._head = b""
+                used -= len(head)
+            else:
+                used = self._chunk(data, p, end, self.pos, out, False)
+                if not used:
+                    self._head = bytes(data[p:end])
+                    self.pos += end - p
+                    break
+            p += used
+            self.pos += used
+            chunk_size = self.chunk_size
         return out
 
-    def _one_chunk(self) -> tuple[Message | None, int]:
-        b = self.buf
-        if not b:
-            return None, 0
-        fmt, csid, pos = b[0] >> 6, b[0] & 0x3F, 1
-        if csid == 0:
-            if len(b) < 2:
-                return None, 0
-            csid, pos = b[1] + 64, 2
-        elif csid == 1:
-            if len(b) < 3:
-                return None, 0
-            csid, pos = b[1] + b[2] * 256 + 64, 3
-        size = HEADER_SIZES[fmt]
-        if len(b) < pos + size:
-            return None, 0
+    def _chunk(self, buf, q: int, end: int, at: int, out: list, joined: bool) -> int:
+        """Read the chunk at buf[q:end] (stream position `at`): its header, and its whole
+        payload when the chunk is a whole message lying there (the common case), else
+        start reading its payload. -> the bytes taken, or 0 when the header is cut
+        short (nothing changed then)."""
+        b0 = buf[q]
+        fmt = b0 >> 6
+        csid = b0 & 0x3F
+        p = q + 1
+        if csid < 2:
+            if csid == 0:
+                if p >= end:
+                    return 0
+                csid = buf[p] + 64
+                p += 1
+            else:
+                if p + 1 >= end:
+                    return 0
+                csid = buf[p] + (buf[p + 1] << 8) + 64
+                p += 2
+        h = p + _SIZES[fmt]
+        if h > end:
+            return 0
         state = self.streams.get(csid)
-        if state is None:
-            if fmt != 0:
-                raise RtmpError(f"chunk stream {csid} starts with a fmt {fmt} chunk, not fmt 0")
-            if len(self.streams) >= MAX_CHUNK_STREAMS:
-                raise RtmpError(f"more than {MAX_CHUNK_STREAMS} chunk streams")
-            state = _StreamState()
-        h = bytes(b[pos : pos + size])
-        pos += size
-        ts_field = int.from_bytes(h[:3], "big") if fmt < 3 else None
-        extended = ts_field == EXTENDED if fmt < 3 else state.extended
-        if extended:
-            if len(b) < pos + 4:
-                return None, 0
-            ts_value = struct.unpack(">I", b[pos : pos + 4])[0]
-            pos += 4
+        if fmt < 2:  # the timestamp, body size and type id (read with the byte before each)
+            ts_field, lt = _TWO.unpack_from(buf, p - 1)
+            ts_field &= 0xFFFFFF
+            extended = ts_field == EXTENDED
+        elif fmt == 2:
+            ts_field = _ONE.unpack_from(buf, p - 1)[0] & 0xFFFFFF
+            extended = ts_field == EXTENDED
         else:
-            ts_value = ts_field
-        length, type_id, stream_id = state.length, state.type_id, state.stream_id
-        if fmt <= 1:
-            length, type_id = int.from_bytes(h[3:6], "big"), h[6]
-            if length > MAX_MESSAGE:
-                raise RtmpError(f"message of {length} bytes, over the {MAX_MESSAGE} allowed")
-        if fmt == 0:
-            stream_id = struct.unpack("<I", h[7:11])[0]
-        starting = not state.buf
-        want = min(self.chunk_size, length - len(state.buf))
-        if len(b) < pos + want:
-            return None, 0
-        # Commit the chunk: the header fields update the chunk stream's state.
-        if starting:
+            ts_field = None
+            extended = state is not None and state.extended
+        ets = None
+        if extended:
+            if h + 4 > end:
+                return 0
+            ets = buf[h] << 24 | buf[h + 1] << 16 | buf[h + 2] << 8 | buf[h + 3]
+            h += 4
+        # The header is whole: from here on it changes the state.
+        problem = None
+        if state is None:
+            state, problem = self._new_stream(csid, fmt)
+        msg = state.msg
+        chunk_size = self.chunk_size
+        if msg is None or fmt < 3:  # a new message
+            if msg is not None:
+                problem = self._cut(csid, fmt, msg, problem)
+            if fmt <= 1:
+                length, type_id = lt >> 8, lt & 0xFF
+            else:
+                length, type_id = state.length, state.type_id
             if fmt == 0:
-                state.timestamp, state.delta = ts_value, 0
-            elif fmt in (1, 2):
-                state.delta = ts_value
-                state.timestamp = (state.timestamp + ts_value) & 0xFFFFFFFF
-            else:  # fmt 3 starting a new message: the same delta again
-                state.timestamp = (state.timestamp + state.delta) & 0xFFFFFFFF
-        state.length, state.type_id, state.stream_id, state.extended = (
-            length,
-            type_id,
-            stream_id,
-            extended,
+                stream_id = _LE32.unpack_from(buf, p + 7)[0]
+                timestamp = ts_field if ets is None else ets
+                # Wireshark's delta for a fmt 3 message after this one (the spec's for the
+                # first message on a chunk stream: its timestamp)
+                delta = (timestamp - state.timestamp) & 0xFFFFFFFF
+            else:
+                stream_id = state.stream_id
+                delta = (ts_field if ets is None else ets) if fmt < 3 else state.delta
+                timestamp = (state.timestamp + delta) & 0xFFFFFFFF
+            state.timestamp, state.delta = timestamp, delta
+            state.length, state.type_id, state.stream_id = length, type_id, stream_id
+            if fmt < 3:
+                state.extended = extended
+            keep = self.keep
+            kept = length <= keep
+            if not kept and self.strict:
+                raise RtmpError(f"message of {length} bytes, over the {keep} allowed")
+            chunks: list | int = 1
+            if self.keep_chunks:
+                first = min(length, chunk_size)
+                chunks = [
+                    self._info(fmt, csid, h - q, first, ts_field, length, type_id, stream_id,
+                               extended)
+                ]  # fmt: skip
+            header = buf[q:h]  # (bytes: the data given, or the joined header)
+            stop = h + length
+            if length <= chunk_size and stop <= end and not joined:  # whole here: done
+                body = buf[h:stop] if kept else None
+                head = b"" if kept else buf[h : h + HEAD_KEPT]
+                done = _new(self.kind, (csid, fmt, header, at, at + stop - q, ts_field, ets,
+                                      timestamp, length, type_id, stream_id, body, head,
+                                      chunks, problem))  # fmt: skip
+                out.append(done)
+                if type_id == SET_CHUNK_SIZE:
+                    out[-1] = self._set_chunk_size(done)
+                return stop - q
+            if kept and self.budget is not None and self.reserved + length > self.budget:
+                kept = False
+            if kept:
+                self.reserved += length
+            msg = state.msg = _Partial([csid, fmt, header, at, at, ts_field, ets, timestamp,
+                                        length, type_id, stream_id], length, kept, chunks,
+                                       problem)  # fmt: skip
+            want = length if length < chunk_size else chunk_size
+        else:  # the next chunk of the message under way
+            if problem is not None and msg.problem is None:
+                msg.problem = problem
+            want = msg.length - msg.have
+            if want > chunk_size:
+                want = chunk_size
+            if self.keep_chunks:
+                info = self._info(3, csid, h - q, want, None, None, None, None, extended)
+                msg.chunks.append(info)
+            else:
+                msg.chunks += 1
+        if want:
+            self._state, self._left = state, want
+        else:  # a message of no bytes
+            msg.fields[4] = at + h - q
+            self._complete(state, msg, out, at + h - q)
+        return h - q
+
+    @staticmethod
+    def _info(fmt, csid, size, want, ts_field, length, type_id, stream_id, extended) -> ChunkInfo:
+        return ChunkInfo(fmt, csid, size, want, ts_field, length if fmt <= 1 else None,
+                         type_id if fmt <= 1 else None, stream_id if fmt == 0 else None,
+                         extended)  # fmt: skip
+
+    def _new_stream(self, csid: int, fmt: int) -> tuple[_StreamState, str | None]:
+        problem = None
+        if fmt != 0:
+            if self.strict:
+                raise RtmpError(f"chunk stream {csid} starts with a fmt {fmt} chunk, not fmt 0")
+            problem = f"chunk stream {csid} starts with a fmt {fmt} chunk, not fmt 0"
+        state = _StreamState(self.chunk_size if fmt >= 2 else 0)
+        if len(self.streams) < MAX_CHUNK_STREAMS:
+            self.streams[csid] = state
+        elif self.strict:
+            raise RtmpError(f"more than {MAX_CHUNK_STREAMS} chunk streams")
+        else:
+            problem = f"more than {MAX_CHUNK_STREAMS} chunk streams: {csid} not followed"
+        return state, problem
+
+    def _cut(self, csid: int, fmt: int, msg: _Partial, problem: str | None) -> str | None:
+        """A fmt 0-2 header inside a message: the strict reader refuses, the lenient one
+        drops the message."""
+        if self.strict:
+            raise RtmpError(f"chunk stream {csid}: a fmt {fmt} chunk inside a message")
+        if msg.kept:
+            self.reserved -= msg.length
+        return problem or (
+            f"chunk stream {csid}: a new message began {msg.length - msg.have} bytes "
+            "before the end of the last one"
         )
-        self.streams[csid] = state
-        info = ChunkInfo(
-            fmt,
-            csid,
-            pos,
-            want,
-            ts_field,
-            length if fmt <= 1 else None,
-            type_id if fmt <= 1 else None,
-            stream_id if fmt == 0 else None,
-            extended,
-        )
-        state.buf += b[pos : pos + want]
-        state.chunks.append(info)
-        pos += want
-        if len(state.buf) < length:
-            return None, pos
-        message = Message(
-            csid, state.timestamp, type_id, stream_id, bytes(state.buf), tuple(state.chunks)
-        )
-        state.buf.clear()
-        state.chunks.clear()
-        return message, pos
+
+    def _complete(self, state: _StreamState, msg: _Partial, out: list, end: int = -1) -> None:
+        state.msg = None
+        fields = msg.fields
+        fields[4] = self.pos if end < 0 else end
+        if msg.kept:
+            self.reserved -= msg.length
+            body, head = bytes(msg.body), b""
+        else:
+            body, head = None, msg.head
+        done = _new(self.kind, (*fields, body, head, msg.chunks, msg.problem))
+        if done.type_id == SET_CHUNK_SIZE:
+            done = self._set_chunk_size(done)
+        out.append(done)
+
+    def _set_chunk_size(self, msg: Chunked) -> Chunked:
+        """Apply a Set Chunk Size message; returns it (with its problem, if any)."""
+        if self.strict:
+            if msg.stream_id == 0:
+                self.chunk_size = parse_set_chunk_size(msg.body or b"")
+            return msg
+        body = msg.body if msg.body is not None else msg.head
+        if len(body) < 4:
+            problem = "Set Chunk Size shorter than 4 bytes"
+        else:
+            size = int.from_bytes(body[:4], "big")
+            if 1 <= size <= 0x7FFFFFFF:
+                self.chunk_size = size
+                return msg
+            problem = f"Set Chunk Size {size}: out of range 1-2147483647"
+        return msg if msg.problem is not None else msg._replace(problem=problem)
+
+
+_SIZES = (11, 7, 3, 0)
+_ONE, _TWO, _LE32 = struct.Struct(">I"), struct.Struct(">II"), struct.Struct("<I")
+_HLEN = (12, 8, 4, 1)  # a chunk header with a 1-byte basic header, by fmt
 
 
 class ChunkWriter:
