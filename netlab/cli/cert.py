@@ -545,7 +545,6 @@ def show_cmd(
 def _server_chain(common: Common, target: str) -> list:
     """The certificates HOST:PORT sends, from a TLS handshake (tls-hello's core)."""
     import dataclasses
-    import socket
 
     from cryptography import x509
 
@@ -553,13 +552,10 @@ def _server_chain(common: Common, target: str) -> list:
     from netlab.cli.tls_hello import _is_address, _target
     from netlab.core.tls_hello import HelloOptions, TlsHello
     from netlab.errors import ExitStatus, NetlabError
+    from netlab.net.resolver import host_address
 
     host, port = _target(target, None)
-    try:
-        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(f"cannot resolve host {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+    address = host_address(host, port)
     core = TlsHello(address, port, HelloOptions(server_name=None if _is_address(host) else host))
     # The handshake's own output stays quiet: what is shown is the certificates, below.
     with Session(dataclasses.replace(common, json=False)) as s:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import click
 
 from netlab.cli.options import SECONDS, Common, common_options
-from netlab.errors import ExitStatus, InputError, NetlabError
+from netlab.errors import ExitStatus, InputError
 
 
 @click.command(
@@ -160,31 +160,25 @@ def _hex_id(text: str, what: str) -> bytes:
 
 
 def _bootstrap(text: str) -> tuple[str, int]:
-    import socket
+    from netlab.net.resolver import host_address
 
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"--bootstrap {text!r}: expected HOST:PORT")
-    try:
-        # IPv4 first: BEP 5's DHT is IPv4 (BEP 32's IPv6 DHT is a separate network).
-        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
-        infos.sort(key=lambda info: info[0] != socket.AF_INET)
-        address = infos[0][4][0]
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(f"cannot resolve {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+    # IPv4 first: BEP 5's DHT is IPv4 (BEP 32's IPv6 DHT is a separate network).
+    address = host_address(host, int(port), udp=True, prefer_ipv4=True)
     return address, int(port)
 
 
 def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool) -> ExitStatus:
-    from netlab.cli.run import Session
+    from netlab.cli.run import Session, watch_host
     from netlab.core.kademlia import DhtLookup
     from netlab.render import dht as view
 
     core = DhtLookup(target, nodes, options)
     with Session(common) as s:
-        s.run_sockets(core, lambda _e: None, watch=_watch(common, nodes))
+        s.run_sockets(core, lambda _e: None, watch=watch_host(common, nodes[0][0], "udp"))
         s.set_result(view.document(core, table))
         s.text(*view.lines(core, table))
         r = core.result
@@ -192,13 +186,3 @@ def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool) 
             s.note(r.error, "error")
     ok = bool(r.peers) if options.mode == "get_peers" else bool(r.hops)
     return s.status(ok and not (r.error and r.error != "interrupted"))
-
-
-def _watch(common: Common, nodes: list):
-    if not common.verbose and not common.write:
-        return None
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import route_to
-
-    require_raw_socket("-v and --write (a packet capture)")
-    return route_to(nodes[0][0]).dev, "udp"

@@ -173,35 +173,22 @@ def _testsrc(seconds: float = 2.0) -> list:
 
 
 def _run(common: Common, url: Any, options: Any, show_chunks: bool) -> ExitStatus:
-    import socket
-
-    from netlab.cli.run import Session
+    from netlab.cli.run import Session, watch_host
     from netlab.core.rtmp import RtmpClient
+    from netlab.net.resolver import host_address
     from netlab.render import rtmp as view
 
-    try:
-        address = socket.getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)[0][4][0]
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(
-            f"cannot resolve host {url.host!r}: {reason}", ExitStatus.NO_ANSWER
-        ) from None
+    address = host_address(url.host, url.port)
     core = RtmpClient(url, address, options)
     with Session(common) as s:
-        s.run_sockets(core, lambda _e: None, watch=_watch(common, address, url.port))
+        s.run_sockets(
+            core,
+            lambda _e: None,
+            watch=watch_host(common, address, f"host {address} and tcp port {url.port}"),
+        )
         r = core.result
         s.set_result(view.document(url, address, r, show_chunks))
         s.text(*view.lines(url, address, r, show_chunks))
         if r.error and not s.interrupted:
             s.note(r.error, "error")
     return s.status(r.completed and r.error is None)
-
-
-def _watch(common: Common, address: str, port: int):
-    if not common.verbose and not common.write:
-        return None
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import route_to
-
-    require_raw_socket("-v and --write (a packet capture)")
-    return route_to(address).dev, f"host {address} and tcp port {port}"

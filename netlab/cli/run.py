@@ -61,6 +61,18 @@ def make_tap(verbose: int, write: str | None, out: Any, keylog: Any = None) -> A
     return Tap(sinks)
 
 
+def watch_host(common: Common, address: str, expression: str) -> tuple[str, str] | None:
+    """(interface, capture filter) for -v / --write on a socket command: the interface of
+    the route to ADDRESS, and EXPRESSION; None when neither option was given."""
+    if not common.verbose and not common.write:
+        return None
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import route_to
+
+    require_raw_socket("-v and --write (a packet capture)")
+    return route_to(address).dev, expression
+
+
 class Session:
     """One run of a command: where its output goes, its tap, its runner, its status."""
 

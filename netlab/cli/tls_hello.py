@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from netlab.cli.options import Common, common_options
-from netlab.errors import ExitStatus, InputError, NetlabError
+from netlab.errors import ExitStatus, InputError
 
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -235,16 +235,21 @@ def _sigalg(word: str) -> int | None:
 def _run(
     common: Common, host: str, port: int, options: Any, cacert: str | None, keylog: str | None
 ) -> ExitStatus:
-    from netlab.cli.run import Session
+    from netlab.cli.run import Session, watch_host
     from netlab.core.tls_hello import TlsHello
+    from netlab.net.resolver import host_address
     from netlab.render import tls_hello as view
 
-    address = _address(host, port)
+    address = host_address(host, port)
     core = TlsHello(address, port, options)
     # -v decrypts with the secrets as the handshake derives them (the key log file is
     # only written at the end)
     with Session(common, keylog=_live_keys(core) if common.verbose else None) as s:
-        s.run_sockets(core, lambda _e: None, watch=_watch(common, address, port))
+        s.run_sockets(
+            core,
+            lambda _e: None,
+            watch=watch_host(common, address, f"host {address} and tcp port {port}"),
+        )
         result = core.result
         if keylog and result.keylog:
             _append_keylog(keylog, result.keylog)
@@ -262,33 +267,28 @@ def _run(
 def _scan(common: Common, host: str, port: int, server_name: str | None) -> ExitStatus:
     import time
 
-    from netlab.cli.run import Session
+    from netlab.cli.run import Session, watch_host
     from netlab.core.tls_scan import TlsScan
+    from netlab.net.resolver import host_address
     from netlab.render import tls_hello as view
 
-    address = _address(host, port)
+    address = host_address(host, port)
     if server_name and _is_address(server_name):
         server_name = None
     core = TlsScan(address, port, server_name, timeout=common.timeout or 5.0)
     with Session(common) as s:
         start = time.monotonic()
-        s.run_sockets(core, lambda _e: None, watch=_watch(common, address, port))
+        s.run_sockets(
+            core,
+            lambda _e: None,
+            watch=watch_host(common, address, f"host {address} and tcp port {port}"),
+        )
         took = time.monotonic() - start
         s.set_result(view.scan_document(host, address, port, core, took))
         s.text(*view.scan_lines(host, address, port, core, took))
         if core.error and not s.interrupted:
             s.note(core.error, "error")
     return s.status(core.error is None and any(r.accepted for r in core.results.values()))
-
-
-def _address(host: str, port: int) -> str:
-    import socket
-
-    try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(f"cannot resolve host {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
 
 
 def _verify(result: Any, name: str, cacert: str | None):
@@ -325,13 +325,3 @@ def _append_keylog(path: str, lines: list[str]) -> None:
             f.write("".join(line + "\n" for line in lines))
     except OSError as err:
         raise InputError(f"cannot write the key log {path!r}: {err.strerror}") from None
-
-
-def _watch(common: Common, address: str, port: int):
-    if not common.verbose and not common.write:
-        return None
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import route_to
-
-    require_raw_socket("-v and --write (a packet capture)")
-    return route_to(address).dev, f"host {address} and tcp port {port}"

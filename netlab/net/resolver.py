@@ -20,6 +20,24 @@ def server_address(text: str, error) -> str:
     return infos[0][4][0]
 
 
+def host_address(host: str, port: int, *, udp: bool = False, prefer_ipv4: bool = False) -> str:
+    """HOST's first address from the system resolver (IPv4 first when asked). A name that
+    does not resolve is a negative answer (exit 1), as curl and openssl treat it."""
+    import socket
+
+    from netlab.errors import ExitStatus, NetlabError
+
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    try:
+        infos = socket.getaddrinfo(host, port, type=kind)
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise NetlabError(f"cannot resolve host {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+    if prefer_ipv4:
+        infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return infos[0][4][0]
+
+
 def default_server(path: str = "/etc/resolv.conf") -> str:
     """The first nameserver of resolv.conf (inside `lab exec`: the lab's), else 127.0.0.1."""
     try:
