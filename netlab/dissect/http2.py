@@ -34,6 +34,7 @@ from netlab.wire.hpack import (
     HpackField,
     decode_block,
 )
+from netlab.wire.http2 import ERRORS, FRAME_TYPES
 
 MAGIC = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER = 9
@@ -42,14 +43,8 @@ MAX_STREAMS = 4096  # streams remembered per connection (content type, body size
 MAX_FIELDS = 2000  # header fields per block
 MAX_STRING = 1 << 20
 
-TYPE_NAMES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM", 4: "SETTINGS",
-              5: "PUSH_PROMISE", 6: "PING", 7: "GOAWAY", 8: "WINDOW_UPDATE",
-              9: "CONTINUATION", 10: "ALTSVC", 11: "BLOCKED", 12: "ORIGIN",
-              16: "PRIORITY_UPDATE"}  # fmt: skip
-ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
-          4: "SETTINGS_TIMEOUT", 5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM",
-          8: "CANCEL", 9: "COMPRESSION_ERROR", 10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM",
-          12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}  # fmt: skip
+# Frame type and error code names: written once, in wire/http2 (the client shows them too).
+TYPE_NAMES = FRAME_TYPES
 SETTINGS = {1: ("Header table size", "header_table_size"), 2: ("Enable PUSH", "enable_push"),
             3: ("Max concurrent streams", "max_concurrent_streams"),
             4: ("Initial Windows size", "initial_window_size"),

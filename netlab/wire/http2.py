@@ -33,6 +33,10 @@ FRAME_TYPES = {
     0x7: "GOAWAY",
     0x8: "WINDOW_UPDATE",
     0x9: "CONTINUATION",
+    0xA: "ALTSVC",
+    0xB: "BLOCKED",
+    0xC: "ORIGIN",
+    0x10: "PRIORITY_UPDATE",
 }
 # Flag bits by frame type (the same bit means different things on different types).
 FLAGS = {
