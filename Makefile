@@ -17,16 +17,17 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests and labs need: the real peers netlab is compared with.
 APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping traceroute arp-scan \
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
-	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump \
-	python3-libtorrent opentracker mktorrent aria2
+	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump zsh fish \
+	python3-libtorrent opentracker mktorrent aria2 hping3
 
-.PHONY: help setup deps venv test demo demo-labs lint format completions bench fuzz clean
+.PHONY: help setup deps venv caps test demo demo-labs lint format completions bench fuzz clean
 
 help:
 	@echo "make demo         set up .venv and run netlab on bundled examples"
 	@echo "make test         set up everything (Debian packages too) and run the whole suite"
 	@echo "make lint         ruff check + format check"
 	@echo "make completions  regenerate completions/ from the click app"
+	@echo "make caps         (root) $(CAPS_VENV)/bin/netlab: raw sockets without root, for netlab only"
 	@echo "make bench        run the benchmarks in bench/"
 	@echo "make fuzz         the long fuzzing campaign: FUZZ_EXAMPLES (100000) cases per surface"
 
@@ -58,6 +59,25 @@ venv: $(STAMP)
 	@$(BIN)/python -m compileall -q netlab
 
 setup: deps venv
+
+# Raw sockets without root, for netlab only: a venv of its own whose python3 is a *copy*
+# of the interpreter (venv --copies), the capabilities set on that copy. setcap on the
+# system's python3 (what a venv's python3 links to) would give raw sockets to every
+# Python program on the machine. The venv has no packages of its own: a .pth adds
+# $(VENV)'s, so netlab is this checkout's.
+CAPS_VENV ?= .venv-caps
+caps: $(STAMP)
+	@if [ "$$(id -u)" != 0 ]; then echo "make: setcap needs root: sudo make caps" >&2; exit 1; fi
+	$(BIN)/python -m venv --copies --without-pip --clear $(CAPS_VENV)
+	@site=$$($(CAPS_VENV)/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	main=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	echo "import site; site.addsitedir('$$main')" > "$$site/netlab-venv.pth"
+	@printf '#!%s\nimport sys\nfrom netlab.cli.main import main\nsys.exit(main())\n' \
+		"$(abspath $(CAPS_VENV))/bin/python3" > $(CAPS_VENV)/bin/netlab
+	@chmod 755 $(CAPS_VENV)/bin/netlab
+	setcap cap_net_raw,cap_net_admin+ep $(CAPS_VENV)/bin/python3
+	@getcap $(CAPS_VENV)/bin/python3
+	@echo "raw sockets without root, for netlab only: $(abspath $(CAPS_VENV))/bin/netlab"
 
 # PATH puts the venv first so lab scripts and tests find this checkout's `netlab`.
 test: setup

@@ -32,7 +32,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,13 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 NETLAB = str(Path(sys.executable).parent / "netlab")
+sys.path.insert(0, str(ROOT))
 
+from tests import procs  # noqa: E402
 
 # --- the capture ------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _site(root: Path) -> list[str]:
@@ -85,26 +82,6 @@ http {{
     return conf
 
 
-def _wait_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on port {port}")
-
-
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """End a process this script started, by its pid (bounded wait)."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def build_capture(requests: int) -> tuple[Path, int, int]:
     """bench/out/http-<requests>.pcap (made once) and its two ports."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -120,15 +97,15 @@ def build_capture(requests: int) -> tuple[Path, int, int]:
         tmp = Path(name)
         (tmp / "www").mkdir()
         urls = _site(tmp / "www")
-        http_port, h2_port = _free_port(), _free_port()
+        http_port, h2_port = procs.free_port(), procs.free_port()
         nginx = subprocess.Popen(
             ["nginx", "-c", str(_nginx_conf(tmp, http_port, h2_port)), "-p", str(tmp)],
             stderr=subprocess.DEVNULL,
         )
         dump = None
         try:
-            _wait_port(http_port, time.monotonic() + 10)
-            _wait_port(h2_port, time.monotonic() + 10)
+            procs.wait_port(http_port)
+            procs.wait_port(h2_port)
             raw = path.with_suffix(".tmp")
             dump = subprocess.Popen(
                 [
@@ -151,8 +128,8 @@ def build_capture(requests: int) -> tuple[Path, int, int]:
             time.sleep(0.5)  # let the last packets reach the file
         finally:
             if dump is not None:
-                _stop(dump, signal.SIGINT)
-            _stop(nginx)
+                procs.end(dump, signal.SIGINT)
+            procs.end(nginx)
     raw.rename(path)
     ports.write_text(f"{http_port} {h2_port}\n")
     return path, http_port, h2_port
@@ -320,7 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {unknown[0]!r} (choose from {', '.join(SECTIONS)})")
-    sys.path.insert(0, str(ROOT))
     print(f"machine: {os.cpu_count()} CPUs")
     for name in args.sections or list(SECTIONS):
         SECTIONS[name](args)

@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import procs  # noqa: E402
 from tests.tls_servers import OpensslServer  # noqa: E402
 
 NETLAB = [str(ROOT / ".venv" / "bin" / "netlab")]
@@ -182,17 +183,17 @@ def build_capture(requests: int) -> tuple[Path, Path]:
 
 def _record(tmp: Path, requests: int, raw: Path) -> bool:
     """Record the traffic into RAW; True when tcpdump kept every packet."""
-    from tests.tls_servers import free_port, make_cert
+    from tests.tls_servers import make_cert
 
     urls = _site(tmp / "www")
     cert, key = make_cert(tmp)
-    port = free_port()
+    port = procs.free_port()
     nginx = subprocess.Popen(["nginx", "-c", str(_nginx_conf(tmp, port, cert, key)),
                               "-p", str(tmp)], stderr=subprocess.DEVNULL)  # fmt: skip
     dump = None
     err = b""
     try:
-        _wait_port(port)
+        procs.wait_port(port)
         dump = subprocess.Popen(["tcpdump", "-i", "lo", "-B", "65536", "--immediate-mode", "-U",
                                  "-w", str(raw), f"tcp port {port}"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -207,18 +208,6 @@ def _record(tmp: Path, requests: int, raw: Path) -> bool:
             err = dump.stderr.read() if dump.stderr else b""
         _stop(nginx)
     return b"\n0 packets dropped by kernel" in b"\n" + err
-
-
-def _wait_port(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on port {port}")
 
 
 # (curl options, requests per connection): TLS 1.3 and TLS 1.2's AEAD and CBC suites,

@@ -14,34 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+from tests import procs
+
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, seconds: float = 10) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 class NginxRtmp:
@@ -55,8 +30,8 @@ class NginxRtmp:
         self.dir = tmp / "nginx-rtmp"
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.dir / "rec").mkdir(exist_ok=True)
-        self.port = free_port()
-        self.play_port = free_port() if second_port else self.port
+        self.port = procs.free_port()
+        self.play_port = procs.free_port() if second_port else self.port
         second = f" listen 127.0.0.1:{self.play_port};" if second_port else ""
         rec = (
             f"record all; record_path {self.dir / 'rec'}; record_unique off;"
@@ -85,7 +60,7 @@ rtmp {{ server {{ listen 127.0.0.1:{self.port};{second} chunk_size {chunk_size};
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_port(self.port)
+        procs.wait_port(self.port)
         return self
 
     def publish_testsrc(self, stream: str = "test", gop: int = 25) -> None:
@@ -128,8 +103,8 @@ rtmp {{ server {{ listen 127.0.0.1:{self.port};{second} chunk_size {chunk_size};
         time.sleep(1.5)  # the stream is live once ffmpeg has sent its first GOP
 
     def __exit__(self, *exc) -> None:
-        _stop(self.publisher)
-        _stop(self.proc)
+        procs.end(self.publisher)
+        procs.end(self.proc)
 
 
 # --- hostile servers ------------------------------------------------------------------------------

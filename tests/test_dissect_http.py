@@ -23,9 +23,6 @@ bytes (tshark shows a body reassembled over frames in the last one).
 from __future__ import annotations
 
 import json
-import select
-import signal
-import socket
 import struct
 import subprocess
 import time
@@ -38,6 +35,7 @@ from netlab.capture.reader import open_capture
 from netlab.dissect import Dissector
 from netlab.dissect.http2 import MAGIC
 from netlab.render.packets import json_record, tree_lines
+from tests import procs
 from tests.conftest import ROOT, netlab_bin, require_root, require_tool
 from tests.test_columns import both_ways
 from tests.test_dissect import BUG_MARKS
@@ -165,32 +163,6 @@ def assert_agree(path: Path, options: tuple[str, ...] = (), ignore=frozenset()) 
 
 
 # --- nginx on loopback, recorded -------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"nginx did not listen on 127.0.0.1:{port}")
-
-
-def _end(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> bytes:
-    """Stop a process this test started, by its pid; its stderr."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        _out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _out, err = proc.communicate(timeout=10)
-    return err or b""
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +179,7 @@ def nginx(tmp_path_factory):
     (www / "app.js").write_text("".join(f'console.log("line {i}");\n' for i in range(60)))
     (www / "data.json").write_text(json.dumps({"items": list(range(20))}) + "\n")
     (www / "notes.txt").write_text("".join(f"note {i}\n" for i in range(3000)))  # over segments
-    http_port, h2_port = _free_port(), _free_port()
+    http_port, h2_port = procs.free_port(), procs.free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(f"""daemon off; master_process off; worker_processes 1;
 pid {tmp}/nginx.pid; error_log {tmp}/error.log;
@@ -230,11 +202,11 @@ http {{
     proc = subprocess.Popen([nginx_bin, "-c", str(conf), "-p", str(tmp)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        _wait_port(http_port)
-        _wait_port(h2_port)
+        procs.wait_port(http_port)
+        procs.wait_port(h2_port)
         yield http_port, h2_port
     finally:
-        _end(proc)
+        procs.end(proc)
 
 
 def _curl(*args: str) -> None:
@@ -258,16 +230,9 @@ def recorded(nginx, tmp_path_factory) -> tuple[Path, tuple[str, ...]]:
 
 def _record(path: Path, http_port: int, h2_port: int) -> bool:
     """Record the traffic; True when tcpdump kept every packet."""
-    tcpdump = require_tool("tcpdump")
-    dump = subprocess.Popen(
-        [tcpdump, "-i", "lo", "--immediate-mode", "-U", "-w", str(path),
-         f"tcp port {http_port} or tcp port {h2_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    require_tool("tcpdump")
+    dump = procs.start_tcpdump(path, f"tcp port {http_port} or tcp port {h2_port}")
     try:
-        ready, _, _ = select.select([dump.stderr], [], [], 10)
-        if not ready or b"listening" not in dump.stderr.readline():
-            pytest.fail("tcpdump did not start listening on lo")
         base = f"http://127.0.0.1:{http_port}"
         null = ["-o", "/dev/null"]
         _curl("--http1.1", *null, *null, *null, *null, f"{base}/", f"{base}/style.css",
@@ -281,10 +246,9 @@ def _record(path: Path, http_port: int, h2_port: int) -> bool:
         subprocess.run([nghttp, "-n", "-t", "20", *(f"http://127.0.0.1:{h2_port}{p}" for p in
                         ("/", "/style.css", "/app.js", "/nope"))], check=True, timeout=30,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(0.3)  # the last packets reach the file
     finally:
-        err = _end(dump)
-    return b"0 packets dropped by kernel" in err.splitlines()
+        kept = procs.stop_tcpdump(dump)
+    return kept
 
 
 def test_recorded_traffic_agrees_with_tshark(recorded):

@@ -38,7 +38,6 @@ import os
 import random
 import select
 import signal
-import socket
 import struct
 import subprocess
 import time
@@ -51,12 +50,13 @@ from netlab.capture.writer import PcapngWriter
 from netlab.dissect import Dissector
 from netlab.render.packets import PacketView, json_record, tree_lines
 from netlab.wire import tls_crypto as tc
+from tests import procs
 from tests.conftest import netlab_bin, require_root, require_tool
 from tests.hostile_tls import SCRIPTS
 from tests.test_dissect import BUG_MARKS
 from tests.test_dissect_http import conversation, request, response, write_pcap
 from tests.tls_craft import Craft, handshake, record
-from tests.tls_servers import free_port, make_cert
+from tests.tls_servers import make_cert
 
 # Fields compared with tshark, value by value (FT_NONE ones as tshark prints them: "1").
 FIELDS = [
@@ -331,45 +331,6 @@ def assert_agree(path: Path, keys: Path | None, ignore=frozenset(), tree: bool =
 
 
 # --- the peers, recorded ----------------------------------------------------------------------
-def _wait_port(port: int, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"nothing listens on 127.0.0.1:{port}")
-
-
-def _end(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> bytes:
-    """Stop a process this test started, by its pid; its stderr."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        _out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _out, err = proc.communicate(timeout=10)
-    return err or b""
-
-
-def _start_tcpdump(path: Path, bpf: str) -> subprocess.Popen:
-    tcpdump = require_tool("tcpdump")
-    dump = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-B", "16384", "--immediate-mode", "-U", "-w", str(path), bpf],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    ready, _, _ = select.select([dump.stderr], [], [], 10)
-    if not ready or b"listening" not in dump.stderr.readline():
-        _end(dump)
-        pytest.fail("tcpdump did not start listening on lo")
-    return dump
-
-
-def _kept_all(dump: subprocess.Popen) -> bool:
-    time.sleep(0.3)  # the last packets reach the file
-    return b"\n0 packets dropped by kernel" in b"\n" + _end(dump)
 
 
 @pytest.fixture(scope="module")
@@ -582,7 +543,7 @@ def openssl_captures(pki, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     for name, (server, client) in OPENSSL_CASES.items():
         for attempt in range(3):  # a busy machine can make the kernel drop packets: again
             path, keys = folder / f"{name}-{attempt}.pcap", folder / f"{name}-{attempt}.keys"
-            port = free_port()
+            port = procs.free_port()
             srv = subprocess.Popen(
                 _server_args(pki, port, keys, server),
                 stdin=subprocess.DEVNULL,
@@ -590,18 +551,18 @@ def openssl_captures(pki, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
                 stderr=subprocess.DEVNULL,
             )
             try:
-                _wait_port(port)
+                procs.wait_port(port)
                 keys.write_text("")  # s_server appends; the check connection wrote nothing
-                dump = _start_tcpdump(path, f"tcp port {port}")
+                dump = procs.start_tcpdump(path, f"tcp port {port}")
                 subprocess.run(
                     _client_args(pki, port, client),
                     input=b"GET / HTTP/1.0\r\n\r\n",
                     capture_output=True,
                     timeout=30,
                 )
-                kept = _kept_all(dump)
+                kept = procs.stop_tcpdump(dump)
             finally:
-                _end(srv)
+                procs.end(srv)
             if kept:
                 found[name] = (path, keys)
                 break
@@ -623,7 +584,7 @@ def nginx_captures(pki, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     (www / "index.html").write_text("<html><body>" + "<p>hello</p>\n" * 30 + "</body></html>\n")
     (www / "data.json").write_text(json.dumps({"items": list(range(300))}) + "\n")
     (www / "big.txt").write_text("".join(f"line {i} of text\n" for i in range(3000)))
-    port = free_port()
+    port = procs.free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(f"""daemon off; master_process off; worker_processes 1;
 pid {tmp}/nginx.pid; error_log {tmp}/error.log;
@@ -674,11 +635,11 @@ http {{
     }
     found = {}
     try:
-        _wait_port(port)
+        procs.wait_port(port)
         for name, args in cases.items():
             for attempt in range(3):
                 path, keys = tmp / f"{name}-{attempt}.pcap", tmp / f"{name}-{attempt}.keys"
-                dump = _start_tcpdump(path, f"tcp port {port}")
+                dump = procs.start_tcpdump(path, f"tcp port {port}")
                 urls = [a for a in args if a.startswith("https://")]
                 options = [a for a in args if not a.startswith("https://")]
                 outputs = [x for _ in urls for x in ("-o", "/dev/null")]
@@ -688,13 +649,13 @@ http {{
                     check=True,
                     timeout=30,
                 )
-                if _kept_all(dump):
+                if procs.stop_tcpdump(dump):
                     found[name] = (path, keys)
                     break
             else:
                 pytest.fail(f"the kernel dropped packets for tcpdump three times ({name})")
     finally:
-        _end(proc)
+        procs.end(proc)
     return found
 
 
@@ -1209,7 +1170,7 @@ def https_server(pki, tmp_path_factory):
     www = tmp / "www"
     www.mkdir()
     (www / "index.html").write_text("<p>hello</p>\n")
-    port = free_port()
+    port = procs.free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(f"""daemon off; master_process off; worker_processes 1;
 pid {tmp}/nginx.pid; error_log {tmp}/error.log;
@@ -1225,10 +1186,10 @@ http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp};
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port)
+        procs.wait_port(port)
         yield port
     finally:
-        _end(proc)
+        procs.end(proc)
 
 
 def test_http_v_shows_its_http2_frames_decrypted(https_server, tmp_path):

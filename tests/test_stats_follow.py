@@ -14,7 +14,6 @@ import contextlib
 import functools
 import json
 import re
-import select
 import socket
 import struct
 import subprocess
@@ -30,6 +29,7 @@ import pytest
 from netlab.dissect import Dissector
 from netlab.dissect.follow import FollowTcp, parse_follow_spec, seq_diff
 from netlab.dissect.stats import format_size, parse_stats_spec
+from tests import procs
 from tests.conftest import ROOT, netlab_bin, require_root, require_tool
 
 PCAPS = sorted((ROOT / "pcaps").glob("*.pcap*"))
@@ -187,28 +187,6 @@ def _has_ipv6_loopback() -> bool:
         return False
 
 
-def _start_tcpdump(path: Path, bpf: str) -> subprocess.Popen:
-    tcpdump = require_tool("tcpdump")
-    proc = subprocess.Popen(
-        [tcpdump, "-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", str(path), bpf],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    # tcpdump says "listening on lo" once the filter is attached: no packet is missed after.
-    ready, _, _ = select.select([proc.stderr], [], [], 10)
-    if not ready or b"listening" not in proc.stderr.readline():
-        proc.kill()
-        pytest.fail("tcpdump did not start listening on lo")
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> bool:
-    """Stop tcpdump; True if it kept every packet (none "dropped by kernel")."""
-    time.sleep(0.3)  # let the last packets reach the file
-    proc.terminate()  # by pid: only the tcpdump this test started
-    _out, err = proc.communicate(timeout=10)
-    return any(line.strip() == b"0 packets dropped by kernel" for line in err.splitlines())
-
-
 def _traffic(http_port: int, udp: socket.socket, ipv6: bool) -> None:
     hosts = ["127.0.0.1", "[::1]"] if ipv6 else ["127.0.0.1"]
     for host in hosts:
@@ -265,12 +243,12 @@ def recorded(tmp_path_factory) -> Path:
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("127.0.0.1", 0))
         http_port, udp_port = server.server_address[1], udp.getsockname()[1]
-        dump = _start_tcpdump(path, f"tcp port {http_port} or udp port {udp_port}")
+        dump = procs.start_tcpdump(path, f"tcp port {http_port} or udp port {udp_port}")
         whole = False
         try:
             _traffic(http_port, udp, ipv6)
         finally:
-            whole = _stop(dump)
+            whole = procs.stop_tcpdump(dump)
             server.shutdown()
             server.server_close()
             udp.close()

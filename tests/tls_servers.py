@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from tests import procs
+
 
 def make_cert(
     tmp: Path, name: str = "localhost", *, rsa_key: bool = True, days_ago: int = 1, days: int = 30
@@ -65,12 +67,6 @@ def make_cert(
     return cert_path, key_path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class OpensslServer:
     def __init__(
         self,
@@ -85,7 +81,7 @@ class OpensslServer:
         if cert is None:
             cert, key = make_cert(tmp)
         self.cert, self.key = cert, key
-        self.port = free_port()
+        self.port = procs.free_port()
         self.keylog_path = tmp / f"server-keylog-{self.port}.txt"
         self.argv = [
             "openssl",
