@@ -27,6 +27,7 @@ from netlab.core.http import (
     parse_url,
 )
 from tests.hostile_http import HostileServer
+from tests.tls_servers import make_cert
 
 NETLAB = [sys.executable, "-m", "netlab", "http"]
 
@@ -398,46 +399,6 @@ def test_ctrl_c_prints_valid_json():
     assert req["status"] == 200 and req["error"] == "interrupted" and req["body_bytes"] > 0
 
 
-def _self_signed(tmp_path, *, days_ago: int, valid_days: int):
-    """A self-signed certificate for 127.0.0.1 (validity chosen by the test)."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loopback test")])
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=valid_days))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def _tls_server(cert_path, key_path):
     """A one-shot HTTPS server on loopback (thread), answering one request."""
     import socket
@@ -470,7 +431,7 @@ def _tls_server(cert_path, key_path):
     ("days_ago", "valid_days", "expect"), [(40, 30, "expired"), (-5, 30, "not yet valid")]
 )
 def test_certificate_out_of_its_validity_is_named(tmp_path, days_ago, valid_days, expect):
-    cert, key = _self_signed(tmp_path, days_ago=days_ago, valid_days=valid_days)
+    cert, key = make_cert(tmp_path, rsa_key=False, days_ago=days_ago, days=valid_days)
     port, thread = _tls_server(cert, key)
     proc = run("--cacert", str(cert), f"https://127.0.0.1:{port}/")
     thread.join(10)
@@ -479,7 +440,7 @@ def test_certificate_out_of_its_validity_is_named(tmp_path, days_ago, valid_days
 
 
 def test_valid_self_signed_certificate_with_cacert(tmp_path):
-    cert, key = _self_signed(tmp_path, days_ago=1, valid_days=30)
+    cert, key = make_cert(tmp_path, rsa_key=False)
     port, thread = _tls_server(cert, key)
     proc = run(
         "--cacert", str(cert), "-o", str(tmp_path / "body"), "--json", f"https://127.0.0.1:{port}/"
@@ -487,5 +448,5 @@ def test_valid_self_signed_certificate_with_cacert(tmp_path):
     thread.join(10)
     assert proc.returncode == 0, proc
     doc = json.loads(proc.stdout)
-    assert doc["connections"][0]["tls"]["certificate"]["subject"] == "CN=loopback test"
+    assert doc["connections"][0]["tls"]["certificate"]["subject"] == "CN=localhost"
     assert (tmp_path / "body").read_bytes() == b"ok"
