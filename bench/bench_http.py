@@ -43,6 +43,8 @@ OUT = ROOT / "bench" / "out"
 NETLAB = str(Path(sys.executable).parent / "netlab")
 sys.path.insert(0, str(ROOT))
 
+from benchlib import count_packets, dissect_vs_tshark  # noqa: E402
+
 from tests import procs  # noqa: E402
 
 # --- the capture ------------------------------------------------------------------------
@@ -167,54 +169,16 @@ def _traffic(requests: int, urls: list[str], http_port: int, h2_port: int) -> No
         done += count
 
 
-# --- timing -------------------------------------------------------------------------------
-def timed(argv: list[str]) -> float:
-    """Wall seconds of a command whose output goes to /dev/null."""
-    start = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
-    if status:
-        print(f"  ! {' '.join(argv)} exited with status {status}")
-    return time.perf_counter() - start
-
-
-def _packets(path: Path) -> int:
-    from netlab.capture.reader import open_capture
-
-    with open_capture(path) as cap:
-        return sum(1 for _ in cap)
-
-
 def section_dissect(args: argparse.Namespace) -> None:
     path, http_port, h2_port = build_capture(args.requests)
-    packets = _packets(path)
     ours_cmd = [NETLAB, "dissect", "-j", "1", str(path)]
-    theirs_cmd = [
-        "tshark",
-        "-n",
-        "-d",
-        f"tcp.port=={http_port},http",
-        "-d",
-        f"tcp.port=={h2_port},http2",
-        "-r",
-        str(path),
-    ]
-    ours, theirs = [], []
-    for _ in range(max(1, args.repeat)):  # alternating: a drifting machine slows both alike
-        ours.append(timed(ours_cmd))
-        theirs.append(timed(theirs_cmd))
-    best_ours, best_theirs = min(ours), min(theirs)
-    ratio = best_ours / best_theirs
+    theirs_cmd = ["tshark", "-n", "-d", f"tcp.port=={http_port},http"]
+    theirs_cmd += ["-d", f"tcp.port=={h2_port},http2", "-r", str(path)]
     print(
-        f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
+        f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {count_packets(path):,} packets, "
         f"{args.requests:,} requests; HTTP/1.1 on {http_port}, h2c on {h2_port})"
     )
-    verdict = "OK" if ratio <= 1.0 else "over target"
-    print(
-        f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
-        f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
-        f"each; netlab {packets / best_ours:,.0f} pkt/s"
-    )
+    print(dissect_vs_tshark(ours_cmd, theirs_cmd, path, args.repeat))
 
 
 def section_curl(args: argparse.Namespace) -> None:

@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import count_packets, dissect_vs_tshark  # noqa: E402
+
 from tests.rtmp_servers import NginxRtmp  # noqa: E402
 
 NETLAB = str(ROOT / ".venv" / "bin" / "netlab")
@@ -216,22 +218,6 @@ def rename_port(src: Path, dst: Path, old: int, new: int) -> None:
     dst.write_bytes(bytes(out))
 
 
-def _packets(path: Path) -> int:
-    from netlab.capture.reader import open_capture
-
-    with open_capture(path) as cap:
-        return sum(1 for _ in cap)
-
-
-def _wall(argv: list[str]) -> float:
-    start = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
-    if status:
-        raise SystemExit(f"bench_rtmp: {' '.join(argv)} exited with status {status}")
-    return time.perf_counter() - start
-
-
 def section_dissect(args: argparse.Namespace) -> None:
     # netlab as installed: its modules byte-compiled (as pip does), so no run pays for
     # compiling them (PYTHONDONTWRITEBYTECODE would make every run pay)
@@ -239,25 +225,14 @@ def section_dissect(args: argparse.Namespace) -> None:
                    stdout=subprocess.DEVNULL, check=False)  # fmt: skip
     for kind, what in (("video", "video"), ("av", "video and AAC audio")):
         path = build_capture(kind, args.seconds)
-        packets = _packets(path)
         ours_cmd = [NETLAB, "dissect", "-j", "1", str(path)]
         theirs_cmd = ["tshark", "-n", "-r", str(path)]
-        ours, theirs = [], []
-        for _ in range(max(1, args.repeat)):  # alternating: a drifting machine slows both alike
-            ours.append(_wall(ours_cmd))
-            theirs.append(_wall(theirs_cmd))
-        best_ours, best_theirs = min(ours), min(theirs)
-        ratio = best_ours / best_theirs
-        verdict = "OK" if ratio <= 1.0 else "over target"
         print(
-            f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets: ffmpeg "
-            f"publishing {args.seconds} s of {what}, 3 rtmpdump players; port {RTMP_PORT})"
+            f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {count_packets(path):,} "
+            f"packets: ffmpeg publishing {args.seconds} s of {what}, 3 rtmpdump players; "
+            f"port {RTMP_PORT})"
         )
-        print(
-            f"dissect  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | "
-            f"ratio {ratio:.2f} (target <= 1.0) {verdict} | best of {len(ours)}, one process "
-            f"each; netlab {packets / best_ours:,.0f} pkt/s"
-        )
+        print(dissect_vs_tshark(ours_cmd, theirs_cmd, path, args.repeat))
 
 
 SECTIONS = {"handshake": section_handshake, "dissect": section_dissect}

@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import count_packets, dissect_vs_tshark  # noqa: E402
+
 from tests import procs  # noqa: E402
 from tests.tls_servers import OpensslServer  # noqa: E402
 
@@ -240,35 +242,10 @@ def bench_dissect(tmp: Path, runs: int) -> None:
     path, keys = build_capture(REQUESTS)
     ours_cmd = [*NETLAB, "dissect", "--keylog", str(keys), "-j", "1", str(path)]
     theirs_cmd = ["tshark", "-n", "-o", f"tls.keylog_file:{keys}", "-r", str(path)]
-    ours, theirs = [], []
-    for _ in range(max(1, runs)):  # alternating: a drifting machine slows both alike
-        ours.append(_timed_quiet(ours_cmd))
-        theirs.append(_timed_quiet(theirs_cmd))
-    best_ours, best_theirs = min(ours), min(theirs)
-    packets = _packets(path)
-    ratio = best_ours / best_theirs
-    print(f"  capture: {path} ({path.stat().st_size / 1e6:.1f} MB, {packets:,} packets, "
-          f"{REQUESTS:,} HTTPS requests)")  # fmt: skip
-    verdict = "OK" if ratio <= 1.0 else "over target"
-    print(f"  netlab -j 1 {best_ours:6.2f} s | tshark {best_theirs:6.2f} s | ratio {ratio:.2f} "
-          f"(goal <= 1.0) {verdict} | best of {len(ours)}, one process each; "
-          f"netlab {packets / best_ours:,.0f} pkt/s")  # fmt: skip
-
-
-def _timed_quiet(argv: list[str]) -> float:
-    start = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        status = subprocess.run(argv, stdout=sink, stderr=subprocess.DEVNULL).returncode
-    if status:
-        print(f"  ! {' '.join(argv)} exited with status {status}")
-    return time.perf_counter() - start
-
-
-def _packets(path: Path) -> int:
-    from netlab.capture.reader import open_capture
-
-    with open_capture(path) as cap:
-        return sum(1 for _ in cap)
+    mb = path.stat().st_size / 1e6
+    packets = count_packets(path)
+    print(f"  capture: {path} ({mb:.1f} MB, {packets:,} packets, {REQUESTS:,} HTTPS requests)")
+    print("  " + dissect_vs_tshark(ours_cmd, theirs_cmd, path, runs))
 
 
 SECTIONS = {"scan": bench_scan, "handshake": bench_handshake, "dissect": bench_dissect}
