@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import click
 
@@ -128,25 +125,14 @@ def dht_lookup(
 
 
 def parse_target(text: str) -> bytes:
-    """An info-hash: 40 hex digits, 32 base32 characters, or a magnet link's btih."""
-    if text.startswith("magnet:"):
-        query = parse_qs(urlsplit(text).query)
-        for xt in query.get("xt", []):
-            if xt.lower().startswith("urn:btih:"):
-                return _btih(xt[9:], text)
-        raise InputError(f"{text[:60]!r}: no xt=urn:btih: in the magnet link")
-    return _btih(text, text)
+    """An info-hash: 40 hex digits, 32 base32 characters, or a magnet link's (btih, or a
+    v2 btmh cut to 20 bytes as BEP 52 looks it up); parsed by `wire/metainfo`."""
+    from netlab.wire.metainfo import MetainfoError, parse_info_hash
 
-
-def _btih(value: str, original: str) -> bytes:
     try:
-        if len(value) == 40:
-            return bytes.fromhex(value)
-        if len(value) == 32:
-            return base64.b32decode(value.upper())
-    except (ValueError, binascii.Error):
-        pass
-    raise InputError(f"{original[:60]!r}: an info-hash is 40 hex digits (or 32 base32)")
+        return parse_info_hash(text)
+    except MetainfoError as err:
+        raise InputError(str(err)) from None
 
 
 def _hex_id(text: str, what: str) -> bytes:

@@ -26,7 +26,7 @@ class BencodeError(ValueError):
     """Bytes that are not (canonical) bencode; the message names the offset."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """A value with where it sits in the input (for `-v` and the dissector's tree)."""
 
