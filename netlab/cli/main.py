@@ -84,6 +84,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.tls_hello:tls_hello",
         "A TLS handshake built by hand: hellos, keys, the chain verified, JA3/JA4.",
     ),
+    "torrent": CommandEntry(
+        "netlab.cli.torrent:torrent",
+        "BitTorrent: show and make .torrent files, ask trackers, greet peers.",
+    ),
     "traceroute": CommandEntry(
         "netlab.cli.traceroute:traceroute",
         "Trace the route to a host with UDP, ICMP or TCP probes (Paris-style, parallel).",
