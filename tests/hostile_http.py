@@ -101,6 +101,16 @@ def _long_body(conn, deadline):
     time.sleep(0.5)
 
 
+@script("one-then-close")
+def _one_then_close(conn, deadline):
+    """Answers one request as if keeping the connection alive (HTTP/1.1, no
+    Connection: close), then takes the next request and closes without a word, as
+    opentracker does."""
+    _read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    _read_request(conn)
+
+
 @script("garbage")
 def _garbage(conn, deadline):
     _read_request(conn)

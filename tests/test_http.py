@@ -380,6 +380,19 @@ def test_lying_content_length_shorter_than_the_body_is_a_warning():
     assert "990 bytes after the end of the response" in proc.stdout + proc.stderr
 
 
+def test_a_kept_alive_connection_closed_unanswered_is_retried_on_a_new_one():
+    """curl's "Connection died, retrying a fresh connect": a server that closes a kept-alive
+    connection instead of answering the next request costs a new connection, not an error."""
+    with HostileServer("one-then-close") as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        proc = run("--json", f"{base}/a", f"{base}/b")
+    assert proc.returncode == 0, proc
+    doc = json.loads(proc.stdout)
+    assert [r["status"] for r in doc["requests"]] == [200, 200], doc["requests"]
+    assert len(doc["connections"]) == 2
+    assert "sent again on a new one" in json.dumps(doc["requests"][1])
+
+
 def test_ctrl_c_prints_valid_json():
     with HostileServer("endless-chunked") as srv:
         p = subprocess.Popen(

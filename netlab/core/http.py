@@ -221,6 +221,7 @@ class Exchange:
     first_byte: int | None = None
     done_at: int | None = None
     reused: bool = False  # sent on a connection an earlier request opened
+    resent: bool = False  # sent again after its reused connection died unanswered
     request_head: bytes = b""  # HTTP/1.1: the bytes of the request head as sent
     decoder: Any = None  # zlib decompressor for --compressed
 
@@ -605,7 +606,8 @@ class HttpClient(CoreBase):
         conn.error = conn.error or reason
         conn.closed = True
         for ex in list(conn.active):
-            self._end(ex, now, reason)
+            if not self._resend(conn, ex):
+                self._end(ex, now, reason)
         # Requests that were waiting for this connection fail with it (curl would too).
         for ex in [e for e in self.pending if e.request.url.origin == conn.origin]:
             if conn.ready_at is None:
@@ -736,8 +738,23 @@ class HttpClient(CoreBase):
 
     def _h1_broken(self, conn: Connection, ex: Exchange, reason: str, now: int) -> list:
         conn.reusable = False
-        self._end(ex, now, reason)
+        if not self._resend(conn, ex):
+            self._end(ex, now, reason)
         return self._close(conn) if not conn.closed else []
+
+    def _resend(self, conn: Connection, ex: Exchange) -> bool:
+        """A kept-alive connection the server had already closed (it may, RFC 9112
+        §9.3.1, and some trackers do without saying so) ends before any byte of the
+        answer: send the request again once, on a new connection, as curl does
+        ("Connection died, retrying a fresh connect")."""
+        if not ex.reused or ex.first_byte is not None or ex.resent:
+            return False
+        if ex in conn.active:
+            conn.active.remove(ex)
+        ex.conn, ex.sent, ex.reused, ex.resent = None, None, False, True
+        ex.warnings.append("the kept-alive connection was closed: sent again on a new one")
+        self.pending.appendleft(ex)
+        return True
 
     # --- HTTP/2 (h2) -----------------------------------------------------------------------
     def _start_h2(self, conn: Connection, now: int) -> list:
