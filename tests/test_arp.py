@@ -369,6 +369,11 @@ def netlab(*args: str) -> subprocess.CompletedProcess:
         (["arp", "--scan", "198.18.0.0/24", "--rate", "5", "-i", "0.1"], "give one"),
         (["arp", "-c", "1", "-I", "lo", "127.0.0.2"], "Ethernet"),
         (["arp", "-c", "1", "-I", "nosuch0", "198.18.0.1"], "no such interface"),
+        (["arp", "-I", "lo", "198.18.0.9-198.18.0.1"], "the range ends before it starts"),
+        (["arp", "-I", "lo", "198.18.0.0/33"], "not an IPv4 address or prefix"),
+        (["arp", "-I", "lo", "2001:db8::/64"], "IPv4 only"),
+        (["arp", "-f", "198.18.0.0/29"], "-f (stop at the first reply) applies"),
+        (["arp", "-q", "--json", "198.18.0.1"], "give one"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, words):
@@ -550,3 +555,51 @@ def test_without_cap_net_raw_exit_3(lan):
     out = lan.exec("a", *nobody, netlab_bin(), "arp", "-c", "1", "-I", "eth0", "198.18.0.20")
     assert out.returncode == 3, out.stderr
     assert "CAP_NET_RAW" in out.stderr and out.stderr.count("\n") == 1
+
+
+# --- arp-scan's and arping's habits (issue 21) ----------------------------------------------
+
+
+def test_prefix_range_and_mask_targets_sweep_the_hosts_arp_scan_finds(lan):
+    """`netlab arp 198.18.0.0/29` scans the prefix as `arp-scan 198.18.0.0/29` does;
+    FIRST-LAST and NETWORK:MASK too. b answers for two extra addresses in the /29."""
+    for extra in ("198.18.0.3", "198.18.0.6"):
+        subprocess.run(["ip", "-n", lan.netns("b"), "addr", "add", f"{extra}/24", "dev", "eth0"],
+                       check=True)  # fmt: skip
+    b = mac_of(lan, "b")
+    for target in ("198.18.0.0/29", "198.18.0.1-198.18.0.9", "198.18.0.0:255.255.255.248"):
+        ours = arp(lan, "-I", "eth0", target)
+        theirs = lan.exec("a", "arp-scan", "-I", "eth0", target)
+        assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr + theirs.stderr
+        assert sorted(sweep_lines(ours.stdout)) == sorted(sweep_lines(theirs.stdout)) == [
+            ("198.18.0.3", b, "(Unknown: locally administered)"),
+            ("198.18.0.6", b, "(Unknown: locally administered)")]  # fmt: skip
+    # -q: arp-scan -q's lines, address and MAC only; several addresses sweep them.
+    ours = arp(lan, "-q", "-I", "eth0", "198.18.0.20", "198.18.0.3", "198.18.0.99")
+    theirs = lan.exec("a", "arp-scan", "-q", "-I", "eth0", "198.18.0.20", "198.18.0.3",
+                      "198.18.0.99")  # fmt: skip
+    assert sorted(sweep_lines(ours.stdout)) == sorted(sweep_lines(theirs.stdout)) == [
+        ("198.18.0.20", b), ("198.18.0.3", b)]  # fmt: skip
+    assert "3 hosts scanned" in ours.stdout
+
+
+def _sent_received(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(("Sent ", "Received "))]
+
+
+def test_first_reply_and_quiet_as_arping(lan):
+    """arping -f stops at the first reply (one probe, not -c's three); when nothing
+    answers it sends them all and exits 1. -q prints nothing: the status says it."""
+    for args, code in ((["-c", "3", "198.18.0.20"], 0), (["-c", "2", "198.18.0.99"], 1)):
+        theirs = lan.exec("a", "arping", "-f", "-I", "eth0", *args)
+        ours = arp(lan, "-f", "-I", "eth0", "-W", "1", *args)
+        assert ours.returncode == theirs.returncode == code, ours.stderr + theirs.stderr
+        assert _sent_received(ours.stdout) == _sent_received(theirs.stdout)
+    assert _sent_received(ours.stdout)[0] == "Sent 2 probes (2 broadcast(s))"
+    records = ndjson(arp(lan, "-f", "-c", "3", "--json", "198.18.0.20").stdout)
+    assert [r["type"] for r in records] == ["reply", "summary"] and records[-1]["sent"] == 1
+    for target, code in (("198.18.0.20", 0), ("198.18.0.99", 1)):
+        theirs = lan.exec("a", "arping", "-q", "-f", "-c", "1", "-I", "eth0", target)
+        ours = arp(lan, "-q", "-f", "-c", "1", "-W", "0.3", "-I", "eth0", target)
+        assert ours.returncode == theirs.returncode == code
+        assert ours.stdout == theirs.stdout == "" and ours.stderr == ""

@@ -503,3 +503,138 @@ def test_default_interface_is_the_default_routes(veth):
     proc = veth.sniff("--timeout", "0.2")
     assert proc.returncode == 1, proc.stderr  # listened, but nothing came: "no answer"
     assert proc.stderr.startswith("listening on vethA, link-type ETHERNET")
+
+
+# --- tcpdump's habits (issue 21): the filter as trailing words, -v, -A, -X -------------------
+
+# tcpdump's line before each packet's dump, and ours: everything else is the dump itself.
+TCPDUMP_HEAD = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} ")
+SNIFF_HEAD = re.compile(r"^ +\d+ +\d+\.\d{6} ")
+
+
+def dumps(text: str, head: re.Pattern) -> list[str]:
+    """The text after each packet's line (its -A/-X view), one string per packet."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if head.match(line):
+            blocks.append([])
+        else:
+            assert blocks, f"text before the first packet: {line!r}"
+            blocks[-1].append(line)
+    return ["\n".join(b) for b in blocks]
+
+
+def run_both(veth, tmp_path, ours: list[str], theirs: list[str], traffic) -> tuple[str, str]:
+    """`netlab sniff OURS` and `tcpdump THEIRS` on vethA while TRAFFIC runs: their stdout."""
+    files = {n: (tmp_path / f"{n}.out", tmp_path / f"{n}.err") for n in ("sniff", "tcpdump")}
+    sniff = veth.popen(veth.a, [netlab_bin(), "sniff", "-i", "vethA", "--timeout", "20", *ours],
+                       *files["sniff"])  # fmt: skip
+    tcpdump = veth.popen(veth.a, ["tcpdump", "-i", "vethA", "-n", "--immediate-mode", *theirs],
+                         *files["tcpdump"])  # fmt: skip
+    try:
+        wait_for(files["sniff"][1], r"^listening on vethA", sniff)
+        wait_for(files["tcpdump"][1], r"listening on vethA", tcpdump)
+        traffic()
+    finally:
+        codes = finish(sniff), finish(tcpdump)
+    assert codes == (0, 0), files["sniff"][1].read_text() + files["tcpdump"][1].read_text()
+    return files["sniff"][0].read_text(), files["tcpdump"][0].read_text()
+
+
+@pytest.mark.lab
+def test_filter_words_select_what_tcpdump_selects_and_x_is_its_dump(veth, tmp_path):
+    """`sniff -i IF icmp and host X` takes tcpdump's trailing filter words: the same
+    packets (ICMP with another host and UDP with this one stay out), each with
+    tcpdump -X's hex and ASCII lines, byte for byte."""
+    _ip("-n", veth.b, "addr", "add", "198.18.5.3/24", "dev", "vethB")
+
+    def traffic() -> None:
+        veth.udp_noise(5)
+        veth.ping(1, "198.18.5.3")  # ICMP, but not with host .2
+        veth.ping(2)
+        veth.udp_noise(5)
+
+    words = ["icmp", "and", "host", veth.addr_b]
+    ours, theirs = run_both(veth, tmp_path, ["-X", "-c", "4", *words], ["-X", "-c", "4", *words],
+                            traffic)  # fmt: skip
+    ours_dumps, their_dumps = dumps(ours, SNIFF_HEAD), dumps(theirs, TCPDUMP_HEAD)
+    assert len(ours_dumps) == 4 and ours_dumps == their_dumps, ours + theirs
+    assert all(re.match(r"^\t0x0000:  4500 0054 ", d) for d in ours_dumps)
+    assert all(f"{veth.addr_b} " in line for line in ours.splitlines() if SNIFF_HEAD.match(line))
+
+
+UDP_TEXT = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for body in (b"GET / HTTP/1.1\\r\\nHost: lab\\tx\\r\\n\\r\\n", b"bin\\x00\\x7f\\xff\\rend\\n"):
+    s.sendto(body, (sys.argv[1], 9))
+"""
+
+
+@pytest.mark.lab
+def test_a_is_tcpdumps_ascii_view_and_v_is_the_tree(veth, tmp_path):
+    def traffic() -> None:
+        proc = veth.run(veth.a, sys.executable, "-c", UDP_TEXT, veth.addr_b)
+        assert proc.returncode == 0, proc.stderr
+
+    ours, theirs = run_both(veth, tmp_path, ["-A", "-c", "2", "udp"], ["-A", "-c", "2", "udp"],
+                            traffic)  # fmt: skip
+    ours_dumps, their_dumps = dumps(ours, SNIFF_HEAD), dumps(theirs, TCPDUMP_HEAD)
+    assert len(ours_dumps) == 2 and ours_dumps == their_dumps, ours + theirs
+    assert "GET / HTTP/1.1\nHost: lab\tx\n" in ours_dumps[0]  # the CRs of CRLF dropped
+    assert ours_dumps[1].endswith("bin....end\n")  # NUL, DEL, 0xff and a lone CR as dots
+    # -v: the dissector's layers, as every command's -v (-V for tshark's users).
+    tree = veth.popen(veth.a, [netlab_bin(), "sniff", "-i", "vethA", "-v", "-c", "1",
+                               "--timeout", "20", "udp"], tmp_path / "v.out",
+                      tmp_path / "v.err")  # fmt: skip
+    try:
+        wait_for(tmp_path / "v.err", r"^listening on vethA", tree)
+        traffic()
+    finally:
+        assert finish(tree) == 0, (tmp_path / "v.err").read_text()
+    text = (tmp_path / "v.out").read_text()
+    assert "Internet Protocol Version 4, Src: 198.18.5.1, Dst: 198.18.5.2" in text
+    assert "User Datagram Protocol, Src Port: " in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["-f", "icmp", "udp"], "give the filter once: as trailing words or with -f, not both"),
+     (["-A", "-X", "icmp"], "choose one of -A and -X"),
+     (["-A", "--json", "icmp"], "-A is a text view: not with --json")],
+)  # fmt: skip
+def test_conflicting_options_are_one_line_exit_2(args, message):
+    proc = subprocess.run([netlab_bin(), "sniff", "-i", "lo", *args], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"netlab: error: {message}\n"
+
+
+def test_help_speaks_of_capture_not_of_a_target():
+    out = subprocess.run([netlab_bin(), "sniff", "--help"], capture_output=True, text=True,
+                         timeout=30).stdout  # fmt: skip
+    out = " ".join(out.split())
+    assert "target" not in out and "[EXPRESSION]..." in out
+    assert "as tcpdump -A" in out and "as tcpdump -X" in out and "as tcpdump -w" in out
+
+
+@pytest.mark.parametrize("capture", sorted(p.name for p in (ROOT / "pcaps").glob("*.pcap*")))
+@pytest.mark.parametrize("mode", ["A", "X"])
+def test_a_and_x_views_are_tcpdumps_on_every_bundled_packet(capture, mode):
+    """The views without root, packet by packet against `tcpdump -r FILE -A/-X` (IPv4,
+    IPv6, ARP, DNS, HTTP, RTMP: odd lengths, CRLF, a CR among the last two bytes)."""
+    from netlab.capture.reader import open_capture
+    from netlab.dissect import Dissector
+    from netlab.render.sniff import payload_view
+
+    path = ROOT / "pcaps" / capture
+    out = subprocess.run([require_tool("tcpdump"), "-r", str(path), "-n", f"-{mode}"],
+                         capture_output=True, timeout=30).stdout.decode("latin-1")  # fmt: skip
+    theirs = dumps(out.removesuffix("\n"), TCPDUMP_HEAD)
+    dissector = Dissector()
+    with open_capture(str(path)) as frames:
+        ours = [payload_view(dissector.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype),
+                             mode).removesuffix("\n")
+                for no, f in enumerate(frames, 1)]  # fmt: skip
+    assert len(ours) == len(theirs) > 0
+    assert [i for i, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a != b] == []

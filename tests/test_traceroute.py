@@ -746,3 +746,103 @@ def test_bad_options_exit_2(args):
                           timeout=30)  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("netlab: error: ")
+
+
+# --- without CAP_NET_RAW: UDP probes on a kernel socket with IP_RECVERR --------------------
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+          "--bounding-set=-all")  # fmt: skip
+
+
+def test_queued_error_becomes_the_icmp_message_the_core_matches():
+    """What IP_RECVERR hands over (router, type, code, MTU, the quoted UDP payload) is
+    rebuilt into the ICMP message a raw capture would have shown, and matched by the
+    same core: no root needed."""
+    from netlab.net.tracesock import RecvErrRunner
+
+    runner = RecvErrRunner(4, "127.0.0.1", "127.0.0.1", 33434)
+    try:
+        flow = Flow("udp", 4, runner.src, runner.dst, runner.sport, runner.dport)
+        core = TraceCore(flow, max_ttl=2, queries=1, simultaneous=2, pid_base=700)
+        probes = core.start(1000 * NS)
+        assert [_probe_ttl(p.data) for p in probes] == [1, 2]
+        payload = [p.data[28:] for p in probes]  # what the kernel quotes back
+        hop1 = runner.icmp_error("198.18.1.1", 11, 0, 0, payload[0])
+        core.on_packet(LinkFrame(hop1, 1000 * NS + MS, 101), 1000 * NS + MS)
+        # A "fragmentation needed" carries the MTU in ee_info: !F-1400 from r2.
+        hop2 = runner.icmp_error("198.18.2.2", 3, 4, 1400, payload[1])
+        core.on_packet(LinkFrame(hop2, 1000 * NS + 2 * MS, 101), 1000 * NS + 2 * MS)
+        core.on_timer(1000 * NS + 2 * MS)
+    finally:
+        runner.sock.close()
+    hops = hops_of(core.pop_events())
+    assert [(h.ttl, h.probes[0].addr, h.probes[0].mark) for h in hops] == [
+        (1, "198.18.1.1", None), (2, "198.18.2.2", "!F-1400")]  # fmt: skip
+    assert hops[0].probes[0].rtt_ms == pytest.approx(1.0)
+
+
+def _nobody_hops(out: subprocess.CompletedProcess) -> list[list[str]]:
+    assert out.returncode == 0, out.stderr
+    return [re.findall(r"\d+\.\d+\.\d+\.\d+|[0-9a-f:]+:[0-9a-f:]+", line.split(None, 1)[1])
+            for line in out.stdout.splitlines()[1:]]  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["-4", "-6"])
+def test_unprivileged_trace_has_the_hops_of_unprivileged_linux_traceroute(routed_lab, family):
+    """issue 21: as nobody (no capability at all) Linux traceroute works; so does ours,
+    with the same lines."""
+    theirs = routed_lab.exec("client", *NOBODY, "traceroute", "-n", family, "server")
+    ours = routed_lab.exec("client", *NOBODY, netlab_bin(), "traceroute", family, "server")
+    assert "IP_RECVERR" in ours.stderr and ours.stderr.count("\n") == 1, ours.stderr
+    assert ours.stdout.splitlines()[0] == theirs.stdout.splitlines()[0]  # the header line
+    routers = [routed_lab.addr(n, int(family[1])) for n in ("r1", "r2", "r3", "server")]
+    assert _nobody_hops(ours) == _nobody_hops(theirs) == [[a] for a in routers]
+    line = r"^ \d  [0-9a-f.:]+  [\d.]+ ms  [\d.]+ ms  [\d.]+ ms$"
+    assert all(re.match(line, x) for x in ours.stdout.splitlines()[1:]), ours.stdout
+    doc = json.loads(routed_lab.exec("client", *NOBODY, netlab_bin(), "traceroute", family,
+                                     "--json", "-q", "1", "server").stdout)  # fmt: skip
+    assert doc["reached"] and json_hops(doc) == [[a] for a in routers]
+
+
+def test_unprivileged_marks_and_path_mtu_as_with_raw_sockets(routed_lab):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return routed_lab.exec("client", *NOBODY, netlab_bin(), "traceroute", *args)
+
+    r2, r3 = routed_lab.addr("r2"), routed_lab.addr("r3")
+    # The kernel's path-MTU probe sockets: F=1400 at the narrow link, as the raw runner.
+    mtu = run("--mtu", "-q", "1", "server")
+    assert mtu.returncode == 0, mtu.stderr
+    assert "F=1500" in mtu.stdout.splitlines()[1] and "F=1400" in mtu.stdout.splitlines()[3]
+    df = run("--df", "-q", "1", "server", "1500")
+    assert df.returncode == 1 and df.stdout.splitlines()[-1].startswith(f" 3  {r2}  ")
+    assert df.stdout.splitlines()[-1].endswith("ms !F-1400"), df.stdout
+    # Bigger than the link without -F: the kernel cuts the probes; every hop answers.
+    big = run("--json", "-q", "1", "server", "1600")
+    assert json.loads(big.stdout)["reached"], big.stderr
+    # Nobody has 198.18.4.99: r3 says host unreachable, as to Linux traceroute.
+    theirs = routed_lab.exec("client", *NOBODY, "traceroute", "-n", "-q", "1", "198.18.4.99")
+    ours = run("-q", "1", "198.18.4.99")
+    assert ours.returncode == 1
+    for out in (ours, theirs):
+        assert re.match(rf"^ 4  {re.escape(r3)}  [\d.]+ ms !H$", out.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["-I"], ["-T"], ["-v"], ["--write", "/tmp/never.pcapng"]])
+def test_unprivileged_icmp_tcp_and_capture_exit_3_with_the_venv_hint(args):
+    require_root()
+    require_tool("setpriv")
+    out = subprocess.run([*NOBODY, netlab_bin(), "traceroute", *args, "127.0.0.1"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 3 and out.stdout == "", out.stderr
+    assert out.stderr.count("\n") == 1 and "CAP_NET_RAW" in out.stderr
+    assert "caps" in out.stderr and "setcap" not in out.stderr  # never the system's python3
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "::1"])
+def test_unprivileged_trace_to_this_host(target):
+    require_root()
+    require_tool("setpriv")
+    out = subprocess.run([*NOBODY, netlab_bin(), "traceroute", "--json", target],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json_hops(json.loads(out.stdout)) == [[target]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import (
     DAY,
     DEADLINE,
@@ -23,12 +24,13 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 
 
 @click.command(short_help=SHORT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("target", required=False, metavar="[IP]")
+@click.argument("targets", nargs=-1, metavar="[IP | PREFIX | FIRST-LAST]...")
 @click.option(
     "-I",
     "--iface",
     metavar="IFACE",
     callback=interface_name,
+    shell_complete=complete.interfaces,
     help="Use this interface (default: the route's).",
 )
 @click.option("-s", "--source", metavar="IP", help="Sender IP address (default: the route's).")
@@ -86,15 +88,20 @@ DEFAULT_COUNT = {"resolve": 3, "dad": 3, "announce": 2}  # DAD/announce: RFC 522
 )
 @click.option("-A", "--gratuitous-reply", is_flag=True,
               help="Announce with gratuitous ARP replies (arping -A); with -U, both.")  # fmt: skip
+@click.option("-f", "--first", "first_reply", is_flag=True,
+              help="Stop at the first reply that shows IP is alive (arping -f).")  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing, the exit status says it (arping -q); a sweep shows "
+                   "addresses and MACs without vendors (arp-scan -q).")  # fmt: skip
 @click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
               help="Save every ARP packet sent and received to FILE (pcapng).")  # fmt: skip
 @common_options("count", "verbose", "json", "no_color")
 def arp(
-    common: Common, target: str | None, iface: str | None, source: str | None,
+    common: Common, targets: tuple[str, ...], iface: str | None, source: str | None,
     interval: float | None, rate: float | None, reply_timeout: float | None,
     deadline: float | None, broadcast_only: bool, scan: tuple[str, ...], localnet: bool,
     retry: int | None, backoff: float | None, force: bool, dad: bool, gratuitous: bool,
-    gratuitous_reply: bool, write: str | None,
+    gratuitous_reply: bool, first_reply: bool, quiet: bool, write: str | None,
 ) -> ExitStatus:  # fmt: skip
     """Resolve IP to its MAC address with ARP requests and show who answers and
     how fast, like iputils arping; or sweep whole subnets like arp-scan and list
@@ -105,9 +112,14 @@ def arp(
     Modes:
       netlab arp IP             who-has IP: probes (-c, default 3) every -i seconds,
                                 broadcast first, then unicast to the MAC that answered
+                                (-f: stop at the first reply; -q: print nothing)
+      netlab arp PREFIX | FIRST-LAST | IP IP …
+                                sweep them, as arp-scan (198.18.0.0/29,
+                                198.18.0.0:255.255.255.248, 198.18.0.1-198.18.0.9)
       netlab arp --scan CIDR    sweep at --rate packets/s (default 1000); a host gets
                                 --retry tries (2), waiting --timeout (0.5 s) after the
-                                first and --backoff (1.5) times longer after each next
+                                first and --backoff (1.5) times longer after each next;
+                                a prefix's network and broadcast addresses are skipped
       netlab arp --localnet     sweep the subnets of the interface (-I)
       netlab arp --dad IP       is IP free? RFC 5227 probes from 0.0.0.0 (default 3)
       netlab arp -U [IP]        gratuitous ARP: announce IP (yours) to the segment
@@ -120,24 +132,71 @@ def arp(
     \b
     Examples:
       netlab arp -c 1 -I eth0 198.18.0.20
-      netlab arp --scan 198.18.0.0/24 -I eth0
+      netlab arp -I eth0 198.18.0.0/24            # arp-scan -I eth0 198.18.0.0/24
+      netlab arp -f -q 198.18.0.20 && echo up     # arping -f -q
       netlab arp --localnet --json | jq -r 'select(.type=="reply") | .mac'
       netlab arp --dad -c 2 198.18.0.30 && ip addr add 198.18.0.30/24 dev eth0
       netlab arp -U -I eth0                  # tell the segment our MAC changed
     """
-    scanning = bool(scan) or localnet
+    if targets and (scan or localnet):
+        raise click.UsageError(f"--scan/--localnet take no IP argument (got '{targets[0]}'): "
+                               "give the prefixes either way")  # fmt: skip
+    # arp-scan's habit: a prefix, a range or several addresses as targets sweep them.
+    sweep = len(targets) > 1 or any(_is_sweep(t) for t in targets)
+    target = None if sweep or not targets else targets[0]
+    scanning = bool(scan) or localnet or sweep
     announce = gratuitous or gratuitous_reply
     _check_combination(
         target, scanning, dad, announce, rate, interval, retry, backoff, force, common.count,
         broadcast_only, source,
     )  # fmt: skip
+    if quiet and common.json:
+        raise click.UsageError("-q prints nothing and --json prints NDJSON: give one")
+    if first_reply and (scanning or dad or announce):
+        raise click.UsageError("-f (stop at the first reply) applies to arping's who-has only")
     if scanning:
-        return _scan(common, scan, localnet, iface, source, interval, rate, reply_timeout,
-                     deadline, retry or 2, backoff or 1.5, force, write)  # fmt: skip
+        return _scan(common, scan + targets, localnet, iface, source, interval, rate,
+                     reply_timeout, deadline, retry or 2, backoff or 1.5, force, write,
+                     quiet)  # fmt: skip
     mode = "dad" if dad else "announce" if announce else "resolve"
     ops = [op for op, on in (("request", gratuitous), ("reply", gratuitous_reply)) if on]
     return _probe(common, mode, target, iface, source, interval, reply_timeout, deadline,
-                  broadcast_only, ops, write)  # fmt: skip
+                  broadcast_only, ops, write, first_reply, quiet)  # fmt: skip
+
+
+def _is_sweep(text: str) -> bool:
+    """A prefix (198.18.0.0/29), arp-scan's network:mask, or a range FIRST-LAST."""
+    return "/" in text or _ipv4_range(text) is not None or _netmask_form(text) is not None
+
+
+def _ipv4_range(text: str) -> tuple[int, int] | None:
+    """arp-scan's FIRST-LAST (inclusive), both IPv4 addresses; None if TEXT is not one
+    (a host name may have a '-' in it)."""
+    import ipaddress
+
+    first, sep, last = text.partition("-")
+    if not sep:
+        return None
+    try:
+        a, b = ipaddress.IPv4Address(first.strip()), ipaddress.IPv4Address(last.strip())
+    except ValueError:
+        return None
+    return int(a), int(b)
+
+
+def _netmask_form(text: str) -> str | None:
+    """arp-scan's NETWORK:MASK (198.18.0.0:255.255.255.0) as NETWORK/MASK, or None."""
+    import ipaddress
+
+    net, sep, mask = text.partition(":")
+    if not sep or "." not in net:
+        return None
+    try:
+        ipaddress.IPv4Address(net)
+        ipaddress.IPv4Address(mask)
+    except ValueError:
+        return None
+    return f"{net}/{mask}"
 
 
 def _check_combination(
@@ -190,7 +249,8 @@ def _ipv4(text: str, what: str) -> str:
 def _probe(common: Common, mode: str, target: str | None, iface: str | None,
            source: str | None, interval: float | None, reply_timeout: float | None,
            deadline: float | None, broadcast_only: bool, ops: list[str],
-           write: str | None) -> ExitStatus:  # fmt: skip
+           write: str | None, first_reply: bool = False, quiet: bool = False,
+           ) -> ExitStatus:  # fmt: skip
     from netlab.cli.run import Session
     from netlab.core.arp import ArpingCore
     from netlab.net import ifaces
@@ -235,9 +295,10 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
         core = ArpingCore(mac=mac, src=src or "0.0.0.0", target=target, mode=mode,
                           count=count, interval=interval or 1.0, timeout=reply_timeout or 1.0,
                           deadline=deadline, broadcast_only=broadcast_only,
-                          announce=ops or ("request",))  # fmt: skip
-        s.text(view.probe_header(target, core.src, dev))
-        shown = view.ProbePresenter(s, json=common.json, interface=dev)
+                          announce=ops or ("request",), first_reply=first_reply)  # fmt: skip
+        if not quiet:
+            s.text(view.probe_header(target, core.src, dev))
+        shown = view.ProbePresenter(s, json=common.json, interface=dev, quiet=quiet)
         if s.run_packets(core, dev, shown):
             return ExitStatus.INTERRUPTED
     summary = shown.summary
@@ -246,7 +307,8 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
         return s.status(summary.sent > 0)
     if mode == "dad":
         return s.status(not summary.conflict_mac)
-    wanted = common.count if deadline is not None and common.count is not None else 1
+    wanted = 1 if first_reply else common.count if deadline is not None and common.count \
+        is not None else 1  # fmt: skip
     return s.status(summary.answered >= wanted)
 
 
@@ -254,38 +316,59 @@ def _probe(common: Common, mode: str, target: str | None, iface: str | None,
 def _scan_targets(cidrs: list[str], force: bool):
     """The addresses to sweep (a `TargetSpace`: in order, without repeats, never listed
     one by one) and how to name them."""
-    import ipaddress
 
     from netlab.core.arp import TargetSpace
     from netlab.errors import InputError
 
-    nets = []
+    ranges, names = [], []
     for text in cidrs:
-        try:
-            net = ipaddress.ip_network(text.strip(), strict=False)
-        except ValueError:
-            raise InputError(f"--scan: '{text}' is not an IPv4 address or prefix "
-                             "(e.g. 198.18.0.0/24)") from None  # fmt: skip
-        if net.version != 4:
-            raise InputError(f"--scan: {net} is IPv6, and ARP is IPv4 only (IPv6 uses NDP)")
-        nets.append(net)
-    total = sum(n.num_addresses for n in nets)
-    if total > MAX_SCAN and not force:
-        raise InputError(f"--scan: {total:,} addresses is more than a /16 ({MAX_SCAN:,}); "
-                         "add --force if you mean it")  # fmt: skip
-    ranges = []
-    for net in nets:
+        first_last = _ipv4_range(text)
+        if first_last is not None:  # arp-scan's FIRST-LAST, inclusive
+            if first_last[0] > first_last[1]:
+                raise InputError(f"'{text}': the range ends before it starts")
+            ranges.append(first_last)
+            names.append(text.replace(" ", ""))
+            continue
+        net = _sweep_network(text)
         first, last = int(net.network_address), int(net.broadcast_address)
         if net.prefixlen < 31:  # network and broadcast address: nobody to ask
             first, last = first + 1, last - 1
         ranges.append((first, last))
-    return TargetSpace(ranges), ", ".join(map(str, nets))
+        names.append(str(net))
+    total = sum(last - first + 1 for first, last in ranges)
+    if total > MAX_SCAN and not force:
+        raise InputError(f"--scan: {total:,} addresses is more than a /16 ({MAX_SCAN:,}); "
+                         "add --force if you mean it")  # fmt: skip
+    return TargetSpace(ranges), ", ".join(names)
+
+
+def _sweep_network(text: str):
+    """A prefix, NETWORK:MASK, an address (a /32) or a host name's IPv4 address."""
+    import ipaddress
+
+    from netlab.errors import InputError
+
+    spec = _netmask_form(text.strip()) or text.strip()
+    try:
+        net = ipaddress.ip_network(spec, strict=False)
+    except ValueError:
+        if "/" in spec or not spec:
+            raise InputError(f"--scan: '{text}' is not an IPv4 address or prefix "
+                             "(e.g. 198.18.0.0/24)") from None  # fmt: skip
+        try:
+            net = ipaddress.ip_network(_ipv4(spec, "target"))
+        except InputError:
+            raise InputError(f"--scan: '{text}' is not an IPv4 address or prefix "
+                             "(e.g. 198.18.0.0/24)") from None  # fmt: skip
+    if net.version != 4:
+        raise InputError(f"--scan: {net} is IPv6, and ARP is IPv4 only (IPv6 uses NDP)")
+    return net
 
 
 def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | None,
           source: str | None, interval: float | None, rate: float | None,
           reply_timeout: float | None, deadline: float | None, tries: int, backoff: float,
-          force: bool, write: str | None) -> ExitStatus:  # fmt: skip
+          force: bool, write: str | None, quiet: bool = False) -> ExitStatus:  # fmt: skip
     from netlab.cli.run import Session
     from netlab.errors import InputError
     from netlab.net import ifaces
@@ -331,6 +414,7 @@ def _scan(common: Common, cidrs: tuple[str, ...], localnet: bool, iface: str | N
     vendors = default_database()  # read at the first answer (~50 ms; pacing catches up)
     with Session(common, stream=True, write=write) as s:
         s.text(*view.scan_header(dev, mac, src, targets.n, what, 1.0 / pace, tries, timeout))
-        shown = view.ScanPresenter(s, vendors, json=common.json, interface=dev, source=src)
+        shown = view.ScanPresenter(s, vendors, json=common.json, interface=dev, source=src,
+                                   vendor_column=not quiet)  # fmt: skip
         s.run_packets(core, dev, shown)
     return s.status(shown.summary is not None and shown.summary.responded > 0)

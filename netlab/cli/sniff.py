@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli import complete
+from netlab.cli.options import Common, common_options, interface_name
 from netlab.errors import ExitStatus
 
 SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); views as in dissect."
 
 
 @click.command(short_help=SHORT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("words", nargs=-1, metavar="[EXPRESSION]...")
+@click.option(
+    "-i",
+    "--iface",
+    "iface",
+    metavar="IFACE",
+    callback=interface_name,
+    shell_complete=complete.interfaces,
+    help="Interface to capture on (default: the default route's), as tcpdump -i.",
+)
 @click.option(
     "-f",
     "--filter",
     "expression",
     metavar="BPF",
-    default="",
-    help="Capture filter in tcpdump syntax, run in the kernel (e.g. 'icmp or port 53').",
+    default=None,
+    help="Capture filter in tcpdump syntax, run in the kernel (e.g. 'icmp or port 53'); "
+    "the same as giving it as trailing words.",
 )
 @click.option(
     "-s",
@@ -31,47 +43,79 @@ SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); view
 @click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True,
               help="Do not put the interface into promiscuous mode (like tcpdump -p).")  # fmt: skip
 @click.option("-V", "--tree", is_flag=True, help="Show every layer and field (like tshark -V).")
-@click.option("-x", "--hex", "hexdump", is_flag=True, help="Add a hex + ASCII dump of each packet.")
+@click.option("-x", "--hex", "hexdump", is_flag=True,
+              help="Add a hex + ASCII dump of each packet, as tshark -x.")  # fmt: skip
+@click.option(
+    "-A",
+    "ascii_view",
+    is_flag=True,
+    help="Print each packet (minus its link header) in ASCII, as tcpdump -A.",
+)
+@click.option(
+    "-X",
+    "hex_ascii_view",
+    is_flag=True,
+    help="Print each packet (minus its link header) in hex and ASCII, as tcpdump -X.",
+)
+@click.option("-w", "--write", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the packets captured to FILE (pcapng), as tcpdump -w.")  # fmt: skip
 @click.option("--keylog", type=click.Path(dir_okay=False), metavar="FILE",
               help="Decrypt TLS with the secrets in FILE, an NSS key log (SSLKEYLOGFILE), "
                    "read again as it grows: start the browser or curl with "
                    "SSLKEYLOGFILE=FILE and its HTTPS shows decrypted.")  # fmt: skip
-@common_options("iface", "timeout", "count", "write", "json", "no_color")
+@common_options("timeout", "count", "verbose", "json", "no_color")
 def sniff(
-    common: Common, expression: str, snaplen: int, no_promisc: bool, tree: bool, hexdump: bool,
-    keylog: str | None,
+    common: Common, words: tuple[str, ...], iface: str | None, expression: str | None,
+    snaplen: int, no_promisc: bool, tree: bool, hexdump: bool, ascii_view: bool,
+    hex_ascii_view: bool, write: str | None, keylog: str | None,
 ) -> ExitStatus:  # fmt: skip
     """Capture packets on IFACE (default: the default route's interface) and show
     them as `netlab dissect` does, until -c N packets, --timeout SECONDS, or Ctrl-C.
 
-    The filter is compiled by libpcap and runs in the kernel, so it takes exactly
-    what tcpdump takes. Both directions are captured, with the kernel's time
-    stamps. At the end, "N packets captured, M dropped by kernel" goes to stderr;
-    with --json the packets are NDJSON lines on stdout, ending with a
-    {"type": "summary", "captured": N, "dropped": M, …} line. Ctrl-C exits 130.
+    The filter (EXPRESSION: trailing words, joined as tcpdump joins them, or -f) is
+    compiled by libpcap and runs in the kernel, so it takes exactly what tcpdump
+    takes. Both directions are captured, with the kernel's time stamps. -v shows
+    each packet's layers (-vv adds hex), as every command's -v; -A and -X add
+    tcpdump's ASCII and hex views. At the end, "N packets captured, M dropped by
+    kernel" goes to stderr; with --json the packets are NDJSON lines on stdout,
+    ending with a {"type": "summary", "captured": N, "dropped": M, …} line.
+    Ctrl-C exits 130.
 
     \b
     Examples:
-      netlab sniff -i eth0 -f 'icmp' -c 4
-      netlab sniff -i eth0 -f 'udp port 53' -V
-      netlab sniff -i eth0 -f 'tcp port 80' -w http.pcapng --json | jq .summary
-      netlab sniff -i lo --keylog /tmp/keys -f 'tcp port 443'   # SSLKEYLOGFILE=/tmp/keys curl …
+      netlab sniff -i eth0 icmp -c 4
+      netlab sniff -i eth0 -v udp port 53
+      netlab sniff -i eth0 -A tcp port 80                     # HTTP as text
+      netlab sniff -i eth0 -w http.pcapng --json tcp port 80 | jq .summary
+      netlab sniff -i lo --keylog /tmp/keys tcp port 443   # SSLKEYLOGFILE=/tmp/keys curl …
     """
     from netlab.capture.live import LiveCapture, SignalStop, default_interface
+    from netlab.errors import InputError
     from netlab.net.privilege import require_raw_socket
 
+    if words and expression is not None:
+        raise InputError("give the filter once: as trailing words or with -f, not both")
+    expression = " ".join(words) if words else (expression or "")
+    views = [v for v, on in (("-A", ascii_view), ("-X", hex_ascii_view)) if on]
+    if len(views) > 1:
+        raise InputError("choose one of -A and -X")
+    if views and common.json:
+        raise InputError(f"{views[0]} is a text view: not with --json")
+    payload = views[0][1] if views else None
+    tree = tree or common.verbose > 0
+    hexdump = hexdump or common.verbose > 1
     require_raw_socket("sniff")
-    iface = common.iface or default_interface()
+    iface = iface or default_interface()
     capture = LiveCapture(iface, expression, snaplen=snaplen, promiscuous=not no_promisc)
     with capture, SignalStop() as stop:
         writer = None
-        if common.write:
+        if write:
             from netlab.capture.tap import PcapngSink
 
-            writer = PcapngSink(common.write, snaplen=capture.snaplen)
+            writer = PcapngSink(write, snaplen=capture.snaplen)
             writer.add_interface(capture.linktype, capture.iface)
         try:
-            _run(capture, common, tree, hexdump, writer, stop, keylog)
+            _run(capture, common, tree, hexdump, writer, stop, keylog, payload)
         finally:
             if writer is not None:
                 writer.close()
@@ -82,11 +126,14 @@ def sniff(
     return ExitStatus.SUCCESS if capture.captured else ExitStatus.NO_ANSWER
 
 
-def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylog=None) -> None:
+def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylog=None,
+         payload: str | None = None) -> None:  # fmt: skip
     import sys
 
     from netlab.dissect import Dissector
+    from netlab.outio import write_all
     from netlab.render.packets import PacketView
+    from netlab.render.sniff import payload_view
 
     view = PacketView(
         sys.stdout, tree=tree, hexdump=hexdump, json=common.json, count=common.count, live=True
@@ -97,7 +144,11 @@ def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylo
         if writer is not None:
             writer.write(no, frame)
         pkt = dissector.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype)
-        if not view.feed(pkt):  # live=True: each packet is written and flushed at once
+        more = view.feed(pkt)  # live=True: each packet is written and flushed at once
+        if payload is not None:  # tcpdump -A / -X: below the packet's line (or tree)
+            write_all(sys.stdout, payload_view(pkt, payload))
+            sys.stdout.flush()
+        if not more:
             break
     view.finish()
 

@@ -112,7 +112,6 @@ def traceroute(
     from netlab.cli.run import Session
     from netlab.core.trace import DEFAULT_PORT, Flow, TraceCore, Wait, default_size, min_size
     from netlab.errors import InputError
-    from netlab.net.privilege import require_raw_socket
     from netlab.net.rdns import ReverseNames
     from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
     from netlab.net.runner import import_scapy_ip
@@ -142,6 +141,13 @@ def traceroute(
     sport = ident if method == "icmp" else random.randrange(33000, 60000)
     flow = Flow(method, fam, route.src, addr, sport, port or DEFAULT_PORT[method],
                 flow_label=0)  # fmt: skip
+    runner = None
+    if _unprivileged(method, fam, verbose=common.verbose, write=write):
+        from netlab.net.tracesock import RecvErrRunner
+
+        runner = RecvErrRunner(fam, route.src, addr, flow.dport, df=df or path_mtu)
+        # The kernel owns the socket's source address and port: they are the flow's.
+        flow = Flow(method, fam, runner.src, addr, runner.sport, flow.dport, flow_label=0)
     mtu_start = interface_mtu(route.dev) if path_mtu else None
     size = packetlen or default_size(flow)
     if size < min_size(flow):
@@ -152,15 +158,14 @@ def traceroute(
         if dev_mtu and size > dev_mtu:
             raise InputError(f"packet length {size} with --df is over the MTU of {route.dev} "
                              f"({dev_mtu})")  # fmt: skip
-    require_raw_socket("traceroute", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    import_scapy_ip({fam}, bool(flow.src))
 
-    import_scapy_ip({fam}, bool(route.src))
-
+    # On a kernel socket the kernel cuts probes bigger than the link into fragments.
+    link_mtu = None if df or path_mtu or runner else (route.path_mtu or interface_mtu(route.dev))
     core = TraceCore(
         flow, first_ttl=first_ttl, max_ttl=max_ttl, queries=queries,
         simultaneous=simultaneous, wait=wait, size=size, df=df, path_mtu=mtu_start,
-        link_mtu=None if df or path_mtu else (route.path_mtu or interface_mtu(route.dev)),
-        interval=interval or 0.0,
+        link_mtu=link_mtu, interval=interval or 0.0,
     )  # fmt: skip
     core.known_path_mtu = lambda: route_to(addr).path_mtu
     doc = {"target": target, "address": addr, "method": method, "hops": [], "reached": False}
@@ -173,5 +178,33 @@ def traceroute(
             s.text(view.header(target, addr, max_ttl, core.size))
         shown = view.TracePresenter(s, doc, json=common.json, report=report, path_mtu=path_mtu,
                                     names=ReverseNames() if resolve else None)  # fmt: skip
-        s.run_packets(core, route.dev, shown, pmtu_probe=df or path_mtu)
+        if runner is not None:
+            s.interrupted = runner.run(core, shown)
+        else:
+            s.run_packets(core, route.dev, shown, pmtu_probe=df or path_mtu)
     return s.status(shown.reached)
+
+
+def _unprivileged(method: str, fam: int, verbose: int, write: str | None) -> bool:
+    """False with raw sockets; True (and a note) for UDP probes on a kernel socket with
+    IP_RECVERR (Linux traceroute's default method, tracepath) without them; exit 3 for
+    --icmp/--tcp, -v and --write, which need raw sockets."""
+    import socket
+
+    from netlab.errors import PrivilegeError
+    from netlab.net.privilege import can_open_raw_socket, require_raw_socket
+
+    if can_open_raw_socket(socket.AF_INET if fam == 4 else socket.AF_INET6):
+        return False
+    if method != "udp":
+        require_raw_socket(f"traceroute --{method}", socket.AF_INET if fam == 4
+                           else socket.AF_INET6)  # fmt: skip
+    if verbose or write:
+        from netlab.net.privilege import grant_hint
+
+        raise PrivilegeError("-v and --write need a packet capture, which needs raw "
+                             "sockets (CAP_NET_RAW), which this process lacks; "
+                             + grant_hint())  # fmt: skip
+    click.echo("netlab: note: no CAP_NET_RAW: UDP probes on a kernel socket, answers from "
+               "IP_RECVERR (as tracepath); send times come from user space", err=True)  # fmt: skip
+    return True

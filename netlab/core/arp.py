@@ -186,6 +186,7 @@ class ArpingCore(CoreBase):
         deadline: float | None = None,
         broadcast_only: bool = False,
         announce: Sequence[str] = ("request",),
+        first_reply: bool = False,
     ) -> None:
         if mode not in self.MODES:
             raise ValueError(f"unknown mode {mode!r}")
@@ -203,6 +204,7 @@ class ArpingCore(CoreBase):
         self.deadline_s = deadline
         self.broadcast_only = broadcast_only or mode != "resolve"
         self.announce_ops = tuple(OP_REPLY if a == "reply" else OP_REQUEST for a in announce)
+        self.first_reply = first_reply and mode == "resolve"  # arping -f
         self.capture_filter = "arp"
         self.probes: list[_Probe] = []
         self.learnt: bytes | None = None  # resolve: the MAC later probes are unicast to
@@ -262,6 +264,9 @@ class ArpingCore(CoreBase):
             return []
         if self.mode == "dad" and self.conflict is not None:
             self._finish(now)  # RFC 5227: one conflicting packet is enough
+            return []
+        if self.first_reply and self._answered():
+            self._finish(now)  # arping -f: the first reply says IP is alive; no more waiting
             return []
         if (
             self.mode == "resolve"

@@ -19,13 +19,45 @@ CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
 
 
-def _interpreter() -> str:
-    # File capabilities must sit on the real interpreter binary, not on a venv symlink.
-    return os.path.realpath(sys.executable)
+CAPS = "cap_net_raw,cap_net_admin+ep"
+CAPS_VENV = ".venv-caps"  # the Makefile's `make caps`
 
 
-def grant_hint(caps: str = "cap_net_raw,cap_net_admin+ep") -> str:
-    return f"run as root, or grant the capability: sudo setcap {caps} {_interpreter()}"
+def _own_interpreter() -> str | None:
+    """This interpreter's binary when it is a venv's own copy (`venv --copies`): setcap on
+    it gives raw sockets to that venv only. None when it is (a link to) a shared python."""
+    if sys.prefix == sys.base_prefix:
+        return None  # the system's (or pyenv's) python: shared by every program
+    real = os.path.realpath(sys.executable)
+    inside = os.path.commonpath([real, os.path.realpath(sys.prefix)])
+    return real if inside == os.path.realpath(sys.prefix) else None
+
+
+def _checkout() -> str | None:
+    """The source checkout netlab runs from (an editable install), if it has `make caps`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(root)
+    try:
+        with open(os.path.join(root, "Makefile"), encoding="utf-8") as makefile:
+            return root if "\ncaps:" in makefile.read() else None
+    except OSError:
+        return None
+
+
+def grant_hint(caps: str = CAPS) -> str:
+    """How to get the capability without giving it to every Python program: never
+    setcap on the system's python3, only on a copy of it in netlab's own venv."""
+    own = _own_interpreter()
+    if own is not None:
+        return f"run as root, or grant it to this venv's own interpreter: sudo setcap {caps} {own}"
+    root = _checkout()
+    if root is not None:
+        return (f"run as root, or give netlab an interpreter of its own that has it: "
+                f"sudo make -C {root} caps (a copy of python3 in {root}/{CAPS_VENV}, not the "
+                f"system's), then run {root}/{CAPS_VENV}/bin/netlab")  # fmt: skip
+    return ("run as root, or give netlab an interpreter of its own that has it: "
+            "python3 -m venv --copies DIR && DIR/bin/pip install netlab-toolkit && "
+            f"sudo setcap {caps} DIR/bin/python3 (a copy, not the system's python3)")  # fmt: skip
 
 
 def effective_capabilities() -> int:

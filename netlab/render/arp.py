@@ -54,9 +54,10 @@ def scan_header(iface: str, mac: str, src: str, hosts: int, what: str, rate: flo
     ]
 
 
-def scan_line(event: ArpReply, vendor: str) -> str:
-    """arp-scan's line: IP, MAC, vendor, tab-separated; " (DUP: n)" on further answers."""
-    line = f"{event.ip}\t{event.mac}\t{vendor}"
+def scan_line(event: ArpReply, vendor: str | None) -> str:
+    """arp-scan's line: IP, MAC, vendor, tab-separated; " (DUP: n)" on further answers.
+    VENDOR None: arp-scan -q's line, address and MAC only."""
+    line = f"{event.ip}\t{event.mac}" + ("" if vendor is None else f"\t{vendor}")
     return f"{line} (DUP: {event.dup})" if event.dup else line
 
 
@@ -107,8 +108,9 @@ class ProbePresenter:
     """Shows arping's events as they come (iputils arping's lines, or NDJSON). OUT has
     `text`, `emit` and `note` (the command's `cli.run.Session`)."""
 
-    def __init__(self, out, *, json: bool, interface: str) -> None:
+    def __init__(self, out, *, json: bool, interface: str, quiet: bool = False) -> None:
         self.out, self.json, self.interface = out, json, interface
+        self.quiet = quiet  # arping -q: nothing shown, the exit status says it
         self.summary = None
 
     def __call__(self, event) -> None:
@@ -116,6 +118,8 @@ class ProbePresenter:
             self.summary = event
         if event.type == "local_error":
             self.out.note(local_error_line(event), "warning")
+        elif self.quiet:
+            return
         elif self.json:
             extra = {"interface": self.interface} if event.type == "summary" else {}
             self.out.emit(json_record(event, **extra))
@@ -129,8 +133,10 @@ class ScanPresenter:
     """Shows a sweep's events as they come (arp-scan's lines, or NDJSON), each answer
     with the vendor of its MAC from VENDORS (`net.oui`: warned about once if missing)."""
 
-    def __init__(self, out, vendors, *, json: bool, interface: str, source: str) -> None:
+    def __init__(self, out, vendors, *, json: bool, interface: str, source: str,
+                 vendor_column: bool = True) -> None:  # fmt: skip
         self.out, self.vendors, self.json = out, vendors, json
+        self.vendor_column = vendor_column  # arp-scan -q: address and MAC only
         self.interface, self.source = interface, source
         self.summary = None
         self._warned = False
@@ -153,6 +159,8 @@ class ScanPresenter:
                 self.out.emit(json_record(event, self.vendor(event.mac)))
             else:
                 self.out.emit(json_record(event, interface=self.interface, source=self.source))
+        elif event.type == "reply" and not self.vendor_column:
+            self.out.text(scan_line(event, None))
         elif event.type == "reply":
             self.out.text(scan_line(event, self.vendor(event.mac)))
         elif event.type == "summary":
