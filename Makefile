@@ -27,7 +27,7 @@ help:
 	@echo "make test         set up everything (Debian packages too) and run the whole suite"
 	@echo "make lint         ruff check + format check"
 	@echo "make completions  regenerate completions/ from the click app"
-	@echo "make caps         (root) $(CAPS_VENV)/bin/netlab: raw sockets without root, for netlab only"
+	@echo "make caps         (root) $(CAPS_VENV)/bin/netlab: raw sockets without root, on a copy of python3"
 	@echo "make bench        run the benchmarks in bench/"
 	@echo "make fuzz         the long fuzzing campaign: FUZZ_EXAMPLES (100000) cases per surface"
 
@@ -63,8 +63,9 @@ setup: deps venv
 # Raw sockets without root, for netlab only: a venv of its own whose python3 is a *copy*
 # of the interpreter (venv --copies), the capabilities set on that copy. setcap on the
 # system's python3 (what a venv's python3 links to) would give raw sockets to every
-# Python program on the machine. The venv has no packages of its own: a .pth adds
-# $(VENV)'s, so netlab is this checkout's.
+# Python program on the machine; here only what runs on $(CAPS_VENV)'s interpreter has
+# them. The venv has no packages of its own: a .pth adds $(VENV)'s, so netlab is this
+# checkout's.
 CAPS_VENV ?= .venv-caps
 caps: $(STAMP)
 	@if [ "$$(id -u)" != 0 ]; then echo "make: setcap needs root: sudo make caps" >&2; exit 1; fi

@@ -24,6 +24,10 @@ class ExitStatus(enum.IntEnum):
     """Raw sockets (CAP_NET_RAW) or CAP_NET_ADMIN are needed and not held."""
     HTTP_ERROR = 22
     """`http --fail`: the server answered with a status of 400 or more (curl's 22)."""
+    CANNOT_EXECUTE = 126
+    """`lab exec`: the program exists but cannot be run (a shell's 126)."""
+    COMMAND_NOT_FOUND = 127
+    """`lab exec`: no such program (a shell's 127)."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT), after the partial summary was printed."""
 

@@ -89,7 +89,8 @@ def test_routed_services_answer(lab):
         "'http://server/', timeout=3).read().decode())",
     )
     assert http.returncode == 0, http.stderr
-    assert "<h1>netlab lab routed: server</h1>" in http.stdout  # the example site's index
+    # The example site's index names the running lab (`lab up --name`), not the file's.
+    assert f"<h1>netlab lab {routed.name}: server</h1>" in http.stdout
     sock = routed.socket("client")
     with sock:
         sock.settimeout(3)

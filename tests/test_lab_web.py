@@ -206,7 +206,7 @@ def test_http11_keepalive_redirect_404_gzip_and_site(lab, tmp_path):
     out = curl(web, "-o", str(page), "-w", "%{content_type}", "http://server/")
     text = page.read_text()
     assert out.stdout.startswith("text/html")
-    assert "netlab lab web: server" in text
+    assert f"netlab lab {web.name}: server" in text  # the running lab's name
     for link in ('href="style.css"', 'src="app.js"', 'src="logo.jpg"'):
         assert link in text
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus, InputError
 
@@ -229,7 +230,12 @@ def _report_written(common: Common, written: list[tuple[str, str]], doc: dict[st
 @click.option("--cn", required=True, metavar="NAME", help="Common name (CN=) of the CA.")
 @_org_option
 @click.option(
-    "-o", "--out", "prefix", metavar="PREFIX", help="Output prefix (default: from the CN)."
+    "-o",
+    "--out",
+    "prefix",
+    metavar="PREFIX",
+    shell_complete=complete.files,
+    help="Output prefix (default: from the CN).",
 )
 @_key_options
 @_days_option(3650)
@@ -279,6 +285,7 @@ def ca_cmd(
     "ca_prefix",
     required=True,
     metavar="PREFIX",
+    shell_complete=complete.files,
     help="The issuing CA: PREFIX.pem and PREFIX.key (from cert ca or cert issue).",
 )
 @click.option("--cn", required=True, metavar="NAME", help="Common name (CN=) of the subject.")
@@ -292,7 +299,12 @@ def ca_cmd(
     help="With --intermediate: its pathLenConstraint.",
 )
 @click.option(
-    "-o", "--out", "prefix", metavar="PREFIX", help="Output prefix (default: from the CN)."
+    "-o",
+    "--out",
+    "prefix",
+    metavar="PREFIX",
+    shell_complete=complete.files,
+    help="Output prefix (default: from the CN).",
 )
 @_key_options
 @_days_option(365)
@@ -365,7 +377,12 @@ def issue_cmd(
 @_org_option
 @_san_option
 @click.option(
-    "-o", "--out", "prefix", metavar="PREFIX", help="Output prefix (default: from the CN)."
+    "-o",
+    "--out",
+    "prefix",
+    metavar="PREFIX",
+    shell_complete=complete.files,
+    help="Output prefix (default: from the CN).",
 )
 @_key_options
 @_force_option
@@ -398,12 +415,13 @@ def csr_cmd(
 
 
 @cert.command("sign", short_help="Sign a certificate request with a CA.", context_settings=CONTEXT)
-@click.argument("csr_path", metavar="CSR")
+@click.argument("csr_path", metavar="CSR", shell_complete=complete.files)
 @click.option(
     "--ca",
     "ca_prefix",
     required=True,
     metavar="PREFIX",
+    shell_complete=complete.files,
     help="The signing CA: PREFIX.pem and PREFIX.key.",
 )
 @click.option(
@@ -411,6 +429,7 @@ def csr_cmd(
     "--out",
     "out",
     metavar="FILE",
+    shell_complete=complete.files,
     help="The certificate file (default: CSR's name with .pem).",
 )
 @click.option("--intermediate", is_flag=True, help="Make it an intermediate CA, not a leaf.")
@@ -476,14 +495,20 @@ def sign_cmd(
     short_help="Show certificates like openssl x509 -text; a chain as a tree.",
     context_settings=CONTEXT,
 )
-@click.argument("path", metavar="FILE|HOST:PORT")
+@click.argument("path", metavar="FILE|HOST:PORT", shell_complete=complete.files)
 @click.option(
     "--index",
     type=click.IntRange(1, 1000),
     metavar="N",
     help="Only the Nth certificate of the file.",
 )
-@click.option("--out", "out", metavar="FILE", help="Also write the certificate(s) to FILE.")
+@click.option(
+    "--out",
+    "out",
+    metavar="FILE",
+    shell_complete=complete.files,
+    help="Also write the certificate(s) to FILE.",
+)
 @click.option(
     "--outform",
     type=click.Choice(["pem", "der"]),
@@ -600,12 +625,13 @@ def _system_roots() -> tuple[str, list[Any]]:
     short_help="Verify a certificate chain like openssl verify, with reasons.",
     context_settings=CONTEXT,
 )
-@click.argument("leaf_path", metavar="LEAF")
+@click.argument("leaf_path", metavar="LEAF", shell_complete=complete.files)
 @click.option(
     "--ca",
     "ca_files",
     multiple=True,
     metavar="ROOT",
+    shell_complete=complete.files,
     help="Trusted certificates (openssl's -CAfile); repeatable. Default: the system's trust store.",
 )
 @click.option(
@@ -613,6 +639,7 @@ def _system_roots() -> tuple[str, list[Any]]:
     "untrusted_files",
     multiple=True,
     metavar="FILE",
+    shell_complete=complete.files,
     help="Intermediate certificates to build the chain with; repeatable.",
 )
 @click.option(

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import SECONDS, Common, common_options
 from netlab.errors import ExitStatus, InputError, NetlabError
 
@@ -57,6 +58,7 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     "outputs",
     metavar="FILE",
     multiple=True,
+    shell_complete=complete.files,
     help="Write the body to FILE (once per URL, in order, as curl).",
 )
 @click.option("-L", "--location", is_flag=True, help="Follow redirects (each hop shown and timed).")
@@ -485,7 +487,12 @@ class _Printer:
             and ("t" in self.show or "H" in self.show)
         ):
             self.shown_conns.add(conn.id)
-            lines += view.connection_lines(conn, self.paint)
+            # An error is said once, on stderr (the session's note): not in these lines too.
+            lines += [
+                line
+                for line in view.connection_lines(conn, self.paint)
+                if not (ex.error and f"* {ex.error}" in line)
+            ]
         if ex.hop:
             lines.append(self.paint(f"* redirect {ex.hop}: {ex.request.url}", "muted"))
         if "H" in self.show:
@@ -496,8 +503,6 @@ class _Printer:
             lines += view.body_lines(
                 ex, self.options.keep_body, self.files.path(ex.index), self.paint
             )
-        if ex.error:
-            lines.append(self.paint(f"* {ex.error}", "bad"))
         lines += [self.paint(f"* warning: {w}", "warn") for w in ex.warnings]
         if "t" in self.show:
             lines.append(view.timing_line(ex, self.dns_ns.get(ex.request.url.host, 0), self.paint))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import Common, common_options
 from netlab.errors import ExitStatus, InputError, NetlabError
 
@@ -35,7 +36,11 @@ def lab() -> None:
 
 def _lab_option(func):
     return click.option(
-        "--lab", "lab_name", metavar="NAME", help="Which lab, when several are up."
+        "--lab",
+        "lab_name",
+        metavar="NAME",
+        shell_complete=complete.running_labs,
+        help="Which lab, when several are up.",
     )(func)
 
 
@@ -46,7 +51,7 @@ def _console(common: Common):
 
 
 @lab.command("up", short_help="Bring a lab up from a topology file.", context_settings=CONTEXT)
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", shell_complete=complete.topology_files)
 @click.option("--name", metavar="NAME", help="Lab name (default: the file's `name`).")
 @common_options("json", "no_color")
 def up_cmd(common: Common, file: str, name: str | None) -> ExitStatus:
@@ -85,7 +90,7 @@ def up_cmd(common: Common, file: str, name: str | None) -> ExitStatus:
 
 
 @lab.command("down", short_help="Take a lab down.", context_settings=CONTEXT)
-@click.argument("name", required=False, metavar="[NAME]")
+@click.argument("name", required=False, metavar="[NAME]", shell_complete=complete.running_labs)
 @_lab_option
 @click.option("--all", "every", is_flag=True, help="Take every lab down.")
 @click.option(
@@ -120,7 +125,7 @@ def down_cmd(
 @lab.command(
     "status", short_help="Show labs: nodes, addresses, links, services.", context_settings=CONTEXT
 )
-@click.argument("name", required=False, metavar="[NAME]")
+@click.argument("name", required=False, metavar="[NAME]", shell_complete=complete.running_labs)
 @_lab_option
 @common_options("json", "no_color")
 def status_cmd(common: Common, name: str | None, lab_name: str | None) -> ExitStatus:
@@ -154,40 +159,71 @@ def status_cmd(common: Common, name: str | None, lab_name: str | None) -> ExitSt
     context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @_lab_option
-@click.argument("node")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD...")
+@click.argument("node", metavar="[LAB] NODE", shell_complete=complete.lab_nodes)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD...",
+                shell_complete=complete.exec_words)  # fmt: skip
 def exec_cmd(lab_name: str | None, node: str, command: tuple[str, ...]) -> ExitStatus:
     """Run CMD inside NODE's namespace, with the lab's hosts file (node names
     resolve) and resolver. Standard input and output stay attached; the exit
-    status is CMD's.
+    status is CMD's (127 when there is no such program, as in a shell). The lab
+    may be named first, as `down` and `status` take it, or with --lab.
 
     \b
     Examples:
       netlab lab exec client -- ping -c1 server
       netlab lab exec client -- dig www.example.lab
+      netlab lab exec dns client -- sh
       netlab lab exec --lab dns client -- sh
     """
     import os
-    import shutil
     import sys
 
     from netlab.lab import engine
 
+    lab_name, node, command = _lab_first(lab_name, node, command)
     if command and command[0] == "--":
         command = command[1:]  # click stops parsing at NODE, so it hands us the `--` too
     if not command:
-        raise click.UsageError("missing the command to run (netlab lab exec NODE -- CMD...)")
+        raise click.UsageError("missing the command to run (netlab lab exec [LAB] NODE -- CMD...)")
     engine.require_root()
     book = engine.find(lab_name)
     argv = engine.exec_argv(book, node, list(command))
-    if shutil.which(command[0]) is None:
-        raise InputError(f"command not found: {command[0]}")
+    _check_program(command[0])
     env = {**os.environ, "NETLAB_LAB": book.lab, "NETLAB_NODE": node}
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process: the command gets our terminal, signals and exit status as is.
     os.execvpe(argv[0], argv, env)
     return ExitStatus.SUCCESS  # not reached
+
+
+def _lab_first(
+    lab_name: str | None, node: str, command: tuple[str, ...]
+) -> tuple[str | None, str, tuple[str, ...]]:
+    """`lab exec LAB NODE [--] CMD`: when the first word names a running lab and the
+    second is one of its nodes (or `--` follows it), the first word is the lab."""
+    if lab_name is not None or not command or command[0] == "--":
+        return lab_name, node, command
+    from netlab.lab.ledger import all_ledgers
+
+    book = next((b for b in all_ledgers() if b.lab == node), None)
+    if book is None:
+        return lab_name, node, command
+    if command[1:2] == ("--",) or command[0] in book.info.get("nodes", {}):
+        return node, command[0], command[1:]
+    return lab_name, node, command
+
+
+def _check_program(program: str) -> None:
+    """Exit as a shell does before exec: 127 no such program, 126 not executable."""
+    import os
+    import shutil
+
+    if shutil.which(program) is not None:
+        return
+    if "/" in program and os.path.exists(program):
+        raise NetlabError(f"{program}: permission denied", ExitStatus.CANNOT_EXECUTE)
+    raise NetlabError(f"{program}: command not found", ExitStatus.COMMAND_NOT_FOUND)
 
 
 @lab.command("list", short_help="List the bundled labs.", context_settings=CONTEXT)

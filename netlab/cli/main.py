@@ -56,6 +56,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.dnsquery:dns_query",
         "Ask DNS servers like dig (UDP, TCP retry, EDNS); --trace walks down from the root.",
     ),
+    "ftp": CommandEntry(
+        "netlab.cli.ftp:ftp",
+        "List, get and put files over FTP, passive (PASV) or active (PORT), explained.",
+    ),
     "http": CommandEntry(
         "netlab.cli.http:http",
         "Fetch URLs over HTTP/1.1, HTTP/2 or HTTPS like curl, every phase and frame shown.",
@@ -112,6 +116,8 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
                                "completed": False, "interrupted": True}),
     "dht-lookup": (False, {"hops": [], "peers": [], "closest": [], "interrupted": True}),
     "tls-hello": (False, {"completed": False, "error": "interrupted", "interrupted": True}),
+    "ftp": (False, {"mode": None, "control": [], "data_connections": [], "result": None,
+                    "interrupted": True}),
 }  # fmt: skip
 
 
@@ -179,7 +185,16 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 )
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """netlab: build real packets, watch them on the wire, decode captures,
+    """\b
+    Examples:
+      netlab cidr 198.18.0.0/15                  explain a prefix
+      netlab dissect pcaps/dns.pcapng -V         decode a capture, every field
+      netlab lab exec routed client -- netlab traceroute server
+
+    Start with `netlab lab up labs/routed.toml` (as root): a small routed network
+    with real servers, where every command can be tried with `netlab lab exec`.
+
+    netlab: build real packets, watch them on the wire, decode captures,
     and run small networks in namespaces to try it all on.
 
     Every command takes --help. Exit codes: 0 success, 1 no answer or negative
@@ -221,6 +236,32 @@ def fail(message: str, status: int = ExitStatus.ERROR) -> NoReturn:
     """Print the one-line error and exit. The only place that formats errors."""
     click.echo(f"netlab: error: {_printable(_one_line(message))}", err=True)
     _exit(int(status))
+
+
+def _lab_hint(message: str, args: list[str]) -> str:
+    """A name that does not resolve here but is a node of a running lab: say where it
+    does (lab names resolve inside `lab exec` only, through the lab's hosts file)."""
+    import re
+    import shlex
+
+    found = re.search(r"cannot resolve (?:host |server )?'([^'/]+)'", message)
+    if found is None or os.environ.get("NETLAB_LAB"):
+        return ""
+    from netlab.lab.ledger import all_ledgers
+
+    name = found.group(1)
+    books = [b for b in all_ledgers() if name in b.info.get("nodes", {})]
+    if not books:
+        return ""
+    book = books[0]
+    others = [n for n in book.info["nodes"] if n != name]
+    source = "client" if "client" in others else (others[0] if others else name)
+    labs = ", ".join(f"'{b.lab}'" for b in books)
+    run = shlex.join(["netlab", *args])
+    return (
+        f": a node of lab{'s' if len(books) > 1 else ''} {labs}; run it inside: "
+        f"netlab lab exec {book.lab} {source} -- {run}"
+    )
 
 
 def _record_internal_error(err: Exception) -> None:
@@ -270,6 +311,10 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
         if netlab.early_interrupts:  # it came while the CLI was being imported
             _json_after_interrupt(sys.argv[1:] if argv is None else argv)
             _exit(ExitStatus.INTERRUPTED)
+    if os.environ.get("_NETLAB_COMPLETE"):  # a shell asks for its script or a completion
+        from netlab.cli.complete import register_shells
+
+        register_shells()
     try:
         rv = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as err:
@@ -288,7 +333,8 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     except NetlabError as err:
         if state.debug:
             raise
-        fail(err.message, err.status)
+        fail(err.message + _lab_hint(err.message, sys.argv[1:] if argv is None else argv),
+             err.status)  # fmt: skip
     except BrokenPipeError:
         # `netlab … | head`: the reader went away. Silence the final flush and stop.
         _silence_stdout()

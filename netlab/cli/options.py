@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from netlab.cli import state
+from netlab.cli import complete, state
 
 
 class Number(click.ParamType):
@@ -106,6 +106,7 @@ def _options(defaults: dict[str, Any]) -> dict[str, Any]:
             "--iface",
             metavar="IFACE",
             callback=interface_name,
+            shell_complete=complete.interfaces,
             default=defaults.get("iface"),
             help="Interface to use (default: the one the route to the target uses).",
         ),

@@ -4,7 +4,8 @@
   1. claim the run folder /run/netlab/<lab>/ and write the ledger (owner = this pid);
   2. record the namespaces and veth pairs, then create them with one `ip -batch`;
   3. configure every namespace in parallel (`ip -n NS -batch`), set sysctls,
-     impairments (netem, or nftables/tbf where the kernel has no netem);
+     impairments (netem; where the kernel has no netem, a link emulator process
+     per impaired link, `linkemu`, recorded and stopped like a service);
   4. write the name files under /etc/netns/<ns>/ (hosts, resolv.conf);
   5. start the services, record their pids, wait until each answers (in groups of
      equal `Service.order()`: a lower group answers before the next starts).
@@ -24,6 +25,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -207,11 +209,30 @@ def up(
         guard.restore()
 
 
+IMPAIR_ENV = "NETLAB_IMPAIR"
+MECHANISMS = ("netem", "emulator", "nft+tbf")
+
+
+def impair_mechanism(topo: Topology) -> str | None:
+    """How this lab's impairments are applied: netem where the kernel has it, else the
+    link emulator. $NETLAB_IMPAIR=netem|emulator|nft+tbf forces one (tests, benchmarks;
+    `nft+tbf` is the old loss-and-rate-only fallback)."""
+    if not any(link.impair for link in topo.links):
+        return None
+    forced = os.environ.get(IMPAIR_ENV, "auto") or "auto"
+    if forced != "auto" and forced not in MECHANISMS:
+        raise InputError(f"${IMPAIR_ENV}: '{forced}' is not one of auto, {', '.join(MECHANISMS)}")
+    if forced != "auto":
+        return forced
+    return "netem" if netns.netem_available() else "emulator"
+
+
 def _build(
     topo: Topology, name: str, book: Ledger, guard: _SignalGuard, timings: dict[str, float]
 ) -> None:
     t = time.perf_counter()
-    the_plan = plan.build_plan(topo, name)
+    mechanism = impair_mechanism(topo)
+    the_plan = plan.build_plan(topo, name, emulate=mechanism == "emulator")
     with guard.critical():
         for ns in the_plan.namespaces:
             book.items.append({"kind": "netns", "name": ns})
@@ -227,7 +248,8 @@ def _build(
     for ns, values in the_plan.sysctls.items():
         netns.write_sysctls(ns, values)
     netns.batches_parallel(the_plan.ns_batches)
-    _impair(the_plan, book)
+    _impair(the_plan, book, mechanism)
+    _start_emulators(the_plan, book, guard)
     timings["configure"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -276,11 +298,20 @@ def _wait_links_up(book: Ledger) -> None:
             time.sleep(0.02)
 
 
-def _impair(the_plan: plan.Plan, book: Ledger) -> None:
-    if not the_plan.impairments:
-        return
-    use_netem = netns.netem_available(the_plan.impairments[0].netns)
+def _impair(the_plan: plan.Plan, book: Ledger, mechanism: str | None) -> None:
     notes = book.info.setdefault("impairments", [])
+    for emu in the_plan.emulations:
+        for splice in emu.splices:
+            for src_ns, src_dev, imp in ((splice.a_ns, splice.a_dev, splice.ab),
+                                         (splice.b_ns, splice.b_dev, splice.ba)):  # fmt: skip
+                if imp is not None:
+                    notes.append({"link": emu.link, "netns": src_ns, "dev": src_dev,
+                                  "applied": "emulator", "not_applied": [],
+                                  **imp.to_dict()})  # fmt: skip
+    if not the_plan.impairments:
+        book.save()
+        return
+    use_netem = mechanism == "netem"
     for where in the_plan.impairments:
         imp = where.imp
         applied = "netem"
@@ -303,7 +334,7 @@ def _impair(the_plan: plan.Plan, book: Ledger) -> None:
         else:
             # No sch_netem in this kernel: loss by nftables, rate by tbf; the rest cannot
             # be emulated and is reported, never silently pretended.
-            applied = "nftables+tbf"
+            applied = "nft+tbf"
             if imp.loss_pct:
                 netns.run(
                     ["ip", "netns", "exec", where.peer_netns, "nft", "-f", "-"],
@@ -325,9 +356,10 @@ def _impair(the_plan: plan.Plan, book: Ledger) -> None:
                 )
             missing = [
                 k
-                for k in ("delay_ms", "jitter_ms", "duplicate_pct", "reorder_pct")
+                for k in ("delay_ms", "jitter_ms", "duplicate_pct", "reorder_pct", "corrupt_pct",
+                          "loss_corr_pct")
                 if getattr(imp, k)
-            ]
+            ]  # fmt: skip
         notes.append(
             {
                 "netns": where.netns,
@@ -340,11 +372,75 @@ def _impair(the_plan: plan.Plan, book: Ledger) -> None:
     book.save()
 
 
+EMULATOR_READY_TIMEOUT = 10.0
+
+
+def _start_emulators(the_plan: plan.Plan, book: Ledger, guard: _SignalGuard) -> None:
+    """One `linkemu` process per emulated link, in the wire namespace; return once each
+    has its sockets bound (a lab that says "up" forwards from its first packet)."""
+    if not the_plan.emulations:
+        return
+    import json
+
+    import netlab
+
+    for ns, dev in the_plan.csum_off:
+        netns.set_tx_checksum(ns, dev, False)
+    (book.run_dir / "logs").mkdir(exist_ok=True)
+    root = str(Path(netlab.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p)}  # fmt: skip
+    started = []
+    for index, emu in enumerate(the_plan.emulations):
+        base = book.run_dir / f"linkemu-{index}"
+        config = {
+            "link": emu.link,
+            "lab": book.lab,
+            "splices": [
+                {"a": s.wire_a, "b": s.wire_b,
+                 "ab": s.ab.to_dict() if s.ab else None,
+                 "ba": s.ba.to_dict() if s.ba else None}
+                for s in emu.splices
+            ],  # fmt: skip
+            "ready": f"{base}.ready",
+            "stats": f"{base}.stats.json",
+            "watch": [str(book.path)],
+        }
+        Path(f"{base}.json").write_text(json.dumps(config, indent=1))
+        argv = [sys.executable, "-m", "netlab.lab.linkemu", f"{base}.json"]
+        log_path = book.run_dir / "logs" / f"linkemu-{index}.log"
+        with open(log_path, "ab") as log, guard.critical():
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", emu.netns, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+            book.add("emulator", pid=proc.pid, starttime=starttime(proc.pid) or 0,
+                     link=emu.link, netns=emu.netns, argv=argv, log=str(log_path),
+                     stats=config["stats"])  # fmt: skip
+        started.append((emu, proc, Path(config["ready"]), log_path))
+    deadline = time.monotonic() + EMULATOR_READY_TIMEOUT
+    for emu, proc, ready, log_path in started:
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise NetlabError(
+                    f"link emulator for '{emu.link}' exited with status {proc.returncode}: "
+                    f"{_last_line(log_path)} (log: {log_path})"
+                )
+            if time.monotonic() > deadline:
+                raise NetlabError(f"link emulator for '{emu.link}' not ready after "
+                                  f"{EMULATOR_READY_TIMEOUT:g} s (log: {log_path})")  # fmt: skip
+            time.sleep(0.01)
+
+
 def _name_files(topo: Topology, name: str, book: Ledger) -> None:
     if not ETC_NETNS.exists():
         book.add("dir", path=str(ETC_NETNS), remove="if-empty")
         ETC_NETNS.mkdir(exist_ok=True)
-    hosts, resolv = hosts_text(topo), resolv_text(topo)
+    hosts, resolv = hosts_text(topo, name), resolv_text(topo, name)
     (book.run_dir / "hosts").write_text(hosts)
     for node in topo.nodes:
         folder = ETC_NETNS / plan.netns_name(name, node)
@@ -457,6 +553,7 @@ def teardown(book: Ledger) -> None:
         book.state = "stopping"
         book.save()
     procs = [(p["pid"], p["starttime"]) for p in book.of_kind("process")]
+    procs += [(p["pid"], p["starttime"]) for p in book.of_kind("emulator")]
     ledger_mod.stop_processes(procs)
     # Anything else still inside the lab (a `lab exec` left running): found by its
     # namespace inode, never by name.
@@ -578,6 +675,12 @@ def status(book: Ledger, probe: bool = True) -> dict[str, Any]:
             }
         )
     missing = [i["name"] for i in book.of_kind("netns") if not netns.exists(i["name"])]
+    emulators = [
+        {"link": item["link"], "pid": item["pid"],
+         "running": ledger_mod.alive(item["pid"], item["starttime"]),
+         "log": item.get("log"), "stats": _read_json(item.get("stats"))}
+        for item in book.of_kind("emulator")
+    ]  # fmt: skip
     return {
         "name": book.lab,
         "state": book.state,
@@ -589,10 +692,20 @@ def status(book: Ledger, probe: bool = True) -> dict[str, Any]:
         "nodes": [{"name": n, **v} for n, v in info.get("nodes", {}).items()],
         "links": info.get("links", []),
         "impairments": info.get("impairments", []),
+        "emulators": emulators,
         "services": services,
         "missing_namespaces": missing,
         "timings_ms": info.get("timings_ms", {}),
     }
+
+
+def _read_json(path: str | None) -> Any:
+    import json
+
+    try:
+        return json.loads(Path(path).read_text()) if path else None
+    except (OSError, ValueError):
+        return None
 
 
 def _probes(book: Ledger) -> dict[tuple[str, str], Any]:

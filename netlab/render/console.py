@@ -47,6 +47,9 @@ def make_console(color: bool = True, file: IO[str] | None = None, stderr: bool =
         file=stream,
         theme=THEME,
         no_color=no_color,
+        # no_color alone still sends bold and dim: without a colour system rich sends
+        # no escape at all (NO_COLOR users ask for plain text, not just no hues).
+        color_system=None if no_color else "auto",
         # Not a terminal: no styles at all, and lines are never wrapped at 80 columns.
         force_terminal=is_tty or None,
         width=None if is_tty else 10_000,

@@ -129,7 +129,8 @@ def chain_lines(result: HelloResult, verdict: Any) -> list[str]:
             out.append(f"    SAN     {_text(d.get('san'))}")
         out.append(f"    SHA-256 {d.get('sha256')}")
     if verdict is not None:
-        status = "OK" if verdict.ok else f"NOT trusted: {verdict.reason or verdict.error}"
+        # The reason is the one error line on stderr (cli/tls_hello.py): not said twice.
+        status = "OK" if verdict.ok else "NOT trusted"
         names = [_subject(c) for c in (verdict.path or [])]
         out += ["", f"verified path: {' → '.join(names) if names else '-'}: {status}"]
         for check in verdict.checks or []:

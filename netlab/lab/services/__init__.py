@@ -53,6 +53,12 @@ class ServiceContext:
     def label(self) -> str:
         return f"{self.node.name}-{self.spec.label.replace(':', '-')}"
 
+    @property
+    def lab(self) -> str:
+        """The running lab's name (`lab up --name`), which names its run folder; the
+        topology's own `name` is only the default. Generated files say this one."""
+        return self.run_dir.name
+
 
 class Service:
     type: ClassVar[str] = ""

@@ -12,9 +12,10 @@ from __future__ import annotations
 from netlab.lab.topology import Topology
 
 
-def hosts_text(topo: Topology) -> str:
+def hosts_text(topo: Topology, lab: str | None = None) -> str:
+    """LAB: the running lab's name (`lab up --name`), default the topology's."""
     lines = [
-        f"# netlab lab '{topo.name}': generated, removed by `netlab lab down`",
+        f"# netlab lab '{lab or topo.name}': generated, removed by `netlab lab down`",
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
     ]
@@ -38,8 +39,8 @@ def resolver_node(topo: Topology) -> str | None:
     return None
 
 
-def resolv_text(topo: Topology) -> str:
-    head = f"# netlab lab '{topo.name}': generated, removed by `netlab lab down`\n"
+def resolv_text(topo: Topology, lab: str | None = None) -> str:
+    head = f"# netlab lab '{lab or topo.name}': generated, removed by `netlab lab down`\n"
     resolver = resolver_node(topo)
     if resolver is None:
         # No resolver in this lab: point at the node itself, where nothing listens,

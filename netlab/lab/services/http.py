@@ -169,7 +169,7 @@ class HttpService(Service):
     def prepare(self) -> list[str]:
         d = self.ctx.dir
         www = d / "www"
-        write_site(www, self.ctx.topo.name, self.ctx.node.name, self.server)
+        write_site(www, self.ctx.lab, self.ctx.node.name, self.server)
         if self.server == "python":
             if len(self.ports) != 1:
                 raise NetlabError("the python http server listens on one port")
@@ -202,7 +202,7 @@ class HttpService(Service):
             listens.append(f"{self.h2c_port} http2")
         listen_lines = "".join(f"    listen {x};\n    listen [::]:{x};\n" for x in listens)
         types = "".join(f"    {mime} {exts};\n" for mime, exts in MIME_TYPES.items())
-        who = f"lab '{self.ctx.topo.name}', node {self.ctx.node.name}"
+        who = f"lab '{self.ctx.lab}', node {self.ctx.node.name}"
         conf = f"""# nginx for netlab {who} (generated)
 daemon off;
 worker_processes 1;

@@ -397,7 +397,7 @@ class RtmpService(Service):
             for name in self.ctx.spec.options.get("pull_streams", []):
                 pull += f"      pull {self.pull_url} name={name} static;\n"
             pull += f"      pull_reconnect {PULL_RECONNECT_MS}ms;\n"
-        who = f"lab '{self.ctx.topo.name}', node {self.ctx.node.name}"
+        who = f"lab '{self.ctx.lab}', node {self.ctx.node.name}"
         return f"""# nginx-rtmp for netlab {who} (generated)
 load_module {MODULE};
 daemon off;
