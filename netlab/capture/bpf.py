@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import os
 import select
@@ -51,8 +50,15 @@ class bpf_program(ctypes.Structure):  # the C name, from <pcap/bpf.h>
 
 @functools.cache
 def _libpcap() -> ctypes.CDLL:
-    # Debian's runtime package (libpcap0.8) ships only the versioned name.
-    for name in ("libpcap.so.0.8", "libpcap.so.1", ctypes.util.find_library("pcap")):
+    # Debian's runtime package (libpcap0.8) ships only the versioned name. find_library
+    # runs `ldconfig -p` (a process, ~10 ms): asked only when the usual names fail.
+    def names():
+        yield from ("libpcap.so.0.8", "libpcap.so.1")
+        import ctypes.util  # shutil, tempfile, bz2, lzma …: only when needed
+
+        yield ctypes.util.find_library("pcap")
+
+    for name in names():
         if not name:
             continue
         try:

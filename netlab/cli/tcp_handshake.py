@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import SECONDS_OR_ZERO, Common, Number, common_options
 from netlab.errors import ExitStatus
 
 MAX_SEND = 1 << 20  # bytes --send/--send-file may carry (the segments are all kept for -v)
+SERVICES = "/etc/services"
+MAX_SERVICES = 4 << 20  # bytes of it read at most
+
+# hping3's flag options → TCP flag bits
+_FLAG_BITS = {"f_fin": 0x01, "f_syn": 0x02, "f_rst": 0x04, "f_push": 0x08, "f_ack": 0x10,
+              "f_urg": 0x20, "f_xmas": 0x40, "f_ymas": 0x80}  # fmt: skip
 
 # 2×MSL when --time-wait has no value: Linux's TCP_TIMEWAIT_LEN (60 s).
 TIME_WAIT_DEFAULT = 60.0
@@ -83,10 +90,57 @@ class _Command(click.Command):
     "--ports",
     "port_spec",
     metavar="LIST",
-    help="SYN scan instead: ports and ranges like 22,80,8000-8100 (open/closed/filtered).",
+    shell_complete=complete.service_ports,
+    help="SYN scan instead, like nmap -sS -p: ports, ranges and service names "
+    "(22,80,8000-8100, http,ssh, - for 1-65535).",
 )
-@click.option("--rate", type=Number(0.1, 10000), default=100.0, show_default=True,
-              metavar="PER_SECOND", help="With --ports: SYN probes per second.")  # fmt: skip
+@click.option("--rate", type=Number(0.1, 1_000_000), metavar="PER_SECOND",
+              help="With --ports: at most this many SYNs per second (default 100000; "
+                   "fewer in flight when probes go unanswered).")  # fmt: skip
+@click.option("-p", "--dport", type=click.IntRange(0, 65535), metavar="PORT",
+              help="The destination port (hping3's -p; the same as PORT).")  # fmt: skip
+@click.option(
+    "-s",
+    "--sport",
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Our source port (with hping3's flags: the base, one more per probe).",
+)
+@click.option("-S", "--syn", "f_syn", is_flag=True, help="hping3: probes with SYN set.")
+@click.option("-F", "--fin", "f_fin", is_flag=True, help="hping3: probes with FIN set.")
+@click.option("-A", "--ack", "f_ack", is_flag=True, help="hping3: probes with ACK set.")
+@click.option(
+    "-R",
+    "f_rst",
+    is_flag=True,
+    help="hping3: probes with RST set (--rst is the handshake's reset close).",
+)
+@click.option("-P", "--push", "f_push", is_flag=True, help="hping3: probes with PSH set.")
+@click.option("-U", "--urg", "f_urg", is_flag=True, help="hping3: probes with URG set.")
+@click.option("-X", "--xmas", "f_xmas", is_flag=True, help="hping3: probes with ECE set.")
+@click.option("-Y", "--ymas", "f_ymas", is_flag=True, help="hping3: probes with CWR set.")
+@click.option(
+    "-t",
+    "--ttl",
+    type=click.IntRange(1, 255),
+    metavar="TTL",
+    help="hping3: the probes' TTL (hop limit); default 64.",
+)
+@click.option(
+    "-d",
+    "--data",
+    "data_size",
+    type=click.IntRange(0, 65000),
+    metavar="SIZE",
+    help="hping3: SIZE bytes of data in each probe.",
+)
+@click.option(
+    "--interval",
+    type=Number(0.001, 3600),
+    metavar="SECONDS",
+    help="hping3 (its -i uX): seconds between probes; default 1.",
+)
+@common_options("count", "iface", "verbose", "write", "json", "no_color")
 @click.option(
     "--guard-timeout",
     type=click.IntRange(1, 3600),
@@ -103,12 +157,13 @@ class _Command(click.Command):
 )
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")
 @click.option("-6", "family", flag_value=6, help="IPv6 only.")
-@common_options("iface", "verbose", "write", "json", "no_color")
 def tcp_handshake(
     common: Common, host: str, port: int | None, tries: int, hold: float, reset: bool,
     graceful: bool,
     time_wait: float | None, send_text: str | None, send_file: str | None,
-    port_spec: str | None, rate: float, guard_timeout: int, connect: bool, family: int | None,
+    port_spec: str | None, rate: float | None, guard_timeout: int, connect: bool,
+    family: int | None, dport: int | None, sport: int | None, ttl: int | None,
+    data_size: int | None, interval: float | None, **flag_options: bool,
 ) -> ExitStatus:  # fmt: skip
     """Connect to HOST:PORT from raw packets as a client (RFC 9293): SYN with
     Linux's options, SYN-ACK, ACK, then an orderly close (FIN, ACK, FIN, ACK) or
@@ -130,11 +185,23 @@ def tcp_handshake(
     nftables rule (table inet netlab_guard) drops only the kernel's RSTs of our
     4-tuple, with a timeout, and is removed at the end.
 
-    With --ports (and no PORT) it is a SYN scan instead, like nmap -sS: one SYN
-    per port from one source port at --rate per second; a SYN-ACK makes the port
-    open (answered with our RST, so nothing stays half-open), a RST closed, an
-    ICMP unreachable or silence after --tries SYNs (default 2 here, 1 s each)
-    filtered. A table port/state/reason, or --json rows.
+    With --ports (and no PORT) it is a SYN scan instead, like nmap -sS: SYNs from
+    one source port, as fast as --rate allows with many in flight (fewer when probes
+    go unanswered), a timeout from the measured RTT (nmap's: 100 ms to 10 s), a retry
+    only for unanswered ports (--tries, default 2 here). A SYN-ACK makes the port open
+    (the kernel resets it: nothing stays half-open), a RST closed, an ICMP unreachable
+    or silence filtered. Open ports are printed as they are found, then the rest
+    with nmap's folding ("Not shown: 998 closed tcp ports (reset)") and a SERVICE
+    column from /etc/services. LIST takes nmap's -p forms: 22,80,8000-8100, service
+    names (http,ssh), - for 1-65535, -1024, 60000-.
+
+    With hping3's options (-S -F -A -R -P -U -X -Y, -c COUNT, -t TTL, -d SIZE,
+    --interval) it sends hping3's probes instead: one per second (--interval) with
+    exactly those flags, the source port one higher per probe from -s (random by
+    default), to PORT or -p (0 by default), until -c probes or Ctrl-C; each answer
+    is printed as hping3 prints it ("len=44 ip=198.18.4.2 ttl=61 DF id=0 sport=80
+    flags=SA seq=0 win=64240 rtt=0.9 ms"), its statistics at the end on stderr;
+    --json gives NDJSON (a "reply" or "icmp" line per answer, then a "summary").
 
     With --connect the kernel makes the connection instead (connect() with a
     timeout of 1 s, 2 s, 4 s … for --tries SYNs, then close()): no raw sockets,
@@ -143,8 +210,9 @@ def tcp_handshake(
     open port adds the handshake RTT and the negotiated options (SACK,
     timestamps, window scales, MSS) from TCP_INFO. There is no segment timeline.
 
-    Exit 0 if the port is open (a scan: any port open), 1 if closed (RST) or
-    filtered (no answer, ICMP unreachable), 2 on bad input, 3 without
+    Exit 0 if the port is open (a scan: any port open; hping3's probes: any
+    answer), 1 if closed (RST) or filtered (no answer, ICMP unreachable), 2 on bad
+    input, 3 without
     CAP_NET_RAW/CAP_NET_ADMIN, 130 on Ctrl-C.
 
     \b
@@ -155,19 +223,36 @@ def tcp_handshake(
       netlab tcp-handshake --send "hello netlab" server 7
       netlab tcp-handshake --time-wait 5 server 7
       netlab tcp-handshake --ports 22,80,8000-8100 server
+      netlab tcp-handshake --ports - server
+      netlab tcp-handshake -S -c 3 -p 80 server
       netlab tcp-handshake --connect --json server 7
     """
-    import random
-    import socket
+    from netlab.errors import InputError
 
-    from netlab.cli.run import Session
-    from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
-    from netlab.errors import InputError, PrivilegeError
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import interface_mtu, resolve_target, route_to
-    from netlab.net.rstguard import MARK, RstGuard, check_available
-    from netlab.render import tcp_handshake as view
-
+    if dport is not None:
+        if port is not None and port != dport:
+            raise InputError(f"two destination ports: PORT {port} and -p {dport}")
+        port = dport
+    flags = sum(bit for name, bit in _FLAG_BITS.items() if flag_options.get(name))
+    hping = [name for name, used in {
+        "-S/-F/-A/-R/-P/-U/-X/-Y": any(flag_options.values()), "-c": common.count is not None,
+        "-t": ttl is not None, "-d": data_size is not None,
+        "--interval": interval is not None}.items() if used]  # fmt: skip
+    if hping:
+        if connect or port_spec is not None:
+            raise InputError(f"{', '.join(hping)} send hping3's probes: not with "
+                             f"{'--connect' if connect else '--ports'}")  # fmt: skip
+        other = {"--send": send_text is not None, "--send-file": send_file is not None,
+                 "--hold": bool(hold), "--rst": reset, "--graceful": graceful,
+                 "--time-wait": time_wait is not None}  # fmt: skip
+        given = [name for name, used in other.items() if used]
+        if given:
+            raise InputError(f"{', '.join(given)}: for a handshake, not hping3's probes")
+        if port is None:
+            port = 0  # hping3's default destination port
+        return _probe(common, host, port, flags, sport, ttl, data_size, interval, family)
+    if port == 0:
+        raise InputError("port 0: only hping3's probes (-S, -c …) may go to port 0")
     if connect:
         raw_only = {"--ports": port_spec is not None, "--send": send_text is not None,
                     "--send-file": send_file is not None, "--rst": reset,
@@ -186,7 +271,7 @@ def tcp_handshake(
                 or graceful or time_wait is not None):  # fmt: skip
             raise InputError("--ports scans: give no PORT, --send, --hold, --rst, --graceful or "
                              "--time-wait with it")  # fmt: skip
-        return _scan(common, host, port_spec, rate, tries, guard_timeout, family)
+        return _scan(common, host, port_spec, rate, tries, family, sport)
     if port is None:
         raise InputError("missing PORT (or --ports LIST for a scan)")
     if send_text is not None and send_file is not None:
@@ -203,6 +288,25 @@ def tcp_handshake(
                              "the most one handshake run sends")  # fmt: skip
     if len(data) > MAX_SEND:
         raise InputError(f"--send: more than {MAX_SEND // 1024} KiB")
+    return _handshake(common, host, port, data, tries, hold, reset, graceful, time_wait,
+                      guard_timeout, family, sport)  # fmt: skip
+
+
+def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, hold: float,
+               reset: bool, graceful: bool, time_wait: float | None, guard_timeout: int,
+               family: int | None, sport: int | None) -> ExitStatus:  # fmt: skip
+    """The handshake from raw packets (core/tcp_handshake.py), the kernel's RSTs held off."""
+    import random
+    import socket
+
+    from netlab.cli.run import Session
+    from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
+    from netlab.errors import PrivilegeError
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import interface_mtu, resolve_target, route_to
+    from netlab.net.rstguard import MARK, RstGuard, check_available
+    from netlab.render import tcp_handshake as view
+
     addr, fam = resolve_target(host, family)
     route = route_to(addr, common.iface)
     try:
@@ -219,7 +323,7 @@ def tcp_handshake(
     # the whole run, so no real socket of this host can take the same 4-tuple.
     holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
     try:
-        holder.bind((route.src, 0))
+        holder.bind((route.src, sport or 0))
         sport = holder.getsockname()[1]
         conn = Conn(fam, route.src, sport, addr, port, mss)
         import scapy.layers.inet  # now, not inside the first send
@@ -268,43 +372,125 @@ def _connect(common: Common, host: str, port: int, tries: int, hold: float,
     return s.status(result.result == "open")
 
 
-def _scan(common: Common, host: str, spec: str, rate: float, tries: int, guard_timeout: int,
-          family: int | None) -> ExitStatus:  # fmt: skip
+def _services_text() -> str:
+    """services(5), the database nmap's SERVICE names come from too; "" without it."""
+    try:
+        with open(SERVICES, encoding="utf-8", errors="replace") as f:
+            return f.read(MAX_SERVICES)
+    except OSError:
+        return ""
+
+
+def _holder(fam: int, src: str, sport: int | None):
+    """A bound, never listening, socket on our source port: no real socket of this host
+    can take it while we run, and the kernel resets whatever answers come to it."""
+    import socket
+
+    from netlab.errors import InputError
+
+    holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        holder.bind((src, sport or 0))
+    except OSError as err:
+        holder.close()
+        raise InputError(f"source port {sport}: {err.strerror}") from None
+    return holder
+
+
+def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
+          family: int | None, sport: int | None) -> ExitStatus:  # fmt: skip
+    """--ports: a SYN scan, nmap -sS's way (core/tcp_scan.py). No Scapy and no nftables
+    (the kernel's own RST closes what a SYN-ACK opened): start-up is most of a small
+    scan's time."""
     import random
     import socket
 
     from netlab.cli.run import Session
-    from netlab.core.tcp_scan import TcpScanCore, parse_ports
+    from netlab.core.tcp_scan import TcpScanCore, parse_ports, parse_services, service_names
     from netlab.net.privilege import require_raw_socket
     from netlab.net.route import interface_mtu, resolve_target, route_to
-    from netlab.net.rstguard import MARK, RstGuard, check_available
+    from netlab.net.rtnetlink import route_get
     from netlab.render import tcp_handshake as view
 
-    ports = parse_ports(spec)
+    services = _services_text()
+    ports = parse_ports(spec, parse_services(services))
+    names = service_names(services)
     addr, fam = resolve_target(host, family)
-    route = route_to(addr, common.iface)
+    try:  # the route over rtnetlink: no `ip` process (net/rtnetlink.py)
+        route = route_get(addr, common.iface)
+    except OSError:
+        route = route_to(addr, common.iface)
     require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
-    nft = check_available()
     mtu = interface_mtu(route.dev) or 1500
     # tries: the command's default is 3 (a handshake); a scan, like nmap, retries once.
     scan_tries = tries if tries != 3 else 2
-    holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    holder = _holder(fam, route.src, sport)  # one source port for every probe
     try:
-        holder.bind((route.src, 0))  # one kernel-reserved source port for every probe
-        sport = holder.getsockname()[1]
-        import scapy.layers.inet  # now, not inside the first send
-
-        if fam == 6:
-            import scapy.layers.inet6  # noqa: F401
-        core = TcpScanCore(fam, route.src, sport, addr, ports,
-                           isn=random.SystemRandom().getrandbits(32), rate=rate,
-                           tries=scan_tries, mss=mtu - (40 if fam == 4 else 60))  # fmt: skip
+        core = TcpScanCore(fam, route.src, holder.getsockname()[1], addr, ports,
+                           isn=random.SystemRandom().getrandbits(32),
+                           rate=rate if rate is not None else 100_000.0, tries=scan_tries,
+                           mss=mtu - (40 if fam == 4 else 60),
+                           see_outgoing=bool(common.verbose or common.write))  # fmt: skip
         with Session(common) as s:
-            s.text(view.scan_header(core, host))
-            with RstGuard(fam, route.src, sport, addr, ports, timeout=guard_timeout, nft=nft):
-                s.run_packets(core, route.dev, _no_events, mark=MARK)
-            s.set_result(view.scan_json(core, host))
-            s.text(*view.scan_lines(core))
+            s.text(view.scan_header(core, host), view.scan_columns())
+
+            def on_event(event) -> None:
+                if event.state == "open":  # streamed as found, as nmap -v's "Discovered"
+                    s.text(view.scan_row(core.results[event.port], names))
+
+            # IPv4 without -v/-w: answers on raw IP sockets, cheaper to close than a
+            # packet capture (net/ipcapture.py); else the runner's capture, both ways.
+            capture = None
+            if fam == 4 and not core.see_outgoing:
+                from netlab.net.ipcapture import open_ip_capture as capture
+            s.run_packets(core, route.dev, on_event, capture=capture)
+            s.set_result(view.scan_json(core, host, names))
+            s.text(*view.scan_tail(core, names, s.interrupted))
     finally:
         holder.close()
     return s.status(any(r.state == "open" for r in core.results.values()))
+
+
+def _probe(common: Common, host: str, port: int, flags: int, sport: int | None,
+           ttl: int | None, data_size: int | None, interval: float | None,
+           family: int | None) -> ExitStatus:  # fmt: skip
+    """hping3's TCP mode (core/tcp_probe.py): a probe per interval, each answer a line."""
+    import random
+    import socket
+
+    from netlab.cli.run import Session
+    from netlab.core.tcp_probe import TcpProbeCore
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import resolve_target, route_to
+    from netlab.render import tcp_handshake as view
+
+    addr, fam = resolve_target(host, family)
+    route = route_to(addr, common.iface)
+    require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    rng = random.SystemRandom()
+    base = sport if sport is not None else rng.randrange(1024, 1024 + 32768)  # as hping3
+    core = TcpProbeCore(fam, route.src, addr, port, flags=flags, base_sport=base,
+                        isn=rng.getrandbits(32), count=common.count,
+                        interval=interval if interval is not None else 1.0,
+                        ttl=ttl if ttl is not None else 64,
+                        data_size=data_size or 0)  # fmt: skip
+    with Session(common, stream=True) as s:
+        s.text(view.hping_header(core, host, route.dev))
+
+        def on_event(event) -> None:
+            if s.ndjson is not None:
+                s.emit(view.hping_record(event))
+            else:
+                s.text(view.hping_line(event))
+
+        s.run_packets(core, route.dev, on_event)
+        if core.error:
+            s.note(core.error, "error")
+        if s.ndjson is not None:
+            record = view.hping_summary_record(core)
+            if s.interrupted:
+                record["interrupted"] = True
+            s.emit(record)
+        else:  # on stderr, as hping3 prints its statistics
+            s.err.write("\n".join(["", *view.hping_summary_lines(core)]) + "\n")
+    return s.status(bool(core.answered))

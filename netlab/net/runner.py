@@ -39,6 +39,7 @@ from netlab.wire.link import LinkFrame
 
 ETH_P_ALL = 0x0003
 QUEUED_AFTER_DONE = 4096  # frames still queued when the core is done, recorded for -w/-v
+BATCH = 64  # frames read in one go from a capture that never blocks
 
 
 class Runner(LoopRunner):
@@ -51,8 +52,13 @@ class Runner(LoopRunner):
         tap: Any = None,
         pmtu_probe: bool = False,
         mark: int | None = None,
+        capture: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.iface = iface
+        # How answers come in: (interface, capture filter) → a capture with `sock`,
+        # `read()`, `linktype`, `last_outgoing` (LiveCapture's interface). Default: an
+        # AF_PACKET capture of the interface; `net/ipcapture.py` for a SYN scan.
+        self.capture = capture
         # SO_MARK on our raw sockets: lets a firewall rule tell our packets from the
         # kernel's (tcp-handshake's RST guard drops the kernel's RSTs, not ours).
         self.mark = mark
@@ -93,10 +99,8 @@ class Runner(LoopRunner):
     # --- the loop ------------------------------------------------------------------
     def run(self, core: PacketCore, on_event: Callable[[Any], None]) -> bool:
         """Drive CORE; call ON_EVENT for each of its events. True if interrupted (Ctrl-C)."""
-        from netlab.capture.live import LiveCapture
-
         try:
-            with LiveCapture(self.iface, core.capture_filter, promiscuous=False) as cap:
+            with self._open_capture(core.capture_filter) as cap:
                 self._cap = cap
                 if self.tap is not None:
                     self.tap.add_interface(cap.linktype, self.iface)
@@ -106,13 +110,26 @@ class Runner(LoopRunner):
                 if sock is not None:
                     sock.close()
 
+    def _open_capture(self, expression: str) -> Any:
+        if self.capture is not None:
+            return self.capture(self.iface, expression)
+        from netlab.capture.live import LiveCapture
+
+        return LiveCapture(self.iface, expression, promiscuous=False)
+
     def _readables(self) -> list[Any]:
         return [self._cap.sock]
 
     def _on_readable(self, core: PacketCore, source: Any, on_event) -> bool:
-        frame = self._read(self._cap)
-        if frame is not None:
+        # A capture whose read() never blocks (`batch`, net/ipcapture.py) is read until
+        # empty, at most BATCH frames: a scan's answers come a thousand at a time.
+        for _ in range(BATCH if getattr(self._cap, "batch", False) else 1):
+            frame = self._read(self._cap)
+            if frame is None:
+                break
             self._dispatch(core, core.on_packet(frame, self.clock()), on_event)
+            if core.done():
+                break
         return True
 
     def _after(self, core: PacketCore) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netlab.core.tcp_handshake import Note, Segment, TcpHandshakeCore
-from netlab.core.tcp_scan import TcpScanCore
+# The scan's path imports none of the other modes' cores: its start-up is most of a
+# small scan's time (bench/bench_scan.py).
+if TYPE_CHECKING:
+    from netlab.core.tcp_handshake import TcpHandshakeCore
+    from netlab.core.tcp_probe import ProbeIcmp, ProbeReply, TcpProbeCore
+    from netlab.core.tcp_scan import PortResult, TcpScanCore
 
 
 def options_text(options: list[tuple[str, Any]]) -> str:
@@ -41,6 +45,8 @@ def header(core: TcpHandshakeCore, name: str) -> str:
 
 
 def timeline_lines(core: TcpHandshakeCore) -> list[str]:
+    from netlab.core.tcp_handshake import Note
+
     t0 = core.t0
     lines = [f"{'t (ms)':>9}  dir  {'flags':<5} {'seq (rel)':<22} {'ack (rel)':<22} "
              f"{'win':>5}  state        options"]  # fmt: skip
@@ -82,6 +88,8 @@ def result_line(core: TcpHandshakeCore) -> str:
 
 
 def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
+    from netlab.core.tcp_handshake import Note, Segment
+
     t0 = core.t0
     outcome = core.outcome
     segments = []
@@ -117,31 +125,70 @@ def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
 
 
 # --- the SYN scan (--ports) ---------------------------------------------------------------
+FOLD_OVER = 25  # nmap folds a closed or filtered state with more ports than this
+
+
 def scan_header(core: TcpScanCore, name: str) -> str:
     n = len(core.ports)
     return (f"SYN scan of {name} ({core.dst}): {n} port{'s' if n != 1 else ''} "
             f"from {core.src} port {core.sport}")  # fmt: skip
 
 
-def scan_lines(core: TcpScanCore) -> list[str]:
-    lines = [f"{'PORT':<9} {'STATE':<9} {'REASON':<40} RTT"]
-    counts: dict[str, int] = {}
+def scan_columns() -> str:
+    return f"{'PORT':<9} {'STATE':<8} {'SERVICE':<15} {'REASON':<16} RTT"
+
+
+def scan_row(r: PortResult, names: dict[int, str]) -> str:
+    """One port as nmap prints it (PORT STATE SERVICE), then the reason and RTT."""
+    rtt = f"{r.rtt_ms:.3f} ms" if r.rtt_ms is not None else ""
+    reason = r.reason + (f" ({r.detail})" if r.detail else "")
+    service = names.get(r.port, "unknown")
+    return f"{f'{r.port}/tcp':<9} {r.state:<8} {service:<15} {reason:<16} {rtt}".rstrip()
+
+
+def scan_tail(core: TcpScanCore, names: dict[int, str], interrupted: bool = False) -> list[str]:
+    """What follows the open ports (shown as they were found): the other ports, those of a
+    state with more than 25 folded into nmap's "Not shown" line, then the summary."""
+    by_state: dict[str, list[PortResult]] = {}
     for port in core.ports:
         r = core.results[port]
-        state = r.state or "unknown"
-        counts[state] = counts.get(state, 0) + 1
-        rtt = f"{r.rtt_ms:.3f} ms" if r.rtt_ms is not None else ""
-        lines.append(f"{f'{port}/tcp':<9} {state:<9} {r.reason:<40} {rtt}".rstrip())
-    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    lines.append(f"{len(core.ports)} ports scanned ({core.sent} SYNs sent): {summary}")
+        if r.state:
+            by_state.setdefault(r.state, []).append(r)
+    folded = {st for st, rows in by_state.items() if st != "open" and len(rows) > FOLD_OVER}
+    lines = [scan_row(r, names) for port in core.ports
+             if (r := core.results[port]).state not in ("", "open", *folded)]  # fmt: skip
+    parts = []
+    for state in sorted(folded, key=lambda st: -len(by_state[st])):
+        reasons: dict[str, int] = {}
+        for r in by_state[state]:
+            reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        parts += [f"{n} {state} tcp port{'s' if n != 1 else ''} ({reason})"
+                  for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]  # fmt: skip
+    if parts:
+        lines.append("Not shown: " + ", ".join(parts))
+    counts = ", ".join(f"{len(by_state[st])} {st}" for st in ("open", "closed", "filtered")
+                       if st in by_state)  # fmt: skip
+    took = max(0, core.end_ns - core.start_ns) / 1e9
+    done = sum(len(rows) for rows in by_state.values())
+    probes = f"{core.sent} SYN{'s' if core.sent != 1 else ''} sent"
+    if interrupted:
+        lines.append(f"interrupted after {took:.2f} s: {done} of {len(core.ports)} ports "
+                     f"scanned ({probes}): {counts or 'none resolved'}; "
+                     f"{len(core.ports) - done} not scanned")  # fmt: skip
+    else:
+        lines.append(f"{len(core.ports)} port{'s' if len(core.ports) != 1 else ''} scanned in "
+                     f"{took:.2f} s ({probes}): {counts}")  # fmt: skip
     return lines
 
 
-def scan_json(core: TcpScanCore, name: str) -> dict[str, Any]:
+def scan_json(core: TcpScanCore, name: str, names: dict[int, str]) -> dict[str, Any]:
     rows = []
     for port in core.ports:
         r = core.results[port]
-        rows.append({"port": port, "state": r.state or "unknown", "reason": r.reason,
+        if not r.state:
+            continue  # not scanned (Ctrl-C): counted in not_scanned
+        rows.append({"port": port, "state": r.state, "service": names.get(port, "unknown"),
+                     "reason": r.reason, "detail": r.detail,
                      "rtt_ms": round(r.rtt_ms, 6) if r.rtt_ms is not None else None,
                      "tries": r.tries})  # fmt: skip
     return {
@@ -149,7 +196,10 @@ def scan_json(core: TcpScanCore, name: str) -> dict[str, Any]:
         "address": core.dst,
         "source": core.src,
         "source_port": core.sport,
-        "probes_sent": core.sent,
+        "sent": core.sent,
+        "received": core.received,
+        "elapsed_ms": round(max(0, core.end_ns - core.start_ns) / 1e6, 3),
+        "not_scanned": len(core.ports) - len(rows),
         "ports": rows,
     }
 
@@ -183,3 +233,89 @@ def connect_result_line(doc: dict[str, Any]) -> str:
         return (f"port {port} open: handshake RTT {rtt} (TCP_INFO), connect() "
                 f"{doc['connect_ms']:.3f} ms; options: {options}")  # fmt: skip
     return f"port {port} {doc['result']}: {doc['reason']}"
+
+
+# --- hping3's lines (-S/-F/-A/-R/-P/-U, -c …) -------------------------------------------------
+# hping3's names of ICMP destination-unreachable codes (its icmp_unreach table).
+_HPING_UNREACH = ("Network Unreachable", "Host Unreachable", "Protocol Unreachable",
+                  "Port Unreachable", "Fragmentation Needed/DF set", "Source Route failed",
+                  "Network Unknown", "Host Unknown", "Host Isolated", "Network Prohibited",
+                  "Host Prohibited", "Network Unreachable for TOS",
+                  "Host Unreachable for TOS", "Communication Administratively Prohibited",
+                  "Host Precedence Violation", "Precedence cutoff in effect")  # fmt: skip
+_ICMP6_UNREACH = ("No route to destination", "Communication with destination "
+                  "administratively prohibited", "Beyond scope of source address",
+                  "Address unreachable", "Port unreachable")  # fmt: skip
+
+
+def hping_header(core: TcpProbeCore, name: str, iface: str) -> str:
+    from netlab.core.tcp_probe import hping_flags
+
+    flags = hping_flags(core.flags)
+    what = f"{flags} set" if flags else "NO FLAGS are set"
+    return (f"HPING {name} ({iface} {core.dst}): {what}, {core.header_bytes} headers + "
+            f"{len(core.payload)} data bytes")  # fmt: skip
+
+
+def _rtt1(rtt_ms: float | None) -> str:
+    return f"{rtt_ms:.1f}" if rtt_ms is not None else "0.0"
+
+
+def hping_line(event: ProbeReply | ProbeIcmp) -> str:
+    """hping3's line for an answer: `len=44 ip=… ttl=61 DF id=0 sport=80 flags=SA seq=0
+    win=64240 rtt=0.9 ms`, or its ICMP lines."""
+    from netlab.core.tcp_probe import ProbeReply, hping_flags
+
+    if isinstance(event, ProbeReply):
+        df = "DF " if event.df else ""
+        dup = "DUP! " if event.dup else ""
+        return (f"{dup}len={event.ip_len} ip={event.src} ttl={event.ttl} {df}id={event.ident} "
+                f"sport={event.sport} flags={hping_flags(event.flags)} seq={event.seq} "
+                f"win={event.win} rtt={_rtt1(event.rtt_ms)} ms")  # fmt: skip
+    v4 = event.family == 4
+    if (event.icmp_type == 11) if v4 else (event.icmp_type == 3):
+        return f"TTL 0 during transit from ip={event.src} name=UNKNOWN"
+    names = _HPING_UNREACH if v4 else _ICMP6_UNREACH
+    what = names[event.code] if event.code < len(names) else f"Unreachable code {event.code}"
+    return f"ICMP {what} from ip={event.src} name=UNKNOWN"
+
+
+def hping_record(event: ProbeReply | ProbeIcmp) -> dict[str, Any]:
+    from netlab.core.tcp_probe import ProbeReply, hping_flags
+
+    rtt = round(event.rtt_ms, 6) if event.rtt_ms is not None else None
+    if isinstance(event, ProbeReply):
+        return {"type": "reply", "seq": event.seq, "len": event.ip_len, "addr": event.src,
+                "ttl": event.ttl, "df": event.df, "id": event.ident, "sport": event.sport,
+                "flags": hping_flags(event.flags), "win": event.win, "rtt_ms": rtt,
+                "dup": event.dup, "time": round(event.ts_ns / 1e9, 6)}  # fmt: skip
+    return {"type": "icmp", "seq": event.seq, "addr": event.src, "icmp_type": event.icmp_type,
+            "icmp_code": event.code, "text": hping_line(event), "rtt_ms": rtt,
+            "time": round(event.ts_ns / 1e9, 6)}  # fmt: skip
+
+
+def _loss(core: TcpProbeCore) -> int:
+    return round(100 * (core.sent - len(core.answered)) / core.sent) if core.sent else 0
+
+
+def hping_summary_lines(core: TcpProbeCore) -> list[str]:
+    lines = [f"--- {core.dst} hping statistic ---",
+             f"{core.sent} packets transmitted, {core.replies} packets received, "
+             f"{_loss(core)}% packet loss"]  # fmt: skip
+    rtts = core.rtts or [0.0]  # hping3 prints 0.0/0.0/0.0 when no segment came back
+    lines.append(f"round-trip min/avg/max = {min(rtts):.1f}/{sum(rtts) / len(rtts):.1f}/"
+                 f"{max(rtts):.1f} ms")  # fmt: skip
+    return lines
+
+
+def hping_summary_record(core: TcpProbeCore) -> dict[str, Any]:
+    rtts = core.rtts
+
+    def ms(value: float | None) -> float | None:
+        return round(value, 6) if value is not None else None
+
+    return {"type": "summary", "addr": core.dst, "sent": core.sent, "received": core.replies,
+            "lost": core.sent - len(core.answered), "loss_pct": _loss(core),
+            "rtt_min_ms": ms(min(rtts) if rtts else None),
+            "rtt_avg_ms": ms(sum(rtts) / len(rtts) if rtts else None),
+            "rtt_max_ms": ms(max(rtts) if rtts else None)}  # fmt: skip
