@@ -26,6 +26,10 @@ run client -- curl -s --max-time 3 http://www.example.lab/ | grep -q "netlab lab
 # netlab dns-query: the same answers, the walk from the lab's root, TCP after truncation.
 [[ "$(run client -- netlab dns-query --short www.example.lab)" == "198.18.0.80" ]]
 run client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab | grep -q "└─ example.lab. .*answer"
+# dig's syntax and lines: +short, -x, AXFR; --trace from the resolver's root NS set, as dig +trace.
+[[ "$(run client -- netlab dns-query +short -x 198.18.0.80)" == "$(run client -- dig +short -x 198.18.0.80)" ]]
+[[ "$(run client -- netlab dns-query +short @198.18.0.3 example.lab AXFR)" == "$(run client -- dig +short @198.18.0.3 example.lab AXFR)" ]]
+run client -- netlab dns-query --trace www.example.lab | grep -q "└─ example.lab. .*answer"
 # The referral chain, from the JSON: root, then lab., then example.lab.'s answer.
 run client -- netlab dns-query --trace --root 198.18.0.1 www.example.lab --json | python3 -c '
 import json, sys

@@ -12,6 +12,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
 from netlab.core.base import Close
@@ -23,7 +25,9 @@ from netlab.core.dns import (
     Query,
     QueryInputError,
     Response,
+    Transfer,
     Walk,
+    ZoneTransfer,
     normalize_name,
     parse_type,
     reverse_name,
@@ -65,7 +69,8 @@ def test_names_and_types():
     for bad in ("a..b", "a" * 64 + ".lab", "with space.lab", ".".join(["abcdefghi"] * 26)):
         with pytest.raises(QueryInputError):
             normalize_name(bad)
-    for bad in ("FOO", "TYPE70000", "AXFR"):
+    assert parse_type("AXFR") == 252 and parse_type("ixfr") == 251  # transfers, over TCP
+    for bad in ("FOO", "TYPE70000", "OPT"):
         with pytest.raises(QueryInputError):
             parse_type(bad)
 
@@ -247,6 +252,106 @@ def test_walk_detects_referral_loop_and_cname_loop():
     assert not result.ok and "CNAME loop" in result.error
 
 
+# --- zone transfers (AXFR / IXFR) with fake time ---------------------------------------------
+
+
+def soa(serial: int, zone: str = "example.lab."):
+    from scapy.layers.dns import DNSRRSOA
+
+    return DNSRRSOA(rrname=zone, ttl=3600, mname="ns1." + zone, rname="hostmaster." + zone,
+                    serial=serial)  # fmt: skip
+
+
+def framed(*messages: bytes) -> bytes:
+    return b"".join(len(m).to_bytes(2, "big") + m for m in messages)
+
+
+def xfr(qtype=252, serial=None, timeout=2.0) -> ZoneTransfer:
+    q = Query("example.lab.", qtype, "192.0.2.53", qid=77, serial=serial)
+    return ZoneTransfer(q, timeout=timeout)
+
+
+def test_axfr_across_messages_ends_at_the_second_soa():
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    parsed = parse_message(zt.data)
+    assert parsed.questions[0].qtype == 252 and not parsed.authority
+    www = rr("www.example.lab.", "A", "198.18.0.80")
+    first = reply(77, "example.lab.", 252, an=[soa(5), www])
+    # A second message may leave out the question (RFC 5936 2.2.1).
+    second = bytes(DNS(id=77, qr=1, aa=1, an=[rr("mail.example.lab.", "A", "198.18.0.25"),
+                                              soa(5)]))  # fmt: skip
+    stream = framed(first, second)
+    assert zt.on_data(conn, stream[:7], 1) == [] and not zt.done()  # cut anywhere
+    assert zt.on_data(conn, stream[7:40], 2) == [] and not zt.done()
+    assert zt.on_data(conn, stream[40:], 3) == [Close(conn)]
+    result = zt.result
+    assert isinstance(result, Transfer) and result.messages == 2
+    assert [r.rtype for r in result.records] == [6, 1, 1, 6]
+    assert result.size == len(first) + len(second)
+
+
+def test_ixfr_query_carries_our_serial_and_each_answer_form_ends_it():
+    assert parse_message(xfr(251, 7).data).authority[0].data.serial == 7
+    # Up to date: one SOA no newer than ours.
+    zt = xfr(251, 7)
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "example.lab.", 251, an=[soa(7)])), 1)
+    assert isinstance(zt.result, Transfer) and len(zt.result.records) == 1
+    # Incremental: new SOA, old SOA, deletions, new SOA, additions, new SOA.
+    zt = xfr(251, 7)
+    conn = zt.start(0)[0].conn
+    www_old, www_new = rr("www.example.lab.", "A", "1.1.1.1"), rr("www.example.lab.", "A",
+                                                                  "2.2.2.2")  # fmt: skip
+    parts = [soa(9), soa(7), www_old, soa(9), www_new]
+    zt.on_data(conn, framed(reply(77, "example.lab.", 251, an=parts)), 1)
+    assert not zt.done()  # the last SOA is still to come
+    zt.on_data(conn, framed(bytes(DNS(id=77, qr=1, an=[soa(9)]))), 2)
+    assert isinstance(zt.result, Transfer) and len(zt.result.records) == 6
+    # AXFR-style answer to an IXFR: the second SOA ends it.
+    zt = xfr(251, 1)
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "example.lab.", 251, an=[soa(9), www_new, soa(9)])), 1)
+    assert isinstance(zt.result, Transfer) and len(zt.result.records) == 3
+
+
+def test_transfer_failures_are_one_line():
+    cases = []
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "example.lab.", 252, rcode=5)), 1)  # REFUSED
+    assert zt.result.rcode == "REFUSED" and zt.result.records == []
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "example.lab.", 252, an=[rr("a.lab.", "A", "1.2.3.4")])), 1)
+    cases.append(zt.result)
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "other.lab.", 252, an=[soa(1, "other.lab.")])), 1)
+    cases.append(zt.result)
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(77, "example.lab.", 252, an=[soa(1)])), 1)
+    zt.on_data(conn, b"", 2)  # closed before the closing SOA
+    cases.append(zt.result)
+    zt = xfr(timeout=1.0)
+    zt.start(0)
+    zt.on_timer(NS // 2)
+    assert not zt.done()
+    zt.on_timer(NS)
+    cases.append(zt.result)
+    reasons = [c.reason for c in cases]
+    assert all(isinstance(c, Failure) for c in cases), reasons
+    assert "does not start with the zone's SOA" in reasons[0]
+    assert "not ours" in reasons[1] and "closed before" in reasons[2]
+    assert "timed out" in reasons[3]
+    # Wrong IDs and garbage are ignored, counted, and cost nothing more.
+    zt = xfr()
+    conn = zt.start(0)[0].conn
+    zt.on_data(conn, framed(reply(78, "example.lab.", 252, an=[soa(1)]), b"\x00" * 5), 1)
+    assert not zt.done() and zt.ignored == 2
+
+
 # --- the command against hostile servers on 127.0.0.1 (no root needed) -------------------
 
 
@@ -338,7 +443,18 @@ def test_timeout_exit_1():
 
 @pytest.mark.parametrize(
     "args",
-    [("a..b",), ("a" * 64 + ".lab",), ("www.example.lab", "FOO"), ("-x", "nope"), ()],
+    [
+        ("a..b",),
+        ("a" * 64 + ".lab",),
+        ("-t", "FOO", "www.example.lab"),
+        ("-x", "nope"),
+        ("-c", "XX", "a.lab"),
+        ("+bufsize=70000", "a.lab"),
+        ("+tries=0", "a.lab"),
+        ("+identify", "+multiline", "www.example.lab"),
+        ("IXFR", "example.lab"),
+        ("-4", "-6", "a"),
+    ],
 )
 def test_bad_input_exit_2_one_line(args):
     out = run(*args, "@127.0.0.1", "-p", "9")
@@ -553,3 +669,43 @@ def test_trace_resolves_a_glueless_ns_by_its_own_walk(lab):
                      "www.other.lab")  # fmt: skip
     assert "→ other.lab. NS ns.example.lab. [no glue]" in text.stdout
     assert "│  ├─ " in text.stdout and "ns.example.lab. A" in text.stdout
+
+
+# --- hostile bytes and words: never an exception ------------------------------------------
+
+_FUZZ = settings(max_examples=300, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+
+
+@_FUZZ
+@given(chunks=st.lists(st.binary(max_size=300), max_size=6), framed_first=st.booleans())
+def test_zone_transfer_takes_any_stream(chunks, framed_first):
+    """Whatever a hostile server streams, the transfer ends with a Transfer or a Failure
+    (or keeps waiting, until its timer), and never raises."""
+    zt = xfr(timeout=1.0)
+    conn = zt.start(0)[0].conn
+    good = framed(reply(77, "example.lab.", 252, an=[soa(3)])) if framed_first else b""
+    for i, chunk in enumerate([good, *chunks]):
+        zt.on_data(conn, chunk, i + 1)
+    zt.on_timer(10 * NS)
+    assert isinstance(zt.result, Transfer | Failure)
+
+
+_WORDS = st.sampled_from(["@", "@x", "+short", "+noall", "+answer", "+tries=", "+tries=x",
+                          "+bufsize=99999", "-t", "-q", "-x", "-c", "-b", "MX", "IXFR=",
+                          "IXFR=5", "ANY", "IN", "CH", "a.lab", "..", "+", "-", "+no", "--x",
+                          "+edns=1", "+noedns", "+time=0", "1.2.3.4", "::1", "é.lab"])  # fmt: skip
+
+
+@_FUZZ
+@given(words=st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=8))
+def test_dig_words_parse_or_say_why(words):
+    from netlab.cli import digargs
+
+    try:
+        line = digargs.parse(words, digargs.Settings())
+    except QueryInputError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    for lookup in line.lookups:
+        assert lookup.name.endswith(".") and lookup.questions()

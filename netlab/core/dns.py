@@ -1,6 +1,6 @@
 """DNS lookups, sans-I/O: the logic of `netlab dns-query` with time passed in.
 
-Two engines, neither of which opens a socket or reads a clock:
+Three engines, none of which opens a socket or reads a clock:
 
 - `Exchange`: one question to one server. It hands out what to send (`Outgoing`:
   the query over UDP or over TCP) and is fed what came back, with the time.
@@ -9,6 +9,8 @@ Two engines, neither of which opens a socket or reads a clock:
   match, otherwise the datagram is ignored and counted. It retries after each
   timeout up to `tries`, switches to TCP when a reply has TC set (unless told to
   keep it), and a reply that matches but does not decode ends it with an error.
+- `ZoneTransfer`: AXFR (RFC 5936) or IXFR (RFC 1995) over one TCP connection, the
+  messages read until the closing SOA, bounded in messages, records, bytes and time.
 - `Walk`: iterative resolution (``--trace``) from root servers, a generator that
   yields `Query` objects and is sent an `Exchange` result for each: it follows
   referrals using glue, resolves glueless NS names by their own walk (bounded
@@ -43,8 +45,12 @@ MAX_CNAMES = 8  # CNAME links followed in one lookup
 MAX_STEPS = 40  # servers asked in one walk, sub-walks included
 MAX_GLUELESS_DEPTH = 3  # nested walks to find the address of a glueless NS name
 _TYPE_NN = re.compile(r"TYPE(\d{1,5})", re.I)
-_REFUSED_TYPES = {"OPT": "OPT is a pseudo-type", "AXFR": "zone transfers are not supported",
-                  "IXFR": "zone transfers are not supported"}  # fmt: skip
+_REFUSED_TYPES = {"OPT": "OPT is a pseudo-type"}
+AXFR, IXFR, SOA = 252, 251, 6
+MAX_XFR_MESSAGES = 100_000  # messages of one zone transfer
+MAX_XFR_BYTES = 64 * 1024 * 1024  # bytes of one zone transfer
+MAX_XFR_RECORDS = 500_000  # records kept of one zone transfer (memory: ~300 bytes each)
+MAX_XFR_SECONDS = 600  # a whole transfer, however steadily the bytes trickle in
 
 
 class QueryInputError(ValueError):
@@ -130,7 +136,7 @@ def is_subdomain(name: str, zone: str) -> bool:
 
 @dataclass(frozen=True)
 class Query:
-    name: str  # absolute, lower case
+    name: str  # absolute; the user's case is kept (replies are matched without case)
     qtype: int
     server: str
     port: int = 53
@@ -140,16 +146,26 @@ class Query:
     bufsize: int = 1232
     dnssec: bool = False
     qclass: int = 1
+    options: tuple[tuple[int, bytes], ...] = ()  # EDNS options: (code, data), e.g. NSID
+    ad: bool = True  # as dig: AD set in queries, "I understand AD" (RFC 6840 5.7)
+    serial: int | None = None  # IXFR: the client's SOA serial (RFC 1995 3)
 
     def to_bytes(self) -> bytes:
         """The query message, built with Scapy's DNS layer."""
-        from scapy.layers.dns import DNS, DNSQR, DNSRROPT
+        from scapy.layers.dns import DNS, DNSQR, DNSRROPT, DNSRRSOA, EDNS0TLV
 
-        question = DNSQR(qname=self.name.encode("ascii"), qtype=self.qtype, qclass=self.qclass)
-        extra = {}
+        qname = self.name.encode("ascii")
+        question = DNSQR(qname=qname, qtype=self.qtype, qclass=self.qclass)
+        extra: dict = {}
         if self.edns:
-            extra["ar"] = DNSRROPT(rclass=self.bufsize, z=0x8000 if self.dnssec else 0)
-        return bytes(DNS(id=self.qid, rd=int(self.rd), qd=question, **extra))
+            tlvs = [EDNS0TLV(optcode=code, optdata=data) for code, data in self.options]
+            extra["ar"] = DNSRROPT(rclass=self.bufsize, z=0x8000 if self.dnssec else 0,
+                                   rdata=tlvs)  # fmt: skip
+        if self.serial is not None:
+            # IXFR carries the client's SOA in the authority section; only the serial counts.
+            extra["ns"] = DNSRRSOA(rrname=qname, ttl=0, mname=b".", rname=b".",
+                                   serial=self.serial)  # fmt: skip
+        return bytes(DNS(id=self.qid, rd=int(self.rd), ad=int(self.ad), qd=question, **extra))
 
 
 # --- one exchange ------------------------------------------------------------------------
@@ -346,7 +362,7 @@ class Exchange:
                 return self._ignore(f"{msg.qdcount} questions, expected ours")
         else:
             q = msg.questions[0]
-            ours = (self.query.name, self.query.qtype, self.query.qclass)
+            ours = (self.query.name.lower(), self.query.qtype, self.query.qclass)
             if (q.name.lower(), q.qtype, q.qclass) != ours:
                 return self._ignore(f"question {q.to_text()}, not ours")
         if msg.tc and self.transport == "udp" and not self.ignore_tc:
@@ -384,6 +400,187 @@ def _same_addr(a: str, b: str) -> bool:
         return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b.split("%")[0])
     except ValueError:
         return a == b
+
+
+# --- zone transfer ------------------------------------------------------------------------
+
+
+@dataclass
+class Transfer:
+    """A finished AXFR/IXFR: every record in order, as the server sent them."""
+
+    records: list[ResourceRecord]
+    messages: int
+    size: int  # bytes of all messages (without the TCP length prefixes)
+    server: str
+    port: int
+    time_ms: float
+    rcode: str = "NOERROR"
+    transport: str = "tcp"
+    ignored: int = 0
+    first: DnsMessage | None = None  # the first message (header, question, EDNS)
+
+
+class ZoneTransfer:
+    """AXFR (RFC 5936) or IXFR (RFC 1995) over one TCP connection: the query, then
+    messages until the closing SOA. Bounded in messages, bytes and idle time; every
+    message must carry our ID and QR, the first one our question."""
+
+    def __init__(self, query: Query, *, timeout: float = 2.0) -> None:
+        self.query = query
+        self.data = query.to_bytes()
+        self.timeout_ns = int(timeout * NS)
+        self.attempts = 0
+        self.result: Transfer | Failure | None = None
+        self._conn = ("tcp", 1)
+        self._buf = b""
+        self._records: list[ResourceRecord] = []
+        self._soa_serials: list[int] = []
+        self._messages = 0
+        self._size = 0
+        self._first: DnsMessage | None = None
+        self._started = 0
+        self._deadline: int | None = None
+        self.ignored = 0
+
+    def start(self, now: int) -> list[Action]:
+        self._started = now
+        self._deadline = now + self.timeout_ns
+        self.attempts = 1
+        framed = len(self.data).to_bytes(2, "big") + self.data
+        q = self.query
+        return [Open(self._conn, "tcp", q.server, q.port), Write(self._conn, framed)]
+
+    def deadline(self) -> int | None:
+        if self.result is not None or self._deadline is None:
+            return None
+        return min(self._deadline, self._started + MAX_XFR_SECONDS * NS)
+
+    def done(self) -> bool:
+        return self.result is not None
+
+    def pop_events(self) -> list:
+        return []
+
+    def interrupt(self, now: int) -> None:
+        if self.result is None:
+            self._fail(INTERRUPTED, now)
+
+    def on_connected(self, conn: Any, info: Connected, now: int) -> list[Action]:
+        return []
+
+    def on_datagram(self, conn: Any, data: bytes, src: tuple, now: int) -> list[Action]:
+        return []
+
+    def on_timer(self, now: int) -> list[Action]:
+        deadline = self.deadline()
+        if deadline is None or now < deadline:
+            return []
+        if now >= self._started + MAX_XFR_SECONDS * NS:
+            self._fail(f"the transfer took longer than {MAX_XFR_SECONDS} s", now)
+        else:
+            self._fail(f"timed out ({self.timeout_ns / NS:g} s without data, TCP)", now)
+        return self._close()
+
+    def on_error(self, conn: Any, err: SocketError, now: int) -> list[Action]:
+        if self.result is None and conn == self._conn:
+            where = f"{self.query.server}#{self.query.port}"
+            what = "TCP connection to" if err.op == "connect" else "TCP from"
+            self._fail(f"{what} {where}: {err.reason}", now)
+        return []
+
+    def on_data(self, conn: Any, data: bytes, now: int) -> list[Action]:
+        if self.result is not None or conn != self._conn:
+            return []
+        if not data:
+            self._fail("connection closed before the end of the transfer", now)
+            return []
+        self._deadline = now + self.timeout_ns
+        self._buf += data
+        used = 0
+        for frame in tcp_message_lengths(self._buf):
+            if not frame.complete:
+                break
+            used = frame.offset + frame.available
+            self._on_message(self._buf[frame.offset : used], now)
+            if self.result is not None:
+                return self._close()
+        self._buf = self._buf[used:]
+        return []
+
+    def _on_message(self, data: bytes, now: int) -> None:
+        msg = parse_message_partial(data)
+        if not msg.header_complete or msg.id != self.query.qid or not msg.qr:
+            self.ignored += 1
+            return
+        self._messages += 1
+        self._size += len(data)
+        too_big = len(self._records) + len(msg.answers) > MAX_XFR_RECORDS
+        if self._messages > MAX_XFR_MESSAGES or self._size > MAX_XFR_BYTES or too_big:
+            self._fail(f"transfer larger than {MAX_XFR_MESSAGES} messages, {MAX_XFR_RECORDS} "
+                       f"records or {MAX_XFR_BYTES >> 20} MiB", now)  # fmt: skip
+            return
+        if self._first is None:
+            self._first = msg
+            ours = (self.query.name.lower(), self.query.qtype)
+            if msg.questions and (msg.questions[0].name.lower(), msg.questions[0].qtype) != ours:
+                self._fail(f"question {msg.questions[0].to_text()}, not ours", now)
+                return
+        if msg.malformed is not None:
+            self._fail(f"malformed message from {self.query.server}: {msg.malformed}", now)
+            return
+        if msg.extended_rcode != 0:
+            self._finish(now, msg.rcode_name)
+            return
+        if not self._records and (not msg.answers or msg.answers[0].rtype != SOA):
+            self._fail(f"the transfer from {self.query.server} does not start with the "
+                       "zone's SOA record", now)  # fmt: skip
+            return
+        for rr in msg.answers:
+            self._records.append(rr)
+            if self._complete(rr):
+                self._finish(now)
+                return
+
+    def _complete(self, rr: ResourceRecord) -> bool:
+        """Whether RR ends the transfer (RFC 5936 2.2, RFC 1995 4)."""
+        if rr.rtype != SOA:
+            return False
+        serial = rr.data.serial
+        self._soa_serials.append(serial)
+        count = len(self._soa_serials)
+        if count == 1:
+            # IXFR answered with one SOA no newer than ours: the client is up to date.
+            return (
+                self.query.serial is not None
+                and _serial_le(serial, self.query.serial)
+                and (len(self._records) == 1 and self._is_last_record())
+            )
+        incremental = self.query.qtype == IXFR and self._records[1].rtype == SOA
+        if not incremental:
+            return True  # AXFR style: the second SOA closes the zone
+        return self._soa_serials.count(self._soa_serials[0]) >= 3
+
+    def _is_last_record(self) -> bool:
+        last = self._first
+        return last is not None and len(last.answers) == 1 and self._messages == 1
+
+    def _finish(self, now: int, rcode: str = "NOERROR") -> None:
+        self.result = Transfer(self._records, self._messages, self._size, self.query.server,
+                               self.query.port, (now - self._started) / 1e6, rcode,
+                               ignored=self.ignored, first=self._first)  # fmt: skip
+
+    def _close(self) -> list[Action]:
+        return [Close(self._conn)]
+
+    def _fail(self, reason: str, now: int) -> None:
+        self.result = Failure(reason, self.query.server, self.query.port,
+                              (now - self._started) / 1e6, self.ignored, "tcp")  # fmt: skip
+
+
+def _serial_le(a: int, b: int) -> bool:
+    """RFC 1982 serial number arithmetic: a <= b."""
+    return a == b or (a < b and b - a < 2**31) or (a > b and a - b > 2**31)
 
 
 # --- iterative resolution ----------------------------------------------------------------
@@ -442,8 +639,10 @@ class Walk:
         bufsize: int = 1232,
         dnssec: bool = False,
         ids: Generator[int, None, None] | None = None,
+        family: int = 0,
     ) -> None:
         self.name = name
+        self.family = family  # 4 or 6: follow glue of that family only (dig -4 / -6)
         self.qtype = qtype
         self.roots = roots
         self.port = port
@@ -550,7 +749,7 @@ class Walk:
                 _chain, _final, target = _follow_answer(msg, qname, qtype)
                 step.kind = "cname" if target is not None else "answer"
                 return outcome
-            referral = _referral(msg, qname, zone)
+            referral = _referral(msg, qname, zone, self.family)
             if referral is None:
                 if msg.aa:
                     step.kind = "nodata"
@@ -576,8 +775,9 @@ class Walk:
                 for n in ns_names:
                     if is_subdomain(n, child):
                         continue  # in-bailiwick without glue: unresolvable from here
-                    sub = yield from self._resolve(n, A, depth + 1)
-                    addrs = [rr.data.to_text() for rr in sub.records if rr.rtype == A]
+                    kind = AAAA if self.family == 6 else A
+                    sub = yield from self._resolve(n, kind, depth + 1)
+                    addrs = [rr.data.to_text() for rr in sub.records if rr.rtype == kind]
                     new_servers.extend((n, a) for a in addrs)
                     if new_servers:
                         break
@@ -606,8 +806,9 @@ def _follow_answer(msg: DnsMessage, qname: str, qtype: int):
         seen.add(name)
 
 
-def _referral(msg: DnsMessage, qname: str, zone: str):
-    """(child zone, NS names, {NS name: [IPv4 addresses, else IPv6]}) or None."""
+def _referral(msg: DnsMessage, qname: str, zone: str, family: int = 0):
+    """(child zone, NS names, {NS name: [IPv4 addresses, else IPv6]}) or None; FAMILY 4 or 6
+    keeps that family's glue only."""
     ns = [rr for rr in msg.authority if rr.rtype == NS_TYPE]
     if not ns:
         return None
@@ -616,10 +817,11 @@ def _referral(msg: DnsMessage, qname: str, zone: str):
         return None
     names = [rr.data.to_text().lower() for rr in ns if rr.name.lower() == child]
     glue: dict[str, list[str]] = {}
-    for family in (A, AAAA):
+    kinds = {4: (A,), 6: (AAAA,)}.get(family, (A, AAAA))
+    for kind in kinds:
         for rr in msg.additional:
             owner = rr.name.lower()
-            if rr.rtype == family and owner in names and (family == A or not glue.get(owner)):
+            if rr.rtype == kind and owner in names and (kind == kinds[0] or not glue.get(owner)):
                 glue.setdefault(owner, []).append(rr.data.to_text())
     return child, names, glue
 

@@ -38,6 +38,41 @@ def host_address(host: str, port: int, *, udp: bool = False, prefer_ipv4: bool =
     return infos[0][4][0]
 
 
+def server_addresses(text: str, error, family: int = 0) -> list[str]:
+    """Every address of SERVER, as dig's @server: an address as given, or all addresses of a
+    name (the system's order, IPv6 first as a rule); FAMILY 4 or 6 keeps one family."""
+    import ipaddress
+    import socket
+
+    try:
+        addrs = [str(ipaddress.ip_address(text.split("%")[0]))]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(text, 53, type=socket.SOCK_DGRAM)
+        except (socket.gaierror, UnicodeError):
+            raise error(f"cannot resolve server {text!r}") from None
+        addrs = list(dict.fromkeys(info[4][0] for info in infos))
+    kept = [a for a in addrs if not family or (":" in a) == (family == 6)]
+    if not kept:
+        raise error(f"server {text!r} has no IPv{family} address")
+    return kept
+
+
+def default_servers(path: str = "/etc/resolv.conf", family: int = 0) -> list[str]:
+    """Every nameserver of resolv.conf in order (of FAMILY 4 or 6 when given), else 127.0.0.1."""
+    servers = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    servers.append(parts[1].split("%")[0])
+    except OSError:
+        pass
+    kept = [a for a in servers if not family or (":" in a) == (family == 6)]
+    return kept or (["::1"] if family == 6 else ["127.0.0.1"])
+
+
 def default_server(path: str = "/etc/resolv.conf") -> str:
     """The first nameserver of resolv.conf (inside `lab exec`: the lab's), else 127.0.0.1."""
     try:

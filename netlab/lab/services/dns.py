@@ -68,8 +68,9 @@ def _under(name: str, zone: str) -> bool:
 class DnsTree:
     """The lab's DNS: which node serves which zone, server names, delegations, glue."""
 
-    def __init__(self, topo: Topology) -> None:
+    def __init__(self, topo: Topology, lab: str | None = None) -> None:
         self.topo = topo
+        self.lab = lab or topo.name  # the running lab's name, for the files' comments
         self.servers: dict[str, list[str]] = {}  # zone → nodes serving it
         self.named: dict[tuple[str, str], str] = {}  # (zone, node) → server name from `ns`
         for node in topo.nodes.values():
@@ -116,7 +117,7 @@ class DnsTree:
         origin = "." if zone == "." else f"{zone}."
         names = self.ns_names(zone)
         lines = [
-            f"; zone {origin} of netlab lab '{self.topo.name}' (generated)",
+            f"; zone {origin} of netlab lab '{self.lab}' (generated)",
             f"$ORIGIN {origin}",
             "$TTL 3600",
             f"@ IN SOA {names[0][0]} hostmaster.{'lab.' if zone == '.' else origin} {SOA_TIMES}",
@@ -151,7 +152,7 @@ class DnsTree:
         return "\n".join(lines) + "\n"
 
     def hints_text(self) -> str:
-        lines = [f"; root hints of netlab lab '{self.topo.name}' (generated)"]
+        lines = [f"; root hints of netlab lab '{self.lab}' (generated)"]
         for name, node in self.ns_names("."):
             lines.append(f". 3600000 IN NS {name}")
             lines += self.address_records(name, node)
@@ -205,7 +206,7 @@ class DnsService(Service):
 
     def prepare(self) -> list[str]:
         d = self.ctx.dir
-        tree = DnsTree(self.ctx.topo)
+        tree = DnsTree(self.ctx.topo, self.ctx.lab)
         options = [
             f'directory "{d}";',
             f'pid-file "{d}/named.pid";',
@@ -228,7 +229,8 @@ class DnsService(Service):
             (d / "root.hints").write_text(tree.hints_text())
             zones = [f'zone "." {{ type hint; file "{d}/root.hints"; }};']
         else:
-            options += ["recursion no;"]
+            # Zone transfers to anyone: the lab's own servers, for dig/dns-query AXFR and IXFR.
+            options += ["recursion no;", "allow-transfer { any; };"]
             zone = _zone_of(self.ctx.spec)
             (d / "zone.db").write_text(tree.zone_text(zone))
             zones = [f'zone "{zone}" {{ type primary; file "{d}/zone.db"; }};']
