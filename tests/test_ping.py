@@ -60,7 +60,8 @@ def test_text_output_is_iputils_shaped(routed_lab):
     assert out.returncode == 0, out.stderr
     server = routed_lab.addr("server")
     assert out.stdout.startswith(f"PING server ({server}) 56(84) bytes of data.")
-    assert re.search(rf"^64 bytes from {server}: icmp_seq=1 ttl=61 time=[\d.]+ ms$",
+    # A name was given: the reply names the host too, as iputils (its reverse lookup).
+    assert re.search(rf"^64 bytes from server \({server}\): icmp_seq=1 ttl=61 time=[\d.]+ ms$",
                      out.stdout, re.M)  # fmt: skip
     assert "2 packets transmitted, 2 received, 0% packet loss" in out.stdout
     assert re.search(r"^rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ ms$", out.stdout, re.M)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import (
     DAY,
     DEADLINE,
@@ -13,7 +14,19 @@ from netlab.cli.options import (
     common_options,
     interface_name,
 )
+from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus
+
+
+class _Interval(Number):
+    """-i: 0 (root: as fast as answers come) or 0.001 s up to a day; iputils counts in
+    milliseconds, so what is in between would silently mean 0."""
+
+    def convert(self, value, param, ctx) -> float:
+        number = super().convert(value, param, ctx)
+        if 0 < number < 0.001:
+            self.fail(f"{value} is out of range (0, or 0.001 to {self.high:g})", param, ctx)
+        return number
 
 
 @click.command(
@@ -22,10 +35,16 @@ from netlab.errors import ExitStatus
 )
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 @click.option(
-    "-I", "--iface", metavar="IFACE", callback=interface_name, help="Leave by this interface."
+    "-I",
+    "--iface",
+    metavar="IFACE",
+    callback=interface_name,
+    help="Leave by this interface.",
+    shell_complete=complete.interfaces,
 )
-@click.option("-i", "--interval", type=Number(0.001, DAY), default=1.0, show_default=True,
-              metavar="SECONDS", help="Time between echo requests.")  # fmt: skip
+@click.option("-i", "--interval", type=_Interval(0, DAY), metavar="SECONDS",
+              help="Time between echo requests [default: 1; 0 with -f]. Below 0.002 s "
+                   "only as root (iputils).")  # fmt: skip
 @click.option("-s", "--size", type=click.IntRange(0, 65000), default=56, show_default=True,
               metavar="BYTES", help="ICMP payload size.")  # fmt: skip
 @click.option("-t", "--ttl", type=click.IntRange(1, 255), default=64, show_default=True,
@@ -43,8 +62,49 @@ from netlab.errors import ExitStatus
     help="How long to wait for each reply (or an ICMP error about it), as iputils.",
 )
 @click.option("-w", "--deadline", type=DEADLINE, metavar="SECONDS",
-              help="Stop after this long, whatever has been sent or received.")  # fmt: skip
-@click.option("--df", is_flag=True, help="Set Don't Fragment; a too-big reply names the MTU.")
+              help="Stop after this long; with -c, stop once COUNT answers are in (requests "
+                   "go on until then), or at the first error (iputils).")  # fmt: skip
+@click.option("-f", "--flood", is_flag=True,
+              help="Flood: a request as soon as the last is answered (at least 100 a second); "
+                   "a dot per request, a backspace per reply. Root only.")  # fmt: skip
+@click.option("-A", "--adaptive", is_flag=True,
+              help="Adaptive: the interval follows the round-trip time.")  # fmt: skip
+@click.option("-a", "--audible", is_flag=True, help="Ring the bell (\\a) on each reply.")
+@click.option(
+    "-O",
+    "--outstanding",
+    is_flag=True,
+    help='Say "no answer yet for icmp_seq=N" before sending the next request.',
+)
+@click.option(
+    "-p",
+    "--pattern",
+    metavar="HEX",
+    help="Fill the payload with this pattern (up to 16 bytes in hex, e.g. ff).",
+)
+@click.option(
+    "-Q",
+    "--tos",
+    metavar="TOS",
+    callback=lambda c, p, v: _tos(v),
+    help="IPv4 type of service / IPv6 traffic class (decimal or 0x hex).",
+)
+@click.option("-M", "pmtudisc", type=click.Choice(["do", "want", "dont", "probe"]),
+              help="Path MTU discovery: do (DF, refuse what exceeds the path MTU), want "
+                   "(DF when it fits; the default), dont (no DF), probe (DF, ignore the "
+                   "learnt MTU).")  # fmt: skip
+@click.option("--df", is_flag=True, help="Set Don't Fragment (as -M do).")
+@click.option("-l", "--preload", type=click.IntRange(1, 65536), default=1, metavar="N",
+              help="Send N requests at once first (more than 3 only as root).")  # fmt: skip
+@click.option("-b", "--broadcast", is_flag=True, help="Allow pinging a broadcast address.")
+@click.option("-e", "--ident", type=click.IntRange(0, 0xFFFF), metavar="ID",
+              help="The ICMP echo identifier (default: random).")  # fmt: skip
+@click.option(
+    "-r",
+    "--dontroute",
+    is_flag=True,
+    help="Bypass the routing table (SO_DONTROUTE): on-link hosts only.",
+)
 @click.option("-4", "family", flag_value=4, help="IPv4 only.")
 @click.option("-6", "family", flag_value=6, help="IPv6 only.")
 @click.option(
@@ -56,26 +116,33 @@ from netlab.errors import ExitStatus
               help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only the first line and the statistics.")
 @click.option("-D", "timestamps", is_flag=True, help="Start each line with the UNIX time.")
-@click.option("-n", "numeric", is_flag=True, help="Addresses only (always so; as iputils' -n).")
-@common_options("count", "verbose", "json", "no_color", count=4)
+@click.option("-n", "numeric", is_flag=True,
+              help="Addresses only: no reverse lookup of who answered.")  # fmt: skip
+@plot_flag_options("the RTT of each icmp_seq (losses marked X)")
+@common_options("count", "verbose", "json", "no_color")
 def ping(
-    common: Common, targets: tuple[str, ...], iface: str | None, interval: float, size: int,
-    ttl: int, reply_timeout: float, deadline: float | None, df: bool, family: int | None,
-    explain: bool, write: str | None, quiet: bool, timestamps: bool, numeric: bool,
+    common: Common, targets: tuple[str, ...], iface: str | None, interval: float | None,
+    size: int, ttl: int, reply_timeout: float, deadline: float | None, flood: bool,
+    adaptive: bool, audible: bool, outstanding: bool, pattern: str | None, tos: int,
+    pmtudisc: str | None, df: bool, preload: int, broadcast: bool, ident: int | None,
+    dontroute: bool, family: int | None, explain: bool, write: str | None, quiet: bool,
+    timestamps: bool, numeric: bool, plot: bool = False, plot_out: str | None = None,
 ) -> ExitStatus:  # fmt: skip
-    """Send COUNT echo requests to each TARGET (several are probed in parallel) and
-    report replies, ICMP errors by name with the router that sent them, and
-    iputils' statistics. The round-trip time is taken from kernel timestamps of
-    the request leaving and the reply arriving.
+    """Send echo requests to each TARGET (several are probed in parallel) until
+    stopped, or COUNT of them, and report replies, ICMP errors in iputils' words
+    with the router that sent them, and iputils' statistics. Takes iputils'
+    options with their meanings. The round-trip time is taken from kernel
+    timestamps of the request leaving and the reply arriving.
 
-    Exit 0 if any reply came back, 1 if none, 2 on bad input, 3 without
-    CAP_NET_RAW, 130 on Ctrl-C (after the statistics).
+    Exit 0 if any reply came back (with -w and -c: COUNT of them), 1 if not, 2 on
+    bad input, 3 without CAP_NET_RAW, 130 on Ctrl-C (after the statistics).
 
     \b
     Examples:
       netlab ping -c 3 198.18.4.2
       netlab ping --explain server
-      netlab ping --df -s 1472 server        # does 1500 bytes fit the path?
+      netlab ping -M do -s 1472 server       # does 1500 bytes fit the path?
+      netlab ping -c 100 -f server           # flood (root): dots for lost replies
       netlab ping --json -c 5 198.18.0.1 198.18.0.2 | jq 'select(.type=="summary")'
     """
     import os
@@ -87,6 +154,11 @@ def ping(
     from netlab.net.runner import import_scapy_ip
     from netlab.render import ping as view
 
+    fill = _pattern(pattern) if pattern is not None else None
+    root = os.geteuid() == 0
+    if interval is None:
+        interval = 0.0 if flood else 1.0
+    _check_user_limits(root, interval, preload)
     resolved = []
     for name in targets:
         addr, fam = resolve_target(name, family)
@@ -99,7 +171,17 @@ def ping(
         raise InputError(
             f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
         )
+    if any(t.family == 4 and _is_broadcast(t.addr) for t, _r in resolved):
+        if not broadcast:
+            from netlab.errors import InputError
+
+            raise InputError("Do you want to ping broadcast? Then -b. If not, check your "
+                             "local firewall rules")  # fmt: skip
+        click.echo("WARNING: pinging broadcast address", err=True)
     unprivileged = _unprivileged_mode(verbose=common.verbose, write=write)
+    # iputils: no reverse lookups for an address typed as such, nor with -n or -f.
+    names = not (numeric or flood or all(_is_address(t.name) for t, _r in resolved))
+    namer = _Namer() if names else str
     with Session(common, stream=True, write=write) as s:
         if explain:
             from netlab.render.explain import explain_route
@@ -107,32 +189,152 @@ def ping(
             for target, route in resolved:
                 s.side.write("\n".join([*explain_route(target.addr, route),
                                         *_resolve_next_hop(route)]) + "\n")  # fmt: skip
-        s.text(*(view.header(target, size) for target, _route in resolved))
+        if fill is not None and not quiet:
+            s.text(view.pattern_line(fill))
+        s.text(*(view.header(target, size, shown=namer(target.addr),
+                             source=route.src if iface else None, iface=iface)
+                 for target, route in resolved))  # fmt: skip
 
         if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
             for target, route in resolved:
-                target.mtu = route.path_mtu or interface_mtu(route.dev)
+                target.link_mtu = interface_mtu(route.dev)
+                target.mtu = route.path_mtu or target.link_mtu
         import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
         core = EchoCore(
-            [t for t, _r in resolved], ident=os.getpid() ^ int(time.time()),
+            [t for t, _r in resolved],
+            ident=ident if ident is not None else os.getpid() ^ int(time.time()),
             count=common.count, interval=interval, size=size, ttl=ttl, df=df,
-            timeout=reply_timeout, deadline=deadline,
+            timeout=reply_timeout, deadline=deadline, pmtudisc=pmtudisc, tos=tos,
+            pattern=fill, preload=preload, flood=flood, adaptive=adaptive,
+            outstanding=outstanding, broadcast=broadcast,
+            min_interval=0.0 if root else USER_MIN_INTERVAL,
         )  # fmt: skip
         core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
-        shown = view.PingPresenter(s, json=common.json, quiet=quiet, timestamps=timestamps)
+        shown = view.PingPresenter(s, json=common.json, quiet=quiet, timestamps=timestamps,
+                                   audible=audible, flood=flood, broadcast=broadcast,
+                                   namer=namer, several=len(resolved) > 1)  # fmt: skip
+        if plot or plot_out:
+            from netlab.render.charts import PingRecorder
+
+            shown = PingRecorder(shown)
 
         if unprivileged:
             from netlab.net.pingsock import DatagramRunner
 
-            runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df)
+            runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df, tos=tos,
+                                    pmtudisc=core.pmtudisc, dontroute=dontroute,
+                                    broadcast=broadcast, ident=ident)  # fmt: skip
             core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
             s.interrupted = runner.run(core, shown)  # it has shown the partial summaries
         else:
-            # Without --df, fragments we cut to the path MTU must not be refused because the
-            # kernel learnt a smaller one meanwhile (from the first fragment's "packet too
-            # big"): the router's answer is the one to show, as iputils does.
-            s.run_packets(core, devs[0], shown, pmtu_probe=not df)
-    return s.status(shown.replies > 0)
+            from netlab.net.pingsock import RawPingRunner
+
+            # Without -M do, fragments we cut to the path MTU must not be refused because
+            # the kernel learnt a smaller one meanwhile (from the first fragment's "packet
+            # too big"): the router's answer is the one to show, as iputils does.
+            runner = RawPingRunner(devs[0], tap=s.tap, pmtu_probe=core.pmtudisc != "do",
+                                   dontroute=dontroute, broadcast=broadcast)  # fmt: skip
+            s.interrupted = runner.run(core, shown) or s.interrupted
+    # iputils: success is a reply; with -w and -c, COUNT replies.
+    enough = not (deadline and common.count) or shown.replies >= common.count
+    if plot or plot_out:  # after the statistics, as mtr draws after its rounds
+        draw(shown.series(), plot=plot, plot_out=plot_out, color=common.color, json=common.json)
+    return s.status(shown.replies > 0 and enough)
+
+
+USER_MIN_INTERVAL = 0.002  # iputils' MINUSERINTERVAL (2 ms) for users other than root
+
+
+def _check_user_limits(root: bool, interval: float, preload: int) -> None:
+    """iputils' limits for users other than root: no flood, a preload of at most 3."""
+    from netlab.errors import InputError
+
+    if not root and interval < USER_MIN_INTERVAL:
+        raise InputError("cannot flood; minimal interval allowed for user is 2ms")
+    if not root and preload > 3:
+        raise InputError(f"cannot set preload to value greater than 3: {preload}")
+
+
+def _tos(value: str | None) -> int:
+    """-Q: decimal or 0x hex, 0-255 (iputils' parsetos and its messages)."""
+    if value is None:
+        return 0
+    try:
+        tos = int(value[2:], 16) if value[:2].lower() == "0x" else int(value, 10)
+    except ValueError:
+        raise click.BadParameter(f"bad TOS value: {value}") from None
+    if not 0 <= tos <= 255:
+        raise click.BadParameter(f"the decimal value of TOS bits must be in range 0-255: {tos}")
+    return tos
+
+
+def _pattern(text: str) -> bytes:
+    """-p: up to 16 bytes of hex, two digits each (iputils' fill())."""
+    bad = next((i for i, c in enumerate(text) if c not in "0123456789abcdefABCDEF"), None)
+    if bad is not None:
+        from netlab.errors import InputError
+
+        raise InputError(f"patterns must be specified as hex digits: {text[bad:]}")
+    return bytes(int(text[i : i + 2], 16) for i in range(0, min(len(text), 32), 2))
+
+
+def _is_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name.partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _is_broadcast(addr: str) -> bool:
+    """The kernel's own answer, as iputils asks it: connecting a UDP socket to a
+    broadcast address is refused (EACCES) without SO_BROADCAST."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((addr, 1025))
+        except OSError as err:
+            return err.errno == errno.EACCES
+    return False
+
+
+class _Namer:
+    """iputils' pr_addr: "name (addr)" when the address has a reverse name, else the
+    address; each looked up once, waited for at most a second (a thread, so a resolver
+    that hangs holds up one line, not the run)."""
+
+    WAIT = 1.0
+
+    def __init__(self) -> None:
+        self.shown: dict[str, str] = {}
+
+    def __call__(self, addr: str) -> str:
+        if addr not in self.shown:
+            self.shown[addr] = addr
+            name = self._lookup(addr)
+            if name:
+                self.shown[addr] = f"{name} ({addr})"
+        return self.shown[addr]
+
+    def _lookup(self, addr: str) -> str | None:
+        import contextlib
+        import socket
+        import threading
+
+        found: list[str] = []
+
+        def run() -> None:
+            with contextlib.suppress(OSError, UnicodeError):
+                found.append(socket.gethostbyaddr(addr)[0])
+
+        thread = threading.Thread(target=run, name=f"rdns-{addr}", daemon=True)
+        thread.start()
+        thread.join(self.WAIT)
+        return found[0] if found else None
 
 
 def _unprivileged_mode(verbose: int, write: str | None) -> bool:
@@ -147,10 +349,10 @@ def _unprivileged_mode(verbose: int, write: str | None) -> bool:
         require_raw_socket("ping")  # raises the exit-3 error naming CAP_NET_RAW and the fix
     if verbose or write:
         from netlab.errors import PrivilegeError
+        from netlab.net.privilege import grant_hint
 
         raise PrivilegeError(
-            "-v and --write need a packet capture, which needs CAP_NET_RAW; run as root or "
-            "grant it (sudo setcap cap_net_raw,cap_net_admin+ep <python>)"
+            "-v and --write need a packet capture, which needs CAP_NET_RAW; " + grant_hint()
         )
     click.echo(
         "netlab: note: no CAP_NET_RAW: using the kernel's unprivileged ICMP socket "

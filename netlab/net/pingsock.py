@@ -8,9 +8,12 @@ message, the TTL as a control message, and ICMP errors on the error queue
 stands for and feeds the same sans-I/O `EchoCore` that the raw runner drives,
 so replies, errors and statistics are computed by exactly the same code.
 
-What is lost without raw sockets: the identifier is the kernel's, `-v` and
-`--write` have no capture to show, and the send time comes from our clock right
-after `sendto()` (the receive time is still the kernel's SO_TIMESTAMPNS).
+What is lost without raw sockets: the identifier is the kernel's (or -e's, bound
+as the socket's port), `-v` and `--write` have no capture to show, and the send
+time comes from our clock right after `sendto()` (the receive time is still the
+kernel's SO_TIMESTAMPNS). The IP header options of iputils (-Q, -M, -r, -b)
+become socket options here; with raw sockets `RawPingRunner` sets the two that
+are not header fields (SO_DONTROUTE, SO_BROADCAST).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from netlab.core.base import Send
 from netlab.net.loop import LoopRunner, drain
+from netlab.net.runner import Runner
 from netlab.wire.link import LinkFrame
 
 SO_TIMESTAMPNS = 35
@@ -36,6 +40,10 @@ IPV6_HOPLIMIT = 52
 MSG_ERRQUEUE = 0x2000
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2
+IPV6_MTU_DISCOVER = 23
+IPV6_TCLASS = 67
+# -M's words as IP(V6)_PMTUDISC_* values (the same numbers for both families).
+PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}
 SO_EE_ORIGIN_ICMP = 2
 SO_EE_ORIGIN_ICMP6 = 3
 LINKTYPE_RAW = 101
@@ -53,32 +61,68 @@ def unprivileged_ping_allowed() -> bool:
     return any(low <= gid <= high for gid in {os.getgid(), *os.getgroups()})
 
 
+class RawPingRunner(Runner):
+    """The packet runner, with the two socket options of iputils that are not fields of
+    the header netlab writes: -r (SO_DONTROUTE: on-link only) and -b (SO_BROADCAST)."""
+
+    def __init__(self, iface: str, *, dontroute: bool = False, broadcast: bool = False,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(iface, **options)
+        self.dontroute, self.broadcast = dontroute, broadcast
+
+    def _l3_socket(self, family: int) -> socket.socket:
+        fresh = family not in self._l3
+        sock = super()._l3_socket(family)
+        if fresh:
+            if self.dontroute:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
+            if self.broadcast:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        return sock
+
+
 class DatagramRunner(LoopRunner):
     """Runs an EchoCore over ICMP datagram sockets (one per address family)."""
 
-    def __init__(self, families: set[int], ttl: int = 64, df: bool = False) -> None:
+    def __init__(self, families: set[int], ttl: int = 64, df: bool = False, *,
+                 tos: int = 0, pmtudisc: str | None = None, dontroute: bool = False,
+                 broadcast: bool = False, ident: int | None = None) -> None:  # fmt: skip
         self.socks: dict[int, socket.socket] = {}
+        options = {"tos": tos, "pmtudisc": "do" if df else pmtudisc, "dontroute": dontroute,
+                   "broadcast": broadcast, "ident": ident}  # fmt: skip
         for family in sorted(families):
-            self.socks[family] = self._open(family, ttl, df)
+            self.socks[family] = self._open(family, ttl, **options)
         self.interrupted = False
 
     @staticmethod
-    def _open(family: int, ttl: int, df: bool) -> socket.socket:
-        """The kernel writes the IP header of a ping socket: TTL and DF are options."""
+    def _open(family: int, ttl: int, *, tos: int, pmtudisc: str | None, dontroute: bool,
+              broadcast: bool, ident: int | None) -> socket.socket:  # fmt: skip
+        """The kernel writes the IP header of a ping socket: TTL, TOS and DF are options;
+        the echo identifier is the port the socket is bound to (-e)."""
         if family == 4:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
-            if df:
-                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            if tos:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+            if pmtudisc:
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC[pmtudisc])
         else:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6)
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+            if tos:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, tos)
+            if pmtudisc:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC[pmtudisc])
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        sock.bind(("0.0.0.0", 0) if family == 4 else ("::", 0))
+        if dontroute:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
+        if broadcast:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind(("0.0.0.0", ident or 0) if family == 4 else ("::", ident or 0))
         return sock
 
     def ident(self) -> int:
