@@ -53,4 +53,25 @@ assert echo == b"hello netlab", echo
 if run client -- netlab tcp-handshake server 9 >/dev/null; then
     echo "port 9 should be closed" >&2; exit 1
 fi
-echo "tcp: ok"
+# The course's pictures, drawn from captures of the exchanges: the handshake and close
+# as a ladder (12 bytes echoed), 30 kB echoed as a Stevens sequence graph. Written to
+# the lab's run folder while the lab is up, then kept in $LAB_OUT (lab down removes
+# the run folder). The .svg files need matplotlib (netlab-toolkit[plot]).
+run_dir="${NETLAB_RUN_DIR:-/run/netlab}/$lab"
+out="${LAB_OUT:-${TMPDIR:-/tmp}/netlab-$lab}"
+run client -- netlab tcp-handshake -w "$run_dir/handshake.pcapng" --send "hello netlab" server 7 >/dev/null
+head -c 30000 /dev/zero | tr '\0' 'x' > "$run_dir/data.txt"
+run client -- netlab tcp-handshake -w "$run_dir/transfer.pcapng" --send-file "$run_dir/data.txt" server 7 >/dev/null
+picture() {  # picture NAME KIND CAPTURE: NAME.txt as the terminal shows it, NAME.svg
+    COLUMNS=80 LINES=24 netlab dissect --plot "$2" "$run_dir/$3" > "$run_dir/$1.txt"
+    netlab dissect --plot "$2" --plot-out "$run_dir/$1.svg" "$run_dir/$3" >/dev/null 2>&1 ||
+        echo "tcp: note: no $1.svg (matplotlib missing?)" >&2
+}
+picture handshake-ladder flow,0 handshake.pcapng
+picture sequence tcp-seq,0 transfer.pcapng
+grep -q "SYN, ACK Seq=0 Ack=1" "$run_dir/handshake-ladder.txt"
+[[ "$(grep -c "FIN" "$run_dir/handshake-ladder.txt")" -eq 2 ]]
+grep -q "data segments (0 retransmitted)" "$run_dir/sequence.txt"
+mkdir -p "$out"
+cp "$run_dir"/handshake-ladder.* "$run_dir"/sequence.* "$out"/
+echo "tcp: ok (pictures in $out)"

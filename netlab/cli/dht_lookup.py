@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from netlab.cli.options import SECONDS, Common, common_options
+from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus, InputError
 
 
@@ -59,6 +60,7 @@ from netlab.errors import ExitStatus, InputError
     metavar="SECONDS",
     help="How long to wait for each node.",
 )
+@plot_flag_options("the best XOR distance to the target after each round")
 @common_options("timeout", "verbose", "write", "json", "no_color", timeout=30.0)
 def dht_lookup(
     common: Common,
@@ -72,6 +74,8 @@ def dht_lookup(
     alpha: int,
     k: int,
     query_timeout: float,
+    plot: bool = False,
+    plot_out: str | None = None,
 ) -> ExitStatus:
     """Find the nodes closest to TARGET (an info-hash in hex, or a magnet link) by asking
     the closest nodes known for closer ones, ALPHA at a time, until the K closest seen
@@ -121,7 +125,7 @@ def dht_lookup(
         announce_port=announce_port,
         deadline=common.timeout or 30.0,
     )
-    return _run(common, wanted, nodes, options, table)
+    return _run(common, wanted, nodes, options, table, (plot, plot_out))
 
 
 def parse_target(text: str) -> bytes:
@@ -157,7 +161,8 @@ def _bootstrap(text: str) -> tuple[str, int]:
     return address, int(port)
 
 
-def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool) -> ExitStatus:
+def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool,
+         plot: tuple[bool, str | None] = (False, None)) -> ExitStatus:  # fmt: skip
     from netlab.cli.run import Session, watch_host
     from netlab.core.kademlia import DhtLookup
     from netlab.render import dht as view
@@ -165,10 +170,16 @@ def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool) 
     core = DhtLookup(target, nodes, options)
     with Session(common) as s:
         s.run_sockets(core, lambda _e: None, watch=watch_host(common, nodes[0][0], "udp"))
-        s.set_result(view.document(core, table))
+        doc = view.document(core, table)
+        s.set_result(doc)
         s.text(*view.lines(core, table))
         r = core.result
         if r.error and not s.interrupted:
             s.note(r.error, "error")
+    if (plot[0] or plot[1]) and doc["round_best"]:
+        from netlab.render.charts import dht_series
+
+        draw(dht_series(doc), plot=plot[0], plot_out=plot[1], color=common.color,
+             json=common.json)  # fmt: skip
     ok = bool(r.peers) if options.mode == "get_peers" else bool(r.hops)
     return s.status(ok and not (r.error and r.error != "interrupted"))

@@ -11,6 +11,7 @@ import click
 
 from netlab.cli import complete
 from netlab.cli.options import SECONDS, Common, common_options
+from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus, InputError, NetlabError
 
 MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memory
@@ -145,6 +146,9 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     metavar="NAME",
     help="User-Agent header.",
 )
+@plot_flag_options(
+    "a waterfall of each request's phases (DNS, connect, TLS, sent, server, transfer)"
+)
 @common_options("verbose", "write", "json", "no_color")
 def http(
     common: Common,
@@ -173,6 +177,8 @@ def http(
     offline: bool,
     what: str | None,
     user_agent: str,
+    plot: bool = False,
+    plot_out: str | None = None,
 ) -> ExitStatus:
     """Fetch each URL and show the request, the response (status with its class and
     meaning, headers, body) and every phase in curl's terms: DNS, TCP connect, TLS,
@@ -239,8 +245,9 @@ def http(
         return _offline(common, requests, options)
     addresses = _pinned(resolves)
     return _fetch(
-        common, requests, options, addresses, show, frames or common.verbose > 0, outputs, fail
-    )
+        common, requests, options, addresses, show, frames or common.verbose > 0, outputs, fail,
+        plot=(plot, plot_out),
+    )  # fmt: skip
 
 
 # --- input --------------------------------------------------------------------------------------
@@ -341,6 +348,7 @@ def _fetch(
     frames: bool,
     outputs: tuple[str, ...],
     fail: bool,
+    plot: tuple[bool, str | None] = (False, None),
 ) -> ExitStatus:
     from netlab.cli.run import Session
     from netlab.core.http import BodyChunk, HttpClient
@@ -392,8 +400,19 @@ def _fetch(
             bad = next(ex for ex in finals if (ex.status or 0) >= 400)
             s.note(f"the server answered {bad.status} for {bad.request.url}", "error")
             if not s.interrupted:
-                return ExitStatus.HTTP_ERROR
-    return s.status(ok)
+                return _plotted(plot, clients, dns_ns, common, ExitStatus.HTTP_ERROR)
+    return _plotted(plot, clients, dns_ns, common, s.status(ok))
+
+
+def _plotted(plot: tuple[bool, str | None], clients: list, dns_ns: dict, common: Common,
+             status: ExitStatus) -> ExitStatus:  # fmt: skip
+    """--plot: the waterfall after everything else (the JSON document is written)."""
+    if (plot[0] or plot[1]) and any(c.fetches for c in clients):
+        from netlab.render.charts import http_series
+
+        draw(http_series(clients, dns_ns), plot=plot[0], plot_out=plot[1], color=common.color,
+             json=common.json)  # fmt: skip
+    return status
 
 
 def _continue(core: Any, pinned: dict, addresses: dict, dns_ns: dict, options: Any):

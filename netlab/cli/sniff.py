@@ -6,6 +6,7 @@ import click
 
 from netlab.cli import complete
 from netlab.cli.options import Common, common_options, interface_name
+from netlab.cli.plotopts import plot_kind_options
 from netlab.errors import ExitStatus
 
 SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); views as in dissect."
@@ -63,11 +64,13 @@ SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); view
               help="Decrypt TLS with the secrets in FILE, an NSS key log (SSLKEYLOGFILE), "
                    "read again as it grows: start the browser or curl with "
                    "SSLKEYLOGFILE=FILE and its HTTPS shows decrypted.")  # fmt: skip
+@plot_kind_options
 @common_options("timeout", "count", "verbose", "json", "no_color")
 def sniff(
     common: Common, words: tuple[str, ...], iface: str | None, expression: str | None,
     snaplen: int, no_promisc: bool, tree: bool, hexdump: bool, ascii_view: bool,
     hex_ascii_view: bool, write: str | None, keylog: str | None,
+    plot: str | None = None, plot_out: str | None = None,
 ) -> ExitStatus:  # fmt: skip
     """Capture packets on IFACE (default: the default route's interface) and show
     them as `netlab dissect` does, until -c N packets, --timeout SECONDS, or Ctrl-C.
@@ -88,6 +91,7 @@ def sniff(
       netlab sniff -i eth0 -A tcp port 80                     # HTTP as text
       netlab sniff -i eth0 -w http.pcapng --json tcp port 80 | jq .summary
       netlab sniff -i lo --keylog /tmp/keys tcp port 443   # SSLKEYLOGFILE=/tmp/keys curl …
+      netlab sniff -i lo -c 200 --plot tcp-seq,0 tcp port 8080   # a picture at the end
     """
     from netlab.capture.live import LiveCapture, SignalStop, default_interface
     from netlab.errors import InputError
@@ -115,7 +119,8 @@ def sniff(
             writer = PcapngSink(write, snaplen=capture.snaplen)
             writer.add_interface(capture.linktype, capture.iface)
         try:
-            _run(capture, common, tree, hexdump, writer, stop, keylog, payload)
+            _run(capture, common, tree, hexdump, writer, stop, keylog, payload,
+                 plot=(plot, plot_out))  # fmt: skip
         finally:
             if writer is not None:
                 writer.close()
@@ -127,7 +132,7 @@ def sniff(
 
 
 def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylog=None,
-         payload: str | None = None) -> None:  # fmt: skip
+         payload: str | None = None, plot: tuple = (None, None)) -> None:  # fmt: skip
     import sys
 
     from netlab.dissect import Dissector
@@ -135,9 +140,16 @@ def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylo
     from netlab.render.packets import PacketView
     from netlab.render.sniff import payload_view
 
-    view = PacketView(
-        sys.stdout, tree=tree, hexdump=hexdump, json=common.json, count=common.count, live=True
-    )
+    taps = []
+    if plot[0] or plot[1]:  # --plot: drawn once the capture ends (after the packets)
+        from netlab.dissect.graphs import parse_plot_spec
+        from netlab.render.charts import PlotTap
+
+        graph = parse_plot_spec(plot[0] or "io", origin=lambda: view.first_ns)
+        taps.append(PlotTap(graph, json=common.json, plot_out=plot[1], color=common.color,
+                            terminal=plot[0] is not None))  # fmt: skip
+    view = PacketView(sys.stdout, tree=tree, hexdump=hexdump, json=common.json,
+                      count=common.count, live=True, taps=taps)  # fmt: skip
     dissector = Dissector(keylog=keylog)
     _announce(capture)  # only now: a script waiting for this line may signal us at once
     for no, frame in enumerate(capture.frames(common.timeout, stop), 1):

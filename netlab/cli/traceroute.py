@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from netlab.cli.options import SECONDS_OR_ZERO, Common, common_options
+from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus
 
 
@@ -75,6 +76,7 @@ def _parse_wait(ctx: click.Context, param: click.Parameter, value: str | None):
 )
 @click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
               help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
+@plot_flag_options("each hop's RTTs, min to max with the average marked (--report -c N: N per hop)")
 @common_options("iface", "verbose", "json", "no_color")
 def traceroute(
     common: Common, target: str, packetlen: int | None, use_udp: bool, use_icmp: bool,
@@ -82,6 +84,7 @@ def traceroute(
     queries: int, max_ttl: int, first_ttl: int, wait, simultaneous: int, numeric: bool,
     resolve: bool, df: bool, path_mtu: bool, family: int | None, report: bool,
     count: int | None, interval: float | None, write: str | None,
+    plot: bool = False, plot_out: str | None = None,
 ) -> ExitStatus:  # fmt: skip
     """Show the routers on the way to TARGET: for each hop (TTL) the router that
     answered and up to -q round-trip times, '*' for silence, and Linux
@@ -102,7 +105,7 @@ def traceroute(
       netlab traceroute -T -p 443 --resolve example.org
       netlab traceroute --mtu server              # path MTU per hop
       netlab traceroute --report -c 20 server     # mtr-style loss and jitter
-      netlab traceroute --json -I server | jq '.hops[].probes[0].from'
+      netlab traceroute --json -I server | jq '.hops[].probes[0].addr'
     """
     import os
     import random
@@ -168,7 +171,7 @@ def traceroute(
         link_mtu=link_mtu, interval=interval or 0.0,
     )  # fmt: skip
     core.known_path_mtu = lambda: route_to(addr).path_mtu
-    doc = {"target": target, "address": addr, "method": method, "hops": [], "reached": False}
+    doc = {"target": target, "addr": addr, "method": method, "hops": [], "reached": False}
     if path_mtu:
         doc["pmtu"] = None
     with Session(common, write=write, data=doc) as s:
@@ -178,10 +181,16 @@ def traceroute(
             s.text(view.header(target, addr, max_ttl, core.size))
         shown = view.TracePresenter(s, doc, json=common.json, report=report, path_mtu=path_mtu,
                                     names=ReverseNames() if resolve else None)  # fmt: skip
+        if plot or plot_out:
+            from netlab.render.charts import TraceRecorder
+
+            shown = TraceRecorder(shown, target)
         if runner is not None:
             s.interrupted = runner.run(core, shown)
         else:
             s.run_packets(core, route.dev, shown, pmtu_probe=df or path_mtu)
+    if plot or plot_out:
+        draw(shown.series(), plot=plot, plot_out=plot_out, color=common.color, json=common.json)
     return s.status(shown.reached)
 
 
