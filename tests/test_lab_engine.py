@@ -170,21 +170,14 @@ def test_lossy_link_loses_packets(lab):
 def test_lossy_link_delays_packets(lab):
     lossy = lab("lossy", tools=("ping",))
     impairments = lossy.status()["impairments"]
-    applied = {imp["applied"] for imp in impairments}
-    if applied != {"netem"}:
-        # No sch_netem in this kernel (CONFIG_NET_SCH_NETEM unset): the lab must say so
-        # rather than pretend. Prove the kernel really refuses netem, and that every
-        # delay the topology asked for is reported as not applied.
-        probe = lossy.exec("client", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
-                           "delay", "1ms", check=False)  # fmt: skip
-        assert probe.returncode != 0, "netem works here: the lab should have used it"
-        for imp in impairments:
-            if imp["delay_ms"]:
-                assert "delay_ms" in imp["not_applied"], imp
-        return
+    # netem where the kernel has it, else the lab's link emulator: either way every
+    # impairment the topology names is applied (tests/test_linkemu.py measures each).
+    assert {imp["applied"] for imp in impairments} <= {"netem", "emulator"}, impairments
+    assert all(not imp["not_applied"] for imp in impairments), impairments
+    warm_neighbours(lossy)
     ping = lossy.exec("client", "ping", "-4", "-c", "20", "-i", "0.05", "-q", "server")
     avg = float(re.search(r"= [\d.]+/([\d.]+)/", ping.stdout).group(1))
-    assert avg >= 70.0  # 40 ms each way, ±10 ms jitter one way
+    assert avg >= 33.0, ping.stdout  # 20 ± 2 ms each way; 5 % of requests skip the delay
 
 
 # ---------------------------------------------------------------------------

@@ -336,7 +336,7 @@ def test_netem_arguments():
         "eth0",
         "nl-lossy_sw",
     )
-    assert plan.netem_args(first.imp) == ["delay", "40ms", "10ms", "loss", "20%", "reorder", "25%"]
+    assert plan.netem_args(first.imp) == ["delay", "20ms", "2ms", "loss", "20%", "reorder", "5%"]
     assert "numgen random mod 10000 < 2000 drop" in plan.nft_loss_ruleset("eth0", 20)
 
 

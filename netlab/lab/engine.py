@@ -393,15 +393,16 @@ def _start_emulators(the_plan: plan.Plan, book: Ledger, guard: _SignalGuard) -> 
     started = []
     for index, emu in enumerate(the_plan.emulations):
         base = book.run_dir / f"linkemu-{index}"
+        splices = [
+            {"a": s.wire_a, "b": s.wire_b,
+             "ab": s.ab.to_dict() if s.ab else None,
+             "ba": s.ba.to_dict() if s.ba else None}
+            for s in emu.splices
+        ]  # fmt: skip
         config = {
             "link": emu.link,
             "lab": book.lab,
-            "splices": [
-                {"a": s.wire_a, "b": s.wire_b,
-                 "ab": s.ab.to_dict() if s.ab else None,
-                 "ba": s.ba.to_dict() if s.ba else None}
-                for s in emu.splices
-            ],  # fmt: skip
+            "splices": splices,
             "ready": f"{base}.ready",
             "stats": f"{base}.stats.json",
             "watch": [str(book.path)],

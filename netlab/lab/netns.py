@@ -165,21 +165,38 @@ def list_netns(prefix: str = "") -> list[str]:
 _netem_ok: bool | None = None
 
 
-def netem_available(probe_netns: str) -> bool:
-    """Whether the kernel has sch_netem (some CI kernels are built without it)."""
+def netem_available() -> bool:
+    """Whether the kernel has sch_netem (some CI kernels are built without it).
+
+    Asked in a throwaway namespace (`unshare -n`): the qdisc goes with it."""
     global _netem_ok
     if _netem_ok is None:
-        proc = subprocess.run(
-            ["tc", "-n", probe_netns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        _netem_ok = proc.returncode == 0
-        if _netem_ok:
-            subprocess.run(
-                ["tc", "-n", probe_netns, "qdisc", "del", "dev", "lo", "root"],
-                capture_output=True,
-                check=False,
-            )
+        probe = ["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem"]
+        probe += ["delay", "0ms"]
+        try:
+            proc = subprocess.run(probe, capture_output=True, text=True, check=False, timeout=10)
+            _netem_ok = proc.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _netem_ok = False
     return _netem_ok
+
+
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+
+
+def set_tx_checksum(name: str, dev: str, on: bool) -> None:
+    """`ethtool -K DEV tx on|off` inside namespace `name`, by the ioctl (no ethtool needed).
+
+    Off, the kernel computes checksums before the frame leaves DEV and drops TSO with
+    it, so a frame read from the other end (AF_PACKET) is complete and at most one MTU."""
+    import fcntl
+    import struct
+
+    def apply() -> None:
+        value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, int(on)), 8)
+        ifreq = struct.pack("16sP", dev.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
+
+    in_netns(name, apply)

@@ -8,7 +8,11 @@ Names:
   … netns B``), so no lab interface ever exists in the root namespace and their
   names cannot clash with the machine's; each carries its link name as ifalias;
 - in the switch namespace a LAN is bridge ``br<i>`` with ports ``l<i>p<j>``
-  (at most 15 characters, IFNAMSIZ).
+  (at most 15 characters, IFNAMSIZ);
+- where impairments are emulated (no sch_netem), an impaired link is cut in two
+  in the lab's hidden wire namespace ``nl-<lab>_wire``: splice ``k`` has the
+  ends ``w<k>a`` (towards the impaired node) and ``w<k>b`` (towards its peer, or
+  the LAN's switch port), and a link emulator process forwards between them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ def switch_netns(lab: str) -> str:
     return f"{PREFIX}{lab}_sw"
 
 
+def wire_netns(lab: str) -> str:
+    return f"{PREFIX}{lab}_wire"
+
+
 @dataclass
 class Plan:
     lab: str
@@ -37,6 +45,38 @@ class Plan:
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
     links: list[dict[str, str]] = field(default_factory=list)  # ledger records of veth pairs
     impairments: list[Impairing] = field(default_factory=list)
+    emulations: list[Emulation] = field(default_factory=list)
+    # Interfaces whose frames enter the wire namespace: their TX checksum offload is
+    # turned off, so frames leave them with real checksums (and TSO with it, so no
+    # 64 KB super-frames) — an AF_PACKET copy of a CHECKSUM_PARTIAL frame, sent on,
+    # would reach the receiver with a wrong checksum.
+    csum_off: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Splice:
+    """One cut of a link: node end `a_ns:a_dev` ↔ wire `wire_a` | `wire_b` ↔ `b_ns:b_dev`.
+
+    `ab` impairs frames from a towards b, `ba` the other way (None: passed as they are).
+    """
+
+    wire_a: str
+    wire_b: str
+    a_ns: str
+    a_dev: str
+    b_ns: str
+    b_dev: str
+    ab: Impairment | None
+    ba: Impairment | None
+
+
+@dataclass
+class Emulation:
+    """The splices of one link, served by one link emulator process."""
+
+    link: str
+    netns: str
+    splices: list[Splice] = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +99,8 @@ class Impairing:
     imp: Impairment
 
 
-def build_plan(topo: Topology, lab: str) -> Plan:
+def build_plan(topo: Topology, lab: str, emulate: bool = False) -> Plan:
+    """The plan; `emulate`: impaired links go through the link emulator, not netem."""
     plan = Plan(lab=lab)
     for node in topo.nodes.values():
         ns = netns_name(lab, node.name)
@@ -88,7 +129,39 @@ def build_plan(topo: Topology, lab: str) -> Plan:
             "net.ipv6.conf.default.disable_ipv6": "1",
         }
         plan.ns_batches[sw] = ["link set lo up"]
+    wire = wire_netns(lab)
+    if emulate and any(link.impair for link in topo.links):
+        plan.namespaces.append(wire)
+        # Like the switch: frames only pass through, the namespace says nothing itself.
+        plan.sysctls[wire] = {
+            "net.ipv6.conf.all.disable_ipv6": "1",
+            "net.ipv6.conf.default.disable_ipv6": "1",
+        }
+        plan.ns_batches[wire] = ["link set lo up"]
     plan.root_batch = [f"netns add {ns}" for ns in plan.namespaces]
+    emulations: dict[str, Emulation] = {}
+
+    def splice(
+        link: Link,
+        a: tuple[str, str],
+        b: tuple[str, str],
+        ab: Impairment | None,
+        ba: Impairment | None,
+    ) -> None:
+        emu = emulations.setdefault(link.name, Emulation(link.name, wire))
+        k = sum(len(e.splices) for e in emulations.values())
+        s = Splice(f"w{k}a", f"w{k}b", a[0], a[1], b[0], b[1], ab, ba)
+        emu.splices.append(s)
+        _veth(plan, a[0], a[1], wire, s.wire_a, link.name)
+        _veth(plan, b[0], b[1], wire, s.wire_b, link.name)
+        for dev in (s.wire_a, s.wire_b):
+            if link.mtu:
+                plan.ns_batches[wire].append(f"link set {dev} mtu {link.mtu}")
+            plan.ns_batches[wire].append(f"link set {dev} up")
+        plan.csum_off += [a, b]
+
+    def impair_of(link: Link, node: str) -> Impairment | None:
+        return next((imp for imp in link.impair if imp.src == node), None) if emulate else None
 
     ifnames = {
         node: dict((link.name, ifname) for ifname, link in topo.interfaces(node))
@@ -105,7 +178,13 @@ def build_plan(topo: Topology, lab: str) -> Plan:
             port = f"l{lan_index}p{port_index}"
             ports[(link.name, node)] = port
             dev = ifnames[node][link.name]
-            _veth(plan, netns_name(lab, node), dev, sw, port, link.name)
+            imp = impair_of(link, node)
+            if imp is not None:
+                # The emulator between the node and its switch port impairs what the
+                # node sends onto the LAN, as netem on the node's interface would.
+                splice(link, (netns_name(lab, node), dev), (sw, port), imp, None)
+            else:
+                _veth(plan, netns_name(lab, node), dev, sw, port, link.name)
             plan.ns_batches[sw] += [f"link set {port} master {bridge}", f"link set {port} up"]
             if link.mtu:
                 plan.ns_batches[sw].append(f"link set {port} mtu {link.mtu}")
@@ -115,6 +194,11 @@ def build_plan(topo: Topology, lab: str) -> Plan:
     for link in topo.links:
         if not link.is_lan:
             a, b = link.nodes
+            ab, ba = impair_of(link, a), impair_of(link, b)
+            if ab is not None or ba is not None:
+                end_a = (netns_name(lab, a), ifnames[a][link.name])
+                splice(link, end_a, (netns_name(lab, b), ifnames[b][link.name]), ab, ba)
+                continue
             _veth(
                 plan,
                 netns_name(lab, a),
@@ -143,7 +227,7 @@ def build_plan(topo: Topology, lab: str) -> Plan:
         for route in node.routes:
             lines.append(f"route add {route.to} via {route.via}")
         for link in topo.links_of(node.name):
-            for imp in link.impair:
+            for imp in link.impair if not emulate else ():
                 if imp.src != node.name:
                     continue
                 if link.is_lan:
@@ -154,6 +238,7 @@ def build_plan(topo: Topology, lab: str) -> Plan:
                 plan.impairments.append(
                     Impairing(ns, ifnames[node.name][link.name], peer_ns, peer_dev, imp)
                 )
+    plan.emulations = list(emulations.values())
     return plan
 
 
@@ -171,14 +256,24 @@ def netem_args(imp: Impairment) -> list[str]:
         args += ["delay", f"{imp.delay_ms:g}ms"]
         if imp.jitter_ms:
             args.append(f"{imp.jitter_ms:g}ms")
+        if imp.jitter_ms and imp.distribution != "uniform":
+            args += ["distribution", imp.distribution]
+    if imp.limit != 1000:
+        args = ["limit", str(imp.limit), *args]
     if imp.loss_pct:
         args += ["loss", f"{imp.loss_pct:g}%"]
+        if imp.loss_corr_pct:
+            args.append(f"{imp.loss_corr_pct:g}%")
+    if imp.corrupt_pct:
+        args += ["corrupt", f"{imp.corrupt_pct:g}%"]
     if imp.duplicate_pct:
         args += ["duplicate", f"{imp.duplicate_pct:g}%"]
     if imp.reorder_pct:
         args += ["reorder", f"{imp.reorder_pct:g}%"]
     if imp.rate_kbit:
         args += ["rate", f"{imp.rate_kbit}kbit"]
+    if imp.seed is not None:
+        args += ["seed", str(imp.seed)]
     return args or ["delay", "0ms"]
 
 

@@ -67,6 +67,13 @@ class Impairment:
     duplicate_pct: float = 0.0
     reorder_pct: float = 0.0
     rate_kbit: int | None = None
+    # netem's `loss P% CORR%`, `corrupt P%` and `limit N`; `seed` makes the link
+    # emulator's random choices (loss, duplicate, reorder, corrupt, jitter) repeatable.
+    loss_corr_pct: float = 0.0
+    corrupt_pct: float = 0.0
+    limit: int = 1000
+    seed: int | None = None
+    distribution: str = "uniform"  # of the jitter, as netem: "uniform" (its default) or "normal"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +84,11 @@ class Impairment:
             "duplicate_pct": self.duplicate_pct,
             "reorder_pct": self.reorder_pct,
             "rate_kbit": self.rate_kbit,
+            "loss_corr_pct": self.loss_corr_pct,
+            "corrupt_pct": self.corrupt_pct,
+            "limit": self.limit,
+            "seed": self.seed,
+            "distribution": self.distribution,
         }
 
 
@@ -314,7 +326,7 @@ TOP_KEYS = {"name", "description", "nodes", "links", "zones", "allow_addresses"}
 NODE_KEYS = {"kind", "gateway", "gateway6", "routes", "services"}
 LINK_KEYS = {"name", "nodes", "kind", "subnet", "subnet6", "addresses", "mtu", "impair"}
 IMPAIR_KEYS = {"from", "delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "reorder_pct"}
-IMPAIR_KEYS |= {"rate_kbit"}
+IMPAIR_KEYS |= {"rate_kbit", "loss_corr_pct", "corrupt_pct", "limit", "seed", "distribution"}
 
 
 def _unknown_keys(table: dict[str, Any], allowed: set[str], path: Path_, what: str) -> None:
@@ -544,6 +556,8 @@ def _build_impairment(link: Link, table: Any, path: Path_) -> Impairment:
         "loss_pct": 100,
         "duplicate_pct": 100,
         "reorder_pct": 100,
+        "loss_corr_pct": 100,
+        "corrupt_pct": 100,
     }
     for key, top in limits.items():
         if key in table:
@@ -556,6 +570,22 @@ def _build_impairment(link: Link, table: Any, path: Path_) -> Impairment:
         if rate < 8:
             raise _Problem((*path, "rate_kbit"), f"{what}: rate_kbit must be at least 8")
         imp.rate_kbit = rate
+    if "limit" in table:
+        limit = _expect(table["limit"], int, (*path, "limit"), f"{what}: limit")
+        if not 1 <= limit <= 100_000:
+            raise _Problem((*path, "limit"), f"{what}: limit {limit} is outside 1–100000 packets")
+        imp.limit = limit
+    if "seed" in table:
+        seed = _expect(table["seed"], int, (*path, "seed"), f"{what}: seed")
+        if not 0 <= seed < 2**63:
+            raise _Problem((*path, "seed"), f"{what}: seed must be between 0 and 2^63-1")
+        imp.seed = seed
+    if "distribution" in table:
+        dist = _expect(table["distribution"], str, (*path, "distribution"), f"{what}: distribution")
+        if dist not in ("uniform", "normal"):
+            raise _Problem((*path, "distribution"), f"{what}: distribution must be "
+                           f"'uniform' or 'normal', not {dist!r}")  # fmt: skip
+        imp.distribution = dist
     if imp.reorder_pct and not imp.delay_ms:
         raise _Problem(path, f"{what}: reorder needs a delay (netem reorders by not delaying)")
     if imp.jitter_ms > imp.delay_ms:

@@ -14,6 +14,9 @@ from rich.text import Text
 HEALTH_STYLE = {"healthy": "good", "unhealthy": "bad", "dead": "bad", "unknown": "warn"}
 
 
+IMPAIR_SHOWN = ("delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "reorder_pct", "corrupt_pct")
+
+
 def render_status(console: Console, labs: list[dict[str, Any]]) -> None:
     if not labs:
         console.print("no lab is up", style="muted")
@@ -65,7 +68,7 @@ def _lab(console: Console, lab: dict[str, Any], headline: str | None = None) -> 
         parts = [
             f"{k.removesuffix('_ms').removesuffix('_pct')} {imp[k]:g}"
             + ("ms" if k.endswith("_ms") else "%")
-            for k in ("delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "reorder_pct")
+            for k in IMPAIR_SHOWN
             if imp.get(k)
         ]
         if imp.get("rate_kbit"):
@@ -73,6 +76,11 @@ def _lab(console: Console, lab: dict[str, Any], headline: str | None = None) -> 
         line = Text(f"  impair {imp['from']} {imp['dev']}: {', '.join(parts)} via {imp['applied']}")
         if imp.get("not_applied"):
             line.append(f"  (not applied here: {', '.join(imp['not_applied'])})", style="warn")
+        console.print(line)
+    for emu in lab.get("emulators", []):
+        state = "running" if emu["running"] else "dead"
+        line = Text(f"  emulator {emu['link']} pid {emu['pid']} ")
+        line.append(state, style="good" if emu["running"] else "bad")
         console.print(line)
     for svc in lab["services"]:
         line = Text(f"  service {svc['node']} {svc['service']} pid {svc['pid']} ")
