@@ -3,14 +3,12 @@ bad answer (bounded in time; a thread)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
-import threading
-import time
 
 from netlab.wire import bencode
+from tests import procs
 
 NODE_ID = bytes.fromhex("ff" * 20)
 
@@ -46,33 +44,14 @@ SCRIPTS = {
 }
 
 
-class HostileDhtNode:
+class HostileDhtNode(procs.LoopbackServer):
+    kind = socket.SOCK_DGRAM
+
     def __init__(self, name: str) -> None:
         self.reply = SCRIPTS[name]
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
         self.queries = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        super().__init__()
 
-    def __enter__(self) -> HostileDhtNode:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        end = time.monotonic() + 15
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except (TimeoutError, OSError):
-                continue
-            self.queries += 1
-            with contextlib.suppress(OSError):
-                self.sock.sendto(self.reply(_tid(data), self.port), addr)
+    def datagram(self, data: bytes, addr: tuple) -> bytes:
+        self.queries += 1
+        return self.reply(_tid(data), self.port)

@@ -9,11 +9,11 @@ client goes away or `LIFETIME` seconds pass (every loop is bounded), then closes
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import struct
-import threading
 import time
+
+from tests import procs
 
 LIFETIME = 20.0
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -143,45 +143,13 @@ def _huge_headers(conn, deadline):
     time.sleep(0.5)
 
 
-class HostileServer:
+class HostileServer(procs.LoopbackServer):
+    lifetime = LIFETIME
+    concurrent = True  # some scripts never stop talking; the client may connect again
+
     def __init__(self, name: str, host: str = "127.0.0.1") -> None:
         self.run = SCRIPTS[name]
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.accepted = 0
+        super().__init__(host)
 
-    def __enter__(self) -> HostileServer:
-        t = threading.Thread(target=self._accept, daemon=True)
-        t.start()
-        self.threads.append(t)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=LIFETIME)
-        self.sock.close()
-
-    def _accept(self) -> None:
-        end = time.monotonic() + LIFETIME
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.accepted += 1
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        deadline = time.monotonic() + LIFETIME
-        with contextlib.suppress(OSError), conn:
-            self.run(conn, deadline)
+    def handle(self, conn: socket.socket) -> None:
+        self.run(conn, time.monotonic() + LIFETIME)

@@ -3,12 +3,12 @@ kind of bad flight (bounded in time; one thread per connection)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
-import threading
 import time
+
+from tests import procs
 
 LIFETIME = 15.0
 
@@ -61,33 +61,14 @@ def _chunks(data: bytes, size: int = 1 << 14) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-class HostileTlsServer:
+class HostileTlsServer(procs.LoopbackServer):
+    lifetime = LIFETIME
+
     def __init__(self, name: str) -> None:
         self.reply = SCRIPTS[name]
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        super().__init__()
 
-    def __enter__(self) -> HostileTlsServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(LIFETIME)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        end = time.monotonic() + LIFETIME
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            with contextlib.suppress(OSError), conn:
-                conn.settimeout(5)
-                conn.recv(65536)  # the ClientHello
-                conn.sendall(self.reply())
-                time.sleep(0.3)
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(65536)  # the ClientHello
+        conn.sendall(self.reply())
+        time.sleep(0.3)

@@ -7,52 +7,22 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import threading
 import time
 
 from netlab.wire import bencode, peerwire, udp_tracker
+from tests import procs
 
 PEERS = [("127.0.0.5", 6881), ("127.0.0.6", 51413)]
 PEER_ID = b"-LT2080-hostile00001"
 
 
-class _Server:
-    kind = socket.SOCK_STREAM
+class _Server(procs.LoopbackServer):
+    conn_timeout = 2.0
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.sock = socket.socket(socket.AF_INET, self.kind)
-        self.sock.bind(("127.0.0.1", 0))
-        if self.kind == socket.SOCK_STREAM:
-            self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
         self.seen: list[bytes] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        end = time.monotonic() + 15
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(2.0)
-                self.handle(conn)
-
-    def handle(self, conn: socket.socket) -> None:
-        raise NotImplementedError
+        super().__init__()
 
 
 def _read_head(conn: socket.socket) -> bytes:
@@ -112,18 +82,9 @@ class UdpTracker(_Server):
 
     kind = socket.SOCK_DGRAM
 
-    def _serve(self) -> None:
-        end = time.monotonic() + 15
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except (TimeoutError, OSError):
-                continue
-            self.seen.append(data)
-            reply = self.reply(data)
-            if reply is not None:
-                with contextlib.suppress(OSError):
-                    self.sock.sendto(reply, addr)
+    def datagram(self, data: bytes, addr: tuple) -> bytes | None:
+        self.seen.append(data)
+        return self.reply(data)
 
     def reply(self, data: bytes) -> bytes | None:
         try:

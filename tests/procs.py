@@ -7,10 +7,12 @@ this test started, by its pid, with bounded waits.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -71,3 +73,77 @@ def stop_tcpdump(dump: subprocess.Popen) -> bool:
     time.sleep(0.3)  # the last packets reach the file
     err = end(dump)
     return any(line.strip() == b"0 packets dropped by kernel" for line in err.splitlines())
+
+
+class LoopbackServer:
+    """A server for one test on 127.0.0.1 (or ::1): one socket and a thread that accepts
+    TCP connections, or receives UDP datagrams, until the test leaves the `with` block
+    or LIFETIME seconds pass (every loop bounded). Subclasses say what to do with each
+    connection (`handle`) or datagram (`datagram`, whose return value is sent back)."""
+
+    kind = socket.SOCK_STREAM
+    lifetime = 15.0
+    conn_timeout = 5.0
+    concurrent = False  # a thread per connection (for servers that never stop talking)
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, self.kind)
+        if self.kind == socket.SOCK_STREAM:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        if self.kind == socket.SOCK_STREAM:
+            self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._serve, daemon=True)]
+        self.accepted = 0
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in list(self.threads):
+            thread.join(self.lifetime)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        end = time.monotonic() + self.lifetime
+        while not self.stop.is_set() and time.monotonic() < end:
+            if self.kind == socket.SOCK_DGRAM:
+                self._one_datagram()
+                continue
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.accepted += 1
+            if self.concurrent:
+                thread = threading.Thread(target=self._connection, args=(conn,), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+            else:
+                self._connection(conn)
+
+    def _connection(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.settimeout(self.conn_timeout)
+            self.handle(conn)
+
+    def _one_datagram(self) -> None:
+        try:
+            data, addr = self.sock.recvfrom(65535)
+        except (TimeoutError, OSError):
+            return
+        reply = self.datagram(data, addr)
+        if reply is not None:
+            with contextlib.suppress(OSError):
+                self.sock.sendto(reply, addr)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def datagram(self, data: bytes, addr: tuple) -> bytes | None:
+        raise NotImplementedError

@@ -5,12 +5,10 @@ Every process is started by the test, stopped by pid, and bounded in time."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -138,39 +136,18 @@ def _big_chunks(csid: int, type_id: int, payload: bytes) -> bytes:
     return out
 
 
-class HostileRtmpServer:
+class HostileRtmpServer(procs.LoopbackServer):
     """Does the handshake properly, then sends one bad message."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        super().__init__()
 
     def url(self) -> str:
         return f"rtmp://127.0.0.1:{self.port}/live/x"
 
-    def __enter__(self) -> HostileRtmpServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(15)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        end = time.monotonic() + 15
-        while not self.stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            with contextlib.suppress(OSError), conn:
-                conn.settimeout(5)
-                self._one(conn)
+    def handle(self, conn: socket.socket) -> None:
+        self._one(conn)
 
     def _one(self, conn: socket.socket) -> None:
         if self.name == "not-rtmp":
