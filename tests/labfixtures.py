@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -107,6 +108,7 @@ SERVICE_TOOLS = {
     "dht-swarm": ("/usr/bin/python3",),  # and python3-libtorrent: tests/test_lab_p2p.py checks
     "tracker": ("opentracker",),
     "seeder": ("/usr/bin/python3",),
+    "ftp": ("vsftpd", "openssl"),
 }
 
 
@@ -132,22 +134,38 @@ def unique_name(base: str) -> str:
     return f"t{os.getpid() % 100000}-{base}"[:20].rstrip("-")
 
 
-@pytest.fixture
-def lab() -> Iterator[Callable[..., LabHandle]]:
+def start_lab(spec: str, *, name: str | None = None, tools: tuple[str, ...] = ()) -> LabHandle:
+    """Bring up a bundled lab (or a topology file) under a name of this test run's own,
+    after checking its tools and TOOLS are there (a skip, which CI=true fails)."""
     from netlab.lab import engine
     from netlab.lab.topology import load_topology
 
+    path = engine.resolve_file(spec)
+    topo = load_topology(path)
+    require_lab_tools(topo, tools)
+    lab_name = name or unique_name(topo.name)
+    book = engine.up(topo, name=lab_name, hold=True, source_text=path.read_text())
+    return LabHandle(name=lab_name, book=book)
+
+
+@contextlib.contextmanager
+def module_lab(spec: str, base: str, tools: tuple[str, ...] = ()) -> Iterator[LabHandle]:
+    """A lab for a whole test module: `with module_lab("dns", "dig") as handle: yield
+    handle` in a module-scoped fixture; down at the end, whatever happened."""
+    handle = start_lab(spec, name=unique_name(base), tools=tools)
+    try:
+        yield handle
+    finally:
+        handle.down()
+
+
+@pytest.fixture
+def lab() -> Iterator[Callable[..., LabHandle]]:
     handles: list[LabHandle] = []
 
     def start(spec: str, *, name: str | None = None, tools: tuple[str, ...] = ()) -> LabHandle:
-        path = engine.resolve_file(spec)
-        topo = load_topology(path)
-        require_lab_tools(topo, tools)
-        lab_name = name or unique_name(topo.name)
-        book = engine.up(topo, name=lab_name, hold=True, source_text=path.read_text())
-        handle = LabHandle(name=lab_name, book=book)
-        handles.append(handle)
-        return handle
+        handles.append(start_lab(spec, name=name, tools=tools))
+        return handles[-1]
 
     yield start
     for handle in reversed(handles):

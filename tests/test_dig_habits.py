@@ -19,7 +19,7 @@ import pytest
 
 from netlab.cli import digargs
 from tests.conftest import netlab_bin
-from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+from tests.labfixtures import module_lab
 
 # --- dig's command-line rules, without the network ----------------------------------------
 
@@ -60,19 +60,8 @@ def test_words_apply_as_in_dig():
 
 @pytest.fixture(scope="module")
 def dns():
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-
-    path = engine.resolve_file("dns")
-    topo = load_topology(path)
-    require_lab_tools(topo, ("dig",))
-    name = unique_name("dig")
-    book = engine.up(topo, name=name, hold=True, source_text=path.read_text())
-    handle = LabHandle(name=name, book=book)
-    try:
+    with module_lab("dns", "dig", ("dig",)) as handle:
         yield handle
-    finally:
-        handle.down()
 
 
 def dig(lab, *args: str):

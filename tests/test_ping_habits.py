@@ -27,7 +27,7 @@ from netlab.core.echo import (
 )
 from netlab.wire.link import LinkFrame
 from tests.conftest import netlab_bin, require_root, require_tool
-from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+from tests.labfixtures import start_lab, unique_name
 
 NS = 1_000_000_000
 TIME = re.compile(r"time=[\d.]+ ms")
@@ -35,15 +35,7 @@ TIME = re.compile(r"time=[\d.]+ ms")
 
 def _up(spec: str, base: str):
     require_root()
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-
-    path = engine.resolve_file(spec)
-    topo = load_topology(path)
-    require_lab_tools(topo, ("ping", "tshark", "setpriv"))
-    name = unique_name(base)
-    book = engine.up(topo, name=name, hold=True, source_text=path.read_text())
-    return LabHandle(name=name, book=book)
+    return start_lab(spec, name=unique_name(base), tools=("ping", "tshark", "setpriv"))
 
 
 @pytest.fixture(scope="module")

@@ -266,23 +266,13 @@ DROPPED = 8080  # made filtered by an nft drop rule in the server's namespace
 @pytest.fixture(scope="module")
 def routed():
     """The routed lab, up once for the module's tests, with one port dropped at the server."""
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-    from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+    from tests.labfixtures import module_lab
 
-    path = engine.resolve_file("routed")
-    topo = load_topology(path)
-    require_lab_tools(topo, ("nft", "nmap", "hping3", "tcpdump"))
-    name = unique_name("tscan")
-    book = engine.up(topo, name=name, hold=True, source_text=path.read_text())
-    handle = LabHandle(name=name, book=book)
-    try:
+    with module_lab("routed", "tscan", ("nft", "nmap", "hping3", "tcpdump")) as handle:
         script = ("add table inet t\nadd chain inet t in { type filter hook input priority 0; }"
                   f"\nadd rule inet t in tcp dport {DROPPED} drop\n")  # fmt: skip
         handle.exec("server", "nft", "-f", "-", input=script, check=True)
         yield handle
-    finally:
-        handle.down()
 
 
 def _nmap_states(routed, ports: str) -> tuple[dict[int, str], dict[int, str], str]:

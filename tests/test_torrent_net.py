@@ -37,22 +37,12 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def p2p():
     """The `p2p` lab, up once for the module's tests (the lab fixture's way, module-wide)."""
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-    from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+    from tests.labfixtures import module_lab
     from tests.test_lab_p2p import require_libtorrent
 
     require_libtorrent()
-    path = engine.resolve_file("p2p")
-    topo = load_topology(path)
-    require_lab_tools(topo, ("curl", "tshark"))
-    name = unique_name("tnet")
-    book = engine.up(topo, name=name, hold=True, source_text=path.read_text())
-    handle = LabHandle(name=name, book=book)
-    try:
+    with module_lab("p2p", "tnet", ("curl", "tshark")) as handle:
         yield handle
-    finally:
-        handle.down()
 
 
 def seeder_of(p2p) -> dict:
