@@ -18,7 +18,7 @@ nl_hops="$(run client -- netlab traceroute --json -q 1 server | python3 -c '
 import json, sys
 trace = json.load(sys.stdin)
 assert trace["reached"], trace
-print(" ".join(hop["probes"][0]["from"] for hop in trace["hops"]))')"
+print(" ".join(hop["probes"][0]["addr"] for hop in trace["hops"]))')"
 [[ "$nl_hops" == "$hops" ]] || { echo "netlab hops: $nl_hops, traceroute: $hops" >&2; exit 1; }
 run pc1 -- ping -4 -c 1 -W 2 pc2 | grep -q "ttl=64"        # same subnet: direct
 run pc1 -- ping -4 -c 1 -W 2 server | grep -q "ttl=61"     # other subnet: via the gateway
@@ -37,8 +37,8 @@ run client -- netlab ping -c 1 --explain server | grep -q "sent to the gateway 1
 run client -- netlab ping -c 1 --json server | grep -q '"ttl": 61'
 # (no reply comes back in these two, so netlab exits 1: keep the output, check it)
 ttl2="$(run client -- netlab ping -c 1 -t 2 --json server || true)"
-grep -q '"from": "198.18.2.2"' <<<"$ttl2"
-df="$(run client -- netlab ping -c 1 --df -s 1472 server || true)"
+grep -q '"addr": "198.18.2.2"' <<<"$ttl2"
+df="$(run client -- netlab ping -c 1 --df -s 1472 server 2>&1 || true)"  # (local errors: stderr)
 # r2 reports "fragmentation needed, next-hop MTU 1400" - or, once the kernel has learnt
 # that path MTU (the iputils probe above taught it), it refuses locally: mtu=1400.
 grep -Eq "next-hop MTU 1400|mtu=1400" <<<"$df"

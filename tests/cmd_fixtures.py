@@ -40,7 +40,7 @@ def interrupt_ndjson(common: Common) -> ExitStatus:
             out.write({"type": "reply", "seq": seq, "rtt_ms": 0.1 * seq})
         os.kill(os.getpid(), signal.SIGINT)
     except KeyboardInterrupt:
-        out.write({"type": "summary", "transmitted": 3, "received": 3})
+        out.write({"type": "summary", "sent": 3, "received": 3})
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS
 

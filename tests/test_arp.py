@@ -480,10 +480,10 @@ def test_localnet_finds_exactly_the_lab_hosts_and_matches_arp_scan(lan):
         ("198.18.0.20", mac_of(lan, "b"), "(Unknown: locally administered)")]  # fmt: skip
     assert re.search(r"^254 hosts scanned in \d+\.\d{3} s; 1 responded$", ours.stdout, re.M)
     records = ndjson(arp(lan, "--scan", "198.18.0.0/24", "--json").stdout)
-    assert records[0] == {**records[0], "type": "reply", "ip": "198.18.0.20", "dup": 0,
+    assert records[0] == {**records[0], "type": "reply", "addr": "198.18.0.20", "dup": 0,
                           "vendor": "(Unknown: locally administered)"}  # fmt: skip
     assert records[-1] == {**records[-1], "type": "summary", "hosts": 254, "responded": 1,
-                           "interface": "eth0", "source": "198.18.0.10"}  # fmt: skip
+                           "interface": "eth0", "src": "198.18.0.10"}  # fmt: skip
 
 
 def test_duplicate_address_is_reported_like_arp_scan_does(dup):

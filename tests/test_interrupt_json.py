@@ -88,7 +88,7 @@ def test_ping_ndjson_on_ctrl_c_ends_with_the_summary():
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     assert all("type" in line for line in lines)
     assert [x["type"] for x in lines].count("reply") >= 3
-    assert lines[-1]["type"] == "summary" and lines[-1]["transmitted"] >= 3
+    assert lines[-1]["type"] == "summary" and lines[-1]["sent"] >= 3
 
 
 @needs_root
@@ -96,7 +96,7 @@ def test_traceroute_json_on_ctrl_c():
     res = interrupted(["traceroute", "--json", "--report", "-c", "100", "127.0.0.1"])
     assert res.returncode == 130, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["interrupted"] is True and doc["address"] == "127.0.0.1"
+    assert doc["interrupted"] is True and doc["addr"] == "127.0.0.1"
 
 
 @needs_root

@@ -45,12 +45,12 @@ def test_replies_match_iputils(routed_lab):
     their_ttls = {int(t) for t in re.findall(r"ttl=(\d+)", theirs.stdout)}
     server = routed_lab.addr("server")
     assert [r["seq"] for r in replies] == [1, 2, 3]
-    assert {r["from"] for r in replies} == {server}
+    assert {r["addr"] for r in replies} == {server}
     assert {r["ttl"] for r in replies} == their_ttls == {61}  # 64 minus three routers
     assert {r["bytes"] for r in replies} == {64}
     assert all(0 < r["rtt_ms"] < 50 for r in replies)
-    assert summary == {**summary, "type": "summary", "transmitted": 3, "received": 3,
-                       "loss_pct": 0.0}  # fmt: skip
+    assert summary == {**summary, "type": "summary", "sent": 3, "received": 3,
+                       "lost": 0, "loss_pct": 0.0}  # fmt: skip
     assert summary["rtt_min_ms"] <= summary["rtt_avg_ms"] <= summary["rtt_max_ms"]
 
 
@@ -72,7 +72,7 @@ def test_ttl_exceeded_names_the_router(routed_lab):
     out = ping(routed_lab, "-c", "1", "-t", "2", "--json", "server")
     assert out.returncode == 1
     errors = [r for r in ndjson(out.stdout) if r["type"] == "error"]
-    assert errors and errors[0]["from"] == routed_lab.addr("r2")  # TTL runs out at r2
+    assert errors and errors[0]["addr"] == routed_lab.addr("r2")  # TTL runs out at r2
     assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (11, 0)
     assert errors[0]["reason"] == "Time-to-live exceeded (Time to live exceeded in transit)"
 
@@ -85,7 +85,7 @@ def test_unreachable_host_is_reported_by_the_last_router(routed_lab):
     assert out.returncode == 1
     errors = [r for r in ndjson(out.stdout) if r["type"] == "error"]
     assert errors, out.stdout
-    assert errors[0]["from"] == routed_lab.addr("r3")
+    assert errors[0]["addr"] == routed_lab.addr("r3")
     assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 1)
     assert "Host unreachable" in errors[0]["reason"]
 
@@ -99,7 +99,7 @@ def test_df_over_the_narrow_link_reports_its_mtu(routed_lab):
     assert errors, out.stdout
     assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 4)
     assert errors[0]["mtu"] == 1400
-    assert errors[0]["from"] == routed_lab.addr("r2")
+    assert errors[0]["addr"] == routed_lab.addr("r2")
     fits = ping(routed_lab, "-c", "1", "--df", "-s", "1372", "server")
     assert fits.returncode == 0, fits.stdout  # 1372 + 28 = 1400 fits
 
@@ -134,13 +134,13 @@ def test_big_pings_are_fragmented_and_answered_like_iputils(routed_lab, family):
     assert {r["bytes"] for r in replies} == {int(b) for b in their_bytes} == {3008}
     assert len(replies) == len(their_bytes), theirs.stdout
     if family == 6:
-        assert [(e["seq"], e["from"], e["mtu"]) for e in errors] == [
+        assert [(e["seq"], e["addr"], e["mtu"]) for e in errors] == [
             (1, routed_lab.addr("r2", 6), 1400)
         ]
         assert "Packet too big: mtu=1400" in theirs.stdout
     else:
         assert errors == [] and len(replies) == 3
-    assert lines[-1]["transmitted"] == 3
+    assert lines[-1]["sent"] == 3
 
 
 @pytest.mark.lab
@@ -214,7 +214,7 @@ def test_link_local_target_names_its_interface_like_iputils(lab):
     out = lan.exec("a", netlab_bin(), "ping", "-c", "1", "--json", f"{link_local}%eth0")
     assert out.returncode == 0, out.stderr
     (reply,) = [r for r in ndjson(out.stdout) if r["type"] == "reply"]
-    assert reply["from"] == link_local
+    assert reply["addr"] == link_local
     wrong = lan.exec("a", netlab_bin(), "ping", "-c", "1", f"{link_local}%nosuch0")
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
 
@@ -382,7 +382,7 @@ def test_loss_figure_agrees_with_the_link_and_with_iputils(lab):
     ours = lossy.exec("client", netlab_bin(), "ping", "--json", "-c", "2000", "-i", "0.005",
                       "-W", "1", "server", timeout=120)  # fmt: skip
     summary = ndjson(ours.stdout)[-1]
-    assert summary["type"] == "summary" and summary["transmitted"] == 2000
+    assert summary["type"] == "summary" and summary["sent"] == 2000
     assert abs(summary["loss_pct"] - expected) <= 5.0, (summary, their_loss)
     assert abs(their_loss - expected) <= 5.0, theirs.stdout
     assert abs(summary["loss_pct"] - their_loss) <= 5.0, (summary, their_loss)
@@ -413,7 +413,7 @@ def test_unprivileged_user_pings_through_the_icmp_datagram_socket(routed_lab):
     # ICMP errors arrive through IP_RECVERR, still by name with the router.
     ttl = _as_nobody(routed_lab, "0 2147483647", "-c", "1", "-t", "2", "--json", "server")
     errors = [r for r in ndjson(ttl.stdout) if r["type"] == "error"]
-    assert errors and errors[0]["from"] == routed_lab.addr("r2") and errors[0]["icmp_type"] == 11
+    assert errors and errors[0]["addr"] == routed_lab.addr("r2") and errors[0]["icmp_type"] == 11
 
 
 @pytest.mark.lab
@@ -429,9 +429,9 @@ def test_ipv6_echo_and_hop_limit_exceeded(routed_lab):
     assert out.returncode == 0, out.stderr
     lines = ndjson(out.stdout)
     server6 = routed_lab.addr("server", 6)
-    assert {r["from"] for r in lines if r["type"] == "reply"} == {server6}
+    assert {r["addr"] for r in lines if r["type"] == "reply"} == {server6}
     assert {r["ttl"] for r in lines if r["type"] == "reply"} == {61}
     hop = ping(routed_lab, "-6", "-c", "1", "-t", "2", "--json", "server")
     errors = [r for r in ndjson(hop.stdout) if r["type"] == "error"]
-    assert errors and errors[0]["from"] == routed_lab.addr("r2", 6)
+    assert errors and errors[0]["addr"] == routed_lab.addr("r2", 6)
     assert (errors[0]["icmp_type"], errors[0]["icmp_code"]) == (3, 0)  # ICMPv6 Time Exceeded

@@ -410,8 +410,8 @@ def test_handshake_to_the_echo_port_establishes_and_closes_cleanly(routed):
     rsts = watch.stop()
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    client, sport = routed.addr("client"), doc["source_port"]
-    assert doc["result"] == "open" and doc["port"] == 7 and doc["source"] == client
+    client, sport = routed.addr("client"), doc["sport"]
+    assert doc["result"] == "open" and doc["port"] == 7 and doc["src"] == client
     assert 0 < doc["rtt_ms"] < 50
     flags = [(s["dir"], s["flags"]) for s in doc["segments"]]
     assert flags[:3] == [("out", "S"), ("in", "SA"), ("out", "A")]
@@ -473,7 +473,7 @@ def test_ipv6_handshake_closes_cleanly_and_a_closed_port_exits_1(routed):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     client, server = routed.addr("client", 6), routed.addr("server", 6)
-    assert (doc["address"], doc["source"]) == (server, client)
+    assert (doc["addr"], doc["src"]) == (server, client)
     assert doc["result"] == "open" and 0 < doc["rtt_ms"] < 50
     # The server may ACK our FIN on its own before its FIN (FIN_WAIT_2) or in one segment.
     assert [x for x in doc["states"] if x != "FIN_WAIT_2"] == [
@@ -484,7 +484,7 @@ def test_ipv6_handshake_closes_cleanly_and_a_closed_port_exits_1(routed):
     ]
     assert "mss 1440" in doc["segments"][0]["options"]  # MTU 1500 less 60 (IPv6 + TCP)
     assert rsts == [], rsts  # the kernel's resets were held off (guard6)
-    ours = re.compile(rf"{re.escape(client)}\]?:{doc['source_port']}\b")
+    ours = re.compile(rf"{re.escape(client)}\]?:{doc['sport']}\b")
     assert not ours.search(routed.exec("server", "ss", "-tan").stdout)
     assert guard_elements(routed) is None
     closed = handshake(routed, "-6", "--json", "server", "9")
@@ -502,7 +502,7 @@ def test_time_wait_is_waited_out_and_ends_in_closed(routed):
     elapsed = time.monotonic() - started
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["result"] == "open" and doc["time_wait_s"] == 1.0
+    assert doc["result"] == "open" and doc["time_wait_ms"] == 1000.0
     assert [x for x in doc["states"] if x != "FIN_WAIT_2"] == [
         "SYN_SENT",
         "ESTABLISHED",
@@ -531,7 +531,7 @@ def test_dropped_port_is_filtered_after_the_retries(routed):
     doc = json.loads(out.stdout)
     assert doc["result"] == "filtered" and doc["rtt_ms"] is None
     syns = [s for s in doc["segments"] if s["flags"] == "S"]
-    assert len(syns) == 2 and 900 < syns[1]["t_ms"] < 1200  # retransmitted after 1 s
+    assert len(syns) == 2 and 900 < syns[1]["time_ms"] < 1200  # retransmitted after 1 s
     assert 3.0 <= elapsed < 6.0  # 1 s + 2 s
     assert guard_elements(routed) is None
 
@@ -669,7 +669,7 @@ def test_send_to_the_echo_port_comes_back_intact(routed):
             assert any(r["dir"] == "out" and r["ack"] == (s["seq"] + s["len"]) % 2**32
                        for r in rows[i + 1 :])  # fmt: skip
     assert doc["states"][-1] == "TIME_WAIT"
-    sport = doc["source_port"]
+    sport = doc["sport"]
     ours = re.compile(rf"{re.escape(routed.addr('client'))}\]?:{sport}\b")
     after = routed.exec("server", "ss", "-tan").stdout
     assert not ours.search(after), after
@@ -732,7 +732,7 @@ def test_connect_open_closed_and_filtered(routed):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["mode"] == "connect" and doc["result"] == "open" and doc["errno"] is None
-    assert (doc["address"], doc["source"]) == (routed.addr("server"), routed.addr("client"))
+    assert (doc["addr"], doc["src"]) == (routed.addr("server"), routed.addr("client"))
     assert 0 < doc["rtt_ms"] < 50 and doc["connect_ms"] > 0
     opts = doc["options"]
     assert opts["sack"] and opts["timestamps"] and opts["wscale"]
@@ -743,7 +743,7 @@ def test_connect_open_closed_and_filtered(routed):
     assert closed.returncode == 1, closed.stderr
     doc = json.loads(closed.stdout)
     assert (doc["result"], doc["errno"], doc["rtt_ms"]) == ("closed", "ECONNREFUSED", None)
-    assert doc["address"] == routed.addr("server", 6)
+    assert doc["addr"] == routed.addr("server", 6)
     _drop_at_server(routed, 80)
     started = time.monotonic()
     text = handshake(routed, "--connect", "--tries", "2", "server", "80")

@@ -559,7 +559,7 @@ def linux_hops(routed, *args: str) -> list[list[str]]:
 
 
 def json_hops(doc: dict) -> list[list[str]]:
-    return [sorted({p["from"] for p in h["probes"] if p}) for h in doc["hops"]]
+    return [sorted({p["addr"] for p in h["probes"] if p}) for h in doc["hops"]]
 
 
 @pytest.mark.parametrize("family", ["-4", "-6"])
@@ -608,7 +608,7 @@ def test_same_routers_as_linux_over_ipv6(routed_lab):
     theirs = [sorted(set(h)) for h in linux_hops(routed_lab, "-6", "server")]
     doc = json.loads(trace(routed_lab, "-6", "--json", "server").stdout)
     assert json_hops(doc) == theirs and doc["reached"]
-    assert doc["hops"][-1]["probes"][0]["from"] == routed_lab.addr("server", 6)
+    assert doc["hops"][-1]["probes"][0]["addr"] == routed_lab.addr("server", 6)
 
 
 def test_a_router_that_drops_icmp_is_a_star_and_the_trace_goes_on(routed_lab):
@@ -629,7 +629,7 @@ def test_a_router_that_drops_icmp_is_a_star_and_the_trace_goes_on(routed_lab):
     silent = trace(routed_lab, "--json", "-f", "2", "-m", "2", "-w", "0.3", "server")
     assert silent.returncode == 1
     assert json.loads(silent.stdout) == {
-        "target": "server", "address": routed_lab.addr("server"), "method": "udp",
+        "target": "server", "addr": routed_lab.addr("server"), "method": "udp",
         "hops": [{"ttl": 2, "probes": [None, None, None]}], "reached": False,
     }  # fmt: skip
 
@@ -667,6 +667,10 @@ def test_report_is_an_mtr_table(routed_lab):
     doc = json.loads(trace(routed_lab, "--report", "-c", "2", "--interval", "0", "--json",
                            "server").stdout)  # fmt: skip
     assert [h["sent"] for h in doc["hops"]] == [2, 2, 2, 2] and doc["reached"]
+    routers = [routed_lab.addr(n) for n in ("r1", "r2", "r3", "server")]
+    assert [h["addr"] for h in doc["hops"]] == routers
+    assert all(h["lost"] == 0 and h["rtt_min_ms"] <= h["rtt_avg_ms"] <= h["rtt_max_ms"]
+               for h in doc["hops"])
 
 
 def test_resolve_names_the_routers(routed_lab):

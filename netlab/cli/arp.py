@@ -126,7 +126,7 @@ def arp(
 
     Exit 0 if an answer came (--dad: if nobody else has IP; -U/-A: once sent),
     1 if none (--dad: IP is in use), 2 on bad input, 3 without CAP_NET_RAW, 130 on
-    Ctrl-C (after the summary). --json prints NDJSON: one {"type": "reply", "ip",
+    Ctrl-C (after the summary). --json prints NDJSON: one {"type": "reply", "addr",
     "mac", "vendor", "rtt_ms", "dup"} line per answer and a final {"type": "summary"}.
 
     \b

@@ -364,7 +364,7 @@ def _connect(common: Common, host: str, port: int, tries: int, hold: float,
         result = kernel_connect(addr, port, fam, tries=tries, hold=hold, iface=common.iface,
                                 source=source)  # fmt: skip
         s.interrupted = result.interrupted
-        doc = {"mode": "connect", "target": host, "address": addr, "port": port,
+        doc = {"mode": "connect", "target": host, "addr": addr, "port": port,
                **result.document()}  # fmt: skip
         s.set_result(doc)
         s.text(view.connect_header(host, addr, port, result.source, result.sport),

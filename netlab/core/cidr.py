@@ -237,7 +237,7 @@ class Prefix:
         return {
             "input": self.text,
             "version": self.version,
-            "address": self.fmt(self.address),
+            "addr": self.fmt(self.address),
             "prefixlen": self.prefixlen,
             "network": self.cidr,
             "network_address": self.fmt(self.network),

@@ -32,14 +32,14 @@ class ConnectResult:
     def document(self) -> dict[str, Any]:
         info = self.info
         return {
-            "source": self.source,
-            "source_port": self.sport,
+            "src": self.source,
+            "sport": self.sport,
             "result": self.result,
             "reason": self.reason,
             "errno": self.errno,
             "rtt_ms": info.rtt_ms if info else None,
             "rttvar_ms": info.rttvar_us / 1000 if info else None,
-            "connect_ms": round(self.elapsed_ns / 1e6, 6),
+            "connect_ms": self.elapsed_ns / 1e6,
             "options": info.options_dict() if info else None,
         }
 

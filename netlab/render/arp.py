@@ -74,30 +74,31 @@ def local_error_line(event: LocalError) -> str:
 def json_record(event, vendor: str | None = None, **extra) -> dict:
     """The NDJSON shapes: reply, timeout, local_error, and the final summary."""
     if isinstance(event, ArpReply):
-        record = {"type": "reply", "ip": event.ip, "mac": event.mac, "vendor": vendor,
-                  "rtt_ms": None if event.rtt_ms is None else round(event.rtt_ms, 6),
-                  "dup": event.dup}  # fmt: skip
+        record = {"type": "reply", "addr": event.ip, "mac": event.mac, "vendor": vendor,
+                  "rtt_ms": event.rtt_ms, "dup": event.dup}  # fmt: skip
         if event.seq is not None:
             record["seq"] = event.seq
         if event.op != "reply":
             record["op"] = event.op
-            record["target_ip"] = event.target_ip
+            record["target_addr"] = event.target_ip
         return record
     if isinstance(event, ArpTimeout):
-        return {"type": "timeout", "ip": event.ip, "seq": event.seq}
+        return {"type": "timeout", "addr": event.ip, "seq": event.seq}
     if isinstance(event, LocalError):
-        return {"type": "local_error", "ip": event.ip, "reason": event.reason}
+        return {"type": "local_error", "addr": event.ip, "reason": event.reason}
     if isinstance(event, ScanSummary):
         return {"type": "summary", "mode": "scan", **extra, "hosts": event.hosts,
-                "responded": event.responded, "replies": event.replies,
-                "duplicates": event.duplicates, "sent": event.sent, "errors": event.errors,
-                "time_ms": round(event.time_ms, 3)}  # fmt: skip
+                "responded": event.responded, "sent": event.sent, "received": event.replies,
+                "duplicates": event.duplicates, "errors": event.errors,
+                "time_ms": event.time_ms}  # fmt: skip
     assert isinstance(event, ProbeSummary)
     mode = "gratuitous" if event.mode == "announce" else event.mode
-    record = {"type": "summary", "mode": mode, "ip": event.ip, "source": event.src, **extra,
+    record = {"type": "summary", "mode": mode, "addr": event.ip, "src": event.src, **extra,
               "sent": event.sent, "broadcasts": event.broadcasts, "received": event.received,
               "answered": event.answered, "duplicates": event.duplicates,
-              "errors": event.errors, "time_ms": round(event.time_ms, 3)}  # fmt: skip
+              "errors": event.errors, "time_ms": event.time_ms}  # fmt: skip
+    if event.mode == "resolve":  # probes no answer came for (received counts duplicates too)
+        record["lost"] = max(event.sent - event.answered, 0)
     if event.mode == "dad":
         record["in_use"] = event.conflict_mac is not None
         record["mac"] = event.conflict_mac
@@ -158,7 +159,7 @@ class ScanPresenter:
             if event.type == "reply":
                 self.out.emit(json_record(event, self.vendor(event.mac)))
             else:
-                self.out.emit(json_record(event, interface=self.interface, source=self.source))
+                self.out.emit(json_record(event, interface=self.interface, src=self.source))
         elif event.type == "reply" and not self.vendor_column:
             self.out.text(scan_line(event, None))
         elif event.type == "reply":

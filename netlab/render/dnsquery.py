@@ -322,7 +322,7 @@ def trace_json(name: str, qtype: int, steps: list[TraceStep], result: WalkResult
         "time_ms": round(sum(s.time_ms for s in steps), 3),
         "transport": last.transport if last is not None else "udp",
         "error": (result.error or None) if result is not None else "no root servers",
-        "roots": [{"name": n or None, "address": a} for n, a in roots],
+        "roots": [{"name": n or None, "addr": a} for n, a in roots],
         "roots_from": roots_from,
         "trace": [
             {

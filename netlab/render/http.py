@@ -331,6 +331,10 @@ def _dns(ex: Exchange, dns_ns: dict[str, int]) -> int:
     return dns_ns.get(ex.request.url.host, 0)
 
 
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 in brackets
+
+
 def connection_json(conn: Connection) -> dict:
     info = conn.info
     tls = None
@@ -343,10 +347,8 @@ def connection_json(conn: Connection) -> dict:
         }
     return {
         "id": conn.id,
-        "remote": f"[{conn.address}]:{conn.origin[2]}"
-        if ":" in conn.address
-        else f"{conn.address}:{conn.origin[2]}",
-        "local": f"{info.local[0]}:{info.local[1]}" if info else None,
+        "remote": _hostport(conn.address, conn.origin[2]),
+        "local": _hostport(info.local[0], info.local[1]) if info else None,
         "http_version": conn.version,
         "tls": tls,
         "requests": conn.requests,

@@ -9,6 +9,9 @@
 
 Values that JSON cannot hold are converted: addresses and paths to strings,
 bytes to hex, NaN/inf to null (Python's json would write `NaN`, which is not JSON).
+Both writers round every duration (a float under a key ending in `_ms`, or inside
+one: `timings_ms: {…}`) to the microsecond, as docs/json.md says, so no command
+prints `0.055629200000000004` and none has to remember to round.
 """
 
 from __future__ import annotations
@@ -42,6 +45,21 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    return value
+
+
+def _ms_key(key: Any) -> bool:
+    return isinstance(key, str) and (key.endswith("_ms") or key == "ms")
+
+
+def round_ms(value: Any, inside: bool = False) -> Any:
+    """VALUE with the floats of its `*_ms` keys rounded to 3 decimals (microseconds)."""
+    if isinstance(value, float):
+        return round(value, 3) if inside and math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: round_ms(v, inside or _ms_key(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [round_ms(v, inside) for v in value]
     return value
 
 
@@ -87,7 +105,7 @@ class JsonDocument:
             elif issubclass(exc_type, Exception):
                 data["error"] = " ".join(str(exc).split())
         out = self.file or sys.stdout
-        out.write(dumps(data, self.indent) + "\n")
+        out.write(dumps(round_ms(data), self.indent) + "\n")
         out.flush()
         global written
         written = True
@@ -102,7 +120,7 @@ class NdjsonWriter:
 
     def write(self, obj: dict[str, Any]) -> None:
         global written, summary_written
-        line = dumps(obj) + "\n"  # serialise first: a failure must not leave half a line
+        line = dumps(round_ms(obj)) + "\n"  # serialise first: a failure must not leave half a line
         out = self.file or sys.stdout
         out.write(line)
         out.flush()

@@ -102,27 +102,31 @@ def summary_lines(s: Summary) -> list[str]:
 
 
 def json_record(event) -> dict:
-    """The NDJSON shape of issue 5: reply / timeout / error / summary lines."""
+    """The NDJSON shape of issue 5 in docs/json.md's words: reply / timeout / error /
+    summary lines."""
     if isinstance(event, Reply):
-        return {"type": "reply", "target": event.target, "seq": event.seq, "from": event.src,
-                "ttl": event.ttl, "bytes": event.size, "rtt_ms": round(event.rtt_ms, 6),
+        return {"type": "reply", "target": event.target, "seq": event.seq, "addr": event.src,
+                "ttl": event.ttl, "bytes": event.size, "rtt_ms": event.rtt_ms,
                 "duplicate": event.duplicate, "late": event.late}  # fmt: skip
     if isinstance(event, Timeout):
         return {"type": "timeout", "target": event.target, "seq": event.seq}
     if isinstance(event, Outstanding):
         return {"type": "outstanding", "target": event.target, "seq": event.seq}
     if isinstance(event, IcmpError):
-        return {"type": "error", "target": event.target, "seq": event.seq, "from": event.src,
+        return {"type": "error", "target": event.target, "seq": event.seq, "addr": event.src,
                 "icmp_type": event.icmp_type, "icmp_code": event.icmp_code,
                 "reason": event.reason, "mtu": event.mtu,
                 "message": event.message}  # fmt: skip
     if isinstance(event, LocalError):
-        return {"type": "error", "target": event.target, "seq": event.seq, "from": None,
+        return {"type": "error", "target": event.target, "seq": event.seq, "addr": None,
                 "icmp_type": None, "icmp_code": None, "reason": event.reason,
                 "message": f"local error: {event.reason}"}  # fmt: skip
     assert isinstance(event, Summary)
-    return {"type": "summary", "target": event.target, "address": event.addr,
-            "transmitted": event.transmitted, "received": event.received,
+    # docs/json.md's counters: iputils' "transmitted" is `sent`; `lost` is what its
+    # "packet loss" counts (duplicates are not answers)
+    return {"type": "summary", "target": event.target, "addr": event.addr,
+            "sent": event.transmitted, "received": event.received,
+            "lost": max(event.transmitted - event.received, 0),
             "duplicates": event.duplicates, "errors": event.errors,
             "loss_pct": round(event.loss_pct, 3), "time_ms": round(event.time_ms, 3),
             "rtt_min_ms": event.rtt_min_ms, "rtt_avg_ms": event.rtt_avg_ms,

@@ -116,7 +116,7 @@ def document(url: Any, address: str, r: RtmpResult, show_chunks: bool) -> dict:
     v = r.video
     return {
         "url": str(url),
-        "address": address,
+        "addr": address,
         "handshake": {
             "c0": 3,
             "s0": r.s0,

@@ -97,24 +97,24 @@ def json_document(core: TcpHandshakeCore, name: str) -> dict[str, Any]:
         if isinstance(row, Segment):
             segments.append({"dir": row.dir, "flags": row.flag_str, "seq": row.seq,
                              "ack": row.ack, "win": row.win,
-                             "t_ms": round((row.ts_ns - t0) / 1e6, 6), "len": row.length,
+                             "time_ms": (row.ts_ns - t0) / 1e6, "len": row.length,
                              "options": options_text(row.options), "state": row.state,
                              "data": row.data.hex()})  # fmt: skip
     rtt = outcome.rtt_ms if outcome else None
     return {
         "target": name,
-        "address": core.conn.dst,
+        "addr": core.conn.dst,
         "port": core.conn.dport,
-        "source": core.conn.src,
-        "source_port": core.conn.sport,
+        "src": core.conn.src,
+        "sport": core.conn.sport,
         "result": outcome.result if outcome else "filtered",
         "reason": outcome.reason if outcome else "",
-        "rtt_ms": round(rtt, 6) if rtt is not None else None,
+        "rtt_ms": rtt,
         "client_isn": core.isn,
         "server_isn": core.irs,
         "segments": segments,
         "states": list(core.states),
-        "time_wait_s": core.time_wait_ns / 1e9 if core.time_wait_ns is not None else None,
+        "time_wait_ms": core.time_wait_ns / 1e6 if core.time_wait_ns is not None else None,
         "sent_bytes": len(core.data),
         "acked_bytes": min(len(core.data), (core.snd_una - core.data_seq) % 2**32)
         if core.irs is not None
@@ -189,13 +189,13 @@ def scan_json(core: TcpScanCore, name: str, names: dict[int, str]) -> dict[str, 
             continue  # not scanned (Ctrl-C): counted in not_scanned
         rows.append({"port": port, "state": r.state, "service": names.get(port, "unknown"),
                      "reason": r.reason, "detail": r.detail,
-                     "rtt_ms": round(r.rtt_ms, 6) if r.rtt_ms is not None else None,
+                     "rtt_ms": r.rtt_ms,
                      "tries": r.tries})  # fmt: skip
     return {
         "target": name,
-        "address": core.dst,
-        "source": core.src,
-        "source_port": core.sport,
+        "addr": core.dst,
+        "src": core.src,
+        "sport": core.sport,
         "sent": core.sent,
         "received": core.received,
         "elapsed_ms": round(max(0, core.end_ns - core.start_ns) / 1e6, 3),

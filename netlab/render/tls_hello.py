@@ -187,7 +187,7 @@ def document(host: str, address: str, port: int, result: HelloResult, verdict: A
             chain.append({"malformed": str(err)})
     doc: dict[str, Any] = {
         "server": host,
-        "address": address,
+        "addr": address,
         "port": port,
         "version": tls.version_name(result.version) if result.version else None,
         "cipher": tls.suite_name(result.suite) if result.suite else None,
@@ -281,7 +281,7 @@ def scan_document(host: str, address: str, port: int, core: Any, took: float) ->
             }
     return {
         "server": host,
-        "address": address,
+        "addr": address,
         "port": port,
         "versions": versions,
         "handshakes": core.handshakes,

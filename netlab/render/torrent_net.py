@@ -43,7 +43,7 @@ def _tracker_doc(r: Any) -> dict:
     doc = {
         "url": r.tracker.url,
         "kind": r.tracker.kind,
-        "address": r.address,
+        "addr": r.address,
         "port": r.tracker.port,
         "request": r.request,
         "http_status": r.http_status,

@@ -48,7 +48,7 @@ def hop_line(hop: Hop, names: dict[str, str | None] | None = None,
 def probe_record(probe: ProbeResult | None, names: dict[str, str | None] | None) -> dict | None:
     if probe is None:
         return None
-    record: dict = {"from": probe.addr, "rtt_ms": round(probe.rtt_ms, 6), "mark": probe.mark}
+    record: dict = {"addr": probe.addr, "rtt_ms": probe.rtt_ms, "mark": probe.mark}
     if names is not None:
         record["name"] = names.get(probe.addr)
     return record
@@ -123,15 +123,12 @@ def report_line(s: HopStats, names: dict[str, str | None] | None = None) -> list
 
 
 def report_record(hop: Hop, names: dict[str, str | None] | None = None) -> dict:
-    s = hop_stats(hop)
-
-    def r(value: float | None) -> float | None:
-        return None if value is None else round(value, 6)
-
-    return {**hop_record(hop, names), "host": s.hosts[0] if s.hosts else None,
-            "hosts": s.hosts, "loss_pct": round(s.loss_pct, 3), "sent": s.sent,
-            "received": s.received, "last_ms": r(s.last), "avg_ms": r(s.avg),
-            "best_ms": r(s.best), "worst_ms": r(s.worst), "stdev_ms": r(s.stdev)}  # fmt: skip
+    s = hop_stats(hop)  # mtr's Last/Avg/Best/Wrst/StDev, named as ping's rtt_*_ms
+    return {**hop_record(hop, names), "addr": s.hosts[0] if s.hosts else None,
+            "addrs": s.hosts, "loss_pct": round(s.loss_pct, 3), "sent": s.sent,
+            "received": s.received, "lost": s.sent - s.received, "rtt_last_ms": s.last,
+            "rtt_avg_ms": s.avg, "rtt_min_ms": s.best, "rtt_max_ms": s.worst,
+            "rtt_stdev_ms": s.stdev}  # fmt: skip
 
 
 class TracePresenter:
