@@ -37,6 +37,8 @@ REGISTRY: dict[str, str] = {
     "dht-swarm": "netlab.lab.services.dht:DhtSwarmService",
     "tracker": "netlab.lab.services.tracker:TrackerService",
     "seeder": "netlab.lab.services.seeder:SeederService",
+    "ftp": "netlab.lab.services.ftp:FtpService",
+    "quic": "netlab.lab.services.quic:QuicService",
 }
 
 
