@@ -480,6 +480,8 @@ class ClientHelloSpec:
     cookie: bytes | None = None  # echoed from a HelloRetryRequest
     grease: int | None = None  # a GREASE value to put in suites, groups and extensions
     extended_master_secret: bool = False
+    # More extensions, (type, body), appended last (QUIC's quic_transport_parameters)
+    extra_extensions: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 def build_client_hello(spec: ClientHelloSpec) -> bytes:
@@ -527,6 +529,7 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
         ext.append(TLS_Ext_Unknown(type=45, val=b"\x01\x01"))  # psk_key_exchange_modes: psk_dhe_ke
         if spec.cookie is not None:
             ext.append(TLS_Ext_Cookie(cookie=spec.cookie))
+    ext += [TLS_Ext_Unknown(type=t, val=body) for t, body in spec.extra_extensions]
     hello = TLSClientHello(
         version=spec.legacy_version,
         gmt_unix_time=int.from_bytes(spec.random[:4], "big"),

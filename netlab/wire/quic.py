@@ -1,0 +1,618 @@
+"""QUIC on the wire (RFC 9000, 9001, 9369): headers, packet protection, frames.
+
+- variable-length integers (RFC 9000 §16), long and short headers (§17), Version
+  Negotiation (§17.2.1), Retry (§17.2.5) with its integrity tag (RFC 9001 §5.8);
+- packet numbers: truncated on the wire, recovered against the largest seen (RFC 9000
+  Appendix A.3);
+- Initial keys from the client's first Destination Connection ID (RFC 9001 §5.2; QUIC
+  v2's salt, labels and packet types from RFC 9369), packet keys from TLS traffic
+  secrets (the NSS key log's) for Handshake and 1-RTT, key updates ("quic ku");
+- header protection (AES-ECB or ChaCha20 mask, RFC 9001 §5.4) and AEAD protection
+  (AES-GCM, ChaCha20-Poly1305) on the cryptography package, with tls_crypto's
+  HKDF-Expand-Label;
+- frames (RFC 9000 §19, RFC 9221's DATAGRAM).
+
+Everything reads within the bounds it is given: a length past the datagram raises
+QuicError, never reads beyond. Building (quic-hello's Initial) is here too. The
+cryptography package (and tls_crypto, which imports it) is imported on first use: the
+dissector imports this module for every capture, QUIC or not.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+V1, V2 = 0x00000001, 0x6B3343CF
+MAX_CID = 20  # RFC 9000 §17.2: a v1 connection ID is at most 20 bytes
+MIN_INITIAL = 1200  # RFC 9000 §14.1: a client's Initial datagram is padded to this
+MAX_FRAMES = 4096  # frames decoded from one packet (PADDING runs count once)
+
+INITIAL, ZERO_RTT, HANDSHAKE, RETRY = "Initial", "0-RTT", "Handshake", "Retry"
+VERSION_NEGOTIATION, ONE_RTT = "Version Negotiation", "1-RTT"
+# The long header's two type bits, by version (RFC 9000 §17.2, RFC 9369 §3.2).
+LONG_TYPES = {
+    V1: (INITIAL, ZERO_RTT, HANDSHAKE, RETRY),
+    V2: (RETRY, INITIAL, ZERO_RTT, HANDSHAKE),
+}
+TYPE_CODES = {v: {name: i for i, name in enumerate(names)} for v, names in LONG_TYPES.items()}
+VERSION_NAMES = {V1: "1", V2: "2", 0: "Negotiation"}
+
+
+@dataclass(frozen=True)
+class VersionParams:
+    salt: bytes
+    label_prefix: str  # "quic" (v1) or "quicv2" (v2): "quic key", "quicv2 iv" …
+    retry_key: bytes
+    retry_nonce: bytes
+
+
+VERSIONS = {
+    V1: VersionParams(
+        bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"), "quic",
+        bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"),
+        bytes.fromhex("461599d35d632bf2239825bb"),
+    ),
+    V2: VersionParams(
+        bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"), "quicv2",
+        bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"),
+        bytes.fromhex("d86969bc2d7c6d9990efb04a"),
+    ),
+}  # fmt: skip
+
+
+# What tshark 4.0 uses for any other version (drafts, reserved 0x?a?a?a?a versions that
+# ask for Version Negotiation): draft-29's salt with v1's labels.
+DRAFT29 = VersionParams(
+    bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899"), "quic",
+    bytes.fromhex("ccce187ed09a09d05728155a6cb96be1"), bytes.fromhex("e54930f97f2136f0530a8c1c"),
+)  # fmt: skip
+
+
+def is_known_version(version: int) -> bool:
+    """A version the dissector reads as QUIC: 1, 2, a draft (0xff0000xx) or a reserved
+    version (0x?a?a?a?a, RFC 9000 §15), as tshark's heuristic does."""
+    return (version in LONG_TYPES or version >> 8 == 0xFF0000
+            or version & 0x0F0F0F0F == 0x0A0A0A0A)  # fmt: skip
+
+
+class QuicError(ValueError):
+    """Malformed QUIC: a length past the datagram, a bad varint, an unknown frame."""
+
+
+# --- variable-length integers ---------------------------------------------------------------------
+def read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """(value, position after it); QuicError when it runs past END."""
+    if pos >= end:
+        raise QuicError(f"varint at {pos}: no bytes left")
+    first = buf[pos]
+    if first < 0x40:  # one byte: most frame types and small values
+        return first, pos + 1
+    size = 1 << (first >> 6)
+    if pos + size > end:
+        raise QuicError(f"varint at {pos}: needs {size} bytes, {end - pos} left")
+    return int.from_bytes(buf[pos : pos + size], "big") & ((1 << (8 * size - 2)) - 1), pos + size
+
+
+def encode_varint(value: int) -> bytes:
+    if value < 0x40:
+        return bytes([value])
+    if value < 0x4000:
+        return struct.pack("!H", 0x4000 | value)
+    if value < 0x40000000:
+        return struct.pack("!I", 0x80000000 | value)
+    if value < 0x4000000000000000:
+        return struct.pack("!Q", 0xC000000000000000 | value)
+    raise ValueError(f"{value} does not fit a QUIC varint")
+
+
+def _need(pos: int, n: int, end: int, what: str) -> None:
+    if n < 0 or pos + n > end:
+        raise QuicError(f"{what} at {pos}: needs {n} bytes, {end - pos} left")
+
+
+# --- headers --------------------------------------------------------------------------------------
+class Header(NamedTuple):
+    """One packet's header as read before header protection is removed. Offsets are
+    absolute in the buffer; `end` is where this packet ends (the next coalesced one
+    starts there)."""
+
+    long: bool
+    first: int  # the first byte, still protected
+    version: int  # 0 for Version Negotiation; -1 for a short header
+    ptype: str  # INITIAL … ONE_RTT, VERSION_NEGOTIATION
+    dcid: bytes
+    scid: bytes
+    dcid_at: int
+    token: bytes  # Initial: the token; Retry: the retry token
+    token_at: int
+    length: int  # the Length field (long headers with one), else -1
+    length_at: int
+    pn_at: int  # where the packet number starts (protected)
+    start: int
+    end: int
+    versions: tuple[int, ...] = ()  # Version Negotiation's supported versions
+    tag: bytes = b""  # Retry's integrity tag
+
+
+def is_long(first: int) -> bool:
+    return bool(first & 0x80)
+
+
+def peek_version(buf: bytes, off: int, end: int) -> int | None:
+    if end - off < 5 or not buf[off] & 0x80:
+        return None
+    return int.from_bytes(buf[off + 1 : off + 5], "big")
+
+
+def parse_header(buf: bytes, off: int, end: int, short_dcid_len: int = 0) -> Header:
+    """The header of the packet at OFF (long or short); a short header's DCID length is
+    not on the wire, so the caller says it (from the connection IDs it knows)."""
+    _need(off, 1, end, "first byte")
+    first = buf[off]
+    if not first & 0x80:
+        _need(off + 1, short_dcid_len, end, "short header's connection ID")
+        dcid = bytes(buf[off + 1 : off + 1 + short_dcid_len])
+        pn_at = off + 1 + short_dcid_len
+        return Header(False, first, -1, ONE_RTT, dcid, b"", off + 1, b"", -1, -1, -1, pn_at,
+                      off, end)  # fmt: skip
+    _need(off, 6, end, "long header")
+    version = int.from_bytes(buf[off + 1 : off + 5], "big")
+    pos = off + 5
+    dcil = buf[pos]
+    _need(pos + 1, dcil, end, "destination connection ID")
+    dcid_at = pos + 1
+    dcid = bytes(buf[dcid_at : dcid_at + dcil])
+    pos = dcid_at + dcil
+    _need(pos, 1, end, "source connection ID length")
+    scil = buf[pos]
+    _need(pos + 1, scil, end, "source connection ID")
+    scid = bytes(buf[pos + 1 : pos + 1 + scil])
+    pos += 1 + scil
+    if version == 0:
+        count = (end - pos) // 4
+        versions = tuple(int.from_bytes(buf[pos + 4 * i : pos + 4 * i + 4], "big")
+                         for i in range(min(count, 256)))  # fmt: skip
+        return Header(True, first, 0, VERSION_NEGOTIATION, dcid, scid, dcid_at, b"", -1, -1, -1,
+                      pos, off, end, versions)  # fmt: skip
+    if version in LONG_TYPES and (dcil > MAX_CID or scil > MAX_CID):
+        raise QuicError(f"connection ID of {max(dcil, scil)} bytes (at most {MAX_CID})")
+    ptype = LONG_TYPES.get(version, LONG_TYPES[V1])[(first >> 4) & 3]
+    if ptype == RETRY:
+        _need(pos, 16, end, "Retry integrity tag")
+        token = bytes(buf[pos : end - 16])
+        return Header(True, first, version, RETRY, dcid, scid, dcid_at, token, pos, -1, -1, end,
+                      off, end, (), bytes(buf[end - 16 : end]))  # fmt: skip
+    token, token_at = b"", -1
+    if ptype == INITIAL:
+        tlen, token_at = read_varint(buf, pos, end)
+        _need(token_at, tlen, end, "token")
+        token = bytes(buf[token_at : token_at + tlen])
+        pos = token_at + tlen
+    length, pn_at = read_varint(buf, pos, end)
+    _need(pn_at, length, end, f"packet length {length}")
+    return Header(True, first, version, ptype, dcid, scid, dcid_at, token, token_at, length, pos,
+                  pn_at, off, pn_at + length)  # fmt: skip
+
+
+def decode_packet_number(largest: int, truncated: int, pn_len: int) -> int:
+    """RFC 9000 Appendix A.3: the full packet number nearest the next expected one."""
+    expected = largest + 1
+    win = 1 << (pn_len * 8)
+    hwin, mask = win // 2, win - 1
+    candidate = (expected & ~mask) | truncated
+    if candidate <= expected - hwin and candidate < (1 << 62) - win:
+        return candidate + win
+    if candidate > expected + hwin and candidate >= win:
+        return candidate - win
+    return candidate
+
+
+# --- keys -----------------------------------------------------------------------------------------
+class _Crypto:
+    """The cryptography names this module uses, imported once on first use."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+        self.Cipher, self.algorithms, self.modes = Cipher, algorithms, modes
+        self.AESGCM, self.ChaCha20Poly1305 = AESGCM, ChaCha20Poly1305
+
+
+_CRYPTO: _Crypto | None = None
+
+
+def _crypto() -> _Crypto:
+    global _CRYPTO
+    if _CRYPTO is None:
+        _CRYPTO = _Crypto()
+    return _CRYPTO
+
+
+@dataclass
+class Keys:
+    """One direction's packet protection: AEAD key and IV, header-protection key."""
+
+    aead: str  # "gcm" or "chacha"
+    key: bytes
+    iv: bytes
+    hp: bytes
+    secret: bytes = b""
+    hash: str = "sha256"
+    version: int = V1
+    _cipher: Any = field(default=None, repr=False)
+    _hp: Any = field(default=None, repr=False)
+
+    def mask(self, sample: bytes) -> bytes:
+        if self.aead == "chacha":
+            c = _crypto()
+            enc = c.Cipher(c.algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
+            return enc.update(bytes(5))
+        if self._hp is None:  # ECB has no state between blocks: one encryptor serves all
+            c = _crypto()
+            self._hp = c.Cipher(c.algorithms.AES(self.hp), c.modes.ECB()).encryptor()
+        return self._hp.update(sample)[:5]
+
+    def nonce(self, pn: int) -> bytes:
+        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(len(self.iv), "big")
+
+    def aead_cipher(self) -> Any:
+        if self._cipher is None:
+            c = _crypto()
+            self._cipher = (c.ChaCha20Poly1305 if self.aead == "chacha" else c.AESGCM)(self.key)
+        return self._cipher
+
+    def next(self) -> Keys:
+        """The keys after a key update (RFC 9001 §6): new secret, same header protection."""
+        from netlab.wire.tls_crypto import hkdf_expand_label
+
+        p = VERSIONS.get(self.version, VERSIONS[V1]).label_prefix
+        hl = len(self.secret)
+        secret = hkdf_expand_label(self.hash, self.secret, f"{p} ku", b"", hl)
+        key = hkdf_expand_label(self.hash, secret, f"{p} key", b"", len(self.key))
+        iv = hkdf_expand_label(self.hash, secret, f"{p} iv", b"", 12)
+        return Keys(self.aead, key, iv, self.hp, secret, self.hash, self.version)
+
+
+SUITE_PARAMS = {0x1301: ("gcm", 16, "sha256"), 0x1302: ("gcm", 32, "sha384"),
+                0x1303: ("chacha", 32, "sha256")}  # fmt: skip
+
+
+def keys_from_secret(secret: bytes, suite: int = 0x1301, version: int = V1) -> Keys:
+    """Packet keys from a TLS secret (RFC 9001 §5.1): "quic key", "quic iv", "quic hp"."""
+    from netlab.wire.tls_crypto import hkdf_expand_label
+
+    aead, key_len, hash_name = SUITE_PARAMS.get(suite, SUITE_PARAMS[0x1301])
+    p = VERSIONS.get(version, VERSIONS[V1]).label_prefix
+    key = hkdf_expand_label(hash_name, secret, f"{p} key", b"", key_len)
+    iv = hkdf_expand_label(hash_name, secret, f"{p} iv", b"", 12)
+    hp = hkdf_expand_label(hash_name, secret, f"{p} hp", b"", key_len)
+    return Keys(aead, key, iv, hp, secret, hash_name, version)
+
+
+def initial_keys(dcid: bytes, version: int = V1, any_version: bool = False) -> tuple[Keys, Keys]:
+    """(client's, server's) Initial keys from the client's Destination Connection ID;
+    ANY_VERSION: an unknown version gets draft-29's (what tshark tries)."""
+    from netlab.wire.tls_crypto import hkdf_expand_label, hkdf_extract
+
+    params = VERSIONS.get(version) or (DRAFT29 if any_version else None)
+    if params is None:
+        raise QuicError(f"no Initial keys known for version 0x{version:08x}")
+    initial = hkdf_extract("sha256", params.salt, dcid)
+    client = hkdf_expand_label("sha256", initial, "client in", b"", 32)
+    server = hkdf_expand_label("sha256", initial, "server in", b"", 32)
+    labels = version if version in VERSIONS else V1
+    return keys_from_secret(client, 0x1301, labels), keys_from_secret(server, 0x1301, labels)
+
+
+# --- packet protection ----------------------------------------------------------------------------
+class Opened(NamedTuple):
+    first: int  # the first byte without header protection
+    pn_len: int
+    truncated_pn: int
+    pn: int
+    header: bytes  # the unprotected header (the AEAD's associated data)
+    payload: bytes  # the decrypted frames
+    payload_at: int  # where the protected payload starts in the buffer
+
+
+def remove_header_protection(buf: bytes, hdr: Header, keys: Keys) -> tuple[int, int, int, bytes]:
+    """(first byte, packet-number length, truncated packet number, unprotected header)."""
+    sample_at = hdr.pn_at + 4
+    _need(sample_at, 16, hdr.end, "header protection sample")
+    mask = keys.mask(bytes(buf[sample_at : sample_at + 16]))
+    first = hdr.first ^ (mask[0] & (0x0F if hdr.long else 0x1F))
+    pn_len = (first & 3) + 1
+    at = hdr.pn_at
+    truncated = int.from_bytes(buf[at : at + pn_len], "big") ^ int.from_bytes(
+        mask[1 : 1 + pn_len], "big"
+    )
+    header = bytes((first,)) + bytes(buf[hdr.start + 1 : at]) + truncated.to_bytes(pn_len, "big")
+    return first, pn_len, truncated, header
+
+
+def open_packet(buf: bytes, hdr: Header, keys: Keys, largest: int = -1,
+                unprotected: tuple | None = None) -> Opened:  # fmt: skip
+    """Header protection off (or UNPROTECTED: what remove_header_protection gave), then
+    the payload decrypted; raises QuicError when the packet is too short and
+    cryptography's InvalidTag when the keys are wrong."""
+    first, pn_len, truncated, header = unprotected or remove_header_protection(buf, hdr, keys)
+    pn = decode_packet_number(largest, truncated, pn_len)
+    at = hdr.pn_at + pn_len
+    if hdr.end - at < 16:
+        raise QuicError("payload shorter than the AEAD tag")
+    plain = keys.aead_cipher().decrypt(keys.nonce(pn), bytes(buf[at : hdr.end]), header)
+    return Opened(first, pn_len, truncated, pn, header, plain, at)
+
+
+def protect_packet(header: bytes, pn_len: int, pn: int, payload: bytes, keys: Keys) -> bytes:
+    """A packet from its unprotected header (packet number included, Length set to the
+    protected length) and frames: AEAD, then header protection (RFC 9001 §5.3-5.4)."""
+    sealed = keys.aead_cipher().encrypt(keys.nonce(pn), payload, header)
+    pn_at = len(header) - pn_len
+    packet = bytearray(header + sealed)
+    mask = keys.mask(bytes(packet[pn_at + 4 : pn_at + 20]))
+    packet[0] ^= mask[0] & (0x0F if packet[0] & 0x80 else 0x1F)
+    for i in range(pn_len):
+        packet[pn_at + i] ^= mask[1 + i]
+    return bytes(packet)
+
+
+def retry_tag(odcid: bytes, packet_without_tag: bytes, version: int = V1) -> bytes:
+    """The Retry Integrity Tag (RFC 9001 §5.8): AES-128-GCM over the pseudo-packet."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    params = VERSIONS[version]
+    pseudo = bytes([len(odcid)]) + odcid + packet_without_tag
+    return AESGCM(params.retry_key).encrypt(params.retry_nonce, b"", pseudo)
+
+
+def retry_valid(buf: bytes, hdr: Header, odcid: bytes) -> bool:
+    if hdr.version not in VERSIONS:
+        return False
+    return retry_tag(odcid, bytes(buf[hdr.start : hdr.end - 16]), hdr.version) == hdr.tag
+
+
+def build_initial(version: int, dcid: bytes, scid: bytes, token: bytes, pn: int, frames: bytes,
+                  keys: Keys, pad_to: int = MIN_INITIAL) -> bytes:  # fmt: skip
+    """A client Initial packet carrying FRAMES, padded (PADDING frames) so the packet is
+    at least PAD_TO bytes; packet number encoded on 4 bytes."""
+    pn_len = 4
+    first = 0xC0 | TYPE_CODES.get(version, TYPE_CODES[V1])[INITIAL] << 4 | (pn_len - 1)
+    head = (bytes([first]) + version.to_bytes(4, "big") + bytes([len(dcid)]) + dcid
+            + bytes([len(scid)]) + scid + encode_varint(len(token)) + token)  # fmt: skip
+    # Length (2-byte varint) covers packet number, frames and the 16-byte tag.
+    room = pad_to - len(head) - 2 - pn_len - 16
+    if len(frames) < room:
+        frames += bytes(room - len(frames))
+    length = pn_len + len(frames) + 16
+    header = head + struct.pack("!H", 0x4000 | length) + pn.to_bytes(pn_len, "big")
+    return protect_packet(header, pn_len, pn, frames, keys)
+
+
+def crypto_frame(offset: int, data: bytes) -> bytes:
+    return b"\x06" + encode_varint(offset) + encode_varint(len(data)) + data
+
+
+# --- frames ---------------------------------------------------------------------------------------
+FRAME_NAMES = {
+    0x00: "PADDING", 0x01: "PING", 0x02: "ACK", 0x03: "ACK", 0x04: "RESET_STREAM",
+    0x05: "STOP_SENDING", 0x06: "CRYPTO", 0x07: "NEW_TOKEN", 0x10: "MAX_DATA",
+    0x11: "MAX_STREAM_DATA", 0x12: "MAX_STREAMS (BIDI)", 0x13: "MAX_STREAMS (UNI)",
+    0x14: "DATA_BLOCKED", 0x15: "STREAM_DATA_BLOCKED", 0x16: "STREAMS_BLOCKED (BIDI)",
+    0x17: "STREAMS_BLOCKED (UNI)", 0x18: "NEW_CONNECTION_ID", 0x19: "RETIRE_CONNECTION_ID",
+    0x1A: "PATH_CHALLENGE", 0x1B: "PATH_RESPONSE", 0x1C: "CONNECTION_CLOSE (Transport)",
+    0x1D: "CONNECTION_CLOSE (Application)", 0x1E: "HANDSHAKE_DONE", 0x30: "DATAGRAM",
+    0x31: "DATAGRAM",
+}  # fmt: skip
+
+
+def frame_name(ftype: int) -> str:
+    if 0x08 <= ftype <= 0x0F:
+        return "STREAM"
+    return FRAME_NAMES.get(ftype, f"Unknown (0x{ftype:x})")
+
+
+class Frame(NamedTuple):
+    """One frame: its type, where it lies in the payload (start, end), and its fields as
+    ((name, value, at, size), …) in wire order (offsets relative to the payload). CRYPTO,
+    STREAM and DATAGRAM keep their data's position in `data_at`/`data_len`."""
+
+    ftype: int
+    start: int
+    end: int
+    fields: tuple
+    data_at: int = -1
+    data_len: int = 0
+
+
+def _v(buf: bytes, pos: int, end: int, name: str, out: list) -> tuple[int, int]:
+    value, nxt = read_varint(buf, pos, end)
+    out.append((name, value, pos, nxt - pos))
+    return value, nxt
+
+
+def _fixed(buf: bytes, pos: int, end: int, n: int, name: str, out: list) -> int:
+    _need(pos, n, end, name)
+    out.append((name, bytes(buf[pos : pos + n]), pos, n))
+    return pos + n
+
+
+def parse_frames(payload: bytes) -> list[Frame]:
+    """Every frame of a decrypted payload; QuicError on damage or an unknown type."""
+    frames: list[Frame] = []
+    pos, end = 0, len(payload)
+    while pos < end:
+        if len(frames) >= MAX_FRAMES:
+            raise QuicError(f"more than {MAX_FRAMES} frames in one packet")
+        frames.append(parse_frame(payload, pos, end))
+        pos = frames[-1].end
+    return frames
+
+
+def parse_frame(buf: bytes, start: int, end: int) -> Frame:
+    ftype, pos = read_varint(buf, start, end)
+    f: list = []
+    data_at, data_len = -1, 0
+    if ftype == 0x00:
+        stop = end - len(buf[pos:end].lstrip(b"\x00"))  # a run of zeros, read in C
+        f.append(("padding_length", stop - start, start, stop - start))
+        pos = stop
+    elif ftype in (0x01, 0x1E):
+        pass
+    elif ftype in (0x02, 0x03):
+        pos = _ack(buf, pos, end, f, ftype == 0x03)
+    elif ftype == 0x04:
+        for name in ("rsts.stream_id", "rsts.application_error_code", "rsts.final_size"):
+            _, pos = _v(buf, pos, end, name, f)
+    elif ftype == 0x05:
+        for name in ("ss.stream_id", "ss.application_error_code"):
+            _, pos = _v(buf, pos, end, name, f)
+    elif ftype == 0x06:
+        _, pos = _v(buf, pos, end, "crypto.offset", f)
+        data_len, pos = _v(buf, pos, end, "crypto.length", f)
+        _need(pos, data_len, end, "CRYPTO data")
+        data_at, pos = pos, pos + data_len
+    elif ftype == 0x07:
+        n, pos = _v(buf, pos, end, "nt.length", f)
+        pos = _fixed(buf, pos, end, n, "nt.token", f)
+    elif 0x08 <= ftype <= 0x0F:
+        _, pos = _v(buf, pos, end, "stream.stream_id", f)
+        if ftype & 0x04:
+            _, pos = _v(buf, pos, end, "stream.offset", f)
+        if ftype & 0x02:
+            data_len, pos = _v(buf, pos, end, "stream.length", f)
+        else:
+            data_len = end - pos
+        _need(pos, data_len, end, "STREAM data")
+        data_at, pos = pos, pos + data_len
+    elif ftype == 0x10:
+        _, pos = _v(buf, pos, end, "md.maximum_data", f)
+    elif ftype == 0x11:
+        _, pos = _v(buf, pos, end, "msd.stream_id", f)
+        _, pos = _v(buf, pos, end, "msd.maximum_stream_data", f)
+    elif ftype in (0x12, 0x13):
+        _, pos = _v(buf, pos, end, "ms.max_streams", f)
+    elif ftype == 0x14:
+        _, pos = _v(buf, pos, end, "sb.stream_data_limit", f)
+    elif ftype == 0x15:
+        _, pos = _v(buf, pos, end, "sdb.stream_id", f)
+        _, pos = _v(buf, pos, end, "sdb.stream_data_limit", f)
+    elif ftype in (0x16, 0x17):
+        _, pos = _v(buf, pos, end, "sib.stream_limit", f)
+    elif ftype == 0x18:
+        _, pos = _v(buf, pos, end, "nci.sequence", f)
+        _, pos = _v(buf, pos, end, "nci.retire_prior_to", f)
+        _need(pos, 1, end, "connection ID length")
+        n = buf[pos]
+        f.append(("nci.connection_id.length", n, pos, 1))
+        if not 1 <= n <= MAX_CID:
+            raise QuicError(f"NEW_CONNECTION_ID with a {n}-byte connection ID")
+        pos = _fixed(buf, pos + 1, end, n, "nci.connection_id", f)
+        pos = _fixed(buf, pos, end, 16, "nci.stateless_reset_token", f)
+    elif ftype == 0x19:
+        _, pos = _v(buf, pos, end, "rci.sequence", f)
+    elif ftype in (0x1A, 0x1B):
+        name = "path_challenge.data" if ftype == 0x1A else "path_response.data"
+        pos = _fixed(buf, pos, end, 8, name, f)
+    elif ftype in (0x1C, 0x1D):
+        _, pos = _v(buf, pos, end, "cc.error_code" if ftype == 0x1C else "cc.error_code.app", f)
+        if ftype == 0x1C:
+            _, pos = _v(buf, pos, end, "cc.frame_type", f)
+        n, pos = _v(buf, pos, end, "cc.reason_phrase.length", f)
+        _need(pos, n, end, "reason phrase")
+        f.append(("cc.reason_phrase", bytes(buf[pos : pos + n]).decode("utf-8", "replace"),
+                  pos, n))  # fmt: skip
+        pos += n
+    elif ftype in (0x30, 0x31):
+        if ftype == 0x31:
+            data_len, pos = _v(buf, pos, end, "dg.length", f)
+        else:
+            data_len = end - pos
+        _need(pos, data_len, end, "DATAGRAM data")
+        data_at, pos = pos, pos + data_len
+    else:
+        raise QuicError(f"unknown frame type 0x{ftype:x} at {start}")
+    return Frame(ftype, start, pos, tuple(f), data_at, data_len)
+
+
+MAX_ACK_RANGES = 1024
+
+
+def _ack(buf: bytes, pos: int, end: int, f: list, ecn: bool) -> int:
+    _, pos = _v(buf, pos, end, "ack.largest_acknowledged", f)
+    _, pos = _v(buf, pos, end, "ack.ack_delay", f)
+    count, pos = _v(buf, pos, end, "ack.ack_range_count", f)
+    _, pos = _v(buf, pos, end, "ack.first_ack_range", f)
+    if count > MAX_ACK_RANGES:
+        raise QuicError(f"ACK with {count} ranges")
+    for _ in range(count):
+        _, pos = _v(buf, pos, end, "ack.gap", f)
+        _, pos = _v(buf, pos, end, "ack.ack_range", f)
+    if ecn:
+        for name in ("ack.ect0_count", "ack.ect1_count", "ack.ecn_ce_count"):
+            _, pos = _v(buf, pos, end, name, f)
+    return pos
+
+
+# --- errors (RFC 9000 §20.1, RFC 9001 §4.8) ---------------------------------------------------
+TRANSPORT_ERRORS = {
+    0x0: "NO_ERROR", 0x1: "INTERNAL_ERROR", 0x2: "CONNECTION_REFUSED", 0x3: "FLOW_CONTROL_ERROR",
+    0x4: "STREAM_LIMIT_ERROR", 0x5: "STREAM_STATE_ERROR", 0x6: "FINAL_SIZE_ERROR",
+    0x7: "FRAME_ENCODING_ERROR", 0x8: "TRANSPORT_PARAMETER_ERROR",
+    0x9: "CONNECTION_ID_LIMIT_ERROR", 0xA: "PROTOCOL_VIOLATION", 0xB: "INVALID_TOKEN",
+    0xC: "APPLICATION_ERROR", 0xD: "CRYPTO_BUFFER_EXCEEDED", 0xE: "KEY_UPDATE_ERROR",
+    0xF: "AEAD_LIMIT_REACHED", 0x10: "NO_VIABLE_PATH",
+}  # fmt: skip
+
+
+def error_text(code: int) -> str:
+    """A transport error code's name; 0x100-0x1ff: CRYPTO_ERROR with the TLS alert."""
+    if 0x100 <= code <= 0x1FF:
+        from netlab.wire.tls import ALERTS
+
+        alert = code - 0x100
+        return f"CRYPTO_ERROR, TLS alert {ALERTS.get(alert, str(alert))}"
+    return TRANSPORT_ERRORS.get(code, "unknown")
+
+
+# --- transport parameters (RFC 9000 §18) ----------------------------------------------------
+TRANSPORT_PARAMETERS = {
+    0x00: "original_destination_connection_id", 0x01: "max_idle_timeout",
+    0x02: "stateless_reset_token", 0x03: "max_udp_payload_size", 0x04: "initial_max_data",
+    0x05: "initial_max_stream_data_bidi_local", 0x06: "initial_max_stream_data_bidi_remote",
+    0x07: "initial_max_stream_data_uni", 0x08: "initial_max_streams_bidi",
+    0x09: "initial_max_streams_uni", 0x0A: "ack_delay_exponent", 0x0B: "max_ack_delay",
+    0x0C: "disable_active_migration", 0x0D: "preferred_address",
+    0x0E: "active_connection_id_limit", 0x0F: "initial_source_connection_id",
+    0x10: "retry_source_connection_id", 0x11: "version_information",
+    0x20: "max_datagram_frame_size",
+}  # fmt: skip
+INTEGER_PARAMETERS = {0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0E, 0x20}
+
+
+def encode_transport_parameters(params: list[tuple[int, bytes | int]]) -> bytes:
+    out = bytearray()
+    for pid, value in params:
+        body = encode_varint(value) if isinstance(value, int) else value
+        out += encode_varint(pid) + encode_varint(len(body)) + body
+    return bytes(out)
+
+
+def parse_transport_parameters(data: bytes) -> list[tuple[int, int, int, bytes | int]]:
+    """[(id, at, length, value)]: integers decoded for the parameters that are ones."""
+    out: list = []
+    pos, end = 0, len(data)
+    while pos < end and len(out) < 256:
+        pid, pos = read_varint(data, pos, end)
+        n, pos = read_varint(data, pos, end)
+        _need(pos, n, end, "transport parameter")
+        raw = bytes(data[pos : pos + n])
+        value: bytes | int = raw
+        if pid in INTEGER_PARAMETERS and n:
+            value = read_varint(raw, 0, n)[0]
+        out.append((pid, pos, n, value))
+        pos += n
+    return out
