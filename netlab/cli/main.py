@@ -72,6 +72,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "netlab.cli.ping:ping",
         "Send ICMP echo requests (raw packets, kernel timestamps), like iputils ping.",
     ),
+    "quic-hello": CommandEntry(
+        "netlab.cli.quic_hello:quic_hello",
+        "A QUIC Initial built by hand: the server's Initial/Handshake, Retry or VN.",
+    ),
     "rtmp-handshake": CommandEntry(
         "netlab.cli.rtmp_handshake:rtmp_handshake",
         "RTMP from C0/C1 to the first H.264 frames: commands, chunks, NAL units.",
@@ -104,10 +108,11 @@ COMMANDS: dict[str, CommandEntry] = {
 # valid JSON from the first instant. Streams (True) end with a summary line;
 # one-shot commands print one document.
 INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
-    "ping": (True, {"type": "summary", "transmitted": 0, "received": 0, "duplicates": 0,
+    "ping": (True, {"type": "summary", "sent": 0, "received": 0, "lost": 0, "duplicates": 0,
                     "errors": 0, "loss_pct": 0.0, "time_ms": 0.0, "interrupted": True}),
-    "arp": (True, {"type": "summary", "sent": 0, "replies": 0, "interrupted": True}),
+    "arp": (True, {"type": "summary", "sent": 0, "received": 0, "interrupted": True}),
     "sniff": (True, {"type": "summary", "captured": 0, "dropped": 0, "interrupted": True}),
+    "dissect": (True, {"type": "summary", "packets": 0, "interrupted": True}),
     "traceroute": (False, {"hops": [], "reached": False, "interrupted": True}),
     "tcp-handshake": (False, {"result": None, "segments": [], "interrupted": True}),
     "dns-query": (False, {"rcode": "INTERRUPTED", "answers": [], "interrupted": True}),
@@ -116,6 +121,8 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
                                "completed": False, "interrupted": True}),
     "dht-lookup": (False, {"hops": [], "peers": [], "closest": [], "interrupted": True}),
     "tls-hello": (False, {"completed": False, "error": "interrupted", "interrupted": True}),
+    "quic-hello": (False, {"version": None, "dcid": None, "scid": None, "server_packets": [],
+                           "alpn": None, "rtt_ms": None, "interrupted": True}),
     "ftp": (False, {"mode": None, "control": [], "data_connections": [], "result": None,
                     "interrupted": True}),
 }  # fmt: skip
