@@ -18,7 +18,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping traceroute arp-scan \
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
 	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump zsh fish \
-	python3-libtorrent opentracker mktorrent aria2 hping3
+	python3-libtorrent opentracker mktorrent aria2 hping3 vsftpd ngtcp2-client ngtcp2-server
 
 .PHONY: help setup deps venv caps test demo demo-labs lint format completions bench fuzz clean
 

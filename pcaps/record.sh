@@ -130,4 +130,59 @@ stop
 kill "$pub"; wait "$pub" 2>/dev/null || true; pub=
 kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
 tshark -r "$tmp/rtmp.pcap" -F pcapng -w "$here/rtmp.pcapng" 2>/dev/null
+# 7. BitTorrent in the bundled `p2p` lab (64 libtorrent DHT nodes, opentracker, a
+#    libtorrent seeder): netlab's own get_peers lookup of the swarm's announced
+#    info-hash, written by `dht-lookup -w` (KRPC queries and replies: compact nodes,
+#    peers, tokens, BEP 42's ip); then the first 14 packets of aria2c downloading the
+#    seeder's file (its encrypted MSE handshake, shown as continuation data on port
+#    6881, the plain handshake, BEP 10 extension handshakes, Have All, Allowed Fast,
+#    Interested and the first Requests).
+netlab lab up ../labs/p2p.toml --name pcapp2p >/dev/null
+trap 'netlab lab down pcapp2p >/dev/null 2>&1 || true; cleanup' EXIT
+run=$(netlab lab status pcapp2p --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["labs"][0]["run_dir"])')
+boot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrap"])' \
+  "$run/services/swarm-dht-swarm/state.json")
+netlab lab exec --lab pcapp2p client -- netlab dht-lookup 6879a902601b973f4f5e55f986651c773b4e2347 \
+  -b "$boot" -w "$tmp/bt-dht.pcapng" >/dev/null || true
+ip netns exec nl-pcapp2p-client tcpdump --immediate-mode -i eth0 -U -c 14 -w "$tmp/bittorrent.pcap" \
+  "tcp port 6881" 2>/dev/null & td=$!
+sleep 0.7
+netlab lab exec --lab pcapp2p client -- timeout 60 aria2c --dir="$tmp/dl" --enable-dht=false \
+  --bt-enable-lpd=false --enable-peer-exchange=false --seed-time=0 --console-log-level=warn \
+  --file-allocation=none "$run/services/seeder-seeder/netlab-p2p.bin.torrent" >/dev/null || true
+wait "$td" 2>/dev/null || true; td=
+netlab lab down pcapp2p >/dev/null
+cp "$tmp/bt-dht.pcapng" "$here/bt-dht.pcapng"
+tshark -r "$tmp/bittorrent.pcap" -F pcapng -w "$here/bittorrent.pcapng" 2>/dev/null
+# 8. FTP in the bundled `ftp` lab (vsftpd), from curl: the listing of pub/ in passive
+#    mode (PASV and its 227: --disable-epsv), hello.txt in active mode (PORT, not EPRT:
+#    --disable-eprt; vsftpd connects from port 20) and hello.txt over IPv6 in extended
+#    passive mode (EPSV and its 229); the data connections show as FTP-DATA.
+netlab lab up ../labs/ftp.toml --name pcapftp >/dev/null
+trap 'netlab lab down pcapftp >/dev/null 2>&1 || true; cleanup' EXIT
+ip netns exec nl-pcapftp-client tcpdump --immediate-mode -i eth0 -U -w "$tmp/ftp.pcap" tcp \
+  2>/dev/null & td=$!
+sleep 0.7
+netlab lab exec --lab pcapftp client -- curl -4 -sS --ftp-pasv --disable-epsv ftp://server/pub/ >/dev/null
+netlab lab exec --lab pcapftp client -- curl -4 -sS --ftp-port - --disable-eprt ftp://server/pub/hello.txt >/dev/null
+netlab lab exec --lab pcapftp client -- curl -6 -sS --ftp-pasv ftp://server/pub/hello.txt >/dev/null
+stop
+netlab lab down pcapftp >/dev/null
+tshark -r "$tmp/ftp.pcap" -F pcapng -w "$here/ftp.pcapng" 2>/dev/null
+# 9. TLS from curl to openssl s_server on loopback port 48443, its self-signed ECDSA
+#    certificate (CN localhost, a UTF8String, SANs): TLS 1.3 (the certificate encrypted),
+#    then TLS 1.2 (ECDHE; the certificate in clear). The key log goes to tls.keys in the
+#    temporary folder only: `netlab dissect --keylog` with one recorded again decrypts it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/k.pem" \
+  -out "$tmp/c.pem" -days 3650 -subj "/C=NL/O=netlab sample/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+openssl s_server -accept 127.0.0.1:48443 -cert "$tmp/c.pem" -key "$tmp/k.pem" -www -quiet \
+  >/dev/null 2>&1 & srv=$!
+sleep 0.5
+capture "$tmp/tls.pcapng" lo "" "tcp port 48443"
+SSLKEYLOGFILE="$tmp/tls.keys" curl -sk --tlsv1.3 https://127.0.0.1:48443/ -o /dev/null
+SSLKEYLOGFILE="$tmp/tls.keys" curl -sk --tls-max 1.2 https://127.0.0.1:48443/ -o /dev/null
+stop
+kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
+cp "$tmp/tls.pcapng" "$here/tls.pcapng"
 echo "recorded: $(ls "$here"/*.pcap*)"

@@ -21,6 +21,8 @@ from netlab.capture.reader import CaptureFormatError, open_capture
 from netlab.dissect import Dissector, registry
 from tests.conftest import CORPUS, require_tool
 from tests.test_dissect import FIELDS, norm, tshark_fields
+from tests.test_tcp_analysis import ANALYSIS_FIELDS
+from tests.test_tcp_analysis import compare as compare_tcp_analysis
 
 AGREE_LIST = CORPUS.parent / "tshark_agree.txt"
 MIN_AGREE = 338  # files agreeing when the list was last regenerated
@@ -31,6 +33,15 @@ WORKERS = min(3, (os.cpu_count() or 2) + 1)
 # preference (bigtcp-ipv6.pcap, icmpv6-length-zero.pcapng).
 TSHARK_OPTIONS = ("-o", "ipv6.tso_support:TRUE")
 
+# TCP sequence analysis is compared too, frame by frame (tests/test_tcp_analysis.py),
+# but for bytes_in_flight and push_bytes_sent: tshark counts a segment cut short by the
+# capture at its length from the IP header, netlab at the bytes captured (tcp.len
+# differs there too), and a few fuzzed files in the corpus are cut that way.
+TCP_ANALYSIS = [
+    name
+    for name in ANALYSIS_FIELDS
+    if name not in ("tcp.analysis.bytes_in_flight", "tcp.analysis.push_bytes_sent")
+]
 _TUNNEL = "a tunnel netlab does not decode yet"
 KNOWN_DIFFERENT = {
     # Protocols netlab does not decode yet: tshark shows the layers inside them.
@@ -105,6 +116,11 @@ def compare(path: Path) -> tuple[str, str]:
             keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
             diff = {k: (a.get(k), b.get(k)) for k in keys}
             return "differ", f"packet {no}: (netlab, tshark) {str(diff)[:300]}"
+    if any("tcp.stream" in row for row in ours):
+        try:
+            compare_tcp_analysis(path, False, TCP_ANALYSIS, TSHARK_OPTIONS)
+        except AssertionError as err:
+            return "differ", f"TCP analysis: {str(err)[:300]}"
     return "agree", ""
 
 

@@ -71,7 +71,10 @@ def netlab_fields(path: Path) -> list[dict[str, list[str]]]:
                          text=True, check=True).stdout  # fmt: skip
     rows = []
     for line in out.splitlines():
-        fields = json.loads(line)["fields"]
+        record = json.loads(line)
+        if record["type"] != "packet":
+            continue  # the closing summary line
+        fields = record["fields"]
         row = {}
         for name in FIELDS:
             if name in fields:

@@ -41,10 +41,11 @@ from netlab.dissect import Dissector
 from netlab.dissect.model import merge_rows
 from netlab.render.packets import json_line, packet_hex_lines, tree_lines
 from netlab.wire import amf0, rtmp
+from tests import procs
 from tests.conftest import ROOT, netlab_bin, require_tool
 from tests.rtmp_servers import NginxRtmp
 from tests.test_columns import both_ways
-from tests.test_stats_follow import _start_tcpdump, _stop, tcp_frame, write_pcap
+from tests.test_stats_follow import tcp_frame, write_pcap
 
 TSHARK_PREFS = ("-o", "rtmpt.max_packet_size:16777216")
 # Fields compared with tshark, value by value, frame by frame.
@@ -92,15 +93,15 @@ def captures(tmp_path_factory) -> dict[str, tuple[Path, int]]:
         with NginxRtmp(tmp / f"run{attempt}", second_port=True) as srv:
             play = srv.url("test", srv.play_port)
             path = tmp / f"publish{attempt}.pcap"  # ffmpeg publishing, from its first byte
-            dump = _start_tcpdump(path, f"tcp port {srv.port}")
+            dump = procs.start_tcpdump(path, f"tcp port {srv.port}")
             try:
                 srv.publish_testsrc(gop=25)
                 time.sleep(1.5)
             finally:
-                whole &= _stop(dump)
+                whole &= procs.stop_tcpdump(dump)
             found["publish"] = (path, srv.port)
             path = tmp / f"play{attempt}.pcap"  # players on the second port
-            dump = _start_tcpdump(path, f"tcp port {srv.play_port}")
+            dump = procs.start_tcpdump(path, f"tcp port {srv.play_port}")
             try:
                 probe = subprocess.run(
                     ["ffprobe", "-v", "error", "-show_streams", "-of", "json", play],
@@ -108,11 +109,11 @@ def captures(tmp_path_factory) -> dict[str, tuple[Path, int]]:
                 ).stdout  # fmt: skip
                 _bounded(["rtmpdump", "-q", "-r", play, "--live", "-o", os.devnull], 2)
             finally:
-                whole &= _stop(dump)
+                whole &= procs.stop_tcpdump(dump)
             found["play"] = (path, srv.play_port)
             found["ffprobe"] = json.loads(probe)["streams"][0]
             path = tmp / f"netlab{attempt}.pcap"
-            dump = _start_tcpdump(path, f"tcp port {srv.play_port}")
+            dump = procs.start_tcpdump(path, f"tcp port {srv.play_port}")
             try:
                 for args in (["--frames", "10", play],
                              ["--publish-testsrc", "--chunk-size", "128",
@@ -121,7 +122,7 @@ def captures(tmp_path_factory) -> dict[str, tuple[Path, int]]:
                                           timeout=90)  # fmt: skip
                     assert proc.returncode == 0, proc.stderr
             finally:
-                whole &= _stop(dump)
+                whole &= procs.stop_tcpdump(dump)
             found["netlab"] = (path, srv.play_port)
         if whole:
             return found
@@ -177,7 +178,10 @@ def _ours(value) -> str:
 def netlab_fields(path: Path) -> list[dict[str, list[str]]]:
     rows = []
     for line in netlab(path, "--json").splitlines():
-        fields = json.loads(line)["fields"]
+        record = json.loads(line)
+        if record["type"] != "packet":
+            continue  # the closing summary line
+        fields = record["fields"]
         row = {}
         for name in FIELDS:
             if name in fields:

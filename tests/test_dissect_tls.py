@@ -1148,7 +1148,8 @@ def test_dissect_json_carries_the_decrypted_fields(captures):
         text=True,
         check=True,
     ).stdout
-    records = [json.loads(line) for line in out.splitlines()]
+    *records, summary = [json.loads(line) for line in out.splitlines()]
+    assert summary == {"type": "summary", "packets": len(records), "interrupted": False}
     assert any("tls.handshake.ja3" in r["fields"] for r in records)
     assert any(r["fields"].get("http2.headers.status") == 200 for r in records)
     assert any(r["protocols"].endswith("tls:http2") for r in records)

@@ -135,7 +135,8 @@ def netlab_reports(path: Path, specs: tuple[str, ...]):
     text = run_netlab(*args, str(path))
     assert text.returncode == 0, text.stderr
     js = run_netlab(*args, "--json", str(path))
-    records = [json.loads(line) for line in js.stdout.splitlines()]
+    *records, summary = [json.loads(line) for line in js.stdout.splitlines()]
+    assert summary["type"] == "summary"  # every NDJSON stream ends with one (docs/json.md)
     return by_title(text.stdout), {r["stat"]: r for r in records}
 
 
@@ -325,6 +326,10 @@ def captures(request) -> Path:
 # TCP hands no retransmitted or out-of-order payload to "data", which is the TCP
 # dissector's business, not the statistics'.
 STAT_CAPTURES = [*PCAPS, "recorded"]
+# tshark 4.0's FTP dissector adds `ftp.current-working-directory` as a protocol item
+# (FT_PROTOCOL) to every later FTP frame, so its protocol hierarchy nests them under a
+# "protocol" that is not one; netlab does not copy that. The other statistics agree.
+PHS_ASIDE = {"ftp.pcapng"}
 FOLLOW_CAPTURES = [*PCAPS, "recorded", "crafted"]
 
 
@@ -346,6 +351,10 @@ def follow_capture(request) -> Path:
 
 
 def test_protocol_hierarchy_agrees_with_tshark(capture):
+    if getattr(capture, "name", "") in PHS_ASIDE:
+        ours, theirs = compare(capture, "phs")
+        assert ours != theirs  # when tshark stops nesting, this file joins the others
+        return
     ours, theirs = compare(capture, "phs")
     assert ours and ours == theirs
 
@@ -407,6 +416,8 @@ def test_reports_are_tshark_40_layout_line_for_line():
         pytest.skip("the layout is pinned to tshark 4.0")
     for path in PCAPS:
         for spec in STATS:
+            if spec.startswith("phs") and path.name in PHS_ASIDE:
+                continue
             ours = netlab_report(path, spec)
             theirs = [_fix_duration(line.rstrip()) for line in tshark_report(path, spec)]
             assert ours == theirs, f"{path.name} {spec}"
@@ -572,15 +583,16 @@ def test_stats_alone_print_only_the_statistics_and_show_packets_adds_them():
 def test_json_statistics_follow_the_packets_as_ndjson():
     lines = run_netlab("--json", "--show-packets", "--stats", "conv,tcp", "--follow", "tcp,0",
                        SAMPLE).stdout.splitlines()  # fmt: skip
-    records = [json.loads(line) for line in lines]
+    *records, summary = [json.loads(line) for line in lines]
     assert [r.get("type") for r in records[-2:]] == ["stats", "follow"]
-    assert all("no" in r for r in records[:-2])
+    assert all(r["type"] == "packet" for r in records[:-2])
+    assert summary == {"type": "summary", "packets": len(records) - 2, "interrupted": False}
     conv, follow = records[-2:]
     assert conv["stat"] == "conv,tcp" and conv["rows"][0]["packets"] == 10
     text = bytes.fromhex("".join(c["data"] for c in follow["chunks"] if c["node"] == 0))
     assert text == b"hello netlab\n"
     quiet = run_netlab("--json", "--stats", "phs", SAMPLE).stdout.splitlines()
-    assert len(quiet) == 1 and json.loads(quiet[0])["type"] == "stats"
+    assert [json.loads(line)["type"] for line in quiet] == ["stats", "summary"]
 
 
 def test_tshark_spellings_are_accepted():

@@ -84,7 +84,9 @@ class Dissector:
         self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
 
-    def columns(self, no: int, data: bytes, linktype: int) -> tuple | None:
+    def columns(
+        self, no: int, data: bytes, linktype: int, ts_ns: int | None = None
+    ) -> tuple | None:
         """The one-line view's columns of a plain Ethernet frame, read straight off the
         bytes without a Packet or layers, with the stream state updated as dissect()
         would: (src, dst, protocol, info), or None when the frame needs the dissector
@@ -113,7 +115,7 @@ class Dissector:
         else:
             return None
         if proto == 6:
-            found = self._columns[0](self, no, data, off, end, src, dst)
+            found = self._columns[0](self, no, data, off, end, src, dst, ts_ns)
         elif proto == 17:
             found = self._columns[1](self, data, off, end, src, dst)
         elif proto == 1 and off == 34:
@@ -153,9 +155,15 @@ class Dissector:
         end = min(len(data), 14 + total)
         proto = data[23]
         if proto == 17:
-            if end - 34 >= 8 and self.number_udp:
+            if end - 34 >= 8:
                 sport, dport = _PORTS.unpack_from(data, 34)
-                self.udp_stream(data[26:30], sport, data[30:34], dport)
+                # a payload whose decoder keeps state across datagrams (QUIC's
+                # connections and keys) takes the light dissect, which runs it
+                found = registry.app_decoder("udp", sport, dport, data, 42, end)
+                if getattr(found, "light", False):
+                    return False
+                if self.number_udp:
+                    self.udp_stream(data[26:30], sport, data[30:34], dport)
             return True
         if proto == 6:
             return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34], ts_ns)
@@ -196,7 +204,10 @@ def load_protocols() -> None:
     display-filter names). Not at the top of this module: importing the package (as
     `ping` does for the ICMP names) then stays as cheap as it was."""
     import netlab.dissect.arp
+    import netlab.dissect.bittorrent
+    import netlab.dissect.bt_dht
     import netlab.dissect.dns
+    import netlab.dissect.ftp
     import netlab.dissect.http
     import netlab.dissect.http2
     import netlab.dissect.icmp
@@ -204,7 +215,9 @@ def load_protocols() -> None:
     import netlab.dissect.ip
     import netlab.dissect.ipv6
     import netlab.dissect.link
+    import netlab.dissect.quic
     import netlab.dissect.rtmp
     import netlab.dissect.tcp
     import netlab.dissect.tls
-    import netlab.dissect.udp  # noqa: F401
+    import netlab.dissect.udp
+    import netlab.dissect.udp_tracker  # noqa: F401

@@ -1,19 +1,24 @@
-"""Display filters in Wireshark syntax (the subset people type every day).
+"""Display filters in Wireshark 4 syntax, evaluated as Wireshark evaluates them.
 
-    tcp                                 protocol present
-    tcp.flags.syn                       field present
-    ip.ttl < 64    ip.ttl lt 64         == != < > <= >= and eq ne lt gt le ge
-    ip.addr == 198.18.0.0/15            addresses match by CIDR
-    eth.src == 00:11:22:33:44:55        MAC addresses
-    dns.qry.name == "example.lab"       strings
-    tcp.port in {80, 443, 8000..8080}   sets and ranges (commas optional)
-    data.data contains "GET"            substring of strings or bytes
-    !arp && (icmp || udp.port == 53)    ! && || not and or, parentheses
+    tcp   frame   _ws.malformed             protocol or field present
+    ip.ttl < 64    ip.ttl lt 64             == != < > <= >= ~= === and eq ne lt gt le ge
+    ip.addr == 198.18.0.0/15                addresses match by CIDR
+    eth.src == 00:11:22:33:44:55            MAC addresses (also aa-bb-… and aabb.ccdd.eeff)
+    dns.qry.name == "example.lab"           strings
+    tcp.port in {80, 443, 8000..8080}       sets and ranges (commas optional)
+    tcp contains "GET"   frame contains 47:45:54   substring of a field or a protocol's bytes
+    http.host matches "(?i)^www\\."         regular expression (search), (?i): any case
+    eth.src[0:3] == 00:00:5e   frame[-2:]   slices: [start:length], [start-end], [i], [:n]
+    len(http.host) > 10   upper(http.request.method) == "GET"   functions len, upper, lower, count
+    tcp.flags & 0x02      tcp.flags & 0x12 == 0x12                 bitwise AND
+    ip.src == ip.dst                        fields compared with fields
+    !arp && (icmp || udp.port == 53) ^^ x   ! && || ^^ not and or xor, parentheses
 
-Semantics follow Wireshark 4: a field that occurs several times matches `==`
-when any occurrence does, and `!=` means "no occurrence equals" (Wireshark's
-`!==`). `ip.addr`, `tcp.port`, `udp.port`, `eth.addr`, `ipv6.addr` stand for
-both the source and the destination, as in Wireshark.
+Semantics follow Wireshark 4: a field that occurs several times matches `==`, `<`, …
+when any occurrence does; `!=` means "no occurrence equals" (Wireshark's `!==`), `~=`
+"some occurrence differs", `===` "every occurrence equals". A protocol's value is its
+bytes (see fields.protocol_bytes). A name that is neither a field netlab knows nor a
+protocol is an error naming it, never a filter that matches nothing.
 
 `compile_filter(text)` returns a `DisplayFilter` or raises `InputError` with one
 line that names the column and the offending token.
@@ -28,42 +33,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netlab.dissect import fields as F
 from netlab.dissect.engine import load_protocols
 from netlab.dissect.model import Packet
-from netlab.dissect.registry import FILTER_NAMES
 from netlab.errors import InputError
 
-# A field must start with a registered protocol's name (catches "tpc.port"): each protocol
-# module registers its own (registry.register), and compiling a filter loads them all.
-ALIASES = {
-    "ip.addr": ("ip.src", "ip.dst"),
-    "ip.host": ("ip.src", "ip.dst"),
-    "ipv6.addr": ("ipv6.src", "ipv6.dst"),
-    "ipv6.host": ("ipv6.src", "ipv6.dst"),
-    "eth.addr": ("eth.src", "eth.dst"),
-    "tcp.port": ("tcp.srcport", "tcp.dstport"),
-    "udp.port": ("udp.srcport", "udp.dstport"),
-}
+ALIASES = F.ALIASES
 OPERATORS = {
     "==": "==", "eq": "==", "!=": "!=", "ne": "!=", "<": "<", "lt": "<", ">": ">", "gt": ">",
     "<=": "<=", "le": "<=", ">=": ">=", "ge": ">=", "contains": "contains", "in": "in",
-    "~=": "~=", "any_ne": "~=", "===": "==", "all_eq": "===", "!==": "!=",
+    "~=": "~=", "any_ne": "~=", "===": "===", "all_eq": "===", "!==": "!=", "all_ne": "!=",
+    "any_eq": "==", "matches": "matches", "~": "matches",
 }  # fmt: skip
 
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>"(?:[^"\\]|\\.)*")
-      | (?P<op>===|!==|==|!=|<=|>=|~=|<|>|&&|\|\||!|\(|\)|\{|\}|,|\.\.(?!\.))
+      | (?P<slice>\[[^\]]*\])
+      | (?P<op>===|!==|==|!=|<=|>=|~=|<|>|&&|\|\||&|!|~|\(|\)|\{|\}|,|\.\.(?!\.))
       | (?P<word>(?:[A-Za-z0-9_:/\-]|\.(?!\.))+)  # a ".." ends a word: 1000..2000
     )""",
     re.VERBOSE,
 )
-WORD_OPS = {"and": "&&", "or": "||", "not": "!", "xor": "^^"}
+WORD_OPS = {"and": "&&", "or": "||", "not": "!", "xor": "^^", "bitwise_and": "&"}
+FUNCTIONS = ("len", "upper", "lower", "count")
+_NAME = re.compile(r"[a-z_][a-z0-9_\-]*(\.[\w\-]+)*")
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # string, op, word, end
+    kind: str  # string, slice, op, cmp, word, end
     text: str
     col: int  # 1-based column for error messages
 
@@ -99,54 +98,303 @@ def _error(text: str, col: int, token: str, why: str) -> InputError:
     return InputError(f"bad display filter {text!r}: {why} at column {col} ({shown!r})")
 
 
-Predicate = Callable[[Packet, dict], bool]
+def unknown_field(name: str) -> InputError:
+    """tshark's words for a name it does not know."""
+    return InputError(f"{name!r} is neither a field nor a protocol name")
+
+
+Predicate = Callable[[F.PacketFields], bool]
 
 
 class DisplayFilter:
-    """A compiled filter: `matches(pkt)` decides whether a packet is shown."""
+    """A compiled filter: `matches(pkt)` decides whether a packet is shown. Packets
+    are passed in file order (frame.time_delta and the like depend on the ones
+    before); `see(pkt)` notes a packet the view skipped without asking."""
 
-    def __init__(self, text: str, predicate: Predicate, needs_fields: bool) -> None:
+    def __init__(self, text: str, predicate: Predicate) -> None:
         self.text = text
         self._predicate = predicate
-        self.needs_fields = needs_fields  # False: only protocol names, no field rows built
+        self.clock = F.FrameClock()
+        self._seen = 0
+
+    def see(self, pkt: Packet) -> None:
+        if pkt.no != self._seen:
+            self._seen = pkt.no
+            self.clock.see(pkt)
 
     def matches(self, pkt: Packet) -> bool:
-        cache: dict = {}
-        if self.needs_fields:
-            cache["fields"] = _all_fields(pkt)
-        cache["protocols"] = set(pkt.protocols.split(":"))
-        return self._predicate(pkt, cache)
+        self.see(pkt)
+        try:
+            ok = bool(self._predicate(F.PacketFields(pkt, self.clock)))
+        except (ValueError, TypeError, OverflowError, re.error):
+            ok = False  # a value of an unexpected type never matches
+        if ok:
+            self.clock.shown(pkt)
+        return ok
 
 
-def _all_fields(pkt: Packet) -> dict[str, list[Any]]:
-    fields: dict[str, list[Any]] = {
-        "frame.number": [pkt.no],
-        "frame.len": [pkt.wirelen],
-        "frame.cap_len": [pkt.caplen],
-        "frame.time_epoch": [pkt.ts_ns / 1e9],
-        "frame.interface_id": [pkt.interface],
-        "frame.protocols": [pkt.protocols],
-    }
-    for _layer, rows in pkt.rows():
-        for _depth, name, value, _show, _off, _len in rows:
-            fields.setdefault(name, []).append(value)
-    if pkt.malformed is not None:
-        fields.setdefault("_ws.malformed", []).append(pkt.malformed)
-    return fields
+# --- operands: what a comparison compares ------------------------------------------------
+
+_NUMERIC = F.INT_TYPES | {"FT_BOOLEAN", "FT_DOUBLE", "FT_FLOAT", "FT_RELATIVE_TIME",
+                          "FT_ABSOLUTE_TIME"}  # fmt: skip
+_ADDRESS = {"FT_IPv4": 4, "FT_IPv6": 6}
 
 
-def _values(name: str, cache: dict) -> list[Any]:
-    fields = cache["fields"]
-    if name in ALIASES:
-        out: list[Any] = []
-        for part in ALIASES[name]:
-            out += fields.get(part, [])
+class Operand:
+    """Something with values per packet and a Wireshark type (`kind`)."""
+
+    kind = "FT_STRING"
+    name = "?"
+
+    def values(self, pf: F.PacketFields) -> list[Any]:
+        raise NotImplementedError
+
+    def present(self, pf: F.PacketFields) -> bool:
+        return any(v or v == 0 for v in self.values(pf))
+
+
+class Field(Operand):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kind = F.ftype(name) or "FT_STRING"
+
+    def values(self, pf: F.PacketFields) -> list[Any]:
+        if self.kind == "FT_PROTOCOL" and "." not in self.name:
+            return pf.protocol(self.name)
+        return pf.get(self.name)
+
+    def present(self, pf: F.PacketFields) -> bool:
+        return pf.present(self.name)
+
+
+class Slice(Operand):
+    """field[ranges]: the bytes of each occurrence, cut (Wireshark's ranges: i:len,
+    i-j inclusive, i, :len, i:; negative offsets count from the end)."""
+
+    kind = "FT_BYTES"
+
+    def __init__(self, inner: Operand, ranges: list[tuple[int, int | None]]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.ranges = ranges
+
+    def values(self, pf: F.PacketFields) -> list[Any]:
+        out = []
+        for value in self.inner.values(pf):
+            raw = F.as_bytes(value, self.inner.kind)
+            if raw is None:
+                continue
+            cut = b"".join(_cut(raw, start, length) for start, length in self.ranges)
+            if cut:
+                out.append(cut)
         return out
-    return fields.get(name, [])
+
+
+def _cut(raw: bytes, start: int, length: int | None) -> bytes:
+    if start < 0:
+        start += len(raw)
+        if start < 0:
+            return b""
+    if length is None:
+        return raw[start:]
+    if start + length > len(raw):
+        return b""  # Wireshark: a range past the end yields no value
+    return raw[start : start + length]
+
+
+class Function(Operand):
+    def __init__(self, fn: str, inner: Operand) -> None:
+        self.fn = fn
+        self.inner = inner
+        self.name = inner.name
+        self.kind = "FT_UINT32" if fn in ("len", "count") else inner.kind
+
+    def values(self, pf: F.PacketFields) -> list[Any]:
+        values = self.inner.values(pf)
+        if self.fn == "count":
+            return [len(values)]
+        if self.fn == "len":
+            out = []
+            for v in values:
+                raw = F.as_bytes(v, self.inner.kind)
+                if raw is not None:
+                    out.append(len(raw))
+            return out
+        if self.fn == "upper":
+            return [v.upper() for v in values if isinstance(v, str)]
+        return [v.lower() for v in values if isinstance(v, str)]
+
+
+class BitAnd(Operand):
+    def __init__(self, inner: Operand, mask: int) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.kind = inner.kind
+        self.mask = mask
+
+    def values(self, pf: F.PacketFields) -> list[Any]:
+        out = []
+        for v in self.inner.values(pf):
+            if isinstance(v, bytes):  # a byte slice: its bytes as one big-endian number
+                v = int.from_bytes(v, "big")
+            if isinstance(v, int | bool):
+                out.append(int(v) & self.mask)
+        return out
+
+    def present(self, pf: F.PacketFields) -> bool:
+        return any(self.values(pf))
+
+
+# --- literals typed by the field they are compared with ---------------------------------
+
+_BYTES = re.compile(r"[0-9a-fA-F]{1,2}(?P<sep>[:\-.])[0-9a-fA-F]{1,2}(?:(?P=sep)[0-9a-fA-F]{1,2})*")
+_MAC_DOTS = re.compile(r"^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$")
+
+
+@dataclass
+class Literal:
+    text: str
+    quoted: bool
+    tok: Token
+
+
+def _bytes_literal(lit: Literal) -> bytes | None:
+    if lit.quoted:
+        return lit.text.encode("utf-8", "surrogateescape")
+    text = lit.text
+    if _MAC_DOTS.match(text):
+        return bytes.fromhex(text.replace(".", ""))
+    m = _BYTES.fullmatch(text)
+    if m is not None:
+        return bytes(int(part, 16) for part in text.split(m.group("sep")))
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", text):  # one byte "ff", or "aabbcc"
+        return bytes.fromhex(text)
+    return None
+
+
+def _number(text: str) -> int | float | None:
+    low = text.lower()
+    if low in ("true", "false"):
+        return 1 if low == "true" else 0
+    with contextlib.suppress(ValueError):
+        return int(text, 0)
+    if re.fullmatch(r"0[0-7]+", text):
+        return int(text, 8)
+    with contextlib.suppress(ValueError):
+        return float(text)
+    return None
+
+
+def typed(lit: Literal, kind: str, parser: _Parser, op: str = "==") -> Any:
+    """The literal as a value of KIND, or a one-line error (tshark refuses too)."""
+    if op == "matches":
+        if not lit.quoted:
+            raise parser.fail("a regular expression must be a quoted string", lit.tok)
+        try:
+            return re.compile(lit.text, re.DOTALL)
+        except re.error as err:
+            raise parser.fail(f"bad regular expression ({err})", lit.tok) from None
+    if kind in _NUMERIC and op != "contains":
+        number = None if lit.quoted else _number(lit.text)
+        if number is None:
+            raise parser.fail(f"{lit.text!r} is not a valid number", lit.tok)
+        return number
+    if kind in _ADDRESS and op != "contains":
+        version = _ADDRESS[kind]
+        try:
+            net = ipaddress.ip_network(lit.text, strict=False)
+        except ValueError:
+            net = None
+        if net is None or net.version != version:
+            raise parser.fail(f"is not a valid IPv{version} address or prefix", lit.tok)
+        return net
+    if kind in F.BYTE_TYPES:
+        raw = _bytes_literal(lit)
+        if raw is None:
+            raise parser.fail(f"{lit.text!r} is not a valid byte string", lit.tok)
+        return raw
+    return lit.text
+
+
+def norm(value: Any, kind: str) -> Any:
+    """A field's value in the form literals of its kind are: bytes for byte kinds, an
+    address for IP kinds, numbers as they are."""
+    if kind in F.BYTE_TYPES and kind not in _ADDRESS:
+        return F.as_bytes(value, kind)
+    if kind in _ADDRESS and isinstance(value, str):
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _test(value: Any, op: str, want: Any) -> bool:
+    """One occurrence against one wanted value (already normalized)."""
+    if value is None:
+        return False
+    if isinstance(want, re.Pattern):
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        return isinstance(value, str) and want.search(value) is not None
+    if isinstance(want, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        if not isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        if value.version != want.version:
+            return False
+        if op == "==":
+            return value in want
+        return _order(int(value), int(want.network_address), op)
+    if op == "contains":
+        if isinstance(value, str) and isinstance(want, bytes):
+            want = want.decode("utf-8", "surrogateescape")
+        return type(value) is type(want) and want in value
+    if isinstance(value, str) and isinstance(want, bytes):
+        want = want.decode("utf-8", "surrogateescape")
+    if isinstance(want, int | float) != isinstance(value, int | float):
+        return False
+    return _order(value, want, op)
+
+
+def _order(a: Any, b: Any, op: str) -> bool:
+    if op == "==":
+        return a == b
+    if op == "<":
+        return a < b
+    if op == ">":
+        return a > b
+    if op == "<=":
+        return a <= b
+    if op == ">=":
+        return a >= b
+    return False
+
+
+def _compare(left: Operand, op: str, right: Operand | Any) -> Predicate:
+    """LEFT op RIGHT (a literal already typed, or an operand): Wireshark's any/all."""
+    kind = left.kind
+
+    def wanted(pf: F.PacketFields) -> list[Any]:
+        if isinstance(right, Operand):
+            return [norm(v, right.kind) for v in right.values(pf)]
+        return [right]
+
+    def pairs(pf):
+        want = wanted(pf)
+        return [(norm(v, kind), w) for v in left.values(pf) for w in want]
+
+    if op == "!=":  # no occurrence equals (and there is one)
+        return lambda pf: bool(p := pairs(pf)) and not any(_test(v, "==", w) for v, w in p)
+    if op == "~=":
+        return lambda pf: any(not _test(v, "==", w) for v, w in pairs(pf))
+    if op == "===":
+        return lambda pf: bool(p := pairs(pf)) and all(_test(v, "==", w) for v, w in p)
+    return lambda pf: any(_test(v, op, w) for v, w in pairs(pf))
 
 
 # --- parser ---------------------------------------------------------------------------
-
 
 MAX_NESTING = 64  # parentheses inside parentheses; deeper is refused (exit 2)
 
@@ -158,10 +406,10 @@ def _chain(terms: list[Predicate], every: bool) -> Predicate:
     if len(terms) == 2:
         a, b = terms
         if every:
-            return lambda p, c: a(p, c) and b(p, c)
-        return lambda p, c: a(p, c) or b(p, c)
+            return lambda p: a(p) and b(p)
+        return lambda p: a(p) or b(p)
     fold = all if every else any
-    return lambda p, c: fold(t(p, c) for t in terms)
+    return lambda p: fold(t(p) for t in terms)
 
 
 class _Parser:
@@ -169,7 +417,6 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
-        self.needs_fields = False
         self.depth = 0  # parentheses open at this point
 
     @property
@@ -180,6 +427,9 @@ class _Parser:
         tok = self.tokens[self.i]
         self.i += 1
         return tok
+
+    def at(self, kind: str, text: str | None = None) -> bool:
+        return self.tok.kind == kind and (text is None or self.tok.text == text)
 
     def fail(self, why: str, tok: Token | None = None) -> InputError:
         tok = tok or self.tok
@@ -200,233 +450,183 @@ class _Parser:
         while self.tok.kind == "op" and self.tok.text in ("||", "^^"):
             if self.take().text == "^^":
                 left, right = _chain(terms, every=False), self.and_expr()
-                terms = [lambda p, c, a=left, b=right: a(p, c) != b(p, c)]
+                terms = [lambda p, a=left, b=right: a(p) != b(p)]
             else:
                 terms.append(self.and_expr())
         return _chain(terms, every=False)
 
     def and_expr(self) -> Predicate:
         terms = [self.not_expr()]
-        while self.tok.kind == "op" and self.tok.text == "&&":
+        while self.at("op", "&&"):
             self.take()
             terms.append(self.not_expr())
         return _chain(terms, every=True)
 
     def not_expr(self) -> Predicate:
         negate = False
-        while self.tok.kind == "op" and self.tok.text == "!":
+        while self.at("op", "!"):
             self.take()
             negate = not negate
         inner = self.primary()
-        return (lambda p, c: not inner(p, c)) if negate else inner
+        return (lambda p: not inner(p)) if negate else inner
 
     def primary(self) -> Predicate:
-        tok = self.tok
-        if tok.kind == "op" and tok.text == "(":
+        if self.at("op", "("):
             self.depth += 1
             if self.depth > MAX_NESTING:
                 raise self.fail(f"parentheses nested deeper than {MAX_NESTING}")
             self.take()
             inner = self.or_expr()
             self.depth -= 1
-            if not (self.tok.kind == "op" and self.tok.text == ")"):
+            if not self.at("op", ")"):
                 raise self.fail("missing ')'")
             self.take()
             return inner
-        if tok.kind != "word":
+        if self.tok.kind != "word":
             raise self.fail("expected a field or protocol name")
         return self.comparison()
 
     def comparison(self) -> Predicate:
-        tok = self.take()
-        name = tok.text
-        proto = name.split(".")[0]
-        # (a protocol's name is lower case; its fields may not be: x509sat.uTF8String)
-        if proto not in FILTER_NAMES or not re.fullmatch(r"[a-z_][a-z0-9_\-]*(\.[\w\-]+)*", name):
-            raise self.fail("is neither a field nor a protocol name", tok)
+        left = self.operand()
         if self.tok.kind != "cmp":
-            if name == "frame":  # every packet is a frame (tshark: "frame" matches all)
-                return lambda p, c: True
-            if "." not in name:  # a protocol name: present in the frame?
-                return lambda p, c: name in c["protocols"]
-            self.needs_fields = True
-            return lambda p, c: bool(_values(name, c))
-        self.needs_fields = True
+            return left.present
         op_tok = self.take()
         op = OPERATORS[op_tok.text]
         if op == "in":
-            return self.membership(name)
-        value_tok = self.take()
-        if value_tok.kind not in ("word", "string"):
-            raise self.fail("expected a value", value_tok)
-        literal = Literal.parse(value_tok, self)
-        _check_address(name, literal, value_tok, self)
-        return _compare(name, op, literal)
+            return self.membership(left)
+        return _compare(left, op, self.right_side(left, op))
 
-    def membership(self, name: str) -> Predicate:
-        if not (self.tok.kind == "op" and self.tok.text == "{"):
+    def operand(self, lhs: bool = True) -> Operand:
+        """A field or protocol, perhaps sliced, in a function, or ANDed with a mask."""
+        tok = self.take()
+        name = tok.text
+        if name in FUNCTIONS and self.at("op", "("):
+            self.take()
+            if self.tok.kind != "word":
+                raise self.fail("expected a field in the function")
+            inner = self.operand()
+            if not self.at("op", ")"):
+                raise self.fail("missing ')'")
+            self.take()
+            if name in ("upper", "lower") and inner.kind != "FT_STRING":
+                raise self.fail(f"{name}() takes a string field", tok)
+            found: Operand = Function(name, inner)
+        else:
+            if not (_NAME.fullmatch(name) and (F.known(name) or name in ALIASES)):
+                why = f"{name!r} is neither a field nor a protocol name"
+                raise self.fail(why, tok)
+            found = Field(name)
+        while self.tok.kind == "slice":
+            found = self.slice(found, self.take())
+        if self.at("op", "&"):
+            self.take()
+            mask_tok = self.take()
+            mask = None if mask_tok.kind != "word" else _number(mask_tok.text)
+            if not isinstance(mask, int) or found.kind not in F.INT_TYPES | {"FT_BYTES"}:
+                raise self.fail("'&' takes an integer field and an integer mask", mask_tok)
+            found = BitAnd(found, mask)
+        return found
+
+    def slice(self, inner: Operand, tok: Token) -> Operand:
+        if inner.kind in _NUMERIC:
+            raise self.fail(f"{inner.name!r} is a number and cannot be sliced", tok)
+        ranges = []
+        for part in tok.text[1:-1].split(","):
+            part = part.strip()
+            m = re.fullmatch(r"(-?\d*)(?::(\d*)|-(\d+))?", part)
+            if m is None or part == "":
+                raise self.fail("bad slice", tok)
+            start = int(m.group(1) or 0)
+            if m.group(3) is not None:  # i-j: from i to j, both included
+                length: int | None = int(m.group(3)) - start + 1
+            elif ":" in part:
+                length = int(m.group(2)) if m.group(2) else None
+            else:
+                length = 1
+            if length is not None and length <= 0:
+                raise self.fail("bad slice", tok)
+            ranges.append((start, length))
+        return Slice(inner, ranges)
+
+    def right_side(self, left: Operand, op: str) -> Any:
+        tok = self.tok
+        if (
+            tok.kind == "word"
+            and not _looks_literal(tok.text)
+            and (F.known(tok.text) or tok.text in ALIASES or tok.text in FUNCTIONS)
+        ):
+            if op in ("contains", "matches"):
+                raise self.fail(f"'{op}' takes a value, not a field", tok)
+            return self.operand()
+        self.take()
+        if tok.kind not in ("word", "string"):
+            raise self.fail("expected a value", tok)
+        return typed(self.literal(tok), left.kind, self, op)
+
+    def literal(self, tok: Token) -> Literal:
+        if tok.kind == "string":
+            body = tok.text[1:-1]
+            try:
+                text = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+            except UnicodeDecodeError as err:
+                raise self.fail(f"bad escape in string ({err.reason})", tok) from None
+            return Literal(text, True, tok)
+        return Literal(tok.text, False, tok)
+
+    def membership(self, left: Operand) -> Predicate:
+        if not self.at("op", "{"):
             raise self.fail("expected '{' after 'in'")
         self.take()
-        members: list[Literal | tuple[Literal, Literal]] = []
-        while not (self.tok.kind == "op" and self.tok.text == "}"):
-            if self.tok.kind == "op" and self.tok.text == "," and members:
+        members: list[Any] = []
+        while not self.at("op", "}"):
+            if self.at("op", ",") and members:
                 self.take()  # Wireshark 4 separates members with commas; older ones with spaces
             tok = self.take()
             if tok.kind == "end":
                 raise self.fail("missing '}'", tok)
             if tok.kind not in ("word", "string"):
                 raise self.fail("expected a value in the set", tok)
-            low = Literal.parse(tok, self)
-            if self.tok.kind == "op" and self.tok.text == "..":
+            low = typed(self.literal(tok), left.kind, self)
+            if self.at("op", ".."):
                 self.take()
-                high = Literal.parse(self.take(), self)
-                members.append((low, high))
+                high_tok = self.take()
+                if high_tok.kind not in ("word", "string"):
+                    raise self.fail("expected a value after '..'", high_tok)
+                members.append((low, typed(self.literal(high_tok), left.kind, self)))
             else:
                 members.append(low)
         self.take()
         if not members:
             raise self.fail("empty set")
+        kind = left.kind
 
-        def pred(p, c, name=name, members=tuple(members)):
-            for value in _values(name, c):
+        def pred(pf, members=tuple(members)):
+            for value in left.values(pf):
+                v = norm(value, kind)
                 for m in members:
                     if isinstance(m, tuple):
-                        if m[0].compare(value, ">=") and m[1].compare(value, "<="):
+                        if _test(v, ">=", m[0]) and _test(v, "<=", m[1]):
                             return True
-                    elif m.compare(value, "=="):
+                    elif _test(v, "==", m):
                         return True
             return False
 
         return pred
 
 
-def _compare(name: str, op: str, literal: Literal) -> Predicate:
-    if op == "!=":  # Wireshark 4: "!=" is "no occurrence equals"
-        return lambda p, c: (
-            bool(_values(name, c)) and not any(literal.compare(v, "==") for v in _values(name, c))
-        )
-    if op == "~=":
-        return lambda p, c: any(literal.compare(v, "!=") for v in _values(name, c))
-    if op == "===":
-        return lambda p, c: (
-            bool(_values(name, c)) and all(literal.compare(v, "==") for v in _values(name, c))
-        )
-    return lambda p, c: any(literal.compare(v, op) for v in _values(name, c))
-
-
-# --- literals ----------------------------------------------------------------------------
-
-_MAC = re.compile(r"^[0-9a-fA-F]{2}([:\-.])([0-9a-fA-F]{2}\1){4}[0-9a-fA-F]{2}$")
-_BYTES = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$")
-
-
-_ADDRESS_FIELDS = {"ip": 4, "ipv6": 6}  # protocol: version of its .src/.dst/.addr
-
-
-def _check_address(name: str, literal: Literal, tok: Token, parser: _Parser) -> None:
-    """An address field compared with something that is no address of its version is an
-    error, as in tshark ("ip.src == 300.1.1.1"), not a filter that matches nothing."""
-    proto, _, field = name.rpartition(".")
-    version = _ADDRESS_FIELDS.get(proto)
-    if version is None or field not in ("src", "dst", "addr") or literal.quoted:
-        return
-    if literal.network is None or literal.network.version != version:
-        raise parser.fail(f"is not a valid IPv{version} address or prefix", tok)
-
-
-class Literal:
-    """A value typed in a filter, compared with whatever type the field has."""
-
-    def __init__(self, text: str, quoted: bool) -> None:
-        self.text = text
-        self.quoted = quoted
-        self.number: float | None = None
-        self.network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
-        self.mac: str | None = None
-        self.raw: bytes | None = None
-        if quoted:
-            self.raw = text.encode()
-            return
-        low = text.lower()
-        if low in ("true", "false"):
-            self.number = 1 if low == "true" else 0
-            return
-        try:
-            self.number = int(text, 0)
-        except ValueError:
-            with contextlib.suppress(ValueError):
-                self.number = float(text)
-        if _MAC.match(text):
-            self.mac = re.sub(r"[\-.]", ":", low)
-        if _BYTES.match(text):
-            self.raw = bytes.fromhex(text.replace(":", ""))
-        with contextlib.suppress(ValueError):
-            self.network = ipaddress.ip_network(text, strict=False)
-
-    @classmethod
-    def parse(cls, tok: Token, parser: _Parser) -> Literal:
-        if tok.kind == "string":
-            body = tok.text[1:-1]
-            try:
-                text = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
-            except UnicodeDecodeError as err:
-                raise parser.fail(f"bad escape in string ({err.reason})", tok) from None
-            return cls(text, quoted=True)
-        return cls(tok.text, quoted=False)
-
-    def compare(self, value: Any, op: str) -> bool:
-        if isinstance(value, bool | int | float):
-            if self.number is None:
-                return False
-            return _order(float(value), float(self.number), op)
-        if isinstance(value, str):
-            return self._compare_str(value, op)
-        if isinstance(value, bytes):
-            needle = self.raw if self.raw is not None else self.text.encode()
-            if op == "contains":
-                return needle in value
-            return _order(value, needle, op)
-        return False
-
-    def _compare_str(self, value: str, op: str) -> bool:
-        if self.network is not None and not self.quoted and op != "contains":
-            try:
-                addr = ipaddress.ip_address(value)
-            except ValueError:
-                addr = None
-            if addr is not None:
-                if addr.version != self.network.version:
-                    return False
-                if op == "==":
-                    return addr in self.network
-                if op == "!=":
-                    return addr not in self.network
-                return _order(int(addr), int(self.network.network_address), op)
-        if self.mac is not None and op in ("==", "!="):
-            return (value.lower() == self.mac) == (op == "==")
-        if op == "contains":
-            return self.text in value
-        return _order(value, self.text, op)
-
-
-def _order(a: Any, b: Any, op: str) -> bool:
-    if op == "==":
-        return a == b
-    if op == "!=":
-        return a != b
-    if op == "<":
-        return a < b
-    if op == ">":
-        return a > b
-    if op == "<=":
-        return a <= b
-    if op == ">=":
-        return a >= b
-    return False
+def _looks_literal(text: str) -> bool:
+    """A word that is a value even where a field of that name exists (numbers, MACs)."""
+    return text[:1].isdigit() or ":" in text
 
 
 def compile_filter(text: str) -> DisplayFilter:
     load_protocols()  # every protocol module registers its filter names
-    parser = _Parser(text)
-    predicate = parser.parse()
-    return DisplayFilter(text, predicate, parser.needs_fields)
+    predicate = _Parser(text).parse()
+    return DisplayFilter(text, predicate)
+
+
+def check_field(name: str) -> None:
+    """An `-e NAME` netlab does not know: the error tshark gives."""
+    load_protocols()
+    if not (_NAME.fullmatch(name) and (F.known(name) or name in ALIASES)):
+        raise unknown_field(name)

@@ -36,8 +36,6 @@ MASK = 0xFFFFFFFF
 MAX_POINTS = 200_000
 MAX_FLOW_ARROWS = 5_000
 MAX_INTERVALS = 1_000_000  # I/O graph rows (each a few numbers in every series)
-# Wireshark's RTT analysis keeps at most this many unacknowledged segments a direction.
-MAX_UNACKED = 10_000
 THROUGHPUT_WINDOW_NS = 1_000_000_000  # Wireshark's throughput graph: 1 s moving average
 Origin = Callable[[], "int | None"]
 
@@ -184,28 +182,24 @@ class _Segment:
                  "seq", "side", "t", "ts_ns", "win")  # fmt: skip
 
 
-class _Unacked:
-    """Wireshark's tcp_unacked_t: a segment (data, SYN or FIN) not yet acknowledged."""
-
-    __slots__ = ("frame", "nextseq", "seq", "ts_ns")
-
-    def __init__(self, frame: int, seq: int, nextseq: int, ts_ns: int) -> None:
-        self.frame, self.seq, self.nextseq, self.ts_ns = frame, seq, nextseq, ts_ns
+# Every kind of segment that repeats (or seems to repeat) data is a retransmission on
+# the graph (Wireshark's fast and spurious ones carry tcp.analysis.retransmission too).
+_REPEATS = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order")
 
 
-def _gt(a: int, b: int) -> bool:
-    """a > b in 32-bit sequence space."""
-    return a != b and (a - b) & MASK < 0x80000000
+def _marks(analysis: list) -> list[str]:
+    """tcp.analysis mark names; "retransmission" added for the other repeating kinds."""
+    marks = [a[0] for a in analysis]
+    if "retransmission" not in marks and any(m in _REPEATS for m in marks):
+        marks.append("retransmission")
+    return marks
 
 
 class TcpGraph:
     """The segments of one tcp.stream, both directions, with what tshark computes for
     each: tcp.seq/tcp.ack (relative), tcp.len, tcp.window_size (scaled),
-    tcp.analysis.* from the dissector, and tcp.analysis.ack_rtt / acks_frame computed
-    here the way Wireshark's tcp_analyze_sequence_number does (a list of unacked
-    segments per direction, newest first; an ACK equal to a segment's end gives the RTT
-    from that segment, the oldest such when a retransmission repeated it; a partial ACK
-    moves the segment's start; older segments are dropped)."""
+    tcp.analysis.* from the dissector, tcp.analysis.ack_rtt / acks_frame among them
+    (dissect/tcp.py follows Wireshark's tcp_analyze_sequence_number)."""
 
     kind = "tcp"
     needs_packets = True
@@ -218,7 +212,6 @@ class TcpGraph:
         self.ends: list[str] = []  # "addr:port" of side 0 (the first sender) and side 1
         self.payload = [0, 0]
         self._first_src: tuple[bytes, int] | None = None
-        self._unacked: tuple[deque, deque] = (deque(), deque())
 
     def add(self, pkt: Packet) -> None:
         first = self.clock.see(pkt.ts_ns)
@@ -233,7 +226,8 @@ class TcpGraph:
         side = 0 if src == self._first_src else 1
         seg_len = st.seg_len or 0
         self.payload[side] += seg_len
-        rtt = self._ack_rtt(pkt, hdr, side, seg_len)
+        found = st.seq_ack  # the dissector's tcp.analysis values (acks_frame, ack_rtt …)
+        rtt = (found[1] / 1e9, found[0]) if found is not None and found[1] else None
         if len(self.segments) >= MAX_POINTS:
             self.dropped += 1
             return
@@ -241,7 +235,7 @@ class TcpGraph:
         seg.no, seg.ts_ns, seg.t, seg.side = pkt.no, pkt.ts_ns, _rel(first, pkt.ts_ns), side
         seg.seq, seg.ack, seg.flags = hdr.seq, hdr.ack, hdr.flags
         seg.rel_seq, seg.rel_ack, seg.len, seg.win = st.rel_seq, st.rel_ack, seg_len, st.window
-        seg.analysis = [a[0] for a in st.analysis]
+        seg.analysis = _marks(st.analysis)
         seg.rtt = rtt  # (tcp.analysis.ack_rtt in s, tcp.analysis.acks_frame) or None
         sack = st.options.get("sack")
         # SACK edges are the other side's sequence numbers: relative to the base its ACK
@@ -249,30 +243,6 @@ class TcpGraph:
         seg.sack = [((le - hdr.ack + st.rel_ack) & MASK, (re_ - hdr.ack + st.rel_ack) & MASK)
                     for le, re_ in sack] if sack and hdr.flags & 0x10 else []  # fmt: skip
         self.segments.append(seg)
-
-    def _ack_rtt(self, pkt: Packet, hdr, side: int, seg_len: int) -> tuple[float, int] | None:
-        flags = hdr.flags
-        fwd, rev = self._unacked[side], self._unacked[1 - side]
-        if (seg_len or flags & 0x03) and len(fwd) < MAX_UNACKED:
-            nextseq = (hdr.seq + seg_len + (1 if flags & 0x03 else 0)) & MASK
-            fwd.appendleft(_Unacked(pkt.no, hdr.seq, nextseq, pkt.ts_ns))
-        if not flags & 0x10:
-            return None
-        ack, keep, found = hdr.ack, deque(), None
-        for ual in rev:
-            if ack == ual.nextseq:
-                found = ual  # the oldest match wins: the loop goes on past newer ones
-            elif _gt(ack, ual.seq) and not _gt(ack, ual.nextseq):
-                ual.seq = ack  # part of it acknowledged
-                keep.append(ual)
-                continue
-            elif _gt(ual.nextseq, ack):
-                keep.append(ual)
-                continue
-            # acknowledged (or older): dropped
-        if len(keep) != len(rev):
-            self._unacked = (keep, fwd) if side == 1 else (fwd, keep)
-        return None if found is None else ((pkt.ts_ns - found.ts_ns) / 1e9, found.frame)
 
     def sender(self) -> int:
         """The side that sent more payload (side 0 on a tie)."""
@@ -429,7 +399,7 @@ class FlowGraph:
             "from": src, "to": dst, "flags": _flag_text(hdr.flags),
             "seq": st.rel_seq, "ack": st.rel_ack if hdr.flags & 0x10 else None,
             "len": st.seg_len or 0, "win": st.window,
-            "analysis": [a[0] for a in st.analysis],
+            "analysis": _marks(st.analysis),
         })  # fmt: skip
 
     def series(self) -> dict[str, Any]:

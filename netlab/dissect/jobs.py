@@ -97,6 +97,9 @@ _keylog: str | None = None  # the key log every process's Dissector reads (run's
 # handler), and each process stops after writing the chunk it is on: the output ends on
 # a whole line, never half of one, and the command exits 130.
 _stopped = False
+# Frames in the file, counted by process 0 (which reads them all) at no cost per frame:
+# the closing summary line of `dissect --json` (every frame is shown on this path).
+frames_read = 0
 
 
 def _note_signal(_signum: int, _frame: object) -> None:
@@ -184,8 +187,10 @@ def _work(
 ) -> list[str]:
     from netlab.dissect.engine import Dissector
 
+    global frames_read
     buffer = io.StringIO()
     view = make_view(buffer)
+    frames_read = 0
     # The views run here show udp.stream exactly when they build fields (-V, --json).
     dissector = Dissector(quick, udp_streams=not quick, keylog=_keylog)
     turns = _Turns(ring_in, ring_out)
@@ -200,12 +205,16 @@ def _work(
                 view.first_ns = head[1].ts_ns  # relative times count from the first frame
             frames = itertools.chain((head,), itertools.islice(numbered, CHUNK - 1))
             if chunk % jobs == me:
+                before = view.shown
                 view.feed_frames(dissector, frames)
                 turns.add(_chunk_text(view, buffer))
+                frames_read += view.shown - before
             else:
                 track = dissector.track
+                no = head[0]
                 for no, frame in frames:
                     track(no, frame.data, frame.wirelen, frame.linktype, frame.ts_ns)
+                frames_read += no - head[0] + 1
         warnings = list(cap.warnings)
     turns.finish()
     return warnings

@@ -57,7 +57,11 @@ class TcpState(NamedTuple):
     window: int  # scaled
     scale: int  # the shift, or -1 unknown, -2 no scaling
     options: dict[str, Any]  # _parse_options
-    analysis: list[tuple]  # tcp.analysis.* as (name, *values)
+    analysis: list[tuple]  # tcp.analysis.flags as (name, *values), in Wireshark's order
+    # Wireshark's "SEQ/ACK analysis" values (acks_frame, ack_rtt ns, initial_rtt ns,
+    # bytes_in_flight, push_bytes_sent, rto ns, rto_frame; 0 where absent), or None
+    # when Wireshark keeps no analysis record for the segment.
+    seq_ack: tuple | None = None
 
 
 _HDR = struct.Struct("!HHIIHHHH")
@@ -84,17 +88,34 @@ def seq_before(a: int, b: int) -> bool:
 
 
 class Direction:
-    __slots__ = ("ack_frame", "base", "dup_acks", "last_ack", "last_win", "next_seq",
-                 "pending", "pending_seq", "wscale")  # fmt: skip
+    __slots__ = ("ack_frame", "base", "dup_acks", "keep_alive", "last_ack", "last_ack_ts",
+                 "last_win", "max_acked", "next_seq", "next_seq_frame", "next_seq_ts", "ordered",
+                 "pending", "pending_seq", "probe", "push_bytes", "push_last", "sacked", "segs",
+                 "valid_bif", "wscale")  # fmt: skip
 
     def __init__(self) -> None:
         self.base: int | None = None
         self.wscale = -1  # -1 unknown; -2 no scaling (a SYN without the option)
-        self.next_seq: int | None = None  # highest seq + len seen (absolute)
-        self.last_ack: int | None = None
-        self.last_win = -1
+        # Wireshark's tcp_analyze_seq_info, absolute numbers; None where it has 0 (unset).
+        self.next_seq: int | None = None  # highest seq + len seen
+        self.next_seq_frame = 0
+        self.next_seq_ts: int | None = None
+        self.max_acked: int | None = None  # 'max seq to be acked': highest contiguous
+        self.last_ack: int | None = None  # the ack field of the last segment, any flags
+        self.last_ack_ts: int | None = None
+        self.last_win = -1  # its window field (Wireshark starts at G_MAXUINT32: never 0)
         self.ack_frame = 0  # the frame a duplicate ACK duplicates
         self.dup_acks = 0
+        self.keep_alive = False  # the last segment was a keep-alive / zero window probe
+        self.probe = False
+        # Segments sent and not yet acknowledged, oldest first: [seq, nextseq, frame, ts];
+        # `ordered` while each starts at or after the one before ends (acks then stop early).
+        self.segs: list[list] = []
+        self.ordered = True
+        self.valid_bif = True
+        self.sacked = 0  # bytes the SACK blocks of this side's last segment cover
+        self.push_bytes = 0
+        self.push_last = False
         # Reassembly: bytes of a PDU that began in earlier segments (made when first
         # needed: most streams never carry one), and the sequence number the next
         # segment must start at to continue it.
@@ -103,10 +124,12 @@ class Direction:
 
 
 class Stream:
-    __slots__ = ("app", "closed", "dirs", "index")
+    __slots__ = ("app", "closed", "dirs", "first_rtt", "index", "syn_ts")
 
     def __init__(self, index: int) -> None:
         self.index = index
+        self.syn_ts: int | None = None  # the most recent SYN (Wireshark's ts_mru_syn)
+        self.first_rtt = 0  # tcp.analysis.initial_rtt in ns: SYN to the handshake's ACK
         self.dirs = (Direction(), Direction())
         self.closed = False  # FIN or RST seen: a later SYN starts a new stream (port reuse)
         # The session of a StreamProtocol with one (HTTP): once made, every later
@@ -115,6 +138,7 @@ class Stream:
 
 
 _PORTS = struct.Struct("!HH")
+_PORT = struct.Struct("!H")
 
 
 def conversation_key(src: bytes, sport: int, dst: bytes, dport: int) -> tuple[bytes, int]:
@@ -133,18 +157,38 @@ class TcpTracker:
         self.streams: dict[bytes, Stream] = {}
         self.count = 0
         self.sessions = 0  # streams that a session protocol has claimed (Stream.app)
+        # Conversations another protocol announced (Wireshark's conversation table: FTP's
+        # PASV/PORT name the data connection): address + port -> a function making the
+        # session that takes a new stream to or from there. `last` is the segment
+        # lookup() placed last (src, sport, dst, dport), for sessions that need its ends.
+        self.expected: dict[bytes, Any] = {}
+        self.last: tuple = ()
 
     def lookup(
         self, src: bytes, sport: int, dst: bytes, dport: int, flags: int
     ) -> tuple[Stream, int]:
         """The segment's stream (made now if it starts one) and its side (0/1)."""
         key, side = conversation_key(src, sport, dst, dport)
+        self.last = (src, sport, dst, dport)
         stream = self._current(key, flags)
         if stream is None:
             stream = Stream(self.count)
             self.count += 1
             self.streams[key] = stream
+            if self.expected:
+                make = self.expected.get(dst + _PORT.pack(dport)) or self.expected.get(
+                    src + _PORT.pack(sport)
+                )
+                if make is not None:
+                    stream.app = make()
+                    self.sessions += 1
         return stream, side
+
+    def expect(self, address: bytes, port: int, make: Any, limit: int = 4096) -> None:
+        """A later stream to or from ADDRESS:PORT belongs to the session MAKE() makes."""
+        if len(self.expected) >= limit:
+            self.expected.pop(next(iter(self.expected)))
+        self.expected[address + _PORT.pack(port)] = make
 
     def peek(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int):
         """The Direction this segment would continue, or None when it would start a
@@ -200,12 +244,12 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if pkt.fragmented:
         stream = d.tcp.lookup(pkt.src_raw, sport, pkt.dst_raw, dport, flags)[0]
         return _first_fragment(d, pkt, buf, off, end, hdr, stream.index, options)
-    stream, fwd, rev, analysis = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr, options,
-                                         seg_len)  # fmt: skip
+    stream, fwd, rev, analysis, seq_ack = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr,
+                                                  options, seg_len, pkt.ts_ns)  # fmt: skip
     rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options, analysis)
     layer = Layer("tcp", _title, off, opts_end, hdr, _rows)
     layer.extra = _new(TcpState, (stream.index, rel_seq, rel_ack, seg_len, window, scale,
-                                  options, analysis))  # fmt: skip
+                                  options, analysis, seq_ack))  # fmt: skip
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     if hlen > end - off:
@@ -223,7 +267,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         if decoder is None and rel_seq + (flags >> 1 & 1) == 1 and registry.START_HEURISTICS["tcp"]:
             decoder = registry.start_decoder("tcp", buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
-        if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+        if analysis and repeats(analysis):
             if d.light:
                 return None
             return decode_data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
@@ -239,9 +283,13 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, payload, end)
 
 
-def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int):
+def _follow(
+    d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int, ts: int | None
+):
     """What a segment changes in its stream's state: stream number, base sequence
-    numbers, window scale, closing, analysis. -> (stream, fwd, rev, analysis)"""
+    numbers, window scale, closing, analysis. TS: the frame's time in ns (None where
+    the caller has none: its marks that depend on time are then left out).
+    -> (stream, fwd, rev, analysis, seq_ack)"""
     sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
     stream, side = d.tcp.lookup(src, sport, dst, dport, flags)
@@ -254,7 +302,17 @@ def _follow(d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_l
         fwd.wscale = options.get("wscale", -2)
     if flags & 0x05:
         stream.closed = True
-    return stream, fwd, rev, _analyse(no, fwd, rev, seq, ack, win, flags, seg_len)
+    if flags & 0x12 == 0x10:
+        if stream.syn_ts is not None and not stream.first_rtt and ts is not None:
+            stream.first_rtt = ts - stream.syn_ts  # the handshake's ACK: iRTT
+    elif flags & 0x12 == 0x02:
+        stream.syn_ts = ts
+    if not d.number_udp:  # a view without fields (d.number_udp): the marks alone
+        found = _analyse_seq(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)[0]
+        return stream, fwd, rev, found, None
+    sack = options.get("sack")
+    fwd.sacked = sum((r - le) & MASK for le, r in sack) if sack else 0
+    return stream, fwd, rev, *_analyse(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)
 
 
 def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis):
@@ -269,12 +327,20 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
     scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
     window = win << scale if scale >= 0 else win
     info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
+    if "sack" in options:  # the blocks in the other side's relative numbers, as tshark
+        base = rev.base or 0
+        for le, re_ in options["sack"]:
+            info += f" SLE={(le - base) & MASK} SRE={(re_ - base) & MASK}"
     if analysis:
-        info = " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in analysis) + " " + info
+        info = (
+            " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in reversed(analysis)) + " " + info
+        )
     return rel_seq, rel_ack, window, scale, info
 
 
-def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
+def columns(
+    d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, ts_ns: int | None = None
+):
     """The one-line view's (protocol, info) of a plain segment, without a Packet; None
     (decided before any state changes) when decode_tcp must run: a header past the
     capture, odd options, or a payload some decoder claims."""
@@ -292,7 +358,8 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
         proto = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
         if proto is not None:  # a stream a session holds: its segments and its close
-            return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, proto)
+            return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, proto,
+                                    ts_ns)  # fmt: skip
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
         if decoder is None and registry.START_HEURISTICS["tcp"]:
@@ -302,9 +369,10 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
         if decoder is not None:
             if type(decoder) is registry.StreamProtocol and decoder.session is not None:
                 return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options,
-                                        decoder)  # fmt: skip
-            return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder)
-    _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+                                        decoder, ts_ns)  # fmt: skip
+            return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder,
+                                ts_ns)  # fmt: skip
+    _stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
     return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
 
 
@@ -317,7 +385,7 @@ def _starts(d, src: bytes, dst: bytes, hdr: tuple) -> bool:
     return (hdr[2] - fwd.base + (hdr[4] >> 1 & 1)) & MASK == 1
 
 
-def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto):
+def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto, ts_ns):
     """columns() for a segment of a stream protocol whose decoder offers `columns(buf,
     off, end)` for one PDU (DNS over TCP does): only when the segment holds whole PDUs
     and its direction has nothing pending, so reassembly has nothing to join. The
@@ -341,8 +409,8 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     if fwd is not None and fwd.pending:
         return None
     seg_len = end - payload
-    _stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
-    if any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+    _stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
+    if analysis and repeats(analysis):
         return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]  # shown as data
     _gather(fwd, proto, buf, payload, end, hdr[2])
     return found  # the last PDU's columns, as decode_tcp leaves them
@@ -367,18 +435,19 @@ class _Columns:
             self.malformed = what
 
 
-def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto):
+def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto,
+                     ts_ns):  # fmt: skip
     """columns() for a segment of a stream a session protocol holds or claims now (HTTP):
     the state changes as decode_tcp makes them, then the session's decoders run on a
     stand-in for the Packet (no Packet, no Ethernet/IP/TCP layers), so the line is the
     one dissect() gives. Never None: the choice was made before any change."""
     seg_len = end - payload
-    stream, fwd, rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
     fin = bool(hdr[4] & 0x05)
     if not seg_len:
         if not (fin and fwd.pending and stream.app is not None):
             return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
-    elif any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+    elif analysis and repeats(analysis):
         return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
     else:
         _claim(d, stream, proto)
@@ -438,10 +507,10 @@ def track_segment(
     held = None
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
         held = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
-    stream, fwd, _rev, analysis = _follow(d, no, src, dst, hdr, options, seg_len)
+    stream, fwd, _rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
     if held is not None:  # a session's segment or close: its state, as decode_tcp keeps it
         if seg_len:
-            if not any(a[0] in ("retransmission", "keep_alive") for a in analysis):
+            if not (analysis and repeats(analysis)):
                 _gather_session(stream, fwd, buf, off + hlen, end, hdr[2], bool(hdr[4] & 0x05),
                                 no, ts_ns)  # fmt: skip
         elif fwd.pending:
@@ -455,9 +524,7 @@ def track_segment(
             and (hdr[2] - fwd.base + (hdr[4] >> 1 & 1)) & MASK == 1
         ):
             decoder = registry.start_decoder("tcp", buf, off + hlen, end)
-        if isinstance(decoder, registry.StreamProtocol) and not any(
-            a[0] in ("retransmission", "keep_alive") for a in analysis
-        ):
+        if isinstance(decoder, registry.StreamProtocol) and not (analysis and repeats(analysis)):
             if decoder.session is not None:
                 _claim(d, stream, decoder)
                 _gather_session(stream, fwd, buf, off + hlen, end, hdr[2], bool(hdr[4] & 0x05),
@@ -475,7 +542,7 @@ def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, op
     flags = offflags & 0x0FFF
     hlen = (offflags >> 12) * 4
     layer = Layer("tcp", _title, off, min(off + hlen, end), hdr, _rows)
-    layer.extra = TcpState(index, seq, ack, None, win, -1, options, [])
+    layer.extra = TcpState(index, seq, ack, None, win, -1, options, [], None)
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     pkt.info = _info(sport, dport, flags, seq, ack, win, 0, options).replace(" Len=0", "", 1)
@@ -493,44 +560,268 @@ def _first_fragment(d, pkt: Packet, buf, off: int, end: int, hdr, index: int, op
 
 
 # --- analysis (Wireshark's tcp.analysis.*) --------------------------------------------
+# packet-tcp.c's tcp_analyze_sequence_number, rule for rule and in its order; the marks
+# are listed in the order Wireshark's tree shows them, and each one puts its text in
+# front of the Info column (col_prepend_fence), so Info reads them backwards.
 _ANALYSIS_INFO = {
     "retransmission": "[TCP Retransmission]",
+    "fast_retransmission": "[TCP Fast Retransmission]",
+    "spurious_retransmission": "[TCP Spurious Retransmission]",
+    "out_of_order": "[TCP Out-Of-Order]",
+    "lost_segment": "[TCP Previous segment not captured]",
+    "ack_lost_segment": "[TCP ACKed unseen segment]",
+    "window_update": "[TCP Window Update]",
+    "window_full": "[TCP Window Full]",
     "keep_alive": "[TCP Keep-Alive]",
+    "keep_alive_ack": "[TCP Keep-Alive ACK]",
     "duplicate_ack": "[TCP Dup ACK {0}#{1}]",
+    "zero_window_probe": "[TCP ZeroWindowProbe]",
     "zero_window": "[TCP ZeroWindow]",
+    "zero_window_probe_ack": "[TCP ZeroWindowProbeAck]",
 }
+_ORDER = {name: i for i, name in enumerate(_ANALYSIS_INFO)}
+# The marks' field names, written out (display filters learn names from the source).
+_FIELD = dict(zip(_ANALYSIS_INFO, (
+    "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission", "tcp.analysis.out_of_order",
+    "tcp.analysis.lost_segment", "tcp.analysis.ack_lost_segment",
+    "tcp.analysis.window_update", "tcp.analysis.window_full", "tcp.analysis.keep_alive",
+    "tcp.analysis.keep_alive_ack", "tcp.analysis.duplicate_ack",
+    "tcp.analysis.zero_window_probe", "tcp.analysis.zero_window",
+    "tcp.analysis.zero_window_probe_ack",
+), strict=True))  # fmt: skip
+# The expert texts of the tree (`[Expert: …]`), where they differ from the Info text.
+_EXPERT = {
+    "retransmission": "This frame is a (suspected) retransmission",
+    "fast_retransmission": "This frame is a (suspected) fast retransmission",
+    "spurious_retransmission": "This frame is a (suspected) spurious retransmission",
+    "out_of_order": "This frame is a (suspected) out-of-order segment",
+    "lost_segment": "Previous segment(s) not captured (common at capture start)",
+    "ack_lost_segment": "ACKed segment that wasn't captured (common at capture start)",
+    "window_update": "TCP window update",
+    "window_full": "TCP window specified by the receiver is now completely full",
+    "keep_alive": "TCP keep-alive segment",
+    "keep_alive_ack": "ACK to a TCP keep-alive segment",
+    "duplicate_ack": "Duplicate ACK (#{1})",
+    "zero_window_probe": "TCP Zero Window Probe",
+    "zero_window": "TCP Zero Window segment",
+    "zero_window_probe_ack": "ACK to a TCP Zero Window Probe",
+}
+# Marks that also set tcp.analysis.retransmission (Wireshark adds both fields).
+_ALSO_RETRANSMISSION = ("fast_retransmission", "spurious_retransmission")
+# Marks of a segment whose bytes were seen before: not reassembled again (as tshark,
+# which does hand a fast retransmission or an out-of-order segment to reassembly).
+REPEATS = frozenset(("retransmission", "spurious_retransmission", "keep_alive"))
+MAX_UNACKED = 10000  # Wireshark's TCP_MAX_UNACKED_SEGMENTS: a direction's list, at most
+FAST_RETRANSMISSION_NS = 20_000_000  # within 20 ms of the second duplicate ACK
+OUT_OF_ORDER_NS = 3_000_000  # without an initial RTT, Wireshark's out-of-order window
 
 
-def _analyse(no, fwd: Direction, rev: Direction, seq, ack, win, flags, seg_len) -> list[tuple]:
-    """Retransmission, keep-alive, duplicate ACK and zero window, as Wireshark flags them."""
+def repeats(analysis: list) -> bool:
+    """Whether a segment's bytes were seen before (a retransmission of any kind)."""
+    return any(a[0] in REPEATS for a in analysis)
+
+
+def _after(a: int, b: int) -> bool:
+    """a > b in 32-bit sequence space (Wireshark's GT_SEQ)."""
+    return 0 < (a - b) & MASK < 0x80000000
+
+
+def _analyse(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, flags, seg_len):
+    """packet-tcp.c's tcp_analyze_sequence_number. -> (analysis, seq_ack)"""
+    found, rto, nextseq = _analyse_seq(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)
+    if nextseq != seq and len(fwd.segs) < MAX_UNACKED:
+        segs = fwd.segs
+        if segs and fwd.ordered and _after(segs[-1][1], seq):
+            fwd.ordered = False
+        segs.append([seq, nextseq, no, ts])
+    acked = _acked(rev, ack, ts) if rev.segs else None
+    flight = push = 0
+    counted = seg_len and fwd.segs and fwd.valid_bif
+    if counted:
+        flight, push = _in_flight(fwd, rev, flags, seg_len)
+    if not (found or acked or counted):
+        return found, None
+    frame, rtt = acked or (0, 0)
+    return found, (frame, rtt, stream.first_rtt, flight, push, *(rto or (0, 0)))
+
+
+def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, flags, seg_len):
+    """The marks and the sequence state. -> (analysis, rto or None, nextseq)"""
     found: list[tuple] = []
-    consumes = seg_len + (1 if flags & 0x03 else 0)  # SYN and FIN take a sequence number
-    nxt = (seq + consumes) & MASK
-    if fwd.next_seq is not None and consumes and not flags & 0x04:
-        if seg_len <= 1 and not flags & 0x03 and seq == (fwd.next_seq - 1) & MASK:
-            found.append(("keep_alive",))
-        elif seq_before(seq, fwd.next_seq):
-            found.append(("retransmission",))
-    if fwd.next_seq is None or seq_before(fwd.next_seq, nxt):
-        fwd.next_seq = nxt
-    if win == 0 and not flags & 0x07:
-        found.append(("zero_window",))
-    pure_ack = seg_len == 0 and flags & 0x17 == 0x10
-    if (
-        pure_ack
-        and ack == fwd.last_ack
-        and win == fwd.last_win
-        and rev.next_seq is not None
-        and seq_before(ack, rev.next_seq)  # the other side has data this ACK does not cover
-    ):
-        fwd.dup_acks += 1
-        found.append(("duplicate_ack", fwd.ack_frame, fwd.dup_acks))
-    elif flags & 0x10:
-        fwd.dup_acks = 0
-        fwd.ack_frame = no
+    nxt = fwd.next_seq
+    ctl = flags & 0x07  # SYN, FIN or RST: never a keep-alive, window update or dup ACK
+    probe = False
     if flags & 0x10:
-        fwd.last_ack, fwd.last_win = ack, win
-    return found
+        rev.valid_bif = True
+    if seg_len == 1 and seq == nxt and rev.last_win == 0:
+        probe = True
+        found.append(("zero_window_probe",))
+    else:
+        if win == 0 and not ctl:
+            found.append(("zero_window",))
+        if nxt is not None and _after(seq, nxt) and not flags & 0x04:
+            found.append(("lost_segment",))
+            fwd.valid_bif = False
+        if seg_len <= 1 and nxt is not None and seq == (nxt - 1) & MASK and not ctl:
+            found.append(("keep_alive",))
+        if seg_len == 0 and not ctl and seq == nxt and ack == fwd.last_ack:
+            if win and win != fwd.last_win:
+                found.append(("window_update",))
+            if win == fwd.last_win:
+                if win and rev.keep_alive:
+                    found.append(("keep_alive_ack",))
+                elif not win and rev.probe:
+                    found.append(("zero_window_probe_ack",))
+                elif win:
+                    fwd.dup_acks += 1
+                    found.append(("duplicate_ack", fwd.ack_frame, fwd.dup_acks))
+        if seg_len and not ctl:
+            _window_full(found, fwd, rev, seq, seg_len)
+    if ack != fwd.last_ack:
+        fwd.ack_frame = no
+        fwd.dup_acks = 0
+    if flags & 0x10 and rev.max_acked is not None and _after(ack, rev.max_acked):
+        found.append(("ack_lost_segment",))
+        rev.max_acked = rev.next_seq  # (said once for the same gap)
+    nextseq = (seq + seg_len + (1 if flags & 0x03 else 0)) & MASK
+    rto = None
+    if nextseq != seq:
+        rto = _repeated(found, ts, stream, fwd, rev, seq, seg_len, nxt, nextseq)
+    if not probe:
+        if nxt is None or _after(nextseq, nxt):
+            fwd.next_seq, fwd.next_seq_frame, fwd.next_seq_ts = nextseq, no, ts
+        if fwd.max_acked is None or seq == fwd.max_acked:
+            fwd.max_acked = fwd.next_seq
+    fwd.last_win, fwd.last_ack, fwd.last_ack_ts = win, ack, ts
+    fwd.keep_alive = fwd.probe = False
+    if found:
+        for kind, *_ in found:
+            if kind == "keep_alive":
+                fwd.keep_alive = True
+        fwd.probe = probe
+        if len(found) > 1:
+            found.sort(key=lambda a: _ORDER[a[0]])
+    return found, rto, nextseq
+
+
+def _window_full(found: list, fwd: Direction, rev: Direction, seq: int, seg_len: int) -> None:
+    """WINDOW FULL: the segment fills the window the other side last advertised."""
+    if rev.last_win < 0 or rev.last_ack is None:
+        return
+    if rev.wscale == -2 or fwd.wscale == -2:
+        shift = 0
+    elif rev.wscale == -1:
+        return  # the scale is unknown
+    else:
+        shift = rev.wscale
+    if (seq + seg_len) & MASK == (rev.last_ack + (rev.last_win << shift)) & MASK:
+        found.append(("window_full",))
+
+
+def _repeated(found, ts, stream, fwd: Direction, rev: Direction, seq, seg_len, nxt, nextseq):
+    """A segment with data (or SYN/FIN): which kind of retransmission, if any.
+    -> (rto ns, rto_frame) for a plain retransmission, else None"""
+    for kind, *_ in found:
+        if kind == "keep_alive":
+            return None
+    back = nxt is not None and _after(nxt, seq)  # seq_not_advanced
+    if seg_len > 1 and nxt is not None and seq == (nxt - 1) & MASK:
+        back = False  # new data after a possible zero window probe's byte
+    if seg_len and rev.last_ack and not _after((seq + seg_len) & MASK, rev.last_ack):
+        found.append(("spurious_retransmission",))
+        return None
+    if not back:
+        return None
+    if (
+        rev.dup_acks >= 2
+        and rev.last_ack == seq
+        and ts is not None
+        and rev.last_ack_ts is not None
+        and ts - rev.last_ack_ts < FAST_RETRANSMISSION_NS
+    ):
+        found.append(("fast_retransmission",))
+        return None
+    if (
+        ts is not None
+        and fwd.next_seq_ts is not None
+        and ts - fwd.next_seq_ts < (stream.first_rtt or OUT_OF_ORDER_NS)
+        and nxt != nextseq
+    ):
+        found.append(("out_of_order",))
+        return None
+    found.append(("retransmission",))
+    # The RTO from the oldest segment not yet acknowledged (else the latest one sent).
+    if fwd.segs:
+        first = fwd.segs[0] if fwd.ordered else min(fwd.segs, key=lambda s: s[2])
+        then, frame = first[3], first[2]
+    else:
+        then, frame = fwd.next_seq_ts, fwd.next_seq_frame
+    return (ts - then if ts is not None and then is not None else 0), frame
+
+
+def _acked(rev: Direction, ack: int, ts) -> tuple | None:
+    """Drop the other side's segments this ACK covers (cutting one it covers in part);
+    -> (acks_frame, ack_rtt ns) of the oldest one it ends exactly at, or None."""
+    segs = rev.segs
+    match = None
+    if rev.ordered:  # in order: the covered ones come first, and the rest are untouched
+        i = 0
+        for s in segs:
+            end = s[1]
+            if end == ack:
+                match = s
+                i += 1
+                break
+            if _after(end, ack):
+                if _after(ack, s[0]):
+                    s[0] = ack
+                break
+            i += 1
+        if i:
+            del segs[:i]
+    else:
+        kept = []
+        for s in segs:
+            end = s[1]
+            if end == ack:
+                if match is None:
+                    match = s
+            elif _after(end, ack):
+                if _after(ack, s[0]):
+                    s[0] = ack
+                kept.append(s)
+        rev.segs = segs = kept
+    if not segs:
+        rev.ordered = True
+    if match is None:
+        return None
+    then = match[3]
+    return match[2], (ts - then if ts is not None and then is not None else 0)
+
+
+def _in_flight(fwd: Direction, rev: Direction, flags: int, seg_len: int) -> tuple[int, int]:
+    """tcp.analysis.bytes_in_flight and push_bytes_sent after this segment."""
+    segs, base = fwd.segs, fwd.base
+    if fwd.ordered:
+        first, last = (segs[0][0] - base) & MASK, (segs[-1][1] - base) & MASK
+    else:
+        first = min((s[0] - base) & MASK for s in segs)
+        last = max((s[1] - base) & MASK for s in segs)
+    if flags & 0x08:
+        fwd.push_bytes = fwd.push_bytes + seg_len if not fwd.push_last else seg_len
+        fwd.push_last = True
+    elif fwd.push_last:
+        fwd.push_bytes = seg_len
+        fwd.push_last = False
+    else:
+        fwd.push_bytes += seg_len
+    flight = (last - first - rev.sacked) & MASK  # less what the other side SACKed
+    if not 0 < flight < 2000000000:
+        return 0, 0  # (tshark 4.0 then shows neither value, though it counts on)
+    if flags & 0x03:
+        flight -= 1  # a SYN's or FIN's number is not a byte in flight
+    return flight, fwd.push_bytes
 
 
 # --- reassembly ----------------------------------------------------------------------
@@ -765,7 +1056,7 @@ def _rows(layer: Layer, buf: bytes):
         # conversation, so Wireshark shows the number as it is, named tcp.seq
         rows.append(row("tcp.seq", seq, f"Sequence Number: {seq}", o + 4, 4))
         return rows
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
     rows.append(row("tcp.stream", stream, f"[Stream index: {stream}]"))
     if seg_len is not None:  # None: a first fragment, whose length is unknown
         rows.append(row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"))
@@ -809,33 +1100,57 @@ def _rows(layer: Layer, buf: bytes):
     rows.append(row("tcp.window_size_scalefactor", (1 << scale) if scale >= 0 else scale,
                     f"[Window size scaling factor: {shown_scale}]"))  # fmt: skip
     rows.append(row("tcp.checksum", csum, f"Checksum: 0x{csum:04x} [unverified]", o + 16, 2))
-    for kind, *args in analysis:
-        rows.append(
-            row(
-                f"tcp.analysis.{kind}",
-                True,
-                f"[Expert: {_ANALYSIS_INFO[kind].format(*args)[1:-1]}]",
-            )
-        )
-        if kind == "duplicate_ack":
-            rows.append(
-                row(
-                    "tcp.analysis.duplicate_ack_num",
-                    args[1],
-                    f"[Duplicate ACK #: {args[1]}]",
-                    depth=1,
-                )
-            )
-            rows.append(
-                row(
-                    "tcp.analysis.duplicate_ack_frame",
-                    args[0],
-                    f"[Duplicate to the ACK in frame: {args[0]}]",
-                    depth=1,
-                )
-            )
+    if seq_ack is not None:
+        rows += _analysis_rows(analysis, seq_ack)
     rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
     rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
+    return rows
+
+
+def _seconds(ns: int) -> str:
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+
+
+def _analysis_rows(analysis: list, seq_ack: tuple) -> list:
+    """Wireshark's "SEQ/ACK analysis" subtree: its values, then the flags."""
+    frame, rtt, irtt, flight, push, rto, rto_frame = seq_ack
+    rows = [row("tcp.analysis", True, "[SEQ/ACK analysis]")]
+    if frame:
+        rows.append(row("tcp.analysis.acks_frame", frame,
+                        f"[This is an ACK to the segment in frame: {frame}]", depth=1))  # fmt: skip
+        if rtt:
+            rows.append(row("tcp.analysis.ack_rtt", rtt / 1e9,
+                            f"[The RTT to ACK the segment was: {_seconds(rtt)} seconds]",
+                            depth=1))  # fmt: skip
+    if irtt:
+        rows.append(row("tcp.analysis.initial_rtt", irtt / 1e9,
+                        f"[iRTT: {_seconds(irtt)} seconds]", depth=1))  # fmt: skip
+    if flight:
+        rows.append(row("tcp.analysis.bytes_in_flight", flight, f"[Bytes in flight: {flight}]",
+                        depth=1))  # fmt: skip
+    if push:
+        rows.append(row("tcp.analysis.push_bytes_sent", push,
+                        f"[Bytes sent since last PSH flag: {push}]", depth=1))  # fmt: skip
+    if not analysis:
+        return rows
+    rows.append(row("tcp.analysis.flags", True, "[TCP Analysis Flags]", depth=1))
+    for kind, *args in analysis:
+        text = _EXPERT[kind].format(*args)
+        rows.append(row(_FIELD[kind], True, f"[Expert Info: {text}]", depth=2))
+        if kind in _ALSO_RETRANSMISSION:
+            rows.append(row("tcp.analysis.retransmission", True,
+                            "[This frame is a (suspected) retransmission]", depth=2))  # fmt: skip
+        elif kind == "retransmission" and rto:
+            rows.append(row("tcp.analysis.rto", rto / 1e9,
+                            f"[The RTO for this segment was: {_seconds(rto)} seconds]",
+                            depth=2))  # fmt: skip
+            rows.append(row("tcp.analysis.rto_frame", rto_frame,
+                            f"[RTO based on delta from frame: {rto_frame}]", depth=2))  # fmt: skip
+        elif kind == "duplicate_ack":
+            rows.append(row("tcp.analysis.duplicate_ack_num", args[1],
+                            f"[Duplicate ACK #: {args[1]}]", depth=2))  # fmt: skip
+            rows.append(row("tcp.analysis.duplicate_ack_frame", args[0],
+                            f"[Duplicate to the ACK in frame: {args[0]}]", depth=2))  # fmt: skip
     return rows
 
 
@@ -949,27 +1264,29 @@ def _flag_texts(flags: int) -> tuple[str, str]:
     return texts
 
 
-def _analysis_json(analysis: list) -> str | None:
+def _analysis_json(analysis: list, seq_ack: tuple) -> str | None:
+    """The members of `_analysis_rows`, as model.merge_rows makes them (None: a name
+    twice, which would need a JSON list: the generic path does it)."""
+    rows = _analysis_rows(analysis, seq_ack)
+    names = [r[1] for r in rows]
+    if len(set(names)) < len(names):
+        return None
     parts = []
-    for kind, *args in analysis:
-        parts.append(f'"tcp.analysis.{kind}":true')
-        if kind == "duplicate_ack":
-            parts.append(
-                f'"tcp.analysis.duplicate_ack_num":{args[1]},'
-                f'"tcp.analysis.duplicate_ack_frame":{args[0]}'
-            )
-    if len({a[0] for a in analysis}) < len(analysis):
-        return None  # a name twice would need a JSON list
+    for r in rows:
+        value = r[2]
+        if value is True:
+            parts.append(f'"{r[1]}":true')
+        elif isinstance(value, float):
+            parts.append(f'"{r[1]}":{value!r}')
+        else:
+            parts.append(f'"{r[1]}":{value}')
     return "," + ",".join(parts)
 
 
-def _analysis_tree(analysis: list) -> str:
+def _analysis_tree(analysis: list, seq_ack: tuple) -> str:
     lines = []
-    for kind, *args in analysis:
-        lines.append(f"    [Expert: {_ANALYSIS_INFO[kind].format(*args)[1:-1]}]")
-        if kind == "duplicate_ack":
-            lines.append(f"        [Duplicate ACK #: {args[1]}]")
-            lines.append(f"        [Duplicate to the ACK in frame: {args[0]}]")
+    for r in _analysis_rows(analysis, seq_ack):
+        lines.append("    " * (r[0] + 1) + show_text(r[3]))
     return "\n" + "\n".join(lines)
 
 
@@ -1060,7 +1377,7 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     extra = layer.extra
     if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
         return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
     flags = offflags & 0x0FFF
     o = layer.off
     hlen = (offflags >> 12) * 4
@@ -1087,8 +1404,8 @@ def _json(layer: Layer, buf: bytes) -> str | None:
         opts = _options_json(buf, o + 20, end)
         if opts is None:
             return None
-    if analysis:
-        expert = _analysis_json(analysis)
+    if seq_ack is not None:
+        expert = _analysis_json(analysis, seq_ack)
         if expert is None:
             return None
     else:
@@ -1119,7 +1436,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
             f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
             f"    Sequence Number: {seq}"
         )
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
     flags = offflags & 0x0FFF
     o = layer.off
     hlen = (offflags >> 12) * 4
@@ -1161,7 +1478,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
         opts = _options_tree(buf, o + 20, end)
         if opts is None:
             return None
-    expert = _analysis_tree(analysis) if analysis else ""
+    expert = _analysis_tree(analysis, seq_ack) if seq_ack is not None else ""
     ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
     if seg_len is None:  # a first fragment: no length, no next sequence number
         title = f"{title}, Seq: {rel_seq}{ack_title}"

@@ -53,6 +53,7 @@ from netlab.dissect import x509
 from netlab.dissect.base import decode_data
 from netlab.dissect.http import HEURISTIC_PROTOCOL, HttpSession, http_heuristic
 from netlab.dissect.model import CALL_MARK, Layer, Packet
+from netlab.wire import quic as quic_wire
 from netlab.wire import tls as wire
 from netlab.wire.tls_names import CIPHER_SUITES, GROUPS
 
@@ -1351,6 +1352,8 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
             _key_share_rows(rows, group, key, o, d + 1)
     elif etype == 47:
         _dname_rows(rows, r, o, d)
+    elif etype == 57:
+        _quic_parameter_rows(rows, data, o, d)
     elif etype == 65281:
         rows.append((d, "", "", "Renegotiation Info extension", o, len(data)))
         info = r.vec(1)
@@ -1362,6 +1365,55 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
     elif etype not in EMPTY_EXTENSIONS:
         rows.append((d, "tls.handshake.extension.data", data, f"Data ({len(data)} byte{'s' * (len(data) != 1)})",
                      o, len(data)))  # fmt: skip
+
+
+# QUIC transport parameters (RFC 9000 §18.2) with a field of their own in tshark 4.0
+QUIC_PARAMETER_FIELDS = {
+    0x00: "tls.quic.parameter.original_destination_connection_id",
+    0x01: "tls.quic.parameter.max_idle_timeout",
+    0x02: "tls.quic.parameter.stateless_reset_token",
+    0x03: "tls.quic.parameter.max_udp_payload_size",
+    0x04: "tls.quic.parameter.initial_max_data",
+    0x05: "tls.quic.parameter.initial_max_stream_data_bidi_local",
+    0x06: "tls.quic.parameter.initial_max_stream_data_bidi_remote",
+    0x07: "tls.quic.parameter.initial_max_stream_data_uni",
+    0x08: "tls.quic.parameter.initial_max_streams_bidi",
+    0x09: "tls.quic.parameter.initial_max_streams_uni",
+    0x0A: "tls.quic.parameter.ack_delay_exponent",
+    0x0B: "tls.quic.parameter.max_ack_delay",
+    0x0E: "tls.quic.parameter.active_connection_id_limit",
+    0x0F: "tls.quic.parameter.initial_source_connection_id",
+    0x10: "tls.quic.parameter.retry_source_connection_id",
+    0x20: "tls.quic.parameter.max_datagram_frame_size",
+}
+QUIC_PARAMETER_NAMES = {**quic_wire.TRANSPORT_PARAMETERS, 0x2AB2: "grease_quic_bit"}
+
+
+def _quic_parameter_rows(rows: list, data: bytes, o: int, d: int) -> None:
+    """quic_transport_parameters (RFC 9001 §8.2): id, length and value of each, and the
+    value as a field of its own for the parameters tshark names."""
+    try:
+        params = quic_wire.parse_transport_parameters(data)
+    except quic_wire.QuicError as err:
+        raise wire.TlsError(f"quic_transport_parameters: {err}") from None
+    pos = 0
+    for pid, at, size, value in params:
+        name = QUIC_PARAMETER_NAMES.get(pid)
+        label = name or f"Unknown 0x{pid:02x}"
+        shown = f" {value}" if isinstance(value, int) else ""
+        rows.append((d, "tls.quic.parameter", "", f"Parameter: {label} (len={size}){shown}",
+                     o + pos, at + size - pos))  # fmt: skip
+        rows.append((d + 1, "tls.quic.parameter.type", pid,
+                     f"Type: {name or 'Unknown'} (0x{pid:02x})", o + pos, at - pos))  # fmt: skip
+        rows.append((d + 1, "tls.quic.parameter.length", size, f"Length: {size}", o + pos, 0))
+        raw = data[at : at + size]
+        rows.append((d + 1, "tls.quic.parameter.value", raw,
+                     f"Value: {raw.hex() or '<MISSING>'}", o + at, size))  # fmt: skip
+        field = QUIC_PARAMETER_FIELDS.get(pid)
+        if field is not None:
+            text = value.hex() if isinstance(value, bytes) else value
+            rows.append((d + 1, field, value, f"{name}: {text}", o + at, size))
+        pos = at + size
 
 
 def _supported_version_text(v: int) -> str:

@@ -43,9 +43,11 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.info = f"{sport} → {dport} Len={length - 8}"
         if off + length > end and pkt.caplen >= pkt.wirelen:
             pkt.mark_malformed(layer, f"udp: length {length} runs past the IP payload")
-    if payload_end <= off + 8 or pkt.quoted or d.light:
+    if payload_end <= off + 8 or pkt.quoted:
         return None
     decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end) or decode_data
+    if d.light and not getattr(decoder, "light", False):
+        return None  # (a decoder marked `light` keeps cross-datagram state: it runs here too)
     return decoder(d, pkt, buf, off + 8, payload_end)
 
 

@@ -97,6 +97,7 @@ def json_record(pkt: Packet) -> dict[str, Any]:
     fields = frame_fields(pkt)
     fields.update(pkt.field_dict())
     return {
+        "type": "packet",  # docs/json.md: every NDJSON line has a type
         "no": pkt.no,
         "time": pkt.ts_ns / 1e9,
         "caplen": pkt.caplen,
@@ -123,7 +124,7 @@ def json_line(pkt: Packet, fast: bool = True) -> str:
     summary = _jstr(f"{src} → {dst} {pkt.protocol} {pkt.info}".strip())
     malformed = "null" if pkt.malformed is None else _jstr(pkt.malformed)
     return (
-        f'{{"no":{no},"time":{time},"caplen":{caplen},"len":{wirelen},'
+        f'{{"type":"packet","no":{no},"time":{time},"caplen":{caplen},"len":{wirelen},'
         f'"protocols":{protocols},"summary":{summary},"fields":{{"frame.number":{no},'
         f'"frame.time_epoch":{time},"frame.len":{wirelen},"frame.cap_len":{caplen},'
         f'"frame.interface_id":{pkt.interface},"frame.protocols":{protocols}{comment}'
@@ -166,9 +167,12 @@ def _field_members(pkt: Packet) -> str | None:
     return ",".join(parts)
 
 
-def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
+def tree_lines(pkt: Packet, fast: bool = True, protocols: set[str] | None = None) -> list[str]:
     """The -V view: a frame section, then each layer's heading and fields (through the
-    protocol's tree writer where it applies, else from the rows)."""
+    protocol's tree writer where it applies, else from the rows). PROTOCOLS (tshark -O):
+    only those layers are expanded; the others show their heading alone."""
+    if protocols is not None:
+        return _tree_of(pkt, protocols)
     bits = pkt.wirelen * 8
     lines = [
         f"Frame {pkt.no}: {pkt.wirelen} bytes on wire ({bits} bits), "
@@ -196,6 +200,26 @@ def tree_lines(pkt: Packet, fast: bool = True) -> list[str]:
     if pkt.malformed and not any(layer.malformed for layer in pkt.layers):
         lines.append(f"[Malformed Packet: {pkt.malformed}]")
     return lines
+
+
+def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
+    """tshark -O: every layer's heading, the fields of the named protocols only."""
+    full = tree_lines(pkt)
+    lines = full[: _frame_section_end(full)] if "frame" in protocols else full[:1]
+    for layer in pkt.layers:
+        heading = layer.heading()
+        if layer.proto in protocols:
+            _layer_tree(lines, layer, pkt.buf)
+        elif heading:
+            lines.append(heading)
+    return lines
+
+
+def _frame_section_end(lines: list[str]) -> int:
+    end = 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    return end
 
 
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
@@ -268,6 +292,11 @@ class PacketView:
         taps: list[Any] | None = None,
         quiet: bool = False,
         live: bool = False,
+        fields_format: Any = None,
+        time_format: str | None = None,
+        time_digits: int = 6,
+        tabs: bool = False,
+        tree_protocols: set[str] | None = None,
     ) -> None:
         self.out = out
         self.tree = tree or (only is not None and not json)
@@ -285,7 +314,24 @@ class PacketView:
         # that gathers lines and writes them in batches. Live capture (`live`) shows
         # every packet the moment it arrives, also through a pipe.
         self.live = live
-        self._plain = not (tree or hexdump or json or only or display_filter or taps or quiet)
+        # tshark's scripting views (-T fields|json|ek with -e, -t, -T tabs, -O): see
+        # render/tshark_fields.py. Their frame times come from a clock that sees every
+        # packet; the one-line view without them never makes one.
+        self.fields_format = fields_format
+        self.time_format = time_format
+        self.time_digits = time_digits
+        self.tabs = tabs
+        self.tree_protocols = tree_protocols
+        if tree_protocols is not None:
+            self.tree = True
+        scripted = fields_format is not None or time_format is not None or tabs
+        self.clock = None
+        if scripted:
+            from netlab.dissect.fields import FrameClock
+
+            self.clock = FrameClock()
+        self._plain = not (tree or hexdump or json or only or display_filter or taps or quiet
+                           or scripted or tree_protocols is not None)  # fmt: skip
         self._batch = 1 if live else 512
         self._lines: list[str] = []
 
@@ -299,7 +345,7 @@ class PacketView:
         columns, dissect, feed = dissector.columns, dissector.dissect, self.feed
         lines, batch, count, live = self._lines, self._batch, self.count, self.live
         for no, frame in numbered:
-            cols = columns(no, frame.data, frame.linktype) if fast else None
+            cols = columns(no, frame.data, frame.linktype, frame.ts_ns) if fast else None
             if cols is None:
                 if not feed(dissect(no, frame.ts_ns, frame.data, frame.wirelen,
                                     frame.linktype, frame.interface, frame.comment)):  # fmt: skip
@@ -329,7 +375,14 @@ class PacketView:
         self.seen += 1
         if self.first_ns is None:
             self.first_ns = pkt.ts_ns
+        clock = self.clock
+        if clock is not None:
+            if clock.first_ns is None:  # (-2 -R: times count from the file's first frame)
+                clock.first_ns = self.first_ns
+            clock.see(pkt)
         if self.only is not None and pkt.no != self.only:
+            if self.filter is not None:  # (its frame.time_delta counts from this one)
+                self.filter.see(pkt)
             return pkt.no < self.only
         if self.filter is not None and not self.filter.matches(pkt):
             return True
@@ -339,6 +392,8 @@ class PacketView:
             self._print(pkt)
             if self.live:
                 self.out.flush()
+        if clock is not None:
+            clock.shown(pkt)
         self.shown += 1
         if self.only is not None:
             return False
@@ -346,17 +401,44 @@ class PacketView:
 
     def _print(self, pkt: Packet) -> None:
         out = self.out
+        if self.fields_format is not None:
+            from netlab.dissect.fields import PacketFields
+
+            if not self._started:
+                self._started = True
+                out.write(self.fields_format.start())
+            out.write(self.fields_format.line(pkt, PacketFields(pkt, self.clock)))
+            return
         if self.json:  # gathered and written in batches, as the one-line view is
             self._add_line(json_line(pkt))
             return
         if self.tree:
-            out.write("\n".join(tree_lines(pkt)) + "\n")
+            out.write("\n".join(tree_lines(pkt, protocols=self.tree_protocols)) + "\n")
+        elif self.clock is not None:
+            out.write(self._scripted_line(pkt) + "\n")
         else:
             out.write(summary_line(pkt, self.first_ns or pkt.ts_ns) + "\n")
         if self.hexdump:
             out.write("\n".join(packet_hex_lines(pkt)) + "\n")
         if self.tree or self.hexdump:
             out.write("\n")
+
+    _started = False  # the fields format's start was written
+
+    def _scripted_line(self, pkt: Packet) -> str:
+        """The one-line view with -t FORMAT's time column, or tab-separated (-T tabs)."""
+        from netlab.render.tshark_fields import time_text
+
+        clock = self.clock
+        assert clock is not None
+        when = time_text(self.time_format or "r", pkt, clock, self.time_digits)
+        mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+        proto, info = pkt.protocol or "Frame", pkt.info + mark
+        if self.tabs:
+            return "\t".join((f"{pkt.no:5d}", f"{when:>11}", f"{pkt.src:>15}", "→",
+                              f"{pkt.dst:<15}", proto, str(pkt.wirelen), info))  # fmt: skip
+        pair = _PAIR_TEXT.get((pkt.src_raw, pkt.dst_raw)) or _pair_text(pkt.src_raw, pkt.dst_raw)
+        return f"{pkt.no:5d} {when:>11} {pair} {proto} {pkt.wirelen} {info}"
 
     def _plain_line(self, text: str) -> bool:
         """The plain view's short path: one line, counted; False once -c is reached."""
@@ -385,6 +467,10 @@ class PacketView:
 
     def finish(self) -> None:
         self._flush_lines()
+        if self.fields_format is not None and not self.quiet:
+            if not self._started:
+                self.out.write(self.fields_format.start())
+            self.out.write(self.fields_format.end(self.shown))
         for tap in self.taps:
             tap.report(self.out)
         self.out.flush()

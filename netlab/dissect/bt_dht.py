@@ -1,0 +1,329 @@
+"""The BitTorrent DHT in the dissector (tshark's "bt-dht"): KRPC messages over UDP (BEP 5).
+
+Found as tshark 4.0 finds it, by its heuristic `bittorrent_dht_udp` (on by default in
+tshark, so the comparison needs no `--enable-heuristic`): a UDP payload of at least 5
+bytes that starts "d1:ad", "d1:rd", "d2:ip" or "d1:el" (a bencoded dictionary whose
+first key, keys being sorted, is a query's "a", a response's "r", BEP 42's "ip" or an
+error's "e"). tshark has no port for it either (decode-as only).
+
+The payload is decoded once with `wire.bencode.decode_tree` (lenient: unsorted keys
+pass; offsets kept) and shown as tshark shows it: every dictionary entry an item
+"key: value" (the one-letter keys named: "Transaction ID", "Message type", …), the
+bencoded strings, integers, lists and dictionaries under it (`bt-dht.bencoded.*`),
+the compact node info of "nodes"/"nodes6" as `bt-dht.node` (id, ip or ip6, port), the
+peers of "values" as `bt-dht.peer`, BEP 42's "ip" as `bt-dht.ip`/`bt-dht.port`, an
+error as `bt-dht.error`; hex for the binary keys tshark names (id, target, info_hash,
+t, v, token), ASCII (a U+FFFD for each byte over 0x7F) for the others. The info column
+is tshark's: "BitTorrent DHT Protocol", then " reply=N nodes" / " reply=N peers" for
+each nodes/values entry.
+
+Bounded: bencode's own limits (64 levels, every length checked against the datagram
+before anything is read: a 2 GB string length or a dictionary nested 100,000 deep is
+an error at its first byte), and a datagram holds at most 64 KiB of values. Damage
+marks the layer malformed (`bt-dht: bencode: … at byte N`, N counted from the start of
+the UDP payload) and shows the message's first bytes only.
+
+Deliberate differences from tshark 4.0 (tests/test_dissect_bittorrent.py):
+- an error's list ("e": [203, "msg"]) is read to its end, so the entries after it
+  (t, v, y) are shown; tshark takes the list's "e" for the dictionary's and stops.
+  Its info text gets a space before it (tshark: "…Protocolerror_no=203 error_msg=… ").
+- an empty string ("0:") is a string; tshark stops the whole message there.
+- a nodes string whose length is not a multiple of 26 (38) shows its rest as
+  `bt-dht.truncated_data`, as tshark does; a values item of neither 6 nor 18 bytes
+  likewise; an item that is not a string at all is shown as the value it is.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import netlab.dissect.registry as registry
+from netlab.dissect.model import Layer, Packet, row
+from netlab.wire import bencode
+
+TITLE = "BitTorrent DHT Protocol"
+# tshark's test_bt_dht: the four ways a KRPC dictionary can begin.
+STARTS = (b"d1:ad", b"d1:rd", b"d2:ip", b"d1:el")
+# tshark's names for the one-letter keys and values (packet-bt-dht.c)
+KEY_NAMES = {
+    "a": "Request arguments", "e": "Error", "q": "Request type", "r": "Response values",
+    "t": "Transaction ID", "v": "Version", "y": "Message type",
+}  # fmt: skip
+VALUE_NAMES = {"e": "Error", "q": "Request", "r": "Response"}
+HEX_KEYS = frozenset((b"id", b"target", b"info_hash", b"t", b"v", b"token"))
+HEX_MAX = 36  # tshark's bytes_to_str shows 36 bytes, then "…"
+TERMINATOR = "bt-dht.bencoded.list.terminator"
+_ntop = socket.inet_ntop
+_V4, _V6 = socket.AF_INET, socket.AF_INET6
+
+
+def bt_dht_heuristic(buf: bytes, off: int, end: int):
+    if end - off >= 5 and buf[off : off + 5] in STARTS:
+        return decode_bt_dht
+    return None
+
+
+def decode_bt_dht(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
+    try:
+        tree = bencode.decode_tree(bytes(buf[off:end]), strict=False)
+        problem = None
+    except bencode.BencodeError as err:
+        tree, problem = None, str(err)
+    layer = Layer("bt-dht", TITLE, off, end, tree, _rows)
+    pkt.layers.append(layer)
+    pkt.protocol = "BT-DHT"
+    if tree is None:
+        pkt.info = TITLE
+        pkt.mark_malformed(layer, f"bt-dht: {problem}")
+        return None
+    parts: list[str] = []
+    _info(tree, parts)
+    pkt.info = TITLE + "".join(parts)
+    return None
+
+
+def _columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
+    """The one-line view's (protocol, info) without a Packet (udp.columns asks a
+    decoder's `columns`); None for damage, which decode_bt_dht marks."""
+    try:
+        tree = bencode.decode_tree(bytes(buf[off:end]), strict=False)
+    except bencode.BencodeError:
+        return None
+    parts: list[str] = []
+    _info(tree, parts)
+    return "BT-DHT", TITLE + "".join(parts)
+
+
+decode_bt_dht.columns = _columns  # type: ignore[attr-defined]
+
+
+def _info(node: bencode.Node, parts: list[str]) -> None:
+    """tshark's info additions, in the order its walk meets them."""
+    if node.kind == "list":
+        for item in node.items:
+            if item.kind in ("dict", "list"):
+                _info(item, parts)
+        return
+    for key, value in node.items:
+        name = key.value
+        if value.kind == "bytes" and name in (b"nodes", b"nodes6"):
+            parts.append(f" reply={len(value.value) // (26 if name == b'nodes' else 38)} nodes")
+        elif value.kind == "list" and name == b"values":
+            parts.append(f" reply={sum(1 for i in value.items if _peer_len(i))} peers")
+        elif value.kind == "list" and name == b"e" and _error_pair(value):
+            code, msg = value.items[:2]
+            parts.append(f" error_no={code.value} error_msg={_ascii(msg.value)}")
+        elif value.kind in ("dict", "list"):
+            _info(value, parts)
+
+
+def _peer_len(item: bencode.Node) -> bool:
+    return item.kind == "bytes" and len(item.value) in (6, 18)
+
+
+def _error_pair(node: bencode.Node) -> bool:
+    items = node.items
+    return len(items) >= 2 and items[0].kind == "int" and items[1].kind == "bytes"
+
+
+def _ascii(raw: bytes) -> str:
+    return raw.decode("ascii", "replace")
+
+
+def _hex(raw: bytes) -> str:
+    if len(raw) > HEX_MAX:
+        return raw[:HEX_MAX].hex() + "…"
+    return raw.hex()
+
+
+# --- fields --------------------------------------------------------------------------------------
+def _rows(layer: Layer, buf: bytes) -> list:
+    tree: bencode.Node | None = layer.hdr
+    o = layer.off
+    if tree is None:  # malformed: the first bytes, as far as they are worth showing
+        data = bytes(buf[o : min(layer.end, o + 64)])
+        return [row("", "", f"[Bencoded data: {_ascii(data)!r}]", o, layer.end - o)]
+    out: list = []
+    if tree.kind == "dict":
+        _dict_entries(out, buf, tree, o, 0)
+    else:  # (the heuristic saw "d…", so only a dict reaches here; kept for safety)
+        _value(out, buf, tree, o, 0, "Value")
+    return out
+
+
+def _dict_entries(out: list, buf: bytes, node: bencode.Node, o: int, depth: int) -> None:
+    for key, value in node.items:
+        _entry(out, buf, key, value, o, depth)
+    out.append(row(TERMINATOR, "e", "Terminator: e", o + node.end - 1, 1, depth))
+
+
+def _string_at(node: bencode.Node, o: int) -> int:
+    """Where a string's bytes start in the frame (after its length and colon)."""
+    return o + node.end - len(node.value)
+
+
+def _entry(
+    out: list, buf: bytes, key: bencode.Node, value: bencode.Node, o: int, depth: int
+) -> None:
+    at = len(out)
+    out.append(None)  # the entry's own row, once its value's text is known
+    k = _ascii(key.value)
+    sub = depth + 1
+    out.append(row("bt-dht.bencoded.string", k, f"Key: {k}", _string_at(key, o),
+                   len(key.value), sub))  # fmt: skip
+    name = key.value
+    if value.kind == "dict":
+        out.append(row("bt-dht.bencoded.dict", "", "Value: Dictionary...", o + value.start,
+                       value.end - value.start, sub))  # fmt: skip
+        _dict_entries(out, buf, value, o, sub + 1)
+        shown = "Dictionary..."
+    elif value.kind == "list":
+        if name == b"e" and _error_pair(value):
+            shown = _error(out, buf, value, o, sub)
+        elif name == b"values":
+            shown = _peers(out, buf, value, o, sub)
+        else:
+            _value(out, buf, value, o, sub, "Value")
+            shown = "List..."
+    elif value.kind == "int":
+        shown = _int(out, buf, value, o, sub, "Value")
+    elif name in (b"nodes", b"nodes6"):
+        shown = _nodes(out, value, o, sub, name == b"nodes6")
+    elif name == b"ip" and len(value.value) == 6:
+        p = _string_at(value, o)
+        raw = value.value
+        shown = _ntop(_V4, raw[:4])
+        port = raw[4] << 8 | raw[5]
+        out.append(row("bt-dht.ip", shown, f"IP: {shown}", p, 4, sub))
+        out.append(row("bt-dht.port", port, f"Port: {port}", p + 4, 2, sub))
+    else:
+        shown = _hex(value.value) if name in HEX_KEYS or name == b"ip" else _ascii(value.value)
+        out.append(row("bt-dht.bencoded.string", shown, f"Value: {shown}", _string_at(value, o),
+                       len(value.value), sub))  # fmt: skip
+    label = KEY_NAMES.get(k, k) if len(k) == 1 else k
+    if len(shown) == 1:
+        shown = VALUE_NAMES.get(shown, shown)
+    out[at] = row("bt-dht.bencoded.dict_entry", "", f"{label}: {shown}", o + key.start,
+                  value.end - key.start, depth)  # fmt: skip
+
+
+def _int(out: list, buf: bytes, node: bencode.Node, o: int, depth: int, label: str) -> str:
+    """tshark adds the integer's "e" before the integer itself, whose text (an FT_STRING)
+    is the digits as sent ("007" stays so)."""
+    start = o + node.start + 1
+    text = _ascii(bytes(buf[start : o + node.end - 1]))
+    out.append(row(TERMINATOR, "e", "Terminator: e", o + node.end - 1, 1, depth))
+    out.append(row("bt-dht.bencoded.int", text, f"{label}: {text}", start, len(text), depth))
+    return text
+
+
+def _value(out: list, buf: bytes, node: bencode.Node, o: int, depth: int, label: str) -> None:
+    """A value inside a list (or a list as a dictionary's value): tshark's labels."""
+    kind = node.kind
+    if kind == "int":
+        _int(out, buf, node, o, depth, label)
+    elif kind == "bytes":
+        text = _ascii(node.value)
+        out.append(row("bt-dht.bencoded.string", text, f"{label}: {text}", _string_at(node, o),
+                       len(node.value), depth))  # fmt: skip
+    elif kind == "dict":
+        out.append(row("bt-dht.bencoded.dict", "", f"{label}: Dictionary...", o + node.start,
+                       node.end - node.start, depth))  # fmt: skip
+        _dict_entries(out, buf, node, o, depth + 1)
+    else:
+        out.append(row("bt-dht.bencoded.list", "", f"{label}: list...", o + node.start,
+                       node.end - node.start, depth))  # fmt: skip
+        for item in node.items:
+            _value(out, buf, item, o, depth + 1, _ITEM_LABELS[item.kind])
+        out.append(row(TERMINATOR, "e", "Terminator: e", o + node.end - 1, 1, depth + 1))
+
+
+_ITEM_LABELS = {"int": "Integer", "bytes": "String", "list": "Sub-list", "dict": "Sub-dict"}
+
+
+def _error(out: list, buf: bytes, node: bencode.Node, o: int, depth: int) -> str:
+    code, msg = node.items[:2]
+    at = len(out)
+    out.append(None)
+    code_text = _int(out, buf, code, o, depth + 1, "Error ID")
+    text = _ascii(msg.value)
+    out.append(row("bt-dht.bencoded.string", text, f"Error Message: {text}", _string_at(msg, o),
+                   len(msg.value), depth + 1))  # fmt: skip
+    for item in node.items[2:]:  # (not in BEP 5; shown, not dropped)
+        _value(out, buf, item, o, depth + 1, _ITEM_LABELS[item.kind])
+    out.append(row(TERMINATOR, "e", "Terminator: e", o + node.end - 1, 1, depth + 1))
+    shown = f"error {code_text}, {text}"
+    out[at] = row("bt-dht.error", "", f"Value: {shown}", o + node.start, node.end - node.start,
+                  depth)  # fmt: skip
+    return shown
+
+
+def _peers(out: list, buf: bytes, node: bencode.Node, o: int, depth: int) -> str:
+    """A get_peers answer's "values": compact peers (6 bytes IPv4, 18 IPv6)."""
+    at = len(out)
+    out.append(None)
+    rest: list = []  # tshark puts what is not a peer beside the peers, after them
+    n = 0
+    for item in node.items:
+        if item.kind != "bytes":
+            _value(rest, buf, item, o, depth, _ITEM_LABELS[item.kind])
+            continue
+        raw, p = item.value, _string_at(item, o)
+        if len(raw) == 6:
+            n += 1
+            ip, port = _ntop(_V4, raw[:4]), raw[4] << 8 | raw[5]
+            out += [
+                row("bt-dht.peer", "", f"Peer {n} (IP/Port: {ip}:{port})", p, 6, depth + 1),
+                row("bt-dht.ip", ip, f"IP: {ip}", p, 4, depth + 2),
+                row("bt-dht.port", port, f"Port: {port}", p + 4, 2, depth + 2),
+            ]
+        elif len(raw) == 18:
+            n += 1
+            ip, port = _ntop(_V6, raw[:16]), raw[16] << 8 | raw[17]
+            out += [
+                row("bt-dht.peer", "", f"Peer {n} (IPv6/Port: [{ip}]:{port})", p, 18, depth + 1),
+                row("bt-dht.ip6", ip, f"IP: {ip}", p, 16, depth + 2),
+                row("bt-dht.port", port, f"Port: {port}", p + 16, 2, depth + 2),
+            ]
+        else:
+            rest.append(row("bt-dht.truncated_data", raw, f"Truncated data: {raw.hex()}", p,
+                            len(raw), depth))  # fmt: skip
+    out.append(row(TERMINATOR, "e", "Terminator: e", o + node.end - 1, 1, depth + 1))
+    out[at] = row("bt-dht.peers", "", f"Value: {n} peers", o + node.start, node.end - node.start,
+                  depth)  # fmt: skip
+    out += rest
+    return f"{n} peers"
+
+
+def _nodes(out: list, node: bencode.Node, o: int, depth: int, six: bool) -> str:
+    """Compact node info: 20-byte id, address (4 or 16 bytes), port; 26 or 38 bytes each.
+    (wire/krpc.compact_nodes keeps what a lookup may use; this shows every byte as
+    tshark does: nodes of port 0, and no cap but the datagram's size.)"""
+    raw, p = node.value, _string_at(node, o)
+    unit = 38 if six else 26
+    count, rest = divmod(len(raw), unit)
+    out.append(row("bt-dht.nodes", "", f"Value: {count} nodes", p, len(raw), depth))
+    family, size, kind, name = (_V6, 16, "IPv6", "bt-dht.ip6") if six else (_V4, 4, "IPv4",
+                                                                            "bt-dht.ip")  # fmt: skip
+    for i in range(count):
+        at = p + i * unit
+        chunk = raw[i * unit : (i + 1) * unit]
+        node_id = chunk[:20]
+        ip = _ntop(family, chunk[20 : 20 + size])
+        port = chunk[-2] << 8 | chunk[-1]
+        where = f"[{ip}]:{port}" if six else f"{ip}:{port}"
+        out += [
+            row("bt-dht.node", "", f"Node {i + 1} (id: {node_id.hex()}, {kind}/Port: {where})",
+                at, unit, depth + 1),
+            row("bt-dht.id", node_id, f"ID: {node_id.hex()}", at, 20, depth + 2),
+            row(name, ip, f"IP: {ip}", at + 20, size, depth + 2),
+            row("bt-dht.port", port, f"Port: {port}", at + 20 + size, 2, depth + 2),
+        ]  # fmt: skip
+    if rest:
+        tail = raw[count * unit :]
+        out.append(row("bt-dht.truncated_data", tail, f"Truncated data: {tail.hex()}",
+                       p + count * unit, rest, depth))  # fmt: skip
+    return str(count)
+
+
+registry.register("bt-dht", udp_heuristics=(bt_dht_heuristic,))
