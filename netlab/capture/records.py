@@ -129,6 +129,7 @@ class Source:
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw  # (its file offset: how far `dissect`'s progress bar has come)
         read1 = getattr(raw, "read1", None)
         # read1 returns what one read(2) gives: a pipe fed by a live capture
         # (`tcpdump -w - | netlab dissect -`) streams instead of waiting for a full MiB.

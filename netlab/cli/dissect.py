@@ -6,7 +6,10 @@ import contextlib
 
 import click
 
+from netlab.cli import complete
 from netlab.cli.options import Common, common_options
+from netlab.cli.plotopts import plot_kind_options
+from netlab.cli.tshark_opts import Script, tshark_options
 from netlab.errors import ExitStatus
 
 JOBS_LIMIT = 64  # -j: refused above this (exit 2); more than 4 per CPU are cut to that
@@ -41,7 +44,7 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
     short_help="Decode a pcap/pcapng capture: one line per packet, full tree, hex, or NDJSON.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", required=False, shell_complete=complete.files)
 @click.option("-V", "--tree", is_flag=True, help="Show every layer and field (like tshark -V).")
 @click.option("-x", "--hex", "hexdump", is_flag=True, help="Add a hex + ASCII dump of each packet.")
 @click.option(
@@ -53,7 +56,8 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
 )
 @click.option("--packet", "only", type=click.IntRange(min=1), metavar="N",
               help="Show only packet number N (implies -V unless --json).")  # fmt: skip
-@click.option("--stats", "stats", metavar="SPEC", multiple=True, callback=_check_stats,
+@click.option("-z", "--stats", "stats", metavar="SPEC", multiple=True, callback=_check_stats,
+              shell_complete=complete.stats_specs,
               help="Print a statistic at the end, like tshark -q -z (repeatable): phs, "
                    "conv,KIND, endpoints,KIND (KIND: eth|ip|ipv6|tcp|udp; default ip), "
                    "io,SECONDS (0: one interval). Packet lines are then left out "
@@ -77,10 +81,12 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
                    "one per CPU, up to 4, for files over 4 MB; 1 = one process; at most "
                    f"{JOBS_LIMIT}, and 4 per CPU). Used by the one-line, -V, -x and --json "
                    "views of whole files.")  # fmt: skip
+@plot_kind_options
+@tshark_options
 @common_options("count", "json", "no_color")
 def dissect(
     common: Common,
-    file: str,
+    file: str | None,
     tree: bool,
     hexdump: bool,
     only: int | None,
@@ -90,6 +96,9 @@ def dissect(
     show_packets: bool,
     jobs: int,
     keylog: str | None,
+    plot: str | None = None,
+    plot_out: str | None = None,
+    script: Script | None = None,
 ) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
@@ -104,11 +113,15 @@ def dissect(
       netlab dissect -V --packet 3 pcaps/tcp-udp.pcap
       netlab dissect --json pcaps/arp-ping.pcapng | jq '.fields["arp.opcode"]'
       netlab dissect -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' pcaps/tcp-udp.pcap
+      netlab dissect -r pcaps/dns.pcapng -T fields -E header=y -e ip.src -e dns.qry.name
+      netlab dissect -Y 'frame contains "hello"' -w hello.pcapng pcaps/tcp-udp.pcap
       netlab dissect --stats phs --stats conv,tcp pcaps/tcp-udp.pcap
       netlab dissect --stats io,0.5 --stats endpoints,ip pcaps/ping.pcap
       netlab dissect --follow tcp,0 pcaps/tcp-udp.pcap
       netlab dissect --follow tcp,0,hex pcaps/tcp-udp.pcap
       netlab dissect --keylog keys.txt -Y http2 https.pcapng
+      netlab dissect --plot io,0.001,tcp,udp pcaps/tcp-udp.pcap
+      netlab dissect --plot flow,0 --plot-out handshake.svg pcaps/tcp-udp.pcap
     """
     import sys
 
@@ -116,6 +129,9 @@ def dissect(
     from netlab.dissect import Dissector
     from netlab.render.packets import PacketView
 
+    script = script or Script()
+    file = script.capture(file)
+    script.check()  # tshark's options (-T, -e, -E, -2 -R, -w …): refused as tshark does
     if only is not None and common.count is not None:
         from netlab.errors import InputError
 
@@ -127,6 +143,11 @@ def dissect(
         from netlab.dissect.filter import compile_filter
 
         compiled = compile_filter(display_filter)  # a bad filter: one-line error before reading
+    read_filter = None
+    if script.read_filter is not None:
+        from netlab.dissect.filter import compile_filter
+
+        read_filter = compile_filter(script.read_filter)
     from netlab.dissect.follow import parse_follow_spec
     from netlab.dissect.stats import parse_stats_spec
 
@@ -139,6 +160,18 @@ def dissect(
         for spec in stats
     ]
     taps += [parse_follow_spec(spec, json=common.json) for spec in follow]
+    plot_tap = _plot_tap(plot, plot_out, common, origin)
+    if plot_tap is not None:
+        if not (taps or compiled or show_packets or only is not None or script.active
+                or read_filter is not None or plot_tap.graph.needs_packets):  # fmt: skip
+            return _plot_frames(file, plot_tap, plot or "io", common.count)
+        taps.append(plot_tap)
+    # tshark -q: statistics only; -w: the packets go to the file, none to the terminal
+    quiet = (bool(taps) and not show_packets) or script.quiet or script.write is not None
+    if script.write is not None:
+        from netlab.cli.tshark_opts import PcapngSaver
+
+        taps.append(PcapngSaver(script.write))
     view = PacketView(
         sys.stdout,
         tree=tree,
@@ -148,13 +181,23 @@ def dissect(
         only=only,
         display_filter=compiled,
         taps=taps,
-        quiet=bool(taps) and not show_packets,  # tshark -q: statistics only
+        quiet=quiet,
+        live=script.line_buffered,
+        fields_format=script.fields_format(),
+        time_format=script.time_format,
+        tabs=script.output == "tabs",
+        tree_protocols=script.tree_protocols,
     )
+    # --json is an NDJSON stream (packets and/or statistics) closed by a summary line
+    # (docs/json.md); --plot's numbers and tshark's -T formats are documents of their own.
+    stream = common.json and plot_tap is None and script.fields_format() is None
     # Views that build every packet's fields gain nothing from the columns' shortcuts.
-    quick = not (tree or common.json or compiled or taps)
+    quick = not (tree or common.json or compiled or taps or script.fields or read_filter
+                 or script.tree_protocols is not None)  # fmt: skip
     # Only a view of fields can show udp.stream: the one-line and hex views skip its table.
     fields_shown = not quick or only is not None
-    whole = not (taps or compiled or only is not None or common.count is not None)
+    whole = not (taps or compiled or only is not None or common.count is not None
+                 or script.active)  # fmt: skip
     if whole:
         from netlab.dissect import jobs as parallel
 
@@ -163,25 +206,167 @@ def dissect(
                        f"on each other; using {parallel.most_jobs()}", err=True)  # fmt: skip
         jobs = min(jobs, parallel.most_jobs()) or parallel.auto_jobs(file)
         if jobs > 1 and parallel.readable_twice(file):
-            warnings = parallel.run(file, jobs, lambda out: PacketView(
-                out, tree=tree, hexdump=hexdump, json=common.json), quick=quick,
-                keylog=keylog)  # fmt: skip
+            try:
+                warnings = parallel.run(file, jobs, lambda out: PacketView(
+                    out, tree=tree, hexdump=hexdump, json=common.json), quick=quick,
+                    keylog=keylog)  # fmt: skip
+            except KeyboardInterrupt:  # every process stopped after a whole chunk
+                _summary(stream, None, interrupted=True)  # (how many went out: unknown)
+                raise
+            _summary(stream, parallel.frames_read)
             return _warn(file, warnings)
     dissector = Dissector(quick, udp_streams=fields_shown, keylog=keylog)
     # Ctrl-C ends the reading (the frames already read still go through): the lines so
     # far are whole, and the statistics and streams asked for are reported for what was
     # read, as tshark -z does. Nothing is checked per packet.
-    with open_capture(file) as cap, _stop_on_signal(cap) as stopped:
-        view.feed_frames(dissector, enumerate(cap, 1))
+    with (
+        open_capture(file) as cap,
+        _stop_on_signal(cap) as stopped,
+        _progress(cap, script.quiet, common.color) as bar,
+    ):
+        view.time_digits = _time_digits(cap)
+        numbered, read = _numbered(cap)
+        if bar is not None:  # (the bar goes before the statistics are printed)
+            view.out = bar.watch(view.out)
+            bar.packets = read
+        if read_filter is not None:  # -2 -R: the frames the first pass kept, renumbered
+            kept, view.first_ns = _first_pass(file, read_filter, keylog)
+            numbered = enumerate((f for no, f in numbered if no <= len(kept) and kept[no - 1]), 1)
+        # --packet N: the frames before N only keep the cross-packet state up to date
+        # (the light pass of --jobs), unless the view needs every packet decoded.
+        if only is not None and not (taps or compiled or read_filter or view.clock or keylog):
+            numbered = _skip_to(only, numbered, dissector, view)
+        view.feed_frames(dissector, numbered)
         warnings = list(cap.warnings)
     view.finish()
+    _summary(stream, view.shown, interrupted=bool(stopped))
     if stopped:
         return ExitStatus.INTERRUPTED
     status = _warn(file, warnings)
+    if plot_tap is not None and plot_tap.problem and status == ExitStatus.SUCCESS:
+        click.echo(f"netlab: error: --plot {plot}: {plot_tap.problem}", err=True)
+        return ExitStatus.NO_ANSWER
     if only is not None and view.shown == 0 and status == ExitStatus.SUCCESS:
         click.echo(f"netlab: error: {file} has no packet {only}", err=True)
         return ExitStatus.NO_ANSWER
     return status
+
+
+def _plot_tap(plot: str | None, plot_out: str | None, common: Common, origin):
+    """The --plot graph as a tap of the view (--plot-out alone draws the I/O graph)."""
+    if plot is None and plot_out is None:
+        return None
+    from netlab.dissect.graphs import parse_plot_spec
+    from netlab.render.charts import PlotTap
+
+    graph = parse_plot_spec(plot or "io", origin=origin)
+    # --plot-out alone writes the file; the terminal gets the picture only with --plot.
+    return PlotTap(graph, json=common.json, plot_out=plot_out, color=common.color,
+                   terminal=plot is not None)  # fmt: skip
+
+
+def _plot_frames(file: str, plot_tap, spec: str, count: int | None) -> ExitStatus:
+    """An I/O graph without filters needs only each frame's time and length: the frames
+    go to it undecoded (memory flat: one counter pair per interval)."""
+    import sys
+
+    from netlab.capture.reader import open_capture
+    from netlab.dissect.graphs import parse_plot_spec
+
+    plot_tap.graph = parse_plot_spec(spec)  # no view: times count from the first frame
+    add = plot_tap.graph.add
+    with (
+        open_capture(file) as cap,
+        _stop_on_signal(cap) as stopped,
+        _progress(cap, False, plot_tap.color) as bar,
+    ):
+        numbered, read = _numbered(cap)
+        if bar is not None:
+            bar.packets = read
+        for n, frame in numbered:
+            add(frame)
+            if count is not None and n >= count:
+                break
+        warnings = list(cap.warnings)
+    plot_tap.report(sys.stdout)
+    sys.stdout.flush()
+    if stopped:
+        return ExitStatus.INTERRUPTED
+    status = _warn(file, warnings)
+    if plot_tap.problem and status == ExitStatus.SUCCESS:
+        click.echo(f"netlab: error: --plot {spec}: {plot_tap.problem}", err=True)
+        return ExitStatus.NO_ANSWER
+    return status
+
+
+def _numbered(cap) -> tuple:
+    """(number, frame) pairs as enumerate(cap, 1) gives them, and how many frames were
+    read so far, which another thread can ask at no cost to the loop: itertools.count's
+    repr is its next value ("count(42)")."""
+    import itertools
+
+    counter = itertools.count(1)
+    return zip(counter, cap, strict=False), lambda: int(repr(counter)[6:-1]) - 1
+
+
+@contextlib.contextmanager
+def _progress(cap, quiet: bool, color: bool):
+    """The progress bar on stderr while CAP is read (render/progress.py), or None: not
+    a terminal, or -q. It is down again when the block ends."""
+    from netlab.render.progress import read_progress
+
+    source = cap.source
+    bar = read_progress(source.raw if source is not None else None, quiet, color)
+    if bar is None:
+        yield None
+        return
+    with bar:
+        yield bar
+
+
+def _skip_to(only: int, numbered, dissector, view):
+    """--packet N without decoding the frames before N: each gets Dissector.track,
+    the light pass of --jobs that keeps TCP/UDP streams, sequence numbers and
+    reassembly as a full decode would (tests/test_dissect_progress.py holds the output
+    to it); then frame N and what follows are handed on as they come."""
+    import itertools
+
+    track = dissector.track
+    for no, frame in numbered:
+        if view.first_ns is None:
+            view.first_ns = frame.ts_ns
+        if no >= only:
+            return itertools.chain(((no, frame),), numbered)
+        track(no, frame.data, frame.wirelen, frame.linktype, frame.ts_ns)
+    return numbered
+
+
+def _first_pass(file: str, read_filter, keylog: str | None) -> tuple[bytearray, int | None]:
+    """tshark -2 -R: decode every frame once and keep those READ_FILTER passes (a byte
+    per frame); also the first frame's time, which the second pass's times count from."""
+    from netlab.capture.reader import open_capture
+    from netlab.dissect import Dissector
+    from netlab.errors import InputError
+
+    if file == "-":
+        raise InputError("-2 reads the capture twice: give a file, not '-'")
+    kept = bytearray()
+    first = None
+    dissector = Dissector(False, keylog=keylog)
+    with open_capture(file) as cap:
+        for no, frame in enumerate(cap, 1):
+            if first is None:
+                first = frame.ts_ns
+            pkt = dissector.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
+                                    frame.interface, frame.comment)  # fmt: skip
+            kept.append(read_filter.matches(pkt))
+    return kept, first
+
+
+def _time_digits(cap) -> int:
+    """Decimals of the time column for -t: the file's resolution (tshark's precision)."""
+    per_second = max((i.ts_per_second for i in cap.interfaces), default=1_000_000)
+    return 9 if per_second > 1_000_000 else 6
 
 
 def _check_keylog(path: str) -> None:
@@ -215,6 +400,15 @@ def _stop_on_signal(cap):
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def _summary(stream: bool, packets: int | None, interrupted: bool = False) -> None:
+    """The closing line of the NDJSON stream: how many packets passed -Y/-c (shown, or
+    counted by the statistics asked for)."""
+    if stream:
+        from netlab.render.jsonout import NdjsonWriter
+
+        NdjsonWriter().write({"type": "summary", "packets": packets, "interrupted": interrupted})
 
 
 def _warn(file: str, warnings: list[str]) -> ExitStatus:
