@@ -109,6 +109,7 @@ SERVICE_TOOLS = {
     "tracker": ("opentracker",),
     "seeder": ("/usr/bin/python3",),
     "ftp": ("vsftpd", "openssl"),
+    "quic": ("gtlsserver",),
 }
 
 
