@@ -669,8 +669,10 @@ def test_report_is_an_mtr_table(routed_lab):
     assert [h["sent"] for h in doc["hops"]] == [2, 2, 2, 2] and doc["reached"]
     routers = [routed_lab.addr(n) for n in ("r1", "r2", "r3", "server")]
     assert [h["addr"] for h in doc["hops"]] == routers
-    assert all(h["lost"] == 0 and h["rtt_min_ms"] <= h["rtt_avg_ms"] <= h["rtt_max_ms"]
-               for h in doc["hops"])
+    assert all(
+        h["lost"] == 0 and h["rtt_min_ms"] <= h["rtt_avg_ms"] <= h["rtt_max_ms"]
+        for h in doc["hops"]
+    )
 
 
 def test_resolve_names_the_routers(routed_lab):
