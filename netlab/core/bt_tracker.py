@@ -22,7 +22,6 @@ not BEP 15, is counted and ignored (the timeout then says so).
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 import struct
@@ -275,52 +274,6 @@ class _UdpState:
     datagrams: int = 0
 
 
-class _HttpClients:
-    """Several HttpClients as one: the announces in one, the scrapes in another, so a
-    scrape never rides on a connection the tracker may close after the announce
-    (opentracker does, without saying so). Connection ids are tagged (tag, id)."""
-
-    def __init__(self, clients: dict[str, httpcore.HttpClient]) -> None:
-        self.clients = clients
-
-    @staticmethod
-    def _tag(tag: str, actions: list) -> list:
-        return [dataclasses.replace(a, conn=(tag, a.conn)) for a in actions]
-
-    def _route(self, conn: Any):
-        if isinstance(conn, tuple) and len(conn) == 2 and conn[0] in self.clients:
-            return conn[0], self.clients[conn[0]], conn[1]
-        return None, None, None
-
-    def start(self, now: int) -> list:
-        return [a for tag, c in self.clients.items() for a in self._tag(tag, c.start(now))]
-
-    def call(self, method: str, conn: Any, *args: Any) -> list:
-        tag, client, inner = self._route(conn)
-        if client is None:
-            return []
-        return self._tag(tag, getattr(client, method)(inner, *args))
-
-    def on_timer(self, now: int) -> list:
-        return [a for tag, c in self.clients.items() for a in self._tag(tag, c.on_timer(now))]
-
-    def deadline(self) -> int | None:
-        times = [c.deadline() for c in self.clients.values() if not c.done()]
-        times = [t for t in times if t is not None]
-        return min(times) if times else None
-
-    def done(self) -> bool:
-        return all(c.done() for c in self.clients.values())
-
-    def pop_events(self) -> list[tuple[str, Any]]:
-        return [(tag, e) for tag, c in self.clients.items() for e in c.pop_events()]
-
-    def interrupt(self, now: int) -> None:
-        for c in self.clients.values():
-            if not c.done():
-                c.interrupt(now)
-
-
 class TrackerAnnounce(CoreBase):
     """Announce (and with params.scrape, scrape) to every tracker at once."""
 
@@ -336,10 +289,13 @@ class TrackerAnnounce(CoreBase):
         self.params, self.random = params, random
         self.results = [TrackerResult(t, addresses.get(t.host)) for t in trackers]
         self.udp: dict[Any, _UdpState] = {}
-        self.http_results: dict[tuple[str, int], TrackerResult] = {}  # (client, fetch)
+        # fetch index -> ("announce" or "scrape", its tracker): one HttpClient asks them all
+        # in order, so a tracker's scrape follows its announce (on a new connection if the
+        # tracker closed the first, as opentracker does: core/http sends it again).
+        self.http_results: dict[int, tuple[str, TrackerResult]] = {}
         self._now = 0
         self._end: int | None = None
-        requests: dict[str, list] = {"announce": [], "scrape": []}
+        requests: list = []
         for r in self.results:
             if r.address is None:
                 r.error = r.error or f"{r.tracker.url}: cannot resolve {r.tracker.host!r}"
@@ -354,23 +310,22 @@ class TrackerAnnounce(CoreBase):
             user_agent="netlab",
         )
         hosts = {r.tracker.host: r.address for r in self.results if r.address}
-        clients = {k: httpcore.HttpClient(v, hosts, opts) for k, v in requests.items() if v}
-        self.http = _HttpClients(clients) if clients else None
+        self.http = httpcore.HttpClient(requests, hosts, opts) if requests else None
 
-    def _http_requests(self, r: TrackerResult, requests: dict[str, list]) -> None:
+    def _http_requests(self, r: TrackerResult, requests: list) -> None:
         t = r.tracker
         url = httpcore.Url(t.scheme, t.host, t.port, http_target(t, announce_query(self.params)))
         r.request = url.target
-        self.http_results[("announce", len(requests["announce"]))] = r
-        requests["announce"].append(httpcore.Request("GET", url))
+        self.http_results[len(requests)] = ("announce", r)
+        requests.append(httpcore.Request("GET", url))
         if self.params.scrape:
             target = scrape_target(t, self.params.info_hash)
             if target is None:
                 r.scrape_error = "no scrape URL (the announce URL does not end in /announce)"
             else:
-                self.http_results[("scrape", len(requests["scrape"]))] = r
+                self.http_results[len(requests)] = ("scrape", r)
                 url = httpcore.Url(t.scheme, t.host, t.port, target)
-                requests["scrape"].append(httpcore.Request("GET", url))
+                requests.append(httpcore.Request("GET", url))
 
     # --- the session-core interface -------------------------------------------------------
     def start(self, now: int) -> list:
@@ -392,7 +347,7 @@ class TrackerAnnounce(CoreBase):
         self._now = now
         if conn in self.udp or self.http is None:
             return []
-        out = self.http.call("on_connected", conn, info, now)
+        out = self.http.on_connected(conn, info, now)
         self._http_events(now)
         return out + self._check_done(now)
 
@@ -400,7 +355,7 @@ class TrackerAnnounce(CoreBase):
         self._now = now
         if self.http is None:
             return []
-        out = self.http.call("on_data", conn, data, now)
+        out = self.http.on_data(conn, data, now)
         self._http_events(now)
         return out + self._check_done(now)
 
@@ -425,7 +380,7 @@ class TrackerAnnounce(CoreBase):
             return [Close(conn), *self._check_done(now)]
         if self.http is None:
             return []
-        out = self.http.call("on_error", conn, err, now)
+        out = self.http.on_error(conn, err, now)
         self._http_events(now)
         return out + self._check_done(now)
 
@@ -477,7 +432,7 @@ class TrackerAnnounce(CoreBase):
                 out.append(Close(conn))
         if self.http is not None and not self.http.done():
             self.http.interrupt(now)
-            for r in self.http_results.values():
+            for _kind, r in self.http_results.values():
                 if not r.done:
                     r.error, r.done = f"timeout: no answer in {limit}", True
         for r in self.results:
@@ -492,15 +447,15 @@ class TrackerAnnounce(CoreBase):
 
     # --- HTTP -------------------------------------------------------------------------------
     def _http_events(self, now: int) -> None:
-        for tag, event in self.http.pop_events():
+        for event in self.http.pop_events():
             if isinstance(event, httpcore.ExchangeDone):
-                self._http_done(tag, event.exchange)
+                self._http_done(event.exchange)
         if self.http.done():
-            for r in self.http_results.values():
+            for _kind, r in self.http_results.values():
                 r.done = True
 
-    def _http_done(self, kind: str, ex: Any) -> None:
-        r = self.http_results.get((kind, ex.index))
+    def _http_done(self, ex: Any) -> None:
+        kind, r = self.http_results.get(ex.index, (None, None))
         if r is None:
             return
         error = self._http_error(ex)
