@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import select
 import socket
 import statistics
-import struct
 import sys
 import threading
 import time
@@ -43,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from netlab.lab import engine, netns  # noqa: E402
 from netlab.lab.topology import parse_topology  # noqa: E402
+from tests.test_linkemu import echo_probe  # noqa: E402
 
 SERVER = "198.18.0.2"
-SO_TIMESTAMPNS = 35
 
 
 def topology(name: str, client: str | None, server: str | None) -> str:
@@ -166,61 +164,13 @@ class Lab:
         return sent, received[0], sent * frame_bits / elapsed / 1e6
 
 
-def _echo_request(ident: int, seq: int) -> bytes:
-    body = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"netlab-probe".ljust(56, b".")
-    total = sum(struct.unpack(f"!{len(body) // 2}H", body))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return body[:2] + struct.pack("!H", ~total & 0xFFFF) + body[4:]
-
-
 def icmp_probe(ns: str, dst: str, count: int, interval: float, wait: float) -> dict[str, Any]:
-    """Send COUNT echo requests INTERVAL apart; RTTs (ms) of first replies, duplicates."""
-    sock = netns.in_netns(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW,
-                                                    socket.IPPROTO_ICMP))  # fmt: skip
-    # Kernel receive timestamps; the send time is read just before sendto(): a probe
-    # preempted around either call can only look slower, never faster.
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    ident = (os.getpid() ^ int(time.time() * 1000)) & 0xFFFF
-    sent: dict[int, float] = {}
-    rtts: dict[int, float] = {}
-    dups = 0
-    start = time.perf_counter()
-    seq, end = 0, None
-    with sock:
-        while True:
-            now = time.perf_counter()
-            if seq < count and now >= start + seq * interval:
-                sent[seq] = time.time()
-                sock.sendto(_echo_request(ident, seq), (dst, 0))
-                seq += 1
-                continue
-            if seq >= count:
-                end = end or now + wait
-                if now >= end:
-                    break
-            timeout = start + seq * interval - now if seq < count else end - now
-            ready, _, _ = select.select([sock], [], [], max(0.0, timeout))
-            if not ready:
-                continue
-            data, ancillary, _, _ = sock.recvmsg(2048, 64)
-            at = time.time()
-            for level, kind, value in ancillary:
-                if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS):
-                    sec, nsec = struct.unpack("qq", value[:16])
-                    at = sec + nsec / 1e9
-            icmp = data[(data[0] & 0x0F) * 4 :]
-            if len(icmp) < 8 or icmp[0] != 0:
-                continue
-            rid, rseq = struct.unpack("!HH", icmp[4:8])
-            if rid != ident or rseq not in sent:
-                continue
-            if rseq in rtts:
-                dups += 1
-            else:
-                rtts[rseq] = (at - sent[rseq]) * 1000
-    return {"rtts": [rtts[k] for k in sorted(rtts)], "received": len(rtts), "sent": count,
-            "dups": dups}  # fmt: skip
+    """Send COUNT echo requests INTERVAL apart; RTTs (ms) of first replies, duplicates
+    (the probe is the emulator tests' own, tests/test_linkemu.py)."""
+    replies = echo_probe(ns, dst, count, interval, wait)["replies"]
+    rtts = [replies[seq][0] for seq in sorted(replies)]
+    dups = sum(len(r) - 1 for r in replies.values())
+    return {"rtts": rtts, "received": len(rtts), "sent": count, "dups": dups}
 
 
 def cpu_seconds(pid: int | None) -> float:

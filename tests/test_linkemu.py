@@ -242,13 +242,17 @@ def inet_checksum(data: bytes) -> int:
 
 def probe(handle, count: int, interval: float, wait: float = 0.5) -> dict:
     """ICMP echoes client → server; every intact reply's RTT (ms) by seq, arrival order."""
+    return echo_probe(handle.netns("client"), handle.addr("server"), count, interval, wait)
+
+
+def echo_probe(ns: str, dst: str, count: int, interval: float, wait: float = 0.5) -> dict:
+    """COUNT ICMP echoes INTERVAL apart from namespace NS to DST (also bench_impair's
+    probe): {"replies": {seq: [RTT ms of each intact reply]}, "order": seqs as they came}."""
     from netlab.lab import netns
 
     sock = netns.in_netns(
-        handle.netns("client"),
-        lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
+        ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     )
-    dst = handle.addr("server")
     # Kernel receive timestamps; the send time is read just before sendto(): a probe
     # preempted around either call can only look slower, never faster.
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
