@@ -21,7 +21,7 @@ import pytest
 
 from netlab.cli.main import COMMANDS
 from tests.conftest import ROOT, netlab_bin, require_root
-from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+from tests.labfixtures import module_lab
 
 BIN_DIR = os.path.dirname(netlab_bin())
 ESC = b"\x1b"
@@ -263,17 +263,10 @@ subnet = "198.18.78.0/24"
 @pytest.fixture(scope="module")
 def habits(tmp_path_factory):
     require_root()
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-
     path = tmp_path_factory.mktemp("habits") / "habits.toml"
     path.write_text(HABITAT)
-    topo = load_topology(path)
-    require_lab_tools(topo)
-    book = engine.up(topo, name=unique_name("hab"), hold=True, source_text=HABITAT)
-    handle = LabHandle(name=book.lab, book=book)
-    yield handle
-    handle.down()
+    with module_lab(str(path), "hab") as handle:
+        yield handle
 
 
 def netlab(*args: str, **kw) -> subprocess.CompletedProcess:

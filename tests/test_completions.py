@@ -30,7 +30,7 @@ import pytest
 from netlab.cli import complete
 from netlab.cli.main import cli
 from tests.conftest import ROOT, netlab_bin, require_root, require_tool
-from tests.labfixtures import LabHandle, require_lab_tools, unique_name
+from tests.labfixtures import module_lab
 
 FILES = {"bash": "netlab.bash", "zsh": "_netlab", "fish": "netlab.fish"}
 SHELLS = ("bash", "zsh", "fish")
@@ -267,17 +267,10 @@ subnet = "198.18.77.0/24"
 def duo(tmp_path_factory):
     """One small lab for the module's lab tests (not a bundled one: distinct node names)."""
     require_root()
-    from netlab.lab import engine
-    from netlab.lab.topology import load_topology
-
     path = tmp_path_factory.mktemp("duo") / "duo.toml"
     path.write_text(DUO)
-    topo = load_topology(path)
-    require_lab_tools(topo)
-    book = engine.up(topo, name=unique_name("cduo"), hold=True, source_text=DUO)
-    handle = LabHandle(name=book.lab, book=book)
-    yield handle
-    handle.down()
+    with module_lab(str(path), "cduo") as handle:
+        yield handle
 
 
 @pytest.mark.lab
