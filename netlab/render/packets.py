@@ -400,28 +400,32 @@ class PacketView:
         return self.count is None or self.shown < self.count
 
     def _print(self, pkt: Packet) -> None:
-        out = self.out
+        # Every view's text goes through the batched writer: one write() per packet
+        # costs a system call each when stdout is unbuffered (PYTHONUNBUFFERED, -u).
         if self.fields_format is not None:
             from netlab.dissect.fields import PacketFields
 
             if not self._started:
                 self._started = True
-                out.write(self.fields_format.start())
-            out.write(self.fields_format.line(pkt, PacketFields(pkt, self.clock)))
+                self.out.write(self.fields_format.start())
+            # (a raw chunk: the formats place their own newlines and commas)
+            self._add_line(self.fields_format.line(pkt, PacketFields(pkt, self.clock)))
             return
-        if self.json:  # gathered and written in batches, as the one-line view is
+        if self.json:
             self._add_line(json_line(pkt))
             return
+        parts = []
         if self.tree:
-            out.write("\n".join(tree_lines(pkt, protocols=self.tree_protocols)) + "\n")
+            parts += tree_lines(pkt, protocols=self.tree_protocols)
         elif self.clock is not None:
-            out.write(self._scripted_line(pkt) + "\n")
+            parts.append(self._scripted_line(pkt))
         else:
-            out.write(summary_line(pkt, self.first_ns or pkt.ts_ns) + "\n")
+            parts.append(summary_line(pkt, self.first_ns or pkt.ts_ns))
         if self.hexdump:
-            out.write("\n".join(packet_hex_lines(pkt)) + "\n")
+            parts += packet_hex_lines(pkt)
         if self.tree or self.hexdump:
-            out.write("\n")
+            parts.append("")
+        self._add_line("\n".join(parts))
 
     _started = False  # the fields format's start was written
 
@@ -461,8 +465,11 @@ class PacketView:
 
     def _flush_lines(self) -> None:
         if self._lines:
-            self._lines.append("")
-            write_all(self.out, "\n".join(self._lines))
+            if self.fields_format is not None:  # raw chunks, newlines their own
+                write_all(self.out, "".join(self._lines))
+            else:
+                self._lines.append("")
+                write_all(self.out, "\n".join(self._lines))
             self._lines.clear()
 
     def finish(self) -> None:
