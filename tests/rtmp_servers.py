@@ -166,3 +166,45 @@ class HostileRtmpServer(procs.LoopbackServer):
         conn.recv(65536)  # C2 and connect
         conn.sendall(HOSTILE[self.name]())
         time.sleep(0.3)
+
+
+class EndlessRtmpServer(procs.LoopbackServer):
+    """A live stream that never ends, as fast as loopback carries it: the handshake, the
+    answers to connect, createStream and play at once, then tiny video messages (one
+    non-IDR slice each) until the client leaves or SECONDS pass."""
+
+    lifetime = 25.0
+
+    def __init__(self, seconds: float = 20.0) -> None:
+        self.seconds = seconds
+        super().__init__()
+
+    def url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/x"
+
+    def handle(self, conn: socket.socket) -> None:
+        from netlab.wire import amf0
+
+        data = b""
+        while len(data) < 1537:
+            piece = conn.recv(4096)
+            if not piece:
+                return
+            data += piece
+        conn.sendall(b"\x03" + b"\0" * 8 + os.urandom(1528) + data[1:1537])
+        conn.recv(65536)  # C2 and connect
+
+        def status(code: str) -> dict:
+            return {"level": "status", "code": code}
+
+        answers = [
+            ("_result", 1.0, None, status("NetConnection.Connect.Success")),
+            ("_result", 2.0, None, 1.0),
+            ("onStatus", 0.0, None, status("NetStream.Play.Start")),
+        ]
+        conn.sendall(b"".join(_chunk0(3, 20, amf0.encode_values(*a)) for a in answers))
+        body = bytes([0x27, 1, 0, 0, 0]) + struct.pack(">I", 2) + b"\x41\x9a"
+        burst = _chunk0(6, 9, body) * 2000
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end and not self.stop.is_set():
+            conn.sendall(burst)  # an OSError (the client left) ends the connection

@@ -237,6 +237,18 @@ NETLAB_OWN = re.compile(
 )
 
 
+def test_fields_as_text_equal_tsharks_text(captures):
+    """-T fields prints every value as tshark does: AMF numbers (FT_DOUBLE) as "%.15g"
+    (1, 31, 5000000, not 1.0), strings, hex type ids, booleans."""
+    path, port = captures["netlab"]
+    names = ["amf.number", "amf.string", "amf.boolean", "rtmpt.header.typeid",
+             "rtmpt.header.bodysize", "rtmpt.scm.chunksize"]  # fmt: skip
+    args = [a for n in names for a in ("-e", n)]
+    ours = netlab(path, "-Y", "amf.number || amf.string", "-T", "fields", *args)
+    theirs = tshark(path, port, "-Y", "amf.number || amf.string", "-T", "fields", *args)
+    assert ours == theirs and "\n1,31,0\t_result," in ours
+
+
 @pytest.mark.parametrize("name", CAPTURES)
 def test_one_line_shortcut_gives_dissects_lines(captures, name):
     """The one-line view's shortcut (tcp._session_columns: the session's decoders on a

@@ -302,7 +302,8 @@ def test_http2_streams_share_one_connection():
     """Three URLs over HTTP/2 (h2c): one connection, streams 1, 3, 5, each answered,
     and the server's header blocks decoded with its own dynamic table."""
     reqs = [Request("GET", parse_url(f"server:8080/{n}")) for n in ("a.css", "b.js", "c.jpg")]
-    client = HttpClient(reqs, {"server": "198.18.80.80"}, Options(h2c=True))
+    dns_ns = {"server": 5_000_000}  # resolved before the run, as cli/http does
+    client = HttpClient(reqs, {"server": "198.18.80.80"}, Options(h2c=True), dns_ns)
     server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     server.initiate_connection()
     now = [0]
@@ -313,7 +314,10 @@ def test_http2_streams_share_one_connection():
 
     todo = list(client.start(tick()))
     assert [type(a) for a in todo] == [Open]
-    todo = client.on_connected(todo[0].conn, Connected(("a", 1), ("b", 2)), tick())
+    # connect() called 2 ms after the run started (the runner's set-up), done 1 ms later
+    info = Connected(("a", 1), ("b", 2), connect_at=now[0] + 2_000_000, tcp_at=now[0] + 3_000_000)
+    now[0] += 3_000_000
+    todo = client.on_connected(todo[0].conn, info, now[0])
     for _ in range(50):
         data = b"".join(a.data for a in todo if isinstance(a, Write))
         todo = []
@@ -339,6 +343,12 @@ def test_http2_streams_share_one_connection():
     assert len(received) == 3
     # "server: pair" is indexed by the server's encoder after its first response.
     assert received[2].block.length < received[0].block.length
+    # The streams went out together and their answers came in one read: the same
+    # total for each; the later streams waited for what the first paid (DNS + connect).
+    timings = [h.timings_ms(dns_ns["server"]) for h in hops]
+    assert len({t["total"] for t in timings}) == 1, timings
+    assert (timings[0]["dns"], timings[0]["connect"], timings[0]["wait"]) == (5.0, 1.0, 0.0)
+    assert [t["wait"] for t in timings[1:]] == [6.0, 6.0], timings
 
 
 # --- hostile servers ------------------------------------------------------------------------------

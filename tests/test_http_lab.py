@@ -194,6 +194,19 @@ def test_fail_exits_22_like_curl(lab):  # noqa: F811
     assert ours.stderr.strip() == "netlab: error: the server answered 404 for http://server/missing"
 
 
+def test_head_piped_prints_the_head_as_curl_i_does(lab):  # noqa: F811
+    """`-I` with stdout piped prints the response head (`curl -I | grep` works): the
+    same status line and header names as curl's, in the same order."""
+    web = lab("web", tools=("curl",))
+    ours = web.exec("client", "netlab", "http", "-I", "--http1.1", "http://server/", check=True)
+    theirs = web.exec("client", "curl", "-sI", "--http1.1", "http://server/", check=True)
+    mine = [line.removeprefix("<").strip() for line in ours.stdout.splitlines()]
+    peer = theirs.stdout.replace("\r\n", "\n").splitlines()
+    assert mine[0].split("  — ")[0] == peer[0] == "HTTP/1.1 200 OK"
+    names = [line.split(":")[0] for line in mine[1:] if line]
+    assert names == [line.split(":")[0] for line in peer[1:] if line]
+
+
 def test_redirect_hops_are_timed_each(lab):  # noqa: F811
     web = lab("web", tools=("curl",))
     doc = _netlab_json(web, "-L", "http://server/old")

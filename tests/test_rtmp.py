@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from netlab.wire import amf0, flv, rtmp
 from tests.conftest import require_tool
-from tests.rtmp_servers import HostileRtmpServer, NginxRtmp
+from tests.rtmp_servers import EndlessRtmpServer, HostileRtmpServer, NginxRtmp
 
 NETLAB = [sys.executable, "-m", "netlab", "rtmp-handshake"]
 
@@ -101,10 +102,57 @@ def test_amf0_round_trip():
         amf0.EcmaArray(width=320.0),
         amf0.Date(1.5e12, 0),
         "é" * 70000,
+        amf0.UNDEFINED_VALUE,
+        amf0.Reference(1),
+        True,
     ]
-    decoded = amf0.decode_values(amf0.encode_values(*values))
+    data = amf0.encode_values(*values)
+    decoded = amf0.decode_values(data)
     assert decoded == values
     assert isinstance(decoded[5], amf0.EcmaArray)
+    # Every type's marker, in order (the long string past 65535 bytes of UTF-8).
+    items, error = amf0.decode_items(data)
+    assert error is None
+    markers = [item.marker for item in items]
+    assert markers == [2, 0, 3, 5, 10, 8, 11, 12, 6, 7, 1]
+
+
+def test_command_objects_are_shown_as_trees():
+    """connect's command object and _result's two objects, a property a line, nested
+    objects indented; deep or wide objects cut with a mark (a hostile server's)."""
+    from netlab.core.rtmp import Command, RtmpResult, parse_rtmp_url
+    from netlab.render import rtmp as view
+
+    deep: dict = {"x": 1.0}
+    for _ in range(10):
+        deep = {"in": deep}
+    wide = {f"p{i}": float(i) for i in range(40)}
+    r = RtmpResult(c1_sent=0)
+    r.commands = [
+        Command("out", "connect", 1.0, 1_000_000, values=[{"app": "live", "fpad": False}]),
+        Command(
+            "in", "_result", 1.0, 2_000_000, "NetConnection.Connect.Success", "status",
+            [{"fmsVer": "FMS/3,0,1,123"}, {"code": "NetConnection.Connect.Success"}],
+        ),
+        Command("in", "onStatus", 0.0, 3_000_000, values=[None, deep, wide]),
+    ]  # fmt: skip
+    text = view.lines(parse_rtmp_url("rtmp://h/live/s"), "h", r, False)
+    i = next(n for n, line in enumerate(text) if "→ connect" in line)
+    assert [line.strip() for line in text[i + 1 : i + 3]] == ["app: 'live'", "fpad: False"]
+    j = next(n for n, line in enumerate(text) if "← _result" in line)
+    assert [line.strip() for line in text[j + 1 : j + 4]] == [
+        "fmsVer: 'FMS/3,0,1,123'", "·", "code: 'NetConnection.Connect.Success'"
+    ]  # fmt: skip
+    k = next(n for n, line in enumerate(text) if "← onStatus" in line)
+    tree = text[k + 1 :]
+    assert tree[0].strip() == "in:" and tree[3].strip().startswith("in: {'in':")
+    assert any(line.strip() == "… 8 more properties" for line in tree)
+
+
+def test_amf3_switch_is_recognised_and_ends_amf0():
+    head = amf0.encode_values("onStatus", 0.0)
+    values = amf0.decode_values(head + b"\x11\x0a\x0b\x01")  # AVM+ switch, then AMF3
+    assert values == ["onStatus", 0.0, amf0.Amf3(offset=len(head))]
 
 
 @pytest.mark.parametrize(
@@ -169,6 +217,33 @@ def test_sps_size_profile_and_level_equal_ffprobes(tmp_path, size, profile):
     assert sps.level_idc == probe["level"]
 
 
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 1), (48000, 2), (22050, 1), (8000, 2)])
+def test_aac_audio_specific_config_equals_ffprobes(tmp_path, rate, channels):
+    """The AAC sequence header's AudioSpecificConfig (object type, sample rate, channel
+    configuration) as ffprobe reads the same FLV made by ffmpeg."""
+    require_tool("ffmpeg")
+    require_tool("ffprobe")
+    out = tmp_path / "a.flv"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+         f"sine=frequency=440:sample_rate={rate}:duration=0.3", "-ac", str(channels),
+         "-c:a", "aac", "-f", "flv", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout
+    )["streams"][0]  # fmt: skip
+    tags = [flv.parse_audio(t.body) for t in flv.read_flv(out.read_bytes()) if t.type_id == 8]
+    config = tags[0]
+    assert config.codec == "AAC" and config.packet_type == 0, config
+    assert (config.sample_rate, config.channels) == (int(probe["sample_rate"]), probe["channels"])
+    assert config.object_type == 2 and probe["profile"] == "LC"  # AAC LC
+    assert all(t.packet_type == 1 for t in tags[1:]) and len(tags) > 2
+
+
 # --- the command against nginx-rtmp and ffmpeg ----------------------------------------------------
 def _probe_keyframes(url: str) -> list[bool]:
     out = subprocess.run(
@@ -220,6 +295,53 @@ def test_play_handshake_commands_and_frames(tmp_path):
     # … and ffprobe sees the same spacing on the same stream.
     their_keys = [i for i, k in enumerate(theirs) if k]
     assert all(b - a == 25 for a, b in itertools.pairwise(their_keys))
+
+
+def _trace_headers(path) -> tuple[list[int], dict[int, tuple[int, bool, list[int]]]]:
+    """ffmpeg's trace_headers over an FLV: the NAL unit types of the extradata (SPS, PPS),
+    and per packet (by pts, the FLV timestamp) its size, key flag and NAL unit types,
+    one per NAL unit header it parsed."""
+    log = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "debug", "-i", str(path), "-c", "copy",
+         "-bsf:v", "trace_headers", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stderr  # fmt: skip
+    extradata: list[int] = []
+    packets: dict[int, tuple[int, bool, list[int]]] = {}
+    nals = extradata
+    for line in log.splitlines():
+        if "trace_headers" not in line:
+            continue
+        m = re.search(r"Packet: (\d+) bytes, (key frame, )?pts (\d+)", line)
+        if m:
+            nals = []
+            packets[int(m.group(3))] = (int(m.group(1)), bool(m.group(2)), nals)
+        elif m := re.search(r"\d+\s+nal_unit_type\s+[01]+ = (\d+)$", line):
+            nals.append(int(m.group(1)))
+    return extradata, packets
+
+
+def test_nal_unit_types_and_key_frames_equal_ffmpegs_trace_headers(tmp_path):
+    """The frames netlab plays from nginx-rtmp, message by message, against what ffmpeg's
+    trace_headers reads from nginx's recording of the same stream: size, key flag and
+    every NAL unit (x264's sliced threads give two slices a picture), SPS/PPS first."""
+    require_tool("nginx")
+    require_tool("ffmpeg")
+    with NginxRtmp(tmp_path, record=True) as srv:
+        srv.publish_testsrc(gop=25)
+        proc = run("--json", "--frames", "60", srv.url("test"))
+        extradata, packets = _trace_headers(srv.dir / "rec" / "test.flv")
+    assert proc.returncode == 0, proc.stderr
+    frames = json.loads(proc.stdout)["frames"]
+    assert frames[0]["nal_types"] == extradata == [7, 8]  # the AVC sequence header
+    pictures = [f for f in frames if {1, 5} & set(f["nal_types"])]
+    assert len(pictures) == 60 and pictures[0]["keyframe"]
+    for f in pictures:
+        theirs = packets.get(f["timestamp"])
+        # An FLV video tag's body is 5 bytes (frame type, codec, packet type, time
+        # offset) before the AVC data that ffmpeg counts as the packet.
+        assert (f["bytes"] - 5, f["keyframe"], f["nal_types"]) == theirs, f
+    assert sum(f["keyframe"] for f in pictures) >= 2
 
 
 def test_publish_at_chunk_size_128_plays_back_with_the_same_frames(tmp_path):
@@ -303,6 +425,41 @@ def test_hostile_server_gives_one_line_and_exit_1(name, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert took < 8
+
+
+def test_endless_stream_stops_at_the_default_bound_in_bounded_memory():
+    """No --frames, no --seconds, and a server that floods tiny video messages: the play
+    stops after the default 10 s, on time, having kept a bounded number of them."""
+    with EndlessRtmpServer(seconds=20) as srv:
+        start = time.monotonic()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-q", "-f", "%M", *NETLAB, "--json", srv.url()],
+            capture_output=True,
+            text=True,
+            timeout=40,
+        )
+        took = time.monotonic() - start
+    max_rss_kb = int(proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["completed"] and doc["error"] is None
+    assert 10 <= doc["times_ms"]["start"] / 1000 + 10 <= took < 14, took
+    assert doc["pictures"] > 10_000, doc["pictures"]  # kept up with the flood
+    assert len(doc["frames"]) + doc["frames_dropped"] == doc["pictures"]
+    assert len(doc["frames"]) <= 20_000
+    assert max_rss_kb < 200_000, f"{max_rss_kb} KiB kept for one endless stream"
+
+
+def test_refused_is_exit_1_with_one_line_and_nothing_made_up():
+    from tests.procs import free_port
+
+    port = free_port()
+    proc = run(f"rtmp://127.0.0.1:{port}/live/x")
+    assert proc.returncode == 1
+    assert proc.stderr == f"netlab: error: connect to 127.0.0.1 port {port} failed: " \
+        "Connection refused\n"  # fmt: skip
+    # The text says where it went, and no handshake, chunk size or times it never had.
+    assert proc.stdout.splitlines() == [f"RTMP to 127.0.0.1 port {port}, app 'live', stream 'x'"]
 
 
 @pytest.mark.parametrize("url", ["http://x/live/s", "rtmp://", "rtmp://host", "rtmp://h/app"])

@@ -135,8 +135,8 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     "what",
     metavar="WHAT",
     help="What to print (HTTPie's letters): H request head, B request body, "
-    "h response head, b response body, t phases. Default: hbt on a terminal, b piped; "
-    "HBhbt with -v.",
+    "h response head, b response body, t phases. Default: hbt on a terminal, b piped "
+    "(h with -I); HBhbt with -v.",
 )
 @click.option(
     "-A",
@@ -240,7 +240,7 @@ def http(
         compressed=compressed,
         user_agent=user_agent,
     )
-    show = _what(what, common)
+    show = _what(what, common, head)
     if offline:
         return _offline(common, requests, options)
     addresses = _pinned(resolves)
@@ -302,7 +302,7 @@ def _pinned(resolves: tuple[str, ...]) -> dict[tuple[str, int], str]:
     return pinned
 
 
-def _what(what: str | None, common: Common) -> str:
+def _what(what: str | None, common: Common, head: bool = False) -> str:
     if what is not None:
         bad = set(what) - set("HBhbt")
         if bad or not what:
@@ -310,7 +310,9 @@ def _what(what: str | None, common: Common) -> str:
         return what
     if common.verbose:
         return "HBhbt"
-    return "hbt" if sys.stdout.isatty() else "b"
+    if not sys.stdout.isatty():
+        return "h" if head else "b"  # -I piped: the head is what there is (curl -I | grep)
+    return "hbt"
 
 
 # --- fetching -----------------------------------------------------------------------------------

@@ -229,26 +229,36 @@ class Exchange:
     def finished(self) -> bool:
         return self.done_at is not None
 
+    def start_ns(self, dns_ns: int) -> int:
+        """Where this hop's clock starts: its connection's DNS lookup if it opened it, else
+        when it was queued. Queued before the connection another request opened (the
+        HTTP/2 streams of one run), it starts where that request does: its `wait` is then
+        the same DNS, connect and TLS, and streams that end together have one total."""
+        c = self.conn
+        if c is not None and (not self.reused or self.queued <= c.opened):
+            return c.opened - dns_ns
+        return self.queued
+
     def timings_ms(self, dns_ns: int) -> dict[str, float | None]:
         """Phases in curl's terms, as durations: DNS, TCP connect and TLS for the request
         that opened the connection (0 on a reused one), then request sent, server think
         time (first byte minus sent), transfer (last byte minus first) and total.
 
         `wait` is the time a request spent waiting for a connection another request
-        opened (HTTP/2 streams sent once the connection is up; a kept-alive HTTP/1.1
-        request waits for the one before it); total counts it."""
+        opened (HTTP/2 streams sent once the connection is up); total counts it. A
+        kept-alive HTTP/1.1 request's clock starts when the one before it has ended."""
         c = self.conn
         opened = not self.reused and c is not None
         dns = dns_ns if opened else 0
         connect = (c.tcp_at - c.opened) if opened and c.tcp_at else 0
         tls = (c.ready_at - c.tcp_at) if opened and c.ready_at and c.tls else None
-        start = (c.opened - dns) if opened else self.queued
+        start = self.start_ns(dns_ns)
         if opened:
             ready = c.ready_at or self.queued
             wait = 0
         else:
-            ready = max(self.queued, c.ready_at or 0) if c is not None else self.queued
-            wait = ready - self.queued
+            ready = max(start, c.ready_at or 0) if c is not None else self.queued
+            wait = ready - start
 
         def ms(ns: int | None) -> float | None:
             return None if ns is None else round(ns / 1e6, 3)

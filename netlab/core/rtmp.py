@@ -28,6 +28,12 @@ from netlab.wire import amf0, flv, rtmp
 
 DEFAULT_PORT = 1935
 MAX_CHUNKS_KEPT = 20_000
+# A live stream never ends by itself, and a hostile server can send tiny messages as
+# fast as loopback carries them: what is kept for the renderer is bounded (the frames
+# the frames, or as many as --frames asks for; commands and control messages), the rest
+# only counted.
+MAX_FRAMES_KEPT = 20_000
+MAX_EVENTS_KEPT = 10_000
 
 
 class RtmpUrlError(ValueError):
@@ -124,6 +130,10 @@ class RtmpResult:
     video_codec: str | None = None
     audio: flv.AudioTag | None = None
     frames: list[Frame] = field(default_factory=list)
+    pictures: int = 0  # video frames holding a slice (NAL 1 or 5), kept or not
+    frames_dropped: int = 0  # past frames_kept
+    frames_kept: int = MAX_FRAMES_KEPT
+    events_dropped: int = 0  # commands and control messages past MAX_EVENTS_KEPT
     audio_messages: int = 0
     chunks: list[tuple[str, rtmp.ChunkInfo]] = field(default_factory=list)
     chunks_dropped: int = 0
@@ -141,6 +151,26 @@ class RtmpResult:
     first_frame_at: int | None = None
     done_at: int | None = None
 
+    def add_frame(self, frame: Frame) -> None:
+        if any(n in (1, 5) for n in frame.nal_types):
+            self.pictures += 1
+        if len(self.frames) < self.frames_kept:
+            self.frames.append(frame)
+        else:
+            self.frames_dropped += 1
+
+    def add_command(self, command: Command) -> None:
+        if len(self.commands) < MAX_EVENTS_KEPT:
+            self.commands.append(command)
+        else:
+            self.events_dropped += 1
+
+    def add_control(self, direction: str, text: str, now: int) -> None:
+        if len(self.controls) < MAX_EVENTS_KEPT:
+            self.controls.append((direction, text, now))
+        else:
+            self.events_dropped += 1
+
     def ms(self, later: int | None, earlier: int | None = None) -> float | None:
         base = earlier if earlier is not None else self.c1_sent
         if later is None or base is None:
@@ -157,7 +187,7 @@ class RtmpClient(CoreBase):
         super().__init__()
         self.url, self.address, self.options = url, address, options
         self.random = random
-        self.result = RtmpResult()
+        self.result = RtmpResult(frames_kept=max(MAX_FRAMES_KEPT, options.frames or 0))
         self.reader = rtmp.ChunkReader()
         self.writer = rtmp.ChunkWriter()
         self.hs_buf = bytearray()
@@ -320,13 +350,13 @@ class RtmpClient(CoreBase):
         return [Write(self.CONN, data)]
 
     def _control(self, now: int, type_id: int, payload: bytes) -> list:
-        self.result.controls.append(("out", _control_text(type_id, payload), now))
+        self.result.add_control("out", _control_text(type_id, payload), now)
         return self._send(now, 2, type_id, 0, payload)
 
     def _command(
         self, now: int, name: str, transaction: float, *args, stream_id: int = 0, csid: int = 3
     ) -> list:
-        self.result.commands.append(Command("out", name, transaction, now, values=list(args)))
+        self.result.add_command(Command("out", name, transaction, now, values=list(args)))
         payload = amf0.encode_values(name, transaction, *args)
         return self._send(now, csid, rtmp.COMMAND_AMF0, stream_id, payload)
 
@@ -347,6 +377,8 @@ class RtmpClient(CoreBase):
             out += self._message(message, now)
             if self._finished:
                 return out
+            if self._stop_at is not None and now >= self._stop_at:
+                return out + self._complete(now)  # a flood must not carry us past the stop
         r = self.result
         if r.window_ack_size and self.reader.bytes_in - self._acked >= r.window_ack_size // 2:
             self._acked = self.reader.bytes_in
@@ -370,7 +402,7 @@ class RtmpClient(CoreBase):
             rtmp.USER_CONTROL,
             rtmp.ABORT,
         ):
-            r.controls.append(("in", _control_text(t, m.payload), now))
+            r.add_control("in", _control_text(t, m.payload), now)
         if t == rtmp.SET_PEER_BANDWIDTH:
             return self._control(now, rtmp.WINDOW_ACK_SIZE, rtmp.u32(r.peer_bandwidth))
         if t == rtmp.USER_CONTROL:
@@ -414,7 +446,7 @@ class RtmpClient(CoreBase):
             info.get("level") if info else None,
             values[2:],
         )
-        r.commands.append(cmd)
+        r.add_command(cmd)
         if name == "_error" or (cmd.level == "error"):
             what = cmd.code or "an error"
             description = info.get("description") if info else None
@@ -479,12 +511,11 @@ class RtmpClient(CoreBase):
             r.video = tag.config
         if self.phase != "playing":
             return []
-        r.frames.append(Frame(m.timestamp, tag.keyframe, len(m.payload), tag.nal_types, now))
+        r.add_frame(Frame(m.timestamp, tag.keyframe, len(m.payload), tag.nal_types, now))
         if r.first_frame_at is None:
             r.first_frame_at = now
         self._deadline = None
-        pictures = [f for f in r.frames if any(n in (1, 5) for n in f.nal_types)]
-        if self.options.frames is not None and len(pictures) >= self.options.frames:
+        if self.options.frames is not None and r.pictures >= self.options.frames:
             return self._complete(now)
         return []
 
@@ -506,7 +537,7 @@ class RtmpClient(CoreBase):
                     if vt.config is not None:
                         r.video = vt.config
                     elif vt.packet_type == 1:
-                        r.frames.append(
+                        r.add_frame(
                             Frame(tag.timestamp, vt.keyframe, len(tag.body), vt.nal_types, now)
                         )
             else:

@@ -706,7 +706,7 @@ def _number(value: float) -> str:
 
 
 def _text(value: str) -> str:
-    """A string as tshark's tree shows it: up to its first NUL (the value keeps them)."""
+    """A string as tshark's tree and fields show it: up to its first NUL."""
     return value.split("\x00", 1)[0] if "\x00" in value else value
 
 
@@ -754,14 +754,15 @@ def _amf_rows(item: amf0.Item, data: bytes, base: int, depth: int) -> list:
         n = item.end - at - 3
         rows.append(row("amf.stringlength", n, f"String length: {n}", p, 2, d))
         if n:
-            rows.append(row("amf.string", value, f"String: {_text(value)}", p + 2, n, d))
+            # The value as tshark has it too (-T fields, filters): up to its first NUL.
+            rows.append(row("amf.string", _text(value), f"String: {_text(value)}", p + 2, n, d))
     elif marker in (amf0.LONG_STRING, amf0.XML_DOCUMENT):
         n = item.end - at - 5
         rows.append(row("amf.stringlength", n, f"String length: {n}", p, 4, d))
         if n:
             name = "amf.xml_doc" if marker == amf0.XML_DOCUMENT else "amf.longstring"
             label = "XML document" if marker == amf0.XML_DOCUMENT else "Long string"
-            rows.append(row(name, value, f"{label}: {_text(value)}", p + 4, n, d))
+            rows.append(row(name, _text(value), f"{label}: {_text(value)}", p + 4, n, d))
     elif marker in (amf0.OBJECT, amf0.ECMA_ARRAY, amf0.TYPED_OBJECT):
         if marker == amf0.ECMA_ARRAY:
             rows.append(row("amf.arraylength", item.count, f"Array length: {item.count}", p, 4, d))

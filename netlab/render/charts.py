@@ -245,10 +245,8 @@ def http_series(clients: list[Any], dns_ns: dict[str, int]) -> dict[str, Any]:
     for client in clients:
         for index in sorted(client.fetches):
             for ex in client.fetches[index]:
-                c = ex.conn
                 dns = dns_ns.get(ex.request.url.host, 0)
-                opened = not ex.reused and c is not None
-                start = (c.opened - dns) if opened else ex.queued
+                start = ex.start_ns(dns)
                 t = ex.timings_ms(dns)
                 rows.append((start, ex, t))
     origin = min((start for start, _ex, _t in rows), default=0)

@@ -37,11 +37,17 @@ def lines(url: Any, address: str, r: RtmpResult, show_chunks: bool) -> list[str]
     if r.commands or r.controls:
         out += ["", "messages:"]
         events = [
-            (c.time, "→" if c.direction == "out" else "←", _command_text(c)) for c in r.commands
+            (c.time, "→" if c.direction == "out" else "←", _command_text(c), _command_tree(c))
+            for c in r.commands
         ]
-        events += [(t, "→" if d == "out" else "←", text) for d, text, t in r.controls]
-        for when, arrow, text in sorted(events, key=lambda e: e[0]):
+        events += [(t, "→" if d == "out" else "←", text, []) for d, text, t in r.controls]
+        for when, arrow, text, tree in sorted(events, key=lambda e: e[0]):
             out.append(f"  {_ms(r.ms(when)):>13}  {arrow} {text}")
+            out += [" " * 19 + line for line in tree]
+        if r.events_dropped:
+            out.append(f"  … {r.events_dropped} more messages not kept")
+    if r.s0 is None:
+        return out  # no answer (refused, timed out): the error line says why
     out.append(f"chunk size: in {r.chunk_size_in}, out {r.chunk_size_out}")
     if r.video is not None:
         out += ["", video_text(r)]
@@ -59,6 +65,8 @@ def lines(url: Any, address: str, r: RtmpResult, show_chunks: bool) -> list[str]
             kind = "key" if f.keyframe else "inter"
             nals = ", ".join(f"{flv.NAL_TYPES.get(n, n)} ({n})" for n in f.nal_types)
             out.append(f"  {f.timestamp:>9} ms  {kind:5} {f.bytes:>6}  {nals}")
+        if r.frames_dropped:
+            out.append(f"  … {r.frames_dropped} more video messages not kept")
     if show_chunks and r.chunks:
         out += ["", "chunks (dir fmt csid header payload  fields present):"]
         for direction, c in r.chunks:
@@ -91,13 +99,43 @@ def _command_text(c: Any) -> str:
     text = c.name + (f" (transaction {c.transaction:g})" if c.transaction else "")
     if c.code:
         text += f": {c.code}"
-    obj = next((v for v in c.values if isinstance(v, dict)), None)
-    if c.name == "connect" and obj:
-        text += "  {" + ", ".join(f"{k}: {amf0.to_json(v)!r}" for k, v in obj.items()) + "}"
-    elif c.name in ("play", "publish"):
+    if c.name in ("play", "publish"):
         args = [amf0.to_json(v) for v in c.values if isinstance(v, str | float)]
         text += "  " + " ".join(map(str, args))
     return text
+
+
+TREE_DEPTH = 4  # a command's objects as a tree: this deep, this many properties each
+TREE_PROPERTIES = 32
+
+
+def _command_tree(c: Any) -> list[str]:
+    """The AMF0 objects of a command (connect's command object, the properties and
+    information objects of _result and onStatus), a property a line, nested ones
+    indented: what rtmpdump -V dumps, readable."""
+    lines: list[str] = []
+    for value in c.values:
+        if isinstance(value, dict) and value:
+            if lines:
+                lines.append("·")
+            lines += _tree(value, 0)
+    return lines
+
+
+def _tree(obj: dict, depth: int) -> list[str]:
+    lines: list[str] = []
+    pad = "  " * depth
+    for i, (key, value) in enumerate(obj.items()):
+        if i == TREE_PROPERTIES:
+            lines.append(f"{pad}… {len(obj) - i} more properties")
+            break
+        if isinstance(value, dict) and value and depth + 1 < TREE_DEPTH:
+            lines.append(f"{pad}{key}:")
+            lines += _tree(value, depth + 1)
+            continue
+        text = repr(amf0.to_json(value))
+        lines.append(f"{pad}{key}: {text if len(text) <= 80 else text[:79] + '…'}")
+    return lines
 
 
 def video_text(r: RtmpResult) -> str:
@@ -175,6 +213,9 @@ def document(url: Any, address: str, r: RtmpResult, show_chunks: bool) -> dict:
             }
             for f in r.frames
         ],
+        "pictures": r.pictures,
+        "frames_dropped": r.frames_dropped,
+        "events_dropped": r.events_dropped,
         "chunks": [
             {
                 "dir": d,

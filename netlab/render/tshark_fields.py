@@ -51,6 +51,8 @@ def value_text(name: str, value: Any) -> str:
             return f"0{value:o}"
         return str(value)
     if isinstance(value, float):
+        if ftype in ("FT_DOUBLE", "FT_FLOAT"):
+            return format(value, ".15g")  # tshark 4.0: "%.15g" (AMF's 1, not 1.0)
         return f"{value:.9f}" if ftype == "FT_RELATIVE_TIME" else repr(value)
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex()

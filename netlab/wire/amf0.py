@@ -230,6 +230,8 @@ def encode(value) -> bytes:
         return bytes([STRICT_ARRAY]) + struct.pack(">I", len(value)) + b"".join(map(encode, value))
     if isinstance(value, Date):
         return bytes([DATE]) + struct.pack(">dh", value.millis, value.timezone)
+    if isinstance(value, Reference):
+        return bytes([REFERENCE]) + struct.pack(">H", value.index)
     raise TypeError(f"cannot encode {type(value).__name__} as AMF0")
 
 
