@@ -32,6 +32,15 @@ def hello_json(*args: str) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
+KEYLOG_LABELS = {
+    "CLIENT_RANDOM": "master_secret",
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET": "client_handshake_traffic_secret",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET": "server_handshake_traffic_secret",
+    "CLIENT_TRAFFIC_SECRET_0": "client_application_traffic_secret_0",
+    "SERVER_TRAFFIC_SECRET_0": "server_application_traffic_secret_0",
+}
+
+
 def _keylog(path) -> set[str]:
     return {line for line in path.read_text().splitlines() if line and not line.startswith("#")}
 
@@ -80,6 +89,11 @@ def test_both_ends_derive_the_same_secrets(
     assert doc["verified"]["ok"] is True
     ours = _keylog(keys)
     assert ours and ours <= server_keys, (ours, server_keys)
+    # The key schedule shown (-v, --json "secrets") is the key log's, label by label.
+    for line in ours:
+        label, client_random, secret = line.split()
+        assert client_random == doc["client_random"]
+        assert doc["secrets"][KEYLOG_LABELS[label]] == secret, label
     if version == "TLSv1.2":
         (line,) = ours
         assert line.split()[1] == doc["client_random"]
@@ -326,3 +340,119 @@ def test_cert_show_host_port_gives_the_chain_openssl_sees(tool_openssl, tmp_path
     assert proc.returncode == 0, proc.stderr
     (cert,) = json.loads(proc.stdout)["certificates"]
     assert cert["sha256"] == theirs.strip().split("=", 1)[1]
+
+
+def _client_hello_body(suites, extensions) -> bytes:
+    """A ClientHello body (after the handshake header) with these suites and (type, body)
+    extensions, in this order."""
+    import struct
+
+    exts = b"".join(struct.pack("!HH", t, len(body)) + body for t, body in extensions)
+    return (
+        b"\x03\x03"
+        + bytes(32)
+        + b"\x20"
+        + bytes(32)
+        + struct.pack("!H", 2 * len(suites))
+        + b"".join(struct.pack("!H", s) for s in suites)
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
+
+
+def test_ja4_and_ja3_of_a_browsers_hello_equal_the_published_ones():
+    """tshark 4.0 has no JA4: a Chrome 143 ClientHello as BrowserLeaks fingerprinted it
+    (JA4, JA4_r, JA3 and its string, GREASE included), rebuilt in its order."""
+    import struct
+
+    from netlab.wire import tls
+
+    def u16s(values, width=2):
+        body = b"".join(struct.pack("!H", v) for v in values)
+        return len(body).to_bytes(width, "big") + body
+
+    sni = b"tls.browserleaks.com"
+    name_list = b"\x00" + struct.pack("!H", len(sni)) + sni
+    alpn = b"\x02h2\x08http/1.1"
+    share = struct.pack("!HH", 0x001D, 32) + bytes(32)
+    sigalgs = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]
+    suites = [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013]
+    suites += [0xC014, 0x009C, 0x009D, 0x002F, 0x0035]
+    extensions = [
+        (0xFAFA, b""),  # GREASE
+        (0x002D, b"\x01\x01"),
+        (0x0033, struct.pack("!H", len(share)) + share),
+        (0x0010, struct.pack("!H", len(alpn)) + alpn),
+        (0xFE0D, b"\x00"),
+        (0x0017, b""),
+        (0x44CD, b"\x00\x03\x02h2"),
+        (0x0000, struct.pack("!H", len(name_list)) + name_list),
+        (0x000B, b"\x01\x00"),
+        (0x000A, u16s([0xAAAA, 4588, 29, 23, 24])),
+        (0x002B, u16s([0x3A3A, 0x0304, 0x0303], width=1)),
+        (0xFF01, b"\x00"),
+        (0x0023, b""),
+        (0x0012, b""),
+        (0x0005, b"\x01\x00\x00\x00\x00"),
+        (0x000D, u16s(sigalgs)),
+        (0x001B, b"\x02\x00\x02"),
+        (0x1A1A, b"\x00"),  # GREASE
+    ]
+    hello = tls.parse_hello(_client_hello_body([0xFAFA, *suites], extensions), server=False)
+    assert tls.ja4(hello) == "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+    assert tls.ja4_raw(hello) == (
+        "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,"
+        "cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,"
+        "0401,0503,0805,0501,0806,0601"
+    )
+    assert tls.ja3_string(hello) == (
+        "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,"
+        "45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"
+    )
+    assert tls.md5_hex(tls.ja3_string(hello)) == "98487aa16281980e7d1120d399efb6a4"
+
+
+def test_verbose_explains_each_fingerprint_with_what_it_hashes(tool_openssl, tmp_path):
+    """-v: JA4's and JA4S's lists (FoxIO's JA4_r) next to the hashes taken of them."""
+    import hashlib
+
+    with OpensslServer(tmp_path) as srv:
+        proc = hello("-v", "--alpn", "h2", "--cacert", str(srv.cert), f"localhost:{srv.port}")
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if words[:1] in (["JA4"], ["JA4S"]) and len(words) >= 3 and len(words[1]) == 1:
+            rows[(words[0], words[1])] = line.rsplit(": ", 1)[1]
+        elif words[:1] in (["JA4"], ["JA4S"]) and len(words) == 2:
+            rows[(words[0], "hash")] = words[1]
+
+    def sha12(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    _a, b, c = rows[("JA4", "hash")].split("_")
+    assert sha12(rows[("JA4", "b")]) == b and sha12(rows[("JA4", "c")]) == c
+    assert rows[("JA4", "b")].split(",") == sorted(rows[("JA4", "b")].split(","))
+    assert rows[("JA4S", "hash")].split("_")[2] == sha12(rows[("JA4S", "c")])
+    assert "ALPN h2" in proc.stdout
+
+
+def test_scapy_reads_its_routes_and_interfaces_at_their_first_use():
+    """import_scapy_tls leaves Scapy's routing tables and interface list unread (a
+    tenth of tls-hello's start-up); the first packet that needs a source reads them."""
+    code = """
+from netlab.wire.tls import import_scapy_tls
+import_scapy_tls()
+from scapy.config import conf
+assert not conf.route.routes and conf.route6.routes == []
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6
+assert IP(dst="127.0.0.1").src == "127.0.0.1"
+assert conf.route.routes and conf.iface is not None and "lo" in conf.ifaces.keys()
+IPv6(dst="::1").src  # read, whatever the machine's IPv6
+assert (type(conf.route).__name__, type(conf.route6).__name__) == ("Route", "Route6")
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "ok", proc.stderr

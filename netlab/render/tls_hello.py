@@ -93,6 +93,8 @@ def lines(
         ]
     out += chain_lines(result, verdict)
     out += ["", "fingerprints:"] + [f"  {k:5} {v}" for k, v in fingerprints(result).items()]
+    if verbose:
+        out += fingerprints_explained(result)
     if verbose and result.secrets:
         out += ["", "key schedule (the key log has the same values):"]
         out += [f"  {k:38} {v}" for k, v in result.secrets.items()]
@@ -170,6 +172,47 @@ def fingerprints(result: HelloResult) -> dict[str, str]:
         ja3s = tls.ja3s_string(result.server_hello)
         out["JA3S"] = f"{tls.md5_hex(ja3s)}  ({ja3s})"
         out["JA4S"] = tls.ja4s(result.server_hello)
+    return out
+
+
+_TRANSPORTS = {"t": "TCP", "q": "QUIC", "d": "DTLS"}
+_JA4_VERSIONS = {
+    "13": "TLS 1.3",
+    "12": "TLS 1.2",
+    "11": "TLS 1.1",
+    "10": "TLS 1.0",
+    "s3": "SSL 3.0",
+}
+
+
+def fingerprints_explained(result: HelloResult) -> list[str]:
+    """-v: what each fingerprint is made of (FoxIO's JA4_r for the two JA4s)."""
+    out = []
+    ch, sh = result.client_hello, result.server_hello
+    if ch is not None:
+        a, suites, exts = tls.ja4_raw(ch).split("_", 2)
+        out += [
+            "  JA3 = MD5 of version,suites,extensions,groups,point formats "
+            "(decimal, in the hello's order, GREASE left out)",
+            f"  JA4 a {a}: {_TRANSPORTS.get(a[0], a[0])}, "
+            f"{_JA4_VERSIONS.get(a[1:3], a[1:3])} (highest offered), "
+            f"{'a server name (d)' if a[3] == 'd' else 'no server name (i)'}, "
+            f"{int(a[4:6])} suites, {int(a[6:8])} extensions, ALPN {a[8:]} "
+            "(first and last character of the first; 00: none)",
+            f"  JA4 b SHA-256/12 of the suites, sorted: {suites or '-'}",
+            "  JA4 c SHA-256/12 of the extensions, sorted, SNI and ALPN left out "
+            f"_ the signature algorithms in order: {exts or '-'}",
+        ]
+    if sh is not None:
+        a, suite, exts = tls.ja4s_raw(sh).split("_", 2)
+        out += [
+            "  JA3S = MD5 of version,suite,extensions (decimal, in the hello's order)",
+            f"  JA4S a {a}: {_TRANSPORTS.get(a[0], a[0])}, "
+            f"{_JA4_VERSIONS.get(a[1:3], a[1:3])} (chosen), {int(a[3:5])} extensions, "
+            f"ALPN {a[5:]}",
+            f"  JA4S b {suite}: the suite chosen",
+            f"  JA4S c SHA-256/12 of the extensions in order: {exts or '-'}",
+        ]
     return out
 
 

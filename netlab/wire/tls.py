@@ -441,6 +441,16 @@ def _sha12(text: str) -> str:
 
 def ja4(ch: Hello, transport: str = "t") -> str:
     """FoxIO's JA4 of a ClientHello: t13d1516h2_<ciphers hash>_<extensions hash>."""
+    head, suites, exts = _ja4_parts(ch, transport)
+    return f"{head}_{_sha12(suites)}_{_sha12(exts)}"
+
+
+def ja4_raw(ch: Hello, transport: str = "t") -> str:
+    """FoxIO's JA4_r: JA4 with the lists its two hashes are taken of."""
+    return "_".join(_ja4_parts(ch, transport))
+
+
+def _ja4_parts(ch: Hello, transport: str) -> tuple[str, str, str]:
     suites = _no_grease(ch.suites)
     exts = _no_grease([t for t, _ in ch.extensions])
     sni = "d" if ch.server_name else "i"
@@ -448,17 +458,25 @@ def ja4(ch: Hello, transport: str = "t") -> str:
         f"{transport}{_ja4_version(ch)}{sni}{min(len(suites), 99):02d}"
         f"{min(len(exts), 99):02d}{_ja4_alpn(ch.alpn)}"
     )
-    cipher_part = _sha12(",".join(f"{c:04x}" for c in sorted(suites)))
+    cipher_list = ",".join(f"{c:04x}" for c in sorted(suites))
     ext_list = ",".join(f"{e:04x}" for e in sorted(e for e in exts if e not in (0x0000, 0x0010)))
     sigs = ",".join(f"{s:04x}" for s in _no_grease(ch.signature_algorithms))
-    ext_part = _sha12(f"{ext_list}_{sigs}" if sigs else ext_list)
-    return f"{head}_{cipher_part}_{ext_part}"
+    return head, cipher_list, f"{ext_list}_{sigs}" if sigs else ext_list
 
 
 def ja4s(sh: Hello, transport: str = "t") -> str:
+    head, suite, exts = _ja4s_parts(sh, transport)
+    return f"{head}_{suite}_{_sha12(exts)}"
+
+
+def ja4s_raw(sh: Hello, transport: str = "t") -> str:
+    return "_".join(_ja4s_parts(sh, transport))
+
+
+def _ja4s_parts(sh: Hello, transport: str) -> tuple[str, str, str]:
     exts = [t for t, _ in sh.extensions]
     head = f"{transport}{_ja4_version(sh)}{min(len(exts), 99):02d}{_ja4_alpn(sh.alpn)}"
-    return f"{head}_{sh.suites[0]:04x}_{_sha12(','.join(f'{e:04x}' for e in exts))}"
+    return head, f"{sh.suites[0]:04x}", ",".join(f"{e:04x}" for e in exts)
 
 
 # --- building (Scapy) -----------------------------------------------------------------------------
@@ -484,9 +502,87 @@ class ClientHelloSpec:
     extra_extensions: list[tuple[int, bytes]] = field(default_factory=list)
 
 
+def import_scapy_tls() -> None:
+    """Import Scapy's TLS layers (most of tls-hello's start-up) at the least cost.
+
+    They import Scapy's IP layers (TLS over TCP), and at that import Scapy reads the
+    IPv4 and IPv6 routes and the interfaces over netlink, each answer dissected by
+    Scapy (a tenth of tls-hello's CPU time), for source-address lookups a ClientHello
+    never makes: they are read at their first use instead (`_read_tables`). The
+    import's objects are kept out of the garbage collector's passes."""
+    import gc
+    import sys
+
+    if "scapy.route" in sys.modules:
+        return
+    import scapy.interfaces  # conf.ifaces
+    from scapy.config import conf
+
+    ifaces = conf.ifaces
+    saved = conf.route_autoload, conf.route6_autoload
+    conf.route_autoload = conf.route6_autoload = False
+    ifaces.reload = ifaces.load_confiface = lambda: None  # shadowed during the import
+    collecting = gc.isenabled()
+    gc.disable()  # the import makes ~100k long-lived objects and no garbage to collect
+    try:
+        import scapy.layers.tls.handshake  # noqa: F401
+    finally:
+        conf.route_autoload, conf.route6_autoload = saved
+        del ifaces.reload, ifaces.load_confiface
+        # Scapy's classes and tables live as long as the process: out of every later
+        # collection, the one at exit too (a third of the process's CPU time otherwise)
+        gc.freeze()
+        if collecting:
+            gc.enable()
+    for table in (conf.route, getattr(conf, "route6", None)):
+        if table is not None and not table.routes:
+            table.__class__ = _on_demand(type(table))
+    if not ifaces.data:
+        ifaces.__class__ = _on_demand(type(ifaces))
+
+
+def _on_demand(cls: type) -> type:
+    """CLS (Scapy's Route, Route6 or conf.ifaces' class) that reads the tables at its
+    first use and is CLS again."""
+    if hasattr(cls, "route"):
+
+        class Table(cls):  # type: ignore[misc, valid-type]
+            def route(self, *args, **kwargs):
+                _read_tables()
+                return self.route(*args, **kwargs)
+
+    else:
+
+        class Table(cls):  # type: ignore[misc, valid-type]
+            def __getattribute__(self, name: str):
+                if name != "__class__":
+                    _read_tables()
+                return object.__getattribute__(self, name)
+
+    Table.plain_class = cls
+    return Table
+
+
+def _read_tables() -> None:
+    """Scapy's routes, then its interfaces and conf.iface (which follows the routes)."""
+    from scapy.config import conf
+
+    for table in (conf.route, getattr(conf, "route6", None)):
+        plain = getattr(type(table), "plain_class", None)
+        if plain is not None:
+            table.__class__ = plain
+            table.resync()
+    ifaces = conf.ifaces
+    plain = getattr(type(ifaces), "plain_class", None)
+    if plain is not None:
+        object.__setattr__(ifaces, "__class__", plain)
+        ifaces.reload()
+
+
 def build_client_hello(spec: ClientHelloSpec) -> bytes:
     """The ClientHello handshake message (type, length, body), built with Scapy's TLS
     layers so that every field is Scapy's to set. Wrap it in a record to send."""
+    import_scapy_tls()
     from scapy.layers.tls.extensions import (
         ProtocolName,
         ServerName,
@@ -503,33 +599,38 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
     )
     from scapy.layers.tls.handshake import TLSClientHello
     from scapy.layers.tls.keyexchange_tls13 import KeyShareEntry, TLS_Ext_KeyShare_CH
+    from scapy.layers.tls.session import tlsSession
 
+    # One TLS session for every layer of the hello: each would make its own otherwise
+    # (connection states with their PRF set up: half of the build's time).
+    s = {"tls_session": tlsSession()}
     grease = [spec.grease] if spec.grease is not None else []
     ext: list = []
     if spec.grease is not None:
-        ext.append(TLS_Ext_Unknown(type=spec.grease, val=b""))
+        ext.append(TLS_Ext_Unknown(type=spec.grease, val=b"", **s))
     if spec.server_name:
-        ext.append(
-            TLS_Ext_ServerName(servernames=[ServerName(servername=spec.server_name.encode())])
-        )
+        name = ServerName(servername=spec.server_name.encode())
+        ext.append(TLS_Ext_ServerName(servernames=[name], **s))
     if spec.extended_master_secret:
-        ext.append(TLS_Ext_ExtendedMasterSecret())
-    ext.append(TLS_Ext_RenegotiationInfo(renegotiated_connection=b""))
-    ext.append(TLS_Ext_SupportedEllipticCurves(groups=grease + spec.groups))
-    ext.append(TLS_Ext_SupportedPointFormat(ecpl=spec.point_formats))
+        ext.append(TLS_Ext_ExtendedMasterSecret(**s))
+    ext.append(TLS_Ext_RenegotiationInfo(renegotiated_connection=b"", **s))
+    ext.append(TLS_Ext_SupportedEllipticCurves(groups=grease + spec.groups, **s))
+    ext.append(TLS_Ext_SupportedPointFormat(ecpl=spec.point_formats, **s))
     if spec.alpn:
-        ext.append(TLS_Ext_ALPN(protocols=[ProtocolName(protocol=p.encode()) for p in spec.alpn]))
-    ext.append(TLS_Ext_SignatureAlgorithms(sig_algs=spec.signature_algorithms))
+        names = [ProtocolName(protocol=p.encode()) for p in spec.alpn]
+        ext.append(TLS_Ext_ALPN(protocols=names, **s))
+    ext.append(TLS_Ext_SignatureAlgorithms(sig_algs=spec.signature_algorithms, **s))
     if spec.versions:
         # Always there in a TLS 1.3 hello, empty when no share is sent: the server then
         # answers with a HelloRetryRequest naming the group it wants (what --scan asks).
         shares = [KeyShareEntry(group=g, key_exchange=k) for g, k in spec.key_shares]
-        ext.append(TLS_Ext_KeyShare_CH(client_shares=shares))
-        ext.append(TLS_Ext_SupportedVersion_CH(versions=grease + spec.versions))
-        ext.append(TLS_Ext_Unknown(type=45, val=b"\x01\x01"))  # psk_key_exchange_modes: psk_dhe_ke
+        ext.append(TLS_Ext_KeyShare_CH(client_shares=shares, **s))
+        ext.append(TLS_Ext_SupportedVersion_CH(versions=grease + spec.versions, **s))
+        # psk_key_exchange_modes: psk_dhe_ke
+        ext.append(TLS_Ext_Unknown(type=45, val=b"\x01\x01", **s))
         if spec.cookie is not None:
-            ext.append(TLS_Ext_Cookie(cookie=spec.cookie))
-    ext += [TLS_Ext_Unknown(type=t, val=body) for t, body in spec.extra_extensions]
+            ext.append(TLS_Ext_Cookie(cookie=spec.cookie, **s))
+    ext += [TLS_Ext_Unknown(type=t, val=body, **s) for t, body in spec.extra_extensions]
     hello = TLSClientHello(
         version=spec.legacy_version,
         gmt_unix_time=int.from_bytes(spec.random[:4], "big"),
@@ -538,6 +639,7 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
         ciphers=grease + spec.suites,
         comp=[0],
         ext=ext,
+        **s,
     )
     return bytes(hello)
 
