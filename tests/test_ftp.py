@@ -505,3 +505,24 @@ def test_jobs_link_the_data_connections_as_one_process_does():
         for jobs in ("1", "3")
     ]  # fmt: skip
     assert runs[0] == runs[1] and "Setup method: PORT" in runs[0]
+
+
+@pytest.mark.parametrize(("sport", "dport", "payload", "request_"),
+                         [(40000, 21, b"USER anonymous\r\n", True),
+                          (21, 40000, b"220 ready\r\n", False)])  # fmt: skip
+def test_a_first_fragment_is_told_request_or_reply_by_its_tcp_ports(sport, dport, payload,
+                                                                    request_):  # fmt: skip
+    """A control segment in the first fragment of an IP datagram (no stream state): its
+    direction comes from TCP's named header (sport/dport), as in a whole segment."""
+    import struct
+
+    from netlab.dissect import Dissector
+
+    tcp = struct.pack("!HHIIHHHH", sport, dport, 1, 1, (5 << 12) | 0x18, 65535, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 400, 1, 0x2000, 64, 6, 0,
+                     bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]))  # fmt: skip
+    frame = b"\x00" * 11 + b"\x01\x08\x00" + ip + tcp + payload
+    pkt = Dissector(quick=False).dissect(1, 0, frame, len(frame), 1)
+    assert pkt.protocol == "FTP"
+    fields = pkt.field_dict()
+    assert fields.get("ftp.request") == request_ and fields.get("ftp.response") == (not request_)

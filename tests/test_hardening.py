@@ -348,6 +348,66 @@ def test_ctrl_c_in_the_start_up_window_still_gives_json(command, delay):
     assert "Traceback" not in err and "internal error" not in err
 
 
+HASH = "d0e6a90f8a524b6b639a5324a416916ebd3c56af"
+SUBCOMMAND_STARTUP = {  # a group's subcommands (found in the issue 13/22 audit: no JSON)
+    "torrent announce": ["torrent", "announce", "--json", "--timeout", "20", "-t",
+                         "udp://127.0.0.1:{udp}/announce", HASH],
+    "torrent peer": ["torrent", "peer", "--json", "--timeout", "20", "--info-hash", HASH,
+                     "127.0.0.1:{tcp}"],
+}  # fmt: skip
+
+
+@pytest.fixture
+def silent_peers():
+    """(TCP port, UDP port) on 127.0.0.1 that take connections and datagrams, never answer."""
+    import socket
+
+    with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(4)
+        udp.bind(("127.0.0.1", 0))
+        yield tcp.getsockname()[1], udp.getsockname()[1]
+
+
+@pytest.mark.parametrize("delay", [0.12, 0.2, 0.3])
+@pytest.mark.parametrize("command", sorted(SUBCOMMAND_STARTUP))
+def test_ctrl_c_in_a_subcommands_start_up_window_still_gives_json(command, delay, silent_peers):
+    tcp, udp = silent_peers
+    argv = [a.format(tcp=tcp, udp=udp) for a in SUBCOMMAND_STARTUP[command]]
+    proc = subprocess.Popen([netlab_bin(), *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    [doc] = _json_objects(out)
+    assert doc["interrupted"] is True
+    assert "Traceback" not in err and "internal error" not in err
+
+
+@needs_root
+@pytest.mark.parametrize("delay", [0.15, 0.4])
+def test_lab_up_json_interrupted_is_a_document_saying_down(delay):
+    from netlab.lab.ledger import RUN_ROOT
+
+    name = f"hardj{os.getpid() % 1000}"
+    proc = subprocess.Popen([netlab_bin(), "lab", "up", "--json", "labs/lan.toml", "--name", name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        [doc] = _json_objects(out)
+        if proc.returncode == 0:  # it came up before the signal: the document says so
+            assert doc["name"] == name and (RUN_ROOT / name / "ledger.json").exists()
+        else:
+            assert proc.returncode == 130, err
+            assert doc == {"name": None, "state": "down", "interrupted": True}
+            assert not (RUN_ROOT / name / "ledger.json").exists()
+    finally:
+        subprocess.run([netlab_bin(), "lab", "down", name], capture_output=True, timeout=60)
+
+
 @pytest.mark.parametrize("delay", [0.1, 0.2, 0.35])
 def test_ctrl_c_in_arps_start_up_window_still_gives_json(veth_netns, delay):
     argv = veth_netns([netlab_bin(), "arp", "--json", "-I", "d0", "-c", "3", "198.18.0.2"])
@@ -509,6 +569,24 @@ def test_small_usage_errors_are_said(args, words):
     res = subprocess.run([netlab_bin(), *args], capture_output=True, text=True, timeout=30)
     assert_clean_failure(res, 2, words)
     assert "\x1b" not in res.stderr  # control bytes are never echoed raw
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@needs_root
+@pytest.mark.parametrize("mode", [["127.0.0.1", "9"], ["--ports", "1-3", "127.0.0.1"]],
+                         ids=["handshake", "scan"])  # fmt: skip
+def test_tcp_handshake_source_port_in_use_is_one_line(mode):
+    # Found in the issue 13/22 audit: the handshake's own copy of the port holder let
+    # EADDRINUSE through as "internal error: OSError" (the scan's copy said it cleanly).
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        res = subprocess.run([netlab_bin(), "tcp-handshake", "-s", str(port), *mode],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert_clean_failure(res, 2, f"source port {port}: Address already in use")
     assert len(res.stderr.strip().splitlines()) == 1
 
 

@@ -123,3 +123,32 @@ def test_arp_ndjson_on_ctrl_c_ends_with_the_summary(lan):  # noqa: F811
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     assert [x["type"] for x in lines].count("reply") >= 3
     assert lines[-1]["type"] == "summary"
+
+
+# The socket commands added on the shared runner after the spine: a peer that accepts
+# (TCP) or takes datagrams (UDP) and never answers, Ctrl-C while the command waits.
+SOCKET_COMMANDS = {
+    "tls-hello": ("tcp", ["tls-hello", "--json", "--timeout", "20", "127.0.0.1:{port}"]),
+    "rtmp-handshake": ("tcp", ["rtmp-handshake", "--json", "--timeout", "20",
+                               "rtmp://127.0.0.1:{port}/live/x"]),
+    "ftp": ("tcp", ["ftp", "--json", "--timeout", "20", "ftp://127.0.0.1:{port}/"]),
+    "torrent peer": ("tcp", ["torrent", "peer", "--json", "--timeout", "20", "--info-hash",
+                             "d0e6a90f8a524b6b639a5324a416916ebd3c56af", "127.0.0.1:{port}"]),
+    "torrent announce": ("udp", ["torrent", "announce", "--json", "--timeout", "20", "-t",
+                                 "udp://127.0.0.1:{port}/announce",
+                                 "d0e6a90f8a524b6b639a5324a416916ebd3c56af"]),
+    "dht-lookup": ("udp", ["dht-lookup", "--json", "--timeout", "20", "--query-timeout", "10",
+                           "--bootstrap", "127.0.0.1:{port}",
+                           "0123456789abcdef0123456789abcdef01234567"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(SOCKET_COMMANDS))
+def test_socket_command_json_on_ctrl_c(command, listener, silent_udp):
+    kind, args = SOCKET_COMMANDS[command]
+    port = listener if kind == "tcp" else silent_udp
+    res = interrupted([a.format(port=port) for a in args])
+    assert res.returncode == 130, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["interrupted"] is True, doc
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr

@@ -397,16 +397,22 @@ def routed(lab):
 @pytest.mark.lab
 def test_handshake_to_the_echo_port_establishes_and_closes_cleanly(routed):
     watch = RstWatch(routed)
-    seen: dict[str, str] = {}
+    seen: list[str] = []
+    ended = threading.Event()
 
     def look() -> None:
-        time.sleep(0.6)  # inside the 1.5 s hold
-        seen["ss"] = routed.exec("server", "ss", "-tn", "state", "established").stdout
+        # The server's established connections, every 0.1 s until the command ends
+        # (start-up on a busy machine can take longer than any fixed wait).
+        while not ended.wait(0.1):
+            seen.append(routed.exec("server", "ss", "-tn", "state", "established").stdout)
 
     thread = threading.Thread(target=look)
     thread.start()
-    out = handshake(routed, "--json", "--hold", "1.5", "server", "7")
-    thread.join()
+    try:
+        out = handshake(routed, "--json", "--hold", "1.5", "server", "7")
+    finally:
+        ended.set()
+        thread.join()
     rsts = watch.stop()
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -422,7 +428,7 @@ def test_handshake_to_the_echo_port_establishes_and_closes_cleanly(routed):
     assert doc["segments"][2]["ack"] == (doc["server_isn"] + 1) % 2**32
     # The server saw a real connection from our 4-tuple during the hold …
     ours = re.compile(rf"{re.escape(client)}\]?:{sport}\b")  # [::ffff:a.b.c.d]:port too
-    assert ours.search(seen["ss"]), seen["ss"]
+    assert any(ours.search(snapshot) for snapshot in seen), seen[-3:]
     # … and after our close it holds nothing of ours (it closed second: LAST_ACK → CLOSED).
     after = routed.exec("server", "ss", "-tan").stdout
     assert not ours.search(after), after

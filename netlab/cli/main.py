@@ -125,6 +125,9 @@ INTERRUPTED_JSON: dict[str, tuple[bool, dict]] = {
                            "alpn": None, "rtt_ms": None, "interrupted": True}),
     "ftp": (False, {"mode": None, "control": [], "data_connections": [], "result": None,
                     "interrupted": True}),
+    "torrent announce": (False, {"info_hash": None, "trackers": [], "interrupted": True}),
+    "torrent peer": (False, {"peer": None, "completed": False, "interrupted": True}),
+    "lab up": (False, {"name": None, "state": "down", "interrupted": True}),
 }  # fmt: skip
 
 
@@ -288,9 +291,11 @@ def _record_internal_error(err: Exception) -> None:
 
 def _json_after_interrupt(args: list[str]) -> None:
     """Ctrl-C before a --json command wrote its result: write an empty run's."""
-    if not args or args[0] not in INTERRUPTED_JSON or "--json" not in args:
+    two = " ".join(args[:2])  # a group's subcommand: "torrent peer", "lab up"
+    key = two if two in INTERRUPTED_JSON else (args[0] if args else "")
+    if key not in INTERRUPTED_JSON or "--json" not in args:
         return
-    stream, empty = INTERRUPTED_JSON[args[0]]
+    stream, empty = INTERRUPTED_JSON[key]
     jsonout = sys.modules.get("netlab.render.jsonout")
     if jsonout is not None and (jsonout.summary_written if stream else jsonout.written):
         return
@@ -340,6 +345,8 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     except NetlabError as err:
         if state.debug:
             raise
+        if err.status == ExitStatus.INTERRUPTED:  # `lab up` rolled back after a Ctrl-C
+            _json_after_interrupt(sys.argv[1:] if argv is None else argv)
         fail(err.message + _lab_hint(err.message, sys.argv[1:] if argv is None else argv),
              err.status)  # fmt: skip
     except BrokenPipeError:

@@ -150,7 +150,7 @@ def ping(
 
     from netlab.cli.run import Session
     from netlab.core.echo import EchoCore, Target
-    from netlab.net.route import interface_mtu, resolve_target, route_to, scope_iface
+    from netlab.net.route import interface_mtu, is_broadcast, resolve_target, route_to, scope_iface
     from netlab.net.runner import import_scapy_ip
     from netlab.render import ping as view
 
@@ -171,7 +171,7 @@ def ping(
         raise InputError(
             f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
         )
-    if any(t.family == 4 and _is_broadcast(t.addr) for t, _r in resolved):
+    if any(t.family == 4 and is_broadcast(t.addr) for t, _r in resolved):
         if not broadcast:
             from netlab.errors import InputError
 
@@ -288,53 +288,22 @@ def _is_address(name: str) -> bool:
     return True
 
 
-def _is_broadcast(addr: str) -> bool:
-    """The kernel's own answer, as iputils asks it: connecting a UDP socket to a
-    broadcast address is refused (EACCES) without SO_BROADCAST."""
-    import errno
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect((addr, 1025))
-        except OSError as err:
-            return err.errno == errno.EACCES
-    return False
-
-
 class _Namer:
     """iputils' pr_addr: "name (addr)" when the address has a reverse name, else the
-    address; each looked up once, waited for at most a second (a thread, so a resolver
-    that hangs holds up one line, not the run)."""
-
-    WAIT = 1.0
+    address; each looked up once (net/rdns.py: a thread, waited for at most a second,
+    so a resolver that hangs holds up one line, not the run)."""
 
     def __init__(self) -> None:
+        from netlab.net.rdns import ReverseNames
+
+        self.names = ReverseNames()
         self.shown: dict[str, str] = {}
 
     def __call__(self, addr: str) -> str:
         if addr not in self.shown:
-            self.shown[addr] = addr
-            name = self._lookup(addr)
-            if name:
-                self.shown[addr] = f"{name} ({addr})"
+            name = self.names.name(addr)
+            self.shown[addr] = f"{name} ({addr})" if name else addr
         return self.shown[addr]
-
-    def _lookup(self, addr: str) -> str | None:
-        import contextlib
-        import socket
-        import threading
-
-        found: list[str] = []
-
-        def run() -> None:
-            with contextlib.suppress(OSError, UnicodeError):
-                found.append(socket.gethostbyaddr(addr)[0])
-
-        thread = threading.Thread(target=run, name=f"rdns-{addr}", daemon=True)
-        thread.start()
-        thread.join(self.WAIT)
-        return found[0] if found else None
 
 
 def _unprivileged_mode(verbose: int, write: str | None) -> bool:

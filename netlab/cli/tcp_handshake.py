@@ -303,7 +303,7 @@ def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, ho
     from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
     from netlab.errors import PrivilegeError
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import interface_mtu, resolve_target, route_to
+    from netlab.net.route import hold_source_port, interface_mtu, resolve_target, route_to
     from netlab.net.rstguard import MARK, RstGuard, check_available
     from netlab.render import tcp_handshake as view
 
@@ -321,9 +321,8 @@ def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, ho
 
     # The kernel picks our source port: a bound (never listening) socket holds it for
     # the whole run, so no real socket of this host can take the same 4-tuple.
-    holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    holder = hold_source_port(fam, route.src, sport)
     try:
-        holder.bind((route.src, sport or 0))
         sport = holder.getsockname()[1]
         conn = Conn(fam, route.src, sport, addr, port, mss)
         import scapy.layers.inet  # now, not inside the first send
@@ -381,22 +380,6 @@ def _services_text() -> str:
         return ""
 
 
-def _holder(fam: int, src: str, sport: int | None):
-    """A bound, never listening, socket on our source port: no real socket of this host
-    can take it while we run, and the kernel resets whatever answers come to it."""
-    import socket
-
-    from netlab.errors import InputError
-
-    holder = socket.socket(socket.AF_INET if fam == 4 else socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        holder.bind((src, sport or 0))
-    except OSError as err:
-        holder.close()
-        raise InputError(f"source port {sport}: {err.strerror}") from None
-    return holder
-
-
 def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
           family: int | None, sport: int | None) -> ExitStatus:  # fmt: skip
     """--ports: a SYN scan, nmap -sS's way (core/tcp_scan.py). No Scapy and no nftables
@@ -408,7 +391,7 @@ def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
     from netlab.cli.run import Session
     from netlab.core.tcp_scan import TcpScanCore, parse_ports, parse_services, service_names
     from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import interface_mtu, resolve_target, route_to
+    from netlab.net.route import hold_source_port, interface_mtu, resolve_target, route_to
     from netlab.net.rtnetlink import route_get
     from netlab.render import tcp_handshake as view
 
@@ -424,7 +407,7 @@ def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
     mtu = interface_mtu(route.dev) or 1500
     # tries: the command's default is 3 (a handshake); a scan, like nmap, retries once.
     scan_tries = tries if tries != 3 else 2
-    holder = _holder(fam, route.src, sport)  # one source port for every probe
+    holder = hold_source_port(fam, route.src, sport)  # one source port for every probe
     try:
         core = TcpScanCore(fam, route.src, holder.getsockname()[1], addr, ports,
                            isn=random.SystemRandom().getrandbits(32),

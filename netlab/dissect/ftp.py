@@ -273,7 +273,7 @@ def _decode(pkt: Packet, buf: bytes, off: int, end: int, request: bool) -> None:
 def decode_ftp(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     """A segment on its own (the first fragment of an IP datagram)."""
     tcp = next((x for x in reversed(pkt.layers) if x.proto == "tcp"), None)
-    sport, dport = (tcp.hdr[0], tcp.hdr[1]) if tcp is not None and tcp.hdr else (0, FTP_PORT)
+    sport, dport = (tcp.hdr.sport, tcp.hdr.dport) if tcp is not None and tcp.hdr else (0, FTP_PORT)
     _decode(pkt, buf, off, end, _is_request(sport, dport))
 
 

@@ -1,4 +1,5 @@
-"""Reverse DNS for router addresses (traceroute --resolve), never holding up the output long.
+"""Reverse DNS for addresses that answered (traceroute --resolve, ping's "name (addr)"),
+never holding up the output long.
 
 Lookups start when an address first answers (in the background, through the
 system resolver) and are waited for, bounded, only when the hop is shown.
@@ -40,17 +41,17 @@ class ReverseNames:
         self._started[addr] = time.monotonic()
         thread.start()
 
+    def name(self, addr: str) -> str | None:
+        """The name of ADDR (None: none, or not found within RESOLVE_TIMEOUT of the start
+        of its lookup, which this starts if need be)."""
+        import time
+
+        self.start(addr)
+        left = self._started[addr] + RESOLVE_TIMEOUT - time.monotonic()
+        self._threads[addr].join(max(0.0, left))
+        return self._found.get(addr)
+
     def wait_for(self, hop) -> dict[str, str | None]:
         """{address: name or None} for the probes of HOP, each waited for at most
         RESOLVE_TIMEOUT from its start."""
-        import time
-
-        shown: dict[str, str | None] = {}
-        for probe in hop.probes:
-            if probe is None:
-                continue
-            self.start(probe.addr)
-            left = self._started[probe.addr] + RESOLVE_TIMEOUT - time.monotonic()
-            self._threads[probe.addr].join(max(0.0, left))
-            shown[probe.addr] = self._found.get(probe.addr)
-        return shown
+        return {p.addr: self.name(p.addr) for p in hop.probes if p is not None}

@@ -138,3 +138,29 @@ def interface_mtu(dev: str) -> int | None:
             return int(f.read())
     except (OSError, ValueError):
         return None
+
+
+def hold_source_port(family: int, src: str, port: int | None) -> socket.socket:
+    """A bound, never listening, TCP socket on our source port (the kernel picks it when
+    PORT is None): no real socket of this host can take it while we run, and the kernel
+    resets whatever answers come to it. The caller closes it."""
+    holder = socket.socket(socket.AF_INET if family == 4 else socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        holder.bind((src, port or 0))
+    except OSError as err:
+        holder.close()
+        raise InputError(f"source port {port}: {err.strerror}") from None
+    return holder
+
+
+def is_broadcast(addr: str) -> bool:
+    """The kernel's own answer, as iputils asks it: connecting a UDP socket to an IPv4
+    broadcast address is refused (EACCES) without SO_BROADCAST."""
+    import errno
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((addr, 1025))
+        except OSError as err:
+            return err.errno == errno.EACCES
+    return False
