@@ -185,4 +185,20 @@ SSLKEYLOGFILE="$tmp/tls.keys" curl -sk --tls-max 1.2 https://127.0.0.1:48443/ -o
 stop
 kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
 cp "$tmp/tls.pcapng" "$here/tls.pcapng"
+# 10. The BitTorrent UDP tracker (BEP 15): opentracker on loopback port 6969 (its
+#    whitelist holds one info-hash), `netlab torrent announce` from two clients (the
+#    second also scrapes).
+ih=6879a902601b973f4f5e55f986651c773b4e2347
+mkdir -p "$tmp/ot" && chmod 755 "$tmp/ot"
+echo "$ih" > "$tmp/ot/whitelist.txt"
+echo "access.whitelist whitelist.txt" > "$tmp/ot/opentracker.conf"
+opentracker -f "$tmp/ot/opentracker.conf" -i 127.0.0.1 -p 6969 -P 6969 -d "$tmp/ot" -u nobody \
+  >/dev/null 2>&1 & srv=$!
+sleep 0.5
+capture "$tmp/bt-tracker.pcap" lo "" "udp port 6969"
+netlab torrent announce "$ih" -t udp://127.0.0.1:6969 --port 6881 --timeout 3 >/dev/null
+netlab torrent announce "$ih" -t udp://127.0.0.1:6969 --port 6882 --scrape --timeout 3 >/dev/null
+stop
+kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
+tshark -r "$tmp/bt-tracker.pcap" -F pcapng -w "$here/bt-tracker.pcapng" 2>/dev/null
 echo "recorded: $(ls "$here"/*.pcap*)"

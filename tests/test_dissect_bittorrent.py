@@ -581,3 +581,62 @@ def test_hostile_tracker_datagrams(tmp_path):
     assert pkts[1].malformed and pkts[2].malformed
     assert pkts[3].info == "Announce Response: 10833 trackers" and not pkts[3].malformed
     assert pkts[4].info == "Scrape Response" and not pkts[4].malformed
+
+
+def test_bt_tracker_sample_filters_and_fields():
+    # pcaps/bt-tracker.pcapng (opentracker and `netlab torrent announce`): tshark 4.0
+    # cannot evaluate bt-tracker filters, so the frames each must select are read off
+    # the datagrams' bytes here (BEP 15: a request's action at byte 8, a response's at 0).
+    path = Path(__file__).resolve().parent.parent / "pcaps" / "bt-tracker.pcapng"
+    frames = []
+    with open_capture(path) as cap:
+        for no, frame in enumerate(cap, 1):
+            ip = frame.data[14:]
+            udp = ip[(ip[0] & 15) * 4 :]
+            dport = struct.unpack("!H", udp[2:4])[0]
+            payload = udp[8:]
+            request = dport == 6969
+            action = struct.unpack("!I", payload[8:12] if request else payload[:4])[0]
+            peers = (
+                []
+                if request or action != 1
+                else [payload[20 + 6 * i : 26 + 6 * i] for i in range((len(payload) - 20) // 6)]
+            )
+            frames.append((no, request, action, peers, payload))
+    assert {(r, a) for _, r, a, _, _ in frames} >= {
+        (True, 0),
+        (False, 0),
+        (True, 1),
+        (False, 1),
+        (True, 2),
+        (False, 2),
+    }
+    info_hash = next(p[16:36] for _, r, a, _, p in frames if r and a == 1)
+    cases = {
+        "bt-tracker": [no for no, *_ in frames],
+        "bt-tracker.action == 1": [no for no, _, a, _, _ in frames if a == 1],
+        "bt-tracker.msg_type == 4": [no for no, r, a, _, _ in frames if r and a == 2],
+        "bt-tracker.tracker.port == 6882": [
+            no for no, _, _, peers, _ in frames if any(p[4:] == b"\x1a\xe2" for p in peers)],
+        f"bt-tracker.info_hash == {info_hash.hex(':')}": [
+            no for no, r, a, _, p in frames if r and a in (1, 2) and p[16:36] == info_hash],
+        "bt-tracker.connection_id && udp.dstport == 6969": [
+            no for no, r, a, _, _ in frames if r and a != 0],
+    }  # fmt: skip
+    for flt, expected in cases.items():
+        out = subprocess.run([netlab_bin(), "dissect", "-Y", flt, "-T", "fields", "-e",
+                              "frame.number", str(path)], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+        assert [int(n) for n in out.split()] == expected, flt
+        assert expected, flt  # every filter selects something
+    args = ["-T", "fields", "-e", "bt-tracker.tracker.ip", "-e", "bt-tracker.tracker.port",
+            "-Y", "bt-tracker.trackers", str(path)]  # fmt: skip
+    out = subprocess.run([netlab_bin(), "dissect", *args], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    lines = out.splitlines()
+    peers = [peers for _, _, _, peers, _ in frames if peers]
+    assert len(lines) == len(peers)
+    for line, pp in zip(lines, peers, strict=True):
+        ips, ports = line.split("\t")
+        assert ips.split(",") == [".".join(str(b) for b in p[:4]) for p in pp]
+        assert ports.split(",") == [str(int.from_bytes(p[4:], "big")) for p in pp]

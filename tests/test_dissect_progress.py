@@ -186,3 +186,49 @@ def test_packet_with_hex_equals_the_full_decode(corpus):
         end = text.find(f"\nFrame {n + 1}: ".encode())
         whole = text[start : end + 1] if end > 0 else text[start:]
         assert run("--packet", str(n), "-x", str(big)).stdout == whole, n
+
+
+# --- the bar under --jobs (several processes) ---------------------------------------------------
+
+
+def test_bar_under_jobs_when_stdout_is_not_the_terminal(big):
+    # Process 0 reads every frame: its file offset and frame count drive the bar.
+    status, out, terminal = on_terminal("-j", "2", str(big))
+    assert status == 0
+    assert BAR in terminal and b"reading" in terminal
+    assert out == run("-j", "1", str(big)).stdout  # the output is unchanged
+
+
+def test_no_bar_under_jobs_on_a_pipe(big):
+    env = dict(os.environ, NETLAB_PROGRESS_AFTER="0")
+    piped = run("-j", "2", str(big), env=env)
+    assert piped.stderr == b"" and piped.stdout
+
+
+def test_no_bar_under_jobs_when_stdout_is_the_terminal(big):
+    # The other processes write to the terminal straight: a bar would tear their lines.
+    env = dict(os.environ, NETLAB_PROGRESS_AFTER="0", COLUMNS="100")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([netlab_bin(), "dissect", "-j", "2", str(big)], stdout=slave,
+                                stderr=slave, stdin=subprocess.DEVNULL, env=env)  # fmt: skip
+    finally:
+        os.close(slave)
+    terminal = bytearray()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    assert proc.wait(timeout=10) == 0
+    assert terminal.count(b"\n") >= frames_in(big) and BAR not in terminal

@@ -157,6 +157,14 @@ STATS_SPECS = (
     *((f"endpoints,{k}", f"{k} endpoints") for k in STATS_KINDS),
     ("io,1", "packets and bytes per second"),
     ("io,0", "packets and bytes, one interval"),
+    ("io,stat,1,tcp,udp", "frames and bytes per second, a column per display filter"),
+    ("expert", "expert info: errors, warnings, notes, chats"),
+    ("dns,tree", "DNS statistics tree"),
+    ("http,tree", "HTTP requests and responses"),
+    ("follow,tcp,ascii,0", "TCP stream 0's data, as --follow"),
+    ("follow,udp,ascii,0", "UDP stream 0's data"),
+    ("follow,tls,ascii,0", "TCP stream 0's decrypted TLS data (--keylog)"),
+    ("follow,http2,ascii,0,1", "HTTP/2 stream 1 of TCP stream 0"),
 )
 
 

@@ -19,11 +19,12 @@ def _check_stats(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     """A bad --stats SPEC is a one-line usage error before the capture is read."""
     if value:
         from netlab.dissect.stats import parse_stats_spec
+        from netlab.errors import InputError
 
         for spec in value:
             try:
                 parse_stats_spec(spec)
-            except ValueError as err:
+            except (ValueError, InputError) as err:
                 raise click.BadParameter(str(err)) from None
     return value
 
@@ -60,14 +61,20 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
               shell_complete=complete.stats_specs,
               help="Print a statistic at the end, like tshark -q -z (repeatable): phs, "
                    "conv,KIND, endpoints,KIND (KIND: eth|ip|ipv6|tcp|udp; default ip), "
-                   "io,SECONDS (0: one interval). Packet lines are then left out "
-                   "unless --show-packets; with --json each statistic is one NDJSON "
-                   "object after the packets. With -Y only matching packets count.")  # fmt: skip
-@click.option("--follow", "follow", metavar="tcp,N[,MODE]", multiple=True,
+                   "io,SECONDS (0: one interval), io,stat,SECONDS,FILTER,… (a column per "
+                   "filter; also COUNT|SUM|MIN|MAX|AVG(FIELD)FILTER), expert[,LEVEL], "
+                   "dns,tree, http,tree, follow,PROTO,MODE,N (as --follow). Packet "
+                   "lines are then left out unless --show-packets; with --json each "
+                   "statistic is one NDJSON object after the packets. With -Y only "
+                   "matching packets count.")  # fmt: skip
+@click.option("--follow", "follow", metavar="PROTO,N[,MODE]", multiple=True,
               callback=_check_follow,
-              help="Print TCP stream N (tcp.stream) reassembled, as tshark -z follow: "
-                   "MODE ascii (default), hex or raw; the second node's data is "
-                   "indented with a tab. Packet lines are left out as with --stats.")  # fmt: skip
+              help="Print a stream's data in order, as tshark -z follow: tcp,N (tcp.stream, "
+                   "reassembled), udp,N (udp.stream), tls,N (decrypted, with --keylog), "
+                   "http2,N,SID (stream SID of tcp.stream N); tcp and udp also take "
+                   "ADDR:PORT,ADDR:PORT. MODE ascii (default), hex or raw; the second "
+                   "node's data is indented with a tab. Packet lines are left out as "
+                   "with --stats.")  # fmt: skip
 @click.option("--keylog", type=click.Path(dir_okay=False), metavar="FILE",
               help="Decrypt TLS with the secrets in FILE, an NSS key log (SSLKEYLOGFILE, "
                    "curl/browsers, openssl -keylogfile, netlab http/tls-hello --keylog), as "
@@ -119,6 +126,9 @@ def dissect(
       netlab dissect --stats io,0.5 --stats endpoints,ip pcaps/ping.pcap
       netlab dissect --follow tcp,0 pcaps/tcp-udp.pcap
       netlab dissect --follow tcp,0,hex pcaps/tcp-udp.pcap
+      netlab dissect -z expert -z dns,tree pcaps/dns.pcapng
+      netlab dissect -z io,stat,0.5,udp,tcp,"COUNT(dns.qry.name)dns" pcaps/dns.pcapng
+      netlab dissect -z follow,udp,hex,0 -z follow,http2,ascii,1,1 pcaps/http.pcapng
       netlab dissect --keylog keys.txt -Y http2 https.pcapng
       netlab dissect --plot io,0.001,tcp,udp pcaps/tcp-udp.pcap
       netlab dissect --plot flow,0 --plot-out handshake.svg pcaps/tcp-udp.pcap
@@ -136,6 +146,7 @@ def dissect(
         from netlab.errors import InputError
 
         raise InputError("--packet N shows that one packet: -c does not go with it")
+    keylog = _keylog_option(keylog, script.preference("tls.keylog_file"))
     if keylog is not None:
         _check_keylog(keylog)
     compiled = None
@@ -193,7 +204,8 @@ def dissect(
     stream = common.json and plot_tap is None and script.fields_format() is None
     # Views that build every packet's fields gain nothing from the columns' shortcuts.
     quick = not (tree or common.json or compiled or taps or script.fields or read_filter
-                 or script.tree_protocols is not None)  # fmt: skip
+                 or script.tree_protocols is not None
+                 or script.output in ("pdml", "json"))  # fmt: skip
     # Only a view of fields can show udp.stream: the one-line and hex views skip its table.
     fields_shown = not quick or only is not None
     whole = not (taps or compiled or only is not None or common.count is not None
@@ -209,13 +221,14 @@ def dissect(
             try:
                 warnings = parallel.run(file, jobs, lambda out: PacketView(
                     out, tree=tree, hexdump=hexdump, json=common.json), quick=quick,
-                    keylog=keylog)  # fmt: skip
+                    keylog=keylog, progress=_jobs_progress(common.color))  # fmt: skip
             except KeyboardInterrupt:  # every process stopped after a whole chunk
                 _summary(stream, None, interrupted=True)  # (how many went out: unknown)
                 raise
             _summary(stream, parallel.frames_read)
             return _warn(file, warnings)
     dissector = Dissector(quick, udp_streams=fields_shown, keylog=keylog)
+    dissector.absolute_seq = script.absolute_seq  # -o tcp.relative_sequence_numbers:FALSE
     # Ctrl-C ends the reading (the frames already read still go through): the lines so
     # far are whole, and the statistics and streams asked for are reported for what was
     # read, as tshark -z does. Nothing is checked per packet.
@@ -230,7 +243,7 @@ def dissect(
             view.out = bar.watch(view.out)
             bar.packets = read
         if read_filter is not None:  # -2 -R: the frames the first pass kept, renumbered
-            kept, view.first_ns = _first_pass(file, read_filter, keylog)
+            kept, view.first_ns = _first_pass(file, read_filter, keylog, script.absolute_seq)
             numbered = enumerate((f for no, f in numbered if no <= len(kept) and kept[no - 1]), 1)
         # --packet N: the frames before N only keep the cross-packet state up to date
         # (the light pass of --jobs), unless the view needs every packet decoded.
@@ -324,6 +337,29 @@ def _progress(cap, quiet: bool, color: bool):
         yield bar
 
 
+def _jobs_progress(color: bool):
+    """--jobs: the bar for process 0's reading (it reads every frame), or None. Only
+    when stdout is not the terminal: the other processes write their chunks to stdout
+    straight, and a bar drawn meanwhile on the same terminal would tear their lines
+    (on a terminal the output itself shows the progress)."""
+    import sys
+
+    try:
+        if sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):  # closed or replaced: no terminal there
+        pass
+
+    @contextlib.contextmanager
+    def bar_while(cap, frames):
+        with _progress(cap, False, color) as bar:
+            if bar is not None:
+                bar.packets = frames
+            yield bar
+
+    return bar_while
+
+
 def _skip_to(only: int, numbered, dissector, view):
     """--packet N without decoding the frames before N: each gets Dissector.track,
     the light pass of --jobs that keeps TCP/UDP streams, sequence numbers and
@@ -341,7 +377,8 @@ def _skip_to(only: int, numbered, dissector, view):
     return numbered
 
 
-def _first_pass(file: str, read_filter, keylog: str | None) -> tuple[bytearray, int | None]:
+def _first_pass(file: str, read_filter, keylog: str | None,
+                absolute_seq: bool = False) -> tuple[bytearray, int | None]:  # fmt: skip
     """tshark -2 -R: decode every frame once and keep those READ_FILTER passes (a byte
     per frame); also the first frame's time, which the second pass's times count from."""
     from netlab.capture.reader import open_capture
@@ -353,6 +390,7 @@ def _first_pass(file: str, read_filter, keylog: str | None) -> tuple[bytearray, 
     kept = bytearray()
     first = None
     dissector = Dissector(False, keylog=keylog)
+    dissector.absolute_seq = absolute_seq
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
             if first is None:
@@ -367,6 +405,18 @@ def _time_digits(cap) -> int:
     """Decimals of the time column for -t: the file's resolution (tshark's precision)."""
     per_second = max((i.ts_per_second for i in cap.interfaces), default=1_000_000)
     return 9 if per_second > 1_000_000 else 6
+
+
+def _keylog_option(keylog: str | None, preference: str | None) -> str | None:
+    """--keylog FILE, or -o tls.keylog_file:FILE (tshark's name for it); both: the same."""
+    from netlab.errors import InputError
+
+    if preference is None:
+        return keylog
+    if keylog is not None and keylog != preference:
+        raise InputError(f"two key logs: --keylog {keylog!r} and -o tls.keylog_file:"
+                         f"{preference!r}; give one")  # fmt: skip
+    return preference
 
 
 def _check_keylog(path: str) -> None:

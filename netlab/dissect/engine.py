@@ -43,6 +43,9 @@ class Dissector:
         # (`tls_keys`, made on first use).
         self.keylog = keylog
         self.tls_keys = None
+        # tshark -o tcp.relative_sequence_numbers:FALSE: TCP shows its numbers as they
+        # are (the relative ones still drive the heuristics and reassembly).
+        self.absolute_seq = False
         # Shortcuts for views that show only the columns (DNS's info read straight off
         # the bytes, the message parsed later if ever): off when every packet's fields
         # are built anyway (-V, --json), where they would be work done twice.

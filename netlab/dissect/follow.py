@@ -35,17 +35,51 @@ _TEXT = bytes(b if 32 <= b < 127 or b in (10, 13) else 46 for b in range(256))
 _DUMP = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 
 
+PROTOCOLS = ("tcp", "udp", "tls", "http2")
+USAGE = ("tcp|udp|tls,N[,MODE] or http2,N,SID[,MODE] (N: the tcp.stream/udp.stream number; "
+         "tcp and udp also take ADDR:PORT,ADDR:PORT; MODE: ascii, hex or raw)")  # fmt: skip
+
+
 def parse_follow_spec(spec: str, *, json: bool = False, limit: int = MAX_KEPT) -> FollowTcp:
-    """tcp,N[,MODE] or tshark's order tcp,MODE,N; MODE is ascii (or text), hex or raw."""
-    parts = [p.strip().lower() for p in spec.split(",")]
-    if parts[0] != "tcp":
-        raise ValueError(f"{spec!r}: only TCP streams can be followed (tcp,N[,ascii|hex|raw])")
+    """PROTO,N[,MODE] or tshark's order PROTO,MODE,N (http2: N,SID); MODE is ascii (or
+    text), hex or raw; tcp and udp also take tshark's ADDR:PORT,ADDR:PORT for N."""
+    parts = [p.strip() for p in spec.split(",")]
+    proto = parts[0].lower()
+    if proto not in PROTOCOLS:
+        raise ValueError(f"{spec!r}: {parts[0]!r} cannot be followed: expected {USAGE}")
     args = parts[1:]
-    modes = [a for a in args if a in MODES]
-    numbers = [a for a in args if a not in MODES]
-    if len(args) not in (1, 2) or len(modes) != len(args) - 1 or not numbers[0].isdigit():
-        raise ValueError(f"{spec!r}: expected tcp,N[,ascii|hex|raw] with N a tcp.stream number")
-    return FollowTcp(int(numbers[0]), modes[0] if modes else "ascii", json=json, limit=limit)
+    modes = [a.lower() for a in args if a.lower() in MODES]
+    rest = [a for a in args if a.lower() not in MODES]
+    if len(modes) > 1:
+        raise ValueError(f"{spec!r}: one MODE at most: expected {USAGE}")
+    mode = modes[0] if modes else "ascii"
+    cls = {"tcp": FollowTcp, "udp": FollowUdp, "tls": FollowTls, "http2": FollowHttp2}[proto]
+    if proto in ("tcp", "udp") and len(rest) == 2 and all(":" in r for r in rest):
+        tap = cls(-1, mode, json=json, limit=limit)
+        tap.match_ends([_endpoint(r, spec) for r in rest])
+        return tap
+    wanted = 2 if proto == "http2" else 1
+    if len(rest) != wanted or not all(r.isdigit() and len(r) < 10 for r in rest):
+        raise ValueError(f"{spec!r}: expected {USAGE}")
+    tap = cls(int(rest[0]), mode, json=json, limit=limit)
+    if proto == "http2":
+        tap.sid = int(rest[1])
+    return tap
+
+
+def _endpoint(text: str, spec: str) -> tuple[bytes, int]:
+    """ "198.18.0.1:80" or "[2001:db8::1]:80" -> (address bytes, port)."""
+    addr, _, port = text.rpartition(":")
+    addr = addr[1:-1] if addr.startswith("[") and addr.endswith("]") else addr
+    try:
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        raw = socket.inet_pton(family, addr)
+        number = int(port)
+    except (OSError, ValueError):
+        raise ValueError(f"{spec!r}: {text!r} is not ADDR:PORT") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{spec!r}: {text!r}: the port is out of range")
+    return raw, number
 
 
 def seq_diff(a: int, b: int) -> int:
@@ -67,6 +101,8 @@ class _Direction:
 class FollowTcp:
     """A tap that reassembles tcp.stream N and prints it when the capture ends."""
 
+    proto = "tcp"
+
     def __init__(self, stream: int, mode: str = "ascii", *, json: bool = False,
                  limit: int = MAX_KEPT) -> None:  # fmt: skip
         self.stream = stream
@@ -84,6 +120,39 @@ class FollowTcp:
 
     # --- reassembly ----------------------------------------------------------------------
 
+    ends: list[tuple[bytes, int]] | None = None  # ADDR:PORT,ADDR:PORT instead of a number
+
+    def match_ends(self, ends: list[tuple[bytes, int]]) -> None:
+        self.ends = ends
+
+    def which(self) -> str:
+        """What is followed, as the spec wrote it (N, or ADDR:PORT,ADDR:PORT)."""
+        if self.ends is None:
+            return str(self.stream)
+        return ",".join(f"[{_addr_text(a)}]:{p}" if len(a) == 16 else f"{_addr_text(a)}:{p}"
+                        for a, p in self.ends)  # fmt: skip
+
+    def filter_text(self) -> str:
+        if self.ends is None:
+            return f"{self.proto}.stream eq {self.stream}"
+        (a, p), (b, q) = self.ends
+        ip = "ipv6" if len(a) == 16 else "ip"
+        a_text, b_text = (_addr_text(x) for x in (a, b))
+        one = f"({ip}.src eq {a_text} and {self.proto}.srcport eq {p})"
+        two = f"({ip}.dst eq {b_text} and {self.proto}.dstport eq {q})"
+        # (tshark 4.0 writes the reverse direction with the addresses in the same order)
+        three = f"({ip}.src eq {a_text} and {self.proto}.srcport eq {q})"
+        four = f"({ip}.dst eq {b_text} and {self.proto}.dstport eq {p})"
+        return f"({one} and {two}) or ({three} and {four})"
+
+    def _wanted(self, net: Any, layer: Any, stream: int | None) -> bool:
+        """Whether a TCP/UDP header belongs to what is followed."""
+        if self.ends is None:
+            return stream is not None and stream == self.stream
+        hdr = layer.hdr
+        pair = [(net.hdr.src, hdr.sport), (net.hdr.dst, hdr.dport)]
+        return pair == self.ends or pair[::-1] == self.ends
+
     def add(self, pkt: Packet) -> None:
         net = None
         for layer in pkt.layers:
@@ -92,7 +161,8 @@ class FollowTcp:
                 return  # what follows is a quoted datagram, not part of any stream
             if proto in ("ip", "ipv6") and layer.hdr is not None:
                 net = layer
-            elif proto == "tcp" and net is not None and _stream_of(layer) == self.stream:
+            elif (proto == "tcp" and net is not None and layer.extra is not None
+                  and self._wanted(net, layer, _stream_of(layer))):  # fmt: skip
                 self._segment(pkt, net, layer)
 
     def _segment(self, pkt: Packet, net: Any, tcp: Any) -> None:
@@ -131,6 +201,12 @@ class FollowTcp:
     def _deliver(self, side: int, data: bytes, wire_len: int) -> None:
         flow = self.dirs[side]
         flow.next_seq = (flow.next_seq + wire_len) & 0xFFFF_FFFF
+        data = self._keep(side, data)
+        if wire_len > len(data):
+            self._missing(side, wire_len - len(data))
+
+    def _keep(self, side: int, data: bytes) -> bytes:
+        """Add a chunk (cut at the memory limit); returns what was kept."""
         if data:
             room = self.limit - self.kept - INDEX_COST
             if len(data) > room:
@@ -140,8 +216,7 @@ class FollowTcp:
                 self.data += data
                 self.index.append(len(data) << 1 | side)
                 self.kept += len(data) + INDEX_COST
-        if wire_len > len(data):
-            self._missing(side, wire_len - len(data))
+        return data
 
     def _missing(self, side: int, size: int) -> None:
         if not self.truncated:  # past the limit nothing more is shown, gaps included
@@ -216,11 +291,11 @@ class FollowTcp:
 
     def report(self, out: IO[str]) -> None:
         self.finish()
-        stat = f"follow,tcp,{self.mode},{self.stream}"
+        stat = f"follow,{self.proto},{self.mode},{self.which()}"
         if self.json:
             out.write(dumps(self._json_record(stat)) + "\n")
             return
-        lines = ["", RULE, f"Follow: tcp,{self.mode}", f"Filter: tcp.stream eq {self.stream}",
+        lines = ["", RULE, f"Follow: {self.proto},{self.mode}", f"Filter: {self.filter_text()}",
                  f"Node 0: {self.node_text(0)}", f"Node 1: {self.node_text(1)}"]  # fmt: skip
         out.write("\n".join(lines) + "\n")
         offsets = [0, 0]
@@ -278,3 +353,141 @@ def hex_lines(data: bytes, offset: int) -> list[str]:
 def _stream_of(layer: Any) -> int | None:
     state = layer.extra  # tcp.TcpState
     return None if state is None else state.stream  # None: truncated, bogus or quoted
+
+
+def _addr_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
+
+
+def _side(tap: FollowTcp, src: tuple[bytes, int], dst: tuple[bytes, int]) -> int:
+    """Node 0 is the source of the first packet followed."""
+    if not tap.nodes:
+        tap.nodes = [src, dst]
+    return 0 if src == tap.nodes[0] else 1
+
+
+class FollowUdp(FollowTcp):
+    """udp.stream N: each datagram's payload is a chunk, in capture order (as tshark)."""
+
+    proto = "udp"
+
+    def add(self, pkt: Packet) -> None:
+        net = None
+        for layer in pkt.layers:
+            proto = layer.proto
+            if proto in ("icmp", "icmpv6"):
+                return
+            if proto in ("ip", "ipv6") and layer.hdr is not None:
+                net = layer
+            elif proto == "udp" and net is not None and layer.hdr is not None:
+                hdr = layer.hdr
+                stream = hdr.stream if hdr.stream >= 0 else None
+                if self._wanted(net, layer, stream):
+                    side = _side(self, (net.hdr.src, hdr.sport), (net.hdr.dst, hdr.dport))
+                    buf = pkt.buf if layer.data is None else layer.data
+                    end = min(layer.off + max(hdr.length, 8), len(buf))
+                    self._keep(side, bytes(buf[layer.off + 8 : end]))
+                    return  # (a datagram tunnelled inside is not this stream)
+
+
+def _tcp_side(tap: FollowTcp, pkt: Packet, index: int) -> tuple[int, int] | None:
+    """(tcp.stream, node) of the TCP header before pkt.layers[index], or None."""
+    found = _tcp_before(tap, pkt, index)
+    if found is None:
+        return None
+    net, hdr = found
+    return tap.stream, _side(tap, (net.src, hdr.sport), (net.dst, hdr.dport))
+
+
+def _tcp_before(tap: FollowTcp, pkt: Packet, index: int) -> tuple[Any, Any] | None:
+    """(IP header, TCP header) before pkt.layers[index], if of the stream followed."""
+    net = tcp = None
+    for layer in pkt.layers[:index]:
+        if layer.proto in ("icmp", "icmpv6"):
+            return None
+        if layer.proto in ("ip", "ipv6") and layer.hdr is not None:
+            net = layer
+        elif layer.proto == "tcp" and layer.extra is not None and net is not None:
+            tcp = layer
+    if tcp is None or _stream_of(tcp) != tap.stream:
+        return None
+    return net.hdr, tcp.hdr
+
+
+class FollowTls(FollowTcp):
+    """tcp.stream N's decrypted TLS application data (needs --keylog), a chunk per
+    record, as tshark -z follow,tls shows it; nothing without the keys. As in tshark
+    4.0, node 0 is the sender of the first packet with a record it could decrypt (in
+    TLS 1.3 the server's encrypted handshake), and node 1 is never named (":0")."""
+
+    proto = "tls"
+
+    def filter_text(self) -> str:
+        return f"tcp.stream eq {self.stream}"
+
+    def add(self, pkt: Packet) -> None:
+        for i, layer in enumerate(pkt.layers):
+            if layer.proto != "tls" or layer.hdr is None:
+                continue
+            records = [r for r in getattr(layer.hdr, "records", ()) if r.plain is not None]
+            if not records:
+                continue
+            found = _tcp_before(self, pkt, i)
+            if found is None:
+                return
+            sender = (found[0].src, found[1].sport)
+            if not self.nodes:
+                self.nodes = [sender]
+            side = 0 if sender == self.nodes[0] else 1
+            for rec in records:
+                if _app_data(rec):
+                    self._keep(side, bytes(rec.plain))
+
+
+def _app_data(rec: Any) -> bool:
+    kind = rec.inner if rec.inner is not None else rec.ctype
+    return kind == 23 and bool(rec.plain) and rec.problem is None
+
+
+class FollowHttp2(FollowTcp):
+    """HTTP/2 stream SID of tcp.stream N, as tshark -z follow,http2 shows it: a HEADERS
+    (CONTINUATION, PUSH_PROMISE) frame as its decoded header list (each name and value
+    after a 32-bit length), any other frame as its bytes, the frame header included."""
+
+    proto = "http2"
+    sid = 0
+
+    def filter_text(self) -> str:
+        return f"tcp.stream eq {self.stream} and http2.streamid eq {self.sid}"
+
+    def which(self) -> str:
+        return f"{self.stream},{self.sid}"
+
+    def add(self, pkt: Packet) -> None:
+        found = None
+        for i, layer in enumerate(pkt.layers):
+            frame = layer.hdr
+            if layer.proto != "http2" or frame is None or frame.magic or frame.sid != self.sid:
+                continue
+            if found is None:
+                found = _tcp_side(self, pkt, i)
+                if found is None:
+                    return
+            if frame.ftype in HEADER_FRAMES:
+                if frame.fields:
+                    self._keep(found[1], _header_list(frame.fields))
+            else:  # DATA, SETTINGS, WINDOW_UPDATE …: the frame's own bytes
+                buf = pkt.buf if layer.data is None else layer.data
+                self._keep(found[1], bytes(buf[layer.off : layer.end]))
+
+
+HEADER_FRAMES = (1, 5, 9)  # HEADERS, PUSH_PROMISE, CONTINUATION
+
+
+def _header_list(fields: list) -> bytes:
+    out = bytearray()
+    for field in fields:
+        for text in (field.name, field.value):
+            raw = text.encode("utf-8", "surrogateescape")
+            out += len(raw).to_bytes(4, "big") + raw
+    return bytes(out)

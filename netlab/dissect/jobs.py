@@ -71,12 +71,14 @@ def readable_twice(path: str) -> bool:
 
 
 def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool = True,
-        keylog: str | None = None) -> list[str]:  # fmt: skip
+        keylog: str | None = None, progress: Callable[..., Any] | None = None) -> list[str]:  # fmt: skip
     """Dissect and show `path` with `jobs` processes; return the capture's warnings.
 
     `make_view(out)` builds the PacketView each process writes its chunks into;
     `quick` and `keylog` are the Dissector's (quick is off for views that build every
-    field; keylog: TLS secrets).
+    field; keylog: TLS secrets). `progress(cap, frames)`, if given, is a context
+    manager that process 0 holds while it reads CAP (the progress bar: process 0 reads
+    every frame, so its file offset and frame count are the whole run's).
     Raises KeyboardInterrupt / BrokenPipeError as a single process would.
     """
     global _keylog
@@ -86,7 +88,7 @@ def run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool =
     sys.stdout.flush()  # nothing buffered may be written twice by the children
     saved = _hold_signals()
     try:
-        return _run(path, jobs, make_view, quick)
+        return _run(path, jobs, make_view, quick, progress)
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
@@ -121,7 +123,8 @@ def _check_stop() -> None:
         raise KeyboardInterrupt
 
 
-def _run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool) -> list[str]:
+def _run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool,
+         progress: Callable[..., Any] | None = None) -> list[str]:  # fmt: skip
     rings = [os.pipe() for _ in range(jobs)]  # rings[i]: the token's way into process i
     os.write(rings[0][1], b"t")  # process 0 writes the first chunk
     children = []
@@ -133,7 +136,7 @@ def _run(path: str, jobs: int, make_view: Callable[[IO[str]], Any], quick: bool)
             children.append(pid)
         ring_in, ring_out = _keep_own_ends(rings, 0, jobs)
         try:
-            warnings = _work(path, 0, jobs, ring_in, ring_out, make_view, quick)
+            warnings = _work(path, 0, jobs, ring_in, ring_out, make_view, quick, progress)
         except _TurnLost:
             warnings = None  # the last process stopped early: its status says why
         finally:
@@ -183,8 +186,9 @@ class _TurnLost(Exception):
 
 
 def _work(
-    path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view, quick: bool
-) -> list[str]:
+    path: str, me: int, jobs: int, ring_in: int, ring_out: int, make_view, quick: bool,
+    progress: Callable[..., Any] | None = None,
+) -> list[str]:  # fmt: skip
     from netlab.dissect.engine import Dissector
 
     global frames_read
@@ -194,7 +198,7 @@ def _work(
     # The views run here show udp.stream exactly when they build fields (-V, --json).
     dissector = Dissector(quick, udp_streams=not quick, keylog=_keylog)
     turns = _Turns(ring_in, ring_out)
-    with open_capture(path) as cap:
+    with open_capture(path) as cap, _progress(progress, cap):
         numbered = enumerate(cap, 1)
         for chunk in itertools.count():
             _check_stop()
@@ -218,6 +222,14 @@ def _work(
         warnings = list(cap.warnings)
     turns.finish()
     return warnings
+
+
+def _progress(progress: Callable[..., Any] | None, cap: Any) -> Any:
+    """The caller's progress context for CAP (process 0 only; its thread starts after
+    the fork), or nothing."""
+    if progress is None:
+        return contextlib.nullcontext()
+    return progress(cap, lambda: frames_read)
 
 
 def _chunk_text(view, buffer: io.StringIO) -> bytes:

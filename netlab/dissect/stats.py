@@ -10,6 +10,13 @@ per conversation, per endpoint or per interval, never the packets themselves.
 | conv,KIND        | conv,KIND            | both directions of each eth/ip/ipv6/tcp/udp pair |
 | endpoints,KIND   | endpoints,KIND       | tx/rx per address (and port)                     |
 | io,SECONDS       | io,stat,SECONDS      | frames and bytes per interval (0: one interval)  |
+| io,stat,S,COL,…  | io,stat,S,COL,…      | a column per filter or COUNT/SUM/…(FIELD)FILTER  |
+
+More in expert.py (expert), stats_tree.py (dns,tree, http,tree) and follow.py
+(follow,PROTO,…, also reached through -z). io,stat's columns: a column per filter,
+each counting frames and bytes of the packets it matches in each interval ("" or no
+filter: all), or COUNT/SUM/MIN/MAX/AVG(field)FILTER of an integer field, or
+FRAMES/BYTES()FILTER; a filter may be written in double quotes (to hold commas).
 
 Bytes are frame lengths (what was on the wire), as in Wireshark. The cheap named
 headers (`Layer.hdr`: `.src`, `.sport` …; TCP's stream in `Layer.extra`) are read,
@@ -47,6 +54,10 @@ def parse_stats_spec(
     display_filter is only shown (the view feeds the tap the matching packets), in the
     place where tshark shows a statistic's own filter (-z conv,ip,FILTER).
     """
+    if spec.lower().startswith("follow,"):  # tshark's -z follow,PROTO,MODE,WHICH
+        from netlab.dissect.follow import parse_follow_spec
+
+        return parse_follow_spec(spec[7:], json=json)
     tap = _make_tap(spec, json, origin)
     tap.filter_text = display_filter
     return tap
@@ -69,8 +80,15 @@ def _make_tap(spec: str, json: bool, origin: Origin | None):
         return cls(kind, json=json, origin=origin)
     if name == "io" and len(args) <= 1:
         return IoStat(args[0] if args else "1", json=json, origin=origin)
+    if name in ("dns", "http") and args == ["tree"]:
+        from netlab.dissect.stats_tree import TREES
+
+        return TREES[name](json=json, origin=origin)
+    if name == "expert" or (name == "io" and len(args) >= 2):
+        return _column_tap(spec, json=json, origin=origin)
     raise ValueError(
-        f"{spec!r}: expected phs, conv[,KIND], endpoints[,KIND] or io[,SECONDS] "
+        f"{spec!r}: expected phs, conv[,KIND], endpoints[,KIND], io[,SECONDS], "
+        f"io,stat,SECONDS,FILTER…, expert[,LEVEL], dns,tree or http,tree "
         f"(KIND: {'|'.join(KINDS)})"
     )
 
@@ -600,3 +618,300 @@ def _io_lines(
         lines.append(f"{cell} {frames:>{fr_w}} | {size:>{by_w}} |{filler}")
     lines.append("=" * border)
     return lines
+
+
+# --- io,stat with columns (tshark -z io,stat,INTERVAL,COLUMN,…) -------------------------
+
+
+def split_args(text: str) -> list[str]:
+    """Comma-separated parts; commas inside double quotes or brackets do not split."""
+    parts, current, depth, quoted = [], [], 0, False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "([{":
+            depth += 1
+        elif not quoted and ch in ")]}":
+            depth = max(depth - 1, 0)
+        if ch == "," and not quoted and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if quoted:
+        raise ValueError(f"{text!r}: a double quote is not closed")
+    parts.append("".join(current).strip())
+    return parts
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _column_tap(spec: str, *, json: bool = False, origin=None):
+    """expert[,…] or io,stat,INTERVAL,COLUMN…: the filters are read from SPEC as
+    written (their case matters; _make_tap lower-cases)."""
+    raw = split_args(spec)
+    if raw[0].strip().lower() == "expert":
+        from netlab.dissect.expert import ExpertTap
+
+        return ExpertTap.parse(raw[1:], json=json)
+    rest = raw[2:] if len(raw) > 1 and raw[1].strip().lower() == "stat" else raw[1:]
+    return IoStatColumns(rest[0], rest[1:], json=json, origin=origin)
+
+
+FUNCTIONS = ("FRAMES", "BYTES", "COUNT", "SUM", "MIN", "MAX", "AVG", "LOAD")
+
+
+class Column:
+    """One io,stat column: what it computes (`calc`: "" = frames and bytes), of which
+    field, over the packets its filter matches."""
+
+    def __init__(self, text: str) -> None:
+        self.label = _unquote(text) or None  # None: "Frames and bytes"
+        self.calc, self.field, self.filter = "", None, None
+        body = self.label or ""
+        head, paren, rest = body.partition("(")
+        if paren and head.upper() in FUNCTIONS and ")" in rest:
+            self.calc = head.upper()
+            self.field, _, body = rest.partition(")")
+            self._check_field()
+        body = body.strip()
+        if body:
+            from netlab.dissect.filter import compile_filter
+
+            self.filter = compile_filter(body)
+
+    def _check_field(self) -> None:
+        from netlab.dissect import fields as F
+        from netlab.dissect.filter import check_field
+
+        name = self.field.strip()
+        self.field = name
+        if self.calc in ("FRAMES", "BYTES"):
+            if name:
+                raise ValueError(f"{self.calc} does not require or allow a field name")
+            return
+        if not name:
+            raise ValueError(f"You didn't specify a field name for {self.calc}(*)")
+        if self.calc == "LOAD":
+            raise ValueError("LOAD(*) is not supported by netlab (only tshark's integer forms)")
+        check_field(name)
+        if self.calc != "COUNT" and F.ftype(name) not in F.INT_TYPES:
+            raise ValueError(f"{self.calc}({name}): netlab computes this on integer fields only")
+
+    def width_name(self) -> str:
+        return self.calc or "Frames"
+
+
+class _Cell:
+    # peak: the largest value the cell held while counting; tshark sizes a column by it
+    # (a MIN column is as wide as the first value it saw, even once a smaller one came)
+    __slots__ = ("bytes", "counter", "frames", "num", "peak")
+
+    def __init__(self) -> None:
+        self.frames = self.bytes = self.counter = self.num = self.peak = 0
+
+
+class IoStatColumns(IoStat):
+    """tshark -z io,stat,INTERVAL,COLUMN,…: several columns per interval."""
+
+    def __init__(self, interval: str, columns: list[str], *, json: bool = False, origin=None):
+        parse_interval(interval.strip())
+        super().__init__(interval.strip(), json=json, origin=origin)
+        if not columns:
+            columns = [""]
+        self.columns = [Column(text) for text in columns]
+        self.stat = "io,stat," + ",".join([interval.strip(), *columns])
+        self.cells: dict[int, list[_Cell]] = {}  # interval number -> a cell per column
+
+    def add(self, pkt: Packet) -> None:
+        from netlab.dissect import fields as F
+
+        self.clock.see(pkt.ts_ns)
+        rel_us = (self.clock.rel_ns(pkt.ts_ns) + 500) // 1000
+        index = rel_us // self.interval_us if self.interval_us else 0
+        row = self.cells.get(index)
+        if row is None:
+            row = self.cells[index] = [_Cell() for _ in self.columns]
+        pf = None
+        for column, cell in zip(self.columns, row, strict=True):
+            if column.filter is not None and not column.filter.matches(pkt):
+                continue
+            cell.frames += 1
+            cell.bytes += pkt.wirelen
+            if column.field:
+                if pf is None:
+                    pf = F.PacketFields(pkt, F.FrameClock())
+                _compute(column.calc, cell, [v for v in pf.get(column.field) if v is not None])
+                cell.peak = max(cell.peak, _value(column, cell))
+        self.buckets.setdefault(index, [0, 0])
+
+    def _merged(self, count: int) -> list[list[_Cell]]:
+        rows = [[_Cell() for _ in self.columns] for _ in range(count)]
+        for index, cells in self.cells.items():
+            target = rows[min(index, count - 1)]
+            for j, cell in enumerate(cells):
+                _merge(self.columns[j].calc, target[j], cell)
+        return rows
+
+    def report(self, out: IO[str]) -> None:
+        duration, interval, decimals, base = self.table()
+        rows = self._merged(len(base)) if base else []
+        spans = [(start, end) for start, end, _f, _b in base]
+        if self.json:
+            _write_json(out, self, [
+                {"start": s / 1e6, "end": e / 1e6,
+                 "columns": [_json_cell(c, cell) for c, cell in zip(self.columns, cells,
+                                                                    strict=True)]}
+                for (s, e), cells in zip(spans, rows, strict=True)
+            ], interval=interval / 1e6, duration=duration / 1e6)  # fmt: skip
+            return
+        lines = io_table_lines(duration, interval, decimals, spans, rows, self.columns,
+                               self.interval_us)  # fmt: skip
+        out.write("\n".join(lines) + "\n")
+
+
+def _compute(calc: str, cell: _Cell, values: list) -> None:
+    if calc == "COUNT":
+        cell.counter += len(values)
+        return
+    for i, value in enumerate(values):
+        value = int(value)
+        if calc == "SUM":
+            cell.counter += value
+        elif calc == "MIN":
+            if (cell.frames == 1 and i == 0) or value < cell.counter:
+                cell.counter = value
+        elif calc == "MAX":
+            cell.counter = max(cell.counter, value)
+        elif calc == "AVG":
+            cell.counter += value
+            cell.num += 1
+
+
+def _merge(calc: str, into: _Cell, cell: _Cell) -> None:
+    """A frame at the very end of the capture joins the last interval."""
+    if calc == "MIN" and into.frames and cell.frames:
+        into.counter = min(into.counter, cell.counter)
+    elif calc == "MAX":
+        into.counter = max(into.counter, cell.counter)
+    else:
+        into.counter += cell.counter
+    into.frames += cell.frames
+    into.bytes += cell.bytes
+    into.num += cell.num
+    into.peak = max(into.peak, cell.peak)
+
+
+def _value(column: Column, cell: _Cell) -> int:
+    calc = column.calc
+    if calc == "FRAMES":
+        return cell.frames
+    if calc == "BYTES":
+        return cell.bytes
+    if calc == "AVG":
+        return cell.counter // (cell.num or 1)
+    return cell.counter
+
+
+def _json_cell(column: Column, cell: _Cell) -> dict[str, Any]:
+    if not column.calc:
+        return {"frames": cell.frames, "bytes": cell.bytes}
+    return {column.calc.lower(): _value(column, cell)}
+
+
+def io_table_lines(duration, interval, decimals, spans, rows, columns, asked_us) -> list[str]:
+    """tshark 4.0's IO Statistics box for any columns (stats._io_lines is its one-column
+    case): widths follow the largest numbers, the filters are listed above."""
+    dur_mag = _magnitude(duration // 1_000_000)
+    frac_w = decimals + 1 if decimals else 0
+    if interval == duration or not asked_us:
+        border = 30 + dur_mag + frac_w
+    else:
+        border = 25 + max(_magnitude(interval // 1_000_000), dur_mag) + frac_w
+    invl_w = max(2 * dur_mag + (2 * decimals + 10 if decimals else 8), 12)
+    widths = []  # per column (frames width or None, value width)
+    tab_w = invl_w
+    for j, column in enumerate(columns):
+        if not column.calc:
+            fr_w = max(6, _magnitude(max((r[j].frames for r in rows), default=0)))
+            by_w = max(5, _magnitude(max((r[j].bytes for r in rows), default=0)))
+            widths.append((fr_w, by_w))
+            tab_w += fr_w + 3 + by_w + 3
+            continue
+        top = max((max(_value(column, r[j]), r[j].peak) for r in rows), default=0)
+        least = {"FRAMES": 6, "BYTES": 5, "COUNT": 5}.get(column.calc, len(column.calc))
+        val_w = max(least, _magnitude(top))
+        widths.append((None, val_w))
+        tab_w += val_w + 3
+    border = max(border, tab_w)
+    longest = max((len(c.label) + 11 if c.label else 26) for c in columns)
+    if longest > border and border < 102:
+        border = min(longest, 102)
+    if border - tab_w == 1:
+        border += 1
+    filler = f"{'|':>{border - tab_w}}" if border > tab_w else ""
+
+    def boxed(text: str) -> str:
+        return f"{text:<{border - 1}}|"
+
+    def seconds(us: int, width: int) -> str:
+        if not decimals:
+            return f"{us // 1_000_000:>{width}}"
+        return f"{us // 1_000_000:>{width}}.{us % 1_000_000 // 10 ** (6 - decimals):0{decimals}}"
+
+    if decimals:
+        dur_text, invl_text = seconds(duration, dur_mag), seconds(interval, dur_mag)
+    else:
+        dur_text = f"{duration // 1_000_000:>{dur_mag}}.{duration % 1_000_000:06}"
+        invl_text = f"{interval // 1_000_000:>{dur_mag}}"
+    lines = ["", "=" * border, boxed("| IO Statistics"), boxed("|"),
+             boxed(f"| Duration: {dur_text} secs"), boxed(f"| Interval: {invl_text} secs"),
+             boxed("|")]  # fmt: skip
+    for j, column in enumerate(columns):
+        lines += _filter_lines(j, column.label or "Frames and bytes", border, boxed)
+    lines.append("|" + "-" * (border - 2) + "|")
+    numbers, names = f"|{'|':>{invl_w - 1}}", f"{'| Interval':<{invl_w - 1}}|"
+    for j, (column, (fr_w, val_w)) in enumerate(zip(columns, widths, strict=True)):
+        pad = fr_w + val_w + 3 if fr_w is not None else val_w
+        numbers += f"{j + 1:<2}{'':>{pad}}|"
+        if fr_w is not None:
+            names += _center("Frames", fr_w) + _center("Bytes", val_w)
+        else:
+            names += _center(column.calc, val_w)
+    lines += [numbers + filler, names + filler, "|" + "-" * (tab_w - 2) + "|" + filler]
+    for i, ((start, end), cells) in enumerate(zip(spans, rows, strict=True)):
+        cell = _interval_cell(start, end, i == len(spans) - 1, decimals, dur_mag, seconds)
+        for column, (fr_w, val_w), c in zip(columns, widths, cells, strict=True):
+            if fr_w is not None:
+                cell += f" {c.frames:>{fr_w}} | {c.bytes:>{val_w}} |"
+            else:
+                cell += f" {_value(column, c):>{val_w}} |"
+        lines.append(cell + filler)
+    lines.append("=" * border)
+    return lines
+
+
+def _filter_lines(j: int, text: str, border: int, boxed) -> list[str]:
+    """ "| Col 1: FILTER" (then "|     2: …"), wrapped at a space when wider than the box."""
+    lead = f"| Col{j + 1:2}: " if j == 0 else f"|    {j + 1:2}: "
+    out = []
+    room = border - 11
+    while len(text) > room > 0:
+        cut = text.rfind(" ", 0, room)
+        head, text = (text[:cut], text[cut + 1 :]) if cut > 0 else (text[:room], text[room:])
+        out.append(boxed(lead + head))
+        lead = "|        "
+    out.append(boxed(lead + text))
+    return out
+
+
+def _interval_cell(start, end, last, decimals, dur_mag, seconds) -> str:
+    if decimals:
+        return f"| {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} |"
+    if last:
+        dur_w = dur_mag + 1 if dur_mag >= 3 else 3
+        return f"| {' ' if dur_mag == 1 else ''}{seconds(start, dur_mag)} <> {'Dur':<{dur_w}}|"
+    pad = " " if dur_mag == 1 else ""
+    return f"|{pad} {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} {pad}|"

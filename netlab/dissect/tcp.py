@@ -246,9 +246,13 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         return _first_fragment(d, pkt, buf, off, end, hdr, stream.index, options)
     stream, fwd, rev, analysis, seq_ack = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr,
                                                   options, seg_len, pkt.ts_ns)  # fmt: skip
-    rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options, analysis)
+    rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options,
+                                                      analysis, d.absolute_seq)  # fmt: skip
     layer = Layer("tcp", _title, off, opts_end, hdr, _rows)
-    layer.extra = _new(TcpState, (stream.index, rel_seq, rel_ack, seg_len, window, scale,
+    # -o tcp.relative_sequence_numbers:FALSE: the numbers shown as they are (the rows
+    # know it by shown == raw, _rel)
+    shown_seq, shown_ack = (seq, hdr[3]) if d.absolute_seq else (rel_seq, rel_ack)
+    layer.extra = _new(TcpState, (stream.index, shown_seq, shown_ack, seg_len, window, scale,
                                   options, analysis, seq_ack))  # fmt: skip
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
@@ -315,8 +319,11 @@ def _follow(
     return stream, fwd, rev, *_analyse(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)
 
 
-def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis):
-    """A segment as its stream's state shows it: relative numbers, scaled window, info.
+def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis,
+          absolute: bool = False):  # fmt: skip
+    """A segment as its stream's state shows it: relative numbers, scaled window, info
+    (with the numbers as they are when ABSOLUTE: tshark -o
+    tcp.relative_sequence_numbers:FALSE).
     -> (rel_seq, rel_ack, window, scale, info)"""
     sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
@@ -326,9 +333,12 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
     # Scaling applies only after the handshake, and only if both SYNs carried the option.
     scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
     window = win << scale if scale >= 0 else win
-    info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
+    if absolute:
+        info = _info(sport, dport, flags, seq, ack, window, seg_len, options)
+    else:
+        info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
     if "sack" in options:  # the blocks in the other side's relative numbers, as tshark
-        base = rev.base or 0
+        base = 0 if absolute else rev.base or 0
         for le, re_ in options["sack"]:
             info += f" SLE={(le - base) & MASK} SRE={(re_ - base) & MASK}"
     if analysis:
@@ -373,7 +383,7 @@ def columns(
             return _pdu_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, decoder,
                                 ts_ns)  # fmt: skip
     _stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
-    return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+    return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4]
 
 
 def _starts(d, src: bytes, dst: bytes, hdr: tuple) -> bool:
@@ -411,7 +421,8 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     seg_len = end - payload
     _stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
     if analysis and repeats(analysis):
-        return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]  # shown as data
+        info = _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4]
+        return "TCP", info  # shown as data
     _gather(fwd, proto, buf, payload, end, hdr[2])
     return found  # the last PDU's columns, as decode_tcp leaves them
 
@@ -446,9 +457,9 @@ def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options,
     fin = bool(hdr[4] & 0x05)
     if not seg_len:
         if not (fin and fwd.pending and stream.app is not None):
-            return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+            return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4]
     elif analysis and repeats(analysis):
-        return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis)[4]
+        return "TCP", _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4]
     else:
         _claim(d, stream, proto)
     # (the request times a session keeps are only ever shown in fields, which this view
@@ -460,7 +471,7 @@ def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options,
             if not partial:
                 return "TCP", "[TCP segment of a reassembled PDU]"
             return "TCP", partial + " [TCP segment of a reassembled PDU]"
-        info = _seen(hdr, fwd, rev, seg_len, options, analysis)[4] + cut
+        info = _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4] + cut
         return "TCP", info if payload == end else info + " [TCP segment of a reassembled PDU]"
     # TCP's own info is made only if no decoder replaces it (most often one does).
     cols = _Columns("")
@@ -479,7 +490,7 @@ def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options,
                 break
     text = cols.info
     if cols.protocol == "TCP":
-        text = _seen(hdr, fwd, rev, seg_len, options, analysis)[4] + cut + text
+        text = _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4] + cut + text
         if crashed:
             text += " [Malformed Packet]"
     if cols.malformed is not None and "[Malformed" not in text:
@@ -967,6 +978,15 @@ def _flag_names(flags: int) -> str:
 FLAG_TEXT = tuple(_flag_names(value) for value in range(4096))
 
 
+def _rel(shown_seq: int, shown_ack: int, seq: int, ack: int, what: str = "sequence") -> str:
+    """The tree's "(relative … number)" note; none for numbers shown as they are (-o
+    tcp.relative_sequence_numbers:FALSE: both equal the header's, which relative numbers
+    are only when both bases are 0)."""
+    if shown_seq == seq and shown_ack == ack:
+        return ""
+    return f"    (relative {what} number)"
+
+
 def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> str:
     if flags & 0x10:
         if len(options) == 2 and "tsval" in options:  # the common NOP-NOP-TS segment
@@ -1061,20 +1081,24 @@ def _rows(layer: Layer, buf: bytes):
     if seg_len is not None:  # None: a first fragment, whose length is unknown
         rows.append(row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"))
     rows += [
-        row("tcp.seq", rel_seq, f"Sequence Number: {rel_seq}    (relative sequence number)", o + 4, 4),
+        row("tcp.seq", rel_seq, f"Sequence Number: {rel_seq}{_rel(rel_seq, rel_ack, seq, ack)}", o + 4, 4),
         row("tcp.seq_raw", seq, f"Sequence Number (raw): {seq}", o + 4, 4),
     ]  # fmt: skip
     if seg_len is not None:
         nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
         rows.append(
-            row("tcp.nxtseq", nxt, f"[Next Sequence Number: {nxt}    (relative sequence number)]")
+            row(
+                "tcp.nxtseq",
+                nxt,
+                f"[Next Sequence Number: {nxt}{_rel(rel_seq, rel_ack, seq, ack)}]",
+            )
         )
     # Wireshark shows the ack field (as 0 relative) even when the ACK flag is clear.
     rows.append(
         row(
             "tcp.ack",
             rel_ack,
-            f"Acknowledgment Number: {rel_ack}    (relative ack number)",
+            f"Acknowledgment Number: {rel_ack}{_rel(rel_seq, rel_ack, seq, ack, 'ack')}",
             o + 8,
             4,
         )
@@ -1480,26 +1504,24 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
             return None
     expert = _analysis_tree(analysis, seq_ack) if seq_ack is not None else ""
     ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
+    rel = _rel(rel_seq, rel_ack, seq, ack)
     if seg_len is None:  # a first fragment: no length, no next sequence number
         title = f"{title}, Seq: {rel_seq}{ack_title}"
-        seqs = (
-            f"    Sequence Number: {rel_seq}    (relative sequence number)\n"
-            f"    Sequence Number (raw): {seq}"
-        )
+        seqs = f"    Sequence Number: {rel_seq}{rel}\n    Sequence Number (raw): {seq}"
     else:
         title = f"{title}, Seq: {rel_seq}{ack_title}, Len: {seg_len}"
         nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
         seqs = (
             f"    [TCP Segment Len: {seg_len}]\n"
-            f"    Sequence Number: {rel_seq}    (relative sequence number)\n"
+            f"    Sequence Number: {rel_seq}{rel}\n"
             f"    Sequence Number (raw): {seq}\n"
-            f"    [Next Sequence Number: {nxt}    (relative sequence number)]"
+            f"    [Next Sequence Number: {nxt}{rel}]"
         )
     flag_tree = (_FLAG_TEXTS[flags] or _flag_texts(flags))[1]
     return (
         f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
         f"    [Stream index: {stream}]\n{seqs}\n"
-        f"    Acknowledgment Number: {rel_ack}    (relative ack number)\n"
+        f"    Acknowledgment Number: {rel_ack}{_rel(rel_seq, rel_ack, seq, ack, 'ack')}\n"
         f"    Acknowledgment number (raw): {ack}\n{_HLEN_TREE[hlen >> 2]}\n{flag_tree}\n"
         f"    Window: {win}\n    [Calculated window size: {window}]\n"
         f"    [Window size scaling factor: {_SCALE_TREE[scale + 2]}]\n"

@@ -439,8 +439,9 @@ class PacketView:
         mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
         proto, info = pkt.protocol or "Frame", pkt.info + mark
         if self.tabs:
-            return "\t".join((f"{pkt.no:5d}", f"{when:>11}", f"{pkt.src:>15}", "→",
-                              f"{pkt.dst:<15}", proto, str(pkt.wirelen), info))  # fmt: skip
+            # tshark's print_columns: at least 5, 10 and 12 wide (number, time, addresses)
+            return "\t".join((f"{pkt.no:5d}", f"{when:>10}", f"{pkt.src:>12}", "→",
+                              f"{pkt.dst:<12}", proto, str(pkt.wirelen), info))  # fmt: skip
         pair = _PAIR_TEXT.get((pkt.src_raw, pkt.dst_raw)) or _pair_text(pkt.src_raw, pkt.dst_raw)
         return f"{pkt.no:5d} {when:>11} {pair} {proto} {pkt.wirelen} {info}"
 
