@@ -10,8 +10,10 @@ wire/quic's own packet builder.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import random
 import socket
 import struct
 import subprocess
@@ -480,6 +482,177 @@ def test_jobs_follow_connections_across_chunks(tmp_path):
 def _with_scid(dcid: bytes, scid: bytes) -> bytes:
     keys, _ = quic.initial_keys(dcid)
     return quic.build_initial(quic.V1, dcid, scid, b"", 0, b"\x01", keys)
+
+
+# --- the one-line view's shortcuts: the same text as the whole dissection ------------------
+def _lines_both_ways(path: Path, keys: Path | None) -> tuple[list[str], list[str], int]:
+    """(one-line view through Dissector.columns, the same through dissect() with every
+    frame parsed at once, frames the shortcut took), as `netlab dissect` sets them up."""
+    from netlab.render.packets import PacketView
+
+    keylog = str(keys) if keys else None
+    fast_out, slow_out = io.StringIO(), io.StringIO()
+    fast, slow = PacketView(fast_out), PacketView(slow_out)
+    fast_d = _Counting(True, udp_streams=False, keylog=keylog)
+    slow_d = Dissector(False, keylog=keylog)
+    with open_capture(path) as cap:
+        for no, frame in enumerate(cap, 1):
+            fast.feed_frames(fast_d, [(no, frame)])
+            slow.feed(slow_d.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype))
+    fast.finish()
+    slow.finish()
+    return fast_out.getvalue().splitlines(), slow_out.getvalue().splitlines(), fast_d.taken
+
+
+class _Counting(Dissector):
+    """Counts the frames whose columns the shortcut gave."""
+
+    taken = 0
+
+    def columns(self, no, data, linktype, ts_ns=None):
+        found = super().columns(no, data, linktype, ts_ns)
+        self.taken += found is not None
+        return found
+
+
+def test_one_line_shortcut_equals_the_dissection(peers):
+    """QUIC's columns without a Packet (udp.columns -> flow_columns, frames scanned,
+    hellos checked) give dissect()'s lines: with and without keys, across a migration,
+    a Retry and a key update."""
+    seen: list[str] = []
+    for pcap, keys in ((peers["pcap"], peers["keys"]), (peers["pcap"], None),
+                       (peers["rpcap"], peers["rkeys"]), (peers["rpcap"], None)):  # fmt: skip
+        fast, slow, taken = _lines_both_ways(pcap, keys)
+        assert fast == slow, (pcap, keys)
+        assert taken == len(slow) > 10  # every datagram went through the shortcut
+        seen += slow
+    assert any("STREAM" in line for line in seen) and any("Retry" in line for line in seen)
+
+
+def test_hostile_one_line_shortcut(tmp_path):
+    """Damaged packets and frames: the shortcut marks them as dissect() does."""
+    dcid = bytes(8)
+    keys, _ = quic.initial_keys(dcid)
+    payloads = [_initial()[:40], _initial() + b"\x01junk", _initial() + bytes(64)]
+    for frames in (b"\x06\x00\x44\x00" + b"x" * 10, b"\x18\x01\x00\x00" + bytes(30),
+                   b"\x02\x05\x00\x41\x00\x00", b"\x1a" + bytes(8), b"\x3f", b"\x31\x03abc",
+                   b"\x06\x00\x05\x01\x00\x00\x01\x00"):  # fmt: skip
+        payloads.append(quic.build_initial(quic.V1, dcid, b"", b"", 0, frames, keys, pad_to=0))
+    path = tmp_path / "hostile.pcap"
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+    for i, payload in enumerate(payloads):
+        frame = _udp_frame(payload)
+        out += struct.pack("<IIII", i, 0, len(frame), len(frame)) + frame
+    path.write_bytes(bytes(out))
+    fast, slow, taken = _lines_both_ways(path, None)
+    assert fast == slow and taken == len(payloads)
+    assert sum("[Malformed Packet]" in line for line in slow) >= 5
+
+
+def test_lazy_frames_and_hellos_give_the_same_tree(peers):
+    """The one-line view's dissector reads frames and hellos only when a tree asks:
+    its trees equal those of the dissector that parses them at once."""
+    from netlab.render.packets import tree_lines
+
+    lazy = Dissector(True, udp_streams=False, keylog=str(peers["keys"]))
+    eager = Dissector(True, udp_streams=False, keylog=str(peers["keys"]))
+    eager.quick = False
+    with open_capture(peers["pcap"]) as cap:
+        for no, f in enumerate(cap, 1):
+            one = lazy.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
+            two = eager.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
+            assert tree_lines(one) == tree_lines(two), no
+
+
+def test_scan_frames_agrees_with_parse_frames():
+    """scan_frames (types and followed state only) accepts only what parse_frames reads,
+    with the same types, CRYPTO offsets and new connection IDs."""
+    rnd = random.Random(9000)
+    sizes = [0, 1, 63, 64, 16383, 16384, 2**30]
+
+    def frame() -> bytes:
+        t = rnd.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 15, 0x10, 0x12, 0x18, 0x19, 0x1C,
+                        0x1D, 0x1E, 0x1A, 0x31, 0x20])  # fmt: skip
+        v = [quic.encode_varint(rnd.choice(sizes)) for _ in range(8)]
+        data = bytes(rnd.randint(0, 9))
+        body = {0: bytes(rnd.randint(0, 3)), 2: v[0] + v[1] + b"\x01" + v[2] + v[3] + v[4],
+                3: v[0] + v[1] + b"\x00" + v[2] + v[3] + v[4] + v[5],
+                6: v[0] + quic.encode_varint(len(data)) + data,
+                7: quic.encode_varint(len(data)) + data,
+                11: v[0] + v[1] + quic.encode_varint(len(data)) + data, 15: v[0] + v[1] + data,
+                0x18: v[0] + v[1] + bytes([rnd.choice([0, 8, 21])]) + bytes(24),
+                0x1C: v[0] + v[1] + b"\x02hi", 0x1D: v[0] + b"\x02hi"}  # fmt: skip
+        return bytes([t]) + body.get(t, v[0] + v[1])
+
+    accepted = 0
+    for _ in range(20000):
+        payload = b"".join(frame() for _ in range(rnd.randint(1, 4)))
+        if rnd.random() < 0.5:
+            payload = payload[: rnd.randint(0, len(payload))]
+        scanned = quic.scan_frames(payload)
+        if scanned is None:
+            continue
+        accepted += 1
+        frames = quic.parse_frames(payload)  # raises if scan_frames took too much
+        assert scanned[0] == [f.ftype for f in frames]
+        crypto = [(6, f.fields[0][1], f.data_at, f.data_len) for f in frames if f.ftype == 6]
+        cids = [(0x18, f.fields[3][1]) for f in frames if f.ftype == 0x18]
+        assert [e for e in scanned[1] if e[0] == 6] == crypto
+        assert [e for e in scanned[1] if e[0] == 0x18] == cids
+    assert accepted > 5000
+
+
+def test_hkdf_equals_tls_crypto():
+    from netlab.wire.tls_crypto import hkdf_expand_label, hkdf_extract
+
+    rnd = random.Random(1)
+    for hash_name in ("sha256", "sha384"):
+        for size in (0, 20, 32, 48, 129):
+            key = rnd.randbytes(size)
+            for length in (12, 16, 32, 48, 100):
+                got = quic.Hkdf(hash_name, key).expand_label("quic hp", length, b"c" * (size % 3))
+                assert got == hkdf_expand_label(
+                    hash_name, key, "quic hp", b"c" * (size % 3), length
+                )
+            if key:
+                assert quic.Hkdf(hash_name, key).mac(b"ikm") == hkdf_extract(hash_name, key, b"ikm")
+
+
+def test_hello_check_agrees_with_parse_hello():
+    """The one-line view checks a hello's lengths instead of parsing it: the same
+    verdict as wire.tls.parse_hello, and the same random and chosen suite."""
+    from netlab.dissect.quic import _hello_ok
+    from netlab.wire import tls as tls_wire
+
+    rnd = random.Random(2)
+    verdicts = set()
+    for _ in range(20000):
+        server = rnd.random() < 0.5
+        sid = rnd.randbytes(rnd.choice([0, 8, 32]))
+        body = rnd.randbytes(34) + bytes([len(sid)]) + sid
+        if server:
+            body += rnd.randbytes(3)
+        else:
+            suites = rnd.randbytes(2 * rnd.randint(0, 4))
+            body += len(suites).to_bytes(2, "big") + suites + b"\x01\x00"
+        exts = b"".join(rnd.randbytes(2) + len(d).to_bytes(2, "big") + d
+                        for d in (rnd.randbytes(rnd.randint(0, 5)) for _ in range(3)))  # fmt: skip
+        body += len(exts).to_bytes(2, "big") + exts
+        if rnd.random() < 0.5:
+            cut = bytearray(body[: rnd.randint(0, len(body))] if rnd.random() < 0.5 else body)
+            if cut:
+                cut[rnd.randrange(len(cut))] = rnd.randrange(256)
+            body = bytes(cut)
+        try:
+            hello = tls_wire.parse_hello(body, server=server)
+        except (tls_wire.TlsError, ValueError):
+            hello = None
+        sid_end = _hello_ok(body, server)
+        verdicts.add(hello is None)
+        assert bool(sid_end) == (hello is not None), body.hex()
+        if hello is not None and server:
+            assert int.from_bytes(body[sid_end : sid_end + 2], "big") == hello.suites[0]
+    assert verdicts == {True, False}
 
 
 # --- wire: RFC 9001 Appendix A and RFC 9369 Appendix A --------------------------------------

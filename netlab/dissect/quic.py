@@ -195,8 +195,8 @@ def _state(d) -> QuicState:
 class QPacket:
     """One QUIC packet of a datagram (a quic Layer's hdr)."""
 
-    __slots__ = ("conn", "first", "frames", "hdr", "msgs", "payload", "payload_at", "pn",
-                 "pn_len", "problem", "retry_ok", "side", "unknown")  # fmt: skip
+    __slots__ = ("_frames", "conn", "first", "ftypes", "hdr", "msgs", "payload", "payload_at",
+                 "pn", "pn_len", "problem", "retry_ok", "side", "unknown")  # fmt: skip
 
     def __init__(self, hdr: wire.Header) -> None:
         self.hdr = hdr
@@ -205,13 +205,22 @@ class QPacket:
         self.pn_len = 0
         self.payload: bytes | None = None
         self.payload_at = hdr.pn_at
-        self.frames: list[wire.Frame] = []
+        self.ftypes: list[int] = []  # the frames' types, in order (the info column's)
+        # the frames with their fields: None until a tree asks, when only the types were
+        # read (the one-line view: wire.scan_frames)
+        self._frames: list[wire.Frame] | None = []
         self.msgs: list[tls.Msg] = []
         self.problem: str | None = None
         self.retry_ok: bool | None = None
         self.conn: Connection | None = None
         self.side = CLIENT
         self.unknown = False
+
+    @property
+    def frames(self) -> list[wire.Frame]:
+        if self._frames is None:  # (scan_frames read the payload whole: this parses it)
+            self._frames = wire.parse_frames(self.payload or b"")
+        return self._frames
 
 
 # --- finding it -----------------------------------------------------------------------------------
@@ -226,8 +235,7 @@ def quic_heuristic(buf: bytes, off: int, end: int):
         if not _seen or end - off < 21:
             return None
         # a protocol whose heuristic recognises the datagram keeps it (and its columns)
-        rest = registry.HEURISTICS["udp"]
-        for heuristic in rest[rest.index(quic_heuristic) + 1 :]:
+        for heuristic in _after_quic():
             found = heuristic(buf, off, end)
             if found is not None:
                 return found
@@ -238,6 +246,17 @@ def quic_heuristic(buf: bytes, off: int, end: int):
     if buf[off + 5] > wire.MAX_CID:
         return None
     return decode_quic
+
+
+_AFTER: list = [None, -1, []]  # the registry's list, its length, the heuristics after ours
+
+
+def _after_quic() -> list:
+    """The UDP heuristics registered after this one (made again when the list changes)."""
+    udp = registry.HEURISTICS["udp"]
+    if _AFTER[0] is not udp or _AFTER[1] != len(udp):
+        _AFTER[:] = [udp, len(udp), udp[udp.index(quic_heuristic) + 1 :]]
+    return _AFTER[2]
 
 
 # Whether this process has met QUIC yet: until then short headers are not even looked
@@ -279,46 +298,96 @@ def decode_quic(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     _decode(d, pkt, buf, off, end, _state(d), src, dst, _tuple_key(src, dst))
 
 
+class _Columns:
+    """What _decode writes to, for the one-line view's shortcut (udp.columns): the
+    packet's protocol, info and malformed mark; no quic or tls layers are made."""
+
+    __slots__ = ("info", "layers", "malformed", "protocol")
+
+    def __init__(self) -> None:
+        self.protocol, self.info = "UDP", ""
+        self.layers: list[Layer] = []
+        self.malformed: str | None = None
+
+    def mark_malformed(self, layer: Layer | None, what: str) -> None:
+        if self.malformed is None:
+            self.malformed = what
+
+
+def flow_columns(d, decoder, buf: bytes, off: int, end: int, src_raw: bytes, sport: int,
+                 dst_raw: bytes, dport: int) -> tuple[str, str]:  # fmt: skip
+    """The one-line view's (protocol, info) of a datagram DECODER (decode_quic or
+    decode_if_known) was found for, without a Packet: the same decoding, so the same
+    state and text (the summary's malformed mark, and Dissector.run's for an error,
+    included). Never None: the state has changed by the time it returns."""
+    global _seen
+    src, dst = (src_raw, sport), (dst_raw, dport)
+    key = (src, dst) if src <= dst else (dst, src)
+    state = d.quic_state if hasattr(d, "quic_state") else _state(d)
+    cols = _Columns()
+    try:
+        if decoder is decode_quic:
+            _seen = True
+        elif key not in state.by_tuple and _short_owner(state, buf, off, end, key, None)[0] is None:
+            return "UDP", f"{sport} → {dport} Len={end - off}"  # (decode_if_known's "data")
+        _decode(d, cols, buf, off, end, state, src, dst, key)
+    except Exception:  # as Dissector.run marks a decoder's error, after UDP's info
+        return cols.protocol, f"{sport} → {dport} Len={end - off} [Malformed Packet]"
+    if cols.malformed is not None and "[Malformed" not in cols.info:
+        return cols.protocol, cols.info + " [Malformed Packet]"
+    return cols.protocol, cols.info
+
+
 def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, state: QuicState, src: tuple,
             dst: tuple, tuple_key: tuple) -> None:  # fmt: skip
     pkt.protocol = "QUIC"
+    layers = None if pkt.__class__ is _Columns else pkt.layers  # (the columns: no layers)
     infos: list[str] = []
     pos = off
     conn: Connection | None = None
     dcid = b""
+    layer = None
     for count in range(MAX_PACKETS + 1):
         if pos >= end:
             break
-        if count == MAX_PACKETS or (count and not _could_be_packet(buf, pos, end, dcid)):
+        if count and (count == MAX_PACKETS or not _could_be_packet(buf, pos, end, dcid)):
             _trailing(pkt, buf, pos, end, count)
             break
-        layer = Layer("quic", "QUIC IETF", pos, end, None, _rows)
-        pkt.layers.append(layer)
+        if layers is not None:
+            layer = Layer("quic", "QUIC IETF", pos, end, None, _rows)
+            layers.append(layer)
         try:
             qp = _one_packet(d, state, pkt, buf, pos, end, src, dst, tuple_key, conn)
         except wire.QuicError as err:
             pkt.mark_malformed(layer, f"quic: {err}")
             infos.append("[Malformed Packet]")
-            layer.hdr = None
             break
-        layer.hdr, layer.end = qp, qp.hdr.end
-        layer.extra = count  # the first packet of the datagram carries the connection number
-        conn, dcid = qp.conn, qp.hdr.dcid
+        hdr = qp.hdr
+        if layer is not None:
+            layer.hdr, layer.end = qp, hdr.end
+            layer.extra = count  # the datagram's first packet carries the connection number
+        conn, dcid = qp.conn, hdr.dcid
         infos.append(_info(qp))
         if qp.problem is not None:
             pkt.mark_malformed(layer, f"quic: {qp.problem}")
         if qp.msgs:
-            tl = Layer(
-                "tls", "Transport Layer Security", qp.hdr.end, qp.hdr.end, qp.msgs, _tls_rows
-            )
-            pkt.layers.append(tl)
-            problem = next((m.problem for m in qp.msgs if m.problem), None)
-            if problem is not None:
-                pkt.mark_malformed(tl, f"tls: {problem}")
-        pos = qp.hdr.end
-        if not qp.hdr.long:
+            _tls_layer(pkt, layers, qp)
+        pos = hdr.end
+        if not hdr.long:
             break
-    pkt.info = ", ".join(infos)
+    pkt.info = infos[0] if len(infos) == 1 else ", ".join(infos)
+
+
+def _tls_layer(pkt: Packet, layers: list | None, qp: QPacket) -> None:
+    """The handshake messages a packet's CRYPTO frames completed, as a "tls" layer."""
+    tl = None
+    if layers is not None:
+        end = qp.hdr.end
+        tl = Layer("tls", "Transport Layer Security", end, end, qp.msgs, _tls_rows)
+        layers.append(tl)
+    problem = next((m.problem for m in qp.msgs if m.problem), None)
+    if problem is not None:
+        pkt.mark_malformed(tl, f"tls: {problem}")
 
 
 def _could_be_packet(buf: bytes, pos: int, end: int, dcid: bytes) -> bool:
@@ -455,9 +524,12 @@ def _keys(d, state: QuicState, conn: Connection, qp: QPacket) -> Any:
 def _open(d, state: QuicState, qp: QPacket, buf: bytes) -> None:
     conn = qp.conn
     assert conn is not None
-    keys = _keys(d, state, conn, qp)
+    # (most packets: a short header with 1-RTT keys already made; _keys finds the same)
+    keys = None if qp.hdr.long else conn.keys.get((2, qp.side))
     if keys is None:
-        return
+        keys = _keys(d, state, conn, qp)
+        if keys is None:
+            return
     space = SPACES[qp.hdr.ptype]
     largest = conn.largest[qp.side][space]
     try:
@@ -472,15 +544,26 @@ def _open(d, state: QuicState, qp: QPacket, buf: bytes) -> None:
         return
     if opened is None:
         return
-    qp.first, qp.pn_len, qp.pn = opened.first, opened.pn_len, opened.pn
-    qp.payload, qp.payload_at = opened.payload, opened.payload_at
-    conn.largest[qp.side][space] = max(largest, opened.pn)
-    try:
-        qp.frames = wire.parse_frames(opened.payload)
-    except wire.QuicError as err:
-        qp.problem = str(err)
-        return
-    _frames_state(state, qp, space)
+    qp.first, qp.pn_len, _truncated, pn, _header, payload, qp.payload_at = opened
+    qp.pn, qp.payload = pn, payload
+    if pn > largest:
+        conn.largest[qp.side][space] = pn
+    # the one-line view (and the light pass of --jobs) needs only the frame types and
+    # what the state follows; fields are parsed when a tree or a filter asks for them
+    scanned = wire.scan_frames(payload) if d.quick or d.light else None
+    if scanned is not None:
+        qp.ftypes, events = scanned
+        qp._frames = None
+    else:
+        try:
+            frames = qp._frames = wire.parse_frames(payload)
+        except wire.QuicError as err:
+            qp.problem = str(err)
+            return
+        qp.ftypes = [frame.ftype for frame in frames]
+        events = [_event(frame) for frame in frames if frame.ftype in (0x06, 0x18)]
+    if events:
+        _frames_state(state, qp, space, events)
 
 
 def _unprotect_header(buf: bytes, qp: QPacket, keys: Any, largest: int) -> None:
@@ -513,30 +596,47 @@ def _open_1rtt(buf: bytes, qp: QPacket, keys: list, largest: int) -> Any:
     return wire.open_packet(buf, qp.hdr, keys[gen], largest, unprotected)
 
 
-def _frames_state(state: QuicState, qp: QPacket, space: int) -> None:
+def _event(frame: wire.Frame) -> tuple:
+    """A parsed CRYPTO or NEW_CONNECTION_ID frame as wire.scan_frames reports it."""
+    if frame.ftype == 0x06:
+        return (0x06, frame.fields[0][1], frame.data_at, frame.data_len)
+    return (0x18, next(v for n, v, _a, _s in frame.fields if n == "nci.connection_id"))
+
+
+def _frames_state(state: QuicState, qp: QPacket, space: int, events: list[tuple]) -> None:
     """What the frames change: CRYPTO streams (and the TLS messages they complete), new
     connection IDs."""
     conn = qp.conn
     assert conn is not None and qp.payload is not None
-    for frame in qp.frames:
-        if frame.ftype == 0x06:
+    for event in events:
+        if event[0] == 0x06:
+            _, offset, at, size = event
             stream = conn.crypto.get((qp.side, space))
             if stream is None:
                 stream = conn.crypto[(qp.side, space)] = Crypto()
-            offset = frame.fields[0][1]
-            piece = qp.payload[frame.data_at : frame.data_at + frame.data_len]
-            for message in stream.add(offset, piece):
+            for message in stream.add(offset, qp.payload[at : at + size]):
                 qp.msgs.append(_message(conn, message))
-        elif frame.ftype == 0x18:
-            cid = next(v for n, v, _a, _s in frame.fields if n == "nci.connection_id")
-            state.name(cid, conn, qp.side)
+        else:
+            state.name(event[1], conn, qp.side)
 
 
 def _message(conn: Connection, message: bytes) -> tls.Msg:
-    """A whole handshake message for the TLS presentation; hellos read for the state."""
+    """A whole handshake message for the TLS presentation; hellos read for the state.
+    A hello that tls_wire.parse_hello will read without an error is parsed only when
+    its fields are asked for (a tree): the state takes its random or suite off the
+    bytes."""
     mtype = message[0]
-    msg = tls.Msg(mtype, message, 0, len(message), tls.TLS13)
     body = message[4:]
+    if mtype in (1, 2):
+        sid_end = _hello_ok(body, mtype == 2)
+        if sid_end:
+            msg = _LazyHello(mtype, message, 0, len(message), tls.TLS13)
+            if mtype == 1:
+                conn.client_random = body[2:34]
+            else:
+                conn.suite = int.from_bytes(body[sid_end : sid_end + 2], "big")
+            return msg
+    msg = tls.Msg(mtype, message, 0, len(message), tls.TLS13)
     try:
         if mtype in (1, 2):
             msg.hello = tls_wire.parse_hello(body, server=mtype == 2)
@@ -553,26 +653,100 @@ def _message(conn: Connection, message: bytes) -> tls.Msg:
     return msg
 
 
+def _hello_ok(body: bytes, server: bool) -> int:
+    """Where the session ID of a hello BODY ends when tls_wire.parse_hello reads it
+    without an error (the same length checks: version, random, session ID, suites,
+    compressions, extensions), else 0."""
+    n = len(body)
+    if n < 35 or 35 + body[34] > n:
+        return 0
+    pos = sid_end = 35 + body[34]
+    if server:
+        pos += 3  # the suite chosen, the compression method
+        if pos > n:
+            return 0
+    else:
+        for size in (2, 1):  # the suites, the compression methods
+            if pos + size > n:
+                return 0
+            pos += size + int.from_bytes(body[pos : pos + size], "big")
+            if pos > n:
+                return 0
+    if pos < n:
+        if pos + 2 > n:
+            return 0
+        stop = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+        if stop > n:
+            return 0
+        pos += 2
+        while pos < stop:  # each: type, length, data
+            if pos + 4 > stop:
+                return 0
+            pos += 4 + int.from_bytes(body[pos + 2 : pos + 4], "big")
+            if pos > stop:
+                return 0
+    return sid_end
+
+
+_HELLO = tls.Msg.hello  # the slot under _LazyHello's property
+
+
+class _LazyHello(tls.Msg):
+    """A ClientHello or ServerHello that _hello_ok passed: `hello` parsed on first use."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[override]
+    def hello(self) -> tls_wire.Hello | None:
+        hello = _HELLO.__get__(self, tls.Msg)
+        if hello is None:
+            assert self.buf is not None
+            hello = tls_wire.parse_hello(self.buf[4:], server=self.mtype == 2)
+            _HELLO.__set__(self, hello)
+        return hello
+
+    @hello.setter
+    def hello(self, value: tls_wire.Hello | None) -> None:
+        _HELLO.__set__(self, value)
+
+
 # --- the columns ----------------------------------------------------------------------------------
 def _info(qp: QPacket) -> str:
     hdr = qp.hdr
-    if hdr.ptype == wire.VERSION_NEGOTIATION:
+    if not hdr.long:
+        text = "Protected Payload (KP1)" if qp.first & 4 else "Protected Payload (KP0)"
+        if hdr.dcid:
+            text += ", DCID=" + hdr.dcid.hex()
+    elif hdr.ptype == wire.VERSION_NEGOTIATION:
         return f"Version Negotiation, DCID={hdr.dcid.hex()}, SCID={hdr.scid.hex()}"
-    if hdr.ptype == wire.RETRY:
+    elif hdr.ptype == wire.RETRY:
         return f"Retry, DCID={hdr.dcid.hex()}, SCID={hdr.scid.hex()}"
-    if hdr.long:
-        text = f"{hdr.ptype}, DCID={hdr.dcid.hex()}, SCID={hdr.scid.hex()}"
     else:
-        phase = (qp.first >> 2) & 1
-        text = f"Protected Payload (KP{phase})" + (f", DCID={hdr.dcid.hex()}" if hdr.dcid else "")
+        text = f"{hdr.ptype}, DCID={hdr.dcid.hex()}, SCID={hdr.scid.hex()}"
     if qp.pn >= 0:
         text += f", PKN: {qp.pn}"
+    if not qp.ftypes:
+        return text
+    key = tuple(qp.ftypes)
+    names = _NAMES.get(key)
+    if names is None:
+        names = _frame_names(key)
+    return text + names
+
+
+_NAMES: dict[tuple, str] = {}  # frame types -> their part of the info column (few differ)
+
+
+def _frame_names(ftypes: tuple) -> str:
     names = []
-    for frame in qp.frames:
-        name = _short_name(frame.ftype)
-        if not names or name != names[-1] or name not in ("PADDING",):
+    for ftype in ftypes:
+        name = _short_name(ftype)
+        if not names or name != names[-1] or name != "PADDING":  # a run of PADDING: once
             names.append(name)
-    return ", ".join([text, *names])
+    text = "".join(f", {name}" for name in names)
+    if len(_NAMES) < 4096 and len(ftypes) <= 16:
+        _NAMES[ftypes] = text
+    return text
 
 
 SHORT_NAMES = {0x03: "ACK_ECN", 0x18: "NCI", 0x19: "RC", 0x1A: "PC", 0x1B: "PR", 0x1C: "CC",
@@ -739,6 +913,9 @@ def _tls_rows(layer: Layer, buf: bytes) -> list:
 # process follows the connections, their IDs and keys through the packets it skips.
 decode_quic.light = True  # type: ignore[attr-defined]
 decode_if_known.light = True  # type: ignore[attr-defined]
+# The one-line view's shortcut (udp.columns): the columns without a Packet.
+decode_quic.flow_columns = flow_columns  # type: ignore[attr-defined]
+decode_if_known.flow_columns = flow_columns  # type: ignore[attr-defined]
 
 registry.register(
     "quic",

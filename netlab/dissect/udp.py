@@ -54,7 +54,9 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
 def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
     """The one-line view's (protocol, info) of a plain datagram, without a Packet; None
     (decided before the stream table changes) when decode_udp must run. A payload
-    decoder takes part if it offers `columns(buf, off, end)` (DNS does)."""
+    decoder takes part if it offers `columns(buf, off, end)` (DNS does), or
+    `flow_columns(d, decoder, buf, off, end, src, sport, dst, dport)`, which follows
+    state across datagrams and so never declines (QUIC does)."""
     if end - off < 8:
         return None
     sport, dport, length, _csum = _HDR.unpack_from(buf, off)
@@ -65,7 +67,12 @@ def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
         decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, off + length)
         if decoder is not None:
             quick = getattr(decoder, "columns", None)
-            found = quick(buf, off + 8, off + length) if quick is not None else None
+            if quick is not None:
+                found = quick(buf, off + 8, off + length)
+            else:
+                flow = getattr(decoder, "flow_columns", None)
+                found = None if flow is None else flow(d, decoder, buf, off + 8, off + length,
+                                                       src, sport, dst, dport)  # fmt: skip
             if found is None:
                 return None
             protocol, info = found

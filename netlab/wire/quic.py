@@ -8,20 +8,23 @@
   v2's salt, labels and packet types from RFC 9369), packet keys from TLS traffic
   secrets (the NSS key log's) for Handshake and 1-RTT, key updates ("quic ku");
 - header protection (AES-ECB or ChaCha20 mask, RFC 9001 §5.4) and AEAD protection
-  (AES-GCM, ChaCha20-Poly1305) on the cryptography package, with tls_crypto's
-  HKDF-Expand-Label;
+  (AES-GCM, ChaCha20-Poly1305) on the cryptography package; HKDF (RFC 5869, TLS 1.3's
+  HKDF-Expand-Label) on hashlib, as tls_crypto's but with each key's padded HMAC state
+  made once for its several labels (a dissected capture derives keys per connection);
 - frames (RFC 9000 §19, RFC 9221's DATAGRAM).
 
 Everything reads within the bounds it is given: a length past the datagram raises
 QuicError, never reads beyond. Building (quic-hello's Initial) is here too. The
-cryptography package (and tls_crypto, which imports it) is imported on first use: the
-dissector imports this module for every capture, QUIC or not.
+cryptography package is imported on first use: the dissector imports this module for
+every capture, QUIC or not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 V1, V2 = 0x00000001, 0x6B3343CF
@@ -136,6 +139,9 @@ class Header(NamedTuple):
     tag: bytes = b""  # Retry's integrity tag
 
 
+_new = tuple.__new__  # a NamedTuple made without its __new__'s keyword handling
+
+
 def is_long(first: int) -> bool:
     return bool(first & 0x80)
 
@@ -148,26 +154,32 @@ def peek_version(buf: bytes, off: int, end: int) -> int | None:
 
 def parse_header(buf: bytes, off: int, end: int, short_dcid_len: int = 0) -> Header:
     """The header of the packet at OFF (long or short); a short header's DCID length is
-    not on the wire, so the caller says it (from the connection IDs it knows)."""
-    _need(off, 1, end, "first byte")
+    not on the wire, so the caller says it (from the connection IDs it knows). Each
+    bound is checked inline; _need, which words the error, runs only when one fails."""
+    if off + 1 > end:
+        _need(off, 1, end, "first byte")
     first = buf[off]
     if not first & 0x80:
-        _need(off + 1, short_dcid_len, end, "short header's connection ID")
+        if off + 1 + short_dcid_len > end:
+            _need(off + 1, short_dcid_len, end, "short header's connection ID")
         dcid = bytes(buf[off + 1 : off + 1 + short_dcid_len])
-        pn_at = off + 1 + short_dcid_len
-        return Header(False, first, -1, ONE_RTT, dcid, b"", off + 1, b"", -1, -1, -1, pn_at,
-                      off, end)  # fmt: skip
-    _need(off, 6, end, "long header")
+        return _new(Header, (False, first, -1, ONE_RTT, dcid, b"", off + 1, b"", -1, -1, -1,
+                             off + 1 + short_dcid_len, off, end, (), b""))  # fmt: skip
+    if off + 6 > end:
+        _need(off, 6, end, "long header")
     version = int.from_bytes(buf[off + 1 : off + 5], "big")
     pos = off + 5
     dcil = buf[pos]
-    _need(pos + 1, dcil, end, "destination connection ID")
+    if pos + 1 + dcil > end:
+        _need(pos + 1, dcil, end, "destination connection ID")
     dcid_at = pos + 1
     dcid = bytes(buf[dcid_at : dcid_at + dcil])
     pos = dcid_at + dcil
-    _need(pos, 1, end, "source connection ID length")
+    if pos + 1 > end:
+        _need(pos, 1, end, "source connection ID length")
     scil = buf[pos]
-    _need(pos + 1, scil, end, "source connection ID")
+    if pos + 1 + scil > end:
+        _need(pos + 1, scil, end, "source connection ID")
     scid = bytes(buf[pos + 1 : pos + 1 + scil])
     pos += 1 + scil
     if version == 0:
@@ -180,20 +192,23 @@ def parse_header(buf: bytes, off: int, end: int, short_dcid_len: int = 0) -> Hea
         raise QuicError(f"connection ID of {max(dcil, scil)} bytes (at most {MAX_CID})")
     ptype = LONG_TYPES.get(version, LONG_TYPES[V1])[(first >> 4) & 3]
     if ptype == RETRY:
-        _need(pos, 16, end, "Retry integrity tag")
+        if pos + 16 > end:
+            _need(pos, 16, end, "Retry integrity tag")
         token = bytes(buf[pos : end - 16])
         return Header(True, first, version, RETRY, dcid, scid, dcid_at, token, pos, -1, -1, end,
                       off, end, (), bytes(buf[end - 16 : end]))  # fmt: skip
     token, token_at = b"", -1
     if ptype == INITIAL:
         tlen, token_at = read_varint(buf, pos, end)
-        _need(token_at, tlen, end, "token")
+        if token_at + tlen > end:
+            _need(token_at, tlen, end, "token")
         token = bytes(buf[token_at : token_at + tlen])
         pos = token_at + tlen
     length, pn_at = read_varint(buf, pos, end)
-    _need(pn_at, length, end, f"packet length {length}")
-    return Header(True, first, version, ptype, dcid, scid, dcid_at, token, token_at, length, pos,
-                  pn_at, off, pn_at + length)  # fmt: skip
+    if pn_at + length > end:
+        _need(pn_at, length, end, f"packet length {length}")
+    return _new(Header, (True, first, version, ptype, dcid, scid, dcid_at, token, token_at, length,
+                         pos, pn_at, off, pn_at + length, (), b""))  # fmt: skip
 
 
 def decode_packet_number(largest: int, truncated: int, pn_len: int) -> int:
@@ -244,8 +259,12 @@ class Keys:
     version: int = V1
     _cipher: Any = field(default=None, repr=False)
     _hp: Any = field(default=None, repr=False)
+    _iv: int = field(default=-1, repr=False)  # the IV as a number, for nonce()
 
     def mask(self, sample: bytes) -> bytes:
+        hp = self._hp
+        if hp is not None:
+            return hp.update(sample)[:5]
         if self.aead == "chacha":
             c = _crypto()
             enc = c.Cipher(c.algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
@@ -256,7 +275,9 @@ class Keys:
         return self._hp.update(sample)[:5]
 
     def nonce(self, pn: int) -> bytes:
-        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(len(self.iv), "big")
+        if self._iv < 0:
+            self._iv = int.from_bytes(self.iv, "big")
+        return (self._iv ^ pn).to_bytes(len(self.iv), "big")
 
     def aead_cipher(self) -> Any:
         if self._cipher is None:
@@ -266,14 +287,61 @@ class Keys:
 
     def next(self) -> Keys:
         """The keys after a key update (RFC 9001 §6): new secret, same header protection."""
-        from netlab.wire.tls_crypto import hkdf_expand_label
-
         p = VERSIONS.get(self.version, VERSIONS[V1]).label_prefix
-        hl = len(self.secret)
-        secret = hkdf_expand_label(self.hash, self.secret, f"{p} ku", b"", hl)
-        key = hkdf_expand_label(self.hash, secret, f"{p} key", b"", len(self.key))
-        iv = hkdf_expand_label(self.hash, secret, f"{p} iv", b"", 12)
-        return Keys(self.aead, key, iv, self.hp, secret, self.hash, self.version)
+        secret = Hkdf(self.hash, self.secret).expand_label(f"{p} ku", len(self.secret))
+        prk = Hkdf(self.hash, secret)
+        key = prk.expand_label(f"{p} key", len(self.key))
+        return Keys(self.aead, key, prk.expand_label(f"{p} iv", 12), self.hp, secret, self.hash,
+                    self.version)  # fmt: skip
+
+
+_HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
+_BLOCK_SIZES = {"sha256": 64, "sha384": 128}
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+class Hkdf:
+    """HMAC (RFC 2104) with one key, for HKDF-Extract (the key: the salt) and TLS 1.3's
+    HKDF-Expand-Label (the key: a secret): the hashes of the padded key are made once
+    and copied for each message. Equal to tls_crypto's hkdf_* (tests/test_quic.py)."""
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, hash_name: str, key: bytes) -> None:
+        new = _HASHES.get(hash_name) or partial(hashlib.new, hash_name)
+        block = _BLOCK_SIZES.get(hash_name) or new().block_size
+        if len(key) > block:
+            key = new(key).digest()
+        key = key.ljust(block, b"\x00")
+        self.inner = new(key.translate(_IPAD))
+        self.outer = new(key.translate(_OPAD))
+
+    def mac(self, msg: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(msg)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def expand_label(self, label: str, length: int, context: bytes = b"") -> bytes:
+        info = _LABELS.get((label, length, context))
+        if info is None:
+            full = b"tls13 " + label.encode()
+            info = length.to_bytes(2, "big") + bytes((len(full),)) + full
+            info += bytes((len(context),)) + context
+            if len(_LABELS) < 64:
+                _LABELS[(label, length, context)] = info
+        out, block, i = b"", b"", 1
+        while len(out) < length:
+            block = self.mac(block + info + bytes((i,)))
+            out += block
+            i += 1
+        return out[:length]
+
+
+_LABELS: dict[tuple, bytes] = {}  # HkdfLabel (RFC 8446 §7.1) by label, length, context
+_SALTS: dict[bytes, Hkdf] = {}  # HKDF-Extract's key for the Initial secrets, per salt
 
 
 SUITE_PARAMS = {0x1301: ("gcm", 16, "sha256"), 0x1302: ("gcm", 32, "sha384"),
@@ -282,27 +350,27 @@ SUITE_PARAMS = {0x1301: ("gcm", 16, "sha256"), 0x1302: ("gcm", 32, "sha384"),
 
 def keys_from_secret(secret: bytes, suite: int = 0x1301, version: int = V1) -> Keys:
     """Packet keys from a TLS secret (RFC 9001 §5.1): "quic key", "quic iv", "quic hp"."""
-    from netlab.wire.tls_crypto import hkdf_expand_label
-
     aead, key_len, hash_name = SUITE_PARAMS.get(suite, SUITE_PARAMS[0x1301])
     p = VERSIONS.get(version, VERSIONS[V1]).label_prefix
-    key = hkdf_expand_label(hash_name, secret, f"{p} key", b"", key_len)
-    iv = hkdf_expand_label(hash_name, secret, f"{p} iv", b"", 12)
-    hp = hkdf_expand_label(hash_name, secret, f"{p} hp", b"", key_len)
+    prk = Hkdf(hash_name, secret)
+    key = prk.expand_label(f"{p} key", key_len)
+    iv = prk.expand_label(f"{p} iv", 12)
+    hp = prk.expand_label(f"{p} hp", key_len)
     return Keys(aead, key, iv, hp, secret, hash_name, version)
 
 
 def initial_keys(dcid: bytes, version: int = V1, any_version: bool = False) -> tuple[Keys, Keys]:
     """(client's, server's) Initial keys from the client's Destination Connection ID;
     ANY_VERSION: an unknown version gets draft-29's (what tshark tries)."""
-    from netlab.wire.tls_crypto import hkdf_expand_label, hkdf_extract
-
     params = VERSIONS.get(version) or (DRAFT29 if any_version else None)
     if params is None:
         raise QuicError(f"no Initial keys known for version 0x{version:08x}")
-    initial = hkdf_extract("sha256", params.salt, dcid)
-    client = hkdf_expand_label("sha256", initial, "client in", b"", 32)
-    server = hkdf_expand_label("sha256", initial, "server in", b"", 32)
+    salt = _SALTS.get(params.salt)
+    if salt is None:
+        salt = _SALTS[params.salt] = Hkdf("sha256", params.salt)
+    initial = Hkdf("sha256", salt.mac(dcid))
+    client = initial.expand_label("client in", 32)
+    server = initial.expand_label("server in", 32)
     labels = version if version in VERSIONS else V1
     return keys_from_secret(client, 0x1301, labels), keys_from_secret(server, 0x1301, labels)
 
@@ -321,7 +389,8 @@ class Opened(NamedTuple):
 def remove_header_protection(buf: bytes, hdr: Header, keys: Keys) -> tuple[int, int, int, bytes]:
     """(first byte, packet-number length, truncated packet number, unprotected header)."""
     sample_at = hdr.pn_at + 4
-    _need(sample_at, 16, hdr.end, "header protection sample")
+    if sample_at + 16 > hdr.end:
+        _need(sample_at, 16, hdr.end, "header protection sample")
     mask = keys.mask(bytes(buf[sample_at : sample_at + 16]))
     first = hdr.first ^ (mask[0] & (0x0F if hdr.long else 0x1F))
     pn_len = (first & 3) + 1
@@ -343,8 +412,9 @@ def open_packet(buf: bytes, hdr: Header, keys: Keys, largest: int = -1,
     at = hdr.pn_at + pn_len
     if hdr.end - at < 16:
         raise QuicError("payload shorter than the AEAD tag")
-    plain = keys.aead_cipher().decrypt(keys.nonce(pn), bytes(buf[at : hdr.end]), header)
-    return Opened(first, pn_len, truncated, pn, header, plain, at)
+    plain = (keys._cipher or keys.aead_cipher()).decrypt(keys.nonce(pn), bytes(buf[at : hdr.end]),
+                                                         header)  # fmt: skip
+    return _new(Opened, (first, pn_len, truncated, pn, header, plain, at))
 
 
 def protect_packet(header: bytes, pn_len: int, pn: int, payload: bytes, keys: Keys) -> bytes:
@@ -450,6 +520,81 @@ def parse_frames(payload: bytes) -> list[Frame]:
         frames.append(parse_frame(payload, pos, end))
         pos = frames[-1].end
     return frames
+
+
+# Frames scan_frames steps over: type -> varints after the type (STREAM, ACK, CRYPTO,
+# NEW_CONNECTION_ID … have code of their own).
+_SCAN_VARINTS = {0x01: 0, 0x1E: 0, 0x04: 3, 0x05: 2, 0x10: 1, 0x11: 2, 0x12: 1, 0x13: 1,
+                 0x14: 1, 0x15: 2, 0x16: 1, 0x17: 1, 0x19: 1}  # fmt: skip
+
+
+def scan_frames(payload: bytes) -> tuple[list[int], list[tuple]] | None:
+    """The frame types of a decrypted payload, in order, and what the dissector follows
+    across packets: (0x06, offset, data_at, data_len) for CRYPTO, (0x18, cid) for
+    NEW_CONNECTION_ID; no fields are built (the one-line view's read; parse_frames does
+    the rest when a tree is shown). None for damage or a frame type it does not step
+    over: parse_frames then says what (a payload this accepts, parse_frames accepts).
+    A varint is stepped over by its first byte's top bits: one that runs past the end
+    leaves `pos` there, and the next read (an IndexError) or the checks catch it."""
+    types: list[int] = []
+    events: list[tuple] = []
+    pos, end = 0, len(payload)
+    try:
+        while pos < end:
+            ftype = payload[pos]
+            if ftype >= 0x40:
+                return None
+            pos += 1
+            types.append(ftype)
+            if ftype == 0x00:
+                pos = end - len(payload[pos:end].lstrip(b"\x00"))
+            elif 0x08 <= ftype <= 0x0F:
+                pos += 1 << (payload[pos] >> 6)  # Stream ID
+                if ftype & 0x04:
+                    pos += 1 << (payload[pos] >> 6)  # Offset
+                if ftype & 0x02:
+                    n, pos = read_varint(payload, pos, end)
+                    pos += n
+                else:
+                    pos = end if pos <= end else end + 1
+            elif ftype in (0x02, 0x03):
+                pos += 1 << (payload[pos] >> 6)  # Largest Acknowledged
+                pos += 1 << (payload[pos] >> 6)  # ACK Delay
+                count, pos = read_varint(payload, pos, end)
+                if count > MAX_ACK_RANGES:
+                    return None
+                for _ in range(1 + 2 * count + (3 if ftype == 0x03 else 0)):  # ranges, ECN
+                    pos += 1 << (payload[pos] >> 6)
+            elif ftype == 0x06:
+                offset, pos = read_varint(payload, pos, end)
+                n, pos = read_varint(payload, pos, end)
+                if pos + n > end:
+                    return None
+                events.append((0x06, offset, pos, n))
+                pos += n
+            elif ftype == 0x18:
+                pos += 1 << (payload[pos] >> 6)  # Sequence Number
+                pos += 1 << (payload[pos] >> 6)  # Retire Prior To
+                n = payload[pos]
+                if not 1 <= n <= MAX_CID or pos + 1 + n + 16 > end:
+                    return None
+                events.append((0x18, bytes(payload[pos + 1 : pos + 1 + n])))
+                pos += 1 + n + 16
+            elif ftype in _SCAN_VARINTS:
+                for _ in range(_SCAN_VARINTS[ftype]):
+                    pos += 1 << (payload[pos] >> 6)
+            elif ftype in (0x1C, 0x1D, 0x07):  # (then a length and as many bytes)
+                for _ in range(2 if ftype == 0x1C else 1 if ftype == 0x1D else 0):
+                    pos += 1 << (payload[pos] >> 6)
+                n, pos = read_varint(payload, pos, end)
+                pos += n
+            else:
+                return None
+    except (QuicError, IndexError):
+        return None
+    if pos > end or len(types) > MAX_FRAMES:  # (each frame took a byte at least: bounded)
+        return None
+    return types, events
 
 
 def parse_frame(buf: bytes, start: int, end: int) -> Frame:

@@ -22,7 +22,6 @@ import os
 import struct
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 
@@ -409,7 +408,9 @@ class KeyLog:
 
 
 # --- key exchange ---------------------------------------------------------------------------------
-CURVES = {23: ec.SECP256R1, 24: ec.SECP384R1, 25: ec.SECP521R1}
+# (cryptography's curve classes by name: its asymmetric modules are imported by the first
+# Ephemeral, not by the dissector, which needs only this module's KeyLog and ciphers)
+CURVES = {23: "SECP256R1", 24: "SECP384R1", 25: "SECP521R1"}
 KEY_EXCHANGE_GROUPS = (29, 23, 24, 25)  # groups we can complete a handshake with
 
 
@@ -417,12 +418,14 @@ class Ephemeral:
     """An ephemeral (EC)DH key for GROUP: its public share, and the shared secret."""
 
     def __init__(self, group: int) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec, x25519
+
         self.group = group
         if group == 29:
             self._key = x25519.X25519PrivateKey.generate()
             self.public = self._key.public_key().public_bytes_raw()
         elif group in CURVES:
-            self._key = ec.generate_private_key(CURVES[group]())
+            self._key = ec.generate_private_key(getattr(ec, CURVES[group])())
             from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
             self.public = self._key.public_key().public_bytes(
@@ -432,9 +435,12 @@ class Ephemeral:
             raise ValueError(f"group {group} is not one netlab can compute a shared secret for")
 
     def shared(self, peer_public: bytes) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric import ec, x25519
+
         if self.group == 29:
             return self._key.exchange(x25519.X25519PublicKey.from_public_bytes(peer_public))
-        peer = ec.EllipticCurvePublicKey.from_encoded_point(CURVES[self.group](), peer_public)
+        curve = getattr(ec, CURVES[self.group])()
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(curve, peer_public)
         return self._key.exchange(ec.ECDH(), peer)
 
 
