@@ -562,61 +562,87 @@ class IoStat:
         _write_lines(out, _io_lines(duration, interval, decimals, rows, self.interval_us, label))
 
 
-def _io_lines(
-    duration: int, interval: int, decimals: int, rows, asked_us: int, label: str
-) -> list[str]:
-    """tshark 4.0's IO Statistics box: its widths follow the largest numbers."""
-    dur_mag = _magnitude(duration // 1_000_000)
-    frac_w = decimals + 1 if decimals else 0
-    if interval == duration or not asked_us:
-        border = 30 + dur_mag + frac_w
-    else:
-        border = 25 + max(_magnitude(interval // 1_000_000), dur_mag) + frac_w
-    # "| 0.0 <> 0.1 |": both times and the fixed characters, at least as wide as "| 3 <> Dur|"
-    invl_w = max(2 * dur_mag + (2 * decimals + 10 if decimals else 8), 12)
-    fr_w = max(6, _magnitude(max((r[2] for r in rows), default=0)))
-    by_w = max(5, _magnitude(max((r[3] for r in rows), default=0)))
-    tab_w = invl_w + fr_w + 3 + by_w + 3
-    border = max(border, tab_w)
-    if len(label) + 11 > border and border < 102:  # room for the column's label (or filter)
-        border = min(len(label) + 11, 102)
-    if border - tab_w == 1:  # tshark widens by one rather than draw a double border
-        border += 1
-    filler = f"{'|':>{border - tab_w}}" if border > tab_w else ""
+class _IoBox:
+    """What both IO Statistics boxes share (tshark 4.0's): the border's width, which
+    follows the largest numbers, the interval column, the times as tshark prints them,
+    and the head lines."""
 
-    def boxed(text: str) -> str:
-        return f"{text:<{border - 1}}|"
+    def __init__(self, duration: int, interval: int, decimals: int, asked_us: int) -> None:
+        self.decimals = decimals
+        self.dur_mag = dur_mag = _magnitude(duration // 1_000_000)
+        frac_w = decimals + 1 if decimals else 0
+        if interval == duration or not asked_us:
+            self.border = 30 + dur_mag + frac_w
+        else:
+            self.border = 25 + max(_magnitude(interval // 1_000_000), dur_mag) + frac_w
+        # "| 0.0 <> 0.1 |": both times and the fixed characters, at least "| 3 <> Dur|"
+        self.invl_w = max(2 * dur_mag + (2 * decimals + 10 if decimals else 8), 12)
+        if decimals:
+            self.dur_text = self.seconds(duration, dur_mag)
+            self.invl_text = self.seconds(interval, dur_mag)
+        else:  # whole seconds: tshark shows the duration to the microsecond
+            self.dur_text = f"{duration // 1_000_000:>{dur_mag}}.{duration % 1_000_000:06}"
+            self.invl_text = f"{interval // 1_000_000:>{dur_mag}}"
+        self.filler = ""
 
-    def seconds(us: int, width: int) -> str:
+    def fit(self, tab_w: int, label_w: int) -> None:
+        """Widen the border to the table (TAB_W) and to a label's line (LABEL_W)."""
+        border = max(self.border, tab_w)
+        if label_w > border and border < 102:
+            border = min(label_w, 102)
+        if border - tab_w == 1:  # tshark widens by one rather than draw a double border
+            border += 1
+        self.border = border
+        self.filler = f"{'|':>{border - tab_w}}" if border > tab_w else ""
+
+    def seconds(self, us: int, width: int) -> str:
+        decimals = self.decimals
         if not decimals:
             return f"{us // 1_000_000:>{width}}"
         return f"{us // 1_000_000:>{width}}.{us % 1_000_000 // 10 ** (6 - decimals):0{decimals}}"
 
-    if decimals:
-        dur_text, invl_text = seconds(duration, dur_mag), seconds(interval, dur_mag)
-    else:  # whole seconds: tshark shows the duration to the microsecond
-        dur_text = f"{duration // 1_000_000:>{dur_mag}}.{duration % 1_000_000:06}"
-        invl_text = f"{interval // 1_000_000:>{dur_mag}}"
+    def boxed(self, text: str) -> str:
+        return f"{text:<{self.border - 1}}|"
+
+    def head(self) -> list[str]:
+        boxed = self.boxed
+        return ["", "=" * self.border, boxed("| IO Statistics"), boxed("|"),
+                boxed(f"| Duration: {self.dur_text} secs"),
+                boxed(f"| Interval: {self.invl_text} secs"), boxed("|")]  # fmt: skip
+
+    def interval_cell(self, start: int, end: int, last: bool) -> str:
+        dur_mag, seconds = self.dur_mag, self.seconds
+        if self.decimals:
+            return f"| {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} |"
+        if last:
+            dur_w = dur_mag + 1 if dur_mag >= 3 else 3
+            return f"| {' ' if dur_mag == 1 else ''}{seconds(start, dur_mag)} <> {'Dur':<{dur_w}}|"
+        pad = " " if dur_mag == 1 else ""
+        return f"|{pad} {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} {pad}|"
+
+
+def _io_lines(
+    duration: int, interval: int, decimals: int, rows, asked_us: int, label: str
+) -> list[str]:
+    """tshark 4.0's IO Statistics box with one column of frames and bytes."""
+    box = _IoBox(duration, interval, decimals, asked_us)
+    invl_w = box.invl_w
+    fr_w = max(6, _magnitude(max((r[2] for r in rows), default=0)))
+    by_w = max(5, _magnitude(max((r[3] for r in rows), default=0)))
+    tab_w = invl_w + fr_w + 3 + by_w + 3
+    box.fit(tab_w, len(label) + 11)  # room for the column's label (or filter)
+    filler = box.filler
     lines = [
-        "", "=" * border, boxed("| IO Statistics"), boxed("|"),
-        boxed(f"| Duration: {dur_text} secs"), boxed(f"| Interval: {invl_text} secs"),
-        boxed("|"), boxed(f"| Col 1: {label}"), "|" + "-" * (border - 2) + "|",
+        *box.head(),
+        box.boxed(f"| Col 1: {label}"), "|" + "-" * (box.border - 2) + "|",
         f"|{'|':>{invl_w - 1}}{'1':<2}{'':>{fr_w + by_w + 3}}|{filler}",
         f"{'| Interval':<{invl_w - 1}}|{_center('Frames', fr_w)}{_center('Bytes', by_w)}{filler}",
         "|" + "-" * (tab_w - 2) + "|" + filler,
     ]  # fmt: skip
     for i, (start, end, frames, size) in enumerate(rows):
-        last = i == len(rows) - 1
-        if decimals:
-            cell = f"| {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} |"
-        elif last:
-            dur_w = dur_mag + 1 if dur_mag >= 3 else 3
-            cell = f"| {' ' if dur_mag == 1 else ''}{seconds(start, dur_mag)} <> {'Dur':<{dur_w}}|"
-        else:
-            pad = " " if dur_mag == 1 else ""
-            cell = f"|{pad} {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} {pad}|"
+        cell = box.interval_cell(start, end, i == len(rows) - 1)
         lines.append(f"{cell} {frames:>{fr_w}} | {size:>{by_w}} |{filler}")
-    lines.append("=" * border)
+    lines.append("=" * box.border)
     return lines
 
 
@@ -824,13 +850,8 @@ def _json_cell(column: Column, cell: _Cell) -> dict[str, Any]:
 def io_table_lines(duration, interval, decimals, spans, rows, columns, asked_us) -> list[str]:
     """tshark 4.0's IO Statistics box for any columns (stats._io_lines is its one-column
     case): widths follow the largest numbers, the filters are listed above."""
-    dur_mag = _magnitude(duration // 1_000_000)
-    frac_w = decimals + 1 if decimals else 0
-    if interval == duration or not asked_us:
-        border = 30 + dur_mag + frac_w
-    else:
-        border = 25 + max(_magnitude(interval // 1_000_000), dur_mag) + frac_w
-    invl_w = max(2 * dur_mag + (2 * decimals + 10 if decimals else 8), 12)
+    box = _IoBox(duration, interval, decimals, asked_us)
+    invl_w = box.invl_w
     widths = []  # per column (frames width or None, value width)
     tab_w = invl_w
     for j, column in enumerate(columns):
@@ -845,32 +866,11 @@ def io_table_lines(duration, interval, decimals, spans, rows, columns, asked_us)
         val_w = max(least, _magnitude(top))
         widths.append((None, val_w))
         tab_w += val_w + 3
-    border = max(border, tab_w)
-    longest = max((len(c.label) + 11 if c.label else 26) for c in columns)
-    if longest > border and border < 102:
-        border = min(longest, 102)
-    if border - tab_w == 1:
-        border += 1
-    filler = f"{'|':>{border - tab_w}}" if border > tab_w else ""
-
-    def boxed(text: str) -> str:
-        return f"{text:<{border - 1}}|"
-
-    def seconds(us: int, width: int) -> str:
-        if not decimals:
-            return f"{us // 1_000_000:>{width}}"
-        return f"{us // 1_000_000:>{width}}.{us % 1_000_000 // 10 ** (6 - decimals):0{decimals}}"
-
-    if decimals:
-        dur_text, invl_text = seconds(duration, dur_mag), seconds(interval, dur_mag)
-    else:
-        dur_text = f"{duration // 1_000_000:>{dur_mag}}.{duration % 1_000_000:06}"
-        invl_text = f"{interval // 1_000_000:>{dur_mag}}"
-    lines = ["", "=" * border, boxed("| IO Statistics"), boxed("|"),
-             boxed(f"| Duration: {dur_text} secs"), boxed(f"| Interval: {invl_text} secs"),
-             boxed("|")]  # fmt: skip
+    box.fit(tab_w, max((len(c.label) + 11 if c.label else 26) for c in columns))
+    border, filler = box.border, box.filler
+    lines = box.head()
     for j, column in enumerate(columns):
-        lines += _filter_lines(j, column.label or "Frames and bytes", border, boxed)
+        lines += _filter_lines(j, column.label or "Frames and bytes", border, box.boxed)
     lines.append("|" + "-" * (border - 2) + "|")
     numbers, names = f"|{'|':>{invl_w - 1}}", f"{'| Interval':<{invl_w - 1}}|"
     for j, (column, (fr_w, val_w)) in enumerate(zip(columns, widths, strict=True)):
@@ -882,7 +882,7 @@ def io_table_lines(duration, interval, decimals, spans, rows, columns, asked_us)
             names += _center(column.calc, val_w)
     lines += [numbers + filler, names + filler, "|" + "-" * (tab_w - 2) + "|" + filler]
     for i, ((start, end), cells) in enumerate(zip(spans, rows, strict=True)):
-        cell = _interval_cell(start, end, i == len(spans) - 1, decimals, dur_mag, seconds)
+        cell = box.interval_cell(start, end, i == len(spans) - 1)
         for column, (fr_w, val_w), c in zip(columns, widths, cells, strict=True):
             if fr_w is not None:
                 cell += f" {c.frames:>{fr_w}} | {c.bytes:>{val_w}} |"
@@ -905,13 +905,3 @@ def _filter_lines(j: int, text: str, border: int, boxed) -> list[str]:
         lead = "|        "
     out.append(boxed(lead + text))
     return out
-
-
-def _interval_cell(start, end, last, decimals, dur_mag, seconds) -> str:
-    if decimals:
-        return f"| {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} |"
-    if last:
-        dur_w = dur_mag + 1 if dur_mag >= 3 else 3
-        return f"| {' ' if dur_mag == 1 else ''}{seconds(start, dur_mag)} <> {'Dur':<{dur_w}}|"
-    pad = " " if dur_mag == 1 else ""
-    return f"|{pad} {seconds(start, dur_mag)} <> {seconds(end, dur_mag)} {pad}|"
