@@ -73,6 +73,30 @@ def pytest_sessionfinish(session, exitstatus):
 pytest_plugins = ["tests.labfixtures"]
 
 
+# --- two processes (`make test` runs pytest -n 2 --dist loadgroup) ----------------------------
+# Modules that only read files (captures, certificates, source) run beside the rest,
+# each whole in one worker (its module fixtures made once). Everything else — labs,
+# loopback servers, live captures, peers, signals, timings — is one group that a single
+# worker runs in order, as before: labs share names and ports, and a live capture on
+# `lo` would see another test's packets.
+OFFLINE_MODULES = {
+    "test_cert", "test_cidr", "test_cli_spine", "test_columns", "test_core_base",
+    "test_corpus_tshark", "test_dissect", "test_dissect_jobs",
+    "test_dissect_scripting", "test_dissect_tcp_options", "test_dns_info", "test_fast_views",
+    "test_field_names", "test_filter", "test_filter_corpus", "test_fragments", "test_fuzz",
+    "test_layers", "test_ndisc", "test_packaging", "test_pdml", "test_stats_more",
+    "test_torrent_meta", "test_tshark_prefs", "test_wire_bittorrent",
+    "test_wire_hpack",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        group = module if module in OFFLINE_MODULES else "serial"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 # --- an "internal error" in any netlab a test runs fails the suite -----------------------------
 # Every netlab process started by a test inherits NETLAB_INTERNAL_ERROR_LOG and appends
 # the traceback of an unexpected exception there (cli/main.py); the session fails if the
@@ -80,7 +104,8 @@ pytest_plugins = ["tests.labfixtures"]
 # status. Tests that provoke an internal error on purpose unset it for that process.
 INTERNAL_ERRORS = Path(os.environ.setdefault(
     "NETLAB_INTERNAL_ERROR_LOG", f"/tmp/netlab-internal-errors-{os.getpid()}.log"))  # fmt: skip
-INTERNAL_ERRORS.unlink(missing_ok=True)
+if "PYTEST_XDIST_WORKER" not in os.environ:  # (workers share the controller's file)
+    INTERNAL_ERRORS.unlink(missing_ok=True)
 
 
 def _fail_on_internal_errors(session) -> None:
