@@ -121,7 +121,7 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     show_default=True,
     help="Fetch the URLs N times (over the same connection where possible).",
 )
-@click.option("--compressed", is_flag=True, help="Ask for gzip/deflate and decode the body.")
+@click.option("--compressed", is_flag=True, help="Ask for gzip/deflate/br and decode the body.")
 @click.option("-f", "--fail", is_flag=True, help="Exit 22 on an HTTP status of 400 or more.")
 @click.option(
     "--frames",

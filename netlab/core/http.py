@@ -18,7 +18,8 @@ with each header block's HPACK representations and the dynamic table after it
 Limits keep a hostile server harmless: a response head over 64 KiB, a header list
 over 64 KiB (HTTP/2), a SETTINGS flood, a body kept in memory beyond
 `keep_body` bytes (the rest is counted and handed to the caller as events, for
-`-o FILE`), and `max_time` for the whole run.
+`-o FILE`), a --compressed body inflating past MAX_DECODED (br handed on BR_BUDGET
+at a time), and `max_time` for the whole run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ MAX_HEAD = 64 * 1024  # a response head (HTTP/1.1) or header list (HTTP/2) large
 MAX_SETTINGS_FRAMES = 256  # more SETTINGS than this on one connection is a flood
 MAX_FRAMES_KEPT = 20_000  # frames recorded for display; later ones are counted only
 MAX_DECODED = 256 * 1024 * 1024  # --compressed: a body inflating past this is a bomb
+# br output is taken in pieces of about BR_PIECE bytes, at most BR_BUDGET of them per read
+# or timer tick (the rest waits in the decompressor, drained at the next): Brotli, unlike
+# deflate (at most ~1032:1), turns 1.6 KB into 1 GiB (zeros, quality 5), so what one read
+# inflates to must be handed on in steps for memory to stay bounded.
+BR_PIECE = 1 << 20
+BR_BUDGET = 16 << 20
 REDIRECTS = (301, 302, 303, 307, 308)
 # Headers that name a property of one HTTP/1.1 connection: never sent on HTTP/2 (RFC 9113 §8.2.2).
 CONNECTION_HEADERS = {
@@ -153,7 +160,7 @@ class Options:
     max_redirects: int = 0  # -L: how many hops to follow (0: show the 3xx and stop)
     connect_timeout: float = 10.0
     max_time: float | None = None
-    compressed: bool = False  # ask for gzip/deflate and decode the body
+    compressed: bool = False  # ask for gzip/deflate/br and decode the body
     keep_body: int = 1 << 20  # bytes of each body kept in memory (for display)
     user_agent: str = "netlab"
 
@@ -164,7 +171,7 @@ def default_headers(req: Request, options: Options) -> list[tuple[str, str]]:
     A -H field replaces the default of the same name; `Name:` with no value removes it."""
     fields = [("Host", req.url.authority), ("User-Agent", options.user_agent), ("Accept", "*/*")]
     if options.compressed:
-        fields.append(("Accept-Encoding", "deflate, gzip"))
+        fields.append(("Accept-Encoding", "deflate, gzip, br"))  # curl's, with brotli
     if req.body or req.method in ("POST", "PUT", "PATCH"):
         fields.append(("Content-Length", str(len(req.body))))
         if req.body and not any(n.lower() == "content-type" for n, _ in req.headers):
@@ -223,7 +230,7 @@ class Exchange:
     reused: bool = False  # sent on a connection an earlier request opened
     resent: bool = False  # sent again after its reused connection died unanswered
     request_head: bytes = b""  # HTTP/1.1: the bytes of the request head as sent
-    decoder: Any = None  # zlib decompressor for --compressed
+    decoder: Any = None  # zlib decompressor or BrotliDecoder for --compressed
 
     @property
     def finished(self) -> bool:
@@ -363,6 +370,7 @@ class HttpClient(CoreBase):
         self._next_conn = 1
         self._requests = requests
         self._now = 0
+        self._draining: list[Exchange] = []  # br output still inside a decoder (BR_BUDGET)
         self.connect_ns = int(options.connect_timeout * NS)
 
     def add_hop(self, index: int, hop: int, request: Request) -> None:
@@ -434,7 +442,12 @@ class HttpClient(CoreBase):
             for ex in list(self.pending):
                 self._end(ex, now, f"timeout: --max-time {limit:g} s reached")
             self.pending.clear()
+            for ex in self._draining:  # ended, but its body not yet all decoded
+                ex.error = ex.error or f"timeout: --max-time {limit:g} s reached"
+            self._draining.clear()
             return self._close_all(now) + self._finish_if_idle(now)
+        for ex in list(self._draining):
+            self._drain(ex, now)
         out: list = []
         for conn in self.connections:
             waited = now - conn.opened
@@ -457,6 +470,8 @@ class HttpClient(CoreBase):
         ]
         if self._end_ns is not None:
             times.append(self._end_ns)
+        if self._draining:
+            times.append(self._now)  # at once: the next BR_BUDGET of a decoded body
         if not times and not self._finished:
             # Waiting for a response with no time limit (curl sets none either): the
             # runner still needs a time to wake up at; on_timer then finds nothing due.
@@ -470,13 +485,16 @@ class HttpClient(CoreBase):
         for ex in self.pending:
             self._end(ex, now, "interrupted")
         self.pending.clear()
+        self._draining.clear()
         self._finish(now)
 
     # --- scheduling ------------------------------------------------------------------------
     def _pump(self, now: int) -> list:
         """Send what can be sent now; open a connection for the next request if needed."""
         out: list = []
-        while self.pending:
+        # A body still being decoded (BR_BUDGET) goes out whole before the next request
+        # is sent, so that bodies piped to stdout keep the URLs' order, as curl's do.
+        while self.pending and not self._draining:
             ex = self.pending[0]
             conn = self._usable(ex.request.url.origin)
             if conn is None:
@@ -562,6 +580,7 @@ class HttpClient(CoreBase):
         if (
             not self._finished
             and not self.pending
+            and not self._draining
             and not any(c.active for c in self.connections if not c.closed)
         ):
             self._finish(now)
@@ -574,8 +593,8 @@ class HttpClient(CoreBase):
         ex.done_at = now
         if error and ex.error is None:
             ex.error = error
-        if ex.decoder is not None and error is None:
-            self._body(ex, ex.decoder.flush(), now, decoded=True)
+        if ex.decoder is not None and error is None and ex not in self._draining:
+            self._inflate(ex, b"", now)  # (a draining body ends at its timer ticks)
         conn = ex.conn
         if conn is not None and ex in conn.active:
             conn.active.remove(ex)
@@ -638,14 +657,12 @@ class HttpClient(CoreBase):
         if not decoded:
             ex.wire_bytes += len(data)
             if ex.decoder is None and self.options.compressed:
+                if ex.error is not None:
+                    return  # decoding stopped (a bomb, a malformed body): drop the rest
                 ex.decoder = _decoder_for(ex.headers)
             if ex.decoder is not None:
-                try:
-                    data = ex.decoder.decompress(data)
-                except zlib.error as err:
-                    ex.decoder = None
-                    ex.error = f"malformed compressed body: {err}"
-                    return
+                self._inflate(ex, data, now)
+                return
         ex.body_bytes += len(data)
         if ex.body_bytes > MAX_DECODED and ex.decoder is not None:
             ex.error = "compressed body inflates past 256 MiB: stopped (a decompression bomb?)"
@@ -655,6 +672,28 @@ class HttpClient(CoreBase):
         if room > 0:
             ex.body += data[:room]
         self._events.append(BodyChunk(ex, data))
+
+    def _inflate(self, ex: Exchange, data: bytes, now: int) -> None:
+        """Decode DATA (b"": the end of the body) piece by piece, each through the bomb
+        guard of `_body`, which drops the decoder once the body grows past MAX_DECODED.
+        A br decoder that still holds output after BR_BUDGET goes on at the next timer."""
+        try:
+            for piece in _pieces(ex.decoder, data):
+                self._body(ex, piece, now, decoded=True)
+                if ex.decoder is None:
+                    return
+        except (zlib.error, BrotliError) as err:
+            ex.decoder = None
+            ex.error = f"malformed compressed body: {err}"
+            return
+        if getattr(ex.decoder, "busy", False) and ex not in self._draining:
+            self._draining.append(ex)
+
+    def _drain(self, ex: Exchange, now: int) -> None:
+        if ex.error is None and ex.decoder is not None:
+            self._inflate(ex, b"", now)
+        if ex.error is not None or not getattr(ex.decoder, "busy", False):
+            self._draining.remove(ex)
 
     # --- HTTP/1.1 (h11) --------------------------------------------------------------------
     def _h1_send(self, conn: Connection, ex: Exchange, now: int) -> list:
@@ -925,7 +964,67 @@ def _decoder_for(headers: list[tuple[str, str]]) -> Any:
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
         return zlib.decompressobj()
+    if encoding == "br":
+        return BrotliDecoder()
     return None
+
+
+class BrotliError(ValueError):
+    """A br body that does not decode (brotli says only "decoder failed")."""
+
+
+class BrotliDecoder:
+    """Content-Encoding: br (RFC 7932) with brotli's streaming Decompressor, its output
+    handed out in pieces of about BR_PIECE bytes (`output_buffer_limit`), at most
+    BUDGET bytes a call: the input that would make more waits (inside the decompressor,
+    or queued here while it still holds output) until the next call takes it."""
+
+    def __init__(self, budget: int = BR_BUDGET) -> None:
+        import brotli  # only a --compressed br response pays for it
+
+        self._engine = brotli.Decompressor()
+        self._error = brotli.error
+        self._budget = budget
+        self._queued = bytearray()  # input that came while output was still inside
+        self._inside = False  # the last call may have left output inside the engine
+
+    @property
+    def busy(self) -> bool:
+        """Output or input left over: call `pieces(b"")` again."""
+        return self._inside or bool(self._queued)
+
+    def pieces(self, data: bytes):
+        # Output is taken until a call gives nothing: the engine then wants input. (Its
+        # can_accept_more_data() turns true while output is still inside: not the test.)
+        engine = self._engine
+        self._queued += data
+        made = 0
+        try:
+            while made < self._budget:
+                if self._inside:
+                    piece = engine.process(b"", output_buffer_limit=BR_PIECE)
+                elif self._queued:
+                    given = bytes(self._queued)
+                    self._queued.clear()
+                    piece = engine.process(given, output_buffer_limit=BR_PIECE)
+                else:
+                    return
+                self._inside = bool(piece) and not engine.is_finished()
+                made += len(piece)
+                if piece:
+                    yield piece
+        except self._error as err:
+            self._inside = False
+            self._queued.clear()
+            raise BrotliError(str(err)) from None
+
+
+def _pieces(decoder: Any, data: bytes):
+    """The decoded bytes of DATA (b"": what the decoder still holds at the end)."""
+    if isinstance(decoder, BrotliDecoder):
+        yield from decoder.pieces(data)
+    else:
+        yield decoder.decompress(data) if data else decoder.flush()
 
 
 def _lower(headers: list[tuple[str, str]]):

@@ -890,10 +890,10 @@ def _data_rows(layer: Layer, buf: bytes) -> list:
 
 def body_bytes(msg: Message, buf: bytes, start: int) -> bytes:
     """The message's body as sent to the application: dechunked, then decompressed
-    (gzip, deflate; at most MAX_INFLATE bytes) when it was content-encoded."""
+    (gzip, deflate, br; at most MAX_INFLATE bytes) when it was content-encoded."""
     body = _entity(msg, buf, start)
     encoding = (msg.encoding or "").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate") and body:
+    if encoding in INFLATABLE and body:
         inflated = _inflate(body, encoding)
         if inflated is not None:
             return inflated
@@ -911,7 +911,12 @@ def _entity(msg: Message, buf: bytes, start: int) -> bytes:
     return bytes(buf[start + msg.head_end : start + msg.length])
 
 
+INFLATABLE = ("gzip", "x-gzip", "deflate", "br")
+
+
 def _inflate(body: bytes, encoding: str) -> bytes | None:
+    if encoding == "br":
+        return _unbrotli(body)
     for wbits in (47,) if encoding != "deflate" else (15, -15):
         try:
             engine = zlib.decompressobj(wbits)
@@ -919,6 +924,19 @@ def _inflate(body: bytes, encoding: str) -> bytes | None:
         except zlib.error:
             continue
     return None
+
+
+def _unbrotli(body: bytes) -> bytes | None:
+    """br (RFC 7932), as tshark decodes it; the output bounded like gzip's: the
+    decompressor stops growing its buffer at MAX_INFLATE and keeps the rest of the input."""
+    try:
+        import brotli  # only a capture with a br body pays for it
+    except ImportError:
+        return None
+    try:
+        return brotli.Decompressor().process(body, output_buffer_limit=MAX_INFLATE)[:MAX_INFLATE]
+    except brotli.error:
+        return None
 
 
 # --- the heuristic: HTTP on any port ----------------------------------------------------------
@@ -1252,7 +1270,7 @@ def _sources(layer: Layer, buf: bytes) -> list[tuple[str, bytes]]:
     if msg.body == "chunked" and msg.chunks:
         found.append(("De-chunked entity body", entity))
     encoding = (msg.encoding or "").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate") and entity:
+    if encoding in INFLATABLE and entity:
         inflated = _inflate(entity, encoding)
         if inflated is not None:
             found.append(("Uncompressed entity body", inflated))
