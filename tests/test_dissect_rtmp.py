@@ -36,6 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import netlab.dissect.rtmp as dissect_rtmp
 from netlab.capture.reader import open_capture
 from netlab.dissect import Dissector
 from netlab.dissect.model import merge_rows
@@ -473,6 +474,35 @@ def test_fmt_1_2_3_headers_and_an_extended_timestamp(tmp_path):
     timestamps = [v for row in ours for v in row.get("rtmpt.header.timestamp", [])]
     assert timestamps[-4:] == ["1000", "1040", "1080", "1120"]
     assert any("rtmpt.header.ets" in row for row in ours)
+
+
+def test_tree_writer_of_audio_and_video_says_what_the_rows_and_tshark_say(tmp_path):
+    """The -V fast writer (audio and video messages) against the rows it stands for and
+    against tshark: AAC config and raw frames, MP3, AVC NAL units, fmt 0-3 headers, a
+    message over several chunks, messages cut across segments."""
+    conv = Conversation().handshake()
+    aac_raw = b"\xaf\x01" + bytes(range(60))
+    nalus = (5).to_bytes(4, "big") + b"\x65abcd" + (3).to_bytes(4, "big") + b"\x41xy"
+    avc = b"\x27\x01\x00\x00\x21" + nalus
+    data = msg0(4, 8, b"\xaf\x00\x12\x10", stream=1) + msg0(4, 8, aac_raw, ts=23, stream=1)
+    data += chunk(1, 4, (23).to_bytes(3, "big") + len(aac_raw).to_bytes(3, "big") + b"\x08",
+                  aac_raw)  # fmt: skip
+    data += chunk(2, 4, (23).to_bytes(3, "big"), aac_raw) + chunk(3, 4, b"", aac_raw)
+    data += msg0(5, 8, b"\x2f" + bytes(50), ts=40, stream=1) + msg0(6, 9, avc, ts=40, stream=1)
+    data += msg0(6, 9, b"\x17" + avc[1:], ts=80, stream=1)  # a key frame
+    data += b"".join(chunks_of(7, 120, 9, 1, b"\x27\x01\x00\x00\x00" + (300).to_bytes(4, "big")
+                               + b"\x41" + bytes(299)))  # fmt: skip
+    conv.send(0, data, 97)
+    path = conv.write(tmp_path / "av.pcap")
+    written = 0
+    for pkt in dissect_all(path):
+        assert "\n".join(tree_lines(pkt)) == "\n".join(tree_lines(pkt, fast=False)), pkt.no
+        written += sum(dissect_rtmp._tree(layer, pkt.buf if layer.data is None else layer.data)
+                       is not None for layer in pkt.layers if layer.proto == "rtmpt")  # fmt: skip
+    assert written >= 6  # the writer wrote most of them (sequence headers take the rows)
+    ours = [x for x in _rtmp_sections(netlab(path, "-V").splitlines()) if not NETLAB_OWN.match(x)]
+    theirs = _rtmp_sections(tshark(path, None, "-V").splitlines())
+    assert ours == theirs
 
 
 def test_calls_and_responses_are_linked(tmp_path):

@@ -100,6 +100,7 @@ def _opcode(cmd: int) -> str:
 
 
 _OPCODES = tuple(_opcode(cmd) for cmd in range(128))  # by type id & 0x7F
+_CHUNK_TITLES = tuple(f"Real Time Messaging Protocol ({name})" for name in _OPCODES)
 
 
 def _s32(data: bytes, at: int) -> int:
@@ -243,19 +244,34 @@ class RtmpSession:
         seg = s.pos - pos  # stream position of data[0]
         if s.phase == CHUNKS:  # (almost always)
             reader = s.reader
-            for raw in reader.parse(data, pos, end):
+            found = reader.parse(data, pos, end)
+            s.pos = reader.pos
+            nal_size = s.nal_size
+            for raw in found:
                 start, stop = raw[3] - seg, raw[4] - seg  # Chunked.start, .end
                 if start < pos or stop - start != len(raw[2]) + raw[8]:
                     start = -1  # not whole in this frame: the layer is its Unchunked RTMP
                 cmd = raw[9] & 0x7F  # Chunked.type_id
-                if raw[14] is None and (cmd == 8 or (cmd == 9 and self._video(s, raw) == 4)):
-                    out.append((raw, start, stop))  # audio, video: their own decoders
-                else:
-                    out.append((self._message(s, side, raw, cmd, no), start, stop))
-            s.pos = reader.pos
-            if len(out) > 1:  # several messages: one PDU for TCP, which calls each in turn
+                if raw[14] is None:  # (no problem)
+                    if cmd == 8:  # audio: its own decoder
+                        out.append((raw, start, stop))
+                        continue
+                    if cmd == 9:  # video: its own decoder, unless _video says otherwise
+                        body = raw[11]
+                        if (
+                            body is None
+                            or len(body) < 2
+                            or body[0] & 0x0F != 7
+                            or (body[1] and nal_size.get(raw[10], 4) == 4)
+                        ):
+                            out.append((raw, start, stop))
+                            continue
+                out.append((self._message(s, side, raw, cmd, no), start, stop))
+            if len(out) == 1:
+                return out, end, None
+            if out:  # several messages: one PDU for TCP, which calls each in turn
                 return [(_Batch(out), pos, end)], end, None
-            return (out or [(decode_nothing, end, end)]), end, None
+            return [(decode_nothing, end, end)], end, None
         p = pos
         while p < end:
             if s.phase == CHUNKS:
@@ -483,6 +499,8 @@ PROTOCOL = registry.StreamProtocol(decode_rtmp, rtmp_pdu_length, RtmpSession)
 # --- fields --------------------------------------------------------------------------------------
 def _title(layer: Layer) -> str:
     msg: RtmpMessage = layer.hdr
+    if msg.__class__ is RtmpChunk:  # (audio, video: desc is the type's name)
+        return _CHUNK_TITLES[msg[9] & 0x7F]
     if msg.handshake:
         return f"Real Time Messaging Protocol ({msg.desc})"
     name = _opcode(msg.raw.type_id & 0x7F)
@@ -503,6 +521,57 @@ def _bits8(value: int, mask: int) -> str:
         if bit == 4:
             out.append(" ")
     return "".join(out)
+
+
+def _header_texts(b0: int) -> tuple[str, str]:
+    fmt, csid = b0 >> 6, b0 & 0x3F
+    return (f"{_bits8(b0, 0xC0)} = Format: {fmt}", f"{_bits8(b0, 0x3F)} = Chunk Stream ID: {csid}")
+
+
+def _audio_texts(ctl: int) -> tuple[str, ...]:
+    fmt, rate, size, kind = ctl >> 4, (ctl >> 2) & 3, (ctl >> 1) & 1, ctl & 1
+    text = (
+        f"{AUDIO_CODECS.get(fmt, 'Unknown codec')} {AUDIO_RATES[rate]} "
+        f"{AUDIO_SIZES[size]} {AUDIO_TYPES[kind]}"
+    )
+    return (
+        f"Control: 0x{ctl:02x} ({text})",
+        f"{_bits8(ctl, 0xF0)} = Format: {AUDIO_CODECS.get(fmt, 'Unknown')} ({fmt})",
+        f"{_bits8(ctl, 0x0C)} = Sample rate: {AUDIO_RATES[rate]} ({rate})",
+        f"{_bits8(ctl, 0x02)} = Sample size: {AUDIO_SIZES[size]} ({size})",
+        f"{_bits8(ctl, 0x01)} = Channels: {AUDIO_TYPES[kind]} ({kind})",
+    )
+
+
+def _video_texts(ctl: int) -> tuple[str, ...]:
+    kind, codec = ctl >> 4, ctl & 0x0F
+    return (
+        f"Control: 0x{ctl:02x} ({VIDEO_TYPES.get(kind, 'Unknown frame type')} "
+        f"{VIDEO_CODECS.get(codec, 'Unknown codec')})",
+        f"{_bits8(ctl, 0xF0)} = Type: {VIDEO_TYPES.get(kind, 'Unknown')} ({kind})",
+        f"{_bits8(ctl, 0x0F)} = Format: {VIDEO_CODECS.get(codec, 'Unknown')} ({codec})",
+    )
+
+
+class _ByByte(dict):
+    """The tree's texts that depend on one byte alone (a chunk's first byte, an audio or
+    video message's control byte), made the first time that byte is seen (at most 256)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, byte: int):
+        text = self[byte] = self.make(byte)
+        return text
+
+
+_HEADER_TEXTS = _ByByte(_header_texts)
+_AUDIO_TEXTS = _ByByte(_audio_texts)
+_VIDEO_TEXTS = _ByByte(_video_texts)
+_TYPE_TEXTS = _ByByte(lambda type_id: f"Type ID: {_opcode(type_id)} (0x{type_id:02x})")
 
 
 # fmt: off  (field tables: one Wireshark field per line reads best)
@@ -538,11 +607,10 @@ def _rows(layer: Layer, buf: bytes) -> list:
     fmt, csid, b0 = raw.fmt, raw.csid, buf[o]
     bh = 1 if b0 & 0x3F > 1 else (2 if b0 & 0x3F == 0 else 3)
     rows.append(row("", "", "RTMP Header", o, hlen))
-    rows.append(row("rtmpt.header.format", fmt, f"{_bits8(b0, 0xC0)} = Format: {fmt}", o, 1, 1))
-    csid_show = (
-        f"{_bits8(b0, 0x3F)} = Chunk Stream ID: {csid}" if bh == 1 else f"Chunk Stream ID: {csid}"
-    )
-    rows.append(row("rtmpt.header.csid", csid, csid_show, o, bh, 1))
+    fmt_show, csid_show = _HEADER_TEXTS[b0]
+    rows.append(row("rtmpt.header.format", fmt, fmt_show, o, 1, 1))
+    rows.append(row("rtmpt.header.csid", csid, csid_show if bh == 1 else f"Chunk Stream ID: {csid}",
+                    o, bh, 1))  # fmt: skip
     m = o + bh
     if fmt == 0:
         rows.append(
@@ -582,7 +650,7 @@ def _rows(layer: Layer, buf: bytes) -> list:
             row(
                 "rtmpt.header.typeid",
                 raw.type_id,
-                f"Type ID: {_opcode(raw.type_id)} (0x{raw.type_id:02x})",
+                _TYPE_TEXTS[raw.type_id],
                 m + 6,
                 1,
                 1,
@@ -824,49 +892,18 @@ def _audio_rows(body: bytes, b: int, depth: int) -> list:
         return []
     ctl = body[0]
     fmt, rate, size, kind = ctl >> 4, (ctl >> 2) & 3, (ctl >> 1) & 1, ctl & 1
-    text = (
-        f"{AUDIO_CODECS.get(fmt, 'Unknown codec')} {AUDIO_RATES[rate]} "
-        f"{AUDIO_SIZES[size]} {AUDIO_TYPES[kind]}"
-    )
+    texts = _AUDIO_TEXTS[ctl]
     d = depth + 1
     rows = [
-        row("rtmpt.audio.control", ctl, f"Control: 0x{ctl:02x} ({text})", b, 1, depth),
-        row(
-            "rtmpt.audio.format",
-            fmt,
-            f"{_bits8(ctl, 0xF0)} = Format: {AUDIO_CODECS.get(fmt, 'Unknown')} ({fmt})",
-            b,
-            1,
-            d,
-        ),
-        row(
-            "rtmpt.audio.rate",
-            rate,
-            f"{_bits8(ctl, 0x0C)} = Sample rate: {AUDIO_RATES[rate]} ({rate})",
-            b,
-            1,
-            d,
-        ),
-        row(
-            "rtmpt.audio.size",
-            size,
-            f"{_bits8(ctl, 0x02)} = Sample size: {AUDIO_SIZES[size]} ({size})",
-            b,
-            1,
-            d,
-        ),
-        row(
-            "rtmpt.audio.type",
-            kind,
-            f"{_bits8(ctl, 0x01)} = Channels: {AUDIO_TYPES[kind]} ({kind})",
-            b,
-            1,
-            d,
-        ),
+        row("rtmpt.audio.control", ctl, texts[0], b, 1, depth),
+        row("rtmpt.audio.format", fmt, texts[1], b, 1, d),
+        row("rtmpt.audio.rate", rate, texts[2], b, 1, d),
+        row("rtmpt.audio.size", size, texts[3], b, 1, d),
+        row("rtmpt.audio.type", kind, texts[4], b, 1, d),
         row(
             "rtmpt.audio.data",
-            body[1:],
-            _hexshow("Audio data", body[1:]),
+            data := body[1:],
+            _hexshow("Audio data", data),
             b + 1,
             len(body) - 1,
             depth,
@@ -884,8 +921,8 @@ def _audio_rows(body: bytes, b: int, depth: int) -> list:
                 depth,
             )
         )
-        tag = flv.parse_audio(body)
-        if kind == 0 and tag.object_type is not None:
+        tag = flv.parse_audio(body) if kind == 0 else None  # (the config's fields)
+        if tag is not None and tag.object_type is not None:
             obj = tag.object_type
             rows += [
                 row(
@@ -921,37 +958,16 @@ def _video_rows(body: bytes, b: int, depth: int, nal_size: int) -> list:
         return []
     ctl = body[0]
     kind, codec = ctl >> 4, ctl & 0x0F
+    texts = _VIDEO_TEXTS[ctl]
     d = depth + 1
     rows = [
-        row(
-            "rtmpt.video.control",
-            ctl,
-            f"Control: 0x{ctl:02x} ({VIDEO_TYPES.get(kind, 'Unknown frame type')} "
-            f"{VIDEO_CODECS.get(codec, 'Unknown codec')})",
-            b,
-            1,
-            depth,
-        ),
-        row(
-            "rtmpt.video.type",
-            kind,
-            f"{_bits8(ctl, 0xF0)} = Type: {VIDEO_TYPES.get(kind, 'Unknown')} ({kind})",
-            b,
-            1,
-            d,
-        ),
-        row(
-            "rtmpt.video.format",
-            codec,
-            f"{_bits8(ctl, 0x0F)} = Format: {VIDEO_CODECS.get(codec, 'Unknown')} ({codec})",
-            b,
-            1,
-            d,
-        ),
+        row("rtmpt.video.control", ctl, texts[0], b, 1, depth),
+        row("rtmpt.video.type", kind, texts[1], b, 1, d),
+        row("rtmpt.video.format", codec, texts[2], b, 1, d),
         row(
             "rtmpt.video.data",
-            body[1:],
-            _hexshow("Video data", body[1:]),
+            data := body[1:],
+            _hexshow("Video data", data),
             b + 1,
             len(body) - 1,
             depth,
@@ -1026,7 +1042,7 @@ def _avc_rows(body: bytes, b: int, depth: int, nal_size: int) -> list:
                 ]
             units = [(7, len(s)) for s in config.sps] + [(8, len(p)) for p in config.pps]
         elif kind == 1:
-            units = [(nal[0] & 0x1F, len(nal)) for nal in flv.split_nalus(body[5:], nal_size)]
+            units = flv.nalu_types(body, 5, nal_size)
         else:
             units = []
     except (flv.FlvError, IndexError) as err:
@@ -1094,6 +1110,79 @@ def _sources(layer: Layer, buf: bytes) -> list[tuple[str, bytes]]:
     return [("Unchunked RTMP", layer.data)]
 
 
+# --- the fast tree writer (model.TREE_WRITERS): _rows' lines written straight as text --------
+# for the messages of a stream (audio and video, their own decoders: RtmpChunk) with a
+# 1-byte basic header and no extended timestamp: AAC raw frames and AVC NAL units. The
+# rest (sequence headers, commands, control, anything damaged) takes the generic path.
+def _tree(layer: Layer, buf: bytes) -> str | None:
+    msg = layer.hdr
+    if msg.__class__ is not RtmpChunk or layer.malformed is not None:
+        return None
+    o = layer.off
+    b0 = buf[o]
+    fmt, length, body = msg[1], msg[8], msg[11]
+    cmd = msg[9] & 0x7F
+    if b0 & 0x3F < 2 or msg[6] is not None or not length or body is None or cmd not in (8, 9):
+        return None
+    b = o + len(msg[2])  # the body
+    body = buf[b : layer.end]
+    if not body:
+        return None
+    fmt_show, csid_show = _HEADER_TEXTS[b0]
+    lines = [_CHUNK_TITLES[cmd], "    RTMP Header", "        " + fmt_show, "        " + csid_show]
+    if fmt == 0:
+        lines.append(f"        Timestamp: {msg[5]}")
+    else:
+        if fmt < 3:
+            lines.append(f"        Timestamp delta: {msg[5]}")
+        lines.append(f"        Timestamp: {msg[7]} (calculated)")
+    if fmt <= 1:
+        lines.append(f"        Body size: {length}")
+        lines.append("        " + _TYPE_TEXTS[msg[9]])
+        if fmt == 0:
+            lines.append(f"        Stream ID: {msg[10]}")
+    lines.append("    RTMP Body")
+    ctl = body[0]
+    more = "…" if len(body) > 37 else ""
+    if cmd == 8:
+        texts = _AUDIO_TEXTS[ctl]
+        lines += (
+            "        " + texts[0],
+            "            " + texts[1],
+            "            " + texts[2],
+            "            " + texts[3],
+            "            " + texts[4],
+            f"        Audio data: {body[1:37].hex()}{more}",
+        )
+        if ctl >> 4 == 10 and len(body) >= 2:  # AAC
+            if body[1] != 1:
+                return None  # (a sequence header, or no AAC packet type tshark knows)
+            lines.append("        AAC packet type: Raw (1)")
+        return "\n".join(lines)
+    texts = _VIDEO_TEXTS[ctl]
+    lines += (
+        "        " + texts[0],
+        "            " + texts[1],
+        "            " + texts[2],
+        f"        Video data: {body[1:37].hex()}{more}",
+    )
+    if ctl & 0x0F == 7 and len(body) >= 5:  # AVC
+        if body[1] != 1:
+            return None  # (a sequence header, an end of sequence)
+        lines.append("        AVC packet type: NAL units (1)")
+        cts = int.from_bytes(body[2:5], "big", signed=True)
+        lines.append(f"        Composition time offset: {cts}")
+        try:
+            units = flv.nalu_types(body, 5, msg.nal_size)
+        except (flv.FlvError, IndexError):
+            return None
+        for nal_type, size in units:
+            name = flv.NAL_TYPES.get(nal_type, "Unknown")
+            lines.append(f"        NAL unit: {name} ({nal_type}), {size} bytes")
+            lines.append(f"            NAL unit size: {size}")
+    return "\n".join(lines)
+
+
 ONE_PER_SEGMENT.add("rtmpt")
 OWN_BUFFERS.add("rtmpt")  # (Unchunked RTMP: no "[Reassembled TCP Segments]" in phs)
 registry.register(
@@ -1102,4 +1191,5 @@ registry.register(
     tcp_ports={RTMP_PORT: PROTOCOL},
     tcp_start_heuristics=(rtmp_heuristic,),
     data_sources={_rows: _sources},
+    writers={_rows: (None, _tree)},
 )

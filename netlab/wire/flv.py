@@ -183,6 +183,25 @@ def split_nalus(body: bytes, length_size: int = 4) -> list[bytes]:
     return out
 
 
+def nalu_types(body: bytes, start: int, length_size: int = 4) -> list[tuple[int, int]]:
+    """split_nalus(body[start:]) as (nal_unit_type, size) pairs, read in place (no copy
+    of a frame's bytes); the same bounds and errors."""
+    if length_size not in (1, 2, 4):
+        raise FlvError(f"NAL unit length size {length_size}")
+    out: list[tuple[int, int]] = []
+    pos, end = start, len(body)
+    while pos < end:
+        if pos + length_size > end or len(out) >= MAX_NALUS:
+            raise FlvError(f"NAL unit length cut short at byte {pos - start}")
+        n = int.from_bytes(body[pos : pos + length_size], "big")
+        pos += length_size
+        if n == 0 or pos + n > end:
+            raise FlvError(f"NAL unit of {n} bytes past the message end")
+        out.append((body[pos] & 0x1F, n))
+        pos += n
+    return out
+
+
 def parse_avc_config(body: bytes) -> AvcConfig:
     """AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1)."""
     if len(body) < 7 or body[0] != 1:

@@ -270,9 +270,10 @@ class ChunkReader:
         out: list[Chunked] = []
         p = start
         self.bytes_in += end - start
-        # The common chunk, read here without a call: a whole message in one chunk, with a
-        # 1-byte basic header and no extended timestamp, on a chunk stream already known
-        # and idle (audio and video at the usual chunk sizes). _chunk reads any chunk.
+        # The common chunk, read here without a call: a whole message in one chunk, or the
+        # first chunk of a longer one (or one whose payload comes with the next data),
+        # with a 1-byte basic header and no extended timestamp, on a chunk stream already
+        # known and idle (audio and video at the usual chunk sizes). _chunk reads any chunk.
         fast = not self.keep_chunks
         streams, kind, chunk_size = self.streams, self.kind, self.chunk_size
         while p < end:
@@ -300,11 +301,9 @@ class ChunkReader:
                         ts_field &= 0xFFFFFF
                         length, type_id, h = lt >> 8, lt & 0xFF, p + 12
                         stream_id = _LE32.unpack_from(data, p + 8)[0]
-                    stop = h + length
                     if (
-                        stop <= end
-                        and length <= chunk_size
-                        and ts_field != EXTENDED
+                        ts_field != EXTENDED
+                        and length
                         and not (fmt == 3 and state.extended)
                         and type_id != SET_CHUNK_SIZE
                         and length <= self.keep
@@ -323,13 +322,28 @@ class ChunkReader:
                         if fmt < 3:
                             state.extended = False
                         at = self.pos
-                        out.append(
-                            _new(kind, (csid, fmt, data[p:h], at, at + stop - p, ts_field, None,
-                                        timestamp, length, type_id, stream_id, data[h:stop], b"",
-                                        1, None))
-                        )  # fmt: skip
-                        self.pos = at + stop - p
-                        p = stop
+                        stop = h + length
+                        if stop <= end and length <= chunk_size:  # the whole message here
+                            out.append(
+                                _new(kind, (csid, fmt, data[p:h], at, at + stop - p, ts_field,
+                                            None, timestamp, length, type_id, stream_id,
+                                            data[h:stop], b"", 1, None))
+                            )  # fmt: skip
+                            self.pos = at + stop - p
+                            p = stop
+                            continue
+                        # its first chunk's payload follows (here or in the next data): as
+                        # _chunk starts a message of several chunks, or one cut by the end
+                        kept = self.budget is None or self.reserved + length <= self.budget
+                        if kept:
+                            self.reserved += length
+                        state.msg = _Partial([csid, fmt, data[p:h], at, at, ts_field, None,
+                                              timestamp, length, type_id, stream_id], length,
+                                             kept, 1, None)  # fmt: skip
+                        self._state = state
+                        self._left = length if length < chunk_size else chunk_size
+                        self.pos = at + h - p
+                        p = h
                         continue
                 elif fmt == 3 and csid > 1 and state is not None and not state.extended:
                     msg = state.msg  # the next chunk of a message under way: its payload next
@@ -346,7 +360,10 @@ class ChunkReader:
                 n = left if left <= end - p else end - p
                 msg = state.msg
                 if msg.kept:
-                    msg.body += data[p : p + n]
+                    if n == msg.length and not msg.have:  # the whole body at once: no copies
+                        msg.body = data[p : p + n]  # (bytes, which _complete keeps as it is)
+                    else:
+                        msg.body += data[p : p + n]
                 elif len(msg.head) < HEAD_KEPT:
                     msg.head += bytes(data[p : p + min(n, HEAD_KEPT - len(msg.head))])
                 msg.have += n
