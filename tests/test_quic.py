@@ -602,6 +602,55 @@ def test_scan_frames_agrees_with_parse_frames():
     assert accepted > 5000
 
 
+def _short_packet(keys: quic.Keys, dcid: bytes, pn: int, payload: bytes, phase: int = 0) -> bytes:
+    first = 0x40 | (phase << 2) | 3  # fixed bit, key phase, 4-byte packet number
+    header = bytes([first]) + dcid + pn.to_bytes(4, "big")
+    return quic.protect_packet(header, 4, pn, payload, keys)
+
+
+def test_open_short_equals_open_packet():
+    """The short header's one-step opening gives remove_header_protection's and
+    open_packet's results; None for the other key phase; InvalidTag for damage; and a
+    datagram of GSO segments (several packets in one, read as one packet to its end, as
+    tshark does) does not open, the first segment alone telling so."""
+    from cryptography.exceptions import InvalidTag
+
+    rnd = random.Random(9001)
+    dcid = rnd.randbytes(8)
+    for suite in (0x1301, 0x1302, 0x1303):
+        keys = quic.keys_from_secret(rnd.randbytes(48 if suite == 0x1302 else 32), suite)
+        for pn, size in ((0, 30), (70000, 1200), (5, 3000)):
+            payload = b"\x01" + bytes(size)
+            buf = b"\x00" * 7 + _short_packet(keys, dcid, pn, payload)
+            hdr = quic.parse_header(buf, 7, len(buf), len(dcid))
+            slow = quic.open_packet(buf, hdr, keys, pn - 1)
+            got = quic.open_short(buf, 7, hdr.pn_at, len(buf), [keys], pn - 1)
+            assert got == (slow.first, slow.pn_len, slow.pn, slow.payload, slow.payload_at)
+            assert got[3] == payload and got[2] == pn
+            assert quic.open_short(buf, 7, hdr.pn_at, len(buf), [keys, keys], pn - 1) is None
+            bad = buf[:-1] + bytes([buf[-1] ^ 1])
+            with pytest.raises(InvalidTag):
+                quic.open_short(bad, 7, hdr.pn_at, len(bad), [keys], pn - 1)
+        one = _short_packet(keys, dcid, 8, b"\x08\x00" + rnd.randbytes(1300))
+        gso = one + _short_packet(keys, dcid, 9, b"\x08\x00" + rnd.randbytes(1300))
+        hdr = quic.parse_header(gso, 0, len(gso), len(dcid))
+        with pytest.raises(InvalidTag):
+            quic.open_packet(gso, hdr, keys, 7)  # what tshark sees too
+        got = quic.open_short(gso, 0, hdr.pn_at, len(gso), [keys], 7)
+        assert got is not None and got[2:4] == (8, None)  # its header still reads
+        opened = quic.open_short(one, 0, hdr.pn_at, len(one), [keys], 7)
+        assert opened is not None and opened[2] == 8
+        cut = quic._segment_opens  # the spared decryption: the first segment opens
+        header = quic.remove_header_protection(gso, hdr, keys)[3]
+        nonce = keys.nonce(8)
+        assert cut(gso, 0, hdr.pn_at, hdr.pn_at + 4, len(gso), keys.aead_cipher(), nonce, header)
+        padded = one + bytes(1400)  # no second header: the whole packet is decrypted
+        assert not cut(padded, 0, hdr.pn_at, hdr.pn_at + 4, len(padded), keys.aead_cipher(),
+                       nonce, header)  # fmt: skip
+        with pytest.raises(InvalidTag):
+            quic.open_short(padded, 0, hdr.pn_at, len(padded), [keys], 7)
+
+
 def test_hkdf_equals_tls_crypto():
     from netlab.wire.tls_crypto import hkdf_expand_label, hkdf_extract
 

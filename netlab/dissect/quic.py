@@ -330,12 +330,102 @@ def flow_columns(d, decoder, buf: bytes, off: int, end: int, src_raw: bytes, spo
             _seen = True
         elif key not in state.by_tuple and _short_owner(state, buf, off, end, key, None)[0] is None:
             return "UDP", f"{sport} → {dport} Len={end - off}"  # (decode_if_known's "data")
+        if not buf[off] & 0x80:
+            cols.protocol = "QUIC"  # (what _decode sets first)
+            found = _short_columns(d, cols, buf, off, end, state, key)
+            if found is not None:
+                return found
         _decode(d, cols, buf, off, end, state, src, dst, key)
     except Exception:  # as Dissector.run marks a decoder's error, after UDP's info
         return cols.protocol, f"{sport} → {dport} Len={end - off} [Malformed Packet]"
     if cols.malformed is not None and "[Malformed" not in cols.info:
         return cols.protocol, cols.info + " [Malformed Packet]"
     return cols.protocol, cols.info
+
+
+def _short_columns(d, cols: _Columns, buf: bytes, off: int, end: int, state: QuicState,
+                   tuple_key: tuple) -> tuple[str, str] | None:  # fmt: skip
+    """The columns of the commonest datagram, one short-header packet of a connection
+    whose DCID is known, as _decode and flow_columns make them (the same state changes,
+    the same text) without its Header, QPacket or the calls between. None, before
+    anything changed, for whatever it does not take (then _decode runs): an unknown
+    DCID, 1-RTT keys not made while a key log is given, a key update, damage."""
+    if buf.__class__ is not bytes:
+        return None
+    by_cid = state.by_cid
+    for n in state.cid_lens:  # (as _short_owner, then _owner: the longest known DCID)
+        if off + 1 + n <= end:
+            dcid = buf[off + 1 : off + 1 + n]
+            found = by_cid.get(dcid)
+            if found is not None:
+                break
+    else:
+        return None
+    conn, side = found[0], SERVER if found[1] == CLIENT else CLIENT
+    keys = conn.keys.get((2, side))
+    if keys is None:
+        if getattr(d, "keylog", None) is not None:
+            return None  # (_keys looks the secret up, and counts the misses)
+        _take_tuple(state, tuple_key, conn)
+        kp = "Protected Payload (KP1), DCID=" if buf[off] & 4 else "Protected Payload (KP0), DCID="
+        return "QUIC", kp + dcid.hex()
+    largest = conn.largest[side][2]
+    try:
+        opened = wire.open_short(buf, off, off + 1 + n, end, keys, largest)
+    except wire.QuicError:
+        return None
+    except Exception:  # InvalidTag: wrong keys, or damage; the header still reads
+        opened = False
+    if opened is None:
+        return None
+    if opened is False:
+        _take_tuple(state, tuple_key, conn)
+        qp = QPacket(wire.parse_header(buf, off, end, n))
+        qp.conn, qp.side = conn, side
+        _unprotect_header(buf, qp, keys, largest)
+        return "QUIC", _info(qp)
+    first, pn_len, pn, payload, at = opened
+    kp = "Protected Payload (KP1), DCID=" if first & 4 else "Protected Payload (KP0), DCID="
+    if payload is None:  # GSO segments: the header reads (as _unprotect_header's)
+        _take_tuple(state, tuple_key, conn)
+        return "QUIC", kp + dcid.hex() + ", PKN: " + str(pn)
+    scanned = wire.scan_frames(payload) if d.quick or d.light else None
+    if scanned is None:
+        return None
+    by_tuple = state.by_tuple  # (_take_tuple, inline)
+    by_tuple[tuple_key] = conn
+    if len(by_tuple) > MAX_CIDS:
+        by_tuple.clear()
+    if pn > largest:
+        conn.largest[side][2] = pn
+    ftypes, events = scanned
+    text = kp + dcid.hex() + ", PKN: " + str(pn)
+    if ftypes:
+        key = tuple(ftypes)
+        names = _NAMES.get(key)
+        text += _frame_names(key) if names is None else names
+    if events and not [e for e in events if e[0] == 0x06]:  # NEW_CONNECTION_ID only
+        for event in events:  # (as _frames_state)
+            state.name(event[1], conn, side)
+    elif events:
+        qp = QPacket(wire.parse_header(buf, off, end, n))
+        qp.conn, qp.side, qp.first, qp.pn_len, qp.pn = conn, side, first, pn_len, pn
+        qp.payload, qp.payload_at, qp.ftypes, qp._frames = payload, at, ftypes, None
+        try:
+            _frames_state(state, qp, 2, events)
+        except wire.QuicError:  # (as _decode: the packet's info is the mark)
+            return "QUIC", "[Malformed Packet]"
+        if qp.msgs:
+            _tls_layer(cols, None, qp)  # type: ignore[arg-type]
+            if cols.malformed is not None:
+                return "QUIC", text + " [Malformed Packet]"
+    return "QUIC", text
+
+
+def _take_tuple(state: QuicState, tuple_key: tuple, conn: Connection) -> None:
+    state.by_tuple[tuple_key] = conn
+    if len(state.by_tuple) > MAX_CIDS:
+        state.by_tuple.clear()
 
 
 def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, state: QuicState, src: tuple,
@@ -524,19 +614,39 @@ def _keys(d, state: QuicState, conn: Connection, qp: QPacket) -> Any:
 def _open(d, state: QuicState, qp: QPacket, buf: bytes) -> None:
     conn = qp.conn
     assert conn is not None
+    hdr = qp.hdr
     # (most packets: a short header with 1-RTT keys already made; _keys finds the same)
-    keys = None if qp.hdr.long else conn.keys.get((2, qp.side))
+    keys = None if hdr.long else conn.keys.get((2, qp.side))
+    if keys is not None:
+        largest = conn.largest[qp.side][2]
+        try:
+            opened = wire.open_short(buf, hdr.start, hdr.pn_at, hdr.end, keys, largest)
+        except wire.QuicError:
+            raise
+        except Exception:  # InvalidTag: wrong keys, or damage; the header still reads
+            _unprotect_header(buf, qp, keys, largest)
+            return
+        if opened is not None:
+            if opened[3] is None:  # (GSO segments: as _unprotect_header's)
+                qp.first, qp.pn_len, qp.pn = opened[:3]
+                return
+            qp.first, qp.pn_len, pn, payload, qp.payload_at = opened
+            _opened(d, state, qp, conn, 2, largest, pn, payload)
+            return
     if keys is None:
         keys = _keys(d, state, conn, qp)
         if keys is None:
             return
-    space = SPACES[qp.hdr.ptype]
+    space = SPACES[hdr.ptype]
     largest = conn.largest[qp.side][space]
     try:
-        if isinstance(keys, list):
-            opened = _open_1rtt(buf, qp, keys, largest)
+        if hdr.long:  # (Initial keys, or a list of Handshake's: no key update there)
+            opened = wire.open_long(buf, hdr, keys[0] if isinstance(keys, list) else keys,
+                                    largest)  # fmt: skip
         else:
-            opened = wire.open_packet(buf, qp.hdr, keys, largest)
+            opened = _open_1rtt(buf, qp, keys, largest)
+            if opened is not None:  # (first, pn_len, pn, payload, payload_at)
+                opened = (opened[0], opened[1], opened[3], opened[5], opened[6])
     except wire.QuicError:
         raise
     except Exception:  # InvalidTag: wrong keys, or damage; the header still reads
@@ -544,7 +654,13 @@ def _open(d, state: QuicState, qp: QPacket, buf: bytes) -> None:
         return
     if opened is None:
         return
-    qp.first, qp.pn_len, _truncated, pn, _header, payload, qp.payload_at = opened
+    qp.first, qp.pn_len, pn, payload, qp.payload_at = opened
+    _opened(d, state, qp, conn, space, largest, pn, payload)
+
+
+def _opened(d, state: QuicState, qp: QPacket, conn: Connection, space: int, largest: int,
+            pn: int, payload: bytes) -> None:  # fmt: skip
+    """A packet's payload decrypted: the packet number followed, the frames read."""
     qp.pn, qp.payload = pn, payload
     if pn > largest:
         conn.largest[qp.side][space] = pn
@@ -580,8 +696,6 @@ def _unprotect_header(buf: bytes, qp: QPacket, keys: Any, largest: int) -> None:
 def _open_1rtt(buf: bytes, qp: QPacket, keys: list, largest: int) -> Any:
     """Short headers: the key phase bit says which generation (RFC 9001 §6); the next
     generation is made when the bit flips. Header protection never changes."""
-    if qp.hdr.long:
-        return wire.open_packet(buf, qp.hdr, keys[0], largest)
     unprotected = wire.remove_header_protection(buf, qp.hdr, keys[0])
     phase = (unprotected[0] >> 2) & 1
     gen = len(keys) - 1

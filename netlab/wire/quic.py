@@ -13,6 +13,11 @@
   made once for its several labels (a dissected capture derives keys per connection);
 - frames (RFC 9000 §19, RFC 9221's DATAGRAM).
 
+The dissector's commonest packet, a short header, is opened in one step (open_short:
+header protection off and payload decrypted without intermediate tuples); a datagram of
+GSO segments, read as one packet (tshark's reading, which does not open), is known not
+to open by its first segment's opening, sparing the decryption of its kilobytes.
+
 Everything reads within the bounds it is given: a length past the datagram raises
 QuicError, never reads beyond. Building (quic-hello's Initial) is here too. The
 cryptography package is imported on first use: the dissector imports this module for
@@ -234,6 +239,17 @@ class _Crypto:
 
         self.Cipher, self.algorithms, self.modes = Cipher, algorithms, modes
         self.AESGCM, self.ChaCha20Poly1305 = AESGCM, ChaCha20Poly1305
+        from cryptography.exceptions import InvalidTag
+
+        self.InvalidTag = InvalidTag
+        ecb = modes.ECB()
+        try:  # Cipher(...).encryptor() without its checks: a capture makes one per key
+            from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+            make = rust_openssl.ciphers.create_encryption_ctx
+            self.ecb = lambda key: make(algorithms.AES(key), ecb)
+        except (ImportError, AttributeError):
+            self.ecb = lambda key: Cipher(algorithms.AES(key), ecb).encryptor()
 
 
 _CRYPTO: _Crypto | None = None
@@ -270,8 +286,7 @@ class Keys:
             enc = c.Cipher(c.algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
             return enc.update(bytes(5))
         if self._hp is None:  # ECB has no state between blocks: one encryptor serves all
-            c = _crypto()
-            self._hp = c.Cipher(c.algorithms.AES(self.hp), c.modes.ECB()).encryptor()
+            self._hp = _crypto().ecb(self.hp)
         return self._hp.update(sample)[:5]
 
     def nonce(self, pn: int) -> bytes:
@@ -325,14 +340,19 @@ class Hkdf:
         return outer.digest()
 
     def expand_label(self, label: str, length: int, context: bytes = b"") -> bytes:
-        info = _LABELS.get((label, length, context))
-        if info is None:
+        first = _LABELS.get((label, length, context))
+        if first is None:
             full = b"tls13 " + label.encode()
             info = length.to_bytes(2, "big") + bytes((len(full),)) + full
-            info += bytes((len(context),)) + context
+            first = info + bytes((len(context),)) + context + b"\x01"
             if len(_LABELS) < 64:
-                _LABELS[(label, length, context)] = info
-        out, block, i = b"", b"", 1
+                _LABELS[(label, length, context)] = first
+        inner = self.inner.copy()  # (mac, inline: the first block is all most keys need)
+        inner.update(first)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        out = block = outer.digest()
+        info, i = first[:-1], 2
         while len(out) < length:
             block = self.mac(block + info + bytes((i,)))
             out += block
@@ -340,7 +360,8 @@ class Hkdf:
         return out[:length]
 
 
-_LABELS: dict[tuple, bytes] = {}  # HkdfLabel (RFC 8446 §7.1) by label, length, context
+# HkdfLabel (RFC 8446 §7.1) by label, length, context, with HKDF-Expand's first counter
+_LABELS: dict[tuple, bytes] = {}
 _SALTS: dict[bytes, Hkdf] = {}  # HKDF-Extract's key for the Initial secrets, per salt
 
 
@@ -351,12 +372,16 @@ SUITE_PARAMS = {0x1301: ("gcm", 16, "sha256"), 0x1302: ("gcm", 32, "sha384"),
 def keys_from_secret(secret: bytes, suite: int = 0x1301, version: int = V1) -> Keys:
     """Packet keys from a TLS secret (RFC 9001 §5.1): "quic key", "quic iv", "quic hp"."""
     aead, key_len, hash_name = SUITE_PARAMS.get(suite, SUITE_PARAMS[0x1301])
-    p = VERSIONS.get(version, VERSIONS[V1]).label_prefix
+    key_label, iv_label, hp_label = _KEY_LABELS[version if version in VERSIONS else V1]
     prk = Hkdf(hash_name, secret)
-    key = prk.expand_label(f"{p} key", key_len)
-    iv = prk.expand_label(f"{p} iv", 12)
-    hp = prk.expand_label(f"{p} hp", key_len)
+    key = prk.expand_label(key_label, key_len)
+    iv = prk.expand_label(iv_label, 12)
+    hp = prk.expand_label(hp_label, key_len)
     return Keys(aead, key, iv, hp, secret, hash_name, version)
+
+
+_KEY_LABELS = {v: (f"{p.label_prefix} key", f"{p.label_prefix} iv", f"{p.label_prefix} hp")
+               for v, p in VERSIONS.items()}  # fmt: skip
 
 
 def initial_keys(dcid: bytes, version: int = V1, any_version: bool = False) -> tuple[Keys, Keys]:
@@ -415,6 +440,97 @@ def open_packet(buf: bytes, hdr: Header, keys: Keys, largest: int = -1,
     plain = (keys._cipher or keys.aead_cipher()).decrypt(keys.nonce(pn), bytes(buf[at : hdr.end]),
                                                          header)  # fmt: skip
     return _new(Opened, (first, pn_len, truncated, pn, header, plain, at))
+
+
+def open_short(buf: bytes, start: int, pn_at: int, end: int, keys: list, largest: int
+               ) -> tuple[int, int, int, bytes | None, int] | None:  # fmt: skip
+    """A short-header packet (most of a capture) opened in one step: header protection
+    off with KEYS[0]'s (it never changes, RFC 9001 §6), the payload decrypted with the
+    newest generation, KEYS[-1]. (first byte, packet-number length, packet number,
+    payload, where the payload starts); None when the key phase bit names another
+    generation (a key update: the caller's remove_header_protection and open_packet
+    path), QuicError when too short, InvalidTag when the keys are wrong. The same as
+    those two, without their intermediate tuples and copies. The payload is None for
+    a datagram of GSO segments (_segment_opens): the packet, read to the datagram's
+    end, does not open; its header still reads."""
+    sample_at = pn_at + 4
+    if sample_at + 16 > end:
+        _need(sample_at, 16, end, "header protection sample")
+    hp_keys = keys[0]
+    hp = hp_keys._hp
+    sample = buf[sample_at : sample_at + 16]
+    mask = hp.update(sample) if hp is not None else hp_keys.mask(bytes(sample))
+    first = buf[start] ^ (mask[0] & 0x1F)
+    if (first >> 2) & 1 != (len(keys) - 1) & 1:
+        return None
+    pn_len = (first & 3) + 1
+    at = pn_at + pn_len
+    truncated = int.from_bytes(buf[pn_at:at], "big") ^ int.from_bytes(mask[1 : 1 + pn_len], "big")
+    header = bytes((first,)) + buf[start + 1 : pn_at] + truncated.to_bytes(pn_len, "big")
+    win = 1 << (pn_len * 8)  # (decode_packet_number, inline)
+    pn = ((largest + 1) & ~(win - 1)) | truncated
+    if pn <= largest + 1 - (win >> 1) and pn < (1 << 62) - win:
+        pn += win
+    elif pn > largest + 1 + (win >> 1) and pn >= win:
+        pn -= win
+    if end - at < 16:
+        raise QuicError("payload shorter than the AEAD tag")
+    k = keys[-1]
+    iv = k._iv
+    if iv < 0:
+        iv = k._iv = int.from_bytes(k.iv, "big")
+    cipher = k._cipher or k.aead_cipher()
+    nonce = (iv ^ pn).to_bytes(len(k.iv), "big")
+    gso = end - at > GSO_CHECK and pn_at > start + 1
+    if gso and _segment_opens(buf, start, pn_at, at, end, cipher, nonce, header):
+        return first, pn_len, pn, None, at
+    plain = cipher.decrypt(nonce, buf[at:end], header)
+    return first, pn_len, pn, plain, at
+
+
+# A datagram longer than this whose packet has a short header may be several packets
+# sent at once with segmentation offload (GSO), captured before the kernel split them:
+# the packet then runs, as tshark reads it, to the datagram's end and does not open.
+GSO_CHECK = 2048
+
+
+def _segment_opens(buf: bytes, start: int, pn_at: int, at: int, end: int, cipher: Any,
+                   nonce: bytes, header: bytes) -> bool:  # fmt: skip
+    """Whether the short-header packet at START opens when cut where its Destination
+    Connection ID comes again (the next segment's header): then the whole, longer one
+    cannot (its tag would be a forgery under the same key and nonce), and decrypting
+    its many kilobytes only to fail is spared."""
+    nxt = buf.find(buf[start + 1 : pn_at], at + 16, end) - 1  # (-2: not found)
+    if nxt - at < 17:
+        return False
+    try:
+        cipher.decrypt(nonce, buf[at:nxt], header)
+    except Exception:  # (InvalidTag: not a segment there; the whole packet is tried)
+        return False
+    return True
+
+
+def open_long(buf: bytes, hdr: Header, keys: Keys, largest: int
+              ) -> tuple[int, int, int, bytes, int]:  # fmt: skip
+    """open_packet's work in one step, for the dissector: (first byte, packet-number
+    length, packet number, payload, where the payload starts)."""
+    pn_at, end = hdr.pn_at, hdr.end
+    sample_at = pn_at + 4
+    if sample_at + 16 > end:
+        _need(sample_at, 16, end, "header protection sample")
+    hp = keys._hp
+    sample = buf[sample_at : sample_at + 16]
+    mask = hp.update(sample) if hp is not None else keys.mask(bytes(sample))
+    first = hdr.first ^ (mask[0] & (0x0F if hdr.long else 0x1F))
+    pn_len = (first & 3) + 1
+    at = pn_at + pn_len
+    truncated = int.from_bytes(buf[pn_at:at], "big") ^ int.from_bytes(mask[1 : 1 + pn_len], "big")
+    header = bytes((first,)) + buf[hdr.start + 1 : pn_at] + truncated.to_bytes(pn_len, "big")
+    pn = decode_packet_number(largest, truncated, pn_len)
+    if end - at < 16:
+        raise QuicError("payload shorter than the AEAD tag")
+    plain = (keys._cipher or keys.aead_cipher()).decrypt(keys.nonce(pn), buf[at:end], header)
+    return first, pn_len, pn, plain, at
 
 
 def protect_packet(header: bytes, pn_len: int, pn: int, payload: bytes, keys: Keys) -> bytes:
@@ -528,6 +644,17 @@ _SCAN_VARINTS = {0x01: 0, 0x1E: 0, 0x04: 3, 0x05: 2, 0x10: 1, 0x11: 2, 0x12: 1, 
                  0x14: 1, 0x15: 2, 0x16: 1, 0x17: 1, 0x19: 1}  # fmt: skip
 
 
+_ZEROS = bytes(2048)
+
+
+def _zeros_end(buf: bytes, pos: int, end: int) -> int:
+    """Where the run of zero bytes from POS ends (PADDING frames, RFC 9000 §19.1): most
+    run to the packet's end, which one compare says (bytes.lstrip's is byte by byte)."""
+    if end - pos <= 2048 and buf[pos:end] == _ZEROS[: end - pos]:
+        return end
+    return end - len(buf[pos:end].lstrip(b"\x00"))  # a run of zeros, read in C
+
+
 def scan_frames(payload: bytes) -> tuple[list[int], list[tuple]] | None:
     """The frame types of a decrypted payload, in order, and what the dissector follows
     across packets: (0x06, offset, data_at, data_len) for CRYPTO, (0x18, cid) for
@@ -547,7 +674,7 @@ def scan_frames(payload: bytes) -> tuple[list[int], list[tuple]] | None:
             pos += 1
             types.append(ftype)
             if ftype == 0x00:
-                pos = end - len(payload[pos:end].lstrip(b"\x00"))
+                pos = _zeros_end(payload, pos, end)
             elif 0x08 <= ftype <= 0x0F:
                 pos += 1 << (payload[pos] >> 6)  # Stream ID
                 if ftype & 0x04:
@@ -560,9 +687,13 @@ def scan_frames(payload: bytes) -> tuple[list[int], list[tuple]] | None:
             elif ftype in (0x02, 0x03):
                 pos += 1 << (payload[pos] >> 6)  # Largest Acknowledged
                 pos += 1 << (payload[pos] >> 6)  # ACK Delay
-                count, pos = read_varint(payload, pos, end)
-                if count > MAX_ACK_RANGES:
-                    return None
+                if payload[pos] < 0x40:  # ACK Range Count, mostly 0
+                    count = payload[pos]
+                    pos += 1
+                else:
+                    count, pos = read_varint(payload, pos, end)
+                    if count > MAX_ACK_RANGES:
+                        return None
                 for _ in range(1 + 2 * count + (3 if ftype == 0x03 else 0)):  # ranges, ECN
                     pos += 1 << (payload[pos] >> 6)
             elif ftype == 0x06:
@@ -602,7 +733,7 @@ def parse_frame(buf: bytes, start: int, end: int) -> Frame:
     f: list = []
     data_at, data_len = -1, 0
     if ftype == 0x00:
-        stop = end - len(buf[pos:end].lstrip(b"\x00"))  # a run of zeros, read in C
+        stop = _zeros_end(buf, pos, end)
         f.append(("padding_length", stop - start, start, stop - start))
         pos = stop
     elif ftype in (0x01, 0x1E):
