@@ -243,13 +243,9 @@ class _Crypto:
 
         self.InvalidTag = InvalidTag
         ecb = modes.ECB()
-        try:  # Cipher(...).encryptor() without its checks: a capture makes one per key
-            from cryptography.hazmat.bindings._rust import openssl as rust_openssl
-
-            make = rust_openssl.ciphers.create_encryption_ctx
-            self.ecb = lambda key: make(algorithms.AES(key), ecb)
-        except (ImportError, AttributeError):
-            self.ecb = lambda key: Cipher(algorithms.AES(key), ecb).encryptor()
+        # (cryptography's public API only: its private bindings skip a few checks per key,
+        # but their signatures may change in any release)
+        self.ecb = lambda key: Cipher(algorithms.AES(key), ecb).encryptor()
 
 
 _CRYPTO: _Crypto | None = None
