@@ -596,7 +596,7 @@ def test_truncation_message_format(tmp_path):
         (b"", "is empty"),
         (b"\xd4\xc3", "only 2 bytes"),
         (b"\x0a\x0d\x0d\x0a\x1c\0\0\0\x11\x22\x33\x44" + b"\0" * 16, "byte-order magic"),
-        (gzip.compress(b"plain text, gzipped"), "starts with 0x706c6169"),
+        (gzip.compress(b"plain text, gzipped", mtime=0), "starts with 0x706c6169"),
     ],
 )
 def test_wrong_format_is_a_one_line_input_error(tmp_path, content, fragment):
