@@ -129,6 +129,13 @@ def ports_option(spec: ServiceSpec, default: list[int]) -> list[int] | str:
     return ports
 
 
+def port_problem(port: Any) -> str | None:
+    """A service's `port` option that is not a port number, as the line to show; else None."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        return f"port must be an integer within 1–65535, not {port!r}"
+    return None
+
+
 def unknown_options(spec: ServiceSpec, allowed: set[str]) -> str | None:
     extra = sorted(set(spec.options) - allowed)
     if extra:

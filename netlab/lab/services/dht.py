@@ -93,7 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from netlab.lab import netns
-from netlab.lab.services import Service, unknown_options
+from netlab.lab.services import Service, port_problem, unknown_options
 from netlab.lab.services.probe import TIMEOUT
 from netlab.lab.services.seeder import PYTHON, require_libtorrent
 from netlab.lab.topology import Node, ServiceSpec, Topology
@@ -152,8 +152,8 @@ class DhtSwarmService(Service):
         if not _int(o["nodes"]) or not NODES_RANGE[0] <= o["nodes"] <= NODES_RANGE[1]:
             low, high = NODES_RANGE
             return f"nodes must be an integer within {low}–{high}, not {o['nodes']!r}"
-        if not _int(o["port"]) or not 1 <= o["port"] <= 65535:
-            return f"port must be an integer within 1–65535, not {o['port']!r}"
+        if problem := port_problem(o["port"]):
+            return problem
         announce = o["announce"]
         if (
             not isinstance(announce, str)

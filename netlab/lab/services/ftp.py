@@ -39,7 +39,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import netns
-from netlab.lab.services import Service, unknown_options
+from netlab.lab.services import Service, port_problem, unknown_options
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
 OPTIONS = {"port", "pasv_ports", "user", "password", "data_bytes"}
@@ -73,8 +73,8 @@ class FtpService(Service):
         if problem:
             return problem
         o = ftp_options(spec)
-        if not _int(o["port"]) or not 1 <= o["port"] <= 65535:
-            return f"port must be an integer within 1–65535, not {o['port']!r}"
+        if problem := port_problem(o["port"]):
+            return problem
         pasv = o["pasv_ports"]
         if (not isinstance(pasv, list) or len(pasv) != 2 or not all(_int(p) for p in pasv)
                 or not 1024 <= pasv[0] <= pasv[1] <= 65535):  # fmt: skip

@@ -32,7 +32,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import netns
-from netlab.lab.services import Service, unknown_options
+from netlab.lab.services import Service, port_problem, unknown_options
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
 OPTIONS = {"port", "retry"}
@@ -56,8 +56,8 @@ class QuicService(Service):
         if problem:
             return problem
         port = _port(spec)
-        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            return f"port must be an integer within 1–65535, not {port!r}"
+        if problem := port_problem(port):
+            return problem
         if not isinstance(spec.options.get("retry", False), bool):
             return f"retry must be true or false, not {spec.options['retry']!r}"
         return None

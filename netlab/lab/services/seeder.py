@@ -39,7 +39,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import plan
-from netlab.lab.services import Service, unknown_options
+from netlab.lab.services import Service, port_problem, unknown_options
 from netlab.lab.services import torrent as bt
 from netlab.lab.services.probe import tcp_connect
 from netlab.lab.services.rtmp import http_get
@@ -93,8 +93,8 @@ class SeederService(Service):
         if problem:
             return problem
         o = seeder_options(spec)
-        if not _int(o["port"]) or not 1 <= o["port"] <= 65535:
-            return f"port must be an integer within 1–65535, not {o['port']!r}"
+        if problem := port_problem(o["port"]):
+            return problem
         name = o["name"]
         if (
             not isinstance(name, str)

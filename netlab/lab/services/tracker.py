@@ -33,7 +33,7 @@ import shutil
 from typing import Any
 
 from netlab.errors import NetlabError
-from netlab.lab.services import Service, unknown_options
+from netlab.lab.services import Service, port_problem, unknown_options
 from netlab.lab.services.rtmp import http_get
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
@@ -70,8 +70,8 @@ class TrackerService(Service):
         if problem:
             return problem
         port = tracker_port(spec)
-        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            return f"port must be an integer within 1–65535, not {port!r}"
+        if problem := port_problem(port):
+            return problem
         hashes = spec.options.get("info_hashes", [])
         if not isinstance(hashes, list) or not all(is_info_hash(h) for h in hashes):
             return f"info_hashes must be a list of 40-digit hex info-hashes, not {hashes!r}"
