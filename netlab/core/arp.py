@@ -257,10 +257,7 @@ class ArpingCore(CoreBase):
         return self._rounds < self.count
 
     def _step(self, now: int) -> list[Send]:
-        if self._finished:
-            return []
-        if self._end_ns is not None and now >= self._end_ns:
-            self._finish(now)
+        if self._over(now):
             return []
         if self.mode == "dad" and self.conflict is not None:
             self._finish(now)  # RFC 5227: one conflicting packet is enough
@@ -527,10 +524,7 @@ class ArpScanCore(CoreBase):
 
     # --- sending ------------------------------------------------------------------------------
     def _step(self, now: int) -> list[Send]:
-        if self._finished:
-            return []
-        if self._end_ns is not None and now >= self._end_ns:
-            self._finish(now)
+        if self._over(now):
             return []
         sends = []
         heap = self._heap

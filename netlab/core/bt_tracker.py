@@ -27,7 +27,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote_from_bytes, urlsplit
+from urllib.parse import quote_from_bytes
 
 from netlab.core import http as httpcore
 from netlab.core.base import NS, Close, CoreBase, Datagram, Open, SocketError, TlsParams
@@ -59,12 +59,7 @@ class Tracker:
 def parse_tracker_url(text: str) -> Tracker:
     if any(c.isspace() or ord(c) < 0x20 for c in text):
         raise TrackerUrlError(f"tracker {text!r}: spaces or control characters")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise TrackerUrlError(f"tracker {text!r}: {err}") from None
-    scheme = parts.scheme.lower()
+    parts, port, scheme = httpcore.url_parts(text, TrackerUrlError, f"tracker {text!r}")
     if scheme not in SCHEMES:
         raise TrackerUrlError(f"tracker {text!r}: netlab speaks http://, https:// and udp://")
     if not parts.hostname:

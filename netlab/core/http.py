@@ -31,7 +31,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import h2.config
 import h2.connection
@@ -94,18 +94,25 @@ class Url:
         return f"{self.scheme}://{self.authority}{self.target}"
 
 
+def url_parts(text: str, error: type[Exception], label: str) -> tuple[SplitResult, int | None, str]:
+    """TEXT's parts, port and scheme (lower case); a port that is no number or out of
+    range, or a bad bracketed host, raises ERROR("LABEL: why"). Shared with bt_tracker,
+    whose schemes and error words differ from http's."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as err:
+        raise error(f"{label}: {err}") from None
+    return parts, port, parts.scheme.lower()
+
+
 def parse_url(text: str) -> Url:
     """A URL as curl takes it: the scheme may be left out (http:// is assumed)."""
     if not text or any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in text):
         raise UrlError(f"malformed URL {text!r}: empty, or spaces or control characters in it")
     if "://" not in text:
         text = "http://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise UrlError(f"malformed URL {text!r}: {err}") from None
-    scheme = parts.scheme.lower()
+    parts, port, scheme = url_parts(text, UrlError, f"malformed URL {text!r}")
     if scheme not in DEFAULT_PORTS:
         raise UrlError(f"unsupported scheme in {text!r}: netlab http speaks http:// and https://")
     host = (parts.hostname or "").rstrip(".")

@@ -1260,36 +1260,13 @@ def verify_chain(
 
     crypto = _crypto_verify(leaf_i, chain, untrusted, trust, name, now, trusted)
     if not crypto["applies"]:
-        walk.checks.append(
-            Check(
-                "cryptography",
-                None,
-                None,
-                True,
-                f"cryptography's verifier does not apply: {crypto['why']}",
-            )
-        )
+        ok, text = True, f"cryptography's verifier does not apply: {crypto['why']}"
     elif crypto["ok"]:
-        walk.checks.append(
-            Check(
-                "cryptography",
-                None,
-                None,
-                True,
-                "cryptography's verifier (RFC 5280) accepts the path "
-                + " → ".join(crypto["chain"]),
-            )
-        )
+        ok = True
+        text = "cryptography's verifier (RFC 5280) accepts the path " + " → ".join(crypto["chain"])
     else:
-        walk.checks.append(
-            Check(
-                "cryptography",
-                None,
-                None,
-                False,
-                f"cryptography's verifier (RFC 5280) rejects it: {crypto['why']}",
-            )
-        )
+        ok, text = False, f"cryptography's verifier (RFC 5280) rejects it: {crypto['why']}"
+    walk.checks.append(Check("cryptography", None, None, ok, text))
 
     path = [i.cert for i in chain]
     flags = [k >= num_untrusted for k in range(len(chain))]
@@ -1418,34 +1395,31 @@ def _aki(issuer_cert: x509.Certificate | None, issuer_public_key) -> x509.Author
     return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key)
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def _key_usage(*, key_encipherment: bool = False, ca: bool = False) -> x509.KeyUsage:
+    """digitalSignature, with keyEncipherment and/or (a CA) keyCertSign + cRLSign."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
-        key_encipherment=False,
+        key_encipherment=key_encipherment,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
 
 
-def _leaf_key_usage(public_key) -> x509.KeyUsage:
-    # RSA: keyEncipherment too, for TLS 1.2's RSA key exchange (the pre-master secret
-    # encrypted with the certificate's key); EC keys only sign.
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+def ca_key_usage() -> x509.KeyUsage:
+    """A CA's keyUsage: digitalSignature, keyCertSign, cRLSign."""
+    return _key_usage(ca=True)
+
+
+def leaf_key_usage(public_key) -> x509.KeyUsage:
+    """A server's keyUsage: digitalSignature; for an RSA key keyEncipherment too, for
+    TLS 1.2's RSA key exchange (the pre-master secret encrypted with the certificate's
+    key); EC keys only sign."""
+    return _key_usage(key_encipherment=isinstance(public_key, rsa.RSAPublicKey))
 
 
 def build_ca(
@@ -1471,7 +1445,7 @@ def build_ca(
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(ca_key_usage(), critical=True)
         .add_extension(_ski(pub), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(pub), critical=False)
     )
@@ -1516,11 +1490,11 @@ def issue(
     if intermediate:
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=path_length), critical=True
-        ).add_extension(_ca_key_usage(), critical=True)
+        ).add_extension(ca_key_usage(), critical=True)
     else:
         builder = (
             builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_leaf_key_usage(public_key), critical=True)
+            .add_extension(leaf_key_usage(public_key), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -317,20 +317,7 @@ def _impair(the_plan: plan.Plan, book: Ledger, mechanism: str | None) -> None:
         applied = "netem"
         missing: list[str] = []
         if use_netem:
-            netns.run(
-                [
-                    "tc",
-                    "-n",
-                    where.netns,
-                    "qdisc",
-                    "add",
-                    "dev",
-                    where.dev,
-                    "root",
-                    "netem",
-                    *plan.netem_args(imp),
-                ]
-            )
+            _root_qdisc(where, "netem", *plan.netem_args(imp))
         else:
             # No sch_netem in this kernel: loss by nftables, rate by tbf; the rest cannot
             # be emulated and is reported, never silently pretended.
@@ -341,19 +328,7 @@ def _impair(the_plan: plan.Plan, book: Ledger, mechanism: str | None) -> None:
                     stdin=plan.nft_loss_ruleset(where.peer_dev, imp.loss_pct),
                 )
             if imp.rate_kbit:
-                netns.run(
-                    [
-                        "tc",
-                        "-n",
-                        where.netns,
-                        "qdisc",
-                        "add",
-                        "dev",
-                        where.dev,
-                        "root",
-                        *plan.tbf_args(imp.rate_kbit),
-                    ]
-                )
+                _root_qdisc(where, *plan.tbf_args(imp.rate_kbit))
             missing = [
                 k
                 for k in ("delay_ms", "jitter_ms", "duplicate_pct", "reorder_pct", "corrupt_pct",
@@ -370,6 +345,11 @@ def _impair(the_plan: plan.Plan, book: Ledger, mechanism: str | None) -> None:
             }
         )
     book.save()
+
+
+def _root_qdisc(where: plan.Impairing, *qdisc: str) -> None:
+    """`tc qdisc add … root QDISC` on the impaired device, in its namespace."""
+    netns.run(["tc", "-n", where.netns, "qdisc", "add", "dev", where.dev, "root", *qdisc])
 
 
 EMULATOR_READY_TIMEOUT = 10.0

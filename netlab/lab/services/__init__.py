@@ -141,3 +141,9 @@ def unknown_options(spec: ServiceSpec, allowed: set[str]) -> str | None:
     if extra:
         return f"unknown option '{extra[0]}' (known: {', '.join(sorted(allowed)) or 'none'})"
     return None
+
+
+def options_problem(spec: ServiceSpec, allowed: set[str], port: Any) -> str | None:
+    """What a one-port service checks first: an option it does not know, then a `port`
+    that is no port number. The first problem as the line to show, else None."""
+    return unknown_options(spec, allowed) or port_problem(port)

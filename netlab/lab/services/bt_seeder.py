@@ -1,7 +1,8 @@
 """A libtorrent peer seeding one torrent: the `seeder` lab service's program.
 
 Run by Debian's /usr/bin/python3 (python3-libtorrent), inside the lab node, as
-``/usr/bin/python3 bt_seeder.py CONFIG.json``; it imports nothing from netlab.
+``/usr/bin/python3 bt_seeder.py CONFIG.json``; it imports nothing from netlab (its
+sibling lt_program.py is standard library only).
 The config (written by `netlab.lab.services.seeder`):
 
     {"torrent": ".../NAME.torrent", "save_path": ".../data",
@@ -14,29 +15,25 @@ the state file (atomically) every STATE_S and prints tracker replies and errors.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 import time
+
+try:  # run as a program: Python put this file's folder first on sys.path
+    import lt_program
+except ModuleNotFoundError:  # imported as a module of netlab (the tests read its helpers)
+    from netlab.lab.services import lt_program
 
 STATE_S = 1.0
 POLL_S = 0.2
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: bt_seeder.py CONFIG.json", file=sys.stderr)
+    config = lt_program.start(argv, "bt_seeder.py")
+    if config is None:
         return 2
-    with open(argv[1]) as f:
-        config = json.load(f)
     import libtorrent as lt
 
-    def stop(signum, frame):
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     ip, port = config["listen"]
     mask = (
         lt.alert.category_t.error_notification
@@ -99,11 +96,7 @@ def main(argv: list[str]) -> int:
                 "tracker": tracker,
                 "errors": errors[-10:],
             }
-            tmp = config["state"] + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(state, f, indent=1)
-                f.write("\n")
-            os.replace(tmp, config["state"])
+            lt_program.write_state(config["state"], state)
             next_state = now + STATE_S
         time.sleep(POLL_S)
 

@@ -181,22 +181,6 @@ def _sign(subject, subject_key, issuer, issuer_key, extensions, now):
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _ca_usage():
-    from cryptography import x509
-
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
 def _ensure_ca(run_dir: Path, lab: str):
     """The lab's intermediate (certificate, key), making root and intermediate if needed."""
     from cryptography import x509
@@ -208,6 +192,8 @@ def _ensure_ca(run_dir: Path, lab: str):
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         return cert, key
+    from netlab.core.x509 import ca_key_usage
+
     folder.mkdir(mode=0o755, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     root_key, inter_key = _new_key(), _new_key()
@@ -217,7 +203,7 @@ def _ensure_ca(run_dir: Path, lab: str):
         root_key,
         root_name,
         root_key,
-        [(x509.BasicConstraints(ca=True, path_length=1), True), (_ca_usage(), True)],
+        [(x509.BasicConstraints(ca=True, path_length=1), True), (ca_key_usage(), True)],
         now,
     )
     inter = _sign(
@@ -225,7 +211,7 @@ def _ensure_ca(run_dir: Path, lab: str):
         inter_key,
         root_name,
         root_key,
-        [(x509.BasicConstraints(ca=True, path_length=0), True), (_ca_usage(), True)],
+        [(x509.BasicConstraints(ca=True, path_length=0), True), (ca_key_usage(), True)],
         now,
     )
     write_file(folder / "root.key", _key_pem(root_key), private=True)
@@ -248,6 +234,8 @@ def issue_leaf(
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    from netlab.core.x509 import leaf_key_usage
+
     inter, inter_key = _ensure_ca(run_dir, lab)
     folder.mkdir(mode=0o755, parents=True, exist_ok=True)
     key = _new_key()
@@ -263,20 +251,7 @@ def issue_leaf(
         [
             (x509.SubjectAlternativeName(san), False),
             (x509.BasicConstraints(ca=False, path_length=None), True),
-            (
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                True,
-            ),
+            (leaf_key_usage(key.public_key()), True),  # EC: digitalSignature only
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
         ],
         now,

@@ -2,7 +2,8 @@
 
 Run by Debian's /usr/bin/python3 (python3-libtorrent is bound to it, not to netlab's
 venv), inside the lab node, as ``/usr/bin/python3 dht_swarm_node.py CONFIG.json``.
-It imports nothing from netlab. The config (written by `netlab.lab.services.dht`):
+It imports nothing from netlab (lt_program.py beside it is standard library only).
+The config (written by `netlab.lab.services.dht`):
 
     {"endpoints": [["198.18.17.10", 6881], …],   one libtorrent session each
      "announce": "<40 hex>", "announcer": 63, "verifier": 0, "k": 8, "seed": 1,
@@ -32,13 +33,16 @@ probe and the tests read: see `netlab.lab.services.dht` for its format.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
 import socket
 import sys
 import time
+
+try:  # run as a program: Python put this file's folder first on sys.path
+    import lt_program
+except ModuleNotFoundError:  # imported as a module of netlab (the tests read its helpers)
+    from netlab.lab.services import lt_program
 
 UPDATE_S = 5.0  # state file period once converged
 FAST_UPDATE_S = 0.5  # … and before
@@ -409,11 +413,7 @@ class Swarm:
         }
 
     def write_state(self, now: float) -> None:
-        tmp = f"{self.state_path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.state(now), f, indent=1)
-            f.write("\n")
-        os.replace(tmp, self.state_path)
+        lt_program.write_state(self.state_path, self.state(now))
 
     def run(self) -> None:
         self.start()
@@ -441,17 +441,9 @@ class Swarm:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: dht_swarm_node.py CONFIG.json", file=sys.stderr)
+    config = lt_program.start(argv, "dht_swarm_node.py")
+    if config is None:
         return 2
-    with open(argv[1]) as f:
-        config = json.load(f)
-
-    def stop(signum, frame):  # no goodbyes to send: sessions need no orderly end
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     swarm = Swarm(config)
     print(
         f"dht swarm: {len(swarm.endpoints)} sessions on "

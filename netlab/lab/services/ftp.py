@@ -39,7 +39,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import netns
-from netlab.lab.services import Service, port_problem, unknown_options
+from netlab.lab.services import Service, options_problem
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
 OPTIONS = {"port", "pasv_ports", "user", "password", "data_bytes"}
@@ -69,11 +69,8 @@ class FtpService(Service):
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
-        problem = unknown_options(spec, OPTIONS)
-        if problem:
-            return problem
         o = ftp_options(spec)
-        if problem := port_problem(o["port"]):
+        if problem := options_problem(spec, OPTIONS, o["port"]):
             return problem
         pasv = o["pasv_ports"]
         if (not isinstance(pasv, list) or len(pasv) != 2 or not all(_int(p) for p in pasv)

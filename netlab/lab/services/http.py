@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from netlab.errors import NetlabError
-from netlab.lab.services import Service, ports_option, unknown_options
+from netlab.lab.services import Service, ServiceContext, ports_option, unknown_options
 from netlab.lab.services.probe import h2c_settings, http_status, tls_alpn
 from netlab.lab.services.site import write_site
 from netlab.lab.topology import Node, ServiceSpec, Topology
@@ -77,6 +77,36 @@ MIME_TYPES = {
 }
 # text/html is always compressed by nginx's gzip filter; these as well.
 GZIP_TYPES = "text/css text/plain application/javascript application/json image/svg+xml"
+
+
+# nginx's temporary files (directive prefix, folder under the service's tmp/): in the
+# service folder, not the compiled-in /var/lib/nginx. Shared with `rtmp` (nginx too).
+NGINX_TEMP = (("client_body", "body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"),
+              ("uwsgi", "uwsgi"), ("scgi", "scgi"))  # fmt: skip
+
+
+def nginx_main(ctx: ServiceContext, program: str, modules: str = "") -> str:
+    """The start of a lab's nginx.conf: who it is for, then nginx in the foreground with
+    one worker, its pid file in the service folder and its error log on stderr."""
+    return (
+        f"# {program} for netlab lab '{ctx.lab}', node {ctx.node.name} (generated)\n"
+        f"{modules}daemon off;\nworker_processes 1;\npid {ctx.dir}/nginx.pid;\n"
+        "error_log stderr notice;\nevents { worker_connections 256; }\n"
+    )
+
+
+def nginx_temp_paths(d: Path) -> str:
+    """An http block's `*_temp_path` lines (the folders `nginx_argv` makes)."""
+    return "".join(f"  {name}_temp_path {d}/tmp/{sub};\n" for name, sub in NGINX_TEMP)
+
+
+def nginx_argv(d: Path, conf: str) -> list[str]:
+    """Write CONF as D/nginx.conf and make its temp folders; the argv that runs it."""
+    for _, sub in NGINX_TEMP:
+        (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    (d / "nginx.conf").write_text(conf)
+    # -e: the start-up error log too goes to stderr, never /var/log/nginx.
+    return ["nginx", "-e", "stderr", "-p", str(d), "-c", str(d / "nginx.conf")]
 
 
 def _port_value(spec: ServiceSpec, key: str) -> int | str | None:
@@ -183,8 +213,6 @@ class HttpService(Service):
                 str(www),
                 str(self.ports[0]),
             ]
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         listens = [f"{p}" for p in self.ports]
         tls = ""
         if self.https_port:
@@ -202,26 +230,14 @@ class HttpService(Service):
             listens.append(f"{self.h2c_port} http2")
         listen_lines = "".join(f"    listen {x};\n    listen [::]:{x};\n" for x in listens)
         types = "".join(f"    {mime} {exts};\n" for mime, exts in MIME_TYPES.items())
-        who = f"lab '{self.ctx.lab}', node {self.ctx.node.name}"
-        conf = f"""# nginx for netlab {who} (generated)
-daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log stderr notice;
-events {{ worker_connections 256; }}
-http {{
+        conf = f"""{nginx_main(self.ctx, "nginx")}http {{
   types {{
 {types}  }}
   default_type application/octet-stream;
   map $http2 $netlab_http2 {{ "" "-"; default $http2; }}
   log_format netlab '{ACCESS_LOG_FORMAT}';
   access_log {self.access_log} netlab;
-  client_body_temp_path {d}/tmp/body;
-  proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fastcgi;
-  uwsgi_temp_path {d}/tmp/uwsgi;
-  scgi_temp_path {d}/tmp/scgi;
-  gzip on;
+{nginx_temp_paths(d)}  gzip on;
   gzip_types {GZIP_TYPES};
   gzip_min_length 256;
   gzip_vary on;
@@ -233,9 +249,7 @@ http {{
   }}
 }}
 """
-        (d / "nginx.conf").write_text(conf)
-        # -e: the start-up error log too goes to stderr, never /var/log/nginx.
-        return ["nginx", "-e", "stderr", "-p", str(d), "-c", str(d / "nginx.conf")]
+        return nginx_argv(d, conf)
 
     def ready(self) -> bool:
         ns = self.ctx.netns

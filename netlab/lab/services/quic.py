@@ -32,7 +32,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import netns
-from netlab.lab.services import Service, port_problem, unknown_options
+from netlab.lab.services import Service, options_problem
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
 OPTIONS = {"port", "retry"}
@@ -52,11 +52,7 @@ class QuicService(Service):
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
-        problem = unknown_options(spec, OPTIONS)
-        if problem:
-            return problem
-        port = _port(spec)
-        if problem := port_problem(port):
+        if problem := options_problem(spec, OPTIONS, _port(spec)):
             return problem
         if not isinstance(spec.options.get("retry", False), bool):
             return f"retry must be true or false, not {spec.options['retry']!r}"

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 from netlab.errors import NetlabError
 from netlab.lab import netns
 from netlab.lab.services import Service, unknown_options
+from netlab.lab.services.http import nginx_argv, nginx_main, nginx_temp_paths
 from netlab.lab.services.probe import TIMEOUT, tcp_connect
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
@@ -397,15 +398,8 @@ class RtmpService(Service):
             for name in self.ctx.spec.options.get("pull_streams", []):
                 pull += f"      pull {self.pull_url} name={name} static;\n"
             pull += f"      pull_reconnect {PULL_RECONNECT_MS}ms;\n"
-        who = f"lab '{self.ctx.lab}', node {self.ctx.node.name}"
-        return f"""# nginx-rtmp for netlab {who} (generated)
-load_module {MODULE};
-daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log stderr notice;
-events {{ worker_connections 256; }}
-rtmp {{
+        main = nginx_main(self.ctx, "nginx-rtmp", modules=f"load_module {MODULE};\n")
+        return f"""{main}rtmp {{
   access_log {self.access_log};
   server {{
     listen {o["port"]};
@@ -421,12 +415,7 @@ rtmp {{
 }}
 http {{
   access_log {self.stat_log};
-  client_body_temp_path {d}/tmp/body;
-  proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fastcgi;
-  uwsgi_temp_path {d}/tmp/uwsgi;
-  scgi_temp_path {d}/tmp/scgi;
-  server {{
+{nginx_temp_paths(d)}  server {{
     listen {o["stat_port"]};
     listen [::]:{o["stat_port"]};
     location = {STAT_PATH} {{
@@ -443,12 +432,7 @@ http {{
                 f"rtmp service: nginx's RTMP module {MODULE} is missing "
                 "(apt-get install libnginx-mod-rtmp)"
             )
-        d = self.ctx.dir
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        (d / "nginx.conf").write_text(self.config())
-        # -e: the start-up error log too goes to stderr, never /var/log/nginx.
-        return ["nginx", "-e", "stderr", "-p", str(d), "-c", str(d / "nginx.conf")]
+        return nginx_argv(self.ctx.dir, self.config())
 
     def ready(self) -> bool:
         ns, o = self.ctx.netns, self.opts

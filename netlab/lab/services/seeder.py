@@ -39,7 +39,7 @@ from typing import Any
 
 from netlab.errors import NetlabError
 from netlab.lab import plan
-from netlab.lab.services import Service, port_problem, unknown_options
+from netlab.lab.services import Service, options_problem
 from netlab.lab.services import torrent as bt
 from netlab.lab.services.probe import tcp_connect
 from netlab.lab.services.rtmp import http_get
@@ -89,11 +89,8 @@ class SeederService(Service):
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
-        problem = unknown_options(spec, OPTIONS)
-        if problem:
-            return problem
         o = seeder_options(spec)
-        if problem := port_problem(o["port"]):
+        if problem := options_problem(spec, OPTIONS, o["port"]):
             return problem
         name = o["name"]
         if (

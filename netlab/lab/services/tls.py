@@ -355,6 +355,8 @@ def _self_signed_leaf(key: Any, subject: Any, sans: list[Any], start: dt.datetim
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    from netlab.core.x509 import leaf_key_usage
+
     pub = key.public_key()
     return (
         x509.CertificateBuilder()
@@ -365,20 +367,7 @@ def _self_signed_leaf(key: Any, subject: Any, sans: list[Any], start: dt.datetim
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=VALID_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(leaf_key_usage(pub), critical=True)  # RSA: keyEncipherment too
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)

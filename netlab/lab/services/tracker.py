@@ -33,7 +33,7 @@ import shutil
 from typing import Any
 
 from netlab.errors import NetlabError
-from netlab.lab.services import Service, port_problem, unknown_options
+from netlab.lab.services import Service, options_problem
 from netlab.lab.services.rtmp import http_get
 from netlab.lab.topology import Node, ServiceSpec, Topology
 
@@ -66,11 +66,7 @@ class TrackerService(Service):
 
     @classmethod
     def check(cls, topo: Topology, node: Node, spec: ServiceSpec) -> str | None:
-        problem = unknown_options(spec, OPTIONS)
-        if problem:
-            return problem
-        port = tracker_port(spec)
-        if problem := port_problem(port):
+        if problem := options_problem(spec, OPTIONS, tracker_port(spec)):
             return problem
         hashes = spec.options.get("info_hashes", [])
         if not isinstance(hashes, list) or not all(is_info_hash(h) for h in hashes):
