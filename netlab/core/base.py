@@ -194,10 +194,55 @@ class CoreBase:
     def _finish(self, now: int) -> None:
         self._finished = True
 
+    def _earliest(self, *times: int | None) -> int | None:
+        """`deadline()`'s usual answer: the earliest of TIMES that is set, None when
+        nothing is (or the core has finished)."""
+        if self._finished:
+            return None
+        return min((t for t in times if t is not None), default=None)
+
     def _start_clock(self, now: int, deadline_s: float | None) -> None:
         """Note when the run started and, with a -w deadline, when it must end."""
         self._start_ns = now
         self._end_ns = now + int(deadline_s * NS) if deadline_s is not None else None
+
+    def _over(self, now: int) -> bool:
+        """True when there is nothing more to do: finished already, or the -w deadline
+        `_start_clock` noted has come (the run is finished here, then)."""
+        if self._finished:
+            return True
+        if self._end_ns is not None and now >= self._end_ns:
+            self._finish(now)
+            return True
+        return False
+
+
+def timeout_reason(waiting_for: str, seconds: float) -> str:
+    """The one line a session core ends with when the peer stays silent too long."""
+    return f"timeout: {waiting_for} did not come in {seconds:g} s"
+
+
+def split_url(
+    text: str, scheme: str, error: type[Exception], speaker: str = "netlab"
+) -> tuple[str, Any, int | None]:
+    """The start of a SCHEME://HOST[:PORT]/… parse that every URL-taking core shares:
+    the scheme may be left out; a bad port, another scheme or no host is ERROR, one
+    line saying which. Returns the URL as read (with the scheme), urlsplit's parts and
+    the port (None: the default)."""
+    from urllib.parse import urlsplit  # here: a core that takes no URL never pays for it
+
+    if "://" not in text:
+        text = f"{scheme}://{text}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as err:
+        raise error(f"malformed URL {text!r}: {err}") from None
+    if parts.scheme.lower() != scheme:
+        raise error(f"{text!r}: {speaker} speaks {scheme}:// (not {parts.scheme}://)")
+    if not parts.hostname:
+        raise error(f"malformed URL {text!r}: no host")
+    return text, parts, port
 
 
 # --- state machines as tables ------------------------------------------------------------------
@@ -221,8 +266,10 @@ class StateTable:
     `fire(event, now)` looks the pair up, records the step and returns the action
     name (or None); an event the table does not allow in the current state raises
     `ProtocolViolation` (the caller turns it into an error event). `history` is the
-    list of steps taken, which tests and `--explain` read; `table` itself is plain
-    data that a renderer can print as the protocol's state diagram."""
+    list of steps taken, which tests and `--explain` read; a step that neither moves
+    nor acts (a peer saying again what it said) is not recorded, so a peer cannot
+    grow it without end. `table` itself is plain data that a renderer can print as
+    the protocol's state diagram."""
 
     table: dict[tuple[str, str], tuple[str | None, str]]
     state: str
@@ -236,7 +283,8 @@ class StateTable:
             action, next_state = self.table[(self.state, event)]
         except KeyError:
             raise ProtocolViolation(self.state, event) from None
-        self.history.append(Transition(now, self.state, event, next_state, action))
+        if next_state != self.state or action is not None:
+            self.history.append(Transition(now, self.state, event, next_state, action))
         self.state = next_state
         return action
 

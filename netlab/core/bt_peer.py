@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from netlab.core import base
 from netlab.core.base import NS, Close, Connected, CoreBase, Open, SocketError, Write
 from netlab.wire import peerwire
 
@@ -169,16 +170,11 @@ class PeerGreeting(CoreBase):
                 return self._complete(now)
             if self.phase == "greeting" and self.result.completed:
                 return self._greeted(now)
-            return self._fail(
-                now, f"timeout: {self._waiting_for()} did not come in {self.options.timeout:g} s"
-            )
+            return self._fail(now, base.timeout_reason(self._waiting_for(), self.options.timeout))
         return []
 
     def deadline(self) -> int | None:
-        if self._finished:
-            return None
-        times = [t for t in (self._deadline, self._grace_at) if t is not None]
-        return min(times) if times else None
+        return self._earliest(self._deadline, self._grace_at)
 
     def interrupt(self, now: int) -> None:
         if not self._finished:

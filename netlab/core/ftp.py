@@ -22,8 +22,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+from netlab.core import base
 from netlab.core.base import NS, Close, Connected, CoreBase, Listen, Open, SocketError, Write
 
 DEFAULT_PORT = 21
@@ -67,17 +68,7 @@ class FtpUrl:
 
 
 def parse_ftp_url(text: str) -> FtpUrl:
-    if "://" not in text:
-        text = "ftp://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise FtpUrlError(f"malformed URL {text!r}: {err}") from None
-    if parts.scheme.lower() != "ftp":
-        raise FtpUrlError(f"{text!r}: netlab ftp speaks ftp:// (not {parts.scheme}://)")
-    if not parts.hostname:
-        raise FtpUrlError(f"malformed URL {text!r}: no host")
+    _, parts, port = base.split_url(text, "ftp", FtpUrlError, "netlab ftp")
     user = unquote(parts.username) if parts.username else "anonymous"
     password = unquote(parts.password) if parts.password is not None else ANONYMOUS_PASSWORD
     path = unquote(parts.path)[1:] if parts.path.startswith("/") else unquote(parts.path)
@@ -378,8 +369,7 @@ class FtpClient(CoreBase):
     def on_timer(self, now: int) -> list:
         self._now = now
         if self._deadline is not None and now >= self._deadline:
-            return self._fail(now, f"timeout: {self._waiting_for()} did not come in "
-                                   f"{self.options.timeout:g} s")  # fmt: skip
+            return self._fail(now, base.timeout_reason(self._waiting_for(), self.options.timeout))
         return []
 
     def deadline(self) -> int | None:

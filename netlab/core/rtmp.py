@@ -13,7 +13,9 @@
 A session core on the socket runner: bytes and `now` in, `Write`s out. Every chunk
 both ways is kept (`wire.rtmp.ChunkInfo`) when asked, so the chunking itself is on
 screen; every command and its status code, the stream's video parameters (from the
-SPS) and each frame's NAL unit types are kept for the renderer and --json.
+SPS) and each frame's NAL unit types are kept for the renderer and --json. The order
+of the steps above is one table per mode (`RTMP_PLAY`, `RTMP_PUBLISH`,
+`RTMP_HANDSHAKE_ONLY`), run by `core.base.StateTable`; `machine.history` is the path.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from netlab.core import base
 from netlab.core.base import NS, Close, Connected, CoreBase, Open, SocketError, Write
 from netlab.wire import amf0, flv, rtmp
 
@@ -58,17 +60,7 @@ class RtmpUrl:
 
 
 def parse_rtmp_url(text: str) -> RtmpUrl:
-    if "://" not in text:
-        text = "rtmp://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise RtmpUrlError(f"malformed URL {text!r}: {err}") from None
-    if parts.scheme.lower() != "rtmp":
-        raise RtmpUrlError(f"{text!r}: netlab speaks rtmp:// (not {parts.scheme}://)")
-    if not parts.hostname:
-        raise RtmpUrlError(f"malformed URL {text!r}: no host")
+    text, parts, port = base.split_url(text, "rtmp", RtmpUrlError)
     path = [p for p in parts.path.split("/") if p]
     if not path:
         raise RtmpUrlError(f"{text!r}: no application (rtmp://HOST/APP/STREAM)")
@@ -178,6 +170,71 @@ class RtmpResult:
         return round((later - base) / 1e6, 3)
 
 
+# --- the client as a state table ------------------------------------------------------------
+# {(state, event): (action, next_state)}, run by `StateTable.fire`. The handshake's states
+# are the spec's (RTMP 1.0 §5.2.1: uninitialized, version sent, … handshake done; C2 goes
+# once S2 is in), then one state per command waiting for its answer. An event that the
+# table does not list in the current state (a _result for createStream before connect
+# was answered, a second connect _result, Publish.Start before createStream's stream id)
+# ends the run with one line: "unexpected RTMP from the server: … in state …". Control
+# messages, media, metadata and other commands are no steps: they may come at any time.
+_HANDSHAKE = {
+    ("uninitialized", "TCP connected"): ("send C0+C1", "version_sent"),
+    ("version_sent", "S0"): (None, "version_received"),
+    ("version_received", "S1"): (None, "s1_received"),
+}
+RTMP_HANDSHAKE_ONLY = {**_HANDSHAKE, ("s1_received", "S2"): ("send C2, close", "closed")}
+_NET_CONNECTION = {
+    **_HANDSHAKE,
+    ("s1_received", "S2"): ("send C2, connect", "connect_sent"),
+    ("connect_sent", "_result (connect)"): ("send createStream", "create_stream_sent"),
+}
+RTMP_PLAY = {
+    **_NET_CONNECTION,
+    ("create_stream_sent", "_result (createStream)"): ("send play", "play_sent"),
+    ("play_sent", "onStatus NetStream.Play.Start"): ("wait for video", "playing"),
+    # Said again when a publisher starts anew (nginx-rtmp's play_restart): no new start,
+    # so neither --seconds nor the wait for video begins again.
+    ("playing", "onStatus NetStream.Play.Start"): (None, "playing"),
+    ("playing", "stop"): ("send deleteStream, close", "closed"),
+}
+RTMP_PUBLISH = {
+    **_NET_CONNECTION,
+    ("create_stream_sent", "_result (createStream)"): ("send publish", "publish_sent"),
+    ("publish_sent", "onStatus NetStream.Publish.Start"): ("send the FLV tags", "publishing"),
+    ("publishing", "stop"): ("send deleteStream, close", "closed"),
+}
+# The table's action names → the methods that do them.
+_ACTIONS = {
+    "send C0+C1": "_send_c0_c1",
+    "send C2, close": "_send_c2_close",
+    "send C2, connect": "_send_c2_connect",
+    "send createStream": "_send_create_stream",
+    "send play": "_send_play",
+    "send publish": "_send_publish",
+    "wait for video": "_wait_for_video",
+    "send the FLV tags": "_send_flv_tags",
+    "send deleteStream, close": "_send_delete_stream",
+}
+_RESULT_OF = {1.0: "connect", 2.0: "createStream"}  # our transaction ids
+_STARTS = ("NetStream.Play.Start", "NetStream.Publish.Start")
+_HANDSHAKE_STATES = {state for state, _event in _HANDSHAKE} | {"s1_received"}
+_WAITING_FOR = {
+    **dict.fromkeys(_HANDSHAKE_STATES, "S0/S1/S2"),
+    "connect_sent": "the answer to connect",
+    "create_stream_sent": "the answer to createStream",
+    "play_sent": "NetStream.Play.Start",
+    "publish_sent": "NetStream.Publish.Start",
+    "playing": "video",
+}
+
+
+def rtmp_table(options: RtmpOptions) -> dict:
+    if options.handshake_only:
+        return RTMP_HANDSHAKE_ONLY
+    return RTMP_PLAY if options.publish is None else RTMP_PUBLISH
+
+
 class RtmpClient(CoreBase):
     CONN = "rtmp"
 
@@ -191,11 +248,15 @@ class RtmpClient(CoreBase):
         self.reader = rtmp.ChunkReader()
         self.writer = rtmp.ChunkWriter()
         self.hs_buf = bytearray()
-        self.phase = "handshake"
+        self.machine = base.StateTable(rtmp_table(options), "uninitialized")
         self._deadline: int | None = None
         self._stop_at: int | None = None
         self._acked = 0
         self._now = 0
+
+    @property
+    def state(self) -> str:
+        return self.machine.state
 
     # --- the session-core interface -------------------------------------------------------
     def start(self, now: int) -> list:
@@ -208,7 +269,7 @@ class RtmpClient(CoreBase):
         self._now = now
         r = self.result
         r.connect_at, r.tcp_at, r.c1_sent = info.connect_at, info.tcp_at or now, now
-        return [Write(self.CONN, bytes([rtmp.VERSION]) + r.c1.pack())]
+        return self._step("TCP connected", now)
 
     def on_data(self, conn: Any, data: bytes, now: int) -> list:
         self._now = now
@@ -217,11 +278,13 @@ class RtmpClient(CoreBase):
         if not data:
             return self._fail(now, self._closed_reason())
         try:
-            if self.phase == "handshake":
+            if self.state in _HANDSHAKE_STATES:
                 return self._handshake(data, now)
             return self._chunks(data, now)
         except (rtmp.RtmpError, amf0.AmfError, flv.FlvError) as err:
             return self._fail(now, f"malformed RTMP from the server: {err}")
+        except base.ProtocolViolation as err:
+            return self._fail(now, f"unexpected RTMP from the server: {err}")
 
     def on_datagram(self, conn: Any, data: bytes, addr: tuple, now: int) -> list:
         return []
@@ -235,25 +298,34 @@ class RtmpClient(CoreBase):
         if self._stop_at is not None and now >= self._stop_at:
             return self._complete(now)
         if self._deadline is not None and now >= self._deadline:
-            return self._fail(
-                now, f"timeout: {self._waiting_for()} did not come in {self.options.timeout:g} s"
-            )
+            return self._fail(now, base.timeout_reason(self._waiting_for(), self.options.timeout))
         return []
 
     def deadline(self) -> int | None:
-        if self._finished:
-            return None
-        times = [t for t in (self._deadline, self._stop_at) if t is not None]
-        return min(times) if times else self._now + NS
+        when = self._earliest(self._deadline, self._stop_at)
+        if when is None and not self._finished:
+            return self._now + NS  # playing up to --frames: nothing due, but not done
+        return when
 
     def interrupt(self, now: int) -> None:
         if not self._finished:
-            if self.phase in ("playing", "publishing"):
+            if self.state in ("playing", "publishing"):
                 self.result.completed = True
             else:
                 self.result.error = "interrupted"
             self.result.done_at = now
             self._finish(now)
+
+    # --- the table ------------------------------------------------------------------------------
+    def _step(self, event: str, now: int, *args: Any) -> list:
+        """One step of the table, and the action it names done (ProtocolViolation if
+        the table has no such step in the current state)."""
+        action = self.machine.fire(event, now)
+        return getattr(self, _ACTIONS[action])(now, *args) if action else []
+
+    def _wait(self, now: int) -> None:
+        """A request is out: its answer is due within --timeout."""
+        self._deadline = now + int(self.options.timeout * NS)
 
     # --- ending -------------------------------------------------------------------------------
     def _fail(self, now: int, reason: str, close: bool = True) -> list:
@@ -263,59 +335,70 @@ class RtmpClient(CoreBase):
         return [Close(self.CONN)] if close else []
 
     def _complete(self, now: int) -> list:
+        """--frames or --seconds reached: playing or publishing ends well."""
         r = self.result
         r.completed = True
         r.done_at = now
         self._finish(now)
-        out: list = []
-        if r.stream_id is not None and self.phase in ("playing", "publishing"):
-            out += self._command(now, "deleteStream", 0.0, None, float(r.stream_id))
+        return self._step("stop", now)
+
+    def _send_delete_stream(self, now: int) -> list:
+        out = self._command(now, "deleteStream", 0.0, None, float(self.result.stream_id))
         return [*out, Close(self.CONN)]
 
     def _waiting_for(self) -> str:
-        return {
-            "handshake": "S0/S1/S2",
-            "connect": "the answer to connect",
-            "create": "the answer to createStream",
-            "start": "NetStream.Play.Start"
-            if self.options.publish is None
-            else "NetStream.Publish.Start",
-            "playing": "video",
-        }.get(self.phase, self.phase)
+        return _WAITING_FOR.get(self.state, self.state)
 
     def _closed_reason(self) -> str:
         return f"the server closed the connection while waiting for {self._waiting_for()}"
 
     # --- handshake ----------------------------------------------------------------------------
+    def _send_c0_c1(self, now: int) -> list:
+        return [Write(self.CONN, bytes([rtmp.VERSION]) + self.result.c1.pack())]
+
     def _handshake(self, data: bytes, now: int) -> list:
-        r = self.result
+        """S0, S1 and S2, each a step of the table once its bytes are in."""
+        r, size = self.result, rtmp.HANDSHAKE_SIZE
         self.hs_buf += data
+        out: list = []
         if r.s0 is None and self.hs_buf:
             r.s0 = self.hs_buf[0]
             if r.s0 != rtmp.VERSION:
                 return self._fail(now, f"S0 says version {r.s0}, not 3")
-        if r.s1 is None and len(self.hs_buf) >= 1 + rtmp.HANDSHAKE_SIZE:
-            r.s1 = rtmp.HandshakePacket.unpack(bytes(self.hs_buf[1 : 1 + rtmp.HANDSHAKE_SIZE]))
+            out += self._step("S0", now)
+        if r.s1 is None and len(self.hs_buf) >= 1 + size:
+            r.s1 = rtmp.HandshakePacket.unpack(bytes(self.hs_buf[1 : 1 + size]))
             r.s1_at = now
-        need = 1 + 2 * rtmp.HANDSHAKE_SIZE
-        if len(self.hs_buf) < need:
-            return []
-        r.s2 = rtmp.HandshakePacket.unpack(bytes(self.hs_buf[1 + rtmp.HANDSHAKE_SIZE : need]))
-        r.s2_at = now
-        rest = bytes(self.hs_buf[need:])
-        self.hs_buf.clear()
-        r.s2_echoes_c1 = r.s2.random == r.c1.random and r.s2.time == r.c1.time
+            out += self._step("S1", now)
+        if len(self.hs_buf) >= 1 + 2 * size:
+            r.s2 = rtmp.HandshakePacket.unpack(bytes(self.hs_buf[1 + size : 1 + 2 * size]))
+            r.s2_at = now
+            rest = bytes(self.hs_buf[1 + 2 * size :])
+            self.hs_buf.clear()
+            r.s2_echoes_c1 = r.s2.random == r.c1.random and r.s2.time == r.c1.time
+            out += self._step("S2", now, rest)
+        return out
+
+    def _c2(self, now: int) -> Write:
+        """C2 echoes S1 (its time and random bytes; time2: when we read it)."""
+        r = self.result
         elapsed = (now - r.c1_sent) // 1_000_000
         r.c2 = rtmp.HandshakePacket(r.s1.time, elapsed & 0xFFFFFFFF, r.s1.random)
         r.c2_echoes_s1 = True
-        out: list = [Write(self.CONN, r.c2.pack())]
-        if self.options.handshake_only:
-            r.completed = True
-            r.done_at = now
-            self._finish(now)
-            return [*out, Close(self.CONN)]
-        self.phase = "connect"
-        self._deadline = now + int(self.options.timeout * NS)
+        return Write(self.CONN, r.c2.pack())
+
+    def _send_c2_close(self, now: int, rest: bytes) -> list:
+        r = self.result
+        out = [self._c2(now), Close(self.CONN)]
+        r.completed = True
+        r.done_at = now
+        self._finish(now)
+        return out
+
+    def _send_c2_connect(self, now: int, rest: bytes) -> list:
+        r = self.result
+        out: list = [self._c2(now)]
+        self._wait(now)
         if self.options.chunk_size:
             out += self._control(now, rtmp.SET_CHUNK_SIZE, rtmp.u32(self.options.chunk_size))
             self.writer.chunk_size = self.options.chunk_size
@@ -453,54 +536,50 @@ class RtmpClient(CoreBase):
             return self._fail(
                 now, f"the server answered {what}" + (f": {description}" if description else "")
             )
-        if name == "_result" and tid == 1.0:  # connect
-            r.connected_at = now
-            self.phase = "create"
-            self._deadline = now + int(self.options.timeout * NS)
-            return self._command(now, "createStream", 2.0, None)
-        if name == "_result" and tid == 2.0:  # createStream: the message stream id
-            sid = next((v for v in values[3:] if isinstance(v, float)), None)
-            if sid is None:
-                raise amf0.AmfError("createStream's _result has no stream id")
-            r.stream_id = int(sid)
-            self.phase = "start"
-            self._deadline = now + int(self.options.timeout * NS)
-            if self.options.publish is not None:
-                return self._command(
-                    now,
-                    "publish",
-                    3.0,
-                    None,
-                    self.url.stream,
-                    "live",
-                    stream_id=r.stream_id,
-                    csid=8,
-                )
-            out = self._command(
-                now, "play", 3.0, None, self.url.stream, -2.0, stream_id=r.stream_id, csid=8
-            )
-            return out + self._control(
-                now, rtmp.USER_CONTROL, rtmp.user_control(3, r.stream_id, 1000)
-            )
-        if name == "onStatus" and cmd.code in ("NetStream.Play.Start", "NetStream.Publish.Start"):
-            return self._started(now)
+        if name == "_result" and tid in _RESULT_OF:
+            return self._step(f"_result ({_RESULT_OF[tid]})", now, values)
+        if name == "onStatus" and cmd.code in _STARTS:
+            return self._step(f"onStatus {cmd.code}", now)
         return []
 
-    def _started(self, now: int) -> list:
-        r = self.result
-        r.started_at = now
-        o = self.options
-        if o.publish is not None:
-            self.phase = "publishing"
-            out = self._publish(now)
-            self._stop_at = now + int((o.seconds or 0.5) * NS)  # let the last chunks go out
-            self._deadline = None
-            return out
-        self.phase = "playing"
-        self._deadline = now + int(self.options.timeout * NS)  # for the first video frame
-        if o.seconds is not None:
-            self._stop_at = now + int(o.seconds * NS)
+    def _send_create_stream(self, now: int, values: list) -> list:
+        self.result.connected_at = now
+        self._wait(now)
+        return self._command(now, "createStream", 2.0, None)
+
+    def _stream_id(self, values: list, now: int) -> int:
+        """createStream's _result: the message stream id play or publish goes on."""
+        sid = next((v for v in values[3:] if isinstance(v, float)), None)
+        if sid is None:
+            raise amf0.AmfError("createStream's _result has no stream id")
+        self.result.stream_id = int(sid)
+        self._wait(now)
+        return self.result.stream_id
+
+    def _send_play(self, now: int, values: list) -> list:
+        sid = self._stream_id(values, now)
+        out = self._command(now, "play", 3.0, None, self.url.stream, -2.0, stream_id=sid, csid=8)
+        return out + self._control(now, rtmp.USER_CONTROL, rtmp.user_control(3, sid, 1000))
+
+    def _send_publish(self, now: int, values: list) -> list:
+        sid = self._stream_id(values, now)
+        return self._command(
+            now, "publish", 3.0, None, self.url.stream, "live", stream_id=sid, csid=8
+        )
+
+    def _wait_for_video(self, now: int) -> list:
+        self.result.started_at = now
+        self._wait(now)  # for the first video frame
+        if self.options.seconds is not None:
+            self._stop_at = now + int(self.options.seconds * NS)
         return []
+
+    def _send_flv_tags(self, now: int) -> list:
+        self.result.started_at = now
+        out = self._publish(now)
+        self._stop_at = now + int((self.options.seconds or 0.5) * NS)  # the last chunks go out
+        self._deadline = None
+        return out
 
     def _video(self, m: rtmp.Message, now: int) -> list:
         r = self.result
@@ -509,7 +588,7 @@ class RtmpClient(CoreBase):
         r.video_codec = tag.codec
         if tag.config is not None:
             r.video = tag.config
-        if self.phase != "playing":
+        if self.state != "playing":
             return []
         r.add_frame(Frame(m.timestamp, tag.keyframe, len(m.payload), tag.nal_types, now))
         if r.first_frame_at is None:

@@ -14,7 +14,10 @@ so that nothing is hidden inside a library:
   from the pre-master and the two randoms → ChangeCipherSpec, Finished both ways.
 
 A session core on the socket runner (a plain TCP stream): bytes and `now` in,
-`Write`s out. Every secret is kept for the key log (NSS format) and for `-v`.
+`Write`s out. Every secret is kept for the key log (NSS format) and for `-v`. The
+order of the server's messages is one table, `TLS_CLIENT` (RFC 8446 Appendix A.1's
+client states, and TLS 1.2's in the same style), run by `core.base.StateTable`;
+`machine.history` is the path the handshake took.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from cryptography import x509
 
+from netlab.core import base
 from netlab.core.base import NS, Close, Connected, CoreBase, Open, SocketError, Write
 from netlab.wire import tls
 from netlab.wire import tls_crypto as tc
@@ -33,6 +37,53 @@ CLIENT, SERVER = "client", "server"
 DEFAULT_SUITES = [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8]
 DEFAULT_GROUPS = [29, 23, 24]
 DEFAULT_SIGALGS = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807]
+
+# --- the handshake as a state table -----------------------------------------------------------
+# {(state, event): (action, next_state)}: an event is a message from the server, named as
+# the timeline names it (a ServerHello by the version it chose); the action says what we
+# send or do on it (the message's `_on_…` handler does it). TLS 1.3 follows RFC 8446
+# Appendix A.1 (WAIT_SH … CONNECTED); WAIT_SH2 is WAIT_SH after a HelloRetryRequest, where
+# a second one, or a ServerHello that is not TLS 1.3, is refused (§4.1.4). TLS 1.2 follows
+# RFC 5246 §7.3's order in the same style (a Certificate is required: netlab offers no
+# anonymous suite). A step is recorded once its handler has accepted the message (its
+# checks passed); a message the table does not list in the current state ends the run:
+# "unexpected message from the server: Finished is not expected in state WAIT_CERT_CR".
+# Alerts may come in any state.
+_SEND_FINISHED_12 = "send [Certificate, CertificateVerify,] ClientKeyExchange, CCS, Finished"
+TLS_CLIENT = {
+    ("START", "TCP connected"): ("send ClientHello", "WAIT_SH"),
+    ("WAIT_SH", "HelloRetryRequest"): ("send ClientHello (the share it asks for)", "WAIT_SH2"),
+    ("WAIT_SH", "ServerHello (TLS 1.3)"): ("derive the handshake secrets", "WAIT_EE"),
+    ("WAIT_SH2", "ServerHello (TLS 1.3)"): ("derive the handshake secrets", "WAIT_EE"),
+    ("WAIT_SH", "ServerHello (TLS 1.2)"): (None, "WAIT_CERT12"),
+    ("WAIT_SH", "ServerHello (other version)"): ("stop: netlab completes 1.2 and 1.3", "CLOSED"),
+    # TLS 1.3 (the server's flight is encrypted from here on)
+    ("WAIT_EE", "EncryptedExtensions"): (None, "WAIT_CERT_CR"),
+    ("WAIT_CERT_CR", "Certificate"): (None, "WAIT_CV"),
+    ("WAIT_CV", "CertificateVerify"): ("check the signature", "WAIT_FINISHED"),
+    ("WAIT_FINISHED", "Finished"): ("send Finished, close_notify", "CONNECTED"),
+    # … with a client certificate asked for: ours goes with our Finished, and the server
+    # judges it after that (a NewSessionTicket or data: accepted; an alert: refused).
+    ("WAIT_CERT_CR", "CertificateRequest"): (None, "WAIT_CERT"),
+    ("WAIT_CERT", "Certificate"): (None, "WAIT_CV_AUTH"),
+    ("WAIT_CV_AUTH", "CertificateVerify"): ("check the signature", "WAIT_FINISHED_AUTH"),
+    ("WAIT_FINISHED_AUTH", "Finished"): (
+        "send Certificate, [CertificateVerify,] Finished",
+        "WAIT_VERDICT",
+    ),
+    ("WAIT_VERDICT", "NewSessionTicket"): ("send close_notify", "CONNECTED"),
+    ("WAIT_VERDICT", "application data"): ("send close_notify", "CONNECTED"),
+    # TLS 1.2: Certificate, ServerKeyExchange (ECDHE only), CertificateRequest?, ServerHelloDone
+    ("WAIT_CERT12", "Certificate"): (None, "WAIT_SKE12"),
+    ("WAIT_SKE12", "ServerKeyExchange"): ("check the signature", "WAIT_CR12"),
+    ("WAIT_SKE12", "CertificateRequest"): (None, "WAIT_SHD12"),
+    ("WAIT_SKE12", "ServerHelloDone"): (_SEND_FINISHED_12, "WAIT_CCS12"),
+    ("WAIT_CR12", "CertificateRequest"): (None, "WAIT_SHD12"),
+    ("WAIT_CR12", "ServerHelloDone"): (_SEND_FINISHED_12, "WAIT_CCS12"),
+    ("WAIT_SHD12", "ServerHelloDone"): (_SEND_FINISHED_12, "WAIT_CCS12"),
+    ("WAIT_CCS12", "ChangeCipherSpec"): (None, "WAIT_FINISHED12"),
+    ("WAIT_FINISHED12", "Finished"): ("check it, send close_notify", "CONNECTED"),
+}
 
 
 @dataclass(frozen=True)
@@ -138,9 +189,12 @@ class TlsHello(CoreBase):
         self.read: tc.RecordCipher | None = None
         self.write: tc.RecordCipher | None = None
         self.master: bytes = b""
-        self.server_ccs = False
-        self.awaiting_verdict = False  # TLS 1.3 with a client certificate asked for
+        self.machine = base.StateTable(TLS_CLIENT, "START")
         self._deadline: int | None = None
+
+    @property
+    def state(self) -> str:
+        return self.machine.state
 
     # --- the session-core interface -------------------------------------------------------
     def start(self, now: int) -> list:
@@ -154,6 +208,7 @@ class TlsHello(CoreBase):
         r = self.result
         r.connect_at, r.tcp_at = info.connect_at, info.tcp_at or now
         r.local, r.peer = info.local, info.peer
+        self.machine.fire("TCP connected", now)
         return self._send_client_hello(now)
 
     def on_data(self, conn: Any, data: bytes, now: int) -> list:
@@ -170,6 +225,8 @@ class TlsHello(CoreBase):
             return out
         except (tls.TlsError, ValueError) as err:
             return self._fail(now, f"malformed TLS from the server: {err}")
+        except base.ProtocolViolation as err:
+            return self._fail(now, f"unexpected message from the server: {err}")
         except Exception as err:  # cryptography's InvalidTag, InvalidSignature …
             return self._fail(
                 now,
@@ -266,11 +323,11 @@ class TlsHello(CoreBase):
             return self._alert(rec.payload, now)
         if rec.type == tls.CHANGE_CIPHER_SPEC:
             self.result.messages.append(Message(SERVER, "ChangeCipherSpec", now, 1))
-            if self.result.version == 0x0303:
-                self.server_ccs = True
+            if self.result.version == 0x0303:  # TLS 1.3's is only for middleboxes: dropped
+                self.machine.fire("ChangeCipherSpec", now)
             return []
         if rec.type == tls.HANDSHAKE:
-            if self.server_ccs:  # TLS 1.2: the server's Finished, encrypted
+            if self.state == "WAIT_FINISHED12":  # the server's Finished, encrypted
                 plain = self.read.open12(tls.HANDSHAKE, rec.payload)
                 return self._messages(self.inner.feed(plain), now, encrypted=True)
             return self._messages(self.plain.feed(rec.payload), now, encrypted=False)
@@ -282,13 +339,11 @@ class TlsHello(CoreBase):
             ctype, plain = self.read.open13(rec.payload)
             if ctype == tls.ALERT:
                 return self._alert(plain, now)
-            if self.awaiting_verdict:  # accepted: the server goes on after our Finished
-                name = (
-                    "NewSessionTicket"
-                    if ctype == tls.HANDSHAKE and plain[:1] == b"\x04"
-                    else tls.CONTENT_TYPES.get(ctype, str(ctype))
-                )
+            if self.state == "WAIT_VERDICT":  # accepted: the server goes on after our Finished
+                ticket = ctype == tls.HANDSHAKE and plain[:1] == b"\x04"
+                name = "NewSessionTicket" if ticket else tls.CONTENT_TYPES.get(ctype, str(ctype))
                 self.result.messages.append(Message(SERVER, name, now, len(plain), True))
+                self.machine.fire("NewSessionTicket" if ticket else "application data", now)
                 return self._done(now, self._close_notify13(now))
             if ctype == tls.HANDSHAKE:
                 return self._messages(self.inner.feed(plain), now, encrypted=True)
@@ -307,21 +362,34 @@ class TlsHello(CoreBase):
             self.result.messages.append(
                 Message(SERVER, _title(m.name), now, len(m.body) + 4, encrypted)
             )
+            event = self._event(m)
             handler = getattr(self, f"_on_{m.name}", None)
-            if handler is None:
-                raise tls.TlsError(f"unexpected {m.name} from the server")
+            if handler is None or not self.machine.allows(event):
+                raise base.ProtocolViolation(self.state, event)
             out += handler(m, now)
+            if self.result.error is None or self.machine.table[(self.state, event)][1] == "CLOSED":
+                self.machine.fire(event, now)  # accepted (or the table's own refusal)
             if self._finished:
                 break
         return out
+
+    def _event(self, m: tls.HandshakeMessage) -> str:
+        """The table's name for a message from the server: its title, a ServerHello's with
+        the version it chose."""
+        if m.name != "server_hello":
+            return _title(m.name)
+        sh = tls.parse_hello(m.body, server=True)
+        if sh.is_hrr:
+            return "HelloRetryRequest"
+        return {0x0304: "ServerHello (TLS 1.3)", 0x0303: "ServerHello (TLS 1.2)"}.get(
+            sh.version, "ServerHello (other version)"
+        )
 
     # --- the server's messages ----------------------------------------------------------------
     def _on_server_hello(self, m: tls.HandshakeMessage, now: int) -> list:
         sh = tls.parse_hello(m.body, server=True)
         r = self.result
-        if sh.is_hrr:
-            if r.hello_retry is not None:
-                raise tls.TlsError("a second HelloRetryRequest")
+        if sh.is_hrr:  # (a second one is no step of the table)
             r.messages[-1].name = "HelloRetryRequest"
             r.hello_retry = sh
             group = sh.key_shares()[0][0] if sh.ext(51) else None
@@ -480,8 +548,7 @@ class TlsHello(CoreBase):
             # The server judges our certificate after our Finished: wait for its verdict
             # (a NewSessionTicket or data means accepted, an alert refused).
             self.read = tc.RecordCipher(suite, *tc.traffic_keys(suite, s.server_application))
-            self.awaiting_verdict = True
-            return [Write(self.CONN, out)]
+            return [Write(self.CONN, out)]  # and the table waits: WAIT_VERDICT
         return self._done(now, out + self._close_notify13(now))
 
     def _close_notify13(self, now: int) -> bytes:
