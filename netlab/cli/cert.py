@@ -14,15 +14,14 @@ from typing import Any
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import HELP_OPTIONS, Common, command, common_options, print_result
 from netlab.errors import ExitStatus, InputError
 
 SHORT_HELP = "Make and check X.509 certificates like openssl: CA, issue, CSR, sign, show, verify."
-CONTEXT = {"help_option_names": ["-h", "--help"]}
 MAX_FILE_BYTES = 10 * 1024 * 1024  # the same bound as core/x509.MAX_FILE_BYTES
 
 
-@click.group(short_help=SHORT_HELP, context_settings=CONTEXT)
+@click.group(short_help=SHORT_HELP, context_settings=HELP_OPTIONS)
 def cert() -> None:
     """Make a CA, issue certificates from it, request and sign, show and verify
     certificates: the openssl walk-through of the HTTPS chapter, with netlab alone.
@@ -77,8 +76,44 @@ def _days_option(default: int):
     )
 
 
+def _cn_option(whose: str):
+    return click.option(
+        "--cn", required=True, metavar="NAME", help=f"Common name (CN=) of {whose}."
+    )
+
+
+def _ca_prefix_option(help: str):
+    return click.option(
+        "--ca",
+        "ca_prefix",
+        required=True,
+        metavar="PREFIX",
+        shell_complete=complete.files,
+        help=help,
+    )
+
+
+def _certs_option(*decls: str, metavar: str, help: str):
+    """Certificate files, the option repeated for each."""
+    return click.option(
+        *decls, multiple=True, metavar=metavar, shell_complete=complete.files, help=help
+    )
+
+
+def _path_len_option(help: str):
+    return click.option("--path-len", type=click.IntRange(0, 255), metavar="N", help=help)
+
+
 _force_option = click.option("--force", is_flag=True, help="Overwrite files that exist.")
 _org_option = click.option("--org", metavar="NAME", help="Organization (O=) of the subject.")
+_prefix_option = click.option(
+    "-o",
+    "--out",
+    "prefix",
+    metavar="PREFIX",
+    shell_complete=complete.files,
+    help="Output prefix (default: from the CN).",
+)
 _san_option = click.option(
     "--san",
     "sans",
@@ -87,12 +122,6 @@ _san_option = click.option(
     help="A subjectAltName: a DNS name (*.x for a wildcard) or an IP address; also "
     "DNS:…, IP:…, email:…, URI:…. Repeatable. Default: the CN, if it is a host name.",
 )
-
-
-def _console(common: Common):
-    from netlab.render.console import make_console
-
-    return make_console(color=common.color)
 
 
 def _now():
@@ -104,22 +133,29 @@ def _now():
 # --- files --------------------------------------------------------------------------------------
 
 
-def read_bounded(path: str, what: str = "file") -> bytes:
-    """The bytes of PATH, at most 10 MiB (one-line error otherwise)."""
+def read_bounded(
+    path: str,
+    what: str = "file",
+    *,
+    limit: int = MAX_FILE_BYTES,
+    files: str = "certificate files",
+    sized: bool = True,
+) -> bytes:
+    """The bytes of PATH, at most LIMIT (a whole number of MiB), or a one-line error: WHAT
+    a directory is not, the limit for FILES, with the size (SIZED) when the file says it."""
+    over = f"over the {limit >> 20} MiB limit for {files}"
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise InputError(
-                    f"{path}: {size:,} bytes is over the 10 MiB limit for certificate files"
-                )
-            data = f.read(MAX_FILE_BYTES + 1)
+            size = os.fstat(f.fileno()).st_size if sized else 0
+            if size > limit:
+                raise InputError(f"{path}: {size:,} bytes is {over}")
+            data = f.read(limit + 1)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a {what}") from None
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: over the 10 MiB limit for certificate files")
+    if len(data) > limit:
+        raise InputError(f"{path}: {over}")
     return data
 
 
@@ -194,6 +230,32 @@ def _write_files(files: list[tuple[str, bytes, bool]], force: bool) -> None:
             raise InputError(f"cannot write {path}: {err.strerror}") from None
 
 
+def _check_path_len(path_len: int | None, intermediate: bool) -> None:
+    if path_len is not None and not intermediate:
+        raise InputError("--path-len goes with --intermediate (a leaf is not a CA)")
+
+
+def _issue(
+    public_key, subject, ca: tuple, sans: list, days: int, intermediate: bool, path_len: int | None
+):
+    """The certificate `issue` and `sign` make: for PUBLIC_KEY and SUBJECT, signed by CA
+    (its certificate and key), valid for DAYS from now."""
+    from netlab.core.x509 import issue
+
+    ca_cert, ca_key = ca
+    return issue(
+        public_key,
+        subject,
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        now=_now(),
+        days=days,
+        sans=sans,
+        intermediate=intermediate,
+        path_length=path_len,
+    )
+
+
 def _default_prefix(cn: str) -> str:
     import re
 
@@ -207,41 +269,29 @@ def _sans(values: tuple[str, ...], cn: str):
     return [parse_san(v) for v in values] if values else default_sans(cn)
 
 
+def _view():
+    from netlab.render import cert as view  # rich: only when text is drawn
+
+    return view
+
+
 def _report_written(common: Common, written: list[tuple[str, str]], doc: dict[str, Any]) -> None:
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as out:
-            out.data = {"written": {kind: path for path, kind in written}, **doc}
-        return
-    from netlab.render.cert import render_written
-
-    render_written(_console(common), written, doc, _now())
+    data = {"written": {kind: path for path, kind in written}, **doc}
+    print_result(
+        common, data, lambda console: _view().render_written(console, written, doc, _now())
+    )
 
 
 # --- cert ca ------------------------------------------------------------------------------------
 
 
-@cert.command(
-    "ca",
-    short_help="Make a self-signed root CA: PREFIX.pem and PREFIX.key.",
-    context_settings=CONTEXT,
-)
-@click.option("--cn", required=True, metavar="NAME", help="Common name (CN=) of the CA.")
+@command("ca", "Make a self-signed root CA: PREFIX.pem and PREFIX.key.", group=cert)
+@_cn_option("the CA")
 @_org_option
-@click.option(
-    "-o",
-    "--out",
-    "prefix",
-    metavar="PREFIX",
-    shell_complete=complete.files,
-    help="Output prefix (default: from the CN).",
-)
+@_prefix_option
 @_key_options
 @_days_option(3650)
-@click.option(
-    "--path-len", type=click.IntRange(0, 255), metavar="N", help="pathLenConstraint of the root."
-)
+@_path_len_option("pathLenConstraint of the root.")
 @_force_option
 @common_options("json", "no_color")
 def ca_cmd(
@@ -275,37 +325,14 @@ def ca_cmd(
 # --- cert issue ---------------------------------------------------------------------------------
 
 
-@cert.command(
-    "issue",
-    short_help="Issue a leaf or intermediate certificate from a CA.",
-    context_settings=CONTEXT,
-)
-@click.option(
-    "--ca",
-    "ca_prefix",
-    required=True,
-    metavar="PREFIX",
-    shell_complete=complete.files,
-    help="The issuing CA: PREFIX.pem and PREFIX.key (from cert ca or cert issue).",
-)
-@click.option("--cn", required=True, metavar="NAME", help="Common name (CN=) of the subject.")
+@command("issue", "Issue a leaf or intermediate certificate from a CA.", group=cert)
+@_ca_prefix_option("The issuing CA: PREFIX.pem and PREFIX.key (from cert ca or cert issue).")
+@_cn_option("the subject")
 @_org_option
 @_san_option
 @click.option("--intermediate", is_flag=True, help="Issue an intermediate CA, not a leaf.")
-@click.option(
-    "--path-len",
-    type=click.IntRange(0, 255),
-    metavar="N",
-    help="With --intermediate: its pathLenConstraint.",
-)
-@click.option(
-    "-o",
-    "--out",
-    "prefix",
-    metavar="PREFIX",
-    shell_complete=complete.files,
-    help="Output prefix (default: from the CN).",
-)
+@_path_len_option("With --intermediate: its pathLenConstraint.")
+@_prefix_option
 @_key_options
 @_days_option(365)
 @_force_option
@@ -335,22 +362,14 @@ def issue_cmd(
     """
     from netlab.core import x509 as cx
 
-    if path_len is not None and not intermediate:
-        raise InputError("--path-len goes with --intermediate (a leaf is not a CA)")
+    _check_path_len(path_len, intermediate)
     ca_cert, ca_key, ca_pem = _load_ca(ca_prefix)
     san_list = _sans(sans, cn) if not intermediate or sans else []
     prefix = prefix or _default_prefix(cn)
     key = cx.generate_key(key_type, bits)
-    new = cx.issue(
-        key.public_key(),
-        cx.subject_name(cn, org),
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        now=_now(),
-        days=days,
-        sans=san_list,
-        intermediate=intermediate,
-        path_length=path_len,
+    subject = cx.subject_name(cn, org)
+    new = _issue(
+        key.public_key(), subject, (ca_cert, ca_key), san_list, days, intermediate, path_len
     )
     chain = [new, *_chain_after(ca_cert, ca_pem)]
     paths = (f"{prefix}.pem", f"{prefix}.key", f"{prefix}.chain.pem")
@@ -370,20 +389,11 @@ def issue_cmd(
 # --- cert csr / cert sign -----------------------------------------------------------------------
 
 
-@cert.command(
-    "csr", short_help="Make a key pair and a certificate signing request.", context_settings=CONTEXT
-)
-@click.option("--cn", required=True, metavar="NAME", help="Common name (CN=) of the subject.")
+@command("csr", "Make a key pair and a certificate signing request.", group=cert)
+@_cn_option("the subject")
 @_org_option
 @_san_option
-@click.option(
-    "-o",
-    "--out",
-    "prefix",
-    metavar="PREFIX",
-    shell_complete=complete.files,
-    help="Output prefix (default: from the CN).",
-)
+@_prefix_option
 @_key_options
 @_force_option
 @common_options("json", "no_color")
@@ -414,16 +424,9 @@ def csr_cmd(
     return ExitStatus.SUCCESS
 
 
-@cert.command("sign", short_help="Sign a certificate request with a CA.", context_settings=CONTEXT)
+@command("sign", "Sign a certificate request with a CA.", group=cert)
 @click.argument("csr_path", metavar="CSR", shell_complete=complete.files)
-@click.option(
-    "--ca",
-    "ca_prefix",
-    required=True,
-    metavar="PREFIX",
-    shell_complete=complete.files,
-    help="The signing CA: PREFIX.pem and PREFIX.key.",
-)
+@_ca_prefix_option("The signing CA: PREFIX.pem and PREFIX.key.")
 @click.option(
     "-o",
     "--out",
@@ -433,12 +436,7 @@ def csr_cmd(
     help="The certificate file (default: CSR's name with .pem).",
 )
 @click.option("--intermediate", is_flag=True, help="Make it an intermediate CA, not a leaf.")
-@click.option(
-    "--path-len",
-    type=click.IntRange(0, 255),
-    metavar="N",
-    help="With --intermediate: its pathLenConstraint.",
-)
+@_path_len_option("With --intermediate: its pathLenConstraint.")
 @_days_option(365)
 @_force_option
 @common_options("json", "no_color")
@@ -459,8 +457,7 @@ def sign_cmd(
     """
     from netlab.core import x509 as cx
 
-    if path_len is not None and not intermediate:
-        raise InputError("--path-len goes with --intermediate (a leaf is not a CA)")
+    _check_path_len(path_len, intermediate)
     csr = cx.parse_csr(read_bounded(csr_path, "request"), csr_path)
     public_key = cx.csr_public_key(csr, csr_path)
     ca_cert, ca_key, _ = _load_ca(ca_prefix)
@@ -468,17 +465,7 @@ def sign_cmd(
     if not sans and not intermediate:
         cns = [a.value for a in csr.subject if a.oid.dotted_string == "2.5.4.3"]
         sans = cx.default_sans(str(cns[0])) if cns else []
-    new = cx.issue(
-        public_key,
-        csr.subject,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        now=_now(),
-        days=days,
-        sans=sans,
-        intermediate=intermediate,
-        path_length=path_len,
-    )
+    new = _issue(public_key, csr.subject, (ca_cert, ca_key), sans, days, intermediate, path_len)
     if out is None:
         base, ext = os.path.splitext(csr_path)
         out = base + (".pem" if ext != ".pem" else ".crt")
@@ -490,11 +477,7 @@ def sign_cmd(
 # --- cert show ----------------------------------------------------------------------------------
 
 
-@cert.command(
-    "show",
-    short_help="Show certificates like openssl x509 -text; a chain as a tree.",
-    context_settings=CONTEXT,
-)
+@command("show", "Show certificates like openssl x509 -text; a chain as a tree.", group=cert)
 @click.argument("path", metavar="FILE|HOST:PORT", shell_complete=complete.files)
 @click.option(
     "--index",
@@ -553,17 +536,13 @@ def show_cmd(
         info["index"] = i + 1
         parent = parents.get(i)
         info["issued_by"] = None if parent is None else parent + 1
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as doc:
-            doc.data = {"file": path, "certificates": infos}
-            if out is not None:
-                doc.data["written"] = {"file": out, "format": outform}
-        return ExitStatus.SUCCESS
-    from netlab.render.cert import render_show
-
-    render_show(_console(common), path, infos, _now(), written=(out, outform) if out else None)
+    data = {"file": path, "certificates": infos}
+    if out is not None:
+        data["written"] = {"file": out, "format": outform}
+    written = (out, outform) if out else None
+    print_result(
+        common, data, lambda c: _view().render_show(c, path, infos, _now(), written=written)
+    )
     return ExitStatus.SUCCESS
 
 
@@ -574,14 +553,14 @@ def _server_chain(common: Common, target: str) -> list:
     from cryptography import x509
 
     from netlab.cli.run import Session
-    from netlab.cli.tls_hello import _is_address, _target
+    from netlab.cli.tls_hello import _target
     from netlab.core.tls_hello import HelloOptions, TlsHello
     from netlab.errors import ExitStatus, NetlabError
-    from netlab.net.resolver import host_address
+    from netlab.net.resolver import host_address, is_address
 
     host, port = _target(target, None)
     address = host_address(host, port)
-    core = TlsHello(address, port, HelloOptions(server_name=None if _is_address(host) else host))
+    core = TlsHello(address, port, HelloOptions(server_name=None if is_address(host) else host))
     # The handshake's own output stays quiet: what is shown is the certificates, below.
     with Session(dataclasses.replace(common, json=False)) as s:
         s.run_sockets(core, lambda _e: None)
@@ -620,26 +599,18 @@ def _system_roots() -> tuple[str, list[Any]]:
     raise InputError("no system trust store found: give the trust anchor with --ca ROOT")
 
 
-@cert.command(
-    "verify",
-    short_help="Verify a certificate chain like openssl verify, with reasons.",
-    context_settings=CONTEXT,
-)
+@command("verify", "Verify a certificate chain like openssl verify, with reasons.", group=cert)
 @click.argument("leaf_path", metavar="LEAF", shell_complete=complete.files)
-@click.option(
+@_certs_option(
     "--ca",
     "ca_files",
-    multiple=True,
     metavar="ROOT",
-    shell_complete=complete.files,
     help="Trusted certificates (openssl's -CAfile); repeatable. Default: the system's trust store.",
 )
-@click.option(
+@_certs_option(
     "--untrusted",
     "untrusted_files",
-    multiple=True,
     metavar="FILE",
-    shell_complete=complete.files,
     help="Intermediate certificates to build the chain with; repeatable.",
 )
 @click.option(
@@ -696,16 +667,7 @@ def verify_cmd(
     verdict = cx.verify_chain(leaf_certs[0], untrusted, roots, name=name, now=now)
     status = ExitStatus.SUCCESS if verdict.ok else ExitStatus.NO_ANSWER
     doc = {"file": leaf_path, "name": name, "time": now.timestamp(), **verdict.to_dict()}
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as out:
-            out.data = doc
-        return status
-    from netlab.render.cert import render_verify
-
     extra = (leaf_path,) if len(leaf_certs) > 1 else ()
-    render_verify(
-        _console(common), doc, ca_sources=sources, untrusted_sources=extra + untrusted_files
-    )
+    listed = {"ca_sources": sources, "untrusted_sources": extra + untrusted_files}
+    print_result(common, doc, lambda console: _view().render_verify(console, doc, **listed))
     return status

@@ -6,16 +6,12 @@ from typing import Any
 
 import click
 
-from netlab.cli.options import SECONDS, Common, common_options
+from netlab.cli.options import Common, client_options, command, seconds_option
 from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus, InputError
 
 
-@click.command(
-    "dht-lookup",
-    short_help="Look up an info-hash or node id in the BitTorrent DHT, hop by hop (BEP 5).",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+@command("dht-lookup", "Look up an info-hash or node id in the BitTorrent DHT, hop by hop (BEP 5).")
 @click.argument("target", required=False, metavar="INFOHASH|MAGNET")
 @click.option(
     "--bootstrap",
@@ -52,16 +48,9 @@ from netlab.errors import ExitStatus, InputError
     show_default=True,
     help="Bucket size: the lookup ends when the k closest have answered.",
 )
-@click.option(
-    "--query-timeout",
-    type=SECONDS,
-    default=1.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for each node.",
-)
+@seconds_option("--query-timeout", default=1.0, help="How long to wait for each node.")
 @plot_flag_options("the best XOR distance to the target after each round")
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=30.0)
+@client_options(timeout=30.0)
 def dht_lookup(
     common: Common,
     target: str | None,
@@ -163,19 +152,21 @@ def _bootstrap(text: str) -> tuple[str, int]:
 
 def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool,
          plot: tuple[bool, str | None] = (False, None)) -> ExitStatus:  # fmt: skip
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import run_client
+    from netlab.cli.run import watch_host
     from netlab.core.kademlia import DhtLookup
     from netlab.render import dht as view
 
     core = DhtLookup(target, nodes, options)
-    with Session(common) as s:
-        s.run_sockets(core, lambda _e: None, watch=watch_host(common, nodes[0][0], "udp"))
-        doc = view.document(core, table)
-        s.set_result(doc)
-        s.text(*view.lines(core, table))
-        r = core.result
-        if r.error and not s.interrupted:
-            s.note(r.error, "error")
+    doc: dict = {}
+
+    def report() -> tuple[Any, list[str], str | None]:
+        nonlocal doc
+        doc = view.document(core, table)  # also read by --plot
+        return doc, view.lines(core, table), core.result.error
+
+    s = run_client(common, core, lambda: watch_host(common, nodes[0][0], "udp"), report)
+    r = core.result
     if (plot[0] or plot[1]) and doc["round_best"]:
         from netlab.render.charts import dht_series
 

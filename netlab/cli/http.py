@@ -10,17 +10,15 @@ from typing import Any
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import SECONDS, Common, common_options
+from netlab.cli.options import Common, command, common_options, file_option, seconds_option
 from netlab.cli.plotopts import draw, plot_flag_options
-from netlab.errors import ExitStatus, InputError, NetlabError
+from netlab.errors import ExitStatus, InputError
 
 MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memory
 
 
-@click.command(
-    "http",
-    short_help="Fetch URLs over HTTP/1.1, HTTP/2 or HTTPS like curl, every phase and frame shown.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+@command(
+    "http", "Fetch URLs over HTTP/1.1, HTTP/2 or HTTPS like curl, every phase and frame shown."
 )
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option(
@@ -46,12 +44,7 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     multiple=True,
     help="Send DATA as the body (POST); @FILE reads a file. Repeated: joined with &.",
 )
-@click.option(
-    "--data-file",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="Send the bytes of FILE as the body (POST).",
-)
+@file_option("--data-file", exists=True, help="Send the bytes of FILE as the body (POST).")
 @click.option("-I", "--head", is_flag=True, help="HEAD: the response head only.")
 @click.option(
     "-o",
@@ -80,11 +73,8 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     help="Cleartext HTTP/2 with prior knowledge: the preface, no upgrade.",
 )
 @click.option("-k", "--insecure", is_flag=True, help="Do not verify the server's certificate.")
-@click.option(
-    "--cacert",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="Trust the CA certificates in FILE (PEM) instead of the system's.",
+@file_option(
+    "--cacert", exists=True, help="Trust the CA certificates in FILE (PEM) instead of the system's."
 )
 @click.option(
     "--resolve",
@@ -93,26 +83,14 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     multiple=True,
     help="Connect to ADDR for HOST:PORT, without DNS (as curl). Repeatable.",
 )
-@click.option(
+@seconds_option(
     "--connect-timeout",
-    type=SECONDS,
     default=10.0,
-    show_default=True,
-    metavar="SECONDS",
     help="Give up on a connection (TCP and TLS) after this long.",
 )
-@click.option(
-    "-m",
-    "--max-time",
-    type=SECONDS,
-    metavar="SECONDS",
-    help="Give up on the whole run after this long.",
-)
-@click.option(
-    "--keylog",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Append TLS secrets to FILE (NSS format; SSLKEYLOGFILE is honoured too).",
+@seconds_option("-m", "--max-time", help="Give up on the whole run after this long.")
+@file_option(
+    "--keylog", help="Append TLS secrets to FILE (NSS format; SSLKEYLOGFILE is honoured too)."
 )
 @click.option(
     "--repeat",
@@ -319,7 +297,7 @@ def _what(what: str | None, common: Common, head: bool = False) -> str:
 def _resolve(requests: list, pinned: dict, addresses: dict, dns_ns: dict) -> None:
     """Addresses for every host not known yet (the system resolver, timed: curl's
     namelookup). A pinned --resolve entry is used for its host and port."""
-    import socket
+    from netlab.net.resolver import host_address
 
     for req in requests:
         url = req.url
@@ -330,15 +308,9 @@ def _resolve(requests: list, pinned: dict, addresses: dict, dns_ns: dict) -> Non
         if url.host in addresses:
             continue
         start = time.monotonic_ns()
-        try:
-            infos = socket.getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as err:
-            reason = getattr(err, "strerror", None) or str(err)
-            raise NetlabError(
-                f"cannot resolve host {url.host!r}: {reason}", ExitStatus.NO_ANSWER
-            ) from None
+        address = host_address(url.host, url.port)
         dns_ns[url.host] = time.monotonic_ns() - start
-        addresses[url.host] = infos[0][4][0]
+        addresses[url.host] = address
 
 
 def _fetch(

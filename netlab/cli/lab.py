@@ -10,14 +10,13 @@ from __future__ import annotations
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import HELP_OPTIONS, Common, command, common_options, print_result
 from netlab.errors import ExitStatus, InputError, NetlabError
 
 SHORT_HELP = "Run small real networks in namespaces: up, down, status, exec, list."
-CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group(short_help=SHORT_HELP, context_settings=CONTEXT)
+@click.group(short_help=SHORT_HELP, context_settings=HELP_OPTIONS)
 def lab() -> None:
     """Bring up a small real network (namespaces, veth links, LAN switches, real
     bind9/nginx servers) from a topology file, run commands in its nodes, take it
@@ -44,13 +43,13 @@ def _lab_option(func):
     )(func)
 
 
-def _console(common: Common):
-    from netlab.render.console import make_console
+def _view():
+    from netlab.render import lab as view  # rich: only when text is drawn
 
-    return make_console(color=common.color)
+    return view
 
 
-@lab.command("up", short_help="Bring a lab up from a topology file.", context_settings=CONTEXT)
+@command("up", "Bring a lab up from a topology file.", group=lab)
 @click.argument("file", metavar="FILE", shell_complete=complete.topology_files)
 @click.option("--name", metavar="NAME", help="Lab name (default: the file's `name`).")
 @common_options("json", "no_color")
@@ -75,21 +74,14 @@ def up_cmd(common: Common, file: str, name: str | None) -> ExitStatus:
         status = engine.status(book, probe=False)
         for svc in status["services"]:
             svc["health"] = "healthy"  # each answered its readiness probe a moment ago
-        if common.json:
-            from netlab.render.jsonout import JsonDocument
-
-            with JsonDocument() as doc:
-                doc.data = {**status, "up_ms": round(seconds * 1000, 1)}
-        else:
-            from netlab.render.lab import render_up
-
-            render_up(_console(common), status, seconds)
+        data = {**status, "up_ms": round(seconds * 1000, 1)}
+        print_result(common, data, lambda console: _view().render_up(console, status, seconds))
     finally:
         engine.release_signals()
     return ExitStatus.SUCCESS
 
 
-@lab.command("down", short_help="Take a lab down.", context_settings=CONTEXT)
+@command("down", "Take a lab down.", group=lab)
 @click.argument("name", required=False, metavar="[NAME]", shell_complete=complete.running_labs)
 @_lab_option
 @click.option("--all", "every", is_flag=True, help="Take every lab down.")
@@ -110,21 +102,11 @@ def down_cmd(
     if (name or lab_name) and (every or stale):
         raise InputError("give a lab NAME or --all/--stale, not both")
     names = engine.down(name or lab_name, every=every, stale_only=stale)
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as doc:
-            doc.data = {"down": names}
-        return ExitStatus.SUCCESS
-    from netlab.render.lab import render_down
-
-    render_down(_console(common), names)
+    print_result(common, {"down": names}, lambda console: _view().render_down(console, names))
     return ExitStatus.SUCCESS
 
 
-@lab.command(
-    "status", short_help="Show labs: nodes, addresses, links, services.", context_settings=CONTEXT
-)
+@command("status", "Show labs: nodes, addresses, links, services.", group=lab)
 @click.argument("name", required=False, metavar="[NAME]", shell_complete=complete.running_labs)
 @_lab_option
 @common_options("json", "no_color")
@@ -141,22 +123,16 @@ def status_cmd(common: Common, name: str | None, lab_name: str | None) -> ExitSt
     if wanted and not books:
         raise NetlabError(f"no lab named '{wanted}' is up", ExitStatus.NO_ANSWER)
     labs = [engine.status(b) for b in books]
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as doc:
-            doc.data = {"labs": labs}
-        return ExitStatus.SUCCESS
-    from netlab.render.lab import render_status
-
-    render_status(_console(common), labs)
+    print_result(common, {"labs": labs}, lambda console: _view().render_status(console, labs))
     return ExitStatus.SUCCESS
 
 
-@lab.command(
+@command(
     "exec",
-    short_help="Run a command inside a node.",
-    context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
+    "Run a command inside a node.",
+    group=lab,
+    ignore_unknown_options=True,
+    allow_interspersed_args=False,
 )
 @_lab_option
 @click.argument("node", metavar="[LAB] NODE", shell_complete=complete.lab_nodes)
@@ -226,7 +202,7 @@ def _check_program(program: str) -> None:
     raise NetlabError(f"{program}: command not found", ExitStatus.COMMAND_NOT_FOUND)
 
 
-@lab.command("list", short_help="List the bundled labs.", context_settings=CONTEXT)
+@command("list", "List the bundled labs.", group=lab)
 @common_options("json", "no_color")
 def list_cmd(common: Common) -> ExitStatus:
     """List the labs shipped in labs/, one line each (name and description)."""
@@ -243,13 +219,5 @@ def list_cmd(common: Common) -> ExitStatus:
         labs.append(
             {"name": path.stem, "description": doc.get("description", ""), "file": str(path)}
         )
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as doc:
-            doc.data = {"labs": labs}
-        return ExitStatus.SUCCESS
-    from netlab.render.lab import render_list
-
-    render_list(_console(common), labs)
+    print_result(common, {"labs": labs}, lambda console: _view().render_list(console, labs))
     return ExitStatus.SUCCESS

@@ -63,6 +63,8 @@ SECONDS_OR_ZERO = Number(0, DAY)  # a hold or an interval that may be 0
 DEADLINE = Number(0, 30 * DAY, low_open=True)  # -w: a whole run, up to 30 days
 RATE = Number(0.001, 1_000_000)  # packets per second
 
+WRITE_HELP = "Save every packet sent and received to FILE (pcapng)."
+
 
 def interface_name(ctx: Any, param: Any, value: str | None) -> str | None:
     """-i/-I IFACE: a name the kernel could have (not empty, no '/', at most 15 bytes)."""
@@ -138,7 +140,7 @@ def _options(defaults: dict[str, Any]) -> dict[str, Any]:
             "--write",
             metavar="FILE",
             type=click.Path(dir_okay=False),
-            help="Save every packet sent and received to FILE (pcapng).",
+            help=WRITE_HELP,
         ),
         "json": click.option(
             "--json",
@@ -160,6 +162,26 @@ def _options(defaults: dict[str, Any]) -> dict[str, Any]:
             help="Show a traceback on errors.",
         ),
     }
+
+
+# --write without -w, for commands whose -w is another option (ping's deadline,
+# traceroute's wait); its value comes as the `write` argument.
+write_option = click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
+                            help=WRITE_HELP)  # fmt: skip
+
+
+def family_options(about: str = ""):
+    """-4 and -6, as the argument `family` (4, 6 or None). ABOUT, when given, is said in
+    parentheses after "IPv4 only", with {} for the family's number."""
+
+    def decorator(func):
+        for version in (6, 4):  # the last applied is listed first
+            detail = f" ({about.format(version)})" if about else ""
+            func = click.option(f"-{version}", "family", flag_value=version,
+                                help=f"IPv{version} only{detail}.")(func)  # fmt: skip
+        return func
+
+    return decorator
 
 
 COMMON_NAMES = ("iface", "timeout", "count", "verbose", "write", "json", "no_color", "debug")
@@ -195,3 +217,71 @@ def common_options(*names: str, **defaults: Any):
         return wrapper
 
     return decorator
+
+
+# --- declarations and glue several commands share ------------------------------------------------
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command takes -h for --help
+
+
+def command(name: str, short_help: str, group: Any = click, **settings: Any):
+    """Declare a netlab command (or GROUP's subcommand) that takes -h as well as --help;
+    SETTINGS: more of click's context settings."""
+    return group.command(name, short_help=short_help, context_settings={**HELP_OPTIONS, **settings})
+
+
+def client_options(timeout: float):
+    """The common options of a command that talks to servers over kernel sockets
+    (tls-hello, quic-hello, rtmp-handshake, dht-lookup, torrent announce/peer)."""
+    return common_options("timeout", "verbose", "write", "json", "no_color", timeout=timeout)
+
+
+def file_option(*decls: str, help: str, exists: bool = False, metavar: str = "FILE", **extra: Any):
+    """An option naming a file (not a directory); EXISTS: one to read, checked by click."""
+    path = click.Path(exists=exists, dir_okay=False)
+    return click.option(*decls, type=path, metavar=metavar, help=help, **extra)
+
+
+def seconds_option(*decls: str, help: str, default: float | None = None, metavar: str = "SECONDS"):
+    """An option giving a wait in seconds (`SECONDS`); a default is shown in --help."""
+    shown = {} if default is None else {"default": default, "show_default": True}
+    return click.option(*decls, type=SECONDS, metavar=metavar, help=help, **shown)
+
+
+def print_result(common: Common, data: Any, render: Any) -> None:
+    """The output of a one-shot command: DATA as one JSON document under --json, else
+    what RENDER(console) draws on a rich console."""
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = data
+        return
+    from netlab.render.console import make_console
+
+    render(make_console(color=common.color))
+
+
+def port_watch(common: Common, address: str, port: int, transport: str = "tcp"):
+    """-v / --write of a client of one server: its packets to and from ADDRESS:PORT."""
+    from netlab.cli.run import watch_host
+
+    return watch_host(common, address, f"host {address} and {transport} port {port}")
+
+
+def run_client(common: Common, core: Any, watch: Any, report: Any, **session: Any) -> Any:
+    """Run CORE, a client on kernel sockets, in one `cli/run.Session` (SESSION: its keyword
+    options) with the capture WATCH() names, then REPORT() gives (JSON document, text lines,
+    error): set, printed, and the error noted unless Ctrl-C ended the run. Both are called
+    inside the session, so that their errors too end a --json document. The Session is
+    returned for its status."""
+    from netlab.cli.run import Session
+
+    with Session(common, **session) as s:
+        s.run_sockets(core, lambda _e: None, watch=watch())
+        document, lines, error = report()
+        s.set_result(document)
+        s.text(*lines)
+        if error and not s.interrupted:
+            s.note(error, "error")
+    return s

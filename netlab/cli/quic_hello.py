@@ -6,19 +6,16 @@ from typing import Any
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import Common, client_options, command
+from netlab.cli.tls_hello import sni_option
 from netlab.errors import ExitStatus, InputError
 
 VERSIONS = {"1": 0x00000001, "v1": 0x00000001, "2": 0x6B3343CF, "v2": 0x6B3343CF}
 
 
-@click.command(
-    "quic-hello",
-    short_help="A QUIC Initial built by hand: the server's Initial/Handshake, Retry or VN.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+@command("quic-hello", "A QUIC Initial built by hand: the server's Initial/Handshake, Retry or VN.")
 @click.argument("target", metavar="HOST:PORT")
-@click.option("--sni", metavar="NAME", help="Server name to send (default: HOST when a name).")
+@sni_option
 @click.option("--alpn", default="h3", show_default=True, metavar="P1,P2",
               help="ALPN protocols to offer.")  # fmt: skip
 @click.option(
@@ -29,7 +26,7 @@ VERSIONS = {"1": 0x00000001, "v1": 0x00000001, "2": 0x6B3343CF, "v2": 0x6B3343CF
     metavar="1|2|0xHEX",
     help="QUIC version of our Initial: 1, 2, or any in hex (Version Negotiation).",
 )
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=3.0)
+@client_options(timeout=3.0)
 def quic_hello(common: Common, target: str, sni: str | None, alpn: str, version: str) -> ExitStatus:
     """Send a QUIC Initial carrying a TLS 1.3 ClientHello (padded to 1200 bytes, protected
     with the keys anyone can derive from its Destination Connection ID, RFC 9001 §5.2)
@@ -49,12 +46,13 @@ def quic_hello(common: Common, target: str, sni: str | None, alpn: str, version:
       netlab quic-hello server:443 --version 0x1a2a3a4a   # ask for Version Negotiation
     """
     from netlab.core.quic_hello import QuicHelloOptions
+    from netlab.net.resolver import is_address
 
     host, port = _target(target)
     names = tuple(p.strip() for p in alpn.split(",") if p.strip())
     if not names or any(len(p.encode()) > 255 for p in names):
         raise InputError(f"--alpn {alpn!r}: one or more names of 1-255 bytes")
-    server_name = sni if sni is not None else (None if _is_address(host) else host)
+    server_name = sni if sni is not None else (None if is_address(host) else host)
     options = QuicHelloOptions(server_name=server_name, alpn=names, version=_version(version),
                                timeout=common.timeout or 3.0)  # fmt: skip
     return _run(common, host, port, options)
@@ -66,16 +64,6 @@ def _target(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"{text!r}: expected HOST:PORT (IPv6: [ADDR]:PORT)")
     return host, int(port)
-
-
-def _is_address(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _version(text: str) -> int:
@@ -92,7 +80,7 @@ def _version(text: str) -> int:
 
 
 def _run(common: Common, host: str, port: int, options: Any) -> ExitStatus:
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import port_watch, run_client
     from netlab.core.quic_hello import QuicHello
     from netlab.net.resolver import host_address
     from netlab.render import quic as view
@@ -101,13 +89,13 @@ def _run(common: Common, host: str, port: int, options: Any) -> ExitStatus:
     address = host_address(host, port, udp=True)
     core = QuicHello(address, port, options)
     keys = KeyLog(lines=lambda: core.result.keylog) if common.verbose else None
-    with Session(common, keylog=keys) as s:
-        watch = watch_host(common, address, f"host {address} and udp port {port}")
-        s.run_sockets(core, lambda _e: None, watch=watch)
-        r = core.result
-        s.set_result(view.document(core))
-        s.text(*view.lines(core, common.verbose))
-        if r.error and not s.interrupted:
-            s.note(r.error, "error")
+    s = run_client(
+        common,
+        core,
+        lambda: port_watch(common, address, port, "udp"),
+        lambda: (view.document(core), view.lines(core, common.verbose), core.result.error),
+        keylog=keys,
+    )
+    r = core.result
     answered = any(p.type == "Initial" for p in r.server_packets)
     return s.status(answered and not (r.error and r.error != "interrupted"))

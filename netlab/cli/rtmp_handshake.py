@@ -6,24 +6,22 @@ from typing import Any
 
 import click
 
-from netlab.cli.options import SECONDS, Common, common_options
+from netlab.cli.options import Common, client_options, command, file_option, seconds_option
 from netlab.errors import ExitStatus, InputError, NetlabError
 
 DEFAULT_SECONDS = 10.0  # play without --frames/--seconds: a stream never ends by itself
 MAX_FLV = 256 * 1024 * 1024
 
 
-@click.command(
-    "rtmp-handshake",
-    short_help="RTMP from C0/C1 to the first H.264 frames: commands, chunks, NAL units.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+@command(
+    "rtmp-handshake", "RTMP from C0/C1 to the first H.264 frames: commands, chunks, NAL units."
 )
 @click.argument("url", metavar="rtmp://HOST[:PORT]/APP/STREAM")
 @click.option("--handshake-only", is_flag=True, help="Stop after C0-C2/S0-S2.")
-@click.option(
+@file_option(
     "--publish",
     "publish_file",
-    type=click.Path(exists=True, dir_okay=False),
+    exists=True,
     metavar="FILE.flv",
     help="Publish FILE.flv's tags instead of playing.",
 )
@@ -38,9 +36,8 @@ MAX_FLV = 256 * 1024 * 1024
     metavar="N",
     help="Stop after N video frames (pictures).",
 )
-@click.option(
+@seconds_option(
     "--seconds",
-    type=SECONDS,
     metavar="S",
     help=f"Stop S seconds after play started (default {DEFAULT_SECONDS:g} without --frames).",
 )
@@ -51,7 +48,7 @@ MAX_FLV = 256 * 1024 * 1024
     help="Our outgoing chunk size (a Set Chunk Size first).",
 )
 @click.option("--chunks", is_flag=True, help="Show every chunk sent and received.")
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=5.0)
+@client_options(timeout=5.0)
 def rtmp_handshake(
     common: Common,
     url: str,
@@ -173,22 +170,22 @@ def _testsrc(seconds: float = 2.0) -> list:
 
 
 def _run(common: Common, url: Any, options: Any, show_chunks: bool) -> ExitStatus:
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import port_watch, run_client
     from netlab.core.rtmp import RtmpClient
     from netlab.net.resolver import host_address
     from netlab.render import rtmp as view
 
     address = host_address(url.host, url.port)
     core = RtmpClient(url, address, options)
-    with Session(common) as s:
-        s.run_sockets(
-            core,
-            lambda _e: None,
-            watch=watch_host(common, address, f"host {address} and tcp port {url.port}"),
-        )
-        r = core.result
-        s.set_result(view.document(url, address, r, show_chunks))
-        s.text(*view.lines(url, address, r, show_chunks))
-        if r.error and not s.interrupted:
-            s.note(r.error, "error")
+    r = core.result  # filled in as the run goes
+    s = run_client(
+        common,
+        core,
+        lambda: port_watch(common, address, url.port),
+        lambda: (
+            view.document(url, address, r, show_chunks),
+            view.lines(url, address, r, show_chunks),
+            r.error,
+        ),
+    )
     return s.status(r.completed and r.error is None)

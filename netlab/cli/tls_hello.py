@@ -6,19 +6,20 @@ from typing import Any
 
 import click
 
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import Common, client_options, command, file_option
 from netlab.errors import ExitStatus, InputError
 
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
-
-@click.command(
-    "tls-hello",
-    short_help="A TLS handshake built by hand: hellos, keys, the chain verified, JA3/JA4.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+# Shared with quic-hello.
+sni_option = click.option(
+    "--sni", metavar="NAME", help="Server name to send (default: HOST when a name)."
 )
+
+
+@command("tls-hello", "A TLS handshake built by hand: hellos, keys, the chain verified, JA3/JA4.")
 @click.argument("target", metavar="HOST[:PORT]")
-@click.option("--sni", metavar="NAME", help="Server name to send (default: HOST when a name).")
+@sni_option
 @click.option("--no-sni", is_flag=True, help="Send no server_name extension.")
 @click.option("--alpn", metavar="P1,P2", help="ALPN protocols to offer (e.g. h2,http/1.1).")
 @click.option("--tls1.2", "tls12", is_flag=True, help="Offer TLS 1.2 only.")
@@ -38,39 +39,26 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
     "--sigalgs", metavar="LIST", help="Signature schemes to offer (rsa_pss_rsae_sha256 …)."
 )
 @click.option("--grease", is_flag=True, help="Add GREASE values (RFC 8701), as browsers do.")
-@click.option(
-    "--cacert",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="Trust the CA certificates in FILE (default: the system's).",
+@file_option(
+    "--cacert", exists=True, help="Trust the CA certificates in FILE (default: the system's)."
 )
-@click.option(
+@file_option(
     "--cert",
     "client_cert",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
+    exists=True,
     help="Our certificate (PEM/DER, chain allowed) for mutual TLS.",
 )
-@click.option(
-    "--key",
-    "client_key",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="The private key of --cert.",
-)
+@file_option("--key", "client_key", exists=True, help="The private key of --cert.")
 @click.option("-p", "--port", type=click.IntRange(1, 65535), help="Port (default 443).")
 @click.option(
     "--scan",
     is_flag=True,
     help="Versions (SSL 3.0 … TLS 1.3), suites, groups and preference order the server accepts.",
 )
-@click.option(
-    "--keylog",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Append the handshake's secrets to FILE (NSS key log; SSLKEYLOGFILE too).",
+@file_option(
+    "--keylog", help="Append the handshake's secrets to FILE (NSS key log; SSLKEYLOGFILE too)."
 )
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=5.0)
+@client_options(timeout=5.0)
 def tls_hello(
     common: Common,
     target: str,
@@ -113,6 +101,7 @@ def tls_hello(
     import os
 
     from netlab.core.tls_hello import HelloOptions
+    from netlab.net.resolver import is_address
 
     host, port = _target(target, port)
     if scan:
@@ -121,7 +110,7 @@ def tls_hello(
     suites = _codes(ciphers, "cipher suite", _suite) if ciphers else None
     group_list = _codes(groups, "group", _group) if groups else None
     sig_list = _codes(sigalgs, "signature scheme", _sigalg) if sigalgs else None
-    server_name = None if no_sni else (sni or (host if not _is_address(host) else None))
+    server_name = None if no_sni else (sni or (host if not is_address(host) else None))
     kw: dict[str, Any] = {}
     if group_list:
         kw["groups"] = tuple(group_list)
@@ -178,16 +167,6 @@ def _client_identity(cert_path: str, key_path: str) -> tuple[tuple[bytes, ...], 
     return tuple(c.public_bytes(Encoding.DER) for c in certs), key
 
 
-def _is_address(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
 def _versions(tls12: bool, tls13: bool, tls_max: str | None) -> tuple[int, ...]:
     if tls12 and tls13:
         return (0x0304, 0x0303)
@@ -235,59 +214,55 @@ def _sigalg(word: str) -> int | None:
 def _run(
     common: Common, host: str, port: int, options: Any, cacert: str | None, keylog: str | None
 ) -> ExitStatus:
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import port_watch, run_client
     from netlab.core.tls_hello import TlsHello
     from netlab.net.resolver import host_address
     from netlab.render import tls_hello as view
 
     address = host_address(host, port)
     core = TlsHello(address, port, options)
-    # -v decrypts with the secrets as the handshake derives them (the key log file is
-    # only written at the end)
-    with Session(common, keylog=_live_keys(core) if common.verbose else None) as s:
-        s.run_sockets(
-            core,
-            lambda _e: None,
-            watch=watch_host(common, address, f"host {address} and tcp port {port}"),
-        )
+    verdict = None
+
+    def report() -> tuple[Any, list[str], str | None]:
+        nonlocal verdict
         result = core.result
         if keylog and result.keylog:
             _append_keylog(keylog, result.keylog)
         verdict = _verify(result, options.server_name or host, cacert)
-        s.set_result(view.document(host, address, port, result, verdict))
-        s.text(*view.lines(host, address, port, result, verdict, common.verbose, common.color))
-        if result.error and not s.interrupted:
-            s.note(result.error, "error")
-        elif verdict is not None and not verdict.ok and not s.interrupted:
-            s.note(f"certificate chain not trusted: {verdict.reason or verdict.error}", "error")
-    ok = result.completed and (verdict is None or verdict.ok)
-    return s.status(ok)
+        error = result.error
+        if not error and verdict is not None and not verdict.ok:
+            error = f"certificate chain not trusted: {verdict.reason or verdict.error}"
+        document = view.document(host, address, port, result, verdict)
+        lines = view.lines(host, address, port, result, verdict, common.verbose, common.color)
+        return document, lines, error
+
+    # -v decrypts with the secrets as the handshake derives them (the key log file is
+    # only written at the end)
+    keys = _live_keys(core) if common.verbose else None
+    s = run_client(common, core, lambda: port_watch(common, address, port), report, keylog=keys)
+    return s.status(core.result.completed and (verdict is None or verdict.ok))
 
 
 def _scan(common: Common, host: str, port: int, server_name: str | None) -> ExitStatus:
     import time
 
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import port_watch, run_client
     from netlab.core.tls_scan import TlsScan
-    from netlab.net.resolver import host_address
+    from netlab.net.resolver import host_address, is_address
     from netlab.render import tls_hello as view
 
     address = host_address(host, port)
-    if server_name and _is_address(server_name):
+    if server_name and is_address(server_name):
         server_name = None
     core = TlsScan(address, port, server_name, timeout=common.timeout or 5.0)
-    with Session(common) as s:
-        start = time.monotonic()
-        s.run_sockets(
-            core,
-            lambda _e: None,
-            watch=watch_host(common, address, f"host {address} and tcp port {port}"),
-        )
+
+    def report() -> tuple[Any, list[str], str | None]:
         took = time.monotonic() - start
-        s.set_result(view.scan_document(host, address, port, core, took))
-        s.text(*view.scan_lines(host, address, port, core, took))
-        if core.error and not s.interrupted:
-            s.note(core.error, "error")
+        document = view.scan_document(host, address, port, core, took)
+        return document, view.scan_lines(host, address, port, core, took), core.error
+
+    start = time.monotonic()
+    s = run_client(common, core, lambda: port_watch(common, address, port), report)
     return s.status(core.error is None and any(r.accepted for r in core.results.values()))
 
 

@@ -14,14 +14,21 @@ from typing import Any
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import (
+    HELP_OPTIONS,
+    Common,
+    client_options,
+    command,
+    common_options,
+    file_option,
+)
 from netlab.errors import ExitStatus, InputError
 
 
 @click.group(
     "torrent",
     short_help="BitTorrent: show and make .torrent files, ask trackers, greet peers.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
 )
 def torrent() -> None:
     """BitTorrent's files, trackers and peers: `show` a .torrent or magnet link,
@@ -31,7 +38,6 @@ def torrent() -> None:
 # --- show / make ----------------------------------------------------------------------
 
 MAX_TORRENT_FILE = 64 * 1024 * 1024  # wire/metainfo.MAX_TORRENT_BYTES
-_CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def read_target(text: str) -> Any:
@@ -53,16 +59,11 @@ def _short(text: str) -> str:
 
 
 def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_TORRENT_FILE + 1)
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a .torrent file") from None
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}") from None
-    if len(data) > MAX_TORRENT_FILE:
-        raise InputError(f"{path}: over the 64 MiB limit for .torrent files")
-    return data
+    from netlab.cli.cert import read_bounded
+
+    return read_bounded(
+        path, ".torrent file", limit=MAX_TORRENT_FILE, files=".torrent files", sized=False
+    )
 
 
 def _show(common: Common, meta: Any, data: bytes | None, source: str, **extra: Any) -> None:
@@ -87,10 +88,8 @@ def _show(common: Common, meta: Any, data: bytes | None, source: str, **extra: A
     view.print_lines(make_console(color=common.color), lines)
 
 
-@torrent.command(
-    "show",
-    short_help="The anatomy of a .torrent or magnet link: trackers, files, info-hashes.",
-    context_settings=_CONTEXT,
+@command(
+    "show", "The anatomy of a .torrent or magnet link: trackers, files, info-hashes.", group=torrent
 )
 @click.argument("target", metavar="FILE|MAGNET", shell_complete=complete.files)
 @common_options("verbose", "json", "no_color")
@@ -178,11 +177,7 @@ def _write_new(path: str, data: bytes, force: bool) -> None:
         os.close(fd)
 
 
-@torrent.command(
-    "make",
-    short_help="Write a .torrent (v1, v2 or hybrid) for a file or directory.",
-    context_settings=_CONTEXT,
-)
+@command("make", "Write a .torrent (v1, v2 or hybrid) for a file or directory.", group=torrent)
 @click.argument("path", type=click.Path(exists=True, readable=True))
 @click.option(
     "--tracker",
@@ -320,10 +315,10 @@ def _address(host: str, port: int, udp: bool = False, prefer_ipv4: bool = False)
     return host_address(host, port, udp=udp, prefer_ipv4=prefer_ipv4)
 
 
-@torrent.command(
+@command(
     "announce",
-    short_help="Ask trackers for peers: HTTP (BEP 3) and UDP (BEP 15), step by step.",
-    context_settings=_CONTEXT,
+    "Ask trackers for peers: HTTP (BEP 3) and UDP (BEP 15), step by step.",
+    group=torrent,
 )
 @click.argument("target", metavar="FILE|MAGNET|INFOHASH", shell_complete=complete.files)
 @click.option(
@@ -358,7 +353,7 @@ def _address(host: str, port: int, udp: bool = False, prefer_ipv4: bool = False)
 @click.option("--peer-id", metavar="ID", help="Our peer id (or its prefix); default -NL0100-….")
 @click.option("--scrape", is_flag=True, help="Also scrape: seeders, downloads, leechers.")
 @click.option("--insecure", "-k", is_flag=True, help="https://: do not verify the certificate.")
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=10.0)
+@client_options(timeout=10.0)
 def announce_cmd(
     common: Common,
     target: str,
@@ -462,18 +457,14 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-@torrent.command(
-    "peer",
-    short_help="Greet a peer: handshake, extension handshake, its client and pieces.",
-    context_settings=_CONTEXT,
+@command(
+    "peer", "Greet a peer: handshake, extension handshake, its client and pieces.", group=torrent
 )
 @click.argument("peer", metavar="HOST:PORT")
 @click.option("--info-hash", "info_hash", metavar="HEX|MAGNET", help="The torrent to ask for.")
-@click.option(
+@file_option(
     "--torrent",
     "torrent_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
     shell_complete=complete.files,
     help="The torrent to ask for, from its .torrent (gives the piece count too).",
 )
@@ -489,7 +480,7 @@ def _host_port(text: str) -> tuple[str, int]:
     metavar="BYTES",
     help="The largest peer-wire message accepted.",
 )
-@common_options("timeout", "verbose", "write", "json", "no_color", timeout=5.0)
+@client_options(timeout=5.0)
 def peer_cmd(
     common: Common,
     peer: str,
@@ -553,18 +544,17 @@ def _client_name() -> str:
 
 
 def _greet(common: Common, host: str, port: int, options: Any) -> ExitStatus:
-    from netlab.cli.run import Session, watch_host
+    from netlab.cli.options import port_watch, run_client
     from netlab.core.bt_peer import PeerGreeting
     from netlab.render import torrent_net as view
 
     address = _address(host, port, prefer_ipv4=True)  # as the trackers list peers
     core = PeerGreeting(address, port, options)
-    watch = watch_host(common, address, f"host {address} and tcp port {port}")
-    with Session(common) as s:
-        s.run_sockets(core, lambda _e: None, watch=watch)
-        s.set_result(view.peer_document(core))
-        s.text(*view.peer_lines(core))
-        r = core.result
-        if r.error and not s.interrupted:
-            s.note(r.error, "error")
-    return s.status(r.completed and r.error is None)
+    watch = port_watch(common, address, port)  # before the session opens, as in _announce
+    s = run_client(
+        common,
+        core,
+        lambda: watch,
+        lambda: (view.peer_document(core), view.peer_lines(core), core.result.error),
+    )
+    return s.status(core.result.completed and core.result.error is None)

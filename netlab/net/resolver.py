@@ -20,19 +20,34 @@ def server_address(text: str, error) -> str:
     return infos[0][4][0]
 
 
-def host_address(host: str, port: int, *, udp: bool = False, prefer_ipv4: bool = False) -> str:
-    """HOST's first address from the system resolver (IPv4 first when asked). A name that
-    does not resolve is a negative answer (exit 1), as curl and openssl treat it."""
+def is_address(host: str) -> bool:
+    """Whether HOST is an IP address as written (no name to resolve, none to send as SNI)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_address(host: str, port: int, *, udp: bool = False, prefer_ipv4: bool = False,
+                 family: int | None = None) -> str:  # fmt: skip
+    """HOST's first address from the system resolver (IPv4 first when asked; only FAMILY's,
+    4 or 6, when given: -4/-6). A name that does not resolve is a negative answer (exit 1),
+    as curl and openssl treat it."""
     import socket
 
     from netlab.errors import ExitStatus, NetlabError
 
     kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    af = {4: socket.AF_INET, 6: socket.AF_INET6}.get(family or 0, socket.AF_UNSPEC)
     try:
-        infos = socket.getaddrinfo(host, port, type=kind)
+        infos = socket.getaddrinfo(host, port, af, kind)
     except (OSError, UnicodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(f"cannot resolve host {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
+        what = f"no IPv{family} address for" if family else "cannot resolve host"
+        raise NetlabError(f"{what} {host!r}: {reason}", ExitStatus.NO_ANSWER) from None
     if prefer_ipv4:
         infos.sort(key=lambda info: info[0] != socket.AF_INET)
     return infos[0][4][0]
