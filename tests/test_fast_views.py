@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from netlab.capture.reader import CaptureFormatError, open_capture
 from netlab.dissect import Dissector
+from netlab.dissect.fields import FrameClock, PacketFields
 from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
 from netlab.render.jsonout import dumps
 from netlab.render.packets import json_line, json_record, tree_lines
@@ -32,6 +33,17 @@ def assert_same_views(pkt, where: str) -> None:
     assert json.loads(fast) == json.loads(generic), where
     assert fast == generic, f"{where}: same content, different key order or spacing"
     assert "\n".join(tree_lines(pkt)) == "\n".join(tree_lines(pkt, fast=False)), where
+    assert_fields_owned(pkt, where)
+
+
+def assert_fields_owned(pkt, where: str) -> None:
+    """`-e NAME` and `-Y` read only the layers `field_owners` names for NAME's protocol:
+    each of them must find there every value that all the packet's rows hold."""
+    every = PacketFields(pkt, FrameClock()).rows()
+    lazy = PacketFields(pkt, FrameClock())
+    for name, values in every.items():
+        if not name.startswith("_"):
+            assert lazy.get(name) == values, f"{where}: {name} outside its owners' layers"
 
 
 def packets(path):

@@ -197,16 +197,36 @@ def as_bytes(value: Any, kind: str) -> bytes | None:
     return None
 
 
+# A layer's rows hold fields named after its own protocol (`tcp.srcport` in the tcp
+# layer), except these, which nest other protocols' fields as Wireshark's trees do (a
+# certificate's x509 fields inside tls). So `-e ip.src` or `-Y 'tcp.port == 80'` need
+# the rows of the layers that can hold them, not of all. tests/test_fast_views.py holds
+# every capture in pcaps/ and the corpus to this table.
+FOREIGN_FIELDS = {
+    "tls": ("x509af", "x509ce", "x509if", "x509sat", "ber", "pkcs1"),
+    "bittorrent": ("bencode",),
+    "rtmpt": ("amf",),
+}
+
+
+@functools.cache
+def field_owners(prefix: str) -> frozenset[str]:
+    """The layer protocols whose rows may hold fields named PREFIX.*"""
+    return frozenset({prefix, *(p for p, nested in FOREIGN_FIELDS.items() if prefix in nested)})
+
+
 class PacketFields:
     """One packet's fields by name, each a list of values (one per occurrence), made
-    on first use: the rows of every layer, the frame fields, protocol bytes."""
+    on first use: the rows of the layers that may hold the name (`field_owners`), the
+    frame fields, protocol bytes."""
 
-    __slots__ = ("_rows", "clock", "pkt")
+    __slots__ = ("_by_prefix", "_rows", "clock", "pkt")
 
     def __init__(self, pkt: Packet, clock: FrameClock) -> None:
         self.pkt = pkt
         self.clock = clock
         self._rows: dict[str, list[Any]] | None = None
+        self._by_prefix: dict[str, dict[str, list[Any]]] = {}
 
     def rows(self) -> dict[str, list[Any]]:
         fields = self._rows
@@ -233,7 +253,26 @@ class PacketFields:
             return frame_value(name, self.pkt, self.clock)
         if name in PAYLOADS:
             return payload(self.pkt, name, self.rows())
-        return self.rows().get(name, [])
+        if self._rows is not None or name[0] == "_":  # (`_ws.malformed`: see rows())
+            return self.rows().get(name, [])
+        return self._owned_rows(name.partition(".")[0]).get(name, [])
+
+    def _owned_rows(self, prefix: str) -> dict[str, list[Any]]:
+        """The fields of the layers that may hold PREFIX.* names, in packet order."""
+        fields = self._by_prefix.get(prefix)
+        if fields is None:
+            fields = self._by_prefix[prefix] = {}
+            owners = field_owners(prefix)
+            buf = self.pkt.buf
+            for layer in self.pkt.layers:
+                if layer.proto.partition(".")[0] in owners:  # (ipv6.hopopts holds ipv6.*)
+                    for _depth, name, value, _show, _off, _len in layer.rows(buf):
+                        if name:
+                            if name in fields:
+                                fields[name].append(value)
+                            else:
+                                fields[name] = [value]
+        return fields
 
     def protocol(self, name: str) -> list[bytes]:
         return protocol_bytes(self.pkt, name)
