@@ -75,10 +75,12 @@ pytest_plugins = ["tests.labfixtures"]
 
 # --- two processes (`make test` runs pytest -n 2 --dist loadgroup) ----------------------------
 # Modules that only read files (captures, certificates, source) run beside the rest,
-# each whole in one worker (its module fixtures made once). Everything else — labs,
-# loopback servers, live captures, peers, signals, timings — is one group that a single
-# worker runs in order, as before: labs share names and ports, and a live capture on
-# `lo` would see another test's packets.
+# each whole in one worker (its module fixtures made once). So do the modules whose
+# traffic stays inside lab namespaces of their own (LAB_MODULES: unique lab names, their
+# own interfaces and ports; nothing sent on the host's `lo`). Everything else — loopback
+# servers, live captures on `lo`, signals — is one group that a single worker runs in
+# order: a capture on `lo` (some take every packet there) would see another test's
+# packets.
 OFFLINE_MODULES = {
     "test_cert", "test_cidr", "test_cli_spine", "test_columns", "test_core_base",
     "test_corpus_tshark", "test_dissect", "test_dissect_jobs",
@@ -88,13 +90,19 @@ OFFLINE_MODULES = {
     "test_torrent_meta", "test_tshark_prefs", "test_wire_bittorrent",
     "test_wire_hpack",
 }  # fmt: skip
+LAB_MODULES = {
+    "test_dht_lab", "test_dig_habits", "test_dissect_bittorrent", "test_dissect_progress",
+    "test_ftp", "test_http_lab", "test_lab_engine", "test_lab_model", "test_lab_p2p",
+    "test_lab_quic", "test_lab_scripts", "test_lab_stream", "test_lab_tls", "test_lab_web",
+    "test_linkemu", "test_ping", "test_tcp_analysis", "test_tcp_handshake",
+}  # fmt: skip
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        group = module if module in OFFLINE_MODULES else "serial"
+        group = module if module in OFFLINE_MODULES | LAB_MODULES else "serial"
         item.add_marker(pytest.mark.xdist_group(group))
 
 
