@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -91,22 +93,7 @@ def _check_follow(ctx: click.Context, param: click.Parameter, value: tuple[str, 
 @plot_kind_options
 @tshark_options
 @common_options("count", "json", "no_color")
-def dissect(
-    common: Common,
-    file: str | None,
-    tree: bool,
-    hexdump: bool,
-    only: int | None,
-    display_filter: str | None,
-    stats: tuple[str, ...],
-    follow: tuple[str, ...],
-    show_packets: bool,
-    jobs: int,
-    keylog: str | None,
-    plot: str | None = None,
-    plot_out: str | None = None,
-    script: Script | None = None,
-) -> ExitStatus:
+def dissect(common: Common, file: str | None, **options: Any) -> ExitStatus:
     """Decode FILE (pcap or pcapng, optionally gzip-compressed; '-' reads stdin).
 
     Field names are Wireshark's (ip.ttl, tcp.flags.syn, …), in the tree and in
@@ -133,136 +120,201 @@ def dissect(
       netlab dissect --plot io,0.001,tcp,udp pcaps/tcp-udp.pcap
       netlab dissect --plot flow,0 --plot-out handshake.svg pcaps/tcp-udp.pcap
     """
-    import sys
-
-    from netlab.capture.reader import open_capture
-    from netlab.dissect import Dissector
-    from netlab.render.packets import PacketView
-
-    script = script or Script()
-    file = script.capture(file)
-    script.check()  # tshark's options (-T, -e, -E, -2 -R, -w …): refused as tshark does
-    if only is not None and common.count is not None:
+    o = DissectOptions(file=file, **options)
+    o.script = o.script or Script()
+    o.file = o.script.capture(file)
+    o.script.check()  # tshark's options (-T, -e, -E, -2 -R, -w …): refused as tshark does
+    if o.only is not None and common.count is not None:
         from netlab.errors import InputError
 
         raise InputError("--packet N shows that one packet: -c does not go with it")
-    keylog = _keylog_option(keylog, script.preference("tls.keylog_file"))
-    if keylog is not None:
-        _check_keylog(keylog)
-    compiled = None
-    if display_filter is not None:
-        from netlab.dissect.filter import compile_filter
+    o.keylog = _keylog_option(o.keylog, o.script.preference("tls.keylog_file"))
+    if o.keylog is not None:
+        _check_keylog(o.keylog)
+    return _Reading(common, o).run()
 
-        compiled = compile_filter(display_filter)  # a bad filter: one-line error before reading
-    read_filter = None
-    if script.read_filter is not None:
-        from netlab.dissect.filter import compile_filter
 
-        read_filter = compile_filter(script.read_filter)
-    from netlab.dissect.follow import parse_follow_spec
-    from netlab.dissect.stats import parse_stats_spec
+@dataclass
+class DissectOptions:
+    """dissect's own options (the shared ones are in `Common`), as click passes them."""
 
-    # Relative times in the statistics count from the capture's first frame, as tshark's do.
-    def origin() -> int | None:
-        return view.first_ns
+    file: Any  # the capture (str; '-' for stdin), once Script.capture has looked at -r
+    tree: bool
+    hexdump: bool
+    only: int | None
+    display_filter: str | None
+    stats: tuple[str, ...]
+    follow: tuple[str, ...]
+    show_packets: bool
+    jobs: int
+    keylog: str | None
+    plot: str | None = None
+    plot_out: str | None = None
+    script: Script | None = None
 
-    taps = [
-        parse_stats_spec(spec, json=common.json, origin=origin, display_filter=display_filter)
-        for spec in stats
-    ]
-    taps += [parse_follow_spec(spec, json=common.json) for spec in follow]
-    plot_tap = _plot_tap(plot, plot_out, common, origin)
-    if plot_tap is not None:
-        if not (taps or compiled or show_packets or only is not None or script.active
-                or read_filter is not None or plot_tap.graph.needs_packets):  # fmt: skip
-            return _plot_frames(file, plot_tap, plot or "io", common.count)
-        taps.append(plot_tap)
-    # tshark -q: statistics only; -w: the packets go to the file, none to the terminal
-    quiet = (bool(taps) and not show_packets) or script.quiet or script.write is not None
-    if script.write is not None:
-        from netlab.cli.tshark_opts import PcapngSaver
 
-        taps.append(PcapngSaver(script.write))
-    view = PacketView(
-        sys.stdout,
-        tree=tree,
-        hexdump=hexdump,
-        json=common.json,
-        count=common.count,
-        only=only,
-        display_filter=compiled,
-        taps=taps,
-        quiet=quiet,
-        live=script.line_buffered,
-        fields_format=script.fields_format(),
-        time_format=script.time_format,
-        tabs=script.output == "tabs",
-        tree_protocols=script.tree_protocols,
-    )
-    # --json is an NDJSON stream (packets and/or statistics) closed by a summary line
-    # (docs/json.md); --plot's numbers and tshark's -T formats are documents of their own.
-    stream = common.json and plot_tap is None and script.fields_format() is None
-    # Views that build every packet's fields gain nothing from the columns' shortcuts.
-    quick = not (tree or common.json or compiled or taps or script.fields or read_filter
-                 or script.tree_protocols is not None
-                 or script.output in ("pdml", "json"))  # fmt: skip
-    # Only a view of fields can show udp.stream: the one-line and hex views skip its table.
-    fields_shown = not quick or only is not None
-    whole = not (taps or compiled or only is not None or common.count is not None
-                 or script.active)  # fmt: skip
-    if whole:
+class _Reading:
+    """One run of `dissect`: the filters, statistics and view the options ask for, then
+    the capture read through them (by several processes for a whole big file)."""
+
+    def __init__(self, common: Common, o: DissectOptions) -> None:
+        self.common, self.o = common, o
+        self.script: Script = o.script
+        self.view: Any = None
+        self.stream = False  # --json as an NDJSON stream closed by a summary line
+
+    def origin(self) -> int | None:
+        """Relative times in the statistics count from the capture's first frame, as
+        tshark's do."""
+        return self.view.first_ns
+
+    def run(self) -> ExitStatus:
+        o, script = self.o, self.script
+        compiled = _compile(o.display_filter)  # a bad filter: one-line error before reading
+        read_filter = _compile(script.read_filter)
+        taps = self.taps()
+        plot_tap = _plot_tap(o.plot, o.plot_out, self.common, self.origin)
+        if plot_tap is not None:
+            if not (taps or compiled or o.show_packets or o.only is not None or script.active
+                    or read_filter is not None or plot_tap.graph.needs_packets):  # fmt: skip
+                return _plot_frames(o.file, plot_tap, o.plot or "io", self.common.count)
+            taps.append(plot_tap)
+        self.view = self.packet_view(compiled, taps)
+        # --json is an NDJSON stream (packets and/or statistics) closed by a summary line
+        # (docs/json.md); --plot's numbers and tshark's -T formats are documents of their own.
+        self.stream = self.common.json and plot_tap is None and script.fields_format() is None
+        # Views that build every packet's fields gain nothing from the columns' shortcuts.
+        quick = not (o.tree or self.common.json or compiled or taps or script.fields
+                     or read_filter or script.tree_protocols is not None
+                     or script.output in ("pdml", "json"))  # fmt: skip
+        whole = not (taps or compiled or o.only is not None or self.common.count is not None
+                     or script.active)  # fmt: skip
+        status = self.in_parallel(quick) if whole else None
+        if status is None:
+            status = self.read(quick, read_filter, seek=not (taps or compiled or read_filter))
+        return self.checked(status, plot_tap)
+
+    def taps(self) -> list:
+        """--stats and --follow: each a tap of the view."""
+        from netlab.dissect.follow import parse_follow_spec
+        from netlab.dissect.stats import parse_stats_spec
+
+        json, o = self.common.json, self.o
+        taps = [
+            parse_stats_spec(spec, json=json, origin=self.origin, display_filter=o.display_filter)
+            for spec in o.stats
+        ]
+        return taps + [parse_follow_spec(spec, json=json) for spec in o.follow]
+
+    def packet_view(self, compiled: Any, taps: list) -> Any:
+        """The view every packet goes to: the lines, tree, hex, JSON or tshark's -T form
+        asked for, and the taps (statistics, streams, plot, -w)."""
+        import sys
+
+        from netlab.render.packets import PacketView
+
+        o, script = self.o, self.script
+        # tshark -q: statistics only; -w: the packets go to the file, none to the terminal
+        quiet = (bool(taps) and not o.show_packets) or script.quiet or script.write is not None
+        if script.write is not None:
+            from netlab.cli.tshark_opts import PcapngSaver
+
+            taps.append(PcapngSaver(script.write))
+        return PacketView(
+            sys.stdout, tree=o.tree, hexdump=o.hexdump, json=self.common.json,
+            count=self.common.count, only=o.only, display_filter=compiled, taps=taps,
+            quiet=quiet, live=script.line_buffered, fields_format=script.fields_format(),
+            time_format=script.time_format, tabs=script.output == "tabs",
+            tree_protocols=script.tree_protocols,
+        )  # fmt: skip
+
+    def in_parallel(self, quick: bool) -> ExitStatus | None:
+        """A whole file in several processes (dissect/jobs.py): its exit status, or None
+        when one process reads it (-j 1, a small file, a pipe)."""
         from netlab.dissect import jobs as parallel
+        from netlab.render.packets import PacketView
 
-        if jobs > parallel.most_jobs():
-            click.echo(f"netlab: note: -j {jobs}: more than 4 processes per CPU only wait "
+        o, common = self.o, self.common
+        if o.jobs > parallel.most_jobs():
+            click.echo(f"netlab: note: -j {o.jobs}: more than 4 processes per CPU only wait "
                        f"on each other; using {parallel.most_jobs()}", err=True)  # fmt: skip
-        jobs = min(jobs, parallel.most_jobs()) or parallel.auto_jobs(file)
-        if jobs > 1 and parallel.readable_twice(file):
-            try:
-                warnings = parallel.run(file, jobs, lambda out: PacketView(
-                    out, tree=tree, hexdump=hexdump, json=common.json), quick=quick,
-                    keylog=keylog, progress=_jobs_progress(common.color))  # fmt: skip
-            except KeyboardInterrupt:  # every process stopped after a whole chunk
-                _summary(stream, None, interrupted=True)  # (how many went out: unknown)
-                raise
-            _summary(stream, parallel.frames_read)
-            return _warn(file, warnings)
-    dissector = Dissector(quick, udp_streams=fields_shown, keylog=keylog)
-    dissector.absolute_seq = script.absolute_seq  # -o tcp.relative_sequence_numbers:FALSE
-    # Ctrl-C ends the reading (the frames already read still go through): the lines so
-    # far are whole, and the statistics and streams asked for are reported for what was
-    # read, as tshark -z does. Nothing is checked per packet.
-    with (
-        open_capture(file) as cap,
-        _stop_on_signal(cap) as stopped,
-        _progress(cap, script.quiet, common.color) as bar,
-    ):
-        view.time_digits = _time_digits(cap)
-        numbered, read = _numbered(cap)
-        if bar is not None:  # (the bar goes before the statistics are printed)
-            view.out = bar.watch(view.out)
-            bar.packets = read
-        if read_filter is not None:  # -2 -R: the frames the first pass kept, renumbered
-            kept, view.first_ns = _first_pass(file, read_filter, keylog, script.absolute_seq)
-            numbered = enumerate((f for no, f in numbered if no <= len(kept) and kept[no - 1]), 1)
-        # --packet N: the frames before N only keep the cross-packet state up to date
-        # (the light pass of --jobs), unless the view needs every packet decoded.
-        if only is not None and not (taps or compiled or read_filter or view.clock or keylog):
-            numbered = _skip_to(only, numbered, dissector, view)
-        view.feed_frames(dissector, numbered)
-        warnings = list(cap.warnings)
-    view.finish()
-    _summary(stream, view.shown, interrupted=bool(stopped))
-    if stopped:
-        return ExitStatus.INTERRUPTED
-    status = _warn(file, warnings)
-    if plot_tap is not None and plot_tap.problem and status == ExitStatus.SUCCESS:
-        click.echo(f"netlab: error: --plot {plot}: {plot_tap.problem}", err=True)
-        return ExitStatus.NO_ANSWER
-    if only is not None and view.shown == 0 and status == ExitStatus.SUCCESS:
-        click.echo(f"netlab: error: {file} has no packet {only}", err=True)
-        return ExitStatus.NO_ANSWER
-    return status
+        jobs = min(o.jobs, parallel.most_jobs()) or parallel.auto_jobs(o.file)
+        if jobs <= 1 or not parallel.readable_twice(o.file):
+            return None
+        try:
+            warnings = parallel.run(o.file, jobs, lambda out: PacketView(
+                out, tree=o.tree, hexdump=o.hexdump, json=common.json), quick=quick,
+                keylog=o.keylog, progress=_jobs_progress(common.color))  # fmt: skip
+        except KeyboardInterrupt:  # every process stopped after a whole chunk
+            _summary(self.stream, None, interrupted=True)  # (how many went out: unknown)
+            raise
+        _summary(self.stream, parallel.frames_read)
+        return _warn(o.file, warnings)
+
+    def read(self, quick: bool, read_filter: Any, seek: bool) -> ExitStatus:
+        """The capture read in this process, each frame decoded and handed to the view.
+        SEEK: --packet N may skip to N (no tap or filter needs the frames before it)."""
+        from netlab.capture.reader import open_capture
+        from netlab.dissect import Dissector
+
+        o, view, script = self.o, self.view, self.script
+        # Only a view of fields can show udp.stream: the one-line and hex views skip its table.
+        dissector = Dissector(quick, udp_streams=not quick or o.only is not None,
+                              keylog=o.keylog)  # fmt: skip
+        dissector.absolute_seq = script.absolute_seq  # -o tcp.relative_sequence_numbers:FALSE
+        # Ctrl-C ends the reading (the frames already read still go through): the lines so
+        # far are whole, and the statistics and streams asked for are reported for what was
+        # read, as tshark -z does. Nothing is checked per packet.
+        with (
+            open_capture(o.file) as cap,
+            _stop_on_signal(cap) as stopped,
+            _progress(cap, script.quiet, self.common.color) as bar,
+        ):
+            view.time_digits = _time_digits(cap)
+            numbered, read = _numbered(cap)
+            if bar is not None:  # (the bar goes before the statistics are printed)
+                view.out = bar.watch(view.out)
+                bar.packets = read
+            if read_filter is not None:  # -2 -R: the frames the first pass kept, renumbered
+                kept, view.first_ns = _first_pass(o.file, read_filter, o.keylog,
+                                                  script.absolute_seq)  # fmt: skip
+                numbered = enumerate((f for no, f in numbered if no <= len(kept) and kept[no - 1]),
+                                     1)  # fmt: skip
+            # --packet N: the frames before N only keep the cross-packet state up to date
+            # (the light pass of --jobs), unless the view needs every packet decoded.
+            if o.only is not None and seek and not (view.clock or o.keylog):
+                numbered = _skip_to(o.only, numbered, dissector, view)
+            view.feed_frames(dissector, numbered)
+            warnings = list(cap.warnings)
+        view.finish()
+        _summary(self.stream, view.shown, interrupted=bool(stopped))
+        if stopped:
+            return ExitStatus.INTERRUPTED
+        return _warn(o.file, warnings)
+
+    def checked(self, status: ExitStatus, plot_tap: Any) -> ExitStatus:
+        """After a clean read: exit 1 when the plot asked for had nothing to draw, or the
+        --packet asked for is not in the file."""
+        o = self.o
+        if status != ExitStatus.SUCCESS:
+            return status
+        if plot_tap is not None and plot_tap.problem:
+            click.echo(f"netlab: error: --plot {o.plot}: {plot_tap.problem}", err=True)
+            return ExitStatus.NO_ANSWER
+        if o.only is not None and self.view.shown == 0:
+            click.echo(f"netlab: error: {o.file} has no packet {o.only}", err=True)
+            return ExitStatus.NO_ANSWER
+        return status
+
+
+def _compile(display_filter: str | None) -> Any:
+    """A display filter (-Y, or -2 -R's read filter) compiled, or None: a bad one is a
+    one-line error before anything is read."""
+    if display_filter is None:
+        return None
+    from netlab.dissect.filter import compile_filter
+
+    return compile_filter(display_filter)
 
 
 def _plot_tap(plot: str | None, plot_out: str | None, common: Common, origin):

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import Common, common_options
+from netlab.cli.options import Common, common_options, family_options
 from netlab.errors import ExitStatus, InputError
 
 MAX_UPLOAD = 1024 * 1024 * 1024  # put reads the file into memory: bounded
@@ -36,8 +36,7 @@ MAX_UPLOAD = 1024 * 1024 * 1024  # put reads the file into memory: bounded
     flag_value="active",
     help="We listen, the server connects to us from its port 20 (PORT; EPRT on IPv6).",
 )
-@click.option("-4", "family", flag_value=4, help="IPv4 only (the name's IPv4 address).")
-@click.option("-6", "family", flag_value=6, help="IPv6 only (the name's IPv6 address).")
+@family_options("the name's IPv{} address")
 @click.option("--extended", is_flag=True, help="EPSV/EPRT on IPv4 too (RFC 2428).")
 @click.option("--mlsd", is_flag=True, help="ls with MLSD (RFC 3659 facts) instead of LIST.")
 @click.option(
@@ -100,25 +99,8 @@ def ftp(
     except FtpUrlError as err:
         raise InputError(str(err)) from None
     command = action or ("ls" if not parsed.path or parsed.path.endswith("/") else "get")
-    upload = b""
-    if command == "put":
-        if not file:
-            raise InputError("put needs a FILE: netlab ftp URL put FILE")
-        upload = _read(file)
-        if not parsed.path or parsed.path.endswith("/"):
-            parsed = parsed.with_path(parsed.path + os.path.basename(file))
-    elif file:
-        raise InputError(f"unexpected argument {file!r} (only put takes a FILE)")
-    if command == "get":
-        if not parsed.path or parsed.path.endswith("/"):
-            raise InputError(f"{url!r}: get needs a file path (ftp://HOST/PATH/FILE)")
-        output = output or os.path.basename(parsed.path)
-    elif output:
-        raise InputError("-o is for get")
-    if output == "-" and common.json:
-        raise InputError("-o - writes the file to stdout, where --json goes: choose one")
-    if output and output != "-":
-        _check_writable(output)
+    parsed, upload = _upload(parsed, command, file)
+    output = _output(url, parsed, command, output, common.json)
     options = FtpOptions(
         command=command,
         active=mode == "active",
@@ -129,6 +111,36 @@ def ftp(
         timeout=common.timeout or 10.0,
     )
     return _run(common, parsed, options, output, explain, family)
+
+
+def _upload(parsed: Any, command: str, file: str | None) -> tuple[Any, bytes]:
+    """put: FILE's bytes, and the URL with FILE's name when it names a folder; FILE is
+    for put only."""
+    if command != "put":
+        if file:
+            raise InputError(f"unexpected argument {file!r} (only put takes a FILE)")
+        return parsed, b""
+    if not file:
+        raise InputError("put needs a FILE: netlab ftp URL put FILE")
+    upload = _read(file)
+    if not parsed.path or parsed.path.endswith("/"):
+        parsed = parsed.with_path(parsed.path + os.path.basename(file))
+    return parsed, upload
+
+
+def _output(url: str, parsed: Any, command: str, output: str | None, json: bool) -> str | None:
+    """get: where the file goes (-o, default its own name; - for stdout); -o is for get."""
+    if command == "get":
+        if not parsed.path or parsed.path.endswith("/"):
+            raise InputError(f"{url!r}: get needs a file path (ftp://HOST/PATH/FILE)")
+        output = output or os.path.basename(parsed.path)
+    elif output:
+        raise InputError("-o is for get")
+    if output == "-" and json:
+        raise InputError("-o - writes the file to stdout, where --json goes: choose one")
+    if output and output != "-":
+        _check_writable(output)
+    return output
 
 
 def _read(path: str) -> bytes:
@@ -170,32 +182,14 @@ class _Sink:
             self.file.flush()
 
 
-def _address(host: str, port: int, family: int | None) -> str:
-    """HOST's address: the system resolver's first, or its first of FAMILY (-4/-6)."""
-    import socket
-
-    from netlab.errors import NetlabError
-    from netlab.net.resolver import host_address
-
-    if family is None:
-        return host_address(host, port)
-    af = socket.AF_INET if family == 4 else socket.AF_INET6
-    try:
-        infos = socket.getaddrinfo(host, port, af, socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise NetlabError(f"no IPv{family} address for {host!r}: {reason}",
-                          ExitStatus.NO_ANSWER) from None  # fmt: skip
-    return infos[0][4][0]
-
-
 def _run(common: Common, url: Any, options: Any, output: str | None, explain: bool,
          family: int | None) -> ExitStatus:  # fmt: skip
     from netlab.cli.run import Session, watch_host
     from netlab.core.ftp import FtpClient
+    from netlab.net.resolver import host_address
     from netlab.render import ftp as view
 
-    address = _address(url.host, url.port, family)
+    address = host_address(url.host, url.port, family=family)
     core = FtpClient(url, address, options)
     sink = _Sink(output if options.command == "get" else None)
     with Session(common) as s:

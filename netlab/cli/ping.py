@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 import click
 
 from netlab.cli import complete
@@ -12,7 +15,9 @@ from netlab.cli.options import (
     Common,
     Number,
     common_options,
+    family_options,
     interface_name,
+    write_option,
 )
 from netlab.cli.plotopts import draw, plot_flag_options
 from netlab.errors import ExitStatus
@@ -70,12 +75,9 @@ class _Interval(Number):
 @click.option("-A", "--adaptive", is_flag=True,
               help="Adaptive: the interval follows the round-trip time.")  # fmt: skip
 @click.option("-a", "--audible", is_flag=True, help="Ring the bell (\\a) on each reply.")
-@click.option(
-    "-O",
-    "--outstanding",
-    is_flag=True,
-    help='Say "no answer yet for icmp_seq=N" before sending the next request.',
-)
+@click.option("-O", "--outstanding", is_flag=True,
+              help='Say "no answer yet for icmp_seq=N" before sending the next '
+                   "request.")  # fmt: skip
 @click.option(
     "-p",
     "--pattern",
@@ -105,29 +107,20 @@ class _Interval(Number):
     is_flag=True,
     help="Bypass the routing table (SO_DONTROUTE): on-link hosts only.",
 )
-@click.option("-4", "family", flag_value=4, help="IPv4 only.")
-@click.option("-6", "family", flag_value=6, help="IPv6 only.")
+@family_options()
 @click.option(
     "--explain",
     is_flag=True,
     help="First show the route decision: on-link or via which gateway, and the next hop's MAC.",
 )
-@click.option("--write", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Save every packet sent and received to FILE (pcapng).")  # fmt: skip
+@write_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the first line and the statistics.")
 @click.option("-D", "timestamps", is_flag=True, help="Start each line with the UNIX time.")
 @click.option("-n", "numeric", is_flag=True,
               help="Addresses only: no reverse lookup of who answered.")  # fmt: skip
 @plot_flag_options("the RTT of each icmp_seq (losses marked X)")
 @common_options("count", "verbose", "json", "no_color")
-def ping(
-    common: Common, targets: tuple[str, ...], iface: str | None, interval: float | None,
-    size: int, ttl: int, reply_timeout: float, deadline: float | None, flood: bool,
-    adaptive: bool, audible: bool, outstanding: bool, pattern: str | None, tos: int,
-    pmtudisc: str | None, df: bool, preload: int, broadcast: bool, ident: int | None,
-    dontroute: bool, family: int | None, explain: bool, write: str | None, quiet: bool,
-    timestamps: bool, numeric: bool, plot: bool = False, plot_out: str | None = None,
-) -> ExitStatus:  # fmt: skip
+def ping(common: Common, targets: tuple[str, ...], **options: Any) -> ExitStatus:
     """Send echo requests to each TARGET (several are probed in parallel) until
     stopped, or COUNT of them, and report replies, ICMP errors in iputils' words
     with the router that sent them, and iputils' statistics. Takes iputils'
@@ -146,100 +139,156 @@ def ping(
       netlab ping --json -c 5 198.18.0.1 198.18.0.2 | jq 'select(.type=="summary")'
     """
     import os
-    import time
 
+    o = PingOptions(**options)
+    fill = _pattern(o.pattern) if o.pattern is not None else None
+    root = os.geteuid() == 0
+    if o.interval is None:
+        o = replace(o, interval=0.0 if o.flood else 1.0)
+    _check_user_limits(root, o.interval, o.preload)
+    return _run(common, targets, o, fill, root)
+
+
+@dataclass(frozen=True)
+class PingOptions:
+    """ping's own options (the shared ones are in `Common`), as click passes them."""
+
+    iface: str | None
+    interval: float | None  # None: 1 s, 0 with -f
+    size: int
+    ttl: int
+    reply_timeout: float
+    deadline: float | None
+    flood: bool
+    adaptive: bool
+    audible: bool
+    outstanding: bool
+    pattern: str | None
+    tos: int
+    pmtudisc: str | None
+    df: bool
+    preload: int
+    broadcast: bool
+    ident: int | None
+    dontroute: bool
+    family: int | None
+    explain: bool
+    write: str | None
+    quiet: bool
+    timestamps: bool
+    numeric: bool
+    plot: bool = False
+    plot_out: str | None = None
+
+
+def _run(common: Common, targets: tuple[str, ...], o: PingOptions, fill: bytes | None,
+         root: bool) -> ExitStatus:  # fmt: skip
+    """Resolve the targets, then send, show and count in one Session."""
     from netlab.cli.run import Session
-    from netlab.core.echo import EchoCore, Target
-    from netlab.net.route import interface_mtu, is_broadcast, resolve_target, route_to, scope_iface
-    from netlab.net.runner import import_scapy_ip
     from netlab.render import ping as view
 
-    fill = _pattern(pattern) if pattern is not None else None
-    root = os.geteuid() == 0
-    if interval is None:
-        interval = 0.0 if flood else 1.0
-    _check_user_limits(root, interval, preload)
+    resolved = _resolve(targets, o)
+    unprivileged = _unprivileged_mode(capture=bool(common.verbose or o.write))
+    # iputils: no reverse lookups for an address typed as such, nor with -n or -f.
+    names = not (o.numeric or o.flood or all(_is_address(t.name) for t, _r in resolved))
+    namer = _Namer() if names else str
+    with Session(common, stream=True, write=o.write) as s:
+        if o.explain:
+            for target, route in resolved:
+                s.side.write("\n".join(_explain(target, route)) + "\n")
+        if fill is not None and not o.quiet:
+            s.text(view.pattern_line(fill))
+        s.text(*(view.header(target, o.size, shown=namer(target.addr),
+                             source=route.src if o.iface else None, iface=o.iface)
+                 for target, route in resolved))  # fmt: skip
+        core = _core(common, resolved, o, fill, root, unprivileged)
+        shown = view.PingPresenter(s, json=common.json, quiet=o.quiet,
+                                   timestamps=o.timestamps, audible=o.audible, flood=o.flood,
+                                   broadcast=o.broadcast, namer=namer,
+                                   several=len(resolved) > 1)  # fmt: skip
+        if o.plot or o.plot_out:
+            from netlab.render.charts import PingRecorder
+
+            shown = PingRecorder(shown)
+        s.run(_runner(s, core, resolved, o, unprivileged), core, shown)
+    # iputils: success is a reply; with -w and -c, COUNT replies.
+    enough = not (o.deadline and common.count) or shown.replies >= common.count
+    if o.plot or o.plot_out:  # after the statistics, as mtr draws after its rounds
+        draw(shown.series(), plot=o.plot, plot_out=o.plot_out, color=common.color,
+             json=common.json)  # fmt: skip
+    return s.status(shown.replies > 0 and enough)
+
+
+def _resolve(targets: tuple[str, ...], o: PingOptions) -> list:
+    """(Target, Route) for each name; they must all leave by one interface, and a
+    broadcast address needs -b (iputils' question)."""
+    from netlab.core.echo import Target
+    from netlab.errors import InputError
+    from netlab.net.route import is_broadcast, target_route
+
     resolved = []
     for name in targets:
-        addr, fam = resolve_target(name, family)
-        route = route_to(addr, iface or scope_iface(name))
+        addr, fam, route = target_route(name, o.family, o.iface)
         resolved.append((Target(name, addr, fam, route.src), route))
     devs = sorted({route.dev for _t, route in resolved})
     if len(devs) > 1:
-        from netlab.errors import InputError
-
         raise InputError(
             f"the targets leave by different interfaces ({', '.join(devs)}): ping them separately"
         )
     if any(t.family == 4 and is_broadcast(t.addr) for t, _r in resolved):
-        if not broadcast:
-            from netlab.errors import InputError
-
+        if not o.broadcast:
             raise InputError("Do you want to ping broadcast? Then -b. If not, check your "
                              "local firewall rules")  # fmt: skip
         click.echo("WARNING: pinging broadcast address", err=True)
-    unprivileged = _unprivileged_mode(verbose=common.verbose, write=write)
-    # iputils: no reverse lookups for an address typed as such, nor with -n or -f.
-    names = not (numeric or flood or all(_is_address(t.name) for t, _r in resolved))
-    namer = _Namer() if names else str
-    with Session(common, stream=True, write=write) as s:
-        if explain:
-            from netlab.render.explain import explain_route
+    return resolved
 
-            for target, route in resolved:
-                s.side.write("\n".join([*explain_route(target.addr, route),
-                                        *_resolve_next_hop(route)]) + "\n")  # fmt: skip
-        if fill is not None and not quiet:
-            s.text(view.pattern_line(fill))
-        s.text(*(view.header(target, size, shown=namer(target.addr),
-                             source=route.src if iface else None, iface=iface)
-                 for target, route in resolved))  # fmt: skip
 
-        if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
-            for target, route in resolved:
-                target.link_mtu = interface_mtu(route.dev)
-                target.mtu = route.path_mtu or target.link_mtu
-        import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
-        core = EchoCore(
-            [t for t, _r in resolved],
-            ident=ident if ident is not None else os.getpid() ^ int(time.time()),
-            count=common.count, interval=interval, size=size, ttl=ttl, df=df,
-            timeout=reply_timeout, deadline=deadline, pmtudisc=pmtudisc, tos=tos,
-            pattern=fill, preload=preload, flood=flood, adaptive=adaptive,
-            outstanding=outstanding, broadcast=broadcast,
-            min_interval=0.0 if root else USER_MIN_INTERVAL,
-        )  # fmt: skip
-        core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(devs[0])
-        shown = view.PingPresenter(s, json=common.json, quiet=quiet, timestamps=timestamps,
-                                   audible=audible, flood=flood, broadcast=broadcast,
-                                   namer=namer, several=len(resolved) > 1)  # fmt: skip
-        if plot or plot_out:
-            from netlab.render.charts import PingRecorder
+def _core(common: Common, resolved: list, o: PingOptions, fill: bytes | None, root: bool,
+          unprivileged: bool):  # fmt: skip
+    """The echo core for the targets, paced as iputils' pinger."""
+    import os
+    import time
 
-            shown = PingRecorder(shown)
+    from netlab.core.echo import EchoCore
+    from netlab.net.route import interface_mtu, route_to
+    from netlab.net.runner import import_scapy_ip
 
-        if unprivileged:
-            from netlab.net.pingsock import DatagramRunner
+    if not unprivileged:  # raw sockets: netlab cuts big requests into fragments itself
+        for target, route in resolved:
+            target.link_mtu = interface_mtu(route.dev)
+            target.mtu = route.path_mtu or target.link_mtu
+    import_scapy_ip({t.family for t, _r in resolved}, all(t.src for t, _r in resolved))
+    core = EchoCore(
+        [t for t, _r in resolved],
+        ident=o.ident if o.ident is not None else os.getpid() ^ int(time.time()),
+        count=common.count, interval=o.interval, size=o.size, ttl=o.ttl, df=o.df,
+        timeout=o.reply_timeout, deadline=o.deadline, pmtudisc=o.pmtudisc, tos=o.tos,
+        pattern=fill, preload=o.preload, flood=o.flood, adaptive=o.adaptive,
+        outstanding=o.outstanding, broadcast=o.broadcast,
+        min_interval=0.0 if root else USER_MIN_INTERVAL,
+    )  # fmt: skip
+    dev = resolved[0][1].dev  # the one interface (_resolve)
+    core.path_mtu = lambda addr: route_to(addr).path_mtu or interface_mtu(dev)
+    return core
 
-            runner = DatagramRunner({t.family for t, _r in resolved}, ttl=ttl, df=df, tos=tos,
-                                    pmtudisc=core.pmtudisc, dontroute=dontroute,
-                                    broadcast=broadcast, ident=ident)  # fmt: skip
-            core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
-            s.interrupted = runner.run(core, shown)  # it has shown the partial summaries
-        else:
-            from netlab.net.pingsock import RawPingRunner
 
-            # Without -M do, fragments we cut to the path MTU must not be refused because
-            # the kernel learnt a smaller one meanwhile (from the first fragment's "packet
-            # too big"): the router's answer is the one to show, as iputils does.
-            runner = RawPingRunner(devs[0], tap=s.tap, pmtu_probe=core.pmtudisc != "do",
-                                   dontroute=dontroute, broadcast=broadcast)  # fmt: skip
-            s.interrupted = runner.run(core, shown) or s.interrupted
-    # iputils: success is a reply; with -w and -c, COUNT replies.
-    enough = not (deadline and common.count) or shown.replies >= common.count
-    if plot or plot_out:  # after the statistics, as mtr draws after its rounds
-        draw(shown.series(), plot=plot, plot_out=plot_out, color=common.color, json=common.json)
-    return s.status(shown.replies > 0 and enough)
+def _runner(s, core, resolved: list, o: PingOptions, unprivileged: bool):
+    """The kernel's ICMP datagram sockets without CAP_NET_RAW, else raw packets."""
+    if unprivileged:
+        from netlab.net.pingsock import DatagramRunner
+
+        runner = DatagramRunner({t.family for t, _r in resolved}, ttl=o.ttl, df=o.df, tos=o.tos,
+                                pmtudisc=core.pmtudisc, dontroute=o.dontroute,
+                                broadcast=o.broadcast, ident=o.ident)  # fmt: skip
+        core.ident = runner.ident()  # the kernel owns the identifier of a ping socket
+        return runner
+    from netlab.net.pingsock import RawPingRunner
+
+    # Without -M do, fragments we cut to the path MTU must not be refused because
+    # the kernel learnt a smaller one meanwhile (from the first fragment's "packet
+    # too big"): the router's answer is the one to show, as iputils does.
+    return RawPingRunner(resolved[0][1].dev, tap=s.tap, pmtu_probe=core.pmtudisc != "do",
+                         dontroute=o.dontroute, broadcast=o.broadcast)  # fmt: skip
 
 
 USER_MIN_INTERVAL = 0.002  # iputils' MINUSERINTERVAL (2 ms) for users other than root
@@ -306,63 +355,40 @@ class _Namer:
         return self.shown[addr]
 
 
-def _unprivileged_mode(verbose: int, write: str | None) -> bool:
+def _unprivileged_mode(capture: bool) -> bool:
     """False with raw sockets; True (and a note) on the kernel's unprivileged ICMP
     sockets when net.ipv4.ping_group_range allows them; otherwise exit 3."""
+    from netlab.cli.run import kernel_socket_fallback
     from netlab.net.pingsock import unprivileged_ping_allowed
-    from netlab.net.privilege import can_open_raw_socket, require_raw_socket
 
-    if can_open_raw_socket():
-        return False
-    if not unprivileged_ping_allowed():
-        require_raw_socket("ping")  # raises the exit-3 error naming CAP_NET_RAW and the fix
-    if verbose or write:
-        from netlab.errors import PrivilegeError
-        from netlab.net.privilege import grant_hint
-
-        raise PrivilegeError(
-            "-v and --write need a packet capture, which needs CAP_NET_RAW; " + grant_hint()
-        )
-    click.echo(
-        "netlab: note: no CAP_NET_RAW: using the kernel's unprivileged ICMP socket "
+    return kernel_socket_fallback(
+        "ping", 4, fallback=unprivileged_ping_allowed, capture=capture,
+        capture_error="-v and --write need a packet capture, which needs CAP_NET_RAW; ",
+        note="no CAP_NET_RAW: using the kernel's unprivileged ICMP socket "
         "(net.ipv4.ping_group_range); send times come from user space",
-        err=True,
-    )
-    return True
+    )  # fmt: skip
 
 
-def _resolve_next_hop(route) -> list[str]:
-    """--explain, next hop not in the neighbour table: ask for it ourselves (ARP for
-    IPv4, neighbour discovery for IPv6: the exchange the kernel is about to make)."""
+def _explain(target, route) -> list[str]:
+    """--explain: the route decision, and the next hop's MAC (asked for when the kernel
+    has none yet, as it is about to: net/nexthop.py)."""
+    from netlab.net.nexthop import solicit_next_hop
+    from netlab.render.explain import explain_route
 
-    from netlab.net.route import interface_mac, neighbour
-
-    if route.dev == "lo" or neighbour(route.next_hop, route.dev)[0]:
-        return []
-    from netlab.net.runner import Runner
-
-    mac = interface_mac(route.dev)
-    if not mac or not route.src:
-        return []
-    hop = route.next_hop
+    lines = explain_route(target.addr, route)
+    asked = solicit_next_hop(route, timeout=1.0)
+    if asked is None:
+        return lines
+    hop, mac, r = route.next_hop, asked.mac, asked.reply
     if route.family == 4:
-        from netlab.core.arp import ArpingCore
-
-        core = ArpingCore(mac=mac, src=route.src, target=hop, count=1, timeout=1.0)
         label = "ARP"
-        lines = [f"  ARP: who-has {hop}? tell {route.src} (broadcast from {mac})"]
+        lines.append(f"  ARP: who-has {hop}? tell {route.src} (broadcast from {mac})")
     else:
-        from netlab.core.ndisc import NdiscCore
-
-        core = NdiscCore(mac=mac, src=route.src, target=hop, timeout=1.0)
         label = "NDP"
-        lines = [f"  NDP: Neighbor Solicitation for {hop} from {mac} (to {core.group}, "
-                 f"{core.group_mac})"]  # fmt: skip
-    replies = []
-    Runner(route.dev).run(core, lambda e: replies.append(e) if e.type == "reply" else None)
-    if not replies:
+        lines.append(f"  NDP: Neighbor Solicitation for {hop} from {mac} (to "
+                     f"{asked.core.group}, {asked.core.group_mac})")  # fmt: skip
+    if r is None:
         return [*lines, f"  {label}: no answer from {hop} within 1 s"]
-    r = replies[0]
     rtt = f"  ({r.rtt_ms:.3f} ms)" if r.rtt_ms is not None else ""
     if route.family == 4:
         return [*lines, f"  ARP: {r.ip} is-at {r.mac}{rtt}"]

@@ -18,7 +18,10 @@ Everything heavy is imported inside the methods: `netlab --help` stays light.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
+
+import click
 
 from netlab.cli.options import Common
 from netlab.errors import ExitStatus
@@ -71,6 +74,29 @@ def watch_host(common: Common, address: str, expression: str) -> tuple[str, str]
 
     require_raw_socket("-v and --write (a packet capture)")
     return route_to(address).dev, expression
+
+
+def kernel_socket_fallback(what: str, family: int, *, fallback: Callable[[], bool],
+                           capture: bool, capture_error: str, note: str) -> bool:  # fmt: skip
+    """Whether a command that prefers raw sockets (CAP_NET_RAW) runs on a kernel socket
+    instead (ping's ICMP datagram sockets, traceroute's IP_RECVERR). False when raw sockets
+    are allowed. Without them: exit 3 naming WHAT when FALLBACK says there is no kernel
+    socket to fall back on, exit 3 with CAPTURE_ERROR and the fix when -v/--write (CAPTURE)
+    ask for a packet capture, which needs raw sockets too; else True, after NOTE on stderr."""
+    import socket
+
+    from netlab.errors import PrivilegeError
+    from netlab.net.privilege import can_open_raw_socket, grant_hint, require_raw_socket
+
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    if can_open_raw_socket(af):
+        return False
+    if not fallback():
+        require_raw_socket(what, af)  # raises the exit-3 error naming CAP_NET_RAW and the fix
+    if capture:
+        raise PrivilegeError(capture_error + grant_hint())
+    click.echo(f"netlab: note: {note}", err=True)
+    return True
 
 
 class Session:
@@ -136,7 +162,11 @@ class Session:
         """Run a packet core (raw sockets + capture on IFACE). True if interrupted."""
         from netlab.net.runner import Runner
 
-        runner = Runner(iface, tap=self.tap, **runner_options)
+        return self.run(Runner(iface, tap=self.tap, **runner_options), core, on_event)
+
+    def run(self, runner: Any, core: Any, on_event: Any) -> bool:
+        """Run CORE on a RUNNER the command made (ping's and traceroute's runners on the
+        kernel's sockets, which show the partial summaries themselves). True if interrupted."""
         self.interrupted = runner.run(core, on_event) or self.interrupted
         return self.interrupted
 
@@ -149,9 +179,7 @@ class Session:
         tap = self.tap
         if tap is not None and watch is not None:
             tap.watch(*watch)
-        runner = SocketRunner(tap=tap, linger=linger)
-        self.interrupted = runner.run(core, on_event) or self.interrupted
-        return self.interrupted
+        return self.run(SocketRunner(tap=tap, linger=linger), core, on_event)
 
     def status(self, ok: bool) -> ExitStatus:
         if self.interrupted:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import SECONDS_OR_ZERO, Common, Number, common_options
+from netlab.cli.options import SECONDS_OR_ZERO, Common, Number, common_options, family_options
 from netlab.errors import ExitStatus
 
 MAX_SEND = 1 << 20  # bytes --send/--send-file may carry (the segments are all kept for -v)
 SERVICES = "/etc/services"
 MAX_SERVICES = 4 << 20  # bytes of it read at most
 
-# hping3's flag options → TCP flag bits
-_FLAG_BITS = {"f_fin": 0x01, "f_syn": 0x02, "f_rst": 0x04, "f_push": 0x08, "f_ack": 0x10,
-              "f_urg": 0x20, "f_xmas": 0x40, "f_ymas": 0x80}  # fmt: skip
+# hping3's flag options, in --help's order: (names, parameter, TCP flag bit, help's words)
+_FLAGS = (
+    (("-S", "--syn"), "f_syn", 0x02, "SYN set."),
+    (("-F", "--fin"), "f_fin", 0x01, "FIN set."),
+    (("-A", "--ack"), "f_ack", 0x10, "ACK set."),
+    (("-R",), "f_rst", 0x04, "RST set (--rst is the handshake's reset close)."),
+    (("-P", "--push"), "f_push", 0x08, "PSH set."),
+    (("-U", "--urg"), "f_urg", 0x20, "URG set."),
+    (("-X", "--xmas"), "f_xmas", 0x40, "ECE set."),
+    (("-Y", "--ymas"), "f_ymas", 0x80, "CWR set."),
+)
 
 # 2×MSL when --time-wait has no value: Linux's TCP_TIMEWAIT_LEN (60 s).
 TIME_WAIT_DEFAULT = 60.0
@@ -44,6 +55,13 @@ class _Command(click.Command):
                 i += 1  # its value, whatever it looks like
             i += 1
         return super().parse_args(ctx, args)
+
+
+def _flag_options(func):
+    """hping3's flag options (-S -F -A -R -P -U -X -Y), one flag each, from _FLAGS."""
+    for names, param, _bit, what in reversed(_FLAGS):  # the last applied is listed first
+        func = click.option(*names, param, is_flag=True, help=f"hping3: probes with {what}")(func)
+    return func
 
 
 @click.command(
@@ -99,41 +117,14 @@ class _Command(click.Command):
                    "fewer in flight when probes go unanswered).")  # fmt: skip
 @click.option("-p", "--dport", type=click.IntRange(0, 65535), metavar="PORT",
               help="The destination port (hping3's -p; the same as PORT).")  # fmt: skip
-@click.option(
-    "-s",
-    "--sport",
-    type=click.IntRange(1, 65535),
-    metavar="PORT",
-    help="Our source port (with hping3's flags: the base, one more per probe).",
-)
-@click.option("-S", "--syn", "f_syn", is_flag=True, help="hping3: probes with SYN set.")
-@click.option("-F", "--fin", "f_fin", is_flag=True, help="hping3: probes with FIN set.")
-@click.option("-A", "--ack", "f_ack", is_flag=True, help="hping3: probes with ACK set.")
-@click.option(
-    "-R",
-    "f_rst",
-    is_flag=True,
-    help="hping3: probes with RST set (--rst is the handshake's reset close).",
-)
-@click.option("-P", "--push", "f_push", is_flag=True, help="hping3: probes with PSH set.")
-@click.option("-U", "--urg", "f_urg", is_flag=True, help="hping3: probes with URG set.")
-@click.option("-X", "--xmas", "f_xmas", is_flag=True, help="hping3: probes with ECE set.")
-@click.option("-Y", "--ymas", "f_ymas", is_flag=True, help="hping3: probes with CWR set.")
-@click.option(
-    "-t",
-    "--ttl",
-    type=click.IntRange(1, 255),
-    metavar="TTL",
-    help="hping3: the probes' TTL (hop limit); default 64.",
-)
-@click.option(
-    "-d",
-    "--data",
-    "data_size",
-    type=click.IntRange(0, 65000),
-    metavar="SIZE",
-    help="hping3: SIZE bytes of data in each probe.",
-)
+@click.option("-s", "--sport", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Our source port (with hping3's flags: the base, one more per "
+                   "probe).")  # fmt: skip
+@_flag_options
+@click.option("-t", "--ttl", type=click.IntRange(1, 255), metavar="TTL",
+              help="hping3: the probes' TTL (hop limit); default 64.")  # fmt: skip
+@click.option("-d", "--data", "data_size", type=click.IntRange(0, 65000), metavar="SIZE",
+              help="hping3: SIZE bytes of data in each probe.")  # fmt: skip
 @click.option(
     "--interval",
     type=Number(0.001, 3600),
@@ -155,16 +146,8 @@ class _Command(click.Command):
     help="A kernel connect() instead of raw packets (no privileges): result, handshake RTT "
     "and options from TCP_INFO.",
 )
-@click.option("-4", "family", flag_value=4, help="IPv4 only.")
-@click.option("-6", "family", flag_value=6, help="IPv6 only.")
-def tcp_handshake(
-    common: Common, host: str, port: int | None, tries: int, hold: float, reset: bool,
-    graceful: bool,
-    time_wait: float | None, send_text: str | None, send_file: str | None,
-    port_spec: str | None, rate: float | None, guard_timeout: int, connect: bool,
-    family: int | None, dport: int | None, sport: int | None, ttl: int | None,
-    data_size: int | None, interval: float | None, **flag_options: bool,
-) -> ExitStatus:  # fmt: skip
+@family_options()
+def tcp_handshake(common: Common, host: str, port: int | None, **options: Any) -> ExitStatus:
     """Connect to HOST:PORT from raw packets as a client (RFC 9293): SYN with
     Linux's options, SYN-ACK, ACK, then an orderly close (FIN, ACK, FIN, ACK) or
     a reset (--rst). Every segment is shown with its flags, sequence numbers
@@ -229,88 +212,149 @@ def tcp_handshake(
     """
     from netlab.errors import InputError
 
-    if dport is not None:
-        if port is not None and port != dport:
-            raise InputError(f"two destination ports: PORT {port} and -p {dport}")
-        port = dport
-    flags = sum(bit for name, bit in _FLAG_BITS.items() if flag_options.get(name))
-    hping = [name for name, used in {
-        "-S/-F/-A/-R/-P/-U/-X/-Y": any(flag_options.values()), "-c": common.count is not None,
-        "-t": ttl is not None, "-d": data_size is not None,
-        "--interval": interval is not None}.items() if used]  # fmt: skip
-    if hping:
-        if connect or port_spec is not None:
-            raise InputError(f"{', '.join(hping)} send hping3's probes: not with "
-                             f"{'--connect' if connect else '--ports'}")  # fmt: skip
-        other = {"--send": send_text is not None, "--send-file": send_file is not None,
-                 "--hold": bool(hold), "--rst": reset, "--graceful": graceful,
-                 "--time-wait": time_wait is not None}  # fmt: skip
-        given = [name for name, used in other.items() if used]
-        if given:
-            raise InputError(f"{', '.join(given)}: for a handshake, not hping3's probes")
-        if port is None:
-            port = 0  # hping3's default destination port
-        return _probe(common, host, port, flags, sport, ttl, data_size, interval, family)
+    flags = sum(bit for _names, param, bit, _what in _FLAGS if options.pop(param))
+    o = HandshakeOptions(flags=flags, **options)
+    if o.dport is not None:
+        if port is not None and port != o.dport:
+            raise InputError(f"two destination ports: PORT {port} and -p {o.dport}")
+        port = o.dport
+    if _hping_asked(common, o):
+        return _probe(common, host, 0 if port is None else port, o)  # hping3's default: 0
     if port == 0:
         raise InputError("port 0: only hping3's probes (-S, -c …) may go to port 0")
-    if connect:
-        raw_only = {"--ports": port_spec is not None, "--send": send_text is not None,
-                    "--send-file": send_file is not None, "--rst": reset,
-                    "--graceful": graceful,
-                    "--time-wait": time_wait is not None,
-                    "-w": common.write is not None}  # fmt: skip
-        given = [name for name, used in raw_only.items() if used]
-        if given:
-            raise InputError(f"--connect leaves the segments to the kernel: {', '.join(given)} "
-                             "need raw packets")  # fmt: skip
-        if port is None:
-            raise InputError("missing PORT")
-        return _connect(common, host, port, tries, hold, family)
-    if port_spec is not None:
-        if (port is not None or send_text is not None or send_file is not None or hold or reset
-                or graceful or time_wait is not None):  # fmt: skip
+    if o.connect:
+        return _connect(common, host, _connect_port(common, o, port), o)
+    if o.port_spec is not None:
+        if (port is not None or o.send_text is not None or o.send_file is not None or o.hold
+                or o.reset or o.graceful or o.time_wait is not None):  # fmt: skip
             raise InputError("--ports scans: give no PORT, --send, --hold, --rst, --graceful or "
                              "--time-wait with it")  # fmt: skip
-        return _scan(common, host, port_spec, rate, tries, family, sport)
+        return _scan(common, host, o)
     if port is None:
         raise InputError("missing PORT (or --ports LIST for a scan)")
-    if send_text is not None and send_file is not None:
+    return _handshake(common, host, port, _send_data(o), o)
+
+
+@dataclass(frozen=True)
+class HandshakeOptions:
+    """tcp-handshake's own options (the shared ones are in `Common`), as click passes them."""
+
+    tries: int
+    hold: float
+    reset: bool
+    graceful: bool
+    time_wait: float | None
+    send_text: str | None
+    send_file: str | None
+    port_spec: str | None
+    rate: float | None
+    guard_timeout: int
+    connect: bool
+    family: int | None
+    dport: int | None
+    sport: int | None
+    ttl: int | None
+    data_size: int | None
+    interval: float | None
+    flags: int = 0  # the TCP flags hping3's options (-S -F …) set in the probes
+
+
+def _hping_asked(common: Common, o: HandshakeOptions) -> bool:
+    """Do the options ask for hping3's probes? Refuses them beside another mode's."""
+    from netlab.errors import InputError
+
+    hping = [name for name, used in {
+        "-S/-F/-A/-R/-P/-U/-X/-Y": bool(o.flags), "-c": common.count is not None,
+        "-t": o.ttl is not None, "-d": o.data_size is not None,
+        "--interval": o.interval is not None}.items() if used]  # fmt: skip
+    if not hping:
+        return False
+    if o.connect or o.port_spec is not None:
+        raise InputError(f"{', '.join(hping)} send hping3's probes: not with "
+                         f"{'--connect' if o.connect else '--ports'}")  # fmt: skip
+    other = {"--send": o.send_text is not None, "--send-file": o.send_file is not None,
+             "--hold": bool(o.hold), "--rst": o.reset, "--graceful": o.graceful,
+             "--time-wait": o.time_wait is not None}  # fmt: skip
+    given = [name for name, used in other.items() if used]
+    if given:
+        raise InputError(f"{', '.join(given)}: for a handshake, not hping3's probes")
+    return True
+
+
+def _connect_port(common: Common, o: HandshakeOptions, port: int | None) -> int:
+    """--connect's PORT, refusing what only raw packets can do."""
+    from netlab.errors import InputError
+
+    raw_only = {"--ports": o.port_spec is not None, "--send": o.send_text is not None,
+                "--send-file": o.send_file is not None, "--rst": o.reset,
+                "--graceful": o.graceful, "--time-wait": o.time_wait is not None,
+                "-w": common.write is not None}  # fmt: skip
+    given = [name for name, used in raw_only.items() if used]
+    if given:
+        raise InputError(f"--connect leaves the segments to the kernel: {', '.join(given)} "
+                         "need raw packets")  # fmt: skip
+    if port is None:
+        raise InputError("missing PORT")
+    return port
+
+
+def _send_data(o: HandshakeOptions) -> bytes:
+    """What --send or --send-file gives to send after the handshake (bounded)."""
+    from netlab.errors import InputError
+
+    if o.send_text is not None and o.send_file is not None:
         raise InputError("--send and --send-file cannot be used together")
-    data = send_text.encode() if send_text is not None else b""
-    if send_file is not None:
+    data = o.send_text.encode() if o.send_text is not None else b""
+    if o.send_file is not None:
         try:
-            with click.open_file(send_file, "rb") as f:
+            with click.open_file(o.send_file, "rb") as f:
                 data = f.read(MAX_SEND + 1)  # bounded: /dev/zero or an endless pipe too
         except OSError as err:
-            raise InputError(f"cannot read {send_file}: {err.strerror}") from None
+            raise InputError(f"cannot read {o.send_file}: {err.strerror}") from None
         if len(data) > MAX_SEND:
-            raise InputError(f"--send-file: {send_file} holds more than {MAX_SEND // 1024} KiB, "
-                             "the most one handshake run sends")  # fmt: skip
+            raise InputError(f"--send-file: {o.send_file} holds more than {MAX_SEND // 1024} "
+                             "KiB, the most one handshake run sends")  # fmt: skip
     if len(data) > MAX_SEND:
         raise InputError(f"--send: more than {MAX_SEND // 1024} KiB")
-    return _handshake(common, host, port, data, tries, hold, reset, graceful, time_wait,
-                      guard_timeout, family, sport)  # fmt: skip
+    return data
 
 
-def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, hold: float,
-               reset: bool, graceful: bool, time_wait: float | None, guard_timeout: int,
-               family: int | None, sport: int | None) -> ExitStatus:  # fmt: skip
+def _raw_route(common: Common, host: str, family: int | None, *, netlink: bool = False):
+    """HOST's address and family and the kernel's route to it (out of -i; NETLINK: asked
+    over rtnetlink, no `ip` process: net/rtnetlink.py), raw sockets checked (exit 3)."""
+    import socket
+
+    from netlab.net.privilege import require_raw_socket
+    from netlab.net.route import resolve_target, route_to
+
+    addr, fam = resolve_target(host, family)
+    if netlink:
+        from netlab.net.rtnetlink import route_get
+
+        try:
+            route = route_get(addr, common.iface)
+        except OSError:
+            route = route_to(addr, common.iface)
+    else:
+        route = route_to(addr, common.iface)
+    require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    return addr, fam, route
+
+
+def _handshake(common: Common, host: str, port: int, data: bytes,
+               o: HandshakeOptions) -> ExitStatus:  # fmt: skip
     """The handshake from raw packets (core/tcp_handshake.py), the kernel's RSTs held off."""
     import random
-    import socket
 
     from netlab.cli.run import Session
     from netlab.core.tcp_handshake import Conn, TcpHandshakeCore
     from netlab.errors import PrivilegeError
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import hold_source_port, interface_mtu, resolve_target, route_to
+    from netlab.net.route import hold_source_port, interface_mtu
     from netlab.net.rstguard import MARK, RstGuard, check_available
     from netlab.render import tcp_handshake as view
 
-    addr, fam = resolve_target(host, family)
-    route = route_to(addr, common.iface)
     try:
-        require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+        addr, fam, route = _raw_route(common, host, o.family)
     except PrivilegeError as err:
         raise PrivilegeError(
             f"{err}; or use --connect (a kernel connect(), no privileges)"
@@ -321,7 +365,7 @@ def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, ho
 
     # The kernel picks our source port: a bound (never listening) socket holds it for
     # the whole run, so no real socket of this host can take the same 4-tuple.
-    holder = hold_source_port(fam, route.src, sport)
+    holder = hold_source_port(fam, route.src, o.sport)
     try:
         sport = holder.getsockname()[1]
         conn = Conn(fam, route.src, sport, addr, port, mss)
@@ -331,12 +375,11 @@ def _handshake(common: Common, host: str, port: int, data: bytes, tries: int, ho
             import scapy.layers.inet6  # noqa: F401
         rng = random.SystemRandom()
         core = TcpHandshakeCore(conn, isn=rng.getrandbits(32), ts_base=rng.getrandbits(32),
-                                tries=tries, hold=hold, reset=reset, data=data,
-                                graceful=graceful,
-                                time_wait=time_wait)  # fmt: skip
+                                tries=o.tries, hold=o.hold, reset=o.reset, data=data,
+                                graceful=o.graceful, time_wait=o.time_wait)  # fmt: skip
         with Session(common) as s:
             s.text(view.header(core, host))
-            with RstGuard(fam, route.src, sport, addr, port, timeout=guard_timeout, nft=nft):
+            with RstGuard(fam, route.src, sport, addr, port, timeout=o.guard_timeout, nft=nft):
                 s.run_packets(core, route.dev, _no_events, mark=MARK)
             s.set_result(view.json_document(core, host))
             s.text(*view.timeline_lines(core), view.result_line(core))
@@ -349,19 +392,18 @@ def _no_events(_event) -> None:
     pass  # the timeline is read from the core at the end
 
 
-def _connect(common: Common, host: str, port: int, tries: int, hold: float,
-             family: int | None) -> ExitStatus:  # fmt: skip
+def _connect(common: Common, host: str, port: int, o: HandshakeOptions) -> ExitStatus:
     """--connect: the kernel's own handshake, timed and described by TCP_INFO."""
     from netlab.cli.run import Session
     from netlab.net.kconnect import kernel_connect
     from netlab.net.route import resolve_target, route_to
     from netlab.render import tcp_handshake as view
 
-    addr, fam = resolve_target(host, family)
+    addr, fam = resolve_target(host, o.family)
     source = route_to(addr, common.iface).src if common.iface else ""
     with Session(common) as s:
-        result = kernel_connect(addr, port, fam, tries=tries, hold=hold, iface=common.iface,
-                                source=source)  # fmt: skip
+        result = kernel_connect(addr, port, fam, tries=o.tries, hold=o.hold,
+                                iface=common.iface, source=source)  # fmt: skip
         s.interrupted = result.interrupted
         doc = {"mode": "connect", "target": host, "addr": addr, "port": port,
                **result.document()}  # fmt: skip
@@ -380,38 +422,29 @@ def _services_text() -> str:
         return ""
 
 
-def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
-          family: int | None, sport: int | None) -> ExitStatus:  # fmt: skip
+def _scan(common: Common, host: str, o: HandshakeOptions) -> ExitStatus:
     """--ports: a SYN scan, nmap -sS's way (core/tcp_scan.py). No Scapy and no nftables
     (the kernel's own RST closes what a SYN-ACK opened): start-up is most of a small
     scan's time."""
     import random
-    import socket
 
     from netlab.cli.run import Session
     from netlab.core.tcp_scan import TcpScanCore, parse_ports, parse_services, service_names
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import hold_source_port, interface_mtu, resolve_target, route_to
-    from netlab.net.rtnetlink import route_get
+    from netlab.net.route import hold_source_port, interface_mtu
     from netlab.render import tcp_handshake as view
 
     services = _services_text()
-    ports = parse_ports(spec, parse_services(services))
+    ports = parse_ports(o.port_spec, parse_services(services))
     names = service_names(services)
-    addr, fam = resolve_target(host, family)
-    try:  # the route over rtnetlink: no `ip` process (net/rtnetlink.py)
-        route = route_get(addr, common.iface)
-    except OSError:
-        route = route_to(addr, common.iface)
-    require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    addr, fam, route = _raw_route(common, host, o.family, netlink=True)
     mtu = interface_mtu(route.dev) or 1500
     # tries: the command's default is 3 (a handshake); a scan, like nmap, retries once.
-    scan_tries = tries if tries != 3 else 2
-    holder = hold_source_port(fam, route.src, sport)  # one source port for every probe
+    scan_tries = o.tries if o.tries != 3 else 2
+    holder = hold_source_port(fam, route.src, o.sport)  # one source port for every probe
     try:
         core = TcpScanCore(fam, route.src, holder.getsockname()[1], addr, ports,
                            isn=random.SystemRandom().getrandbits(32),
-                           rate=rate if rate is not None else 100_000.0, tries=scan_tries,
+                           rate=o.rate if o.rate is not None else 100_000.0, tries=scan_tries,
                            mss=mtu - (40 if fam == 4 else 60),
                            see_outgoing=bool(common.verbose or common.write))  # fmt: skip
         with Session(common) as s:
@@ -434,29 +467,22 @@ def _scan(common: Common, host: str, spec: str, rate: float | None, tries: int,
     return s.status(any(r.state == "open" for r in core.results.values()))
 
 
-def _probe(common: Common, host: str, port: int, flags: int, sport: int | None,
-           ttl: int | None, data_size: int | None, interval: float | None,
-           family: int | None) -> ExitStatus:  # fmt: skip
+def _probe(common: Common, host: str, port: int, o: HandshakeOptions) -> ExitStatus:
     """hping3's TCP mode (core/tcp_probe.py): a probe per interval, each answer a line."""
     import random
-    import socket
 
     from netlab.cli.run import Session
     from netlab.core.tcp_probe import TcpProbeCore
-    from netlab.net.privilege import require_raw_socket
-    from netlab.net.route import resolve_target, route_to
     from netlab.render import tcp_handshake as view
 
-    addr, fam = resolve_target(host, family)
-    route = route_to(addr, common.iface)
-    require_raw_socket("tcp-handshake", socket.AF_INET if fam == 4 else socket.AF_INET6)
+    addr, fam, route = _raw_route(common, host, o.family)
     rng = random.SystemRandom()
-    base = sport if sport is not None else rng.randrange(1024, 1024 + 32768)  # as hping3
-    core = TcpProbeCore(fam, route.src, addr, port, flags=flags, base_sport=base,
+    base = o.sport if o.sport is not None else rng.randrange(1024, 1024 + 32768)  # as hping3
+    core = TcpProbeCore(fam, route.src, addr, port, flags=o.flags, base_sport=base,
                         isn=rng.getrandbits(32), count=common.count,
-                        interval=interval if interval is not None else 1.0,
-                        ttl=ttl if ttl is not None else 64,
-                        data_size=data_size or 0)  # fmt: skip
+                        interval=o.interval if o.interval is not None else 1.0,
+                        ttl=o.ttl if o.ttl is not None else 64,
+                        data_size=o.data_size or 0)  # fmt: skip
     with Session(common, stream=True) as s:
         s.text(view.hping_header(core, host, route.dev))
 

@@ -99,6 +99,14 @@ def route_to(target: str, iface: str | None = None) -> Route:
     )
 
 
+def target_route(name: str, family: int | None = None,
+                 iface: str | None = None) -> tuple[str, int, Route]:  # fmt: skip
+    """NAME's address and family (resolve_target), and the kernel's route to it: out of
+    IFACE, else out of the interface a scoped address names ('fe80::1%eth0'), as iputils."""
+    addr, fam = resolve_target(name, family)
+    return addr, fam, route_to(addr, iface or scope_iface(name))
+
+
 def interface_addresses(dev: str) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
     """The addresses configured on DEV, with their prefix lengths."""
     proc = subprocess.run(
