@@ -585,7 +585,9 @@ class ArpScanCore(CoreBase):
 
     def _finish(self, now: int) -> None:
         self._finished = True
-        summary = ScanSummary(self.n, self.responded, self.replies,
+        # Hosts scanned: those probed, which is all of them unless -w or Ctrl-C ended
+        # the scan early (the header said how many there were to scan).
+        summary = ScanSummary(self._fresh, self.responded, self.replies,
                               self.replies - self.responded, self.sent, self.errors,
                               (now - self._start_ns) / 1e6)  # fmt: skip
         self._events.append(summary)
