@@ -9,6 +9,7 @@ file (565, many malformed) and on mutated packets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -19,6 +20,7 @@ from netlab.capture.reader import CaptureFormatError, open_capture
 from netlab.dissect import Dissector
 from netlab.dissect.fields import FrameClock, PacketFields
 from netlab.dissect.model import JSON_WRITERS, TREE_WRITERS
+from netlab.dissect.quick_fields import GETTERS, quick_fields
 from netlab.render.jsonout import dumps
 from netlab.render.packets import json_line, json_record, tree_lines
 from tests.conftest import CORPUS, ROOT
@@ -91,3 +93,38 @@ def test_corpus():
 def test_mutated_packets(index, flips, cut):
     pkt = Dissector().dissect(1, 0, *mutated_sample(index, flips, cut))
     assert_same_views(pkt, f"mutated sample {index}")
+
+
+# --- -T fields of plain frames off the bytes (dissect/quick_fields.py) --------------------------
+def assert_quick_fields_agree(path) -> int:
+    """Every frame Dissector.columns takes as plain: each GETTERS field equals the
+    values of dissect()'s rows. Returns how many frames were compared."""
+    quick, full = Dissector(), Dissector(False)
+    getters = quick_fields(list(GETTERS))
+    compared = 0
+    with open_capture(path) as cap:
+        for no, frame in enumerate(cap, 1):
+            pkt = full.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype)
+            if quick.columns(no, frame.data, frame.linktype, frame.ts_ns) is None:
+                continue
+            rows = PacketFields(pkt, FrameClock())
+            getters.on(frame.data)
+            for name in [*GETTERS, "ip.addr", "tcp.port", "udp.port", "ipv6.addr"]:
+                assert getters.get(name) == rows.get(name), f"{path.name} #{no}: {name}"
+            compared += 1
+    return compared
+
+
+def test_quick_fields_equal_the_rows():
+    compared = sum(assert_quick_fields_agree(p) for p in PCAPS)
+    corpus = 0
+    for path in sorted(CORPUS.iterdir()):
+        with contextlib.suppress(CaptureFormatError):
+            corpus += assert_quick_fields_agree(path)
+    assert compared > 300 and corpus > 3_000, (compared, corpus)
+
+
+def test_quick_fields_only_for_names_they_know():
+    assert quick_fields(["ip.src", "tcp.port"]) is not None
+    assert quick_fields(["ip.src", "tcp.stream"]) is None
+    assert quick_fields(["frame.number"]) is None

@@ -184,8 +184,9 @@ class _Reading:
         # (docs/json.md); --plot's numbers and tshark's -T formats are documents of their own.
         self.stream = self.common.json and plot_tap is None and script.fields_format() is None
         # Views that build every packet's fields gain nothing from the columns' shortcuts.
-        quick = not (o.tree or self.common.json or compiled or taps or script.fields
-                     or read_filter or script.tree_protocols is not None
+        quick = not (o.tree or self.common.json or compiled or taps or read_filter
+                     or (script.fields and self.view.quick_fields is None)
+                     or script.tree_protocols is not None
                      or script.output in ("pdml", "json"))  # fmt: skip
         whole = not (taps or compiled or o.only is not None or self.common.count is not None
                      or script.active)  # fmt: skip
