@@ -37,7 +37,9 @@ HERE = Path(__file__).resolve().parent.parent
 def run_once(tree: Path, args: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "netlab", *args], env=env,
+    # cwd=TREE: `python -m` puts the working directory first on sys.path, before
+    # PYTHONPATH, so run from elsewhere both sides would import the same checkout.
+    proc = subprocess.run([sys.executable, "-m", "netlab", *args], env=env, cwd=tree,
                           capture_output=True, check=False)  # fmt: skip
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
