@@ -55,6 +55,15 @@ HEX_MAX = 36  # tshark's bytes_to_str shows 36 bytes, then "…"
 TERMINATOR = "bt-dht.bencoded.list.terminator"
 _ntop = socket.inet_ntop
 _V4, _V6 = socket.AF_INET, socket.AF_INET6
+_IP_FIELDS = {4: "bt-dht.ip", 16: "bt-dht.ip6"}  # by address size
+
+
+def _endpoint(raw: bytes, size: int) -> tuple[str, int, str]:
+    """A compact address of `size` bytes (4 or 16) and its port: (ip, port, "ip:port"
+    or "[ip6]:port")."""
+    ip = _ntop(_V6 if size == 16 else _V4, raw[:size])
+    port = raw[size] << 8 | raw[size + 1]
+    return ip, port, f"[{ip}]:{port}" if size == 16 else f"{ip}:{port}"
 
 
 def bt_dht_heuristic(buf: bytes, off: int, end: int):
@@ -191,9 +200,7 @@ def _entry(
         shown = _nodes(out, value, o, sub, name == b"nodes6")
     elif name == b"ip" and len(value.value) == 6:
         p = _string_at(value, o)
-        raw = value.value
-        shown = _ntop(_V4, raw[:4])
-        port = raw[4] << 8 | raw[5]
+        shown, port, _where = _endpoint(value.value, 4)
         out.append(row("bt-dht.ip", shown, f"IP: {shown}", p, 4, sub))
         out.append(row("bt-dht.port", port, f"Port: {port}", p + 4, 2, sub))
     else:
@@ -269,21 +276,15 @@ def _peers(out: list, buf: bytes, node: bencode.Node, o: int, depth: int) -> str
             _value(rest, buf, item, o, depth, _ITEM_LABELS[item.kind])
             continue
         raw, p = item.value, _string_at(item, o)
-        if len(raw) == 6:
+        if len(raw) in (6, 18):
             n += 1
-            ip, port = _ntop(_V4, raw[:4]), raw[4] << 8 | raw[5]
+            size = len(raw) - 2
+            ip, port, where = _endpoint(raw, size)
+            kind = "IPv6" if size == 16 else "IP"
             out += [
-                row("bt-dht.peer", "", f"Peer {n} (IP/Port: {ip}:{port})", p, 6, depth + 1),
-                row("bt-dht.ip", ip, f"IP: {ip}", p, 4, depth + 2),
-                row("bt-dht.port", port, f"Port: {port}", p + 4, 2, depth + 2),
-            ]
-        elif len(raw) == 18:
-            n += 1
-            ip, port = _ntop(_V6, raw[:16]), raw[16] << 8 | raw[17]
-            out += [
-                row("bt-dht.peer", "", f"Peer {n} (IPv6/Port: [{ip}]:{port})", p, 18, depth + 1),
-                row("bt-dht.ip6", ip, f"IP: {ip}", p, 16, depth + 2),
-                row("bt-dht.port", port, f"Port: {port}", p + 16, 2, depth + 2),
+                row("bt-dht.peer", "", f"Peer {n} ({kind}/Port: {where})", p, len(raw), depth + 1),
+                row(_IP_FIELDS[size], ip, f"IP: {ip}", p, size, depth + 2),
+                row("bt-dht.port", port, f"Port: {port}", p + size, 2, depth + 2),
             ]
         else:
             rest.append(row("bt-dht.truncated_data", raw, f"Truncated data: {raw.hex()}", p,
@@ -303,15 +304,13 @@ def _nodes(out: list, node: bencode.Node, o: int, depth: int, six: bool) -> str:
     unit = 38 if six else 26
     count, rest = divmod(len(raw), unit)
     out.append(row("bt-dht.nodes", "", f"Value: {count} nodes", p, len(raw), depth))
-    family, size, kind, name = (_V6, 16, "IPv6", "bt-dht.ip6") if six else (_V4, 4, "IPv4",
-                                                                            "bt-dht.ip")  # fmt: skip
+    size, kind = (16, "IPv6") if six else (4, "IPv4")
+    name = _IP_FIELDS[size]
     for i in range(count):
         at = p + i * unit
         chunk = raw[i * unit : (i + 1) * unit]
         node_id = chunk[:20]
-        ip = _ntop(family, chunk[20 : 20 + size])
-        port = chunk[-2] << 8 | chunk[-1]
-        where = f"[{ip}]:{port}" if six else f"{ip}:{port}"
+        ip, port, where = _endpoint(chunk[20:], size)
         out += [
             row("bt-dht.node", "", f"Node {i + 1} (id: {node_id.hex()}, {kind}/Port: {where})",
                 at, unit, depth + 1),

@@ -527,7 +527,7 @@ def _rr_rows(section: str, rr: wire.ResourceRecord) -> list:
     )
     rows.append(row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=1))
     try:
-        return rows + _rdata_rows(rr)
+        return rows + _rdata_rows(rr.rtype, rr.data)
     except AttributeError:  # rdata too damaged for its type: show it generically
         text = rr.data.to_text() if hasattr(rr.data, "to_text") else ""
         return [*rows, row("dns.resp.data", text, f"Data: {text}", depth=1)]
@@ -552,9 +552,7 @@ def _opt_rows(rr: wire.ResourceRecord) -> list:
     return rows
 
 
-def _rdata_rows(rr: wire.ResourceRecord) -> list:
-    data: Any = rr.data
-    t = rr.rtype
+def _rdata_rows(t: int, data: Any) -> list:
     r = []
 
     def add(name: str, value: Any, label: str) -> None:
@@ -633,7 +631,7 @@ def _rdata_rows(rr: wire.ResourceRecord) -> list:
 
 # --- fast writers (model.JSON_WRITERS): the rows of _rows, written as text ------------
 # DNS is a third of common traffic and a response makes ~40 rows, so a message that
-# decoded cleanly, with records of the types `_rdata_json` knows and OPT, is written
+# decoded cleanly, with records of the types `_rdata_texts` knows and OPT, is written
 # straight as text; anything else (DNSSEC and rare types, rdata the parser kept
 # generic, damage) returns None and takes the rows path. Names repeat across records
 # (dns.resp.name …): the JSON writer gathers each name's values in one pass, then
@@ -654,6 +652,7 @@ _RTYPES: dict[int, tuple[str, str]] = {}  # rtype -> (name, "Type: …" line)
 _RCLASSES: dict[int, str] = {}  # rclass -> "Class: …" line
 _TTLS: dict[int, str] = {}  # ttl -> "Time to live: …" line
 _EDNS: dict[int, tuple[str, str]] = {}  # OPT's size | ttl << 16 -> see _edns_texts
+_RDATA: dict[tuple, tuple] = {}  # (rtype, rdata) -> see _rdata_texts
 
 
 def _name_texts(name: str) -> tuple[str, str, int, int]:
@@ -720,112 +719,24 @@ def _edns_texts(size: int, ttl: int) -> tuple[str, str]:
     return remember(_EDNS, size | ttl << 16, texts)
 
 
-def _rdata_json(acc: defaultdict, t: int, data: Any) -> bool:
-    """Add the rdata values of `_rdata_rows` to `acc` (ints, or JSON text); False for a
-    type not handled here."""
-    if t == 1:
-        acc["dns.a"].append(f'"{data.address}"')  # dotted digits: nothing to escape
-    elif t == 28:
-        acc["dns.aaaa"].append(f'"{data.address}"')
-    elif t in (2, 5, 12):
-        key = "dns.ns" if t == 2 else "dns.cname" if t == 5 else "dns.ptr.domain_name"
-        acc[key].append((_NAMES.get(data.target) or _name_texts(data.target))[1])
-    elif t == 15:
-        acc["dns.mx.preference"].append(data.preference)
-        acc["dns.mx.mail_exchange"].append(
-            (_NAMES.get(data.exchange) or _name_texts(data.exchange))[1]
-        )
-    elif t == 6:
-        acc["dns.soa.mname"].append((_NAMES.get(data.mname) or _name_texts(data.mname))[1])
-        acc["dns.soa.rname"].append((_NAMES.get(data.rname) or _name_texts(data.rname))[1])
-        acc["dns.soa.serial_number"].append(data.serial)
-        acc["dns.soa.refresh_interval"].append(data.refresh)
-        acc["dns.soa.retry_interval"].append(data.retry)
-        acc["dns.soa.expire_limit"].append(data.expire)
-        acc["dns.soa.minimum_ttl"].append(data.minimum)
-    elif t in (16, 99):
-        for s in data.strings:
-            acc["dns.txt.length"].append(len(s))
-            acc["dns.txt"].append(_jstr(s.decode("utf-8", "replace")))
-    elif t == 33:
-        acc["dns.srv.priority"].append(data.priority)
-        acc["dns.srv.weight"].append(data.weight)
-        acc["dns.srv.port"].append(data.port)
-        acc["dns.srv.target"].append((_NAMES.get(data.target) or _name_texts(data.target))[1])
-    else:
-        return False
-    return True
+# The record types whose rdata the fast writers know: their rows have no bytes value.
+_RDATA_TYPES = frozenset((1, 28, 2, 5, 12, 15, 6, 16, 99, 33))
 
 
-def _rdata_members(t: int, data: Any) -> str | None:
-    """One record's rdata members, each after a comma (`_rdata_json` without merging
-    across records); None for a type not handled here."""
-    if t == 1:
-        return f',"dns.a":"{data.address}"'
-    if t == 28:
-        return f',"dns.aaaa":"{data.address}"'
-    if t in (2, 5, 12):
-        key = "dns.ns" if t == 2 else "dns.cname" if t == 5 else "dns.ptr.domain_name"
-        return f',"{key}":{(_NAMES.get(data.target) or _name_texts(data.target))[1]}'
-    if t == 15:
-        exchange = (_NAMES.get(data.exchange) or _name_texts(data.exchange))[1]
-        return f',"dns.mx.preference":{data.preference},"dns.mx.mail_exchange":{exchange}'
-    if t == 6:
-        return (
-            f',"dns.soa.mname":{(_NAMES.get(data.mname) or _name_texts(data.mname))[1]}'
-            f',"dns.soa.rname":{(_NAMES.get(data.rname) or _name_texts(data.rname))[1]}'
-            f',"dns.soa.serial_number":{data.serial},"dns.soa.refresh_interval":{data.refresh}'
-            f',"dns.soa.retry_interval":{data.retry},"dns.soa.expire_limit":{data.expire}'
-            f',"dns.soa.minimum_ttl":{data.minimum}'
-        )
-    if t in (16, 99):
-        if len(data.strings) != 1:  # none, or several that make lists
-            acc: defaultdict = defaultdict(list)
-            _rdata_json(acc, t, data)
-            return _members(acc)
-        s = data.strings[0]
-        return f',"dns.txt.length":{len(s)},"dns.txt":{_jstr(s.decode("utf-8", "replace"))}'
-    if t == 33:
-        target = (_NAMES.get(data.target) or _name_texts(data.target))[1]
-        return (
-            f',"dns.srv.priority":{data.priority},"dns.srv.weight":{data.weight}'
-            f',"dns.srv.port":{data.port},"dns.srv.target":{target}'
-        )
-    return None
-
-
-def _rdata_tree(t: int, data: Any) -> str | None:
-    """The rdata lines of `_rdata_rows`, each after a newline; None for other types."""
-    if t == 1:
-        return f"\n        Address: {data.address}"
-    if t == 28:
-        return f"\n        AAAA Address: {data.address}"
-    if t in (2, 5, 12):
-        label = "Name Server" if t == 2 else "CNAME" if t == 5 else "Domain Name"
-        return f"\n        {label}: {(_NAMES.get(data.target) or _name_texts(data.target))[0]}"
-    if t == 15:
-        exchange = (_NAMES.get(data.exchange) or _name_texts(data.exchange))[0]
-        return f"\n        Preference: {data.preference}\n        Mail Exchange: {exchange}"
-    if t == 6:
-        return (
-            f"\n        Primary name server: {(_NAMES.get(data.mname) or _name_texts(data.mname))[0]}"
-            f"\n        Responsible authority's mailbox: {(_NAMES.get(data.rname) or _name_texts(data.rname))[0]}"
-            f"\n        Serial Number: {data.serial}\n        Refresh Interval: {data.refresh}"
-            f"\n        Retry Interval: {data.retry}\n        Expire limit: {data.expire}"
-            f"\n        Minimum TTL: {data.minimum}"
-        )
-    if t in (16, 99):
-        return "".join([
-            f"\n        TXT Length: {len(s)}\n        TXT: {s.decode('utf-8', 'replace')}"
-            for s in data.strings
-        ])  # fmt: skip
-    if t == 33:
-        target = (_NAMES.get(data.target) or _name_texts(data.target))[0]
-        return (
-            f"\n        Priority: {data.priority}\n        Weight: {data.weight}"
-            f"\n        Port: {data.port}\n        Target: {target}"
-        )
-    return None
+def _rdata_texts(t: int, data: Any) -> tuple[list, str, str] | None:
+    """One record's rdata, made from its rows (`_rdata_rows`): ([(name, JSON value: an
+    int or JSON text)], JSON members each after a comma (a list where a name repeats, as
+    `model.merge_rows` merges them), tree lines each after a newline); None for a type
+    the fast writers leave to the rows path. Cached, as records repeat (names do)."""
+    if t not in _RDATA_TYPES:
+        return None
+    rows = _rdata_rows(t, data)
+    values = [(r[1], r[2] if type(r[2]) is int else _jstr(r[2])) for r in rows]
+    acc: defaultdict = defaultdict(list)
+    for name, value in values:
+        acc[name].append(value)
+    tree = "".join(["\n        " + r[3] for r in rows])
+    return remember(_RDATA, (t, data), (values, _members(acc), tree))
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
@@ -892,9 +803,10 @@ def _one_rr_json(rr: wire.ResourceRecord, opt: wire.ResourceRecord | None) -> st
     name, rtype, rclass, ttl, rdlength, _, data, _ = rr
     if type(data) is Unknown:  # e.g. A outside class IN: the rows go generic
         return None
-    rdata = _rdata_members(rtype, data)
-    if rdata is None:
+    texts = _RDATA.get((rtype, data)) or _rdata_texts(rtype, data)
+    if texts is None:
         return None
+    rdata = texts[1]
     jname = (_NAMES.get(name) or _name_texts(name))[1]
     if opt is None:
         return (
@@ -954,8 +866,11 @@ def _records_json(records: list) -> str | None:
         acc["dns.resp.class"].append(rclass)
         acc["dns.resp.ttl"].append(ttl)
         acc["dns.resp.len"].append(rdlength)
-        if not _rdata_json(acc, rtype, data):
+        texts = _RDATA.get((rtype, data)) or _rdata_texts(rtype, data)
+        if texts is None:
             return None
+        for name, value in texts[0]:
+            acc[name].append(value)
     return _members(acc)
 
 
@@ -993,9 +908,10 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
                 continue
             if type(data) is Unknown:
                 return None
-            rdata = _rdata_tree(rtype, data)
-            if rdata is None:
+            texts = _RDATA.get((rtype, data)) or _rdata_texts(rtype, data)
+            if texts is None:
                 return None
+            rdata = texts[2]
             parts.append(
                 f"    {heading}: {ws}: type {tn}{type_line}"
                 f"{_RCLASSES.get(rclass) or _rclass_text(rclass)}{_TTLS.get(ttl) or _ttl_text(ttl)}"

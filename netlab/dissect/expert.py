@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from netlab.dissect.model import Packet
-from netlab.render.jsonout import dumps
+from netlab.dissect.taps import write_json
 
 
 def _unquote(text: str) -> str:
@@ -185,9 +185,7 @@ class ExpertTap:
 
     def report(self, out: IO[str]) -> None:
         if self.json:
-            record = {"type": "stats", "stat": self.stat, "filter": self.filter_text,
-                      "rows": self.rows()}  # fmt: skip
-            out.write(dumps(record) + "\n")
+            write_json(out, self, self.rows())
             return
         for level in LEVELS:
             table = self.items[level]

@@ -333,33 +333,54 @@ def _request_rows(line: bytes, o: int, src: bytes) -> list:
     rows.append(row("ftp.request.arg", text, f"Request arg: {text}", a, len(arg), 1))
     upper = verb  # (tshark compares the command's case as it is)
     if upper == b"PORT":
-        found = parse_pasv(arg)
-        if found is not None:
-            ip = socket.inet_ntoa(found[0])
-            rows += [
-                row("ftp.active.cip", ip, f"Active IP address: {ip}", a, len(arg), 1),
-                row("ftp.active.port", found[1], f"Active port: {found[1]}", a, len(arg), 1),
-            ]
-            if src and len(src) == 4 and src != found[0]:
-                rows.append(row("ftp.active.nat", True, "Active IP NAT: True", a, len(arg), 1))
+        rows += _address_rows(arg, a, src, _ACTIVE)
     elif upper == b"EPRT":
         found = parse_eprt(arg)
         if found is not None:
             af, raw, port = found
             fam = "IPv4" if af == 1 else "IPv6"
-            rows.append(row("ftp.eprt.af", af, f"Extended active address family: {fam} ({af})",
-                            a, len(arg), 1))  # fmt: skip
-            if af == 1:
-                ip = socket.inet_ntoa(raw)
-                rows.append(row("ftp.eprt.ip", ip, f"Extended active IP address: {ip}", a,
-                                len(arg), 1))  # fmt: skip
-            else:
-                ip = str(ipaddress.IPv6Address(raw))
-                rows.append(row("ftp.eprt.ipv6", ip, f"Extended active IPv6 address: {ip}", a,
-                                len(arg), 1))  # fmt: skip
-            rows.append(row("ftp.eprt.port", port, f"Extended active port: {port}", a,
-                            len(arg), 1))  # fmt: skip
+            rows += [
+                row("ftp.eprt.af", af, f"Extended active address family: {fam} ({af})",
+                    a, len(arg), 1),
+                _extended_row(_EPRT, raw, a, len(arg)),
+                row("ftp.eprt.port", port, f"Extended active port: {port}", a, len(arg), 1),
+            ]  # fmt: skip
     return rows
+
+
+# (label, address, port and NAT fields) of PORT's argument and of a 227 reply's
+_ACTIVE = ("Active", "ftp.active.cip", "ftp.active.port", "ftp.active.nat")
+_PASSIVE = ("Passive", "ftp.passive.ip", "ftp.passive.port", "ftp.passive.nat")
+# (label, how it names IPv4, IPv4 and IPv6 fields) of EPRT's address and of EPSV's
+_EPRT = ("Extended active", "IP", "ftp.eprt.ip", "ftp.eprt.ipv6")
+_EPSV = ("Extended passive", "IPv4", "ftp.epsv.ip", "ftp.epsv.ipv6")
+
+
+def _address_rows(arg: bytes, a: int, src: bytes, names: tuple) -> list:
+    """PORT's argument or a 227 reply's (h1,h2,h3,h4,p1,p2): the address, the port, and
+    whether the address is not the sender's (NAT)."""
+    found = parse_pasv(arg)
+    if found is None:
+        return []
+    mode, ip_field, port_field, nat_field = names
+    ip = socket.inet_ntoa(found[0])
+    rows = [
+        row(ip_field, ip, f"{mode} IP address: {ip}", a, len(arg), 1),
+        row(port_field, found[1], f"{mode} port: {found[1]}", a, len(arg), 1),
+    ]
+    if src and len(src) == 4 and src != found[0]:
+        rows.append(row(nat_field, True, f"{mode} IP NAT: True", a, len(arg), 1))
+    return rows
+
+
+def _extended_row(names: tuple, raw: bytes, a: int, length: int) -> tuple:
+    """EPRT's or EPSV's address (raw: 4 or 16 bytes)."""
+    label, v4, v4_field, v6_field = names
+    if len(raw) == 4:
+        ip = socket.inet_ntoa(raw)
+        return row(v4_field, ip, f"{label} {v4} address: {ip}", a, length, 1)
+    ip = str(ipaddress.IPv6Address(raw))
+    return row(v6_field, ip, f"{label} IPv6 address: {ip}", a, length, 1)
 
 
 def _response_rows(line: bytes, o: int, layer: Layer) -> list:
@@ -382,26 +403,12 @@ def _response_rows(line: bytes, o: int, layer: Layer) -> list:
     rows.append(row("ftp.response.arg", text, f"Response arg: {text}", a, len(arg), 1))
     src = layer.extra
     if code == 227:
-        found = parse_pasv(arg)
-        if found is not None:
-            ip = socket.inet_ntoa(found[0])
-            rows += [
-                row("ftp.passive.ip", ip, f"Passive IP address: {ip}", a, len(arg), 1),
-                row("ftp.passive.port", found[1], f"Passive port: {found[1]}", a, len(arg), 1),
-            ]
-            if src and len(src) == 4 and src != found[0]:
-                rows.append(row("ftp.passive.nat", True, "Passive IP NAT: True", a, len(arg), 1))
+        rows += _address_rows(arg, a, src, _PASSIVE)
     elif code == 229:
         port = parse_epsv(arg)
         if port is not None:
-            if len(src) == 4:
-                ip = socket.inet_ntoa(src)
-                rows.append(row("ftp.epsv.ip", ip, f"Extended passive IPv4 address: {ip}", a, 0,
-                                1))  # fmt: skip
-            elif len(src) == 16:
-                ip = str(ipaddress.IPv6Address(src))
-                rows.append(row("ftp.epsv.ipv6", ip, f"Extended passive IPv6 address: {ip}", a,
-                                0, 1))  # fmt: skip
+            if len(src) in (4, 16):  # (the address is the server's own)
+                rows.append(_extended_row(_EPSV, src, a, 0))
             rows.append(row("ftp.epsv.port", port, f"Extended passive port: {port}", a,
                             len(arg), 1))  # fmt: skip
     return rows

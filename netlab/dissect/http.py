@@ -421,13 +421,12 @@ class HttpSession:
                 ts_ns: int, out: list) -> tuple[bool, int, str | None]:  # fmt: skip
         msg = d.msg
         p = pos + d.chunk_pos
+        why = None  # what makes the body malformed, when it is
         while True:
             i = data.find(b"\n", p, min(end, p + MAX_CHUNK_LINE))
             if i < 0:
                 if end - p >= MAX_CHUNK_LINE:
-                    return self._bad_chunks(
-                        d, side, msg, pos, end, no, ts_ns, out, "chunk-size line over 1 KiB"
-                    )
+                    why = "chunk-size line over 1 KiB"
                 break
             text = bytes(data[p:i]).split(b";", 1)[0].strip()
             try:
@@ -439,17 +438,8 @@ class HttpSession:
             except ValueError:
                 size = -1
             if size < 0:
-                return self._bad_chunks(
-                    d,
-                    side,
-                    msg,
-                    pos,
-                    end,
-                    no,
-                    ts_ns,
-                    out,
-                    f"bad chunk size {text[:20]!r} at byte {p - pos}",
-                )
+                why = f"bad chunk size {text[:20]!r} at byte {p - pos}"
+                break
             line_len = i + 1 - p
             if size == 0:  # the last chunk, then trailers up to a blank line
                 q = i + 1
@@ -461,18 +451,9 @@ class HttpSession:
                     m = _BLANK.search(data, i, min(end, i + MAX_HEAD))
                     if m is None:
                         if end - i >= MAX_HEAD:
-                            return self._bad_chunks(
-                                d,
-                                side,
-                                msg,
-                                pos,
-                                end,
-                                no,
-                                ts_ns,
-                                out,
-                                "trailers over 64 KiB without their end",
-                            )
-                        d.chunk_pos = p - pos
+                            why = "trailers over 64 KiB without their end"
+                        else:
+                            d.chunk_pos = p - pos
                         break
                     stop = m.end()
                 if len(msg.chunks) < MAX_CHUNKS:
@@ -491,17 +472,8 @@ class HttpSession:
                         byte = 0
                     after = data_end + 2
                 if byte not in (0x0A, 0x0D):
-                    return self._bad_chunks(
-                        d,
-                        side,
-                        msg,
-                        pos,
-                        end,
-                        no,
-                        ts_ns,
-                        out,
-                        f"chunk data of {size} bytes not followed by CRLF",
-                    )
+                    why = f"chunk data of {size} bytes not followed by CRLF"
+                    break
             if after < 0:
                 d.chunk_pos = p - pos
                 if data_end - pos > MAX_PDU:  # the body will not be kept: head and chunks so far
@@ -511,6 +483,10 @@ class HttpSession:
                 msg.chunks.append((p - pos, line_len, size))
             p = after
             d.chunk_pos = p - pos
+        if why is not None:
+            msg.problem = why
+            msg.length = end - pos
+            return self._done(d, side, msg, None, pos, no, ts_ns, out)
         if fin:
             msg.cut = True
             msg.length = end - pos
@@ -519,11 +495,6 @@ class HttpSession:
         if p - pos > MAX_PDU:
             return self._oversize_chunks(d, side, msg, p, pos, end, no, ts_ns, out)
         return False, pos, msg.line + " "
-
-    def _bad_chunks(self, d, side, msg, pos, end, no, ts_ns, out, why):
-        msg.problem = why
-        msg.length = end - pos
-        return self._done(d, side, msg, None, pos, no, ts_ns, out)
 
     def _oversize_chunks(self, d, side, msg, p, pos, end, no, ts_ns, out):
         """A chunked body past MAX_PDU: the message so far is shown, the walk goes on

@@ -172,42 +172,47 @@ def _head_tree(icmp_type: int, code: int) -> str:
     return text
 
 
-def _json(layer: Layer, buf: bytes) -> str | None:
-    icmp_type, code, csum, ident, seq = layer.hdr
-    head = f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
+def _rest(icmp_type: int, code: int, ident: int, seq: int, tree: bool) -> str:
+    """The fields in the rest of the header (after the checksum) as tree lines or as
+    JSON members, each after a newline or a comma; the types without any: ""."""
     if icmp_type in ECHO_TYPES:
+        ident_le = ident >> 8 | (ident & 0xFF) << 8
+        seq_le = seq >> 8 | (seq & 0xFF) << 8
+        if tree:
+            return (
+                f"\n    Identifier (BE): {ident} (0x{ident:04x})\n"
+                f"    Identifier (LE): {ident_le} (0x{ident_le:04x})\n"
+                f"    Sequence Number (BE): {seq} (0x{seq:04x})\n"
+                f"    Sequence Number (LE): {seq_le} (0x{seq_le:04x})"
+            )
         return (
-            f'{head},"icmp.ident":{ident},"icmp.ident_le":{ident >> 8 | (ident & 0xFF) << 8},'
-            f'"icmp.seq":{seq},"icmp.seq_le":{seq >> 8 | (seq & 0xFF) << 8}'
+            f',"icmp.ident":{ident},"icmp.ident_le":{ident_le},'
+            f'"icmp.seq":{seq},"icmp.seq_le":{seq_le}'
         )
     if icmp_type == 3 and code == 4:
-        return f'{head},"icmp.mtu":{seq}'
+        return f"\n    MTU of next hop: {seq}" if tree else f',"icmp.mtu":{seq}'
     if icmp_type == 5:
-        return f'{head},"icmp.redir_gw":"{ident >> 8}.{ident & 0xFF}.{seq >> 8}.{seq & 0xFF}"'
+        gw = f"{ident >> 8}.{ident & 0xFF}.{seq >> 8}.{seq & 0xFF}"
+        return f"\n    Gateway Address: {gw}" if tree else f',"icmp.redir_gw":"{gw}"'
     if icmp_type == 12:
-        return f'{head},"icmp.pointer":{ident >> 8}'
-    return head
+        return f"\n    Pointer: {ident >> 8}" if tree else f',"icmp.pointer":{ident >> 8}'
+    return ""
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    icmp_type, code, csum, ident, seq = layer.hdr
+    return (
+        f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
+        f"{_rest(icmp_type, code, ident, seq, False)}"
+    )
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, ident, seq = layer.hdr
-    head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
-    if icmp_type in ECHO_TYPES:
-        ident_le = ident >> 8 | (ident & 0xFF) << 8
-        seq_le = seq >> 8 | (seq & 0xFF) << 8
-        return (
-            f"{head}\n    Identifier (BE): {ident} (0x{ident:04x})\n"
-            f"    Identifier (LE): {ident_le} (0x{ident_le:04x})\n"
-            f"    Sequence Number (BE): {seq} (0x{seq:04x})\n"
-            f"    Sequence Number (LE): {seq_le} (0x{seq_le:04x})"
-        )
-    if icmp_type == 3 and code == 4:
-        return f"{head}\n    MTU of next hop: {seq}"
-    if icmp_type == 5:
-        return f"{head}\n    Gateway Address: {ident >> 8}.{ident & 0xFF}.{seq >> 8}.{seq & 0xFF}"
-    if icmp_type == 12:
-        return f"{head}\n    Pointer: {ident >> 8}"
-    return head
+    return (
+        f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
+        f"{_rest(icmp_type, code, ident, seq, True)}"
+    )
 
 
 registry.register("icmp", writers={_rows: (_json, _tree)}, ip_protocols={1: decode_icmp})

@@ -697,41 +697,25 @@ def _rows(layer: Layer, buf: bytes) -> list:
     return rows
 
 
+# Each handshake part's pieces: (field, size); a 1-byte piece is the version (C0, S0).
+_HANDSHAKE_PIECES = {
+    HANDSHAKE_1: (("rtmpt.handshake.c0", 1), ("rtmpt.handshake.c1", 1536)),
+    HANDSHAKE_2: (("rtmpt.handshake.s0", 1), ("rtmpt.handshake.s1", 1536),
+                  ("rtmpt.handshake.s2", 1536)),
+    HANDSHAKE_3: (("rtmpt.handshake.c2", 1536),),
+}  # fmt: skip
+
+
 def _handshake_rows(msg: RtmpMessage, buf: bytes, o: int) -> list:
     rows = [row("", "", msg.desc, o, 0)]
-    if msg.handshake == HANDSHAKE_1:
-        rows.append(
-            row(
-                "rtmpt.handshake.c0",
-                bytes(buf[o : o + 1]),
-                f"Protocol version: {buf[o]:02x}",
-                o,
-                1,
-                1,
-            )
-        )
-        c1 = bytes(buf[o + 1 : o + 1537])
-        rows.append(row("rtmpt.handshake.c1", c1, _hexshow("Handshake data", c1), o + 1, 1536, 1))
-    elif msg.handshake == HANDSHAKE_2:
-        rows.append(
-            row(
-                "rtmpt.handshake.s0",
-                bytes(buf[o : o + 1]),
-                f"Protocol version: {buf[o]:02x}",
-                o,
-                1,
-                1,
-            )
-        )
-        s1 = bytes(buf[o + 1 : o + 1537])
-        rows.append(row("rtmpt.handshake.s1", s1, _hexshow("Handshake data", s1), o + 1, 1536, 1))
-        s2 = bytes(buf[o + 1537 : o + 3073])
-        rows.append(
-            row("rtmpt.handshake.s2", s2, _hexshow("Handshake data", s2), o + 1537, 1536, 1)
-        )
-    else:
-        c2 = bytes(buf[o : o + 1536])
-        rows.append(row("rtmpt.handshake.c2", c2, _hexshow("Handshake data", c2), o, 1536, 1))
+    at = o
+    for name, size in _HANDSHAKE_PIECES[msg.handshake]:
+        data = bytes(buf[at : at + size])
+        if size == 1:
+            rows.append(row(name, data, f"Protocol version: {buf[at]:02x}", at, 1, 1))
+        else:
+            rows.append(row(name, data, _hexshow("Handshake data", data), at, size, 1))
+        at += size
     return rows
 
 
@@ -887,29 +871,40 @@ def _date_text(millis: float) -> str:
     return when.strftime("%b %d, %Y %H:%M:%S.%f UTC")
 
 
+# An audio or video message's control byte: the byte's field, then (field, mask, shift)
+# of the bits it is made of, in _AUDIO_TEXTS's and _VIDEO_TEXTS's order; the data's field.
+_AUDIO_FIELDS = (
+    "rtmpt.audio.control",
+    (("rtmpt.audio.format", 0xF0, 4), ("rtmpt.audio.rate", 0x0C, 2),
+     ("rtmpt.audio.size", 0x02, 1), ("rtmpt.audio.type", 0x01, 0)),
+    "rtmpt.audio.data",
+)  # fmt: skip
+_VIDEO_FIELDS = (
+    "rtmpt.video.control",
+    (("rtmpt.video.type", 0xF0, 4), ("rtmpt.video.format", 0x0F, 0)),
+    "rtmpt.video.data",
+)
+
+
+def _media_rows(body: bytes, b: int, depth: int, fields: tuple, texts: dict, label: str) -> list:
+    """The control byte's row, its bit fields' rows, then the data's row."""
+    ctl = body[0]
+    shown = texts[ctl]
+    control, bits, data_field = fields
+    rows = [row(control, ctl, shown[0], b, 1, depth)]
+    for (name, mask, shift), text in zip(bits, shown[1:], strict=True):
+        rows.append(row(name, (ctl & mask) >> shift, text, b, 1, depth + 1))
+    data = body[1:]
+    rows.append(row(data_field, data, _hexshow(label, data), b + 1, len(body) - 1, depth))
+    return rows
+
+
 def _audio_rows(body: bytes, b: int, depth: int) -> list:
     if not body:
         return []
-    ctl = body[0]
-    fmt, rate, size, kind = ctl >> 4, (ctl >> 2) & 3, (ctl >> 1) & 1, ctl & 1
-    texts = _AUDIO_TEXTS[ctl]
+    rows = _media_rows(body, b, depth, _AUDIO_FIELDS, _AUDIO_TEXTS, "Audio data")
     d = depth + 1
-    rows = [
-        row("rtmpt.audio.control", ctl, texts[0], b, 1, depth),
-        row("rtmpt.audio.format", fmt, texts[1], b, 1, d),
-        row("rtmpt.audio.rate", rate, texts[2], b, 1, d),
-        row("rtmpt.audio.size", size, texts[3], b, 1, d),
-        row("rtmpt.audio.type", kind, texts[4], b, 1, d),
-        row(
-            "rtmpt.audio.data",
-            data := body[1:],
-            _hexshow("Audio data", data),
-            b + 1,
-            len(body) - 1,
-            depth,
-        ),
-    ]
-    if fmt == 10 and len(body) >= 2:  # AAC (netlab's own fields)
+    if body[0] >> 4 == 10 and len(body) >= 2:  # AAC (netlab's own fields)
         kind = body[1]
         rows.append(
             row(
@@ -956,24 +951,8 @@ def _audio_rows(body: bytes, b: int, depth: int) -> list:
 def _video_rows(body: bytes, b: int, depth: int, nal_size: int) -> list:
     if not body:
         return []
-    ctl = body[0]
-    kind, codec = ctl >> 4, ctl & 0x0F
-    texts = _VIDEO_TEXTS[ctl]
-    d = depth + 1
-    rows = [
-        row("rtmpt.video.control", ctl, texts[0], b, 1, depth),
-        row("rtmpt.video.type", kind, texts[1], b, 1, d),
-        row("rtmpt.video.format", codec, texts[2], b, 1, d),
-        row(
-            "rtmpt.video.data",
-            data := body[1:],
-            _hexshow("Video data", data),
-            b + 1,
-            len(body) - 1,
-            depth,
-        ),
-    ]
-    if codec == 7 and len(body) >= 5:  # AVC (netlab's own fields)
+    rows = _media_rows(body, b, depth, _VIDEO_FIELDS, _VIDEO_TEXTS, "Video data")
+    if body[0] & 0x0F == 7 and len(body) >= 5:  # AVC (netlab's own fields)
         rows += _avc_rows(body, b, depth, nal_size)
     return rows
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from netlab.dissect.model import OWN_BUFFERS, Packet, address_text
-from netlab.render.jsonout import dumps
+from netlab.dissect.taps import write_json
 
 Origin = Callable[[], "int | None"]  # the first frame's time (ns), for relative times
 WIDE_RULE = "=" * 80
@@ -149,11 +149,6 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _write_json(out: IO[str], tap: Any, rows: list[dict], **extra: Any) -> None:
-    record = {"type": "stats", "stat": tap.stat, "filter": tap.filter_text, **extra, "rows": rows}
-    out.write(dumps(record) + "\n")
-
-
 def _write_lines(out: IO[str], lines: Iterable[str]) -> None:
     # tshark pads some columns with trailing blanks; plain output here never does.
     for line in lines:
@@ -164,7 +159,7 @@ def _report_table(out: IO[str], tap: Any, title: str, heads: list[str]) -> None:
     """A conversations or endpoints report: its rows as one NDJSON object, or tshark's
     table (rule, title, filter, column heads, a line per row, rule)."""
     if tap.json:
-        _write_json(out, tap, tap.rows())
+        write_json(out, tap, tap.rows())
         return
     filter_line = f"Filter:{tap.filter_text or '<No Filter>'}"
     _write_lines(out, [WIDE_RULE, f"{TITLES[tap.kind]} {title}", filter_line, *heads])
@@ -284,7 +279,7 @@ class ProtocolHierarchy:
         if self.json:
             rows = [{"protocol": p[-1], "path": ":".join(p), "depth": len(p) - 1,
                      "frames": f, "bytes": b} for p, f, b in tree]  # fmt: skip
-            _write_json(out, self, rows)
+            write_json(out, self, rows)
             return
         lines = [
             "",
@@ -554,7 +549,7 @@ class IoStat:
     def report(self, out: IO[str]) -> None:
         duration, interval, decimals, rows = self.table()
         if self.json:
-            _write_json(out, self, [
+            write_json(out, self, [
                 {"start": s / 1e6, "end": e / 1e6, "frames": f, "bytes": b} for s, e, f, b in rows
             ], interval=interval / 1e6, duration=duration / 1e6)  # fmt: skip
             return
@@ -786,7 +781,7 @@ class IoStatColumns(IoStat):
         rows = self._merged(len(base)) if base else []
         spans = [(start, end) for start, end, _f, _b in base]
         if self.json:
-            _write_json(out, self, [
+            write_json(out, self, [
                 {"start": s / 1e6, "end": e / 1e6,
                  "columns": [_json_cell(c, cell) for c, cell in zip(self.columns, cells,
                                                                     strict=True)]}

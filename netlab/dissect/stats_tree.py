@@ -29,6 +29,7 @@ from collections import deque
 from typing import IO, Any
 
 from netlab.dissect.model import Packet
+from netlab.dissect.taps import write_json
 
 BURST_WINDOW_MS = 100  # prefs.st_burst_windowlen
 BURST_RESOLUTION_MS = 5  # prefs.st_burst_resolution
@@ -255,11 +256,7 @@ class StatsTree:
 
     def report(self, out: IO[str]) -> None:
         if self.json:
-            from netlab.render.jsonout import dumps
-
-            record = {"type": "stats", "stat": self.stat, "filter": self.filter_text,
-                      "rows": self.rows()}  # fmt: skip
-            out.write(dumps(record) + "\n")
+            write_json(out, self, self.rows())
             return
         out.write("\n".join(self.lines()) + "\n")
 

@@ -1394,6 +1394,77 @@ def _options_tree(buf: bytes, p: int, end: int) -> str | None:
     return "\n".join(lines)
 
 
+def _ts_json(buf: bytes, p: int, end: int, tsval: int, tsecr: int) -> str:
+    return (
+        f',"tcp.options":"{buf[p:end].hex()}","tcp.option_kind":[1,1,8],'
+        f'"tcp.option_len":10,"tcp.options.timestamp.tsval":{tsval},'
+        f'"tcp.options.timestamp.tsecr":{tsecr}'
+    )
+
+
+def _syn_json(buf: bytes, p: int, end: int, mss: int, tsval: int, tsecr: int, shift: int) -> str:
+    return (
+        f',"tcp.options":"{buf[p:end].hex()}","tcp.option_kind":[2,4,8,1,3],'
+        f'"tcp.option_len":[4,2,10,3],"tcp.options.mss_val":{mss},'
+        f'"tcp.options.sack_perm":true,"tcp.options.timestamp.tsval":{tsval},'
+        f'"tcp.options.timestamp.tsecr":{tsecr},"tcp.options.wscale.shift":{shift},'
+        f'"tcp.options.wscale.multiplier":{1 << min(shift, 14)}'
+    )
+
+
+def _ts_tree(buf: bytes, p: int, end: int, tsval: int, tsecr: int) -> str:
+    return (
+        "\n    Options: (12 bytes)\n"
+        "        TCP Option - No-Operation (NOP)\n"
+        "        TCP Option - No-Operation (NOP)\n"
+        "        TCP Option - Timestamps\n"
+        "            Length: 10\n"
+        f"            Timestamp value: {tsval}\n"
+        f"            Timestamp echo reply: {tsecr}"
+    )
+
+
+def _syn_tree(buf: bytes, p: int, end: int, mss: int, tsval: int, tsecr: int, shift: int) -> str:
+    return (
+        "\n    Options: (20 bytes)\n"
+        "        TCP Option - Maximum segment size\n"
+        "            Length: 4\n"
+        f"            MSS Value: {mss}\n"
+        "        TCP Option - SACK permitted\n"
+        "            Length: 2\n"
+        "            SACK permitted\n"
+        "        TCP Option - Timestamps\n"
+        "            Length: 10\n"
+        f"            Timestamp value: {tsval}\n"
+        f"            Timestamp echo reply: {tsecr}\n"
+        "        TCP Option - No-Operation (NOP)\n"
+        "        TCP Option - Window scale\n"
+        "            Length: 3\n"
+        f"            Shift count: {shift}\n"
+        f"            [Multiplier: {1 << min(shift, 14)}]"
+    )
+
+
+# Per view: (NOP, NOP, Timestamps), a Linux SYN's options, any other options.
+_JSON_OPTIONS = (_ts_json, _syn_json, _options_json)
+_TREE_OPTIONS = (_ts_tree, _syn_tree, _options_tree)
+
+
+def _fast_options(buf: bytes, layer: Layer, offflags: int, view: tuple) -> str | None:
+    """The options of the layer's header as a fast writer's `view` writes them: the two
+    layouts nearly every segment has in one go, others option by option (None: a
+    malformed option, for the generic path)."""
+    o = layer.off
+    end = min(o + (offflags >> 12) * 4, layer.end)
+    if end - o <= 20:
+        return ""
+    if end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
+        return view[0](buf, o + 20, end, *_TS.unpack_from(buf, o + 24))
+    if end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
+        return view[1](buf, o + 20, end, *syn)
+    return view[2](buf, o + 20, end)
+
+
 def _json(layer: Layer, buf: bytes) -> str | None:
     if layer.malformed is not None:
         return None
@@ -1402,32 +1473,10 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
         return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
+    opts = _fast_options(buf, layer, offflags, _JSON_OPTIONS)
+    if opts is None:
+        return None
     flags = offflags & 0x0FFF
-    o = layer.off
-    hlen = (offflags >> 12) * 4
-    end = min(o + hlen, layer.end)
-    if end - o <= 20:
-        opts = ""
-    elif end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
-        tsval, tsecr = _TS.unpack_from(buf, o + 24)
-        opts = (
-            f',"tcp.options":"{buf[o + 20 : end].hex()}","tcp.option_kind":[1,1,8],'
-            f'"tcp.option_len":10,"tcp.options.timestamp.tsval":{tsval},'
-            f'"tcp.options.timestamp.tsecr":{tsecr}'
-        )
-    elif end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
-        mss, tsval, tsecr, shift = syn
-        opts = (
-            f',"tcp.options":"{buf[o + 20 : end].hex()}","tcp.option_kind":[2,4,8,1,3],'
-            f'"tcp.option_len":[4,2,10,3],"tcp.options.mss_val":{mss},'
-            f'"tcp.options.sack_perm":true,"tcp.options.timestamp.tsval":{tsval},'
-            f'"tcp.options.timestamp.tsecr":{tsecr},"tcp.options.wscale.shift":{shift},'
-            f'"tcp.options.wscale.multiplier":{1 << min(shift, 14)}'
-        )
-    else:
-        opts = _options_json(buf, o + 20, end)
-        if opts is None:
-            return None
     if seq_ack is not None:
         expert = _analysis_json(analysis, seq_ack)
         if expert is None:
@@ -1440,6 +1489,7 @@ def _json(layer: Layer, buf: bytes) -> str | None:
         nxt = rel_seq + seg_len + (1 if flags & 0x03 else 0)
         seqs = f'"tcp.len":{seg_len},"tcp.seq":{rel_seq},"tcp.seq_raw":{seq},"tcp.nxtseq":{nxt}'
     flag_json = (_FLAG_TEXTS[flags] or _flag_texts(flags))[0]
+    hlen = (offflags >> 12) * 4
     return (
         f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.stream":{stream},{seqs},'
         f'"tcp.ack":{rel_ack},"tcp.ack_raw":{ack},"tcp.hdr_len":{hlen},{flag_json},'
@@ -1461,47 +1511,10 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
             f"    Sequence Number: {seq}"
         )
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
+    opts = _fast_options(buf, layer, offflags, _TREE_OPTIONS)
+    if opts is None:
+        return None
     flags = offflags & 0x0FFF
-    o = layer.off
-    hlen = (offflags >> 12) * 4
-    end = min(o + hlen, layer.end)
-    if end - o <= 20:
-        opts = ""
-    elif end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
-        tsval, tsecr = _TS.unpack_from(buf, o + 24)
-        opts = (
-            "\n    Options: (12 bytes)\n"
-            "        TCP Option - No-Operation (NOP)\n"
-            "        TCP Option - No-Operation (NOP)\n"
-            "        TCP Option - Timestamps\n"
-            "            Length: 10\n"
-            f"            Timestamp value: {tsval}\n"
-            f"            Timestamp echo reply: {tsecr}"
-        )
-    elif end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
-        mss, tsval, tsecr, shift = syn
-        opts = (
-            "\n    Options: (20 bytes)\n"
-            "        TCP Option - Maximum segment size\n"
-            "            Length: 4\n"
-            f"            MSS Value: {mss}\n"
-            "        TCP Option - SACK permitted\n"
-            "            Length: 2\n"
-            "            SACK permitted\n"
-            "        TCP Option - Timestamps\n"
-            "            Length: 10\n"
-            f"            Timestamp value: {tsval}\n"
-            f"            Timestamp echo reply: {tsecr}\n"
-            "        TCP Option - No-Operation (NOP)\n"
-            "        TCP Option - Window scale\n"
-            "            Length: 3\n"
-            f"            Shift count: {shift}\n"
-            f"            [Multiplier: {1 << min(shift, 14)}]"
-        )
-    else:
-        opts = _options_tree(buf, o + 20, end)
-        if opts is None:
-            return None
     expert = _analysis_tree(analysis, seq_ack) if seq_ack is not None else ""
     ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
     rel = _rel(rel_seq, rel_ack, seq, ack)
@@ -1522,7 +1535,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
         f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
         f"    [Stream index: {stream}]\n{seqs}\n"
         f"    Acknowledgment Number: {rel_ack}{_rel(rel_seq, rel_ack, seq, ack, 'ack')}\n"
-        f"    Acknowledgment number (raw): {ack}\n{_HLEN_TREE[hlen >> 2]}\n{flag_tree}\n"
+        f"    Acknowledgment number (raw): {ack}\n{_HLEN_TREE[offflags >> 12]}\n{flag_tree}\n"
         f"    Window: {win}\n    [Calculated window size: {window}]\n"
         f"    [Window size scaling factor: {_SCALE_TREE[scale + 2]}]\n"
         f"    Checksum: 0x{csum:04x} [unverified]{expert}\n"

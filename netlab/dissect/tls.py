@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import netlab.dissect.registry as registry
 from netlab.dissect import x509
@@ -930,6 +930,100 @@ def _hex(data: bytes) -> str:
     return text if len(text) <= 72 else text[:72] + "…"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _codes(data: bytes) -> list[int]:
+    """A vector's 16-bit code points (cipher suites, groups, signature algorithms)."""
+    return [data[i] << 8 | data[i + 1] for i in range(0, len(data) - 1, 2)]
+
+
+def _length(
+    rows: list, r: wire.Reader, p: int, d: int, size: int, name: str, label: str
+) -> tuple[bytes, int]:
+    """A vector with a `size`-byte length, at p + r.pos: read it, add its length's row;
+    (the vector, where its bytes start)."""
+    at = p + r.pos
+    value = r.vec(size)
+    rows.append((d, name, len(value), f"{label}: {len(value)}", at, size))
+    return value, at + size
+
+
+def _opaque(
+    rows: list, r: wire.Reader, p: int, d: int, size: int, len_name: str, len_label: str,
+    name: str, label: str, text=_hex,
+) -> bytes:  # fmt: skip
+    """An opaque vector (`_length`), then its value's row, the bytes as `text` shows them."""
+    value, at = _length(rows, r, p, d, size, len_name, len_label)
+    rows.append((d, name, value, f"{label}: {text(value)}", at, len(value)))
+    return value
+
+
+class _List(NamedTuple):
+    """A vector of code points as tshark shows it: the length, a heading that counts them
+    (when there is one), then a row for each, named `item` and shown by `text` (None:
+    a signature algorithm's rows)."""
+
+    size: int  # bytes of the length
+    width: int  # bytes of each code point
+    length: tuple[str, str]  # the length's field and label
+    heading: tuple[str, str, str] | None  # field, label, the word counted ("": the number)
+    item: str
+    text: Any
+
+
+def _list_rows(rows: list, r: wire.Reader, p: int, d: int, spec: _List) -> None:
+    data, at = _length(rows, r, p, d, spec.size, *spec.length)
+    codes = data if spec.width == 1 else _codes(data)
+    depth = d
+    if spec.heading is not None:
+        name, label, word = spec.heading
+        count = _plural(len(codes), word) if word else len(codes)
+        rows.append((d, name, "", f"{label} ({count})", at, len(data)))
+        depth = d + 1
+    width, item, text = spec.width, spec.item, spec.text
+    for i, code in enumerate(codes):
+        if text is None:
+            _sig_alg_rows(rows, code, at + width * i, depth)
+        else:
+            rows.append((depth, item, code, text(code), at + width * i, width))
+
+
+_SUITES = _List(2, 2, ("tls.handshake.cipher_suites_length", "Cipher Suites Length"),
+                ("tls.handshake.ciphersuites", "Cipher Suites", "suite"),
+                "tls.handshake.ciphersuite", lambda c: f"Cipher Suite: {suite_text(c)}")  # fmt: skip
+_COMP_METHODS = _List(1, 1, ("tls.handshake.comp_methods_length", "Compression Methods Length"),
+                      ("tls.handshake.comp_methods", "Compression Methods", "method"),
+                      "tls.handshake.comp_method",
+                      lambda m: f"Compression Method: {'null' if m == 0 else 'Unknown'} ({m})")  # fmt: skip
+_GROUPS = _List(2, 2, ("tls.handshake.extensions_supported_groups_length",
+                       "Supported Groups List Length"),
+                ("tls.handshake.extensions_supported_groups", "Supported Groups", "group"),
+                "tls.handshake.extensions_supported_group",
+                lambda c: f"Supported Group: {_group_name(c)} (0x{c:04x})")  # fmt: skip
+_POINT_FORMATS = _List(1, 1, ("tls.handshake.extensions_ec_point_formats_length",
+                              "EC point formats Length"),
+                       ("tls.handshake.extensions_ec_point_formats",
+                        "Elliptic curves point formats", ""),
+                       "tls.handshake.extensions_ec_point_format",
+                       lambda f: f"EC point format: {POINT_FORMATS.get(f, 'Unknown')} ({f})")  # fmt: skip
+_SIG_ALGS = _List(2, 2, ("tls.handshake.sig_hash_alg_len", "Signature Hash Algorithms Length"),
+                  ("tls.handshake.sig_hash_algs", "Signature Hash Algorithms", "algorithm"),
+                  "tls.handshake.sig_hash_alg", None)  # fmt: skip
+_VERSIONS = _List(1, 2, ("tls.handshake.extensions.supported_versions_len",
+                         "Supported Versions length"), None,
+                  "tls.handshake.extensions.supported_version",
+                  lambda v: f"Supported Version: {_supported_version_text(v)}")  # fmt: skip
+_PSK_MODES = _List(1, 1, ("tls.extension.psk_ke_modes_length", "PSK Key Exchange Modes Length"),
+                   None, "tls.extension.psk_ke_mode",
+                   lambda m: f"PSK Key Exchange Mode: {PSK_MODES.get(m, 'Unknown')} ({m})")  # fmt: skip
+_CERT_TYPES = _List(1, 1, ("tls.handshake.cert_types_count", "Certificate types count"),
+                    ("tls.handshake.cert_types", "Certificate types", "type"),
+                    "tls.handshake.cert_type",
+                    lambda k: f"Certificate type: {CERT_TYPES.get(k, 'Unknown')} ({k})")  # fmt: skip
+
+
 def _time_text(seconds: int) -> str:
     when = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return f"{when:%b} {when.day:2d}, {when:%Y %H:%M:%S}.000000000 UTC"
@@ -1125,15 +1219,9 @@ def _hello_rows(rows: list, r: wire.Reader, p: int, msg: Msg, server: bool) -> N
                      f"GMT Unix Time: {_time_text(seconds)}", at, 4))  # fmt: skip
         rows.append((d + 1, "tls.handshake.random_bytes", random[4:],
                      f"Random Bytes: {random[4:].hex()}", at + 4, 28))  # fmt: skip
-    at = p + r.pos
-    sid = r.vec(1)
-    rows.append(
-        (d, "tls.handshake.session_id_length", len(sid), f"Session ID Length: {len(sid)}", at, 1)
-    )
+    sid, at = _length(rows, r, p, d, 1, "tls.handshake.session_id_length", "Session ID Length")
     if sid:
-        rows.append(
-            (d, "tls.handshake.session_id", sid, f"Session ID: {sid.hex()}", at + 1, len(sid))
-        )
+        rows.append((d, "tls.handshake.session_id", sid, f"Session ID: {sid.hex()}", at, len(sid)))
     at = p + r.pos
     if server:
         suite = r.u16()
@@ -1141,30 +1229,10 @@ def _hello_rows(rows: list, r: wire.Reader, p: int, msg: Msg, server: bool) -> N
             (d, "tls.handshake.ciphersuite", suite, f"Cipher Suite: {suite_text(suite)}", at, 2)
         )
         method = r.u8()
-        rows.append((d, "tls.handshake.comp_method", method,
-                     f"Compression Method: {'null' if method == 0 else 'Unknown'} ({method})", at + 2, 1))  # fmt: skip
+        rows.append((d, _COMP_METHODS.item, method, _COMP_METHODS.text(method), at + 2, 1))
     else:
-        suites = r.vec(2)
-        n = len(suites) // 2
-        rows.append((d, "tls.handshake.cipher_suites_length", len(suites),
-                     f"Cipher Suites Length: {len(suites)}", at, 2))  # fmt: skip
-        rows.append((d, "tls.handshake.ciphersuites", "", f"Cipher Suites ({n} suite{'s' * (n != 1)})",
-                     at + 2, len(suites)))  # fmt: skip
-        for i in range(n):
-            code = suites[2 * i] << 8 | suites[2 * i + 1]
-            rows.append((d + 1, "tls.handshake.ciphersuite", code, f"Cipher Suite: {suite_text(code)}",
-                         at + 2 + 2 * i, 2))  # fmt: skip
-        at = p + r.pos
-        methods = r.vec(1)
-        rows.append((d, "tls.handshake.comp_methods_length", len(methods),
-                     f"Compression Methods Length: {len(methods)}", at, 1))  # fmt: skip
-        k = len(methods)
-        rows.append((d, "tls.handshake.comp_methods", "",
-                     f"Compression Methods ({k} method{'s' * (k != 1)})", at + 1, k))  # fmt: skip
-        for i, method in enumerate(methods):
-            rows.append((d + 1, "tls.handshake.comp_method", method,
-                         f"Compression Method: {'null' if method == 0 else 'Unknown'} ({method})",
-                         at + 1 + i, 1))  # fmt: skip
+        _list_rows(rows, r, p, d, _SUITES)
+        _list_rows(rows, r, p, d, _COMP_METHODS)
     if r.left:
         _extension_rows(rows, r, p, d, msg, "sh" if server else "ch")
     hello = msg.hello
@@ -1187,20 +1255,8 @@ def _hello_rows(rows: list, r: wire.Reader, p: int, msg: Msg, server: bool) -> N
 
 
 def _extension_rows(rows: list, r: wire.Reader, p: int, d: int, msg: Msg, where: str) -> None:
-    at = p + r.pos
-    block = r.vec(2)
-    rows.append(
-        (
-            d,
-            "tls.handshake.extensions_length",
-            len(block),
-            f"Extensions Length: {len(block)}",
-            at,
-            2,
-        )
-    )
+    block, base = _length(rows, r, p, d, 2, "tls.handshake.extensions_length", "Extensions Length")
     e = wire.Reader(block, "extensions")
-    base = at + 2
     while e.left:
         start = base + e.pos
         etype = e.u16()
@@ -1244,34 +1300,11 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
             rows.append((d + 1, "tls.handshake.extensions_server_name", text, f"Server Name: {text}",
                          at + 3, len(name)))  # fmt: skip
     elif etype == 10:
-        groups = r.vec(2)
-        n = len(groups) // 2
-        rows.append((d, "tls.handshake.extensions_supported_groups_length", len(groups),
-                     f"Supported Groups List Length: {len(groups)}", o, 2))  # fmt: skip
-        rows.append((d, "tls.handshake.extensions_supported_groups", "",
-                     f"Supported Groups ({n} group{'s' * (n != 1)})", o + 2, len(groups)))  # fmt: skip
-        for i in range(n):
-            code = groups[2 * i] << 8 | groups[2 * i + 1]
-            rows.append((d + 1, "tls.handshake.extensions_supported_group", code,
-                         f"Supported Group: {_group_name(code)} (0x{code:04x})", o + 2 + 2 * i, 2))  # fmt: skip
+        _list_rows(rows, r, o, d, _GROUPS)
     elif etype == 11:
-        formats = r.vec(1)
-        rows.append((d, "tls.handshake.extensions_ec_point_formats_length", len(formats),
-                     f"EC point formats Length: {len(formats)}", o, 1))  # fmt: skip
-        rows.append((d, "tls.handshake.extensions_ec_point_formats", "",
-                     f"Elliptic curves point formats ({len(formats)})", o + 1, len(formats)))  # fmt: skip
-        for i, fmt in enumerate(formats):
-            rows.append((d + 1, "tls.handshake.extensions_ec_point_format", fmt,
-                         f"EC point format: {POINT_FORMATS.get(fmt, 'Unknown')} ({fmt})", o + 1 + i, 1))  # fmt: skip
+        _list_rows(rows, r, o, d, _POINT_FORMATS)
     elif etype in (13, 50):
-        algs = r.vec(2)
-        n = len(algs) // 2
-        rows.append((d, "tls.handshake.sig_hash_alg_len", len(algs),
-                     f"Signature Hash Algorithms Length: {len(algs)}", o, 2))  # fmt: skip
-        rows.append((d, "tls.handshake.sig_hash_algs", "",
-                     f"Signature Hash Algorithms ({n} algorithm{'s' * (n != 1)})", o + 2, len(algs)))  # fmt: skip
-        for i in range(n):
-            _sig_alg_rows(rows, algs[2 * i] << 8 | algs[2 * i + 1], o + 2 + 2 * i, d + 1)
+        _list_rows(rows, r, o, d, _SIG_ALGS)
     elif etype == 16:
         size = r.u16()
         rows.append(
@@ -1279,13 +1312,11 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
         )
         rows.append((d, "tls.handshake.extensions_alpn_list", "", "ALPN Protocol", o + 2, size))
         while r.left:
-            at = o + r.pos
-            name = r.vec(1)
-            rows.append((d + 1, "tls.handshake.extensions_alpn_str_len", len(name),
-                         f"ALPN string length: {len(name)}", at, 1))  # fmt: skip
+            name, at = _length(rows, r, o, d + 1, 1, "tls.handshake.extensions_alpn_str_len",
+                               "ALPN string length")  # fmt: skip
             text = name.decode("latin-1")
             rows.append((d + 1, "tls.handshake.extensions_alpn_str", text, f"ALPN Next Protocol: {text}",
-                         at + 1, len(name)))  # fmt: skip
+                         at, len(name)))  # fmt: skip
     elif etype == 21:
         rows.append(
             (
@@ -1311,32 +1342,19 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
         )
     elif etype == 43:
         if where == "ch":
-            versions = r.vec(1)
-            rows.append((d, "tls.handshake.extensions.supported_versions_len", len(versions),
-                         f"Supported Versions length: {len(versions)}", o, 1))  # fmt: skip
-            for i in range(len(versions) // 2):
-                v = versions[2 * i] << 8 | versions[2 * i + 1]
-                rows.append((d, "tls.handshake.extensions.supported_version", v,
-                             f"Supported Version: {_supported_version_text(v)}", o + 1 + 2 * i, 2))  # fmt: skip
+            _list_rows(rows, r, o, d, _VERSIONS)
         else:
             v = r.u16()
-            rows.append((d, "tls.handshake.extensions.supported_version", v,
-                         f"Supported Version: {_supported_version_text(v)}", o, 2))  # fmt: skip
+            rows.append((d, _VERSIONS.item, v, _VERSIONS.text(v), o, 2))
     elif etype == 45:
-        modes = r.vec(1)
-        rows.append((d, "tls.extension.psk_ke_modes_length", len(modes),
-                     f"PSK Key Exchange Modes Length: {len(modes)}", o, 1))  # fmt: skip
-        for i, mode in enumerate(modes):
-            rows.append((d, "tls.extension.psk_ke_mode", mode,
-                         f"PSK Key Exchange Mode: {PSK_MODES.get(mode, 'Unknown')} ({mode})", o + 1 + i, 1))  # fmt: skip
+        _list_rows(rows, r, o, d, _PSK_MODES)
     elif etype == 51:
         rows.append((d, "", "", "Key Share extension", o, len(data)))
         if where == "ch":
-            at = o + r.pos
-            shares = wire.Reader(r.vec(2), "key_share")
-            rows.append((d + 1, "tls.handshake.extensions_key_share_client_length", len(shares.data),
-                         f"Client Key Share Length: {len(shares.data)}", at, 2))  # fmt: skip
-            base = at + 2
+            block, base = _length(rows, r, o, d + 1, 2,
+                                  "tls.handshake.extensions_key_share_client_length",
+                                  "Client Key Share Length")  # fmt: skip
+            shares = wire.Reader(block, "key_share")
             while shares.left:
                 at = base + shares.pos
                 group = shares.u16()
@@ -1356,12 +1374,11 @@ def _one_extension(rows: list, etype: int, data: bytes, o: int, d: int, where: s
         _quic_parameter_rows(rows, data, o, d)
     elif etype == 65281:
         rows.append((d, "", "", "Renegotiation Info extension", o, len(data)))
-        info = r.vec(1)
-        rows.append((d + 1, "tls.handshake.extensions_reneg_info_len", len(info),
-                     f"Renegotiation info extension length: {len(info)}", o, 1))  # fmt: skip
+        info, at = _length(rows, r, o, d + 1, 1, "tls.handshake.extensions_reneg_info_len",
+                           "Renegotiation info extension length")  # fmt: skip
         if info:
             rows.append((d + 1, "tls.handshake.extensions_reneg_info", info,
-                         f"Renegotiation info: {info.hex()}", o + 1, len(info)))  # fmt: skip
+                         f"Renegotiation info: {info.hex()}", at, len(info)))  # fmt: skip
     elif etype not in EMPTY_EXTENSIONS:
         rows.append((d, "tls.handshake.extension.data", data, f"Data ({len(data)} byte{'s' * (len(data) != 1)})",
                      o, len(data)))  # fmt: skip
@@ -1468,12 +1485,13 @@ def _sig_alg_rows(rows: list, alg: int, at: int, d: int) -> None:
                  f"Signature Hash Algorithm Signature: {SIGNATURES.get(lo, 'Unknown')} ({lo})", at + 1, 1))  # fmt: skip
 
 
-def _signature_rows(rows: list, r: wire.Reader, p: int, d: int, prefix: str) -> None:
+def _signature_rows(
+    rows: list, r: wire.Reader, p: int, d: int, prefix: str, len_label: str = "Signature length"
+) -> None:
+    """A digitally-signed struct: the algorithm, then the signature as an opaque vector."""
     at = p + r.pos
     _sig_alg_rows(rows, r.u16(), at, d)
-    sig = r.vec(2)
-    rows.append((d, f"{prefix}_len", len(sig), f"Signature length: {len(sig)}", at + 2, 2))
-    rows.append((d, prefix, sig, f"Signature: {_hex(sig)}", at + 4, len(sig)))
+    _opaque(rows, r, p, d, 2, f"{prefix}_len", len_label, prefix, "Signature")
 
 
 def _ticket_rows(rows: list, r: wire.Reader, p: int, tls13: bool) -> None:
@@ -1493,26 +1511,11 @@ def _ticket_rows(rows: list, r: wire.Reader, p: int, tls13: bool) -> None:
                 4,
             )
         )
-        at = p + r.pos
-        nonce = r.vec(1)
-        rows.append((3, "tls.handshake.session_ticket_nonce_length", len(nonce),
-                     f"Session Ticket Nonce Length: {len(nonce)}", at, 1))  # fmt: skip
-        rows.append((3, "tls.handshake.session_ticket_nonce", nonce, f"Session Ticket Nonce: {nonce.hex()}",
-                     at + 1, len(nonce)))  # fmt: skip
-    at = p + r.pos
-    ticket = r.vec(2)
-    rows.append((3, "tls.handshake.session_ticket_length", len(ticket),
-                 f"Session Ticket Length: {len(ticket)}", at, 2))  # fmt: skip
-    rows.append(
-        (
-            3,
-            "tls.handshake.session_ticket",
-            ticket,
-            f"Session Ticket: {_hex(ticket)}",
-            at + 2,
-            len(ticket),
-        )
-    )
+        _opaque(rows, r, p, 3, 1, "tls.handshake.session_ticket_nonce_length",
+                "Session Ticket Nonce Length", "tls.handshake.session_ticket_nonce",
+                "Session Ticket Nonce", bytes.hex)  # fmt: skip
+    _opaque(rows, r, p, 3, 2, "tls.handshake.session_ticket_length", "Session Ticket Length",
+            "tls.handshake.session_ticket", "Session Ticket")  # fmt: skip
     if tls13 and r.left:
         _extension_rows(rows, r, p, 3, Msg(4, None, 0, 0, TLS13), "nst")
 
@@ -1531,52 +1534,27 @@ def _duration(seconds: int) -> str:
 def _certificate_rows(rows: list, r: wire.Reader, p: int, tls13: bool, buf: bytes) -> None:
     d = 2
     if tls13:
-        context = r.vec(1)
-        rows.append((d, "tls.handshake.certificate_request_context_length", len(context),
-                     f"Certificate Request Context Length: {len(context)}", p, 1))  # fmt: skip
-    at = p + r.pos
-    listing = wire.Reader(r.vec(3), "certificate_list")
-    rows.append((d, "tls.handshake.certificates_length", len(listing.data),
-                 f"Certificates Length: {len(listing.data)}", at, 3))  # fmt: skip
-    rows.append((d, "tls.handshake.certificates", "", f"Certificates ({len(listing.data)} bytes)",
-                 at + 3, len(listing.data)))  # fmt: skip
-    base = at + 3
+        _context_length(rows, r, p, d)
+    block, base = _length(rows, r, p, d, 3, "tls.handshake.certificates_length",
+                          "Certificates Length")  # fmt: skip
+    rows.append((d, "tls.handshake.certificates", "", f"Certificates ({len(block)} bytes)",
+                 base, len(block)))  # fmt: skip
+    listing = wire.Reader(block, "certificate_list")
     count = 0
     while listing.left:
         count += 1
         if count > wire.MAX_CERTS:
             raise wire.TlsError(f"certificate list of more than {wire.MAX_CERTS} certificates")
-        cat = base + listing.pos
-        der = listing.vec(3)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.certificate_length",
-                len(der),
-                f"Certificate Length: {len(der)}",
-                cat,
-                3,
-            )
-        )
+        der, at = _length(rows, listing, base, d + 1, 3, "tls.handshake.certificate_length",
+                          "Certificate Length")  # fmt: skip
         sub, _protocols, subject, _error = x509.certificate_rows(der, 0, len(der), d + 2)
         shown = f"Certificate: {_hex(der)} ({subject})" if subject else f"Certificate: {_hex(der)}"
         shown = _cut(shown)
-        rows.append((d + 1, "tls.handshake.certificate", der, shown, cat + 3, len(der)))
-        rows += [(depth, name, value, show, cat + 3 + off if off >= 0 else off, size)
-                 for depth, name, value, show, off, size in sub]  # fmt: skip
+        rows.append((d + 1, "tls.handshake.certificate", der, shown, at, len(der)))
+        rows += _moved(sub, at)
         if tls13:
-            eat = base + listing.pos
-            exts = listing.vec(2)
-            rows.append(
-                (
-                    d + 1,
-                    "tls.handshake.extensions_length",
-                    len(exts),
-                    f"Extensions Length: {len(exts)}",
-                    eat,
-                    2,
-                )
-            )
+            _length(rows, listing, base, d + 1, 2, "tls.handshake.extensions_length",
+                    "Extensions Length")  # fmt: skip
 
 
 CERT_TYPES = {1: "RSA Sign", 2: "DSS Sign", 3: "RSA Fixed DH", 4: "DSS Fixed DH",
@@ -1613,102 +1591,42 @@ def _dnames(body: bytes, tls13: bool) -> list[tuple[int, int]]:
     return out
 
 
+def _context_length(rows: list, r: wire.Reader, p: int, d: int) -> None:
+    """TLS 1.3's certificate_request_context (its length only, as tshark)."""
+    _length(rows, r, p, d, 1, "tls.handshake.certificate_request_context_length",
+            "Certificate Request Context Length")  # fmt: skip
+
+
+def _moved(sub: list, at: int) -> list:
+    """Rows made on a DER item of their own, moved to where the item is in the message."""
+    return [(depth, name, value, show, at + off if off >= 0 else off, size)
+            for depth, name, value, show, off, size in sub]  # fmt: skip
+
+
 def _certificate_request_rows(rows: list, r: wire.Reader, p: int, tls13: bool) -> None:
     d = 2
     if tls13:
-        context = r.vec(1)
-        rows.append((d, "tls.handshake.certificate_request_context_length", len(context),
-                     f"Certificate Request Context Length: {len(context)}", p, 1))  # fmt: skip
+        _context_length(rows, r, p, d)
         _extension_rows(rows, r, p, d, Msg(13, None, 0, 0, TLS13), "cr")
         return
-    types = r.vec(1)
-    rows.append(
-        (
-            d,
-            "tls.handshake.cert_types_count",
-            len(types),
-            f"Certificate types count: {len(types)}",
-            p,
-            1,
-        )
-    )
-    n = len(types)
-    rows.append(
-        (
-            d,
-            "tls.handshake.cert_types",
-            "",
-            f"Certificate types ({n} type{'s' * (n != 1)})",
-            p + 1,
-            n,
-        )
-    )
-    for i, kind in enumerate(types):
-        rows.append((d + 1, "tls.handshake.cert_type", kind,
-                     f"Certificate type: {CERT_TYPES.get(kind, 'Unknown')} ({kind})", p + 1 + i, 1))  # fmt: skip
-    at = p + r.pos
-    algs = r.vec(2)
-    k = len(algs) // 2
-    rows.append((d, "tls.handshake.sig_hash_alg_len", len(algs),
-                 f"Signature Hash Algorithms Length: {len(algs)}", at, 2))  # fmt: skip
-    rows.append((d, "tls.handshake.sig_hash_algs", "",
-                 f"Signature Hash Algorithms ({k} algorithm{'s' * (k != 1)})", at + 2, len(algs)))  # fmt: skip
-    for i in range(k):
-        _sig_alg_rows(rows, algs[2 * i] << 8 | algs[2 * i + 1], at + 2 + 2 * i, d + 1)
+    _list_rows(rows, r, p, d, _CERT_TYPES)
+    _list_rows(rows, r, p, d, _SIG_ALGS)
     _dname_rows(rows, r, p, d)
 
 
 def _dname_rows(rows: list, r: wire.Reader, p: int, d: int) -> None:
-    at = p + r.pos
-    block = r.vec(2)
-    rows.append(
-        (
-            d,
-            "tls.handshake.dnames_len",
-            len(block),
-            f"Distinguished Names Length: {len(block)}",
-            at,
-            2,
-        )
-    )
-    rows.append(
-        (
-            d,
-            "tls.handshake.dnames",
-            "",
-            f"Distinguished Names ({len(block)} bytes)",
-            at + 2,
-            len(block),
-        )
-    )
+    block, base = _length(rows, r, p, d, 2, "tls.handshake.dnames_len",
+                          "Distinguished Names Length")  # fmt: skip
+    rows.append((d, "tls.handshake.dnames", "", f"Distinguished Names ({len(block)} bytes)",
+                 base, len(block)))  # fmt: skip
     listing = wire.Reader(block, "dnames")
-    base = at + 2
     while listing.left:
-        nat = base + listing.pos
-        der = listing.vec(2)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.dname_len",
-                len(der),
-                f"Distinguished Name Length: {len(der)}",
-                nat,
-                2,
-            )
-        )
+        der, at = _length(rows, listing, base, d + 1, 2, "tls.handshake.dname_len",
+                          "Distinguished Name Length")  # fmt: skip
         sub, _protocols, summary, _error = x509.name_rows(der, 0, len(der), d + 2)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.dname",
-                "",
-                _cut(f"Distinguished Name: ({summary})"),
-                nat + 2,
-                len(der),
-            )
-        )
-        rows += [(depth, name, value, show, nat + 2 + off if off >= 0 else off, size)
-                 for depth, name, value, show, off, size in sub]  # fmt: skip
+        rows.append((d + 1, "tls.handshake.dname", "", _cut(f"Distinguished Name: ({summary})"),
+                     at, len(der)))  # fmt: skip
+        rows += _moved(sub, at)
 
 
 def _kx(suite: int) -> str:
@@ -1740,61 +1658,15 @@ def _server_key_exchange_rows(rows: list, r: wire.Reader, p: int, msg: Msg) -> N
         group = r.u16()
         rows.append((d + 1, "tls.handshake.server_named_curve", group,
                      f"Named Curve: {_group_name(group)} (0x{group:04x})", p + 1, 2))  # fmt: skip
-        at = p + r.pos
-        point = r.vec(1)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.server_point_len",
-                len(point),
-                f"Pubkey Length: {len(point)}",
-                at,
-                1,
-            )
-        )
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.server_point",
-                point,
-                f"Pubkey: {_hex(point)}",
-                at + 1,
-                len(point),
-            )
-        )
+        _opaque(rows, r, p, d + 1, 1, "tls.handshake.server_point_len", "Pubkey Length",
+                "tls.handshake.server_point", "Pubkey")  # fmt: skip
     else:
         rows.append((d, "", "", "Diffie-Hellman Server Params", p, len(r.data)))
         for name, label in (("p", "p"), ("g", "g"), ("ys", "Pubkey")):
-            at = p + r.pos
-            value = r.vec(2)
-            rows.append(
-                (
-                    d + 1,
-                    f"tls.handshake.{name}_len",
-                    len(value),
-                    f"{label} Length: {len(value)}",
-                    at,
-                    2,
-                )
-            )
-            rows.append(
-                (
-                    d + 1,
-                    f"tls.handshake.{name}",
-                    value,
-                    f"{label}: {_hex(value)}",
-                    at + 2,
-                    len(value),
-                )
-            )
+            _opaque(rows, r, p, d + 1, 2, f"tls.handshake.{name}_len", f"{label} Length",
+                    f"tls.handshake.{name}", label)  # fmt: skip
     if r.left:
-        at = p + r.pos
-        _sig_alg_rows(rows, r.u16(), at, d + 1)
-        sig = r.vec(2)
-        rows.append(
-            (d + 1, "tls.handshake.sig_len", len(sig), f"Signature Length: {len(sig)}", at + 2, 2)
-        )
-        rows.append((d + 1, "tls.handshake.sig", sig, f"Signature: {_hex(sig)}", at + 4, len(sig)))
+        _signature_rows(rows, r, p, d + 1, "tls.handshake.sig", "Signature Length")
 
 
 def _client_key_exchange_rows(rows: list, r: wire.Reader, p: int, msg: Msg) -> None:
@@ -1802,55 +1674,16 @@ def _client_key_exchange_rows(rows: list, r: wire.Reader, p: int, msg: Msg) -> N
     kx = msg.kx
     if kx == "rsa":
         rows.append((d, "", "", "RSA Encrypted PreMaster Secret", p, len(r.data)))
-        epms = r.vec(2)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.epms_len",
-                len(epms),
-                f"Encrypted PreMaster length: {len(epms)}",
-                p,
-                2,
-            )
-        )
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.epms",
-                epms,
-                f"Encrypted PreMaster: {_hex(epms)}",
-                p + 2,
-                len(epms),
-            )
-        )
+        _opaque(rows, r, p, d + 1, 2, "tls.handshake.epms_len", "Encrypted PreMaster length",
+                "tls.handshake.epms", "Encrypted PreMaster")  # fmt: skip
     elif kx == "dh":
         rows.append((d, "", "", "Diffie-Hellman Client Params", p, len(r.data)))
-        yc = r.vec(2)
-        rows.append((d + 1, "tls.handshake.yc_len", len(yc), f"Pubkey Length: {len(yc)}", p, 2))
-        rows.append((d + 1, "tls.handshake.yc", yc, f"Pubkey: {_hex(yc)}", p + 2, len(yc)))
+        _opaque(rows, r, p, d + 1, 2, "tls.handshake.yc_len", "Pubkey Length",
+                "tls.handshake.yc", "Pubkey")  # fmt: skip
     else:
         rows.append((d, "", "", "EC Diffie-Hellman Client Params", p, len(r.data)))
-        point = r.vec(1)
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.client_point_len",
-                len(point),
-                f"Pubkey Length: {len(point)}",
-                p,
-                1,
-            )
-        )
-        rows.append(
-            (
-                d + 1,
-                "tls.handshake.client_point",
-                point,
-                f"Pubkey: {_hex(point)}",
-                p + 1,
-                len(point),
-            )
-        )
+        _opaque(rows, r, p, d + 1, 1, "tls.handshake.client_point_len", "Pubkey Length",
+                "tls.handshake.client_point", "Pubkey")  # fmt: skip
 
 
 def _sources(layer: Layer, buf: bytes) -> list[tuple[str, bytes]]:

@@ -165,6 +165,44 @@ class _Walk:
             raise DerError(f"{what}: tag 0x{t:02x} where 0x{tag:02x} belongs, at byte {p}")
         return s, e, e
 
+    def object_id(self, p: int, end: int, bad: str) -> tuple[str, int, int]:
+        """The OBJECT IDENTIFIER at p: (its dotted text, content start, content end).
+        `bad` words the error, with {p} the position."""
+        t, s, e = tlv(self.buf, p, end)
+        if t != 0x06:
+            raise DerError(bad.format(p=p))
+        return oid_text(bytes(self.buf[s:e])), s, e
+
+    def bit_string(
+        self, p: int, end: int, depth: int, bad: str, padding_row: bool = True
+    ) -> tuple[bytes, int]:
+        """The BIT STRING at p, after its padding count's row: (its bits, where they
+        start). `bad` words the error, with {t} the tag found and {p} the position."""
+        t, cs, ce = tlv(self.buf, p, end)
+        if t != 0x03 or ce == cs:
+            raise DerError(bad.format(t=t, p=p))
+        if padding_row:
+            padding = self.buf[cs]
+            self.add(depth, "ber.bitstring.padding", padding, f"Padding: {padding}", cs, 1)
+        return bytes(self.buf[cs + 1 : ce]), cs + 1
+
+    def count(self, depth: int, name: str, label: str, n: int, off: int, length: int) -> None:
+        """A SEQUENCE OF's row: its value is the count, "label: 3 items"."""
+        self.add(depth, name, n, f"{label}: {n} item{'s' * (n != 1)}", off, length)
+
+    def sequence_of(self, s: int, e: int, name: str, label: str) -> list[tuple[int, int, int]]:
+        """The elements of the SEQUENCE OF `label` that is an extension's value (s..e),
+        after its count row."""
+        cs, ce, _ = self.seq(s, e, label)
+        found = self.items(cs, ce)
+        self.count(3, name, label, len(found), s, e - s)
+        return found
+
+    def element(self, depth: int, name: str, label: str, s: int, e: int) -> None:
+        """The row of a SEQUENCE whose content is s..e, its tag and length before it (the
+        short form: 2 bytes, as every element of a SEQUENCE OF here)."""
+        self.add(depth, name, "", label, s - 2, e - s + 2)
+
     def certificate(self, p: int, end: int) -> None:
         buf = self.buf
         s, e, _ = self.seq(p, end, "Certificate")
@@ -189,7 +227,7 @@ class _Walk:
         q = self.algorithm(q, te, 1, "x509af.signature_element", "signature")
         q = self.name(q, te, 1, "x509af.issuer", "issuer", "x509if.rdnSequence")
         vs, ve, q = self.seq(q, te, "validity")
-        self.add(1, "x509af.validity_element", "", "validity", vs - 2, ve - vs + 2)
+        self.element(1, "x509af.validity_element", "validity", vs, ve)
         r = vs
         for label in ("notBefore", "notAfter"):
             t, cs, ce = tlv(buf, r, ve)
@@ -209,19 +247,12 @@ class _Walk:
             q = ce
         q = after
         q = self.algorithm(q, e, 0, "x509af.algorithmIdentifier_element", "algorithmIdentifier")
-        t, cs, ce = tlv(buf, q, e)
-        if t != 0x03 or ce == cs:
-            raise DerError(f"signature: tag 0x{t:02x} at byte {q}")
-        self.add(0, "ber.bitstring.padding", buf[cs], f"Padding: {buf[cs]}", cs, 1)
-        sig = bytes(buf[cs + 1 : ce])
-        self.add(0, "x509af.encrypted", sig, f"encrypted: {_short_hex(sig)}", cs + 1, ce - cs - 1)
+        sig, at = self.bit_string(q, e, 0, "signature: tag 0x{t:02x} at byte {p}")
+        self.add(0, "x509af.encrypted", sig, f"encrypted: {_short_hex(sig)}", at, len(sig))
 
     def algorithm(self, p: int, end: int, depth: int, name: str, label: str) -> int:
         s, e, after = self.seq(p, end, label)
-        t, cs, ce = tlv(self.buf, s, e)
-        if t != 0x06:
-            raise DerError(f"{label}: no algorithm identifier at byte {s}")
-        oid = oid_text(bytes(self.buf[cs:ce]))
+        oid, cs, ce = self.object_id(s, e, label + ": no algorithm identifier at byte {p}")
         self.add(depth, name, "", f"{label} ({oid_name(oid)})", p, after - p)
         self.add(depth + 1, "x509af.algorithm.id", oid, _oid_show("Algorithm Id", oid), cs, ce - cs)
         return after
@@ -300,10 +331,7 @@ class _Walk:
         s, e, after = self.seq(p, end, "subjectPublicKeyInfo")
         self.add(1, "x509af.subjectPublicKeyInfo_element", "", "subjectPublicKeyInfo", p, after - p)
         as_, ae, q = self.seq(s, e, "algorithm")
-        t, os_, oe = tlv(buf, as_, ae)
-        if t != 0x06:
-            raise DerError(f"key algorithm at byte {as_}")
-        oid = oid_text(bytes(buf[os_:oe]))
+        oid, os_, oe = self.object_id(as_, ae, "key algorithm at byte {p}")
         self.add(2, "x509af.algorithm_element", "", f"algorithm ({oid_name(oid)})", s, q - s)
         self.add(3, "x509af.algorithm.id", oid, _oid_show("Algorithm Id", oid), os_, oe - os_)
         if oe < ae and oid == "1.2.840.10045.2.1":
@@ -313,16 +341,13 @@ class _Walk:
                 self.protocols.append("pkcs-1")
                 self.add(3, "pkcs1.ECParameters", 1, "ECParameters: namedCurve (1)", oe, pe - oe)
                 self.add(4, "pkcs1.namedCurve", curve, _oid_show("namedCurve", curve), ps, pe - ps)
-        t, ks, ke = tlv(buf, q, e)
-        if t != 0x03 or ke == ks:
-            raise DerError(f"subjectPublicKey at byte {q}")
-        key = bytes(buf[ks + 1 : ke])
-        if oid != "1.2.840.113549.1.1.1":
-            self.add(2, "ber.bitstring.padding", buf[ks], f"Padding: {buf[ks]}", ks, 1)
+        rsa = oid == "1.2.840.113549.1.1.1"  # (no padding row for an RSA key, as tshark)
+        key, ks = self.bit_string(q, e, 2, "subjectPublicKey at byte {p}", padding_row=not rsa)
+        ke = ks + len(key)
         self.add(2, "x509af.subjectPublicKey", key, f"subjectPublicKey: {_short_hex(key)}",
-                 ks + 1, ke - ks - 1)  # fmt: skip
-        if oid == "1.2.840.113549.1.1.1":
-            ms, me, _ = self.seq(ks + 1, ke, "RSAPublicKey")
+                 ks, ke - ks)  # fmt: skip
+        if rsa:
+            ms, me, _ = self.seq(ks, ke, "RSAPublicKey")
             t, ns, ne = tlv(buf, ms, me)
             t2, xs, xe = tlv(buf, ne, me)
             if t != 0x02 or t2 != 0x02:
@@ -344,15 +369,9 @@ class _Walk:
             xs, xe, q2 = self.seq(q, e, "Extension")
             found.append((q, q2, xs, xe))
             q = q2
-        n = len(found)
-        self.add(
-            1, "x509af.extensions", n, f"extensions: {n} item{'s' * (n != 1)}", p - 2, e - p + 2
-        )
+        self.count(1, "x509af.extensions", "extensions", len(found), p - 2, e - p + 2)
         for a, b, xs, xe in found:
-            t, os_, oe = tlv(buf, xs, xe)
-            if t != 0x06:
-                raise DerError(f"extension id at byte {xs}")
-            oid = oid_text(bytes(buf[os_:oe]))
+            oid, os_, oe = self.object_id(xs, xe, "extension id at byte {p}")
             self.add(2, "x509af.Extension_element", "", f"Extension ({oid_name(oid)})", a, b - a)
             self.add(3, "x509af.extension.id", oid, _oid_show("Extension Id", oid), os_, oe - os_)
             r = oe
@@ -411,12 +430,8 @@ class _Walk:
                     )
                 q = ve
         elif oid == "2.5.29.15":
-            t, cs, ce = tlv(buf, s, e)
-            if t != 0x03 or ce == cs:
-                raise DerError(f"keyUsage at byte {s}")
-            self.add(3, "ber.bitstring.padding", buf[cs], f"Padding: {buf[cs]}", cs, 1)
-            bits = bytes(buf[cs + 1 : ce])
-            self.add(3, "x509ce.KeyUsage", bits, f"KeyUsage: {bits.hex()}", cs + 1, ce - cs - 1)
+            bits, at = self.bit_string(s, e, 3, "keyUsage at byte {p}")
+            self.add(3, "x509ce.KeyUsage", bits, f"KeyUsage: {bits.hex()}", at, len(bits))
             value = int.from_bytes((bits + b"\0\0")[:2], "big")
             for i, label in enumerate(_KEY_USAGE):
                 bit = bool(value >> (15 - i) & 1)
@@ -425,45 +440,22 @@ class _Walk:
                                   for j in range(8))  # fmt: skip
                 diagram = diagram[:4] + " " + diagram[4:]
                 self.add(4, f"x509ce.KeyUsage.{label}", bit, f"{diagram} = {label}: {bit}",
-                         cs + 1, ce - cs - 1)  # fmt: skip
+                         at, len(bits))  # fmt: skip
         elif oid == "2.5.29.37":
             cs, ce, _ = self.seq(s, e, "KeyPurposeIDs")
-            ids = []
-            q = cs
-            while q < ce:
-                t, vs, ve = tlv(buf, q, ce)
-                if t == 0x06:
-                    ids.append((oid_text(bytes(buf[vs:ve])), vs, ve))
-                q = ve
-            n = len(ids)
-            self.add(3, "x509ce.KeyPurposeIDs", n, f"KeyPurposeIDs: {n} item{'s' * (n != 1)}",
-                     s, e - s)  # fmt: skip
+            ids = [(oid_text(bytes(buf[vs:ve])), vs, ve)
+                   for t, vs, ve in self.items(cs, ce) if t == 0x06]  # fmt: skip
+            self.count(3, "x509ce.KeyPurposeIDs", "KeyPurposeIDs", len(ids), s, e - s)
             for value, vs, ve in ids:
                 self.add(4, "x509ce.KeyPurposeId", value, _oid_show("KeyPurposeId", value),
                          vs, ve - vs)  # fmt: skip
         elif oid in ("2.5.29.17", "2.5.29.18"):
-            cs, ce, _ = self.seq(s, e, "GeneralNames")
-            names = self.items(cs, ce)
-            n = len(names)
-            self.add(3, "x509ce.GeneralNames", n, f"GeneralNames: {n} item{'s' * (n != 1)}",
-                     s, e - s)  # fmt: skip
-            for t, vs, ve in names:
+            for t, vs, ve in self.sequence_of(s, e, "x509ce.GeneralNames", "GeneralNames"):
                 self.general_name(4, t, vs, ve)
         elif oid == "2.5.29.31":  # cRLDistributionPoints: the full names
-            cs, ce, _ = self.seq(s, e, "CRLDistPointsSyntax")
-            points = self.items(cs, ce)
-            n = len(points)
-            self.add(3, "x509ce.CRLDistPointsSyntax", n,
-                     f"CRLDistPointsSyntax: {n} item{'s' * (n != 1)}", s, e - s)  # fmt: skip
+            points = self.sequence_of(s, e, "x509ce.CRLDistPointsSyntax", "CRLDistPointsSyntax")
             for _t, ps, pe in points:
-                self.add(
-                    4,
-                    "x509ce.DistributionPoint_element",
-                    "",
-                    "DistributionPoint",
-                    ps - 2,
-                    pe - ps + 2,
-                )
+                self.element(4, "x509ce.DistributionPoint_element", "DistributionPoint", ps, pe)
                 for t, vs, ve in self.items(ps, pe):
                     if t != 0xA0:
                         continue
@@ -473,26 +465,15 @@ class _Walk:
                         self.add(5, "x509ce.distributionPoint", 0, "distributionPoint: fullName (0)",
                                  ns, ne - ns)  # fmt: skip
                         names = self.items(ns, ne)
-                        k = len(names)
-                        self.add(6, "x509ce.fullName", k, f"fullName: {k} item{'s' * (k != 1)}",
-                                 ns, ne - ns)  # fmt: skip
+                        self.count(6, "x509ce.fullName", "fullName", len(names), ns, ne - ns)
                         for t3, gs, ge in names:
                             self.general_name(7, t3, gs, ge)
         elif oid == "2.5.29.32":  # certificatePolicies: the policies' identifiers
-            cs, ce, _ = self.seq(s, e, "CertificatePoliciesSyntax")
-            policies = self.items(cs, ce)
-            n = len(policies)
-            self.add(3, "x509ce.CertificatePoliciesSyntax", n,
-                     f"CertificatePoliciesSyntax: {n} item{'s' * (n != 1)}", s, e - s)  # fmt: skip
+            policies = self.sequence_of(
+                s, e, "x509ce.CertificatePoliciesSyntax", "CertificatePoliciesSyntax"
+            )
             for _t, ps, pe in policies:
-                self.add(
-                    4,
-                    "x509ce.PolicyInformation_element",
-                    "",
-                    "PolicyInformation",
-                    ps - 2,
-                    pe - ps + 2,
-                )
+                self.element(4, "x509ce.PolicyInformation_element", "PolicyInformation", ps, pe)
                 t, vs, ve = tlv(buf, ps, pe)
                 if t == 0x06:
                     policy = oid_text(bytes(buf[vs:ve]))
@@ -503,20 +484,11 @@ class _Walk:
         """id-pe-authorityInfoAccess (Wireshark's pkix1implicit): each access method and
         its location."""
         buf = self.buf
-        cs, ce, _ = self.seq(s, e, "AuthorityInfoAccessSyntax")
-        found = self.items(cs, ce)
-        n = len(found)
-        self.add(3, "pkix1implicit.AuthorityInfoAccessSyntax", n,
-                 f"AuthorityInfoAccessSyntax: {n} item{'s' * (n != 1)}", s, e - s)  # fmt: skip
+        found = self.sequence_of(
+            s, e, "pkix1implicit.AuthorityInfoAccessSyntax", "AuthorityInfoAccessSyntax"
+        )
         for _t, ds, de in found:
-            self.add(
-                4,
-                "pkix1implicit.AccessDescription_element",
-                "",
-                "AccessDescription",
-                ds - 2,
-                de - ds + 2,
-            )
+            self.element(4, "pkix1implicit.AccessDescription_element", "AccessDescription", ds, de)
             t, vs, ve = tlv(buf, ds, de)
             if t != 0x06:
                 continue

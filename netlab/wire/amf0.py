@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from netlab.wire.cursor import Cursor
+
 MAX_DEPTH = 64
 MAX_ELEMENTS = 100_000
 
@@ -90,26 +92,13 @@ class Item(NamedTuple):
     name: str | None = None  # typed object: the class name
 
 
-class _Reader:
+class _Reader(Cursor):
     def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
-        self.data, self.pos, self.count = data, start, 0
-        self.end = len(data) if end is None else end
+        super().__init__(data, start, end)
+        self.count = 0  # values read so far (bounded by MAX_ELEMENTS)
 
-    def take(self, n: int) -> bytes:
-        if self.pos + n > self.end:
-            raise AmfError(f"AMF0 truncated at byte {self.pos} ({n} bytes needed)")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return struct.unpack(">H", self.take(2))[0]
-
-    def u32(self) -> int:
-        return struct.unpack(">I", self.take(4))[0]
+    def short(self, n: int) -> Exception:
+        return AmfError(f"AMF0 truncated at byte {self.pos} ({n} bytes needed)")
 
     def utf8(self, n: int) -> str:
         return bytes(self.take(n)).decode("utf-8", "replace")

@@ -31,6 +31,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from netlab.wire.bencode import BencodeError, Node, decode_tree, encode
@@ -156,26 +157,27 @@ def _dict(node: Node) -> dict[str, Node]:
     return {k.value.decode("utf-8", "surrogateescape"): v for k, v in node.items}
 
 
-def _int(d: dict[str, Node], key: str, where: str, required: bool = True) -> int | None:
+_KIND_NAMES = {"int": "an integer", "bytes": "a byte string"}
+
+
+def _value(d: dict[str, Node], key: str, where: str, kind: str, required: bool) -> Any:
+    """The value of d[key], a bencode `kind`; None when it is absent and not required."""
     node = d.get(key)
     if node is None:
         if required:
             raise MetainfoError(f"{where}: no {key!r}")
         return None
-    if node.kind != "int":
-        raise MetainfoError(f"{where}: {key!r} is not an integer")
+    if node.kind != kind:
+        raise MetainfoError(f"{where}: {key!r} is not {_KIND_NAMES[kind]}")
     return node.value
+
+
+def _int(d: dict[str, Node], key: str, where: str, required: bool = True) -> int | None:
+    return _value(d, key, where, "int", required)
 
 
 def _bytes(d: dict[str, Node], key: str, where: str, required: bool = True) -> bytes | None:
-    node = d.get(key)
-    if node is None:
-        if required:
-            raise MetainfoError(f"{where}: no {key!r}")
-        return None
-    if node.kind != "bytes":
-        raise MetainfoError(f"{where}: {key!r} is not a byte string")
-    return node.value
+    return _value(d, key, where, "bytes", required)
 
 
 def _text(raw: bytes | None) -> str | None:

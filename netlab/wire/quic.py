@@ -634,10 +634,23 @@ def parse_frames(payload: bytes) -> list[Frame]:
     return frames
 
 
-# Frames scan_frames steps over: type -> varints after the type (STREAM, ACK, CRYPTO,
-# NEW_CONNECTION_ID … have code of their own).
-_SCAN_VARINTS = {0x01: 0, 0x1E: 0, 0x04: 3, 0x05: 2, 0x10: 1, 0x11: 2, 0x12: 1, 0x13: 1,
-                 0x14: 1, 0x15: 2, 0x16: 1, 0x17: 1, 0x19: 1}  # fmt: skip
+# The frames made of varints alone (RFC 9000 §19): type -> the fields after the type,
+# as parse_frame names them (STREAM, ACK, CRYPTO, NEW_CONNECTION_ID … have code of
+# their own).
+_VARINT_FRAMES = {
+    0x01: (), 0x1E: (),  # PING, HANDSHAKE_DONE
+    0x04: ("rsts.stream_id", "rsts.application_error_code", "rsts.final_size"),
+    0x05: ("ss.stream_id", "ss.application_error_code"),
+    0x10: ("md.maximum_data",),
+    0x11: ("msd.stream_id", "msd.maximum_stream_data"),
+    0x12: ("ms.max_streams",), 0x13: ("ms.max_streams",),
+    0x14: ("sb.stream_data_limit",),
+    0x15: ("sdb.stream_id", "sdb.stream_data_limit"),
+    0x16: ("sib.stream_limit",), 0x17: ("sib.stream_limit",),
+    0x19: ("rci.sequence",),
+}  # fmt: skip
+# The same for scan_frames, which steps over them: type -> how many varints.
+_SCAN_VARINTS = {ftype: len(names) for ftype, names in _VARINT_FRAMES.items()}
 
 
 _ZEROS = bytes(2048)
@@ -732,16 +745,11 @@ def parse_frame(buf: bytes, start: int, end: int) -> Frame:
         stop = _zeros_end(buf, pos, end)
         f.append(("padding_length", stop - start, start, stop - start))
         pos = stop
-    elif ftype in (0x01, 0x1E):
-        pass
+    elif ftype in _VARINT_FRAMES:
+        for name in _VARINT_FRAMES[ftype]:
+            _, pos = _v(buf, pos, end, name, f)
     elif ftype in (0x02, 0x03):
         pos = _ack(buf, pos, end, f, ftype == 0x03)
-    elif ftype == 0x04:
-        for name in ("rsts.stream_id", "rsts.application_error_code", "rsts.final_size"):
-            _, pos = _v(buf, pos, end, name, f)
-    elif ftype == 0x05:
-        for name in ("ss.stream_id", "ss.application_error_code"):
-            _, pos = _v(buf, pos, end, name, f)
     elif ftype == 0x06:
         _, pos = _v(buf, pos, end, "crypto.offset", f)
         data_len, pos = _v(buf, pos, end, "crypto.length", f)
@@ -760,20 +768,6 @@ def parse_frame(buf: bytes, start: int, end: int) -> Frame:
             data_len = end - pos
         _need(pos, data_len, end, "STREAM data")
         data_at, pos = pos, pos + data_len
-    elif ftype == 0x10:
-        _, pos = _v(buf, pos, end, "md.maximum_data", f)
-    elif ftype == 0x11:
-        _, pos = _v(buf, pos, end, "msd.stream_id", f)
-        _, pos = _v(buf, pos, end, "msd.maximum_stream_data", f)
-    elif ftype in (0x12, 0x13):
-        _, pos = _v(buf, pos, end, "ms.max_streams", f)
-    elif ftype == 0x14:
-        _, pos = _v(buf, pos, end, "sb.stream_data_limit", f)
-    elif ftype == 0x15:
-        _, pos = _v(buf, pos, end, "sdb.stream_id", f)
-        _, pos = _v(buf, pos, end, "sdb.stream_data_limit", f)
-    elif ftype in (0x16, 0x17):
-        _, pos = _v(buf, pos, end, "sib.stream_limit", f)
     elif ftype == 0x18:
         _, pos = _v(buf, pos, end, "nci.sequence", f)
         _, pos = _v(buf, pos, end, "nci.retire_prior_to", f)
@@ -784,8 +778,6 @@ def parse_frame(buf: bytes, start: int, end: int) -> Frame:
             raise QuicError(f"NEW_CONNECTION_ID with a {n}-byte connection ID")
         pos = _fixed(buf, pos + 1, end, n, "nci.connection_id", f)
         pos = _fixed(buf, pos, end, 16, "nci.stateless_reset_token", f)
-    elif ftype == 0x19:
-        _, pos = _v(buf, pos, end, "rci.sequence", f)
     elif ftype in (0x1A, 0x1B):
         name = "path_challenge.data" if ftype == 0x1A else "path_response.data"
         pos = _fixed(buf, pos, end, 8, name, f)

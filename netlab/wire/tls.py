@@ -13,6 +13,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
+from netlab.wire.cursor import Cursor
 from netlab.wire.tls_names import CIPHER_SUITES, EXTENSIONS, GROUPS, OPENSSL_NAMES
 
 MAX_RECORD = (1 << 14) + 2048  # TLSCiphertext.length's limit (RFC 5246 §6.2.3)
@@ -124,38 +125,22 @@ def group_code(name: str) -> int | None:
 
 
 # --- reading --------------------------------------------------------------------------------------
-class Reader:
-    """A cursor over a bounded slice: every read checks the length it needs."""
+class Reader(Cursor):
+    """A cursor over a TLS structure (`what`, for the error): TlsError when it is short."""
 
     def __init__(self, data: bytes, what: str = "message") -> None:
-        self.data, self.pos, self.what = data, 0, what
+        # (Cursor's fields set here: a reader is made per structure, so no super() call)
+        self.data, self.pos, self.end, self.what = data, 0, len(data), what
 
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise TlsError(
-                f"{self.what}: truncated ({n} bytes needed at {self.pos}, "
-                f"{len(self.data) - self.pos} left)"
-            )
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def u24(self) -> int:
-        return int.from_bytes(self.take(3), "big")
+    def short(self, n: int) -> Exception:
+        return TlsError(
+            f"{self.what}: truncated ({n} bytes needed at {self.pos}, {self.end - self.pos} left)"
+        )
 
     def vec(self, size_bytes: int) -> bytes:
+        """An opaque vector: its length in `size_bytes` bytes, then that many bytes."""
         n = int.from_bytes(self.take(size_bytes), "big")
         return self.take(n)
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.pos
 
 
 @dataclass(frozen=True)
