@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from pathlib import Path
 
 import pytest
@@ -124,15 +123,19 @@ def _our_phases(web, url: str, *args: str) -> dict:
 
 
 def test_phase_timings_close_to_curls(lab):  # noqa: F811
-    """curl's cumulative times against netlab's phases summed the same way: medians
-    of 7 runs each, within 3 ms + 50 % (two processes timing the same lab link)."""
+    """curl's cumulative times against netlab's phases summed the same way: the best
+    of 7 runs each, taken in turns so that the machine's load weighs on both alike
+    (a busy CPU only ever adds time), within 3 ms + 50 % (two processes timing the
+    same lab link)."""
     web = lab("web", tools=("curl",))
     url, tls = "https://server/", ["--cacert", _ca(web)]
-    curl = [_curl_phases(web, url, *tls) for _ in range(7)]
-    ours = [_our_phases(web, url, *tls) for _ in range(7)]
+    curl, ours = [], []
+    for _ in range(7):
+        curl.append(_curl_phases(web, url, *tls))
+        ours.append(_our_phases(web, url, *tls))
     for key in ("connect", "appconnect", "starttransfer", "total"):
-        a = statistics.median(r[key] for r in ours)
-        b = statistics.median(r[key] for r in curl)
+        a = min(r[key] for r in ours)
+        b = min(r[key] for r in curl)
         assert abs(a - b) < 3 + 0.5 * b, f"{key}: netlab {a:.3f} ms, curl {b:.3f} ms"
 
 

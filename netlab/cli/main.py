@@ -309,6 +309,17 @@ def _json_after_interrupt(args: list[str]) -> None:
         pass
 
 
+def _interrupted(args: list[str]) -> NoReturn:
+    """Ctrl-C before the command could answer it itself (while starting, or a command
+    without a partial result): an empty run's JSON under --json, one line saying so
+    (as `lab up`'s rollback says it), exit 130."""
+    _json_after_interrupt(args)
+    with contextlib.suppress(OSError, ValueError, KeyboardInterrupt):
+        sys.stderr.write("netlab: interrupted\n")
+        sys.stderr.flush()
+    _exit(ExitStatus.INTERRUPTED)
+
+
 def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     if os.environ.get("NETLAB_DEBUG"):
@@ -321,8 +332,7 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
         with contextlib.suppress(ValueError):  # from here on Ctrl-C raises, as usual
             signal.signal(signal.SIGINT, signal.default_int_handler)
         if netlab.early_interrupts:  # it came while the CLI was being imported
-            _json_after_interrupt(sys.argv[1:] if argv is None else argv)
-            _exit(ExitStatus.INTERRUPTED)
+            _interrupted(sys.argv[1:] if argv is None else argv)
     if os.environ.get("_NETLAB_COMPLETE"):  # a shell asks for its script or a completion
         from netlab.cli.complete import register_shells
 
@@ -340,8 +350,7 @@ def main(argv: list[str] | None = None, prog_name: str = "netlab") -> NoReturn:
     except (click.Abort, KeyboardInterrupt):
         # click turns KeyboardInterrupt into Abort; commands that stream print their own
         # partial summary before this point, unless it came before they could.
-        _json_after_interrupt(sys.argv[1:] if argv is None else argv)
-        _exit(ExitStatus.INTERRUPTED)
+        _interrupted(sys.argv[1:] if argv is None else argv)
     except NetlabError as err:
         if state.debug:
             raise
