@@ -3,7 +3,7 @@ x509 -text → verify) with netlab alone.
 
 Thin on purpose: the cryptography package, the core (`netlab/core/x509.py`) and rich
 are imported inside the subcommands, so `netlab cert --help` stays light. Files are
-read here (bounded) and parsed by the core; keys are written with mode 0600.
+read here (bounded: cli/files.py) and parsed by the core; keys are written with mode 0600.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import HELP_OPTIONS, Common, command, common_options, print_result
+from netlab.cli.files import read_bounded
+from netlab.cli.options import HELP_OPTIONS, Common, command, common_options
+from netlab.cli.run import print_result
 from netlab.errors import ExitStatus, InputError
 
 SHORT_HELP = "Make and check X.509 certificates like openssl: CA, issue, CSR, sign, show, verify."
-MAX_FILE_BYTES = 10 * 1024 * 1024  # the same bound as core/x509.MAX_FILE_BYTES
 
 
 @click.group(short_help=SHORT_HELP, context_settings=HELP_OPTIONS)
@@ -131,32 +132,6 @@ def _now():
 
 
 # --- files --------------------------------------------------------------------------------------
-
-
-def read_bounded(
-    path: str,
-    what: str = "file",
-    *,
-    limit: int = MAX_FILE_BYTES,
-    files: str = "certificate files",
-    sized: bool = True,
-) -> bytes:
-    """The bytes of PATH, at most LIMIT (a whole number of MiB), or a one-line error: WHAT
-    a directory is not, the limit for FILES, with the size (SIZED) when the file says it."""
-    over = f"over the {limit >> 20} MiB limit for {files}"
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size if sized else 0
-            if size > limit:
-                raise InputError(f"{path}: {size:,} bytes is {over}")
-            data = f.read(limit + 1)
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a {what}") from None
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}") from None
-    if len(data) > limit:
-        raise InputError(f"{path}: {over}")
-    return data
 
 
 def load_certificates(path: str) -> list[Any]:
@@ -513,23 +488,41 @@ def show_cmd(
     FILE may also be HOST:PORT: the chain that server sends in its handshake (made
     by hand, as `netlab tls-hello` makes it; nothing is verified here).
     """
-    from netlab.core import x509 as cx
-
-    if not os.path.exists(path) and ":" in path and "/" not in path:
-        certs = _server_chain(common, path)  # HOST:PORT: the chain the server sends
-    else:
-        certs = load_certificates(path)
+    certs = _show_source(common, path)
     if index is not None:
         if index > len(certs):
             raise InputError(f"--index {index}: {path} holds {len(certs)} certificate(s)")
         certs = [certs[index - 1]]
     if out is not None:
-        if outform == "der" and len(certs) > 1:
-            raise InputError(
-                f"DER holds one certificate and {path} has {len(certs)}: pick one with --index N"
-            )
-        data = cx.der(certs[0]) if outform == "der" else b"".join(cx.pem(c) for c in certs)
-        _write_files([(out, data, False)], force)
+        _write_certs(certs, path, out, outform, force)
+    _show(common, path, certs, out, outform)
+    return ExitStatus.SUCCESS
+
+
+def _show_source(common: Common, path: str) -> list:
+    """The certificates of FILE, or those HOST:PORT sends (a name with a colon that is
+    not a file here)."""
+    if not os.path.exists(path) and ":" in path and "/" not in path:
+        return _server_chain(common, path)
+    return load_certificates(path)
+
+
+def _write_certs(certs: list, path: str, out: str, outform: str, force: bool) -> None:
+    """--out FILE: the certificates as PEM, or the one certificate as DER."""
+    from netlab.core import x509 as cx
+
+    if outform == "der" and len(certs) > 1:
+        raise InputError(
+            f"DER holds one certificate and {path} has {len(certs)}: pick one with --index N"
+        )
+    data = cx.der(certs[0]) if outform == "der" else b"".join(cx.pem(c) for c in certs)
+    _write_files([(out, data, False)], force)
+
+
+def _show(common: Common, path: str, certs: list, out: str | None, outform: str) -> None:
+    """Each certificate described, numbered, with the number of the one that issued it."""
+    from netlab.core import x509 as cx
+
     infos = [cx.describe(c) for c in certs]
     parents = dict(cx.issuance_tree(certs))
     for i, info in enumerate(infos):
@@ -543,7 +536,6 @@ def show_cmd(
     print_result(
         common, data, lambda c: _view().render_show(c, path, infos, _now(), written=written)
     )
-    return ExitStatus.SUCCESS
 
 
 def _server_chain(common: Common, target: str) -> list:

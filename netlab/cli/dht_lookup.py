@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -51,21 +52,7 @@ from netlab.errors import ExitStatus, InputError
 @seconds_option("--query-timeout", default=1.0, help="How long to wait for each node.")
 @plot_flag_options("the best XOR distance to the target after each round")
 @client_options(timeout=30.0)
-def dht_lookup(
-    common: Common,
-    target: str | None,
-    bootstraps: tuple[str, ...],
-    node_id: str | None,
-    announce_port: int | None,
-    sample: bool,
-    ping: bool,
-    table: bool,
-    alpha: int,
-    k: int,
-    query_timeout: float,
-    plot: bool = False,
-    plot_out: str | None = None,
-) -> ExitStatus:
+def dht_lookup(common: Common, target: str | None, **options: Any) -> ExitStatus:
     """Find the nodes closest to TARGET (an info-hash in hex, or a magnet link) by asking
     the closest nodes known for closer ones, ALPHA at a time, until the K closest seen
     have all answered; get_peers on the way collects the peers of the torrent. Each
@@ -84,37 +71,61 @@ def dht_lookup(
       netlab dht-lookup --find-node 8000000000000000000000000000000000000000 -b node1:6881
       netlab dht-lookup --json HASH -b node1:6881 | jq '.hops[] | .bucket'
     """
-    from netlab.core.kademlia import LookupOptions
+    o = DhtOptions(**options)
+    wanted, mode = _wanted(target, o)
+    if o.announce_port is not None and mode != "get_peers":
+        raise InputError("--announce goes with an info-hash lookup (get_peers)")
+    nodes = [_bootstrap(b) for b in o.bootstraps]
+    return _run(common, wanted, nodes, _lookup_options(common, o, mode), o)
 
-    modes = sum(bool(x) for x in (node_id, sample, ping))
-    if modes > 1:
+
+@dataclass(frozen=True)
+class DhtOptions:
+    """dht-lookup's own options (the shared ones are in `Common`), as click passes them."""
+
+    bootstraps: tuple[str, ...]
+    node_id: str | None
+    announce_port: int | None
+    sample: bool
+    ping: bool
+    table: bool
+    alpha: int
+    k: int
+    query_timeout: float
+    plot: bool = False
+    plot_out: str | None = None
+
+
+def _wanted(target: str | None, o: DhtOptions) -> tuple[bytes, str]:
+    """The id to look up and the lookup's mode (BEP 5's query, or BEP 51's), from TARGET
+    and the mode options: one mode at most, and a TARGET only where it is looked up."""
+    if sum(bool(x) for x in (o.node_id, o.sample, o.ping)) > 1:
         raise InputError("choose one of --find-node, --sample and --ping")
-    if node_id:
+    if o.node_id:
         if target:
             raise InputError("--find-node takes the id itself: no TARGET with it")
-        wanted, mode = _hex_id(node_id, "--find-node"), "find_node"
-    elif target is None:
-        if not (sample or ping):
-            raise InputError("a TARGET (info-hash or magnet link) is needed")
-        import os
+        return _hex_id(o.node_id, "--find-node"), "find_node"
+    mode = "sample_infohashes" if o.sample else "ping" if o.ping else "get_peers"
+    if target is not None:
+        return parse_target(target), mode
+    if mode == "get_peers":
+        raise InputError("a TARGET (info-hash or magnet link) is needed")
+    import os
 
-        wanted = os.urandom(20)
-        mode = "sample_infohashes" if sample else "ping"
-    else:
-        wanted = parse_target(target)
-        mode = "sample_infohashes" if sample else "ping" if ping else "get_peers"
-    if announce_port is not None and mode != "get_peers":
-        raise InputError("--announce goes with an info-hash lookup (get_peers)")
-    nodes = [_bootstrap(b) for b in bootstraps]
-    options = LookupOptions(
+    return os.urandom(20), mode  # --sample, --ping: anywhere will do
+
+
+def _lookup_options(common: Common, o: DhtOptions, mode: str) -> Any:
+    from netlab.core.kademlia import LookupOptions
+
+    return LookupOptions(
         mode=mode,
-        alpha=alpha,
-        k=k,
-        query_timeout=query_timeout,
-        announce_port=announce_port,
+        alpha=o.alpha,
+        k=o.k,
+        query_timeout=o.query_timeout,
+        announce_port=o.announce_port,
         deadline=common.timeout or 30.0,
     )
-    return _run(common, wanted, nodes, options, table, (plot, plot_out))
 
 
 def parse_target(text: str) -> bytes:
@@ -150,10 +161,8 @@ def _bootstrap(text: str) -> tuple[str, int]:
     return address, int(port)
 
 
-def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool,
-         plot: tuple[bool, str | None] = (False, None)) -> ExitStatus:  # fmt: skip
-    from netlab.cli.options import run_client
-    from netlab.cli.run import watch_host
+def _run(common: Common, target: bytes, nodes: list, options: Any, o: DhtOptions) -> ExitStatus:
+    from netlab.cli.run import run_client, watch_host
     from netlab.core.kademlia import DhtLookup
     from netlab.render import dht as view
 
@@ -162,15 +171,15 @@ def _run(common: Common, target: bytes, nodes: list, options: Any, table: bool,
 
     def report() -> tuple[Any, list[str], str | None]:
         nonlocal doc
-        doc = view.document(core, table)  # also read by --plot
-        return doc, view.lines(core, table), core.result.error
+        doc = view.document(core, o.table)  # also read by --plot
+        return doc, view.lines(core, o.table), core.result.error
 
     s = run_client(common, core, lambda: watch_host(common, nodes[0][0], "udp"), report)
     r = core.result
-    if (plot[0] or plot[1]) and doc["round_best"]:
+    if (o.plot or o.plot_out) and doc["round_best"]:
         from netlab.render.charts import dht_series
 
-        draw(dht_series(doc), plot=plot[0], plot_out=plot[1], color=common.color,
+        draw(dht_series(doc), plot=o.plot, plot_out=o.plot_out, color=common.color,
              json=common.json)  # fmt: skip
     ok = bool(r.peers) if options.mode == "get_peers" else bool(r.hops)
     return s.status(ok and not (r.error and r.error != "interrupted"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -128,36 +129,7 @@ MAX_BODY_FILE = 1 << 30  # -d @FILE / --data-file: at most 1 GiB read into memor
     "a waterfall of each request's phases (DNS, connect, TLS, sent, server, transfer)"
 )
 @common_options("verbose", "write", "json", "no_color")
-def http(
-    common: Common,
-    urls: tuple[str, ...],
-    method: str | None,
-    headers: tuple[str, ...],
-    data: tuple[str, ...],
-    data_file: str | None,
-    head: bool,
-    outputs: tuple[str, ...],
-    location: bool,
-    max_redirs: int,
-    http11: bool,
-    http2: bool,
-    h2c: bool,
-    insecure: bool,
-    cacert: str | None,
-    resolves: tuple[str, ...],
-    connect_timeout: float,
-    max_time: float | None,
-    keylog: str | None,
-    repeat: int,
-    compressed: bool,
-    fail: bool,
-    frames: bool,
-    offline: bool,
-    what: str | None,
-    user_agent: str,
-    plot: bool = False,
-    plot_out: str | None = None,
-) -> ExitStatus:
+def http(common: Common, urls: tuple[str, ...], **options: Any) -> ExitStatus:
     """Fetch each URL and show the request, the response (status with its class and
     meaning, headers, body) and every phase in curl's terms: DNS, TCP connect, TLS,
     request sent, server think time (first byte minus request sent), transfer, total.
@@ -187,48 +159,90 @@ def http(
       netlab http -H 'If-Modified-Since: Sat, 01 Jan 2050 00:00:00 GMT' server/   # 304
       netlab http --json https://server/ | jq .requests[0].timings_ms
     """
-    from netlab.core.base import TlsParams
-    from netlab.core.http import Options, Request, UrlError, parse_url
+    o = HttpOptions(**options)
+    requests = _requests(urls, o)
+    client = _client_options(o)
+    show = _what(o.what, common, o.head)
+    if o.offline:
+        return _offline(common, requests, client)
+    return _fetch(common, requests, client, _pinned(o.resolves), show, o)
 
-    if sum((http11, http2, h2c)) > 1:
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """http's own options (the shared ones are in `Common`), as click passes them."""
+
+    method: str | None
+    headers: tuple[str, ...]
+    data: tuple[str, ...]
+    data_file: str | None
+    head: bool
+    outputs: tuple[str, ...]
+    location: bool
+    max_redirs: int
+    http11: bool
+    http2: bool
+    h2c: bool
+    insecure: bool
+    cacert: str | None
+    resolves: tuple[str, ...]
+    connect_timeout: float
+    max_time: float | None
+    keylog: str | None
+    repeat: int
+    compressed: bool
+    fail: bool
+    frames: bool
+    offline: bool
+    what: str | None
+    user_agent: str
+    plot: bool = False
+    plot_out: str | None = None
+
+
+# --- input --------------------------------------------------------------------------------------
+def _requests(urls: tuple[str, ...], o: HttpOptions) -> list:
+    """The requests to send, --repeat times: one HTTP version asked for at most, the
+    method, body, headers and URLs checked (exit 2)."""
+    from netlab.core.http import Request, UrlError, parse_url
+
+    if sum((o.http11, o.http2, o.h2c)) > 1:
         raise InputError("choose one of --http1.1, --http2 and --h2c")
-    version = "1.1" if http11 else "2" if (http2 or h2c) else None
-    body = _body(data, data_file)
-    method = (method or ("HEAD" if head else "POST" if body else "GET")).upper()
+    body = _body(o.data, o.data_file)
+    method = (o.method or ("HEAD" if o.head else "POST" if body else "GET")).upper()
     if not method.isascii() or not method.isalpha() or len(method) > 32:
         raise InputError(f"-X {method!r}: a method is a word of letters (GET, POST, PUT …)")
-    if head and body:
+    if o.head and body:
         raise InputError("-I (HEAD) sends no body: drop -d/--data-file")
-    fields = tuple(_header(h) for h in headers)
+    fields = tuple(_header(h) for h in o.headers)
     try:
         parsed = [parse_url(u) for u in urls]
     except UrlError as err:
         raise InputError(str(err)) from None
-    if h2c and any(u.scheme == "https" for u in parsed):
+    if o.h2c and any(u.scheme == "https" for u in parsed):
         raise InputError("--h2c is HTTP/2 in clear: use --http2 for https:// URLs")
-    requests = [Request(method, u, fields, body) for u in parsed] * repeat
-    keylog = keylog or os.environ.get("SSLKEYLOGFILE") or None
-    options = Options(
-        version=version,
-        h2c=h2c,
-        tls=TlsParams(verify=not insecure, cafile=cacert, keylog=keylog),
-        max_redirects=max_redirs if location else 0,
-        connect_timeout=connect_timeout,
-        max_time=max_time,
-        compressed=compressed,
-        user_agent=user_agent,
+    return [Request(method, u, fields, body) for u in parsed] * o.repeat
+
+
+def _client_options(o: HttpOptions) -> Any:
+    """The client's options (core/http.Options): version, TLS (its key log from --keylog
+    or SSLKEYLOGFILE), redirects, timeouts."""
+    from netlab.core.base import TlsParams
+    from netlab.core.http import Options
+
+    keylog = o.keylog or os.environ.get("SSLKEYLOGFILE") or None
+    return Options(
+        version="1.1" if o.http11 else "2" if (o.http2 or o.h2c) else None,
+        h2c=o.h2c,
+        tls=TlsParams(verify=not o.insecure, cafile=o.cacert, keylog=keylog),
+        max_redirects=o.max_redirs if o.location else 0,
+        connect_timeout=o.connect_timeout,
+        max_time=o.max_time,
+        compressed=o.compressed,
+        user_agent=o.user_agent,
     )
-    show = _what(what, common, head)
-    if offline:
-        return _offline(common, requests, options)
-    addresses = _pinned(resolves)
-    return _fetch(
-        common, requests, options, addresses, show, frames or common.verbose > 0, outputs, fail,
-        plot=(plot, plot_out),
-    )  # fmt: skip
 
 
-# --- input --------------------------------------------------------------------------------------
 def _body(data: tuple[str, ...], data_file: str | None) -> bytes:
     parts = []
     for item in data:
@@ -314,15 +328,7 @@ def _resolve(requests: list, pinned: dict, addresses: dict, dns_ns: dict) -> Non
 
 
 def _fetch(
-    common: Common,
-    requests: list,
-    options: Any,
-    pinned: dict,
-    show: str,
-    frames: bool,
-    outputs: tuple[str, ...],
-    fail: bool,
-    plot: tuple[bool, str | None] = (False, None),
+    common: Common, requests: list, options: Any, pinned: dict, show: str, o: HttpOptions
 ) -> ExitStatus:
     from netlab.cli.run import Session
     from netlab.core.http import BodyChunk, HttpClient
@@ -332,11 +338,12 @@ def _fetch(
     dns_ns: dict[str, int] = {}
     _resolve(requests, pinned, addresses, dns_ns)
     paint = view.Paint(common.color and sys.stdout.isatty() and not common.json)
-    files = _Outputs(outputs)
+    files = _Outputs(o.outputs)
     # Body only, piped: the bytes as they come (curl's and HTTPie's habit: `| jq`, `> f`).
     raw_body = show == "b" and not sys.stdout.isatty() and not common.json
     clients: list[HttpClient] = []
     shown_conns: set = set()
+    frames = o.frames or common.verbose > 0  # HTTP/2 frames: --frames, and -v
     printer = _Printer(common, options, show, frames, paint, dns_ns, files, raw_body, shown_conns)
 
     def on_event(event: Any) -> None:
@@ -369,22 +376,22 @@ def _fetch(
             if not s.interrupted:
                 s.note(error, "error")
         ok = not errors and all(ex.status is not None for ex in hops)
-        if ok and fail and any((ex.status or 0) >= 400 for ex in hops):
+        if ok and o.fail and any((ex.status or 0) >= 400 for ex in hops):
             finals = [c.fetches[i][-1] for c in clients for i in c.fetches if c.fetches[i]]
             bad = next(ex for ex in finals if (ex.status or 0) >= 400)
             s.note(f"the server answered {bad.status} for {bad.request.url}", "error")
             if not s.interrupted:
-                return _plotted(plot, clients, dns_ns, common, ExitStatus.HTTP_ERROR)
-    return _plotted(plot, clients, dns_ns, common, s.status(ok))
+                return _plotted(o, clients, dns_ns, common, ExitStatus.HTTP_ERROR)
+    return _plotted(o, clients, dns_ns, common, s.status(ok))
 
 
-def _plotted(plot: tuple[bool, str | None], clients: list, dns_ns: dict, common: Common,
+def _plotted(o: HttpOptions, clients: list, dns_ns: dict, common: Common,
              status: ExitStatus) -> ExitStatus:  # fmt: skip
     """--plot: the waterfall after everything else (the JSON document is written)."""
-    if (plot[0] or plot[1]) and any(c.fetches for c in clients):
+    if (o.plot or o.plot_out) and any(c.fetches for c in clients):
         from netlab.render.charts import http_series
 
-        draw(http_series(clients, dns_ns), plot=plot[0], plot_out=plot[1], color=common.color,
+        draw(http_series(clients, dns_ns), plot=o.plot, plot_out=o.plot_out, color=common.color,
              json=common.json)  # fmt: skip
     return status
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import click
 
 from netlab.cli import complete
-from netlab.cli.options import HELP_OPTIONS, Common, command, common_options, print_result
+from netlab.cli.options import HELP_OPTIONS, Common, command, common_options
+from netlab.cli.run import print_result
 from netlab.errors import ExitStatus, InputError, NetlabError
 
 SHORT_HELP = "Run small real networks in namespaces: up, down, status, exec, list."

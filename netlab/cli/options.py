@@ -219,7 +219,7 @@ def common_options(*names: str, **defaults: Any):
     return decorator
 
 
-# --- declarations and glue several commands share ------------------------------------------------
+# --- declarations several commands share (their one run path: cli/run.py) ----------------------
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command takes -h for --help
 
@@ -246,42 +246,3 @@ def seconds_option(*decls: str, help: str, default: float | None = None, metavar
     """An option giving a wait in seconds (`SECONDS`); a default is shown in --help."""
     shown = {} if default is None else {"default": default, "show_default": True}
     return click.option(*decls, type=SECONDS, metavar=metavar, help=help, **shown)
-
-
-def print_result(common: Common, data: Any, render: Any) -> None:
-    """The output of a one-shot command: DATA as one JSON document under --json, else
-    what RENDER(console) draws on a rich console."""
-    if common.json:
-        from netlab.render.jsonout import JsonDocument
-
-        with JsonDocument() as doc:
-            doc.data = data
-        return
-    from netlab.render.console import make_console
-
-    render(make_console(color=common.color))
-
-
-def port_watch(common: Common, address: str, port: int, transport: str = "tcp"):
-    """-v / --write of a client of one server: its packets to and from ADDRESS:PORT."""
-    from netlab.cli.run import watch_host
-
-    return watch_host(common, address, f"host {address} and {transport} port {port}")
-
-
-def run_client(common: Common, core: Any, watch: Any, report: Any, **session: Any) -> Any:
-    """Run CORE, a client on kernel sockets, in one `cli/run.Session` (SESSION: its keyword
-    options) with the capture WATCH() names, then REPORT() gives (JSON document, text lines,
-    error): set, printed, and the error noted unless Ctrl-C ended the run. Both are called
-    inside the session, so that their errors too end a --json document. The Session is
-    returned for its status."""
-    from netlab.cli.run import Session
-
-    with Session(common, **session) as s:
-        s.run_sockets(core, lambda _e: None, watch=watch())
-        document, lines, error = report()
-        s.set_result(document)
-        s.text(*lines)
-        if error and not s.interrupted:
-            s.note(error, "error")
-    return s

@@ -80,7 +80,7 @@ def _version(text: str) -> int:
 
 
 def _run(common: Common, host: str, port: int, options: Any) -> ExitStatus:
-    from netlab.cli.options import port_watch, run_client
+    from netlab.cli.run import port_watch, run_client
     from netlab.core.quic_hello import QuicHello
     from netlab.net.resolver import host_address
     from netlab.render import quic as view

@@ -170,7 +170,7 @@ def _testsrc(seconds: float = 2.0) -> list:
 
 
 def _run(common: Common, url: Any, options: Any, show_chunks: bool) -> ExitStatus:
-    from netlab.cli.options import port_watch, run_client
+    from netlab.cli.run import port_watch, run_client
     from netlab.core.rtmp import RtmpClient
     from netlab.net.resolver import host_address
     from netlab.render import rtmp as view

@@ -12,6 +12,8 @@ The session builds the tap for `-v` (the dissector's tree, on stderr under
 --json so stdout stays JSON) and `-w` (pcapng), hands it to the runner, closes
 it at the end, and writes the JSON document when the block ends, also after an
 error or Ctrl-C (with "interrupted": true), so the output is always valid JSON.
+A client of one server on kernel sockets goes through `run_client` (its -v/-w capture
+from `port_watch`); a one-shot command without a core prints with `print_result`.
 Everything heavy is imported inside the methods: `netlab --help` stays light.
 """
 
@@ -74,6 +76,11 @@ def watch_host(common: Common, address: str, expression: str) -> tuple[str, str]
 
     require_raw_socket("-v and --write (a packet capture)")
     return route_to(address).dev, expression
+
+
+def port_watch(common: Common, address: str, port: int, transport: str = "tcp"):
+    """-v / --write of a client of one server: its packets to and from ADDRESS:PORT."""
+    return watch_host(common, address, f"host {address} and {transport} port {port}")
 
 
 def kernel_socket_fallback(what: str, family: int, *, fallback: Callable[[], bool],
@@ -200,3 +207,34 @@ class Session:
                     self.doc.data["interrupted"] = True
                 self.doc.__exit__(exc_type, exc, tb)
         return False
+
+
+# --- the one-shot paths several commands share ---------------------------------------------------
+def run_client(common: Common, core: Any, watch: Any, report: Any, **session: Any) -> Session:
+    """Run CORE, a client on kernel sockets, in one `Session` (SESSION: its keyword
+    options) with the capture WATCH() names, then REPORT() gives (JSON document, text lines,
+    error): set, printed, and the error noted unless Ctrl-C ended the run. Both are called
+    inside the session, so that their errors too end a --json document. The Session is
+    returned for its status."""
+    with Session(common, **session) as s:
+        s.run_sockets(core, lambda _e: None, watch=watch())
+        document, lines, error = report()
+        s.set_result(document)
+        s.text(*lines)
+        if error and not s.interrupted:
+            s.note(error, "error")
+    return s
+
+
+def print_result(common: Common, data: Any, render: Any) -> None:
+    """The output of a one-shot command: DATA as one JSON document under --json, else
+    what RENDER(console) draws on a rich console."""
+    if common.json:
+        from netlab.render.jsonout import JsonDocument
+
+        with JsonDocument() as doc:
+            doc.data = data
+        return
+    from netlab.render.console import make_console
+
+    render(make_console(color=common.color))

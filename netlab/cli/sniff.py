@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import click
 
 from netlab.cli import complete
@@ -66,12 +69,7 @@ SHORT_HELP = "Capture live packets on an interface (tcpdump filter syntax); view
                    "SSLKEYLOGFILE=FILE and its HTTPS shows decrypted.")  # fmt: skip
 @plot_kind_options
 @common_options("timeout", "count", "verbose", "json", "no_color")
-def sniff(
-    common: Common, words: tuple[str, ...], iface: str | None, expression: str | None,
-    snaplen: int, no_promisc: bool, tree: bool, hexdump: bool, ascii_view: bool,
-    hex_ascii_view: bool, write: str | None, keylog: str | None,
-    plot: str | None = None, plot_out: str | None = None,
-) -> ExitStatus:  # fmt: skip
+def sniff(common: Common, words: tuple[str, ...], **options: Any) -> ExitStatus:
     """Capture packets on IFACE (default: the default route's interface) and show
     them as `netlab dissect` does, until -c N packets, --timeout SECONDS, or Ctrl-C.
 
@@ -93,34 +91,63 @@ def sniff(
       netlab sniff -i lo --keylog /tmp/keys tcp port 443   # SSLKEYLOGFILE=/tmp/keys curl …
       netlab sniff -i lo -c 200 --plot tcp-seq,0 tcp port 8080   # a picture at the end
     """
-    from netlab.capture.live import LiveCapture, SignalStop, default_interface
-    from netlab.errors import InputError
-    from netlab.net.privilege import require_raw_socket
+    o = SniffOptions(**options)
+    expression, payload = _checked(common, words, o)
+    return _capture(common, o, expression, payload)
 
-    if words and expression is not None:
+
+@dataclass(frozen=True)
+class SniffOptions:
+    """sniff's own options (the shared ones are in `Common`), as click passes them."""
+
+    iface: str | None
+    expression: str | None
+    snaplen: int
+    no_promisc: bool
+    tree: bool
+    hexdump: bool
+    ascii_view: bool
+    hex_ascii_view: bool
+    write: str | None
+    keylog: str | None
+    plot: str | None = None
+    plot_out: str | None = None
+
+
+def _checked(common: Common, words: tuple[str, ...], o: SniffOptions) -> tuple[str, str | None]:
+    """The capture filter (trailing WORDS or -f, not both) and tcpdump's payload view
+    (-A: "A", -X: "X", or None; one of them, and not with --json)."""
+    from netlab.errors import InputError
+
+    if words and o.expression is not None:
         raise InputError("give the filter once: as trailing words or with -f, not both")
-    expression = " ".join(words) if words else (expression or "")
-    views = [v for v, on in (("-A", ascii_view), ("-X", hex_ascii_view)) if on]
+    expression = " ".join(words) if words else (o.expression or "")
+    views = [v for v, on in (("-A", o.ascii_view), ("-X", o.hex_ascii_view)) if on]
     if len(views) > 1:
         raise InputError("choose one of -A and -X")
     if views and common.json:
         raise InputError(f"{views[0]} is a text view: not with --json")
-    payload = views[0][1] if views else None
-    tree = tree or common.verbose > 0
-    hexdump = hexdump or common.verbose > 1
+    return expression, views[0][1] if views else None
+
+
+def _capture(common: Common, o: SniffOptions, expression: str, payload: str | None) -> ExitStatus:
+    """Capture until -c, --timeout or Ctrl-C; the packets shown (and written with -w),
+    then the counts on stderr."""
+    from netlab.capture.live import LiveCapture, SignalStop, default_interface
+    from netlab.net.privilege import require_raw_socket
+
     require_raw_socket("sniff")
-    iface = iface or default_interface()
-    capture = LiveCapture(iface, expression, snaplen=snaplen, promiscuous=not no_promisc)
+    iface = o.iface or default_interface()
+    capture = LiveCapture(iface, expression, snaplen=o.snaplen, promiscuous=not o.no_promisc)
     with capture, SignalStop() as stop:
         writer = None
-        if write:
+        if o.write:
             from netlab.capture.tap import PcapngSink
 
-            writer = PcapngSink(write, snaplen=capture.snaplen)
+            writer = PcapngSink(o.write, snaplen=capture.snaplen)
             writer.add_interface(capture.linktype, capture.iface)
         try:
-            _run(capture, common, tree, hexdump, writer, stop, keylog, payload,
-                 plot=(plot, plot_out))  # fmt: skip
+            _run(capture, common, o, writer, stop, payload)
         finally:
             if writer is not None:
                 writer.close()
@@ -131,8 +158,7 @@ def sniff(
     return ExitStatus.SUCCESS if capture.captured else ExitStatus.NO_ANSWER
 
 
-def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylog=None,
-         payload: str | None = None, plot: tuple = (None, None)) -> None:  # fmt: skip
+def _run(capture, common: Common, o: SniffOptions, writer, stop, payload: str | None) -> None:
     import sys
 
     from netlab.dissect import Dissector
@@ -141,16 +167,18 @@ def _run(capture, common: Common, tree: bool, hexdump: bool, writer, stop, keylo
     from netlab.render.sniff import payload_view
 
     taps = []
-    if plot[0] or plot[1]:  # --plot: drawn once the capture ends (after the packets)
+    if o.plot or o.plot_out:  # --plot: drawn once the capture ends (after the packets)
         from netlab.dissect.graphs import parse_plot_spec
         from netlab.render.charts import PlotTap
 
-        graph = parse_plot_spec(plot[0] or "io", origin=lambda: view.first_ns)
-        taps.append(PlotTap(graph, json=common.json, plot_out=plot[1], color=common.color,
-                            terminal=plot[0] is not None))  # fmt: skip
-    view = PacketView(sys.stdout, tree=tree, hexdump=hexdump, json=common.json,
+        graph = parse_plot_spec(o.plot or "io", origin=lambda: view.first_ns)
+        taps.append(PlotTap(graph, json=common.json, plot_out=o.plot_out, color=common.color,
+                            terminal=o.plot is not None))  # fmt: skip
+    # -v shows each packet's layers, -vv adds hex: as -V and -x
+    view = PacketView(sys.stdout, tree=o.tree or common.verbose > 0,
+                      hexdump=o.hexdump or common.verbose > 1, json=common.json,
                       count=common.count, live=True, taps=taps)  # fmt: skip
-    dissector = Dissector(keylog=keylog)
+    dissector = Dissector(keylog=o.keylog)
     _announce(capture)  # only now: a script waiting for this line may signal us at once
     for no, frame in enumerate(capture.frames(common.timeout, stop), 1):
         if writer is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -59,26 +61,7 @@ sni_option = click.option(
     "--keylog", help="Append the handshake's secrets to FILE (NSS key log; SSLKEYLOGFILE too)."
 )
 @client_options(timeout=5.0)
-def tls_hello(
-    common: Common,
-    target: str,
-    sni: str | None,
-    no_sni: bool,
-    alpn: str | None,
-    tls12: bool,
-    tls13: bool,
-    tls_max: str | None,
-    ciphers: str | None,
-    groups: str | None,
-    sigalgs: str | None,
-    grease: bool,
-    cacert: str | None,
-    client_cert: str | None,
-    client_key: str | None,
-    port: int | None,
-    scan: bool,
-    keylog: str | None,
-) -> ExitStatus:
+def tls_hello(common: Common, target: str, **options: Any) -> ExitStatus:
     """Send a ClientHello built with Scapy's TLS layers over a kernel TCP socket and
     complete the handshake by hand: the ServerHello (chosen version, suite, group,
     the server's random) against what we offered, TLS 1.3's encrypted flight
@@ -98,43 +81,68 @@ def tls_hello(
       netlab tls-hello --groups secp256r1,x25519 server      # key share for P-256 first
       netlab tls-hello --json server:443 | jq .ja3_hash
     """
-    import os
+    o = TlsHelloOptions(**options)
+    host, port = _target(target, o.port)
+    if o.scan:
+        return _scan(common, host, port, None if o.no_sni else (o.sni or host))
+    hello = _hello_options(common, host, o)
+    keylog = o.keylog or os.environ.get("SSLKEYLOGFILE") or None
+    return _run(common, host, port, hello, o.cacert, keylog)
 
+
+@dataclass(frozen=True)
+class TlsHelloOptions:
+    """tls-hello's own options (the shared ones are in `Common`), as click passes them."""
+
+    sni: str | None
+    no_sni: bool
+    alpn: str | None
+    tls12: bool
+    tls13: bool
+    tls_max: str | None
+    ciphers: str | None
+    groups: str | None
+    sigalgs: str | None
+    grease: bool
+    cacert: str | None
+    client_cert: str | None
+    client_key: str | None
+    port: int | None
+    scan: bool
+    keylog: str | None
+
+
+# --- input -------------------------------------------------------------------------------------
+def _hello_options(common: Common, host: str, o: TlsHelloOptions) -> Any:
+    """What our ClientHello offers (core/tls_hello.HelloOptions): the names in --ciphers,
+    --groups and --sigalgs looked up (exit 2 on one unknown), --cert with its --key."""
     from netlab.core.tls_hello import HelloOptions
     from netlab.net.resolver import is_address
 
-    host, port = _target(target, port)
-    if scan:
-        return _scan(common, host, port, None if no_sni else (sni or host))
-    versions = _versions(tls12, tls13, tls_max)
-    suites = _codes(ciphers, "cipher suite", _suite) if ciphers else None
-    group_list = _codes(groups, "group", _group) if groups else None
-    sig_list = _codes(sigalgs, "signature scheme", _sigalg) if sigalgs else None
-    server_name = None if no_sni else (sni or (host if not is_address(host) else None))
+    suites = _codes(o.ciphers, "cipher suite", _suite) if o.ciphers else None
+    group_list = _codes(o.groups, "group", _group) if o.groups else None
+    sig_list = _codes(o.sigalgs, "signature scheme", _sigalg) if o.sigalgs else None
     kw: dict[str, Any] = {}
     if group_list:
         kw["groups"] = tuple(group_list)
         kw["key_share_groups"] = (group_list[0],)
     if sig_list:
         kw["signature_algorithms"] = tuple(sig_list)
-    if bool(client_cert) != bool(client_key):
+    if bool(o.client_cert) != bool(o.client_key):
         raise InputError("--cert and --key go together (mutual TLS)")
-    if client_cert:
-        kw["client_certs"], kw["client_key"] = _client_identity(client_cert, client_key)
-    options = HelloOptions(
-        server_name=server_name,
-        alpn=tuple(p for p in (alpn or "").split(",") if p),
-        versions=versions,
+    if o.client_cert:
+        kw["client_certs"], kw["client_key"] = _client_identity(o.client_cert, o.client_key)
+    return HelloOptions(
+        server_name=None if o.no_sni else (o.sni or (host if not is_address(host) else None)),
+        alpn=tuple(p for p in (o.alpn or "").split(",") if p),
+        versions=_versions(o.tls12, o.tls13, o.tls_max),
         suites=tuple(suites) if suites else None,
-        grease=grease,
+        grease=o.grease,
         timeout=common.timeout or 5.0,
         **kw,
     )
-    keylog = keylog or os.environ.get("SSLKEYLOGFILE") or None
-    return _run(common, host, port, options, cacert, keylog)
 
 
-# --- input -------------------------------------------------------------------------------------
 def _target(text: str, port: int | None) -> tuple[str, int]:
     host, given = text, None
     if text.startswith("["):
@@ -156,7 +164,7 @@ def _target(text: str, port: int | None) -> tuple[str, int]:
 def _client_identity(cert_path: str, key_path: str) -> tuple[tuple[bytes, ...], Any]:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    from netlab.cli.cert import read_bounded
+    from netlab.cli.files import read_bounded
     from netlab.core import x509 as x509core
 
     certs = x509core.parse_certificates(read_bounded(cert_path), cert_path)
@@ -214,7 +222,7 @@ def _sigalg(word: str) -> int | None:
 def _run(
     common: Common, host: str, port: int, options: Any, cacert: str | None, keylog: str | None
 ) -> ExitStatus:
-    from netlab.cli.options import port_watch, run_client
+    from netlab.cli.run import port_watch, run_client
     from netlab.core.tls_hello import TlsHello
     from netlab.net.resolver import host_address
     from netlab.render import tls_hello as view
@@ -246,7 +254,7 @@ def _run(
 def _scan(common: Common, host: str, port: int, server_name: str | None) -> ExitStatus:
     import time
 
-    from netlab.cli.options import port_watch, run_client
+    from netlab.cli.run import port_watch, run_client
     from netlab.core.tls_scan import TlsScan
     from netlab.net.resolver import host_address, is_address
     from netlab.render import tls_hello as view

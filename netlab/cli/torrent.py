@@ -59,7 +59,7 @@ def _short(text: str) -> str:
 
 
 def _read_file(path: str) -> bytes:
-    from netlab.cli.cert import read_bounded
+    from netlab.cli.files import read_bounded
 
     return read_bounded(
         path, ".torrent file", limit=MAX_TORRENT_FILE, files=".torrent files", sized=False
@@ -544,7 +544,7 @@ def _client_name() -> str:
 
 
 def _greet(common: Common, host: str, port: int, options: Any) -> ExitStatus:
-    from netlab.cli.options import port_watch, run_client
+    from netlab.cli.run import port_watch, run_client
     from netlab.core.bt_peer import PeerGreeting
     from netlab.render import torrent_net as view
 
