@@ -73,7 +73,7 @@ def pytest_sessionfinish(session, exitstatus):
 pytest_plugins = ["tests.labfixtures"]
 
 
-# --- two processes (`make test` runs pytest -n 2 --dist loadgroup) ----------------------------
+# --- three processes (`make test` runs pytest -n 3 --dist loadgroup) --------------------------
 # Modules that only read files (captures, certificates, source) run beside the rest,
 # each whole in one worker (its module fixtures made once). So do the modules whose
 # traffic stays inside lab namespaces of their own (LAB_MODULES: unique lab names, their
@@ -95,6 +95,10 @@ LAB_MODULES = {
     "test_ftp", "test_http_lab", "test_lab_engine", "test_lab_model", "test_lab_p2p",
     "test_lab_quic", "test_lab_scripts", "test_lab_stream", "test_lab_tls", "test_lab_web",
     "test_linkemu", "test_ping", "test_tcp_analysis", "test_tcp_handshake",
+    # loopback, but only TCP between peers of the module's own on ports of its own,
+    # recorded with port filters (`tcp port N`); the loopback group's captures that
+    # take all of `lo` compare readers on one file, which extra packets do not upset
+    "test_dissect_http", "test_dissect_rtmp", "test_dissect_tls",
 }  # fmt: skip
 
 
