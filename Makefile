@@ -84,7 +84,7 @@ caps: $(STAMP)
 test: setup
 	$(BIN)/ruff check netlab tests bench
 	$(BIN)/ruff format --check netlab tests bench
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 4 --dist loadgroup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 3 --dist loadgroup
 
 demo: venv
 	@echo '$$ netlab cidr 10.100.122.2/24'

@@ -73,7 +73,7 @@ def pytest_sessionfinish(session, exitstatus):
 pytest_plugins = ["tests.labfixtures"]
 
 
-# --- four processes (`make test` runs pytest -n 4 --dist loadgroup) ---------------------------
+# --- three processes (`make test` runs pytest -n 3 --dist loadgroup) --------------------------
 # Modules that only read files (captures, certificates, source) run beside the rest,
 # each whole in one worker (its module fixtures made once). So do the modules whose
 # traffic stays inside lab namespaces of their own (LAB_MODULES: unique lab names, their
