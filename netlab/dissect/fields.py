@@ -215,6 +215,16 @@ def field_owners(prefix: str) -> frozenset[str]:
     return frozenset({prefix, *(p for p, nested in FOREIGN_FIELDS.items() if prefix in nested)})
 
 
+def _gather(rows: list, fields: dict[str, list[Any]]) -> None:
+    """Add the rows' values to FIELDS by name, one list entry per occurrence."""
+    for _depth, name, value, _show, _off, _len in rows:
+        if name:
+            if name in fields:
+                fields[name].append(value)
+            else:
+                fields[name] = [value]
+
+
 class PacketFields:
     """One packet's fields by name, each a list of values (one per occurrence), made
     on first use: the rows of the layers that may hold the name (`field_owners`), the
@@ -233,12 +243,7 @@ class PacketFields:
         if fields is None:
             fields = self._rows = {}
             for _layer, rows in self.pkt.rows():
-                for _depth, name, value, _show, _off, _len in rows:
-                    if name:
-                        if name in fields:
-                            fields[name].append(value)
-                        else:
-                            fields[name] = [value]
+                _gather(rows, fields)
             if self.pkt.malformed is not None:
                 fields.setdefault("_ws.malformed", []).append(self.pkt.malformed)
         return fields
@@ -266,12 +271,7 @@ class PacketFields:
             buf = self.pkt.buf
             for layer in self.pkt.layers:
                 if layer.proto.partition(".")[0] in owners:  # (ipv6.hopopts holds ipv6.*)
-                    for _depth, name, value, _show, _off, _len in layer.rows(buf):
-                        if name:
-                            if name in fields:
-                                fields[name].append(value)
-                            else:
-                                fields[name] = [value]
+                    _gather(layer.rows(buf), fields)
         return fields
 
     def protocol(self, name: str) -> list[bytes]:

@@ -335,12 +335,14 @@ class PacketView:
         # -T fields -e ip.src -e tcp.port … of plain frames: the values off the bytes
         # (dissect/quick_fields.py), as the one-line view reads its columns.
         self.quick_fields = None
-        if (type(fields_format).__name__ == "FieldsFormat" and not (
+        if fields_format is not None and not (
                 tree or hexdump or json or only or display_filter or taps or quiet or time_format
-                or tabs or tree_protocols is not None)):  # fmt: skip
+                or tabs or tree_protocols is not None):  # fmt: skip
             from netlab.dissect.quick_fields import quick_fields
+            from netlab.render.tshark_fields import FieldsFormat
 
-            self.quick_fields = quick_fields(fields_format.names)
+            if isinstance(fields_format, FieldsFormat):  # (-T json and ek build objects)
+                self.quick_fields = quick_fields(fields_format.names)
         self._batch = 1 if live else 512
         self._lines: list[str] = []
 
@@ -363,11 +365,7 @@ class PacketView:
                 continue
             if self.first_ns is None:
                 self.first_ns = frame.ts_ns
-            if quick_fields is not None:
-                if self.clock is not None:
-                    self.clock.prev_ns = self.clock.shown_ns = frame.ts_ns  # (as see/shown)
-                    if self.clock.first_ns is None:
-                        self.clock.first_ns = frame.ts_ns
+            if quick_fields is not None:  # (no frame.* field: the clock is never read)
                 lines.append(self._quick_line(quick_fields.on(frame.data)))
             else:
                 src, dst, protocol, info = cols
