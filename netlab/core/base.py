@@ -222,6 +222,19 @@ def timeout_reason(waiting_for: str, seconds: float) -> str:
     return f"timeout: {waiting_for} did not come in {seconds:g} s"
 
 
+def url_parts(text: str, error: type[Exception], label: str) -> tuple[Any, int | None, str]:
+    """TEXT's urlsplit parts, port and scheme (lower case); a port that is no number or
+    out of range, or a bad bracketed host, raises ERROR("LABEL: why")."""
+    from urllib.parse import urlsplit  # here: a core that takes no URL never pays for it
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as err:
+        raise error(f"{label}: {err}") from None
+    return parts, port, parts.scheme.lower()
+
+
 def split_url(
     text: str, scheme: str, error: type[Exception], speaker: str = "netlab"
 ) -> tuple[str, Any, int | None]:
@@ -229,15 +242,9 @@ def split_url(
     the scheme may be left out; a bad port, another scheme or no host is ERROR, one
     line saying which. Returns the URL as read (with the scheme), urlsplit's parts and
     the port (None: the default)."""
-    from urllib.parse import urlsplit  # here: a core that takes no URL never pays for it
-
     if "://" not in text:
         text = f"{scheme}://{text}"
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise error(f"malformed URL {text!r}: {err}") from None
+    parts, port, _ = url_parts(text, error, f"malformed URL {text!r}")
     if parts.scheme.lower() != scheme:
         raise error(f"{text!r}: {speaker} speaks {scheme}:// (not {parts.scheme}://)")
     if not parts.hostname:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_from_bytes
 
+from netlab.core import base
 from netlab.core import http as httpcore
 from netlab.core.base import NS, Close, CoreBase, Datagram, Open, SocketError, TlsParams
 from netlab.wire import bencode, udp_tracker
@@ -59,7 +60,7 @@ class Tracker:
 def parse_tracker_url(text: str) -> Tracker:
     if any(c.isspace() or ord(c) < 0x20 for c in text):
         raise TrackerUrlError(f"tracker {text!r}: spaces or control characters")
-    parts, port, scheme = httpcore.url_parts(text, TrackerUrlError, f"tracker {text!r}")
+    parts, port, scheme = base.url_parts(text, TrackerUrlError, f"tracker {text!r}")
     if scheme not in SCHEMES:
         raise TrackerUrlError(f"tracker {text!r}: netlab speaks http://, https:// and udp://")
     if not parts.hostname:

@@ -31,7 +31,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import urljoin
 
 import h2.config
 import h2.connection
@@ -41,6 +41,7 @@ import h2.exceptions
 import h2.settings
 import h11
 
+from netlab.core import base
 from netlab.core.base import NS, Close, Connected, CoreBase, Open, SocketError, TlsParams, Write
 from netlab.wire import hpack
 from netlab.wire.http2 import FrameRecord, FrameSplitter
@@ -94,25 +95,13 @@ class Url:
         return f"{self.scheme}://{self.authority}{self.target}"
 
 
-def url_parts(text: str, error: type[Exception], label: str) -> tuple[SplitResult, int | None, str]:
-    """TEXT's parts, port and scheme (lower case); a port that is no number or out of
-    range, or a bad bracketed host, raises ERROR("LABEL: why"). Shared with bt_tracker,
-    whose schemes and error words differ from http's."""
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as err:
-        raise error(f"{label}: {err}") from None
-    return parts, port, parts.scheme.lower()
-
-
 def parse_url(text: str) -> Url:
     """A URL as curl takes it: the scheme may be left out (http:// is assumed)."""
     if not text or any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in text):
         raise UrlError(f"malformed URL {text!r}: empty, or spaces or control characters in it")
     if "://" not in text:
         text = "http://" + text
-    parts, port, scheme = url_parts(text, UrlError, f"malformed URL {text!r}")
+    parts, port, scheme = base.url_parts(text, UrlError, f"malformed URL {text!r}")
     if scheme not in DEFAULT_PORTS:
         raise UrlError(f"unsupported scheme in {text!r}: netlab http speaks http:// and https://")
     host = (parts.hostname or "").rstrip(".")
