@@ -84,7 +84,8 @@ pytest_plugins = ["tests.labfixtures"]
 OFFLINE_MODULES = {
     "test_cert", "test_cidr", "test_cli_spine", "test_columns", "test_core_base",
     "test_corpus_tshark", "test_dissect", "test_dissect_jobs",
-    "test_dissect_scripting", "test_dissect_tcp_options", "test_dns_info", "test_fast_views",
+    "test_dissect_scripting", "test_dissect_tcp_options", "test_dissect_tcp_repeats",
+    "test_dns_info", "test_fast_views",
     "test_field_names", "test_filter", "test_filter_corpus", "test_fragments", "test_fuzz",
     "test_layers", "test_ndisc", "test_packaging", "test_pdml", "test_stats_more",
     "test_torrent_meta", "test_tshark_prefs", "test_wire_bittorrent",

@@ -222,7 +222,7 @@ def phs_path(pkt: Packet) -> tuple[str, ...]:
 
 
 def _quoted_udp_has_payload(pkt: Packet, icmp_index: int) -> bool:
-    quoted = pkt.layers[icmp_index + 1 :]
+    quoted = [layer for layer in pkt.layers[icmp_index + 1 :] if layer.proto != "data"]
     if not quoted or quoted[-1].proto != "udp" or quoted[-1].hdr is None:
         return False
     udp = quoted[-1]

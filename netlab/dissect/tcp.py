@@ -62,6 +62,9 @@ class TcpState(NamedTuple):
     # bytes_in_flight, push_bytes_sent, rto ns, rto_frame; 0 where absent), or None
     # when Wireshark keeps no analysis record for the segment.
     seq_ack: tuple | None = None
+    # The payload waits in a PDU still being reassembled: Wireshark's "TCP segment data"
+    # (tcp.segment_data), as a retransmitted payload is (see hidden()).
+    held: bool = False
 
 
 _HDR = struct.Struct("!HHIIHHHH")
@@ -253,7 +256,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     # know it by shown == raw, _rel)
     shown_seq, shown_ack = (seq, hdr[3]) if d.absolute_seq else (rel_seq, rel_ack)
     layer.extra = _new(TcpState, (stream.index, shown_seq, shown_ack, seg_len, window, scale,
-                                  options, analysis, seq_ack))  # fmt: skip
+                                  options, analysis, seq_ack, False))  # fmt: skip
     pkt.layers.append(layer)
     pkt.protocol = "TCP"
     if hlen > end - off:
@@ -272,7 +275,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
             decoder = registry.start_decoder("tcp", buf, payload, end)
     if isinstance(decoder, registry.StreamProtocol):
         if analysis and repeats(analysis):
-            if d.light:
+            if d.light or hidden(analysis):
                 return None
             return decode_data(d, pkt, buf, payload, end)  # already seen (and reassembled) once
         if decoder.session is not None:
@@ -282,7 +285,9 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
         return _reassemble(d, pkt, fwd, decoder, buf, payload, end, seq)
     if d.light:  # another process shows this packet: only the state above mattered
         return None
-    if decoder is None:
+    if analysis and hidden(analysis):
+        return None
+    if decoder is None or (analysis and ("keep_alive",) in analysis):
         return decode_data(d, pkt, buf, payload, end)
     return decoder(d, pkt, buf, payload, end)
 
@@ -628,6 +633,18 @@ FAST_RETRANSMISSION_NS = 20_000_000  # within 20 ms of the second duplicate ACK
 OUT_OF_ORDER_NS = 3_000_000  # without an initial RTT, Wireshark's out-of-order window
 
 
+# Marks of a segment Wireshark hands to no dissector, not even "data"
+# (tcp.no_subdissector_on_error, on by default); a plain retransmission's bytes are then
+# "Retransmitted TCP segment data" in the TCP tree. A fast retransmission (a mark of its
+# own there) and a keep-alive still go to the dissectors.
+HIDDEN = frozenset(("retransmission", "spurious_retransmission", "out_of_order"))
+
+
+def hidden(analysis: list) -> bool:
+    """Whether a segment's payload is shown only as tcp.segment_data."""
+    return any(a[0] in HIDDEN for a in analysis)
+
+
 def repeats(analysis: list) -> bool:
     """Whether a segment's bytes were seen before (a retransmission of any kind)."""
     return any(a[0] in REPEATS for a in analysis)
@@ -846,8 +863,16 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
         return None
     if not pdus:
         pkt.info += " [TCP segment of a reassembled PDU]"
+        _hold(pkt)
         return decode_data(d, pkt, buf, off, end)
     return _decode_pdus(d, pkt, buf, pdus)
+
+
+def _hold(pkt) -> None:
+    """Mark the segment's payload as waiting in a PDU being reassembled (TcpState.held)."""
+    layer = pkt.layers[-1]
+    if layer.proto == "tcp" and layer.extra is not None:
+        layer.extra = layer.extra._replace(held=True)
 
 
 def _claim(d, stream: Stream, proto) -> None:
@@ -873,6 +898,7 @@ def _reassemble_session(d, pkt, stream: Stream, fwd: Direction, buf: bytes, off:
     if not pdus:
         if off == end:  # a bare FIN or RST: nothing was waiting for the close
             return None
+        _hold(pkt)
         if info is not None:
             pkt.protocol, pkt.info = "TCP", info
             waiting = getattr(stream.app, "waiting_layer", None)
@@ -1076,7 +1102,7 @@ def _rows(layer: Layer, buf: bytes):
         # conversation, so Wireshark shows the number as it is, named tcp.seq
         rows.append(row("tcp.seq", seq, f"Sequence Number: {seq}", o + 4, 4))
         return rows
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
     rows.append(row("tcp.stream", stream, f"[Stream index: {stream}]"))
     if seg_len is not None:  # None: a first fragment, whose length is unknown
         rows.append(row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"))
@@ -1128,6 +1154,11 @@ def _rows(layer: Layer, buf: bytes):
         rows += _analysis_rows(analysis, seq_ack)
     rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
     rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
+    if seg_len and (held or ("retransmission",) in analysis):
+        data = buf[o + hlen : o + hlen + seg_len]
+        what = "TCP segment data" if held else "Retransmitted TCP segment data"
+        rows.append(row("tcp.segment_data", bytes(data), f"{what} ({seg_len} bytes)", o + hlen,
+                        len(data)))  # fmt: skip
     return rows
 
 
@@ -1472,11 +1503,13 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     extra = layer.extra
     if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
         return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
     opts = _fast_options(buf, layer, offflags, _JSON_OPTIONS)
     if opts is None:
         return None
     flags = offflags & 0x0FFF
+    if seg_len and (held or ("retransmission",) in analysis):
+        return None  # (the rows add tcp.segment_data)
     if seq_ack is not None:
         expert = _analysis_json(analysis, seq_ack)
         if expert is None:
@@ -1510,11 +1543,13 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
             f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
             f"    Sequence Number: {seq}"
         )
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
     opts = _fast_options(buf, layer, offflags, _TREE_OPTIONS)
     if opts is None:
         return None
     flags = offflags & 0x0FFF
+    if seg_len and (held or ("retransmission",) in analysis):
+        return None  # (the rows add tcp.segment_data)
     expert = _analysis_tree(analysis, seq_ack) if seq_ack is not None else ""
     ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
     rel = _rel(rel_seq, rel_ack, seq, ack)

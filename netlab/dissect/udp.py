@@ -43,9 +43,16 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.info = f"{sport} → {dport} Len={length - 8}"
         if off + length > end and pkt.caplen >= pkt.wirelen:
             pkt.mark_malformed(layer, f"udp: length {length} runs past the IP payload")
-    if payload_end <= off + 8 or pkt.quoted:
+    if payload_end <= off + 8:
         return None
-    decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end) or decode_data
+    decoder = registry.app_decoder("udp", sport, dport, buf, off + 8, payload_end)
+    if pkt.quoted:
+        # Quoted in an ICMP error: Wireshark shows the payload too (often a traceroute
+        # probe's) as data. A protocol's decoder is left out: its state belongs to the
+        # datagrams that were delivered.
+        return None if decoder is not None or d.light else decode_data(d, pkt, buf, off + 8,
+                                                                       payload_end)  # fmt: skip
+    decoder = decoder or decode_data
     if d.light and not getattr(decoder, "light", False):
         return None  # (a decoder marked `light` keeps cross-datagram state: it runs here too)
     return decoder(d, pkt, buf, off + 8, payload_end)
