@@ -69,8 +69,13 @@ TEST_COMMANDS = {
 }
 
 # `python -c` snippet that runs netlab's real main() with the test commands plugged in.
+# Ctrl-C raises in it, as at a terminal: a test worker may have started it with SIGINT
+# ignored or blocked (both are inherited), and the signal would then never arrive.
 RUNNER = (
-    "import sys, netlab.cli.main as m\n"
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+    "import netlab.cli.main as m\n"
     "from tests.cmd_fixtures import TEST_COMMANDS\n"
     "for name, target in TEST_COMMANDS.items():\n"
     "    m.COMMANDS[name] = m.CommandEntry(target, name)\n"
