@@ -101,8 +101,6 @@ def tshark_summary(path: Path) -> list[str]:
     tshark = require_tool("tshark")
     out = subprocess.run([tshark, "-n", "-r", str(path)], capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
-    # tshark's request/response cross-references need a second pass netlab does not make yet.
-    out = re.sub(r" \((request|reply) in \d+\)", "", out)
     return [" ".join(line.split()[2:]) for line in out.splitlines()]
 
 

@@ -62,6 +62,7 @@ class Dissector:
 
         self._columns = (tcp.columns, udp.columns, icmp.columns, arp.columns, icmpv6.columns)
         self.tcp = tcp.TcpTracker()
+        self.echoes = icmp.EchoRequests()  # pings waiting for their reply (request in N)
         self._conversation_key = tcp.conversation_key
         self._track_segment = tcp.track_segment
         self.udp_streams: dict[bytes, int] = {}
@@ -122,9 +123,9 @@ class Dissector:
         elif proto == 17:
             found = self._columns[1](self, data, off, end, src, dst)
         elif proto == 1 and off == 34:
-            found = self._columns[2](data, off, end, hops)
+            found = self._columns[2](self, no, data, off, end, hops, src, dst, ts_ns)
         elif proto == 58 and off == 54:
-            found = self._columns[4](data, off, end, hops)
+            found = self._columns[4](self, no, data, off, end, hops, src, dst, ts_ns)
         else:
             return None
         return None if found is None else (src, dst, *found)
@@ -132,9 +133,10 @@ class Dissector:
     def track(self, no: int, data: bytes, wirelen: int, linktype: int, ts_ns: int = 0) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only
         what changes the cross-packet state. Plain Ethernet frames are read at fixed
-        offsets: IPv4 TCP and UDP update their streams; ARP, IPv4 ICMP and ICMPv6
-        straight after the IPv6 header change nothing (the datagram an ICMP error
-        quotes never touches the stream tables). Anything else takes the light
+        offsets: IPv4 TCP and UDP update their streams; IPv4 ICMP and ICMPv6 straight
+        after the IPv6 header note echo requests and answer them (EchoRequests), and
+        nothing else (the datagram an ICMP error quotes never touches the stream
+        tables); ARP changes nothing. Anything else takes the light
         dissect, which is exact by definition. tests/test_dissect_jobs.py checks the
         output against one process."""
         if linktype == 1 and len(data) >= 34:
@@ -142,7 +144,13 @@ class Dissector:
             if ethertype == 0x0800 and data[14] == 0x45:
                 if self._track_ipv4(no, data, ts_ns):
                     return
-            elif ethertype == 0x0806 or (ethertype == 0x86DD and data[20] == 58):
+            elif ethertype == 0x0806:
+                return
+            elif ethertype == 0x86DD and data[20] == 58 and len(data) >= 54 \
+                    and data[14] >> 4 == 6 and (data[18] or data[19]):  # fmt: skip
+                end = min(len(data), 54 + (data[18] << 8 | data[19]))  # (as columns())
+                self._columns[4](self, no, data, 54, end, data[21], data[22:38], data[38:54],
+                                 ts_ns)  # fmt: skip
                 return
         light, self.light = self.light, True
         try:
@@ -170,6 +178,9 @@ class Dissector:
             return True
         if proto == 6:
             return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34], ts_ns)
+        if proto == 1:  # (an echo request waits for its reply; nothing else is kept)
+            self._columns[2](self, no, data, 34, end, data[22], data[26:30], data[30:34], ts_ns)
+            return True
         return proto not in (4, 41)  # IP in IP could carry TCP or UDP
 
     def run(self, pkt: Packet, decoder, buf: bytes, off: int, end: int) -> None:

@@ -76,10 +76,48 @@ def code_name(icmp_type: int, code: int) -> str | None:
 
 def _echo_info(name: str, ident: int, seq: int, ttl: int) -> str:
     le_seq = (seq >> 8) | ((seq & 0xFF) << 8)
-    return f"{name}  id=0x{ident:04x}, seq={seq}/{le_seq}, ttl={ttl}"
+    return f"{name:<20} id=0x{ident:04x}, seq={seq}/{le_seq}, ttl={ttl}"  # (Wireshark's %-20s)
 
 
-def columns(buf: bytes, off: int, end: int, ttl: int):
+class EchoRequests:
+    """Wireshark's request/response tracking of pings, in one pass: an echo reply names
+    the request it answers (" (request in N)", icmp.resp_to, icmp.resptime): the last
+    request with the same addresses (swapped), identifier and sequence number that no
+    reply has answered yet. ICMPv6 echoes use it too. Bounded: past MAX unanswered
+    requests the oldest is forgotten."""
+
+    MAX = 65536
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple, tuple[int, int]] = {}
+
+    def request(self, key: tuple, no: int, ts_ns: int) -> None:
+        self.waiting.pop(key, None)  # a request sent again: the reply answers the last one
+        self.waiting[key] = (no, ts_ns)
+        if len(self.waiting) > self.MAX:
+            del self.waiting[next(iter(self.waiting))]
+
+    def reply(self, key: tuple, no: int, ts_ns: int) -> tuple[int, float] | None:
+        """(request frame, response time in ms) for the reply with the request's KEY."""
+        found = self.waiting.get(key)
+        if found is None or found[0] >= no:
+            return None
+        del self.waiting[key]
+        return found[0], (ts_ns - found[1]) / 1e6
+
+
+def track_echo(d, icmp_type: int, src: bytes, dst: bytes, word: int, no: int, ts_ns: int,
+               request: int = 8, reply: int = 0) -> tuple[int, float] | None:  # fmt: skip
+    """Note an echo request, or find what an echo reply answers (see EchoRequests)."""
+    if icmp_type == request:
+        d.echoes.request((src, dst, word), no, ts_ns)
+    elif icmp_type == reply:
+        return d.echoes.reply((dst, src, word), no, ts_ns)
+    return None
+
+
+def columns(d, no: int, buf: bytes, off: int, end: int, ttl: int, src: bytes, dst: bytes,
+            ts_ns: int | None):  # fmt: skip
     """The one-line view's (protocol, info) of an echo-style message without a Packet;
     None for the rest (errors quote a datagram, decoded by decode_icmp)."""
     if end - off < 8:
@@ -87,7 +125,9 @@ def columns(buf: bytes, off: int, end: int, ttl: int):
     icmp_type, _code, _csum, ident, seq = _HDR.unpack_from(buf, off)
     if icmp_type not in ECHO_TYPES:
         return None
-    return "ICMP", _echo_info(type_name(icmp_type), ident, seq, ttl)
+    info = _echo_info(type_name(icmp_type), ident, seq, ttl)
+    link = track_echo(d, icmp_type, src, dst, ident << 16 | seq, no, ts_ns or 0)
+    return "ICMP", info if link is None else f"{info} (request in {link[0]})"
 
 
 def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -110,6 +150,11 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
     if icmp_type in ECHO_TYPES and have_rest:
         ttl = pkt.layers[-2].hdr.ttl if len(pkt.layers) >= 2 and pkt.layers[-2].proto == "ip" else 0
         pkt.info = _echo_info(name, ident, seq, ttl)
+        link = track_echo(d, icmp_type, pkt.src_raw, pkt.dst_raw, ident << 16 | seq, pkt.no,
+                          pkt.ts_ns)  # fmt: skip
+        if link is not None:
+            layer.extra = link
+            pkt.info += f" (request in {link[0]})"
     else:
         pkt.info = f"{name} ({cname})" if cname else name
         if icmp_type == 3 and code == 4 and have_rest:
@@ -142,6 +187,7 @@ def _rows(layer: Layer, buf: bytes):
             row("icmp.seq_le", le(seq), f"Sequence Number (LE): {le(seq)} (0x{le(seq):04x})",
                 o + 6, 2),
         ]  # fmt: skip
+        rows += link_rows("icmp", layer.extra)
     elif icmp_type == 3 and code == 4:
         rows.append(row("icmp.mtu", seq, f"MTU of next hop: {seq}", o + 6, 2))
     elif icmp_type == 5:
@@ -150,6 +196,30 @@ def _rows(layer: Layer, buf: bytes):
     elif icmp_type == 12:
         rows.append(row("icmp.pointer", ident >> 8, f"Pointer: {ident >> 8}", o + 4, 1))
     return rows
+
+
+def link_rows(proto: str, link: tuple[int, float] | None) -> list:
+    """The request an echo reply answers (EchoRequests), as Wireshark names it."""
+    if link is None:
+        return []
+    no, ms = link
+    if proto == "icmp":
+        return [row("icmp.resp_to", no, f"[Request frame: {no}]"),
+                row("icmp.resptime", ms, f"[Response time: {ms:.3f} ms]")]  # fmt: skip
+    return [row("icmpv6.resp_to", no, f"[Response To: {no}]"),
+            row("icmpv6.resptime", ms, f"[Response Time: {ms:.3f} ms]")]  # fmt: skip
+
+
+def link_text(proto: str, link: tuple[int, float] | None, tree: bool) -> str:
+    """link_rows as the fast writers write them."""
+    if link is None:
+        return ""
+    no, ms = link
+    if tree:
+        words = ("Request frame", "Response time") if proto == "icmp" else ("Response To",
+                                                                            "Response Time")  # fmt: skip
+        return f"\n    [{words[0]}: {no}]\n    [{words[1]}: {ms:.3f} ms]"
+    return f',"{proto}.resp_to":{no},"{proto}.resptime":{ms!r}'
 
 
 # --- fast writers (model.JSON_WRITERS): the fields of _rows, written as text -----------
@@ -203,7 +273,7 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, ident, seq = layer.hdr
     return (
         f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
-        f"{_rest(icmp_type, code, ident, seq, False)}"
+        f"{_rest(icmp_type, code, ident, seq, False)}{link_text('icmp', layer.extra, False)}"
     )
 
 
@@ -211,7 +281,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, ident, seq = layer.hdr
     return (
         f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
-        f"{_rest(icmp_type, code, ident, seq, True)}"
+        f"{_rest(icmp_type, code, ident, seq, True)}{link_text('icmp', layer.extra, True)}"
     )
 
 

@@ -6,6 +6,7 @@ import struct
 from typing import NamedTuple
 
 import netlab.dissect.registry as registry
+from netlab.dissect.icmp import link_rows, link_text, track_echo
 from netlab.dissect.ipv6 import ntop6
 from netlab.dissect.link import mac
 from netlab.dissect.model import Layer, Packet, row
@@ -77,6 +78,11 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
             if lay.proto == "ipv6":
                 hlim = lay.hdr.hlim
         info = _echo_info(name, word, hlim)
+        link = track_echo(d, icmp_type, pkt.src_raw, pkt.dst_raw, word, pkt.no, pkt.ts_ns, 128,
+                          129)  # fmt: skip
+        if link is not None:
+            layer.extra = link
+            info += f" (request in {link[0]})"
     elif icmp_type == 2:
         info = f"{name} (MTU {word})"
     elif icmp_type in (135, 136) and end - off >= 24:
@@ -94,13 +100,16 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
     return None
 
 
-def columns(buf: bytes, off: int, end: int, hop_limit: int) -> tuple[str, str] | None:
+def columns(d, no: int, buf: bytes, off: int, end: int, hop_limit: int, src: bytes, dst: bytes,
+            ts_ns: int | None) -> tuple[str, str] | None:  # fmt: skip
     """The one-line view's (protocol, info) of an echo without a Packet; None for the
     rest (errors quote a datagram, NDP has options: decode_icmpv6 shows them)."""
     if end - off < 8 or buf[off] not in (128, 129):
         return None
     word = _WORD.unpack_from(buf, off + 4)[0]
-    return "ICMPv6", _echo_info(type_name(buf[off]), word, hop_limit)
+    info = _echo_info(type_name(buf[off]), word, hop_limit)
+    link = track_echo(d, buf[off], src, dst, word, no, ts_ns or 0, 128, 129)
+    return "ICMPv6", info if link is None else f"{info} (request in {link[0]})"
 
 
 def _echo_info(name: str, word: int, hop_limit: int | None) -> str:
@@ -173,6 +182,7 @@ def _rows(layer: Layer, buf: bytes):
                 "icmpv6.echo.sequence_number", word & 0xFFFF, f"Sequence: {word & 0xFFFF}", o + 6, 2
             )
         )
+        rows += link_rows("icmpv6", layer.extra)
     elif icmp_type == 2:
         rows.append(row("icmpv6.mtu", word, f"MTU: {word}", o + 4, 4))
     elif icmp_type == 134 and end - o >= 16:
@@ -295,7 +305,7 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     if icmp_type == 128 or icmp_type == 129:
         return (
             f'{head},"icmpv6.echo.identifier":{word >> 16},'
-            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}'
+            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}{link_text("icmpv6", layer.extra, False)}'
         )
     if icmp_type == 2:
         return f'{head},"icmpv6.mtu":{word}'
@@ -307,7 +317,10 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, word = layer.hdr
     head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
     if icmp_type == 128 or icmp_type == 129:
-        return f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}"
+        return (
+            f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}"
+            f"{link_text('icmpv6', layer.extra, True)}"
+        )
     if icmp_type == 2:
         return f"{head}\n    MTU: {word}"
     nd = _nd_texts(layer, buf)
