@@ -133,6 +133,29 @@ def test_time_formats_are_tshark_s():
         assert len(times(fmt, ours)) == 4
 
 
+COLUMNS = ["_ws.col.No.", "_ws.col.Time", "_ws.col.Source", "_ws.col.Destination",
+           "_ws.col.Protocol", "_ws.col.Length", "_ws.col.Info"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", tshark_samples(), ids=lambda p: p.name)
+def test_column_fields_are_tsharks(path):
+    # `-e _ws.col.Info` and the rest: the one-line view's columns as -T fields values,
+    # with -t's time format, on every sample (ICMP padding and echo links included).
+    fields = [arg for name in COLUMNS for arg in ("-e", name)]
+    for times in ([], ["-t", "ad"], ["-t", "dd"]):
+        args = ["-r", str(path), *times, "-T", "fields", "-E", "header=y", *fields]
+        ours, theirs = _pair(args)
+        assert ours == theirs and ours.count("\n") > 1, " ".join(times)
+
+
+def test_column_fields_are_for_output_only():
+    # tshark 4.0 refuses them in a display filter; netlab does too, naming the field.
+    proc = subprocess.run([netlab_bin(), "dissect", "-Y", '_ws.col.Protocol == "DNS"',
+                           str(ROOT / "pcaps" / "dns.pcapng")], capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 2 and "_ws.col.Protocol" in proc.stderr
+
+
 def test_two_pass_read_filter_drops_and_renumbers():
     path = ROOT / "pcaps" / "tcp-udp.pcap"
     names = ["frame.number", "frame.time_relative", "ip.src", "udp.srcport", "tcp.len"]

@@ -98,6 +98,7 @@ class Script:
 
     def check(self) -> None:
         """The combinations tshark refuses, refused the same way (exit 2)."""
+        from netlab.dissect import fields as F
         from netlab.dissect.filter import check_field
 
         if self.fields and self.output not in ("fields", "json", "ek"):
@@ -119,10 +120,9 @@ class Script:
         if self.output == "pdml" and self.fields:
             raise InputError("-e goes with -T fields, json or ek, not pdml")
         for name in self.fields:
-            check_field(name)
+            if name not in F.COLUMNS:
+                check_field(name)
         if self.tree_protocols:
-            from netlab.dissect import fields as F
-
             for proto in sorted(self.tree_protocols):
                 if not F.is_protocol(proto):
                     raise InputError(f"-O {proto}: {proto!r} is not a protocol name")

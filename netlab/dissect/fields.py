@@ -39,6 +39,10 @@ FRAME_FIELDS = (
     "frame.protocols", "frame.comment", "frame.marked",
 )  # fmt: skip
 PAYLOADS = ("tcp.payload", "udp.payload")
+# tshark 4.0's column fields: the one-line view's columns, for -e only (a display filter
+# refuses them, as tshark's does). render/tshark_fields.py fills them.
+COLUMNS = ("_ws.col.No.", "_ws.col.Time", "_ws.col.Source", "_ws.col.Destination",
+           "_ws.col.Protocol", "_ws.col.Length", "_ws.col.Info")  # fmt: skip
 DERIVED = FRAME_FIELDS + PAYLOADS + tuple(ALIASES)
 BYTE_TYPES = {"FT_BYTES", "FT_ETHER", "FT_PROTOCOL", "FT_UINT_BYTES", "FT_IPv4", "FT_IPv6"}
 INT_TYPES = {f"FT_{s}INT{n}" for s in ("U", "") for n in (8, 16, 24, 32, 40, 48, 56, 64)}

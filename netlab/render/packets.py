@@ -424,6 +424,8 @@ class PacketView:
                 self._started = True
                 self.out.write(self.fields_format.start())
             # (a raw chunk: the formats place their own newlines and commas)
+            if hasattr(self.fields_format, "times"):  # (-T pdml has no columns)
+                self.fields_format.times = (self.time_format or "r", self.time_digits)
             self._add_line(self.fields_format.line(pkt, PacketFields(pkt, self.clock)))
             return
         if self.json:

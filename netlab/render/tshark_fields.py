@@ -67,8 +67,12 @@ def _escape(c: str) -> str:
     return c
 
 
-def field_texts(name: str, pkt: Packet, pf: F.PacketFields) -> list[str]:
-    """Every occurrence of NAME in the packet, as text."""
+def field_texts(name: str, pkt: Packet, pf: F.PacketFields, times: tuple[str, int] = ("r", 6)
+                ) -> list[str]:  # fmt: skip
+    """Every occurrence of NAME in the packet, as text. TIMES: the -t format and the
+    decimals of the time column (_ws.col.Time)."""
+    if name in F.COLUMNS:
+        return [column_text(name, pkt, pf.clock, times)]
     if name in _TIMES:
         first, prev, shown = pf.clock.cur
         base = {"frame.time_relative": first, "frame.time_delta": prev,
@@ -77,6 +81,25 @@ def field_texts(name: str, pkt: Packet, pf: F.PacketFields) -> list[str]:
     if F.is_protocol(name) and "." not in name:
         return [name] if pf.present(name) else []
     return [value_text(name, v) for v in pf.get(name)]
+
+
+def column_text(name: str, pkt: Packet, clock: F.FrameClock, times: tuple[str, int]) -> str:
+    """A column of the one-line view as tshark's -e _ws.col.NAME prints it."""
+    column = name[len("_ws.col.") :]
+    if column == "No.":
+        return str(pkt.no)
+    if column == "Time":
+        return time_text(times[0], pkt, clock, times[1])
+    if column == "Length":
+        return str(pkt.wirelen)
+    if column == "Info":
+        mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+        text = pkt.info + mark
+    else:
+        text = {"Source": pkt.src, "Destination": pkt.dst, "Protocol": pkt.protocol or "Frame"}[
+            column
+        ]
+    return "".join(_escape(c) for c in text)
 
 
 class FieldsFormat:
@@ -89,6 +112,7 @@ class FieldsFormat:
         self.quote = QUOTES[options.get("quote", "n")]
         self.occurrence = options.get("occurrence", "a")
         self.aggregator = _char(options.get("aggregator", ","))
+        self.times = ("r", 6)  # -t and the file's decimals, for _ws.col.Time (set by the view)
 
     def start(self) -> str:
         return self.separator.join(self.names) + "\n" if self.header else ""
@@ -96,7 +120,7 @@ class FieldsFormat:
     def line(self, pkt: Packet, pf: F.PacketFields) -> str:
         cells = []
         for name in self.names:
-            text = self.aggregator.join(self._pick(field_texts(name, pkt, pf)))
+            text = self.aggregator.join(self._pick(field_texts(name, pkt, pf, self.times)))
             cells.append(f"{self.quote}{text}{self.quote}" if text else "")
         return self.separator.join(cells) + "\n"
 
@@ -127,6 +151,7 @@ class JsonFormat:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.started = False
+        self.times = ("r", 6)
 
     def start(self) -> str:
         return "["
@@ -134,7 +159,7 @@ class JsonFormat:
     def line(self, pkt: Packet, pf: F.PacketFields) -> str:
         layers = {}
         for name in self.names:
-            texts = field_texts(name, pkt, pf)
+            texts = field_texts(name, pkt, pf, self.times)
             if texts:
                 layers[name] = texts
         record = {"_index": _index(pkt), "_type": "doc", "_score": None,
@@ -154,6 +179,7 @@ class EkFormat:
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
+        self.times = ("r", 6)
 
     def start(self) -> str:
         return ""
@@ -161,7 +187,7 @@ class EkFormat:
     def line(self, pkt: Packet, pf: F.PacketFields) -> str:
         layers = {}
         for name in self.names:
-            texts = field_texts(name, pkt, pf)
+            texts = field_texts(name, pkt, pf, self.times)
             if texts:
                 layers[name.replace(".", "_")] = texts
         index = json.dumps({"index": {"_index": _index(pkt), "_type": "doc"}},
