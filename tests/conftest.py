@@ -78,9 +78,12 @@ pytest_plugins = ["tests.labfixtures"]
 # each whole in one worker (its module fixtures made once). So do the modules whose
 # traffic stays inside lab namespaces of their own (LAB_MODULES: unique lab names, their
 # own interfaces and ports; nothing sent on the host's `lo`). Everything else — loopback
-# servers, live captures on `lo`, signals — is one group that a single worker runs in
-# order: a capture on `lo` (some take every packet there) would see another test's
-# packets.
+# servers, live captures on `lo`, signals — runs in order in one of two groups:
+# "loopback" holds the modules with captures that take every packet on `lo` (or count
+# them), which would see another test's packets; PORT_MODULES, which send on `lo` only
+# between their own sockets on ports of their own and capture with port filters (or not
+# at all), are the other, "loopback-ports", beside it (one group was the critical path:
+# 10 of the suite's 10.5 minutes).
 OFFLINE_MODULES = {
     "test_cert", "test_cidr", "test_cli_spine", "test_columns", "test_core_base",
     "test_corpus_tshark", "test_dissect", "test_dissect_jobs",
@@ -103,11 +106,21 @@ LAB_MODULES = {
 }  # fmt: skip
 
 
+PORT_MODULES = {
+    "test_dht", "test_dnsquery", "test_http", "test_http_brotli", "test_json_vocabulary",
+    "test_ping_habits", "test_quic", "test_stats_follow", "test_tcp_scan", "test_torrent_net",
+    "test_traceroute", "test_wire_dns",
+}  # fmt: skip
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        group = module if module in OFFLINE_MODULES | LAB_MODULES else "serial"
+        if module in OFFLINE_MODULES | LAB_MODULES:
+            group = module
+        else:
+            group = "loopback-ports" if module in PORT_MODULES else "loopback"
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -20,9 +20,9 @@ import pytest
 from netlab.capture.reader import CaptureFormatError, open_capture
 from netlab.dissect import Dissector, registry
 from tests.conftest import CORPUS, require_tool
-from tests.test_dissect import FIELDS, norm, tshark_fields
-from tests.test_tcp_analysis import ANALYSIS_FIELDS
-from tests.test_tcp_analysis import compare as compare_tcp_analysis
+from tests.test_dissect import FIELDS, field_row, norm, tshark_texts
+from tests.test_tcp_analysis import ANALYSIS_FIELDS, netlab_row, tshark_row
+from tests.test_tcp_analysis import check as check_tcp_analysis
 
 AGREE_LIST = CORPUS.parent / "tshark_agree.txt"
 MIN_AGREE = 338  # files agreeing when the list was last regenerated
@@ -78,12 +78,13 @@ KNOWN_DIFFERENT = {
 }
 
 
-def netlab_rows(path: Path) -> list[dict[str, list[str]]] | None:
+def netlab_rows(path: Path) -> tuple[list[dict[str, list[str]]], list] | None:
     """netlab's FIELDS per packet, like test_dissect.netlab_fields but in this process
-    (a process per file would cost more than the decoding); None if netlab cannot
-    decode one of the file's link types."""
+    (a process per file would cost more than the decoding), and its TCP analysis rows
+    (test_tcp_analysis.netlab_row); None if netlab cannot decode one of the file's link
+    types."""
     dissector = Dissector()  # loads the protocol modules, which fill registry.LINKTYPES
-    rows = []
+    rows, analysis = [], []
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
             if frame.linktype not in registry.LINKTYPES:
@@ -97,18 +98,35 @@ def netlab_rows(path: Path) -> list[dict[str, list[str]]] | None:
                     values = fields[name] if isinstance(fields[name], list) else [fields[name]]
                     row[name] = [norm(name, v) for v in values]
             rows.append(row)
-    return rows
+            analysis.append(netlab_row(pkt, fields, TCP_ANALYSIS))
+    return rows, analysis
+
+
+def tshark_rows(path: Path) -> tuple[list[dict[str, list[str]]], list]:
+    """tshark's FIELDS per packet (test_dissect.tshark_fields) and its TCP analysis
+    rows (test_tcp_analysis.tshark_analysis), from one run."""
+    names = [*FIELDS, "_ws.col.Info", *TCP_ANALYSIS]
+    texts = tshark_texts(path, names, TSHARK_OPTIONS, check=False)
+    rows, analysis = [], []
+    for values in texts:
+        rows.append(field_row(FIELDS, values))
+        firsts = {n: v.split(",")[0] for n, v in zip(TCP_ANALYSIS, values[len(FIELDS) + 1 :],
+                                                     strict=False)}  # fmt: skip
+        info = values[len(FIELDS)] if len(values) > len(FIELDS) else ""
+        analysis.append(tshark_row(firsts, info))
+    return rows, analysis
 
 
 def compare(path: Path) -> tuple[str, str]:
     """("agree" | "differ" | "skip", what): the first difference, or why it was skipped."""
     try:
-        ours = netlab_rows(path)
+        found = netlab_rows(path)
     except CaptureFormatError:
         return "skip", "not a capture"
-    if ours is None:
+    if found is None:
         return "skip", "a link type netlab does not decode"
-    theirs = tshark_fields(path, TSHARK_OPTIONS, check=False)
+    ours, our_analysis = found
+    theirs, their_analysis = tshark_rows(path)
     if len(theirs) != len(ours):
         return "skip", f"tshark reads {len(theirs)} frames, netlab {len(ours)}"
     for no, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
@@ -118,7 +136,7 @@ def compare(path: Path) -> tuple[str, str]:
             return "differ", f"packet {no}: (netlab, tshark) {str(diff)[:300]}"
     if any("tcp.stream" in row for row in ours):
         try:
-            compare_tcp_analysis(path, False, TCP_ANALYSIS, TSHARK_OPTIONS)
+            check_tcp_analysis(path.name, their_analysis, our_analysis, False)
         except AssertionError as err:
             return "differ", f"TCP analysis: {str(err)[:300]}"
     return "agree", ""

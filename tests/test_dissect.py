@@ -36,23 +36,24 @@ def tshark_fields(
     path: Path, options: tuple[str, ...] = (), check: bool = True
 ) -> list[dict[str, list[str]]]:
     """tshark's FIELDS per packet; `options` go before -r (e.g. "-o", "pref:value")."""
+    return [field_row(FIELDS, values) for values in tshark_texts(path, FIELDS, options, check)]
+
+
+def tshark_texts(path: Path, names: list[str], options: tuple[str, ...] = (),
+                 check: bool = True) -> list[list[str]]:  # fmt: skip
+    """Per packet, tshark's -T fields text of each of NAMES (occurrences joined by ",")."""
     tshark = require_tool("tshark")
     cmd = [tshark, *options, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t",
            "-E", "occurrence=a", "-E", "aggregator=,"]  # fmt: skip
-    for name in FIELDS:
+    for name in names:
         cmd += ["-e", name]
     out = subprocess.run(cmd, capture_output=True, text=True, check=check).stdout
-    rows = []
-    for line in out.splitlines():
-        values = line.split("\t")
-        rows.append(
-            {
-                n: [_unhex(x) for x in v.split(",")]
-                for n, v in zip(FIELDS, values, strict=False)
-                if v
-            }
-        )
-    return rows
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def field_row(names: list[str], values: list[str]) -> dict[str, list[str]]:
+    """One packet of tshark_fields from its texts (the first len(NAMES) of VALUES)."""
+    return {n: [_unhex(x) for x in v.split(",")] for n, v in zip(names, values, strict=False) if v}
 
 
 def _unhex(text: str) -> str:

@@ -57,11 +57,16 @@ def tshark_analysis(
     rows = []
     for line in out.splitlines():
         info, *values = line.split("\t")
-        found = {n: v for n, v in zip(names, values, strict=False) if v}
-        for name in _TIMES & found.keys():
-            found[name] = f"{float(found[name]):.6f}"
-        rows.append((found, info))
+        rows.append(tshark_row(dict(zip(names, values, strict=False)), info))
     return rows
+
+
+def tshark_row(values: dict[str, str], info: str) -> tuple[dict[str, str], str]:
+    """One frame of tshark_analysis from its -T fields texts (first occurrences)."""
+    found = {n: v for n, v in values.items() if v}
+    for name in _TIMES & found.keys():
+        found[name] = f"{float(found[name]):.6f}"
+    return found, info
 
 
 def netlab_analysis(
@@ -73,14 +78,18 @@ def netlab_analysis(
     with open_capture(path) as cap:
         for no, frame in enumerate(cap, 1):
             pkt = d.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype)
-            fields = pkt.field_dict()
-            found = {}
-            for name in names:
-                if name in fields:
-                    value = fields[name]
-                    found[name] = _norm(name, value[0] if isinstance(value, list) else value)
-            rows.append((found, pkt.info, pkt.protocol == "TCP"))
+            rows.append(netlab_row(pkt, pkt.field_dict(), names))
     return rows
+
+
+def netlab_row(pkt, fields: dict, names: list[str]) -> tuple[dict[str, str], str, bool]:
+    """One frame of netlab_analysis from the packet and its field_dict()."""
+    found = {}
+    for name in names:
+        if name in fields:
+            value = fields[name]
+            found[name] = _norm(name, value[0] if isinstance(value, list) else value)
+    return found, pkt.info, pkt.protocol == "TCP"
 
 
 def info_marks(info: str) -> str:
@@ -99,12 +108,17 @@ def compare(
     """Assert netlab's tcp.analysis fields and Info equal tshark's on every frame (the
     whole Info of TCP's own lines, or with WHOLE_INFO false only its analysis
     prefixes); -> how many frames carried each field (so a test can ask for them)."""
-    theirs, ours = tshark_analysis(path, options, names), netlab_analysis(path, names)
+    return check(path.name, tshark_analysis(path, options, names), netlab_analysis(path, names),
+                 whole_info)  # fmt: skip
+
+
+def check(name: str, theirs: list, ours: list, whole_info: bool = True) -> dict[str, int]:
+    """compare() on rows already made (tshark_analysis's and netlab_analysis's)."""
     assert len(theirs) == len(ours)
     seen: dict[str, int] = {"frames": len(ours)}
     pairs = zip(theirs, ours, strict=True)
     for no, ((t_fields, t_info), (n_fields, n_info, own)) in enumerate(pairs, 1):
-        assert n_fields == t_fields, f"{path.name} frame {no}: (netlab, tshark) " + str(
+        assert n_fields == t_fields, f"{name} frame {no}: (netlab, tshark) " + str(
             {k: (n_fields.get(k), t_fields.get(k))
              for k in n_fields.keys() | t_fields.keys() if n_fields.get(k) != t_fields.get(k)}
         )  # fmt: skip
@@ -112,8 +126,8 @@ def compare(
             if _unheld_out_of_order(t_info, n_info):
                 continue  # (its fields were compared above)
             if whole_info:
-                assert n_info.strip() == t_info.strip(), f"{path.name} frame {no}"
-            assert info_marks(n_info) == info_marks(t_info), f"{path.name} frame {no}"
+                assert n_info.strip() == t_info.strip(), f"{name} frame {no}"
+            assert info_marks(n_info) == info_marks(t_info), f"{name} frame {no}"
         for name in n_fields:
             seen[name] = seen.get(name, 0) + 1
     return seen
