@@ -148,6 +148,49 @@ def test_column_fields_are_tsharks(path):
         assert ours == theirs and ours.count("\n") > 1, " ".join(times)
 
 
+def pings(path) -> None:
+    """Echoes as tshark pairs them: an ICMPv6 ping answered, a timestamp request (never
+    paired), a request sent twice (the reply answers the second), a reply answered
+    twice and one from another host (neither paired), and a ping never answered."""
+    from scapy.all import ICMP, IP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, wrpcap
+
+    a, b, c = "198.18.0.1", "198.18.0.2", "198.18.0.3"
+    frames = [
+        Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(id=7, seq=1),
+        Ether() / IPv6(src="2001:db8::2", dst="2001:db8::1") / ICMPv6EchoReply(id=7, seq=1),
+        Ether() / IP(src=a, dst=b) / ICMP(type=13, id=5, seq=1),
+        Ether() / IP(src=b, dst=a) / ICMP(type=14, id=5, seq=1),
+        Ether() / IP(src=a, dst=b) / ICMP(type=8, id=6, seq=1),
+        Ether() / IP(src=a, dst=b) / ICMP(type=8, id=6, seq=1),
+        Ether() / IP(src=b, dst=a) / ICMP(type=0, id=6, seq=1),
+        Ether() / IP(src=b, dst=a) / ICMP(type=0, id=6, seq=1),
+        Ether() / IP(src=c, dst=a) / ICMP(type=0, id=6, seq=1),
+        Ether() / IP(src=a, dst=b) / ICMP(type=8, id=6, seq=2),
+        Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(id=7, seq=2),
+    ]
+    for n, frame in enumerate(frames):
+        frame.time = 1000 + n / 1000
+    wrpcap(str(path), frames)
+
+
+@pytest.mark.parametrize("passes", [[], ["-2"]], ids=["one-pass", "two-pass"])
+def test_pings_are_paired_as_tshark_pairs_them(tmp_path, passes):
+    # One pass: a reply names its request; -2: a request names its reply, or says none
+    # came (and -z expert counts it), as tshark -2 does.
+    made = tmp_path / "pings.pcap"
+    pings(made)
+    names = ["frame.number", "icmp.resp_in", "icmp.no_resp", "icmp.resp_to", "icmp.resptime",
+             "icmpv6.resp_in", "icmpv6.no_resp", "icmpv6.resp_to", "_ws.col.Info"]  # fmt: skip
+    experts = []
+    for path in (made, ROOT / "pcaps" / "ping.pcap"):
+        ours, theirs = _pair([*passes, "-r", str(path), "-T", "fields", *_e(names)])
+        assert ours == theirs
+        ours, theirs = _pair([*passes, "-q", "-r", str(path), "-z", "expert"])
+        assert ours == theirs
+        experts.append(ours)
+    assert ("No response seen to ICMP request" in experts[0]) == bool(passes)
+
+
 def test_column_fields_are_for_output_only():
     # tshark 4.0 refuses them in a display filter; netlab does too, naming the field.
     proc = subprocess.run([netlab_bin(), "dissect", "-Y", '_ws.col.Protocol == "DNS"',

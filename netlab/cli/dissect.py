@@ -276,11 +276,14 @@ class _Reading:
             if bar is not None:  # (the bar goes before the statistics are printed)
                 view.out = bar.watch(view.out)
                 bar.packets = read
-            if read_filter is not None:  # -2 -R: the frames the first pass kept, renumbered
-                kept, view.first_ns = _first_pass(o.file, read_filter, o.keylog,
-                                                  script.absolute_seq)  # fmt: skip
-                numbered = enumerate((f for no, f in numbered if no <= len(kept) and kept[no - 1]),
-                                     1)  # fmt: skip
+            if script.two_pass:
+                kept, view.first_ns, answers = _first_pass(o.file, read_filter, o.keylog,
+                                                           script.absolute_seq)  # fmt: skip
+                if kept is None:  # -2: the second pass knows which reply answers a ping
+                    dissector.echo_answers = answers
+                else:  # -2 -R: the frames the first pass kept, renumbered
+                    numbered = enumerate((f for no, f in numbered
+                                          if no <= len(kept) and kept[no - 1]), 1)  # fmt: skip
             # --packet N: the frames before N only keep the cross-packet state up to date
             # (the light pass of --jobs), unless the view needs every packet decoded.
             if o.only is not None and seek and not (view.clock or o.keylog):
@@ -430,28 +433,34 @@ def _skip_to(only: int, numbered, dissector, view):
     return numbered
 
 
-def _first_pass(file: str, read_filter, keylog: str | None,
-                absolute_seq: bool = False) -> tuple[bytearray, int | None]:  # fmt: skip
-    """tshark -2 -R: decode every frame once and keep those READ_FILTER passes (a byte
-    per frame); also the first frame's time, which the second pass's times count from."""
+def _first_pass(file: str, read_filter, keylog: str | None, absolute_seq: bool = False
+                ) -> tuple[bytearray | None, int | None, dict[int, int]]:  # fmt: skip
+    """tshark -2: decode every frame once. With -R, keep those READ_FILTER passes (a
+    byte per frame; else None). Also the first frame's time, which the second pass's
+    times count from, and which frame answered each ping ({request: reply}: the
+    second pass's "(reply in N)"; with -R the frames are renumbered and it is not used)."""
     from netlab.capture.reader import open_capture
     from netlab.dissect import Dissector
     from netlab.errors import InputError
 
     if file == "-":
         raise InputError("-2 reads the capture twice: give a file, not '-'")
-    kept = bytearray()
+    kept = bytearray() if read_filter is not None else None
     first = None
-    dissector = Dissector(False, keylog=keylog)
+    dissector = Dissector(kept is None, keylog=keylog)  # (without -R: only the columns)
     dissector.absolute_seq = absolute_seq
+    dissector.echoes.answers = {}
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
             if first is None:
                 first = frame.ts_ns
+            if kept is None and dissector.columns(no, frame.data, frame.linktype, frame.ts_ns):
+                continue  # (a plain frame: its state kept, no Packet needed)
             pkt = dissector.dissect(no, frame.ts_ns, frame.data, frame.wirelen, frame.linktype,
                                     frame.interface, frame.comment)  # fmt: skip
-            kept.append(read_filter.matches(pkt))
-    return kept, first
+            if kept is not None:
+                kept.append(read_filter.matches(pkt))
+    return kept, first, dissector.echoes.answers
 
 
 def _time_digits(cap) -> int:

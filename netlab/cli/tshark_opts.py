@@ -85,7 +85,7 @@ class Script:
         """Any option that takes the packets off the plain one-line path."""
         return bool(self.output not in (None, "text") or self.time_format or self.write
                     or self.read_filter or self.tree_protocols is not None or self.quiet
-                    or self.line_buffered or self.absolute_seq)  # fmt: skip
+                    or self.line_buffered or self.absolute_seq or self.two_pass)  # fmt: skip
 
     def capture(self, file: str | None) -> str:
         """The file to read: FILE or -r FILE (one of them, or both the same)."""

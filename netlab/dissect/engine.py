@@ -63,6 +63,8 @@ class Dissector:
         self._columns = (tcp.columns, udp.columns, icmp.columns, arp.columns, icmpv6.columns)
         self.tcp = tcp.TcpTracker()
         self.echoes = icmp.EchoRequests()  # pings waiting for their reply (request in N)
+        # -2's second pass: {request frame: reply frame} from the first (reply in N)
+        self.echo_answers: dict[int, int] | None = None
         self._conversation_key = tcp.conversation_key
         self._track_segment = tcp.track_segment
         self.udp_streams: dict[bytes, int] = {}

@@ -6,7 +6,8 @@ order. netlab's decoders keep no list of expert items, so they are derived here 
 what the decoders found, with Wireshark's texts and severities: Ethernet group sources,
 IPv4's TTL notes, TCP's unused ACK and urgent fields, connection flags (SYN, SYN+ACK,
 FIN, RST, and which side began the close) and sequence analysis (tcp.analysis.*), the
-request and status lines of HTTP/1 messages, frame comments, and malformed packets.
+request and status lines of HTTP/1 messages, pings no reply answered (with -2), frame
+comments, and malformed packets.
 Items other Wireshark dissectors add (IP checksum, DNS retransmissions, TLS …) are not
 made: tests/test_stats_more.py lists the captures where that shows.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from netlab.dissect.icmp import NO_RESPONSE
 from netlab.dissect.model import Packet
 from netlab.dissect.taps import write_json
 
@@ -93,6 +95,13 @@ class ExpertTap:
         for layer in pkt.layers:
             proto = layer.proto
             if proto in ("icmp", "icmpv6"):
+                link = layer.extra  # -2: a ping no reply answered (dissect/icmp.py)
+                if isinstance(link, tuple) and link[0] == NO_RESPONSE:
+                    what = (
+                        "ICMP request" if proto == "icmp" else f"ICMPv6 request in frame {link[1]}"
+                    )
+                    self._item("warn", "Sequence", SHORT_NAMES.get(proto, "ICMP"),
+                               f"No response seen to {what}")  # fmt: skip
                 break  # what an ICMP error quotes adds no expert items here
             if proto == "eth" and layer.hdr is not None:
                 if layer.hdr.src[:1] and layer.hdr.src[0] & 1:  # never a group (packet-eth.c)

@@ -90,6 +90,7 @@ class EchoRequests:
 
     def __init__(self) -> None:
         self.waiting: dict[tuple, tuple[int, int]] = {}
+        self.answers: dict[int, int] | None = None  # {request: reply}, kept for -2 only
 
     def request(self, key: tuple, no: int, ts_ns: int) -> None:
         self.waiting.pop(key, None)  # a request sent again: the reply answers the last one
@@ -103,17 +104,35 @@ class EchoRequests:
         if found is None or found[0] >= no:
             return None
         del self.waiting[key]
+        if self.answers is not None:
+            self.answers[found[0]] = no
         return found[0], (ts_ns - found[1]) / 1e6
 
 
+# What an echo says of its partner: ("request in", frame, ms) on a reply; with -2's
+# answers known, ("reply in", frame, 0.0) or (NO_RESPONSE, its own frame, 0.0) on a
+# request.
+NO_RESPONSE = "no response found!"
+
+
 def track_echo(d, icmp_type: int, src: bytes, dst: bytes, word: int, no: int, ts_ns: int,
-               request: int = 8, reply: int = 0) -> tuple[int, float] | None:  # fmt: skip
+               request: int = 8, reply: int = 0) -> tuple[str, int, float] | None:  # fmt: skip
     """Note an echo request, or find what an echo reply answers (see EchoRequests)."""
     if icmp_type == request:
         d.echoes.request((src, dst, word), no, ts_ns)
-    elif icmp_type == reply:
-        return d.echoes.reply((dst, src, word), no, ts_ns)
+        if d.echo_answers is None:
+            return None
+        answer = d.echo_answers.get(no)
+        return ("reply in", answer, 0.0) if answer else (NO_RESPONSE, no, 0.0)
+    if icmp_type == reply:
+        found = d.echoes.reply((dst, src, word), no, ts_ns)
+        return None if found is None else ("request in", *found)
     return None
+
+
+def link_info(link: tuple[str, int, float]) -> str:
+    """The Info column's end: " (request in 3)", " (reply in 4)", " (no response found!)"."""
+    return f" ({NO_RESPONSE})" if link[0] == NO_RESPONSE else f" ({link[0]} {link[1]})"
 
 
 def columns(d, no: int, buf: bytes, off: int, end: int, ttl: int, src: bytes, dst: bytes,
@@ -127,7 +146,7 @@ def columns(d, no: int, buf: bytes, off: int, end: int, ttl: int, src: bytes, ds
         return None
     info = _echo_info(type_name(icmp_type), ident, seq, ttl)
     link = track_echo(d, icmp_type, src, dst, ident << 16 | seq, no, ts_ns or 0)
-    return "ICMP", info if link is None else f"{info} (request in {link[0]})"
+    return "ICMP", info if link is None else info + link_info(link)
 
 
 def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -154,7 +173,7 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
                           pkt.ts_ns)  # fmt: skip
         if link is not None:
             layer.extra = link
-            pkt.info += f" (request in {link[0]})"
+            pkt.info += link_info(link)
     else:
         pkt.info = f"{name} ({cname})" if cname else name
         if icmp_type == 3 and code == 4 and have_rest:
@@ -198,28 +217,45 @@ def _rows(layer: Layer, buf: bytes):
     return rows
 
 
-def link_rows(proto: str, link: tuple[int, float] | None) -> list:
-    """The request an echo reply answers (EchoRequests), as Wireshark names it."""
+# Wireshark's words and names for the links: (request frame, response time, response frame)
+_LINK_WORDS = {"icmp": ("Request frame", "Response time", "Response frame"),
+               "icmpv6": ("Response To", "Response Time", "Response In")}  # fmt: skip
+_LINK_NAMES = {
+    "icmp": ("icmp.resp_to", "icmp.resptime", "icmp.resp_in", "icmp.no_resp"),
+    "icmpv6": ("icmpv6.resp_to", "icmpv6.resptime", "icmpv6.resp_in", "icmpv6.no_resp"),
+}
+
+
+def link_rows(proto: str, link: tuple[str, int, float] | None) -> list:
+    """An echo's partner (track_echo), as Wireshark names it."""
     if link is None:
         return []
-    no, ms = link
-    if proto == "icmp":
-        return [row("icmp.resp_to", no, f"[Request frame: {no}]"),
-                row("icmp.resptime", ms, f"[Response time: {ms:.3f} ms]")]  # fmt: skip
-    return [row("icmpv6.resp_to", no, f"[Response To: {no}]"),
-            row("icmpv6.resptime", ms, f"[Response Time: {ms:.3f} ms]")]  # fmt: skip
+    kind, no, ms = link
+    words, names = _LINK_WORDS[proto], _LINK_NAMES[proto]
+    if kind == "request in":
+        return [row(names[0], no, f"[{words[0]}: {no}]"),
+                row(names[1], ms, f"[{words[1]}: {ms:.3f} ms]")]  # fmt: skip
+    if kind == "reply in":
+        return [row(names[2], no, f"[{words[2]}: {no}]")]
+    what = "ICMP request" if proto == "icmp" else f"ICMPv6 request in frame {no}"
+    return [row(names[3], True, "[No response seen]"),
+            (1, "", "", f"[Expert Info (Warning/Sequence): No response seen to {what}]", 0,
+             0)]  # fmt: skip
 
 
-def link_text(proto: str, link: tuple[int, float] | None, tree: bool) -> str:
-    """link_rows as the fast writers write them."""
+def link_text(proto: str, link: tuple[str, int, float] | None, tree: bool) -> str | None:
+    """link_rows as the fast writers write them ("" for none; None: take the rows)."""
     if link is None:
         return ""
-    no, ms = link
-    if tree:
-        words = ("Request frame", "Response time") if proto == "icmp" else ("Response To",
-                                                                            "Response Time")  # fmt: skip
-        return f"\n    [{words[0]}: {no}]\n    [{words[1]}: {ms:.3f} ms]"
-    return f',"{proto}.resp_to":{no},"{proto}.resptime":{ms!r}'
+    kind, no, ms = link
+    words = _LINK_WORDS[proto]
+    if kind == "request in":
+        if tree:
+            return f"\n    [{words[0]}: {no}]\n    [{words[1]}: {ms:.3f} ms]"
+        return f',"{proto}.resp_to":{no},"{proto}.resptime":{ms!r}'
+    if kind == "reply in":
+        return f"\n    [{words[2]}: {no}]" if tree else f',"{proto}.resp_in":{no}'
+    return None
 
 
 # --- fast writers (model.JSON_WRITERS): the fields of _rows, written as text -----------
@@ -271,17 +307,23 @@ def _rest(icmp_type: int, code: int, ident: int, seq: int, tree: bool) -> str:
 
 def _json(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, ident, seq = layer.hdr
+    link = link_text("icmp", layer.extra, False)
+    if link is None:
+        return None
     return (
         f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
-        f"{_rest(icmp_type, code, ident, seq, False)}{link_text('icmp', layer.extra, False)}"
+        f"{_rest(icmp_type, code, ident, seq, False)}{link}"
     )
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, ident, seq = layer.hdr
+    link = link_text("icmp", layer.extra, True)
+    if link is None:
+        return None
     return (
         f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
-        f"{_rest(icmp_type, code, ident, seq, True)}{link_text('icmp', layer.extra, True)}"
+        f"{_rest(icmp_type, code, ident, seq, True)}{link}"
     )
 
 

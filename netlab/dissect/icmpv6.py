@@ -6,7 +6,7 @@ import struct
 from typing import NamedTuple
 
 import netlab.dissect.registry as registry
-from netlab.dissect.icmp import link_rows, link_text, track_echo
+from netlab.dissect.icmp import link_info, link_rows, link_text, track_echo
 from netlab.dissect.ipv6 import ntop6
 from netlab.dissect.link import mac
 from netlab.dissect.model import Layer, Packet, row
@@ -82,7 +82,7 @@ def decode_icmpv6(d, pkt: Packet, buf: bytes, off: int, end: int):
                           129)  # fmt: skip
         if link is not None:
             layer.extra = link
-            info += f" (request in {link[0]})"
+            info += link_info(link)
     elif icmp_type == 2:
         info = f"{name} (MTU {word})"
     elif icmp_type in (135, 136) and end - off >= 24:
@@ -109,7 +109,7 @@ def columns(d, no: int, buf: bytes, off: int, end: int, hop_limit: int, src: byt
     word = _WORD.unpack_from(buf, off + 4)[0]
     info = _echo_info(type_name(buf[off]), word, hop_limit)
     link = track_echo(d, buf[off], src, dst, word, no, ts_ns or 0, 128, 129)
-    return "ICMPv6", info if link is None else f"{info} (request in {link[0]})"
+    return "ICMPv6", info if link is None else info + link_info(link)
 
 
 def _echo_info(name: str, word: int, hop_limit: int | None) -> str:
@@ -303,9 +303,12 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, word = layer.hdr
     head = f'"icmpv6.type":{icmp_type},"icmpv6.code":{code},"icmpv6.checksum":{csum}'
     if icmp_type == 128 or icmp_type == 129:
+        link = link_text("icmpv6", layer.extra, False)
+        if link is None:
+            return None
         return (
             f'{head},"icmpv6.echo.identifier":{word >> 16},'
-            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}{link_text("icmpv6", layer.extra, False)}'
+            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}{link}'
         )
     if icmp_type == 2:
         return f'{head},"icmpv6.mtu":{word}'
@@ -317,10 +320,10 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     icmp_type, code, csum, word = layer.hdr
     head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
     if icmp_type == 128 or icmp_type == 129:
-        return (
-            f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}"
-            f"{link_text('icmpv6', layer.extra, True)}"
-        )
+        link = link_text("icmpv6", layer.extra, True)
+        if link is None:
+            return None
+        return f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}{link}"
     if icmp_type == 2:
         return f"{head}\n    MTU: {word}"
     nd = _nd_texts(layer, buf)
