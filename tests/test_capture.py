@@ -1,7 +1,7 @@
 """netlab.capture: pcap/pcapng reading and pcapng writing.
 
 Oracles: tshark/capinfos (Wireshark's wiretap) and tcpdump (libpcap) on the
-same files. Real traffic is recorded on loopback only (127.0.0.1).
+same files. Real traffic is recorded on loopback only (127.0.0.7, see OWN).
 """
 
 from __future__ import annotations
@@ -660,17 +660,22 @@ def test_stdin_pipe_streams_before_eof():
 # -- real captures recorded on loopback ----------------------------------------------------
 
 
+# The recordings' own loopback address: the other tests' traffic on lo (127.0.0.1,
+# run beside these in the suite) stays out of them through the capture filter.
+OWN = "127.0.0.7"
+
+
 def _loopback_traffic(stop: threading.Event) -> None:
-    """ping, UDP datagrams of assorted sizes and a TCP transfer, all on 127.0.0.1."""
+    """ping, UDP datagrams of assorted sizes and a TCP transfer, all on OWN."""
     ping = shutil.which("ping")
     if ping:
-        subprocess.run([ping, "-n", "-c", "3", "-i", "0.2", "127.0.0.1"], capture_output=True)
+        subprocess.run([ping, "-n", "-c", "3", "-i", "0.2", OWN], capture_output=True)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
+    rx.bind((OWN, 0))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx, rx:
         for size in (0, 1, 2, 3, 100, 1000, 1473, 9000, 20000, 60000):
             tx.sendto(b"u" * size, rx.getsockname())
-    with socket.create_server(("127.0.0.1", 0)) as srv:
+    with socket.create_server((OWN, 0)) as srv:
         client = socket.create_connection(srv.getsockname())
         conn, _ = srv.accept()
         client.sendall(b"t" * 100_000)
@@ -680,14 +685,14 @@ def _loopback_traffic(stop: threading.Event) -> None:
         conn.close()
     while not stop.wait(0.2):  # keep tcpdump -c fed until it has enough
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
-            tx.sendto(b"keepalive", ("127.0.0.1", 9))
+            tx.sendto(b"keepalive", (OWN, 9))
 
 
 def _record_loopback(path: Path, extra: list[str], count: int = 40) -> None:
     tcpdump = require_tool("tcpdump")
     cmd = [tcpdump, "-i", "lo", "-n", "-U", "-Z", "root", "-c", str(count), "-w", str(path)]
     proc = subprocess.Popen(
-        [*cmd, *extra, "host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*cmd, *extra, "host", OWN], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     stop = threading.Event()
     traffic = threading.Thread(target=_loopback_traffic, args=(stop,))
@@ -796,7 +801,7 @@ def test_dumpcap_pcapng(tmp_path):
     dumpcap = require_tool("dumpcap")
     path = tmp_path / "dumpcap.pcapng"
     proc = subprocess.Popen(
-        [dumpcap, "-q", "-i", "lo", "-c", "20", "-f", "host 127.0.0.1", "-w", str(path)],
+        [dumpcap, "-q", "-i", "lo", "-c", "20", "-f", f"host {OWN}", "-w", str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -353,12 +353,11 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
     return rel_seq, rel_ack, window, scale, info
 
 
-def columns(
-    d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, ts_ns: int | None = None
-):
-    """The one-line view's (protocol, info) of a plain segment, without a Packet; None
-    (decided before any state changes) when decode_tcp must run: a header past the
-    capture, odd options, or a payload some decoder claims."""
+def _plain_header(buf: bytes, off: int, end: int) -> tuple | None:
+    """(header, header length, options) of a segment plain enough for the paths without
+    a Packet (columns, track_segment); None for a header past the capture or odd
+    options, where decode_tcp runs (and fails at the same point, before any state
+    changes)."""
     if end - off < 20:
         return None
     hdr = _HDR.unpack_from(buf, off)
@@ -366,9 +365,21 @@ def columns(
     if hlen < 20 or off + hlen > end:
         return None
     try:
-        options = _parse_options(buf, off + 20, off + hlen)
+        return hdr, hlen, _parse_options(buf, off + 20, off + hlen)
     except Exception:
         return None
+
+
+def columns(
+    d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, ts_ns: int | None = None
+):
+    """The one-line view's (protocol, info) of a plain segment, without a Packet; None
+    (decided before any state changes) when decode_tcp must run: a header past the
+    capture, odd options, or a payload some decoder claims."""
+    plain = _plain_header(buf, off, end)
+    if plain is None:
+        return None
+    hdr, hlen, options = plain
     seg_len = end - off - hlen
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
         proto = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
@@ -509,16 +520,10 @@ def track_segment(
     """The light pass of `dissect --jobs` for a plain segment: the state decode_tcp would
     leave, without a Packet or layers. False when the segment is not plain (a header
     past the capture, odd options): then the caller runs the light dissect instead."""
-    if end - off < 20:
+    plain = _plain_header(buf, off, end)
+    if plain is None:
         return False
-    hdr = _HDR.unpack_from(buf, off)
-    hlen = (hdr[4] >> 12) * 4
-    if hlen < 20 or off + hlen > end:
-        return False
-    try:
-        options = _parse_options(buf, off + 20, off + hlen)
-    except Exception:  # decode_tcp fails at the same point, before any state changes
-        return False
+    hdr, hlen, options = plain
     seg_len = end - off - hlen
     held = None
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
