@@ -30,8 +30,8 @@ BAR = b"packets/s"  # in every frame of the bar (render/progress.py ReadProgress
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory) -> Path:
-    """Big enough that --stats takes about a second here."""
-    return _replicas(tmp_path_factory.mktemp("progress") / "replicas.pcapng", 60_000)
+    """Big enough that --stats takes a few of the bar's 0.2 s ticks here (half a second)."""
+    return _replicas(tmp_path_factory.mktemp("progress") / "replicas.pcapng", 25_000)
 
 
 @pytest.fixture(scope="module")
