@@ -552,6 +552,59 @@ def _opt_rows(rr: wire.ResourceRecord) -> list:
     return rows
 
 
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
+def _ascii(value: bytes) -> str:
+    return value.decode("ascii", "replace")
+
+
+# Each record type's rows: (field, the parsed rdata's attribute, Wireshark's label, how
+# the value is shown: None as it is). TXT (a list of strings) is written by hand.
+_RDATA_FIELDS: dict[int, list[tuple[str, str, str, Any]]] = {
+    1: [("dns.a", "address", "Address", None)],
+    28: [("dns.aaaa", "address", "AAAA Address", None)],
+    2: [("dns.ns", "target", "Name Server", ws_name)],
+    5: [("dns.cname", "target", "CNAME", ws_name)],
+    12: [("dns.ptr.domain_name", "target", "Domain Name", ws_name)],
+    15: [("dns.mx.preference", "preference", "Preference", None),
+         ("dns.mx.mail_exchange", "exchange", "Mail Exchange", ws_name)],
+    6: [("dns.soa.mname", "mname", "Primary name server", ws_name),
+        ("dns.soa.rname", "rname", "Responsible authority's mailbox", ws_name),
+        ("dns.soa.serial_number", "serial", "Serial Number", None),
+        ("dns.soa.refresh_interval", "refresh", "Refresh Interval", None),
+        ("dns.soa.retry_interval", "retry", "Retry Interval", None),
+        ("dns.soa.expire_limit", "expire", "Expire limit", None),
+        ("dns.soa.minimum_ttl", "minimum", "Minimum TTL", None)],
+    33: [("dns.srv.priority", "priority", "Priority", None),
+         ("dns.srv.weight", "weight", "Weight", None),
+         ("dns.srv.port", "port", "Port", None),
+         ("dns.srv.target", "target", "Target", ws_name)],
+    257: [("dns.caa.flags", "flags", "CAA Flags", None),
+          ("dns.caa.tag", "tag", "Tag", _ascii),
+          ("dns.caa.value", "value", "Value", _text)],
+    43: [("dns.ds.key_id", "key_tag", "Key id", None),
+         ("dns.ds.algorithm", "algorithm", "Algorithm", None),
+         ("dns.ds.digest_type", "digest_type", "Digest Type", None),
+         ("dns.ds.digest", "digest", "Digest", bytes)],
+    48: [("dns.dnskey.flags", "flags", "Flags", None),
+         ("dns.dnskey.protocol", "protocol", "Protocol", None),
+         ("dns.dnskey.algorithm", "algorithm", "Algorithm", None),
+         ("dns.dnskey.public_key", "key", "Public Key", bytes)],
+    46: [("dns.rrsig.type_covered", "type_covered", "Type Covered", None),
+         ("dns.rrsig.algorithm", "algorithm", "Algorithm", None),
+         ("dns.rrsig.labels", "labels", "Labels", None),
+         ("dns.rrsig.original_ttl", "original_ttl", "Original TTL", None),
+         ("dns.rrsig.signature_expiration", "expiration", "Signature Expiration", None),
+         ("dns.rrsig.signature_inception", "inception", "Signature Inception", None),
+         ("dns.rrsig.key_tag", "key_tag", "Key Tag", None),
+         ("dns.rrsig.signers_name", "signer", "Signer's name", ws_name),
+         ("dns.rrsig.signature", "signature", "Signature", bytes)],
+    47: [("dns.nsec.next_domain_name", "next_name", "Next Domain Name", ws_name)],
+}  # fmt: skip
+
+
 def _rdata_rows(t: int, data: Any) -> list:
     r = []
 
@@ -565,62 +618,15 @@ def _rdata_rows(t: int, data: Any) -> list:
             )
         )
 
-    if t == 1:
-        add("dns.a", data.address, "Address")
-    elif t == 28:
-        add("dns.aaaa", data.address, "AAAA Address")
-    elif t == 2:
-        add("dns.ns", ws_name(data.target), "Name Server")
-    elif t == 5:
-        add("dns.cname", ws_name(data.target), "CNAME")
-    elif t == 12:
-        add("dns.ptr.domain_name", ws_name(data.target), "Domain Name")
-    elif t == 15:
-        add("dns.mx.preference", data.preference, "Preference")
-        add("dns.mx.mail_exchange", ws_name(data.exchange), "Mail Exchange")
-    elif t == 6:
-        add("dns.soa.mname", ws_name(data.mname), "Primary name server")
-        add("dns.soa.rname", ws_name(data.rname), "Responsible authority's mailbox")
-        add("dns.soa.serial_number", data.serial, "Serial Number")
-        add("dns.soa.refresh_interval", data.refresh, "Refresh Interval")
-        add("dns.soa.retry_interval", data.retry, "Retry Interval")
-        add("dns.soa.expire_limit", data.expire, "Expire limit")
-        add("dns.soa.minimum_ttl", data.minimum, "Minimum TTL")
+    spec = _RDATA_FIELDS.get(t)
+    if spec is not None:
+        for name, attr, label, shown in spec:
+            value = getattr(data, attr)
+            add(name, value if shown is None else shown(value), label)
     elif t in (16, 99):
         for s in data.strings:
             add("dns.txt.length", len(s), "TXT Length")
             add("dns.txt", s.decode("utf-8", "replace"), "TXT")
-    elif t == 33:
-        add("dns.srv.priority", data.priority, "Priority")
-        add("dns.srv.weight", data.weight, "Weight")
-        add("dns.srv.port", data.port, "Port")
-        add("dns.srv.target", ws_name(data.target), "Target")
-    elif t == 257:
-        add("dns.caa.flags", data.flags, "CAA Flags")
-        add("dns.caa.tag", data.tag.decode("ascii", "replace"), "Tag")
-        add("dns.caa.value", data.value.decode("utf-8", "replace"), "Value")
-    elif t == 43:
-        add("dns.ds.key_id", data.key_tag, "Key id")
-        add("dns.ds.algorithm", data.algorithm, "Algorithm")
-        add("dns.ds.digest_type", data.digest_type, "Digest Type")
-        add("dns.ds.digest", bytes(data.digest), "Digest")
-    elif t == 48:
-        add("dns.dnskey.flags", data.flags, "Flags")
-        add("dns.dnskey.protocol", data.protocol, "Protocol")
-        add("dns.dnskey.algorithm", data.algorithm, "Algorithm")
-        add("dns.dnskey.public_key", bytes(data.key), "Public Key")
-    elif t == 46:
-        add("dns.rrsig.type_covered", data.type_covered, "Type Covered")
-        add("dns.rrsig.algorithm", data.algorithm, "Algorithm")
-        add("dns.rrsig.labels", data.labels, "Labels")
-        add("dns.rrsig.original_ttl", data.original_ttl, "Original TTL")
-        add("dns.rrsig.signature_expiration", data.expiration, "Signature Expiration")
-        add("dns.rrsig.signature_inception", data.inception, "Signature Inception")
-        add("dns.rrsig.key_tag", data.key_tag, "Key Tag")
-        add("dns.rrsig.signers_name", ws_name(data.signer), "Signer's name")
-        add("dns.rrsig.signature", bytes(data.signature), "Signature")
-    elif t == 47:
-        add("dns.nsec.next_domain_name", ws_name(data.next_name), "Next Domain Name")
     elif data is not None and hasattr(data, "to_text"):
         add("dns.resp.data", data.to_text(), "Data")
     return r

@@ -305,26 +305,24 @@ def _rest(icmp_type: int, code: int, ident: int, seq: int, tree: bool) -> str:
     return ""
 
 
-def _json(layer: Layer, buf: bytes) -> str | None:
+def _fast(layer: Layer, tree: bool) -> str | None:
+    """The fast writers' text: tree lines (TREE) or JSON members."""
     icmp_type, code, csum, ident, seq = layer.hdr
-    link = link_text("icmp", layer.extra, False)
+    link = link_text("icmp", layer.extra, tree)
     if link is None:
-        return None
-    return (
-        f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}'
-        f"{_rest(icmp_type, code, ident, seq, False)}{link}"
-    )
+        return None  # (a ping no reply answered: the rows, with its expert line)
+    rest = _rest(icmp_type, code, ident, seq, tree)
+    if tree:
+        return f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}{rest}{link}"
+    return f'"icmp.type":{icmp_type},"icmp.code":{code},"icmp.checksum":{csum}{rest}{link}'
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    return _fast(layer, False)
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
-    icmp_type, code, csum, ident, seq = layer.hdr
-    link = link_text("icmp", layer.extra, True)
-    if link is None:
-        return None
-    return (
-        f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
-        f"{_rest(icmp_type, code, ident, seq, True)}{link}"
-    )
+    return _fast(layer, True)
 
 
 registry.register("icmp", writers={_rows: (_json, _tree)}, ip_protocols={1: decode_icmp})

@@ -299,35 +299,33 @@ def _nd_texts(layer: Layer, buf: bytes) -> tuple[str, str] | None:
     return json, tree
 
 
-def _json(layer: Layer, buf: bytes) -> str | None:
+def _fast(layer: Layer, buf: bytes, tree: bool) -> str | None:
+    """The fast writers' text: tree lines (TREE) or JSON members."""
     icmp_type, code, csum, word = layer.hdr
-    head = f'"icmpv6.type":{icmp_type},"icmpv6.code":{code},"icmpv6.checksum":{csum}'
+    if tree:
+        head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
+    else:
+        head = f'"icmpv6.type":{icmp_type},"icmpv6.code":{code},"icmpv6.checksum":{csum}'
     if icmp_type == 128 or icmp_type == 129:
-        link = link_text("icmpv6", layer.extra, False)
+        link = link_text("icmpv6", layer.extra, tree)
         if link is None:
-            return None
-        return (
-            f'{head},"icmpv6.echo.identifier":{word >> 16},'
-            f'"icmpv6.echo.sequence_number":{word & 0xFFFF}{link}'
-        )
+            return None  # (a ping no reply answered: the rows, with its expert line)
+        ident, seq = word >> 16, word & 0xFFFF
+        if tree:
+            return f"{head}\n    Identifier: 0x{ident:04x}\n    Sequence: {seq}{link}"
+        return f'{head},"icmpv6.echo.identifier":{ident},"icmpv6.echo.sequence_number":{seq}{link}'
     if icmp_type == 2:
-        return f'{head},"icmpv6.mtu":{word}'
+        return head + (f"\n    MTU: {word}" if tree else f',"icmpv6.mtu":{word}')
     nd = _nd_texts(layer, buf)
-    return None if nd is None else head + nd[0]
+    return None if nd is None else head + nd[1 if tree else 0]
+
+
+def _json(layer: Layer, buf: bytes) -> str | None:
+    return _fast(layer, buf, False)
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
-    icmp_type, code, csum, word = layer.hdr
-    head = f"{_head_tree(icmp_type, code)}\n    Checksum: 0x{csum:04x}"
-    if icmp_type == 128 or icmp_type == 129:
-        link = link_text("icmpv6", layer.extra, True)
-        if link is None:
-            return None
-        return f"{head}\n    Identifier: 0x{word >> 16:04x}\n    Sequence: {word & 0xFFFF}{link}"
-    if icmp_type == 2:
-        return f"{head}\n    MTU: {word}"
-    nd = _nd_texts(layer, buf)
-    return None if nd is None else head + nd[1]
+    return _fast(layer, buf, True)
 
 
 registry.register("icmpv6", writers={_rows: (_json, _tree)}, ip_protocols={58: decode_icmpv6})

@@ -939,19 +939,30 @@ def _gather_session(stream: Stream, fwd: Direction, buf: bytes, off: int, end: i
         elif found:  # (only bytes passed over were pending: the PDUs are the frame's)
             pdus = [(fn, off + start - old, off + stop - old, None) for fn, start, stop in found]
         del pending[:used]
+        used = end
     else:
         found, used, info = app.split(side, buf, off, end, fin, no, ts_ns, 0)
         pdus = [(fn, start, stop, None) for fn, start, stop in found]
-        if used < end:
-            if pending is None:
-                pending = fwd.pending = bytearray()
-            pending += buf[used:end]
-    fwd.pending_seq = (seq + end - off) & MASK
-    if pending is not None and len(pending) > MAX_PENDING:
-        pending.clear()
+    if _keep(fwd, buf, used, end, seq + end - off):
         app.reset(side)
         return pdus, True, info
     return pdus, False, info
+
+
+def _keep(fwd: Direction, buf: bytes, start: int, end: int, next_seq: int) -> bool:
+    """Keep buf[start:end], an unfinished PDU, for the direction's next segment (which
+    must begin at NEXT_SEQ); True when what is kept grew past MAX_PENDING and was
+    dropped (reassembly abandoned)."""
+    pending = fwd.pending
+    if start < end:
+        if pending is None:
+            pending = fwd.pending = bytearray()
+        pending += buf[start:end]
+    fwd.pending_seq = next_seq & MASK
+    if pending is not None and len(pending) > MAX_PENDING:
+        pending.clear()
+        return True
+    return False
 
 
 def _gather(fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
@@ -966,17 +977,10 @@ def _gather(fwd: Direction, proto, buf: bytes, off: int, end: int, seq: int):
         data = bytes(pending)
         pos = _split(proto, data, 0, len(data), pdus, data)
         del pending[:pos]
+        pos = end
     else:
         pos = _split(proto, buf, off, end, pdus, None)
-        if pos < end:
-            if pending is None:
-                pending = fwd.pending = bytearray()
-            pending += buf[pos:end]
-    fwd.pending_seq = (seq + end - off) & MASK
-    if pending is not None and len(pending) > MAX_PENDING:
-        pending.clear()
-        return pdus, True
-    return pdus, False
+    return pdus, _keep(fwd, buf, pos, end, seq + end - off)
 
 
 def _split(proto, buf: bytes, pos: int, end: int, pdus: list, other: bytes | None) -> int:
