@@ -1493,7 +1493,10 @@ _TREE_OPTIONS = (_ts_tree, _syn_tree, _options_tree)
 def _fast_options(buf: bytes, layer: Layer, offflags: int, view: tuple) -> str | None:
     """The options of the layer's header as a fast writer's `view` writes them: the two
     layouts nearly every segment has in one go, others option by option (None: a
-    malformed option, for the generic path)."""
+    malformed option, or a payload shown as tcp.segment_data: the generic path)."""
+    state = layer.extra
+    if state.seg_len and (state.held or ("retransmission",) in state.analysis):
+        return None  # (rare: the rows write tcp.segment_data)
     o = layer.off
     end = min(o + (offflags >> 12) * 4, layer.end)
     if end - o <= 20:
@@ -1512,13 +1515,11 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     extra = layer.extra
     if extra is None:  # quoted in an ICMP error: ports and raw sequence number only
         return f'"tcp.srcport":{sport},"tcp.dstport":{dport},"tcp.seq":{seq}'
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, _held = extra
     opts = _fast_options(buf, layer, offflags, _JSON_OPTIONS)
     if opts is None:
         return None
     flags = offflags & 0x0FFF
-    if seg_len and (held or ("retransmission",) in analysis):
-        return None  # (the rows add tcp.segment_data)
     if seq_ack is not None:
         expert = _analysis_json(analysis, seq_ack)
         if expert is None:
@@ -1552,13 +1553,11 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
             f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
             f"    Sequence Number: {seq}"
         )
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, _held = extra
     opts = _fast_options(buf, layer, offflags, _TREE_OPTIONS)
     if opts is None:
         return None
     flags = offflags & 0x0FFF
-    if seg_len and (held or ("retransmission",) in analysis):
-        return None  # (the rows add tcp.segment_data)
     expert = _analysis_tree(analysis, seq_ack) if seq_ack is not None else ""
     ack_title = f", Ack: {rel_ack}" if flags & 0x10 else ""
     rel = _rel(rel_seq, rel_ack, seq, ack)
