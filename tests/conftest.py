@@ -113,28 +113,15 @@ PORT_MODULES = {
 }  # fmt: skip
 
 
-def _group(module: str) -> str:
-    if module in OFFLINE_MODULES | LAB_MODULES:
-        return module
-    return "loopback-ports" if module in PORT_MODULES else "loopback"
-
-
-def _start_rank(group: str) -> int:
-    """Longest first: xdist hands groups out in collection order, and a long group
-    handed out last is what the run waits for at its end. The two loopback groups take
-    about five minutes each, a lab module up to two, a file-only one well under one."""
-    if group.startswith("loopback"):
-        return 0
-    return 1 if group in LAB_MODULES else 2
-
-
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(config, items):
-    groups = {}
     for item in items:
-        group = groups[item] = _group(item.module.__name__.rsplit(".", 1)[-1])
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in OFFLINE_MODULES | LAB_MODULES:
+            group = module
+        else:
+            group = "loopback-ports" if module in PORT_MODULES else "loopback"
         item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: _start_rank(groups[item]))  # (stable: modules stay whole)
 
 
 # --- an "internal error" in any netlab a test runs fails the suite -----------------------------
