@@ -148,11 +148,8 @@ class Dissector:
                     return
             elif ethertype == 0x0806:
                 return
-            elif ethertype == 0x86DD and data[20] == 58 and len(data) >= 54 \
-                    and data[14] >> 4 == 6 and (data[18] or data[19]):  # fmt: skip
-                end = min(len(data), 54 + (data[18] << 8 | data[19]))  # (as columns())
-                self._columns[4](self, no, data, 54, end, data[21], data[22:38], data[38:54],
-                                 ts_ns)  # fmt: skip
+            elif ethertype == 0x86DD and data[20] == 58:
+                self.columns(no, data, linktype, ts_ns)  # (notes an echo; nothing else)
                 return
         light, self.light = self.light, True
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from netlab.dissect.icmp import NO_RESPONSE
+from netlab.dissect.icmp import NO_RESPONSE, no_response_text
 from netlab.dissect.model import Packet
 from netlab.dissect.taps import write_json
 
@@ -97,11 +97,8 @@ class ExpertTap:
             if proto in ("icmp", "icmpv6"):
                 link = layer.extra  # -2: a ping no reply answered (dissect/icmp.py)
                 if isinstance(link, tuple) and link[0] == NO_RESPONSE:
-                    what = (
-                        "ICMP request" if proto == "icmp" else f"ICMPv6 request in frame {link[1]}"
-                    )
                     self._item("warn", "Sequence", SHORT_NAMES.get(proto, "ICMP"),
-                               f"No response seen to {what}")  # fmt: skip
+                               no_response_text(proto, link[1]))  # fmt: skip
                 break  # what an ICMP error quotes adds no expert items here
             if proto == "eth" and layer.hdr is not None:
                 if layer.hdr.src[:1] and layer.hdr.src[0] & 1:  # never a group (packet-eth.c)

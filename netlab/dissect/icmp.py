@@ -237,10 +237,16 @@ def link_rows(proto: str, link: tuple[str, int, float] | None) -> list:
                 row(names[1], ms, f"[{words[1]}: {ms:.3f} ms]")]  # fmt: skip
     if kind == "reply in":
         return [row(names[2], no, f"[{words[2]}: {no}]")]
-    what = "ICMP request" if proto == "icmp" else f"ICMPv6 request in frame {no}"
     return [row(names[3], True, "[No response seen]"),
-            (1, "", "", f"[Expert Info (Warning/Sequence): No response seen to {what}]", 0,
+            (1, "", "", f"[Expert Info (Warning/Sequence): {no_response_text(proto, no)}]", 0,
              0)]  # fmt: skip
+
+
+def no_response_text(proto: str, no: int) -> str:
+    """Wireshark's expert text for a ping no reply answered (-2), request in frame NO."""
+    return "No response seen to " + (
+        "ICMP request" if proto == "icmp" else f"ICMPv6 request in frame {no}"
+    )
 
 
 def link_text(proto: str, link: tuple[str, int, float] | None, tree: bool) -> str | None:

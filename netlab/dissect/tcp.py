@@ -645,6 +645,16 @@ OUT_OF_ORDER_NS = 3_000_000  # without an initial RTT, Wireshark's out-of-order 
 HIDDEN = frozenset(("retransmission", "spurious_retransmission", "out_of_order"))
 
 
+def _segment_data(state: TcpState) -> str | None:
+    """How the tree names a payload shown as tcp.segment_data (held for reassembly, or
+    retransmitted); None for one a protocol above TCP shows."""
+    if not state.seg_len:
+        return None
+    if state.held:
+        return "TCP segment data"
+    return "Retransmitted TCP segment data" if ("retransmission",) in state.analysis else None
+
+
 def hidden(analysis: list) -> bool:
     """Whether a segment's payload is shown only as tcp.segment_data."""
     return any(a[0] in HIDDEN for a in analysis)
@@ -1111,7 +1121,7 @@ def _rows(layer: Layer, buf: bytes):
         # conversation, so Wireshark shows the number as it is, named tcp.seq
         rows.append(row("tcp.seq", seq, f"Sequence Number: {seq}", o + 4, 4))
         return rows
-    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, held = extra
+    stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, _held = extra
     rows.append(row("tcp.stream", stream, f"[Stream index: {stream}]"))
     if seg_len is not None:  # None: a first fragment, whose length is unknown
         rows.append(row("tcp.len", seg_len, f"[TCP Segment Len: {seg_len}]"))
@@ -1163,9 +1173,9 @@ def _rows(layer: Layer, buf: bytes):
         rows += _analysis_rows(analysis, seq_ack)
     rows.append(row("tcp.urgent_pointer", urg, f"Urgent Pointer: {urg}", o + 18, 2))
     rows += _option_rows(buf, o + 20, min(o + hlen, layer.end))
-    if seg_len and (held or ("retransmission",) in analysis):
+    what = _segment_data(extra)
+    if what is not None:
         data = buf[o + hlen : o + hlen + seg_len]
-        what = "TCP segment data" if held else "Retransmitted TCP segment data"
         rows.append(row("tcp.segment_data", bytes(data), f"{what} ({seg_len} bytes)", o + hlen,
                         len(data)))  # fmt: skip
     return rows
@@ -1494,8 +1504,7 @@ def _fast_options(buf: bytes, layer: Layer, offflags: int, view: tuple) -> str |
     """The options of the layer's header as a fast writer's `view` writes them: the two
     layouts nearly every segment has in one go, others option by option (None: a
     malformed option, or a payload shown as tcp.segment_data: the generic path)."""
-    state = layer.extra
-    if state.seg_len and (state.held or ("retransmission",) in state.analysis):
+    if _segment_data(layer.extra) is not None:
         return None  # (rare: the rows write tcp.segment_data)
     o = layer.off
     end = min(o + (offflags >> 12) * 4, layer.end)

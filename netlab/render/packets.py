@@ -422,10 +422,11 @@ class PacketView:
 
             if not self._started:
                 self._started = True
+                # -t and the file's decimals are known now: _ws.col.Time (not in -T pdml)
+                if hasattr(self.fields_format, "times"):
+                    self.fields_format.times = (self.time_format or "r", self.time_digits)
                 self.out.write(self.fields_format.start())
             # (a raw chunk: the formats place their own newlines and commas)
-            if hasattr(self.fields_format, "times"):  # (-T pdml has no columns)
-                self.fields_format.times = (self.time_format or "r", self.time_digits)
             self._add_line(self.fields_format.line(pkt, PacketFields(pkt, self.clock)))
             return
         if self.json:
@@ -454,13 +455,12 @@ class PacketView:
 
     def _scripted_line(self, pkt: Packet) -> str:
         """The one-line view with -t FORMAT's time column, or tab-separated (-T tabs)."""
-        from netlab.render.tshark_fields import time_text
+        from netlab.render.tshark_fields import info_column, protocol_column, time_text
 
         clock = self.clock
         assert clock is not None
         when = time_text(self.time_format or "r", pkt, clock, self.time_digits)
-        mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
-        proto, info = pkt.protocol or "Frame", pkt.info + mark
+        proto, info = protocol_column(pkt), info_column(pkt)
         if self.tabs:
             # tshark's print_columns: at least 5, 10 and 12 wide (number, time, addresses)
             return "\t".join((f"{pkt.no:5d}", f"{when:>10}", f"{pkt.src:>12}", "→",

@@ -93,13 +93,20 @@ def column_text(name: str, pkt: Packet, clock: F.FrameClock, times: tuple[str, i
     if column == "Length":
         return str(pkt.wirelen)
     if column == "Info":
-        mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
-        text = pkt.info + mark
+        text = info_column(pkt)
     else:
-        text = {"Source": pkt.src, "Destination": pkt.dst, "Protocol": pkt.protocol or "Frame"}[
-            column
-        ]
+        text = {"Source": pkt.src, "Destination": pkt.dst, "Protocol": protocol_column(pkt)}[column]
     return "".join(_escape(c) for c in text)
+
+
+def protocol_column(pkt: Packet) -> str:
+    return pkt.protocol or "Frame"
+
+
+def info_column(pkt: Packet) -> str:
+    """The Info column, with tshark's mark on a malformed packet."""
+    mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+    return pkt.info + mark
 
 
 class FieldsFormat:
