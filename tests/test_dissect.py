@@ -28,7 +28,8 @@ FIELDS = [
     "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
     "dns.id", "dns.flags", "dns.qry.name", "dns.qry.type", "dns.a", "dns.aaaa", "dns.cname",
     "dns.ns", "dns.count.answers", "dns.count.auth_rr", "dns.resp.ttl", "dns.mx.mail_exchange",
-    "dns.soa.mname", "dns.length",
+    "dns.soa.mname", "dns.length", "dns.response_to", "dns.time", "dns.retransmit_request_in",
+    "dns.retransmit_response_in", "dns.unsolicited",
 ]  # fmt: skip
 
 
@@ -64,6 +65,8 @@ def _unhex(text: str) -> str:
 def norm(name: str, value) -> str:
     if isinstance(value, bool):
         return str(int(value))
+    if isinstance(value, float):  # FT_RELATIVE_TIME (dns.time): tshark prints nanoseconds
+        return f"{value:.9f}"
     return str(value)
 
 

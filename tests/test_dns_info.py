@@ -45,7 +45,7 @@ def dns_messages(paths) -> list[tuple[bytes, int, int]]:
             pkt = d.dissect(no, f.ts_ns, f.data, f.wirelen, f.linktype)
             for layer in pkt.layers:
                 if layer.proto == "dns" and layer.data is None:
-                    msg, _ = layer.hdr
+                    msg = layer.hdr.message
                     if msg is None:
                         found.append((f.data, *layer.extra[:2]))
                     else:

@@ -279,8 +279,8 @@ class _Reading:
             if script.two_pass:
                 kept, view.first_ns, answers = _first_pass(o.file, read_filter, o.keylog,
                                                            script.absolute_seq)  # fmt: skip
-                if kept is None:  # -2: the second pass knows which reply answers a ping
-                    dissector.echo_answers = answers
+                if kept is None:  # -2: the second pass knows which reply answers a request
+                    dissector.answers = answers
                 else:  # -2 -R: the frames the first pass kept, renumbered
                     numbered = enumerate((f for no, f in numbered
                                           if no <= len(kept) and kept[no - 1]), 1)  # fmt: skip
@@ -437,8 +437,9 @@ def _first_pass(file: str, read_filter, keylog: str | None, absolute_seq: bool =
                 ) -> tuple[bytearray | None, int | None, dict[int, int]]:  # fmt: skip
     """tshark -2: decode every frame once. With -R, keep those READ_FILTER passes (a
     byte per frame; else None). Also the first frame's time, which the second pass's
-    times count from, and which frame answered each ping ({request: reply}: the
-    second pass's "(reply in N)"; with -R the frames are renumbered and it is not used)."""
+    times count from, and which frame answered each ping or DNS query ({request:
+    response}: the second pass's "(reply in N)" and dns.response_in; with -R the frames
+    are renumbered and it is not used)."""
     from netlab.capture.reader import open_capture
     from netlab.dissect import Dissector
     from netlab.errors import InputError
@@ -449,7 +450,7 @@ def _first_pass(file: str, read_filter, keylog: str | None, absolute_seq: bool =
     first = None
     dissector = Dissector(kept is None, keylog=keylog)  # (without -R: only the columns)
     dissector.absolute_seq = absolute_seq
-    dissector.echoes.answers = {}
+    dissector.answers_found = {}
     with open_capture(file) as cap:
         for no, frame in enumerate(cap, 1):
             if first is None:
@@ -460,7 +461,7 @@ def _first_pass(file: str, read_filter, keylog: str | None, absolute_seq: bool =
                                     frame.interface, frame.comment)  # fmt: skip
             if kept is not None:
                 kept.append(read_filter.matches(pkt))
-    return kept, first, dissector.echoes.answers
+    return kept, first, dissector.answers_found
 
 
 def _time_digits(cap) -> int:

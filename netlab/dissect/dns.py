@@ -58,6 +58,7 @@ class DnsHeader(NamedTuple):
 
     message: wire.DnsMessage | None  # None: left for later (quick_info gave the info)
     tcp_length: tuple[int, int | None] | None  # (offset, value) over TCP; None over UDP
+    link: tuple[int, int, int] | None = None  # its query or response (Transactions.note)
 
 
 def ws_name(name: str) -> str:
@@ -67,18 +68,99 @@ def ws_name(name: str) -> str:
     return name[:-1] if name.endswith(".") else name
 
 
+# --- which query a response answers (Wireshark's DNS transactions) --------------------
+# What a message says of its partner, DnsHeader.link: (kind, frame, response time in
+# ns: REQUEST_IN's only).
+RESPONSE_IN, REQUEST_IN, RETRANSMITTED_QUERY, RETRANSMITTED_RESPONSE, UNSOLICITED = range(5)
+# dns.retransmission_timer's default: a query repeated within 5 s, its ID unanswered,
+# is a retransmission; later, a new transaction.
+RETRANSMISSION_NS = 5_000_000_000
+
+
+class Transactions:
+    """Wireshark's DNS request/response tracking (packet-dns.c; its rules checked on
+    tshark 4.0 in tests/test_dissect_dns_links.py): per conversation (addresses, ports
+    and transport) and transaction ID, the latest query. A response names that query
+    (dns.response_to, dns.time) if nothing answered it yet, else it is a retransmitted
+    response; with none, unsolicited. A query with an unanswered ID of the last 5 s is
+    a retransmission of that one. Names and types are not compared (tshark does not).
+    Bounded: past MAX open transactions the oldest is forgotten."""
+
+    MAX = 65536
+
+    def __init__(self) -> None:
+        # (conversation, ID) -> [query frame, its time in ns, response frame or 0]
+        self.latest: dict[tuple, list[int]] = {}
+
+    def note(self, d, conv: tuple, buf: bytes, off: int, end: int, no: int, ts_ns: int):
+        """The link of the message at buf[off:end] (frame NO); None: nothing to show.
+        Wireshark reads the ID and flags first, so 4 bytes are enough to count."""
+        if end - off < 4:
+            return None
+        ident = buf[off] << 8 | buf[off + 1]
+        key = (conv, ident)
+        found = self.latest.get(key)
+        if buf[off + 2] & 0x80:  # QR: a response
+            if found is None:
+                return (UNSOLICITED, 0, 0)
+            if found[2]:
+                return (RETRANSMITTED_RESPONSE, found[2], 0)
+            found[2] = no
+            if d.answers_found is not None:  # (a frame may hold several queries: keyed by ID too)
+                d.answers_found[found[0], ident] = no
+            return (REQUEST_IN, found[0], ts_ns - found[1])
+        if found is not None and not found[2] and ts_ns - found[1] < RETRANSMISSION_NS:
+            return (RETRANSMITTED_QUERY, found[0], 0)
+        self.latest.pop(key, None)  # (a new transaction goes to the end of the order)
+        self.latest[key] = [no, ts_ns, 0]
+        if len(self.latest) > self.MAX:
+            del self.latest[next(iter(self.latest))]
+        answer = d.answers.get((no, ident)) if d.answers is not None else None  # -2: known
+        return None if answer is None else (RESPONSE_IN, answer, 0)
+
+
+def _conversation(pkt: Packet) -> tuple:
+    """The conversation a DNS layer about to be added belongs to: its transport's."""
+    for layer in reversed(pkt.layers):
+        if layer.proto in ("udp", "tcp"):
+            h = layer.hdr
+            return (layer.proto, *_ends(pkt.src_raw, h.sport, pkt.dst_raw, h.dport))
+    return ("", pkt.src_raw, pkt.dst_raw)
+
+
+def _ends(src: bytes, sport: int, dst: bytes, dport: int) -> tuple:
+    """Both ends of a conversation in one order, whichever of them sent."""
+    return (src, sport, dst, dport) if (src, sport) <= (dst, dport) else (dst, dport, src, sport)
+
+
+def _note_udp(d, no: int, ts_ns: int, src, sport, dst, dport, buf: bytes, off: int, end: int):
+    return d.dns.note(d, ("udp", *_ends(src, sport, dst, dport)), buf, off, end, no, ts_ns)
+
+
+def _note_tcp(d, no: int, ts_ns: int, src, sport, dst, dport, buf: bytes, off: int, end: int):
+    return d.dns.note(d, ("tcp", *_ends(src, sport, dst, dport)), buf, off + 2, end, no, ts_ns)
+
+
 # --- decoders -------------------------------------------------------------------------
 def decode_dns_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     _decode(d, pkt, buf, off, end, tcp_length=None)
     return None
 
 
-def _udp_columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
+def _udp_columns(d, decoder, buf: bytes, off: int, end: int, src: bytes, sport: int,
+                 dst: bytes, dport: int, no: int, ts_ns: int) -> tuple[str, str] | None:  # fmt: skip
+    """udp.columns's shortcut: the info read off the bytes, the transaction noted."""
     info = quick_info(buf, off, end)
-    return None if info is None else ("DNS", info)
+    if info is None:
+        return None  # (nothing noted: decode_dns_udp runs instead)
+    _note_udp(d, no, ts_ns, src, sport, dst, dport, buf, off, end)
+    return "DNS", info
 
 
-decode_dns_udp.columns = _udp_columns  # type: ignore[attr-defined]  (see udp.columns)
+decode_dns_udp.flow_columns = _udp_columns  # type: ignore[attr-defined]  (see udp.columns)
+# The paths that decode no Packet (the light pass of --jobs, a TCP segment's columns)
+# still keep the transactions: note(d, no, ts_ns, src, sport, dst, dport, buf, off, end).
+decode_dns_udp.note = _note_udp  # type: ignore[attr-defined]
 
 
 def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
@@ -95,6 +177,9 @@ def _tcp_columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
 
 
 decode_dns_tcp.columns = _tcp_columns  # type: ignore[attr-defined]
+decode_dns_tcp.note = _note_tcp  # type: ignore[attr-defined]
+# The light dissect of --jobs runs DNS too (udp.decode_udp), for its transactions.
+decode_dns_udp.light = True  # type: ignore[attr-defined]
 
 
 def dns_tcp_pdu_length(data: bytes) -> int | None:
@@ -138,21 +223,25 @@ def dns_udp_heuristic(buf: bytes, off: int, end: int):
 
 def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
     start = off if tcp_length is None else tcp_length[0]
-    if d.quick and not pkt.quoted:
+    if pkt.quoted:  # quoted in an ICMP error: no transaction, no columns
+        msg = wire.parse_message_partial(buf, off, end)
+        pkt.layers.append(Layer("dns", _title, start, end, DnsHeader(msg, tcp_length), _rows))
+        return
+    link = d.dns.note(d, _conversation(pkt), buf, off, end, pkt.no, pkt.ts_ns)
+    if d.light:  # (--jobs: another process shows it; the transaction was all that mattered)
+        return
+    pkt.protocol = "DNS"
+    if d.quick:
         info = quick_info(buf, off, end)
         if info is not None:  # a clean message: parsed in full only if its fields are asked for
-            layer = Layer("dns", _title, start, end, DnsHeader(None, tcp_length), _rows)
+            layer = Layer("dns", _title, start, end, DnsHeader(None, tcp_length, link), _rows)
             layer.extra = (off, end, bool(buf[off + 2] & 0x80))
             pkt.layers.append(layer)
-            pkt.protocol = "DNS"
             pkt.info = info
             return
     msg = wire.parse_message_partial(buf, off, end)
-    layer = Layer("dns", _title, start, end, DnsHeader(msg, tcp_length), _rows)
+    layer = Layer("dns", _title, start, end, DnsHeader(msg, tcp_length, link), _rows)
     pkt.layers.append(layer)
-    if pkt.quoted:
-        return
-    pkt.protocol = "DNS"
     # quick_info is the same text (tests/test_dns_info.py), cheaper to make; it
     # answers only for clean messages, and _info covers the rest.
     pkt.info = (msg.malformed is None and quick_info(buf, off, end)) or _info(msg)
@@ -401,7 +490,46 @@ def _rows(layer: Layer, buf: bytes):
     rows += _question_rows(msg)
     for section, rr in msg.records():
         rows += _rr_rows(section, rr)
+    if msg.malformed is None:  # (Wireshark adds them last: a message cut short never gets there)
+        rows += _link_rows(layer.hdr.link)
     return rows
+
+
+def _link_rows(link: tuple[int, int, int] | None) -> list:
+    """The query a response answers, or the response of a query (Transactions.note)."""
+    if link is None:
+        return []
+    kind, no, ns = link
+    if kind == REQUEST_IN:
+        seconds = round(ns / 1e9, 9)
+        return [
+            row("dns.response_to", no, f"[Request In: {no}]"),
+            row("dns.time", seconds, f"[Time: {seconds:.9f} seconds]"),
+        ]
+    if kind == RESPONSE_IN:
+        return [row("dns.response_in", no, f"[Response In: {no}]")]
+    if kind == UNSOLICITED:
+        return [row("dns.unsolicited", True, "[Unsolicited: True]")]
+    if kind == RETRANSMITTED_QUERY:
+        first = row(
+            "dns.retransmit_request_in", no, f"[Retransmitted request. Original request in: {no}]"
+        )
+    else:
+        first = row(
+            "dns.retransmit_response_in",
+            no,
+            f"[Retransmitted response. Original response in: {no}]",
+        )
+    return [first, row("dns.retransmission", True, "[Retransmission: True]")]
+
+
+def _link_text(link: tuple[int, int, int] | None, tree: bool) -> str:
+    """_link_rows as the fast writers write them: tree lines, or JSON members."""
+    if link is None:
+        return ""
+    if tree:
+        return "".join(f"\n    {r[3]}" for r in _link_rows(link))
+    return "".join(f',"{r[1]}":{"true" if r[2] is True else repr(r[2])}' for r in _link_rows(link))
 
 
 def _header_rows(msg: wire.DnsMessage) -> list:
@@ -780,8 +908,8 @@ def _json(layer: Layer, buf: bytes) -> str | None:
     elif n:
         body = _records_json(records)
     else:
-        return head
-    return None if body is None else head + body
+        body = ""
+    return None if body is None else head + body + _link_text(layer.hdr.link, False)
 
 
 def _questions_json(questions: list) -> str:
@@ -923,7 +1051,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
                 f"{_RCLASSES.get(rclass) or _rclass_text(rclass)}{_TTLS.get(ttl) or _ttl_text(ttl)}"
                 f"\n        Data length: {rdlength}{rdata}"
             )
-    return "\n".join(parts)
+    return "\n".join(parts) + _link_text(layer.hdr.link, True)
 
 
 def _opt_tree(head: str, size: int, ttl: int, rdlength: int, edns: wire.Edns) -> str:

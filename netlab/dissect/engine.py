@@ -20,6 +20,7 @@ from netlab.dissect.model import Layer, Packet
 
 _IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
 _PORTS = struct.Struct("!HH")
+_UDP_HEAD = struct.Struct("!HHH")  # source port, destination port, length
 
 
 def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
@@ -55,6 +56,7 @@ class Dissector:
         # leaves the field out.
         self.number_udp = udp_streams
         import netlab.dissect.arp as arp
+        import netlab.dissect.dns as dns
         import netlab.dissect.icmp as icmp
         import netlab.dissect.icmpv6 as icmpv6
         import netlab.dissect.tcp as tcp
@@ -63,8 +65,12 @@ class Dissector:
         self._columns = (tcp.columns, udp.columns, icmp.columns, arp.columns, icmpv6.columns)
         self.tcp = tcp.TcpTracker()
         self.echoes = icmp.EchoRequests()  # pings waiting for their reply (request in N)
-        # -2's second pass: {request frame: reply frame} from the first (reply in N)
-        self.echo_answers: dict[int, int] | None = None
+        self.dns = dns.Transactions()  # DNS queries and their responses
+        # tshark -2: the first pass gathers {request: response frame} of pings (the
+        # request's frame) and DNS queries ((frame, ID)), which the second pass's
+        # requests show ("reply in N", Response In).
+        self.answers_found: dict[int, int] | None = None
+        self.answers: dict[int, int] | None = None
         self._conversation_key = tcp.conversation_key
         self._track_segment = tcp.track_segment
         self.udp_streams: dict[bytes, int] = {}
@@ -123,7 +129,7 @@ class Dissector:
         if proto == 6:
             found = self._columns[0](self, no, data, off, end, src, dst, ts_ns)
         elif proto == 17:
-            found = self._columns[1](self, data, off, end, src, dst)
+            found = self._columns[1](self, no, data, off, end, src, dst, ts_ns)
         elif proto == 1 and off == 34:
             found = self._columns[2](self, no, data, off, end, hops, src, dst, ts_ns)
         elif proto == 58 and off == 54:
@@ -166,14 +172,20 @@ class Dissector:
         proto = data[23]
         if proto == 17:
             if end - 34 >= 8:
-                sport, dport = _PORTS.unpack_from(data, 34)
-                # a payload whose decoder keeps state across datagrams (QUIC's
-                # connections and keys) takes the light dissect, which runs it
-                found = registry.app_decoder("udp", sport, dport, data, 42, end)
-                if getattr(found, "light", False):
+                sport, dport, length = _UDP_HEAD.unpack_from(data, 34)
+                if length < 8:  # (bogus, or a jumbogram: decode_udp decides)
+                    return False
+                stop = min(end, 34 + length)
+                # A payload whose decoder keeps state across datagrams runs too: through
+                # its `note` (DNS's transactions), or the light dissect (QUIC's keys).
+                found = registry.app_decoder("udp", sport, dport, data, 42, stop)
+                note = getattr(found, "note", None)
+                if note is None and getattr(found, "light", False):
                     return False
                 if self.number_udp:
                     self.udp_stream(data[26:30], sport, data[30:34], dport)
+                if note is not None and stop > 42:
+                    note(self, no, ts_ns, data[26:30], sport, data[30:34], dport, data, 42, stop)
             return True
         if proto == 6:
             return self._track_segment(self, no, data, 34, end, data[26:30], data[30:34], ts_ns)

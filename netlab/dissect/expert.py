@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from netlab.dissect import dns
 from netlab.dissect.icmp import NO_RESPONSE, no_response_text
 from netlab.dissect.model import Packet
 from netlab.dissect.taps import write_json
@@ -109,6 +110,8 @@ class ExpertTap:
                     self._ttl(net)
             elif proto == "tcp" and layer.hdr is not None:
                 self._tcp(net, layer)
+            elif proto == "dns" and layer.hdr is not None and layer.malformed is None:
+                self._dns(layer.hdr.link)
             elif proto == "http" and layer.hdr is not None:
                 msg = layer.hdr
                 if msg.kind in ("request", "response") and msg.problem is None:
@@ -144,6 +147,23 @@ class ExpertTap:
             if mark[0] in ("fast_retransmission", "spurious_retransmission"):
                 # Wireshark adds tcp.analysis.retransmission too, with its own item
                 self._item("note", "Sequence", "TCP", TCP_ANALYSIS["retransmission"][1])
+
+    def _dns(self, link: tuple | None) -> None:
+        """A retransmitted query or response (dissect/dns.py's Transactions)."""
+        if link is not None and link[0] == dns.RETRANSMITTED_QUERY:
+            self._item(
+                "warn",
+                "Protocol",
+                "DNS",
+                f"DNS query retransmission. Original request in frame {link[1]}",
+            )
+        elif link is not None and link[0] == dns.RETRANSMITTED_RESPONSE:
+            self._item(
+                "warn",
+                "Protocol",
+                "DNS",
+                f"DNS response retransmission. Original response in frame {link[1]}",
+            )
 
     def _ttl(self, hdr: Any) -> None:
         """packet-ip.c's TTL notes: 224.0.0.0/24 wants TTL 1 (RFC 3171); elsewhere

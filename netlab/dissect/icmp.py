@@ -90,7 +90,6 @@ class EchoRequests:
 
     def __init__(self) -> None:
         self.waiting: dict[tuple, tuple[int, int]] = {}
-        self.answers: dict[int, int] | None = None  # {request: reply}, kept for -2 only
 
     def request(self, key: tuple, no: int, ts_ns: int) -> None:
         self.waiting.pop(key, None)  # a request sent again: the reply answers the last one
@@ -104,8 +103,6 @@ class EchoRequests:
         if found is None or found[0] >= no:
             return None
         del self.waiting[key]
-        if self.answers is not None:
-            self.answers[found[0]] = no
         return found[0], (ts_ns - found[1]) / 1e6
 
 
@@ -120,13 +117,17 @@ def track_echo(d, icmp_type: int, src: bytes, dst: bytes, word: int, no: int, ts
     """Note an echo request, or find what an echo reply answers (see EchoRequests)."""
     if icmp_type == request:
         d.echoes.request((src, dst, word), no, ts_ns)
-        if d.echo_answers is None:
+        if d.answers is None:
             return None
-        answer = d.echo_answers.get(no)
+        answer = d.answers.get(no)
         return ("reply in", answer, 0.0) if answer else (NO_RESPONSE, no, 0.0)
     if icmp_type == reply:
         found = d.echoes.reply((dst, src, word), no, ts_ns)
-        return None if found is None else ("request in", *found)
+        if found is None:
+            return None
+        if d.answers_found is not None:  # -2's first pass
+            d.answers_found[found[0]] = no
+        return ("request in", *found)
     return None
 
 

@@ -315,7 +315,7 @@ class _Columns:
 
 
 def flow_columns(d, decoder, buf: bytes, off: int, end: int, src_raw: bytes, sport: int,
-                 dst_raw: bytes, dport: int) -> tuple[str, str]:  # fmt: skip
+                 dst_raw: bytes, dport: int, _no: int = 0, _ts_ns: int = 0) -> tuple[str, str]:  # fmt: skip
     """The one-line view's (protocol, info) of a datagram DECODER (decode_quic or
     decode_if_known) was found for, without a Packet: the same decoding, so the same
     state and text (the summary's malformed mark, and Dissector.run's for an error,

@@ -58,7 +58,11 @@ class StreamProtocol(NamedTuple):
       a record's start and finding it incomplete).
 
     `decoder` is still called alone for a segment that cannot be reassembled (the
-    first fragment of an IP datagram).
+    first fragment of an IP datagram). A decoder whose PDUs change state across packets
+    (DNS: which query a response answers) offers `decoder.note(d, no, ts_ns, src, sport,
+    dst, dport, buf, start, stop)`, called for each whole PDU where TCP gathers PDUs
+    without decoding them (the light pass of `--jobs`, the one-line view's shortcut);
+    a UDP decoder offers the same, for the light pass.
     """
 
     decoder: Decoder

@@ -13,8 +13,8 @@ the response-time node sums floats), so that the printed digits are tshark's.
 
 The trees:
 - DnsTree (packet-dns.c dns_stats_tree_*): one tick per DNS message (UDP or TCP,
-  not one quoted in an ICMP error), with tshark's transaction tracking (a request and
-  its response share conversation and ID; a repeat within 5 s is a retransmission).
+  not one quoted in an ICMP error), with tshark's transaction tracking (the dissector's:
+  dissect/dns.py's Transactions).
   Kept as tshark has it: a response's counts are added twice to "Response Stats".
 - HttpTree (packet-http.c http_stats_tree_*): one tick per HTTP/1 message (requests
   by method, responses by class and code), and one "Other" for the HTTP/2 preface
@@ -331,15 +331,6 @@ TYPES = {
     257: "CAA (Certification Authority Restriction)", 32768: "TA (DNSSEC Trust Authorities)",
     32769: "DLV (DNSSEC Lookaside Validation)", 65281: "WINS", 65282: "WINS-R", 65422: "XPF",
 }  # fmt: skip
-RETRANSMISSION_NS = 5_000_000_000  # packet-dns.c retransmission_timer: 5 s
-MAX_CONVERSATIONS = 100_000  # each holds at most 65536 transactions (16-bit IDs)
-
-
-class _Transaction:
-    __slots__ = ("rep_frame", "req_frame", "req_ns")
-
-    def __init__(self, req_frame: int, req_ns: int) -> None:
-        self.req_frame, self.rep_frame, self.req_ns = req_frame, 0, req_ns
 
 
 class DnsTree(StatsTree):
@@ -368,34 +359,26 @@ class DnsTree(StatsTree):
         self.create("no. of unsolicited responses", service, with_hash=False)
         self.create("no. of retransmissions", service, with_hash=False)
         self.create("request-response time (msec)", service, with_hash=False, is_float=True)
-        # conversation -> {transaction ID: its latest transaction}; the oldest
-        # conversation is forgotten past MAX_CONVERSATIONS (tshark keeps them all)
-        self.conversations: dict[Any, dict[int, _Transaction]] = {}
 
     def add(self, pkt: Packet) -> None:
-        conv = None
         for layer in pkt.layers:
             proto = layer.proto
             if proto in ("icmp", "icmpv6"):
                 return  # a quoted message: pinfo->flags.in_error_pkt, not tapped
-            if proto in ("ip", "ipv6") and layer.hdr is not None:
-                conv = (layer.hdr.src, layer.hdr.dst)
-            elif proto in ("tcp", "udp") and layer.hdr is not None and conv is not None:
-                ends = sorted(((conv[0], layer.hdr.sport), (conv[1], layer.hdr.dport)))
-                conv = (proto, *ends)
-            elif proto == "dns":
-                self._message(pkt, layer, conv)
+            if proto == "dns":
+                self._message(pkt, layer)
 
-    def _message(self, pkt: Packet, layer: Any, conv: Any) -> None:
-        from netlab.dissect.dns import _message, ws_name
+    def _message(self, pkt: Packet, layer: Any) -> None:
+        from netlab.dissect import dns
 
         buf = pkt.buf if layer.data is None else layer.data
-        msg = _message(layer, buf)
+        msg = dns._message(layer, buf)
         if msg.size < 12 or msg.malformed:
             return  # tshark's dissection threw (a header or record cut short): no tap
         flags = msg.flags
         response = bool(flags & 0x8000)
-        req_frame, retransmission, rrt_ns = self._transaction(pkt, conv, msg.id, response)
+        # the query it answers, as the dissector's transactions found it
+        kind, _frame, rrt_ns = layer.hdr.link or (None, 0, 0)
         self.clock(pkt)
         self.tick("Total Packets")
         self.pivot(self.qr, QR[int(response)])
@@ -409,7 +392,7 @@ class DnsTree(StatsTree):
         self.pivot(self.opcodes, OPCODES.get(opcode, f"Unknown opcode ({opcode})"))
         self.average("Payload size", min(layer.end, len(buf)) - layer.off)
         if not response:
-            name = ws_name(question.name) if question else ""
+            name = dns.ws_name(question.name) if question else ""
             self.average("Qname Len", len(name))
             labels = name.count(".") + 1 if len(name) > 1 else 0
             level = {1: "1st Level", 2: "2nd Level", 3: "3rd Level"}
@@ -417,11 +400,11 @@ class DnsTree(StatsTree):
             return
         counts = (msg.qdcount, msg.ancount, msg.nscount, msg.arcount)
         self._counts(counts)
-        if req_frame == 0:
+        if kind == dns.UNSOLICITED:
             self.tick("no. of unsolicited responses")
             return
         self._counts(counts)  # (tshark adds a solicited response's counts twice)
-        if retransmission:
+        if kind == dns.RETRANSMITTED_RESPONSE:
             self.tick("no. of retransmissions")
         else:
             secs, nsecs = divmod(rrt_ns, 1_000_000_000)
@@ -431,33 +414,6 @@ class DnsTree(StatsTree):
         for name, value in zip(("no. of questions", "no. of answers", "no. of authorities",
                                 "no. of additionals"), counts, strict=True):  # fmt: skip
             self.average(name, value)
-
-    def _transaction(self, pkt: Packet, conv: Any, ident: int, response: bool):
-        """(request frame, retransmission, response time ns) as dissect_dns_common finds them."""
-        table = self.conversations.get(conv)
-        if table is None:
-            if len(self.conversations) >= MAX_CONVERSATIONS:
-                del self.conversations[next(iter(self.conversations))]
-            table = self.conversations[conv] = {}
-        trans = table.get(ident)
-        retransmission = False
-        if not response:
-            if (
-                trans is None
-                or trans.rep_frame > 0
-                or pkt.ts_ns - trans.req_ns >= RETRANSMISSION_NS
-            ):
-                trans = table[ident] = _Transaction(pkt.no, pkt.ts_ns)
-            else:
-                retransmission = True
-            return (trans.req_frame if trans else 0), retransmission, 0
-        if trans is None:
-            return 0, False, 0
-        if trans.rep_frame == 0:
-            trans.rep_frame = pkt.no
-        else:
-            retransmission = True
-        return trans.req_frame, retransmission, pkt.ts_ns - trans.req_ns
 
 
 # --- HTTP ------------------------------------------------------------------------------------

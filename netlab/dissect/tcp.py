@@ -439,7 +439,8 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
     if analysis and repeats(analysis):
         info = _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4]
         return "TCP", info  # shown as data
-    _gather(fwd, proto, buf, payload, end, hdr[2])
+    pdus, _ = _gather(fwd, proto, buf, payload, end, hdr[2])
+    _note_pdus(d, proto, pdus, buf, no, ts_ns or 0, src, hdr[0], dst, hdr[1])
     return found  # the last PDU's columns, as decode_tcp leaves them
 
 
@@ -551,7 +552,8 @@ def track_segment(
                 _gather_session(stream, fwd, buf, off + hlen, end, hdr[2], bool(hdr[4] & 0x05),
                                 no, ts_ns)  # fmt: skip
             else:
-                _gather(fwd, decoder, buf, off + hlen, end, hdr[2])
+                pdus, _ = _gather(fwd, decoder, buf, off + hlen, end, hdr[2])
+                _note_pdus(d, decoder, pdus, buf, no, ts_ns, src, hdr[0], dst, hdr[1])
     return True
 
 
@@ -875,12 +877,27 @@ def _reassemble(d, pkt, fwd: Direction, proto, buf: bytes, off: int, end: int, s
     if abandoned:
         pkt.info += " [reassembly abandoned: PDU over 1 MiB]"
     if d.light:
+        hdr = pkt.layers[-1].hdr
+        _note_pdus(d, proto, pdus, buf, pkt.no, pkt.ts_ns, pkt.src_raw, hdr.sport, pkt.dst_raw,
+                   hdr.dport)  # fmt: skip
         return None
     if not pdus:
         pkt.info += " [TCP segment of a reassembled PDU]"
         _hold(pkt)
         return decode_data(d, pkt, buf, off, end)
     return _decode_pdus(d, pkt, buf, pdus)
+
+
+def _note_pdus(d, proto, pdus: list, buf: bytes, no: int, ts_ns: int, src: bytes, sport: int,
+               dst: bytes, dport: int) -> None:  # fmt: skip
+    """Where whole PDUs are gathered but not decoded (the light pass, the columns'
+    shortcut), a decoder that keeps state across PDUs (DNS's transactions) still sees
+    them, through its `note` (registry.StreamProtocol)."""
+    note = getattr(proto.decoder, "note", None)
+    if note is not None:
+        for _decoder, start, stop, other in pdus:
+            note(d, no, ts_ns, src, sport, dst, dport, buf if other is None else other, start,
+                 stop)  # fmt: skip
 
 
 def _hold(pkt) -> None:

@@ -58,12 +58,13 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
     return decoder(d, pkt, buf, off + 8, payload_end)
 
 
-def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
+def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, ts_ns: int | None):
     """The one-line view's (protocol, info) of a plain datagram, without a Packet; None
     (decided before the stream table changes) when decode_udp must run. A payload
-    decoder takes part if it offers `columns(buf, off, end)` (DNS does), or
-    `flow_columns(d, decoder, buf, off, end, src, sport, dst, dport)`, which follows
-    state across datagrams and so never declines (QUIC does)."""
+    decoder takes part if it offers `columns(buf, off, end)` (BitTorrent's DHT does), or
+    `flow_columns(d, decoder, buf, off, end, src, sport, dst, dport, no, ts_ns)`, which
+    follows state across datagrams: it declines only before changing any (DNS), or
+    never (QUIC)."""
     if end - off < 8:
         return None
     sport, dport, length, _csum = _HDR.unpack_from(buf, off)
@@ -79,7 +80,7 @@ def columns(d, buf: bytes, off: int, end: int, src: bytes, dst: bytes):
             else:
                 flow = getattr(decoder, "flow_columns", None)
                 found = None if flow is None else flow(d, decoder, buf, off + 8, off + length,
-                                                       src, sport, dst, dport)  # fmt: skip
+                                                       src, sport, dst, dport, no, ts_ns or 0)  # fmt: skip
             if found is None:
                 return None
             protocol, info = found
