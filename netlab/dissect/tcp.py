@@ -200,11 +200,13 @@ class TcpTracker:
         stream = self._current(key, flags)
         return None if stream is None else stream.dirs[side]
 
-    def session_of(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int):
-        """The session protocol (registry.StreamProtocol) the segment's stream belongs
-        to (HTTP found by its heuristic, say), or None; changes nothing."""
-        stream = self._current(conversation_key(src, sport, dst, dport)[0], flags)
-        return None if stream is None or stream.app is None else stream.app.proto
+    def held(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int):
+        """(stream, side) of a segment whose stream a session protocol holds (HTTP found
+        by its heuristic, say: `stream.app.proto`), or None; changes nothing. _follow
+        takes it as the lookup it would make (one lookup per segment, not two)."""
+        key, side = conversation_key(src, sport, dst, dport)
+        stream = self._current(key, flags)
+        return None if stream is None or stream.app is None else (stream, side)
 
     def _current(self, key: bytes, flags: int) -> Stream | None:
         stream = self.streams.get(key)
@@ -293,15 +295,21 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
 
 
 def _follow(
-    d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int, ts: int | None
-):
+    d, no: int, src: bytes, dst: bytes, hdr: tuple, options: dict, seg_len: int, ts: int | None,
+    held: tuple | None = None,
+):  # fmt: skip
     """What a segment changes in its stream's state: stream number, base sequence
     numbers, window scale, closing, analysis. TS: the frame's time in ns (None where
-    the caller has none: its marks that depend on time are then left out).
+    the caller has none: its marks that depend on time are then left out). HELD: the
+    (stream, side) TcpTracker.held found for it, if the caller asked.
     -> (stream, fwd, rev, analysis, seq_ack)"""
     sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
-    stream, side = d.tcp.lookup(src, sport, dst, dport, flags)
+    if held is None:
+        stream, side = d.tcp.lookup(src, sport, dst, dport, flags)
+    else:  # (an existing stream: lookup would only have noted the ends)
+        stream, side = held
+        d.tcp.last = (src, sport, dst, dport)
     fwd, rev = stream.dirs[side], stream.dirs[1 - side]
     if fwd.base is None:
         fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
@@ -382,10 +390,10 @@ def columns(
     hdr, hlen, options = plain
     seg_len = end - off - hlen
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
-        proto = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
-        if proto is not None:  # a stream a session holds: its segments and its close
-            return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options, proto,
-                                    ts_ns)  # fmt: skip
+        held = d.tcp.held(src, hdr[0], dst, hdr[1], hdr[4])
+        if held is not None:  # a stream a session holds: its segments and its close
+            return _session_columns(d, no, buf, off + hlen, end, src, dst, hdr, options,
+                                    held[0].app.proto, ts_ns, held)  # fmt: skip
     if seg_len:
         decoder = registry.app_decoder("tcp", hdr[0], hdr[1], buf, off + hlen, end)
         if decoder is None and registry.START_HEURISTICS["tcp"]:
@@ -464,13 +472,13 @@ class _Columns:
 
 
 def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, proto,
-                     ts_ns):  # fmt: skip
+                     ts_ns, held=None):  # fmt: skip
     """columns() for a segment of a stream a session protocol holds or claims now (HTTP):
     the state changes as decode_tcp makes them, then the session's decoders run on a
     stand-in for the Packet (no Packet, no Ethernet/IP/TCP layers), so the line is the
     one dissect() gives. Never None: the choice was made before any change."""
     seg_len = end - payload
-    stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
+    stream, fwd, rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns, held)
     fin = bool(hdr[4] & 0x05)
     if not seg_len:
         if not (fin and fwd.pending and stream.app is not None):
@@ -528,8 +536,8 @@ def track_segment(
     seg_len = end - off - hlen
     held = None
     if d.tcp.sessions and (seg_len or hdr[4] & 0x05):
-        held = d.tcp.session_of(src, hdr[0], dst, hdr[1], hdr[4])
-    stream, fwd, _rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns)
+        held = d.tcp.held(src, hdr[0], dst, hdr[1], hdr[4])
+    stream, fwd, _rev, analysis, _ = _follow(d, no, src, dst, hdr, options, seg_len, ts_ns, held)
     if held is not None:  # a session's segment or close: its state, as decode_tcp keeps it
         if seg_len:
             if not (analysis and repeats(analysis)):
@@ -1035,9 +1043,16 @@ def _flag_names(flags: int) -> str:
     return ", ".join(name for mask, name in INFO_FLAGS if flags & mask) or "<None>"
 
 
-# "[SYN, ACK]" for each of the 4096 flag values, made once: the info column of
-# every TCP segment needs one, and joining names per packet showed up in profiles.
-FLAG_TEXT = tuple(_flag_names(value) for value in range(4096))
+# "[SYN, ACK]" for each of the 4096 flag values, each made once, on first use (all
+# of them up front was 3 ms of start-up): the info column of every TCP segment needs
+# one, and joining names per packet showed up in profiles.
+FLAG_TEXT: list[str | None] = [None] * 4096
+
+
+def flag_text(flags: int) -> str:
+    """FLAG_TEXT's entry, made now if it is the first (callers try the list first)."""
+    text = FLAG_TEXT[flags] = _flag_names(flags)
+    return text
 
 
 def _rel(shown_seq: int, shown_ack: int, seq: int, ack: int, what: str = "sequence") -> str:
@@ -1053,12 +1068,12 @@ def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> st
     if flags & 0x10:
         if len(options) == 2 and "tsval" in options:  # the common NOP-NOP-TS segment
             return (
-                f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Ack={rel_ack} "
+                f"{sport} → {dport} [{FLAG_TEXT[flags] or flag_text(flags)}] Seq={rel_seq} Ack={rel_ack} "
                 f"Win={window} Len={seg_len} TSval={options['tsval']} TSecr={options['tsecr']}"
             )
-        text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Ack={rel_ack} Win={window} Len={seg_len}"
+        text = f"{sport} → {dport} [{FLAG_TEXT[flags] or flag_text(flags)}] Seq={rel_seq} Ack={rel_ack} Win={window} Len={seg_len}"
     else:
-        text = f"{sport} → {dport} [{FLAG_TEXT[flags]}] Seq={rel_seq} Win={window} Len={seg_len}"
+        text = f"{sport} → {dport} [{FLAG_TEXT[flags] or flag_text(flags)}] Seq={rel_seq} Win={window} Len={seg_len}"
     if not options:
         return text
     if len(options) == 2 and "tsval" in options:
@@ -1175,7 +1190,15 @@ def _rows(layer: Layer, buf: bytes):
             1,
         )
     )
-    rows.append(row("tcp.flags", flags, f"Flags: 0x{flags:03x} ({FLAG_TEXT[flags]})", o + 12, 2))
+    rows.append(
+        row(
+            "tcp.flags",
+            flags,
+            f"Flags: 0x{flags:03x} ({FLAG_TEXT[flags] or flag_text(flags)})",
+            o + 12,
+            2,
+        )
+    )
     rows += flag_rows("tcp.flags", flags, FLAG_BITS, o + 12, 2, 12)
     rows.append(row("tcp.window_size_value", win, f"Window: {win}", o + 14, 2))
     rows.append(row("tcp.window_size", window, f"[Calculated window size: {window}]"))
@@ -1350,7 +1373,7 @@ def _flag_texts(flags: int) -> tuple[str, str]:
     tree = "\n".join("        " + show_text(r[3]) for r in bits)
     texts = _FLAG_TEXTS[flags] = (
         f'"tcp.flags":{flags},{json}',
-        f"    Flags: 0x{flags:03x} ({FLAG_TEXT[flags]})\n{tree}",
+        f"    Flags: 0x{flags:03x} ({FLAG_TEXT[flags] or flag_text(flags)})\n{tree}",
     )
     return texts
 

@@ -24,14 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from hpack.exceptions import HPACKDecodingError
-from hpack.huffman_table import decode_huffman
-from hpack.table import HeaderTable
-
-STATIC: tuple[tuple[str, str], ...] = tuple(
-    (name.decode("ascii"), value.decode("ascii")) for name, value in HeaderTable.STATIC_TABLE
-)
-STATIC_LEN = len(STATIC)  # 61
+# The static table (RFC 7541 Appendix A) as text, from the hpack package, which is
+# imported when a first DynamicTable is made: a capture without HTTP/2 never pays for
+# it (its package import is ~6 ms of every `dissect`'s start-up).
+STATIC: list[tuple[str, str]] = []
+STATIC_LEN = 61
 ENTRY_OVERHEAD = 32  # RFC 7541 §4.1: an entry's size is name + value octets + 32
 MAX_CONTINUATION = 5  # continuation bytes of one integer (35 bits: past any sane value)
 DEFAULT_TABLE_SIZE = 4096  # SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2)
@@ -88,6 +85,12 @@ class DynamicTable:
     __slots__ = ("_names", "_sizes", "entries", "limit", "max_size", "size")
 
     def __init__(self, max_size: int = DEFAULT_TABLE_SIZE) -> None:
+        if not STATIC:
+            from hpack.table import HeaderTable
+
+            STATIC.extend(
+                (n.decode("ascii"), v.decode("ascii")) for n, v in HeaderTable.STATIC_TABLE
+            )
         self.entries: list[tuple[str, str]] = []
         self._sizes: list[int] = []  # each entry's RFC size, from the octets as sent
         self._names: list[int] = []  # each entry's name length in octets as sent
@@ -211,6 +214,9 @@ def _huffman(raw: bytes) -> tuple[str, int]:
     found = _HUFFMAN_CACHE.get(raw)
     if found is not None:
         return found
+    from hpack.exceptions import HPACKDecodingError
+    from hpack.huffman_table import decode_huffman
+
     try:
         plain = decode_huffman(raw)
     except HPACKDecodingError as err:

@@ -26,7 +26,6 @@ every capture, QUIC or not.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass, field
 from functools import partial
@@ -306,7 +305,6 @@ class Keys:
                     self.version)  # fmt: skip
 
 
-_HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 _BLOCK_SIZES = {"sha256": 64, "sha384": 128}
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
@@ -320,7 +318,9 @@ class Hkdf:
     __slots__ = ("inner", "outer")
 
     def __init__(self, hash_name: str, key: bytes) -> None:
-        new = _HASHES.get(hash_name) or partial(hashlib.new, hash_name)
+        import hashlib  # (here: a capture without QUIC never pays its 2 ms import)
+
+        new = getattr(hashlib, hash_name, None) or partial(hashlib.new, hash_name)
         block = _BLOCK_SIZES.get(hash_name) or new().block_size
         if len(key) > block:
             key = new(key).digest()
