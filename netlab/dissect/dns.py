@@ -23,8 +23,9 @@ from netlab.dissect.model import (
     ONE_PER_SEGMENT,
     Layer,
     Packet,
+    bit_diagram,
     cut_rows,
-    flag_rows,
+    expert_rows,
     remember,
     row,
     show_text,
@@ -38,11 +39,60 @@ OPCODE_INFO = {
     2: "Server status request",
     4: "Zone change notification",
     5: "Dynamic update",
+    6: "DNS Stateful operations (DSO)",
 }
-RCODE_INFO = {  # Wireshark's words for the info column
-    1: "Format error", 2: "Server failure", 3: "No such name", 4: "Not implemented",
-    5: "Refused", 6: "Name exists", 7: "RRset exists", 8: "RRset does not exist",
-    9: "Not authoritative", 10: "Name out of zone", 16: "Bad OPT version or TSIG error",
+CLASSES = {1: "IN", 2: "CS", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
+# packet-dns.c dns_types_description_vals (Wireshark 4.0)
+TYPE_DESCRIPTIONS = {
+    0: "Unused", 1: "A (Host Address)", 2: "NS (authoritative Name Server)",
+    3: "MD (Mail Destination)", 4: "MF (Mail Forwarder)",
+    5: "CNAME (Canonical NAME for an alias)", 6: "SOA (Start Of a zone of Authority)",
+    7: "MB (MailBox domain name)", 8: "MG (Mail Group member)", 9: "MR (Mail Rename domain)",
+    10: "NULL RR", 11: "WKS (Well Known Service)", 12: "PTR (domain name PoinTeR)",
+    13: "HINFO (host information)", 14: "MINFO (Mailbox or mail list information)",
+    15: "MX (Mail eXchange)", 16: "TXT (Text strings)", 17: "RP (Responsible Person)",
+    18: "AFSDB (AFS Data Base location)", 19: "X25 (XX.25 PSDN address)",
+    20: "ISDN (ISDN address)", 21: "RT (Route Through)", 22: "NSAP (NSAP address)",
+    23: "NSAP-PTR (NSAP domain name pointer)", 24: "SIG (security signature)",
+    25: "KEY (security key)", 26: "PX (X.400 mail mapping information)",
+    27: "GPOS (Geographical Position)", 28: "AAAA (IPv6 Address)",
+    29: "LOC (Location Information)", 30: "NXT (Next Domain)", 31: "EID (Endpoint Identifier)",
+    32: "NIMLOC (Nimrod Locator)", 33: "SRV (Server Selection)", 34: "ATMA (ATM Address)",
+    35: "NAPTR (Naming Authority Pointer)", 36: "KX (Key Exchanger)", 37: "CERT",
+    38: "A6 (OBSOLETE - use AAAA)", 39: "DNAME", 40: "SINK", 41: "OPT", 42: "APL",
+    43: "DS (Delegation Signer)", 44: "SSHFP (SSH Key Fingerprint)", 45: "IPSECKEY",
+    46: "RRSIG (Resource Record Signature)", 47: "NSEC (Next Secure)",
+    48: "DNSKEY (DNS Public Key)", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA",
+    55: "HIP (Host Identity Protocol)", 57: "RKEY", 58: "TALINK (Trust Anchor LINK)",
+    59: "CDS (Child DS)", 60: "CDNSKEY (DNSKEY(s) the Child wants reflected in DS)",
+    61: "OPENPGPKEY (OpenPGP Key)", 62: "CSYNC (Child-to-Parent Synchronization)",
+    63: "ZONEMD", 64: "SVCB (General Purpose Service Endpoints)",
+    65: "HTTPS (HTTPS Specific Service Endpoints)", 99: "SPF", 100: "UINFO", 101: "UID",
+    102: "GID", 103: "UNSPEC", 104: "NID (NodeID)", 105: "L32 (Locator32)",
+    106: "L64 (Locator64)", 107: "LP (Locator FQDN)", 108: "EUI48", 109: "EUI64",
+    249: "TKEY (Transaction Key)", 250: "TSIG (Transaction Signature)",
+    251: "IXFR (incremental transfer)", 252: "AXFR (transfer of an entire zone)",
+    253: "MAILB (mailbox-related RRs)", 254: "MAILA (mail agent RRs)",
+    255: "* (A request for all records the server/cache has available)", 256: "URI",
+    257: "CAA (Certification Authority Restriction)", 32768: "TA (DNSSEC Trust Authorities)",
+    32769: "DLV (DNSSEC Lookaside Validation)", 65281: "WINS", 65282: "WINS-R", 65422: "XPF",
+}  # fmt: skip
+# packet-dns.c edns0_opt_code_vals (Wireshark 4.0)
+OPTION_TEXTS = {
+    0: "Reserved", 1: "LLQ - Long-lived query", 2: "UL - Update lease",
+    3: "NSID - Name Server Identifier", 4: "Owner (reserved)",
+    5: "DAU - DNSSEC Algorithm Understood (RFC6975)", 6: "DHU - DS Hash Understood (RFC6975)",
+    7: "N3U - NSEC3 Hash Understood (RFC6975)", 8: "CSUBNET - Client subnet",
+    9: "EDNS EXPIRE (RFC7314)", 10: "COOKIE", 11: "EDNS TCP Keepalive", 12: "PADDING",
+    13: "CHAIN", 15: "Extended DNS Error", 20730: "Experimental - CSUBNET - Client subnet",
+}  # fmt: skip
+# Wireshark's words for the header's 4-bit RCODE (info column and tree; tshark 4.0
+# leaves OPT's upper bits out of both)
+RCODE_INFO = {
+    0: "No error", 1: "Format error", 2: "Server failure", 3: "No such name",
+    4: "Not implemented", 5: "Refused", 6: "Name exists", 7: "RRset exists",
+    8: "RRset does not exist", 9: "Not authoritative", 10: "Name out of zone",
+    11: "DSO-Type not implemented",
 }  # fmt: skip
 FLAG_BITS = [
     ("response", 0x8000, "Response"), ("authoritative", 0x0400, "Authoritative"),
@@ -487,12 +537,31 @@ def _rows(layer: Layer, buf: bytes):
         # Wireshark adds the header fields that are there (rtp-seg-fault-1.pcapng).
         return rows + cut_rows(_header_rows(_short_header(buf, msg.offset)), end=layer.end)
     rows += _header_rows(msg)
+    link = layer.hdr.link
+    if link is not None and link[0] in _RETRANSMISSIONS:  # (its expert item sits on the ID)
+        at = len(rows) - len(_header_rows(msg)) + 1
+        rows[at:at] = expert_rows(1, "Warning", "Protocol", retransmission_text(link))
     rows += _question_rows(msg)
+    titles = _UPDATE_TITLES if msg.opcode == 5 else _SECTION_TITLES
+    last = None
     for section, rr in msg.records():
-        rows += _rr_rows(section, rr)
+        if section != last:  # each section's subtree: "Answers", "Authoritative nameservers" …
+            rows.append((0, "", "", titles[section], rr.offset, 0))
+            last = section
+        rows += _rr_rows(section, rr, buf)
     if msg.malformed is None:  # (Wireshark adds them last: a message cut short never gets there)
         rows += _link_rows(layer.hdr.link)
     return rows
+
+
+_RETRANSMISSIONS = (RETRANSMITTED_QUERY, RETRANSMITTED_RESPONSE)
+
+
+def retransmission_text(link: tuple[int, int, int]) -> str:
+    """The expert item's words for a retransmitted query or response."""
+    if link[0] == RETRANSMITTED_QUERY:
+        return f"DNS query retransmission. Original request in frame {link[1]}"
+    return f"DNS response retransmission. Original response in frame {link[1]}"
 
 
 def _link_rows(link: tuple[int, int, int] | None) -> list:
@@ -533,39 +602,126 @@ def _link_text(link: tuple[int, int, int] | None, tree: bool) -> str:
 
 
 def _header_rows(msg: wire.DnsMessage) -> list:
-    o = msg.offset
-    flags = msg.flags
+    """Transaction ID, flags (Wireshark's bit lines, which differ for queries and
+    responses) and the four counts (a dynamic update's are zones, prerequisites,
+    updates: RFC 2136 2.3)."""
+    o, flags, qr = msg.offset, msg.flags, msg.qr
     rows = [
         row("dns.id", msg.id, f"Transaction ID: 0x{msg.id:04x}", o, 2),
         row("dns.flags", flags, f"Flags: 0x{flags:04x} {_flags_summary(msg)}", o + 2, 2),
     ]
-    bits = (
-        FLAG_BITS if msg.qr else [b for b in FLAG_BITS if b[0] not in ("authoritative", "recavail")]
-    )
-    rows += flag_rows("dns.flags", flags, bits, o + 2, 2, 16)
-    rows.append(
-        row(
-            "dns.flags.opcode", msg.opcode, f"Opcode: {msg.opcode_name} ({msg.opcode})", o + 2, 2, 1
-        )
-    )
-    if msg.qr:
+    for name, mask, label, texts in _FLAG_LINES:
+        if name == "authenticated" and not qr:  # a query's AD bit (RFC 6840 5.7): if set
+            if flags & mask:
+                rows.append(
+                    (
+                        1,
+                        "dns.flags.authenticated",
+                        True,
+                        f"{bit_diagram(flags, mask, 16)} = AD bit: Set",
+                        o + 2,
+                        2,
+                    )
+                )
+            continue
+        if texts is None:  # a response's only
+            if not qr:
+                continue
+            texts = _FLAG_RESPONSE_TEXTS[name]
+        value = bool(flags & mask)
         rows.append(
-            row(
-                "dns.flags.rcode",
-                msg.rcode,
-                f"Reply code: {msg.rcode_name} ({msg.rcode})",
+            (
+                1,
+                f"dns.flags.{name}",
+                value,
+                f"{bit_diagram(flags, mask, 16)} = {label}: {texts[value]}",
                 o + 2,
                 2,
-                1,
             )
         )
-    rows += [
-        row("dns.count.queries", msg.qdcount, f"Questions: {msg.qdcount}", o + 4, 2),
-        row("dns.count.answers", msg.ancount, f"Answer RRs: {msg.ancount}", o + 6, 2),
-        row("dns.count.auth_rr", msg.nscount, f"Authority RRs: {msg.nscount}", o + 8, 2),
-        row("dns.count.add_rr", msg.arcount, f"Additional RRs: {msg.arcount}", o + 10, 2),
-    ]
+        if name == "response":
+            opcode = msg.opcode
+            rows.append(
+                (
+                    1,
+                    "dns.flags.opcode",
+                    opcode,
+                    f"{bit_diagram(flags, 0x7800, 16)} = Opcode: "
+                    f"{OPCODE_INFO.get(opcode, 'Unknown')} ({opcode})",
+                    o + 2,
+                    2,
+                )
+            )
+    if qr:
+        rcode = msg.rcode
+        rows.append(
+            (
+                1,
+                "dns.flags.rcode",
+                rcode,
+                f"{bit_diagram(flags, 0x000F, 16)} = Reply code: "
+                f"{RCODE_INFO.get(rcode, 'Unknown')} ({rcode})",
+                o + 2,
+                2,
+            )
+        )
+    counts = _UPDATE_COUNTS if msg.opcode == 5 else _COUNT_NAMES
+    values = (msg.qdcount, msg.ancount, msg.nscount, msg.arcount)
+    for i, ((name, label), value) in enumerate(zip(counts, values, strict=True)):
+        rows.append(row(name, value, f"{label}: {value}", o + 4 + 2 * i, 2))
     return rows
+
+
+# (name, mask, label, (texts when clear, when set)); None: a response's only, whose
+# texts are in _FLAG_RESPONSE_TEXTS. Opcode follows Response, Reply code comes last.
+_FLAG_LINES = [
+    ("response", 0x8000, "Response", ("Message is a query", "Message is a response")),
+    ("authoritative", 0x0400, "Authoritative", None),
+    ("truncated", 0x0200, "Truncated", ("Message is not truncated", "Message is truncated")),
+    (
+        "recdesired",
+        0x0100,
+        "Recursion desired",
+        ("Don't do query recursively", "Do query recursively"),
+    ),
+    ("recavail", 0x0080, "Recursion available", None),
+    ("z", 0x0040, "Z", ("reserved (0)", "reserved - incorrect!")),
+    ("authenticated", 0x0020, "Answer authenticated", None),
+    ("checkdisable", 0x0010, "Non-authenticated data", ("Unacceptable", "Acceptable")),
+]
+_FLAG_RESPONSE_TEXTS = {
+    "authoritative": ("Server is not an authority for domain", "Server is an authority for domain"),
+    "recavail": ("Server can't do recursive queries", "Server can do recursive queries"),
+    "authenticated": (
+        "Answer/authority portion was not authenticated by the server",
+        "Answer/authority portion was authenticated by the server",
+    ),
+}
+_COUNT_NAMES = (
+    ("dns.count.queries", "Questions"),
+    ("dns.count.answers", "Answer RRs"),
+    ("dns.count.auth_rr", "Authority RRs"),
+    ("dns.count.add_rr", "Additional RRs"),
+)
+_UPDATE_COUNTS = (
+    ("dns.count.zones", "Zones"),
+    ("dns.count.prerequisites", "Prerequisites"),
+    ("dns.count.updates", "Updates"),
+    ("dns.count.add_rr", "Additional RRs"),
+)
+# The sections' subtree headings, as counted above
+_SECTION_TITLES = {
+    "questions": "Queries",
+    "answer": "Answers",
+    "authority": "Authoritative nameservers",
+    "additional": "Additional records",
+}
+_UPDATE_TITLES = {
+    "questions": "Zone",
+    "answer": "Prerequisites",
+    "authority": "Updates",
+    "additional": "Additional records",
+}
 
 
 def _short_header(buf: bytes, o: int) -> wire.DnsMessage:
@@ -578,105 +734,205 @@ def _short_header(buf: bytes, o: int) -> wire.DnsMessage:
 
 
 def _question_rows(msg: wire.DnsMessage) -> list:
-    rows = []
+    if not msg.questions:
+        return []
+    titles = _UPDATE_TITLES if msg.opcode == 5 else _SECTION_TITLES
+    rows = [(0, "", "", titles["questions"], msg.questions[0].offset, 0)]
     for q in msg.questions:
-        name = ws_name(q.name)
-        rows.append(
-            row(
-                "dns.qry.name",
-                name,
-                f"Query: {name}: type {q.type_name}, class {q.class_name}",
-                q.offset,
-                0,
-            )
-        )
-        rows.append(
-            row(
-                "dns.qry.name.len",
-                len(name) if name != "<Root>" else 0,
-                f"[Name Length: {len(name)}]",
-                depth=1,
-            )
-        )
-        rows.append(
-            row(
-                "dns.count.labels",
-                0 if name == "<Root>" else name.count(".") + 1,
-                "[Label Count]",
-                depth=1,
-            )
-        )
-        rows.append(row("dns.qry.type", q.qtype, f"Type: {q.type_name} ({q.qtype})", depth=1))
-        rows.append(
-            row("dns.qry.class", q.qclass, f"Class: {q.class_name} (0x{q.qclass:04x})", depth=1)
-        )
+        rows += _one_question_rows(q)
     return rows
 
 
+def _one_question_rows(q: wire.Question) -> list:
+    name = ws_name(q.name)
+    labels = name.count(".") + 1  # (the root: "<Root>", 6 characters and 1 label)
+    return [
+        (1, "", "", f"{name}: type {type_short(q.qtype)}, class {class_text(q.qclass)}",
+         q.offset, 0),
+        row("dns.qry.name", name, f"Name: {name}", q.offset, 0, 2),
+        row("dns.qry.name.len", len(name), f"[Name Length: {len(name)}]", depth=2),
+        row("dns.count.labels", labels, f"[Label Count: {labels}]", depth=2),
+        row("dns.qry.type", q.qtype, f"Type: {type_text(q.qtype)}", depth=2),
+        row("dns.qry.class", q.qclass, f"Class: {class_text(q.qclass)} (0x{q.qclass:04x})",
+            depth=2),
+    ]  # fmt: skip
+
+
 def _flags_summary(msg: wire.DnsMessage) -> str:
-    kind = "response" if msg.qr else "query"
-    text = f"{OPCODE_INFO.get(msg.opcode, 'Unknown operation')} {kind}"
-    if msg.qr and msg.rcode:
-        text += f", {RCODE_INFO.get(msg.rcode, 'Unknown error')}"
-    elif msg.qr:
-        text += ", No error"
+    """The Flags line's words: "Standard query", "Standard query response, No error"."""
+    text = OPCODE_INFO.get(msg.opcode, "Unknown operation")
+    if msg.qr:
+        text += f" response, {RCODE_INFO.get(msg.rcode, 'Unknown error')}"
     return text
 
 
-def _rr_rows(section: str, rr: wire.ResourceRecord) -> list:
+def type_short(rtype: int) -> str:
+    """A type's mnemonic as Wireshark's summaries write it ("A", "Unknown (65280)")."""
+    name = wire.TYPE_NAMES.get(rtype)
+    return name if name is not None else f"Unknown ({rtype})"
+
+
+def type_text(rtype: int) -> str:
+    """The Type line's value: "A (Host Address) (1)", "Unknown (65280)"."""
+    text = TYPE_DESCRIPTIONS.get(rtype)
+    return f"{text} ({rtype})" if text is not None else f"Unknown ({rtype})"
+
+
+def class_text(rclass: int) -> str:
+    text = CLASSES.get(rclass)
+    return text if text is not None else f"Unknown (0x{rclass:04x})"
+
+
+def duration(seconds: int) -> str:
+    """Wireshark's time_secs_to_str: "1 day, 2 hours, 3 minutes, 4 seconds"."""
+    if seconds == 0:
+        return "0 seconds"
+    parts = []
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    for count, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"), (secs, "second")):
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return ", ".join(parts)
+
+
+# Types tshark 4.0 shows as undecoded data, with an expert note, though it names them
+_UNDECODED = frozenset((256,))
+
+
+def _rr_rows(section: str, rr: wire.ResourceRecord, buf: bytes) -> list:
+    """One record: its summary line and, below it, its fields (Wireshark's order)."""
     name = ws_name(rr.name)
-    heading = {
-        "answers": "Answer",
-        "authority": "Authoritative nameserver",
-        "additional": "Additional record",
-    }
-    rows = [
-        row(
-            "dns.resp.name",
-            name,
-            f"{heading.get(section, section)}: {name}: type {rr.type_name}",
-            rr.offset,
-            0,
-        )
-    ]
-    rows.append(row("dns.resp.type", rr.rtype, f"Type: {rr.type_name} ({rr.rtype})", depth=1))
-    if rr.rtype == 41:  # OPT: the class and TTL fields carry EDNS parameters
+    t = rr.rtype
+    if t == 41:
+        head = f"{name}: type OPT"
+    else:
+        head = f"{name}: type {type_short(t)}, class {class_text(rr.rclass)}"
+        summary = _rdata_summary(t, rr.data)
+        if summary:
+            head += ", " + summary
+    rows = [(1, "", "", head, rr.offset, 0)]
+    if t == 33 and name.count(".") >= 2 and name.startswith("_"):  # _service._proto.name
+        service, proto, rest = name.split(".", 2)
+        rows += [
+            row("dns.srv.service", service, f"Service: {service}", rr.offset, 0, 2),
+            row("dns.srv.proto", proto, f"Protocol: {proto}", depth=2),
+            row("dns.srv.name", rest, f"Name: {rest}", depth=2),
+        ]
+    else:
+        rows.append(row("dns.resp.name", name, f"Name: {name}", rr.offset, 0, 2))
+    rows.append(row("dns.resp.type", t, f"Type: {type_text(t)}", depth=2))
+    if t == 41:  # OPT: the class and TTL fields carry EDNS parameters
         return rows + _opt_rows(rr)
-    rows.append(
-        row("dns.resp.class", rr.rclass, f"Class: {rr.class_name} (0x{rr.rclass:04x})", depth=1)
-    )
-    rows.append(
+    rows += [
         row(
-            "dns.resp.ttl",
-            rr.ttl,
-            f"Time to live: {rr.ttl} ({wire.duration_text(rr.ttl)})",
-            depth=1,
-        )
-    )
-    rows.append(row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=1))
+            "dns.resp.class",
+            rr.rclass,
+            f"Class: {class_text(rr.rclass)} (0x{rr.rclass:04x})",
+            depth=2,
+        ),
+        row("dns.resp.ttl", rr.ttl, f"Time to live: {rr.ttl} ({duration(rr.ttl)})", depth=2),
+        row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=2),
+    ]
+    if t in _UNDECODED or t not in TYPE_DESCRIPTIONS:
+        raw = bytes(buf[rr.rdata_offset : rr.rdata_offset + rr.rdlength])
+        text = f"Dissector for DNS Type ({t}) code not implemented, Contact Wireshark developers if you want this supported"
+        return [
+            *rows,
+            *expert_rows(2, "Note", "Undecoded", text),
+            row("dns.data", raw, f"Data: {raw.hex()}", rr.rdata_offset, rr.rdlength, 2),
+        ]
     try:
-        return rows + _rdata_rows(rr.rtype, rr.data)
+        return rows + _rdata_rows(t, rr.data)
     except AttributeError:  # rdata too damaged for its type: show it generically
         text = rr.data.to_text() if hasattr(rr.data, "to_text") else ""
-        return [*rows, row("dns.resp.data", text, f"Data: {text}", depth=1)]
+        return [*rows, row("dns.resp.data", text, f"Data: {text}", depth=2)]
+
+
+def _rdata_summary(t: int, data: Any) -> str:
+    """What a record's summary line adds after its class ("addr 198.18.0.80")."""
+    try:
+        if t in (1, 28):
+            return f"addr {data.address}"
+        if t == 5:
+            return f"cname {ws_name(data.target)}"
+        if t == 2:
+            return f"ns {ws_name(data.target)}"
+        if t == 12:
+            return ws_name(data.target)
+        if t == 15:
+            return f"preference {data.preference}, mx {ws_name(data.exchange)}"
+        if t == 6:
+            return f"mname {ws_name(data.mname)}"
+        if t == 33:
+            return (
+                f"priority {data.priority}, weight {data.weight}, port {data.port}, "
+                f"target {ws_name(data.target)}"
+            )
+    except AttributeError:
+        return ""
+    return ""
 
 
 def _opt_rows(rr: wire.ResourceRecord) -> list:
+    z = rr.ttl & 0xFFFF
+    do = bool(z & 0x8000)
     rows = [
-        row("dns.rr.udp_payload_size", rr.rclass, f"UDP payload size: {rr.rclass}", depth=1),
-        row("dns.resp.ext_rcode", rr.ttl >> 24, f"Higher bits in extended RCODE: 0x{rr.ttl >> 24:02x}", depth=1),
-        row("dns.resp.edns0_version", rr.ttl >> 16 & 0xFF, f"EDNS0 version: {rr.ttl >> 16 & 0xFF}", depth=1),
-        row("dns.resp.z", rr.ttl & 0xFFFF, f"Z: 0x{rr.ttl & 0xFFFF:04x}", depth=1),
-        row("dns.resp.z.do", bool(rr.ttl & 0x8000), f"DO bit: {'Accepts DNSSEC security RRs' if rr.ttl & 0x8000 else 'Cannot handle DNSSEC security RRs'}", depth=2),
-        row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=1),
+        row("dns.rr.udp_payload_size", rr.rclass, f"UDP payload size: {rr.rclass}", depth=2),
+        row("dns.resp.ext_rcode", rr.ttl >> 24, f"Higher bits in extended RCODE: 0x{rr.ttl >> 24:02x}", depth=2),
+        row("dns.resp.edns0_version", rr.ttl >> 16 & 0xFF, f"EDNS0 version: {rr.ttl >> 16 & 0xFF}", depth=2),
+        row("dns.resp.z", z, f"Z: 0x{z:04x}", depth=2),
+        row("dns.resp.z.do", do, f"{bit_diagram(z, 0x8000, 16)} = DO bit: {'Accepts DNSSEC security RRs' if do else 'Cannot handle DNSSEC security RRs'}", depth=3),
+        row("dns.resp.z.reserved", z & 0x7FFF, f"{bit_diagram(z, 0x7FFF, 16)} = Reserved: 0x{z & 0x7FFF:04x}", depth=3),
+        row("dns.resp.len", rr.rdlength, f"Data length: {rr.rdlength}", depth=2),
     ]  # fmt: skip
-    edns = rr.data
-    for opt in getattr(edns, "options", ()):
-        rows.append(row("dns.opt.code", opt.code, f"Option: {opt.name}", depth=1))
-        rows.append(row("dns.opt.len", len(opt.data), f"Option Length: {len(opt.data)}", depth=2))
-        rows.append(
-            row("dns.opt.data", bytes(opt.data), f"Option Data: {bytes(opt.data).hex()}", depth=2)
-        )
+    for opt in getattr(rr.data, "options", ()):
+        rows += _option_rows(opt)
+    return rows
+
+
+def _option_rows(opt: wire.EdnsOption) -> list:
+    """An EDNS option: code, length, data, and what the data means for the options
+    Wireshark decodes here (cookie, client subnet, padding)."""
+    data = bytes(opt.data)
+    name = OPTION_TEXTS.get(opt.code, "Unknown")
+    shown = data.hex() if data else "<MISSING>"
+    rows = [
+        (2, "", "", f"Option: {name}", opt.offset, 4 + len(data)),
+        row("dns.opt.code", opt.code, f"Option Code: {name} ({opt.code})", opt.offset, 2, 3),
+        row("dns.opt.len", len(data), f"Option Length: {len(data)}", opt.offset + 2, 2, 3),
+        row("dns.opt.data", data, f"Option Data: {shown}", opt.offset + 4, len(data), 3),
+    ]
+    if opt.code == 10:  # COOKIE (RFC 7873): 8 bytes of client cookie, then the server's
+        server = data[8:]
+        rows += [
+            row("dns.opt.cookie.client", data[:8], f"Client Cookie: {data[:8].hex()}", depth=3),
+            row(
+                "dns.opt.cookie.server",
+                server,
+                f"Server Cookie: {server.hex() if server else '<MISSING>'}",
+                depth=3,
+            ),
+        ]
+    elif opt.code == 12:  # PADDING (RFC 7830)
+        rows.append(row("dns.opt.padding", data, f"Padding: {shown}", depth=3))
+    elif opt.code == 8:  # CSUBNET (RFC 7871)
+        ecs = opt.client_subnet()
+        if ecs is not None:
+            family, source, scope, address = ecs
+            fname = {1: "IPv4", 2: "IPv6"}.get(family, "Unknown")
+            rows += [
+                row("dns.opt.client.family", family, f"Family: {fname} ({family})", depth=3),
+                row("dns.opt.client.netmask", source, f"Source Netmask: {source}", depth=3),
+                row("dns.opt.client.scope", scope, f"Scope Netmask: {scope}", depth=3),
+                row(
+                    "dns.opt.client.addr4" if family == 1 else "dns.opt.client.addr6",
+                    address,
+                    f"Client Subnet: {address}",
+                    depth=3,
+                ),
+            ]
     return rows
 
 
@@ -701,10 +957,10 @@ _RDATA_FIELDS: dict[int, list[tuple[str, str, str, Any]]] = {
     6: [("dns.soa.mname", "mname", "Primary name server", ws_name),
         ("dns.soa.rname", "rname", "Responsible authority's mailbox", ws_name),
         ("dns.soa.serial_number", "serial", "Serial Number", None),
-        ("dns.soa.refresh_interval", "refresh", "Refresh Interval", None),
-        ("dns.soa.retry_interval", "retry", "Retry Interval", None),
-        ("dns.soa.expire_limit", "expire", "Expire limit", None),
-        ("dns.soa.minimum_ttl", "minimum", "Minimum TTL", None)],
+        ("dns.soa.refresh_interval", "refresh", "Refresh Interval", duration),
+        ("dns.soa.retry_interval", "retry", "Retry Interval", duration),
+        ("dns.soa.expire_limit", "expire", "Expire limit", duration),
+        ("dns.soa.minimum_ttl", "minimum", "Minimum TTL", duration)],
     33: [("dns.srv.priority", "priority", "Priority", None),
          ("dns.srv.weight", "weight", "Weight", None),
          ("dns.srv.port", "port", "Port", None),
@@ -731,26 +987,30 @@ _RDATA_FIELDS: dict[int, list[tuple[str, str, str, Any]]] = {
          ("dns.rrsig.signature", "signature", "Signature", bytes)],
     47: [("dns.nsec.next_domain_name", "next_name", "Next Domain Name", ws_name)],
 }  # fmt: skip
+LABEL_MAX = 239  # tshark's ITEM_LABEL_LENGTH (240 with the NUL): a longer label is cut
 
 
 def _rdata_rows(t: int, data: Any) -> list:
     r = []
 
-    def add(name: str, value: Any, label: str) -> None:
-        r.append(
-            row(
-                name,
-                value,
-                f"{label}: {value if not isinstance(value, bytes) else value.hex()}",
-                depth=1,
+    def add(name: str, value: Any, label: str, shown: Any = None) -> None:
+        if shown is None:
+            shown = value.hex() if isinstance(value, bytes) else value
+        text = f"{label}: {shown}"
+        if len(text.encode()) > LABEL_MAX:  # (marked, and cut one byte shorter: tshark's)
+            text = f"{label} [truncated]: {shown}".encode()[: LABEL_MAX - 1].decode(
+                "utf-8", "ignore"
             )
-        )
+        r.append(row(name, value, text, depth=2))
 
     spec = _RDATA_FIELDS.get(t)
     if spec is not None:
         for name, attr, label, shown in spec:
             value = getattr(data, attr)
-            add(name, value if shown is None else shown(value), label)
+            if shown is duration:
+                add(name, value, label, f"{value} ({duration(value)})")
+            else:
+                add(name, value if shown is None else shown(value), label)
     elif t in (16, 99):
         for s in data.strings:
             add("dns.txt.length", len(s), "TXT Length")
@@ -766,35 +1026,25 @@ def _rdata_rows(t: int, data: Any) -> list:
 # --- fast writers (model.JSON_WRITERS): the rows of _rows, written as text ------------
 # DNS is a third of common traffic and a response makes ~40 rows, so a message that
 # decoded cleanly, with records of the types `_rdata_texts` knows and OPT, is written
-# straight as text; anything else (DNSSEC and rare types, rdata the parser kept
-# generic, damage) returns None and takes the rows path. Names repeat across records
+# straight as JSON; anything else (DNSSEC and rare types, rdata the parser kept
+# generic, damage) returns None and takes the rows path. The tree writer keeps the
+# lines of each question and record it has made (from their rows). Names repeat across records
 # (dns.resp.name …): the JSON writer gathers each name's values in one pass, then
 # writes the members in first-occurrence order, a list where there are several, as
 # `model.merge_rows` merges the rows.
-# The record headings as `_rr_rows` writes them (its table says "answers", so an
-# answer keeps its section's own name).
-_SECTIONS = (
-    ("answer", "answers"), ("Authoritative nameserver", "authority"),
-    ("Additional record", "additional"),
-)  # fmt: skip
 # The caches below are bounded (model.remember): a capture of many names or TTLs stays flat.
 _NAMES: dict[str, tuple[str, str, int, int]] = {}  # wire name -> texts, see _name_texts
 _FLAGS_JSON: dict[int, str] = {}  # flags -> members from dns.flags to dns.flags.rcode
-_FLAGS_TREE: dict[int, str] = {}  # flags | ext_rcode << 16 -> the same as tree lines
-_QTYPES: dict[int, tuple[str, str]] = {}  # qtype << 16 | qclass -> question texts
-_RTYPES: dict[int, tuple[str, str]] = {}  # rtype -> (name, "Type: …" line)
-_RCLASSES: dict[int, str] = {}  # rclass -> "Class: …" line
-_TTLS: dict[int, str] = {}  # ttl -> "Time to live: …" line
-_EDNS: dict[int, tuple[str, str]] = {}  # OPT's size | ttl << 16 -> see _edns_texts
+_TREE: dict[tuple, str] = {}  # the flags, a question or a record -> its tree lines (_tree_text)
+_EDNS: dict[int, str] = {}  # OPT's size | ttl << 16 -> see _edns_texts
 _RDATA: dict[tuple, tuple] = {}  # (rtype, rdata) -> see _rdata_texts
 
 
 def _name_texts(name: str) -> tuple[str, str, int, int]:
     """Wireshark's spelling of a wire name, as JSON, and its question length and label
     count (the values of dns.qry.name.len and dns.count.labels)."""
-    ws = ws_name(name)
-    root = ws == "<Root>"
-    texts = (ws, _jstr(ws), 0 if root else len(ws), 0 if root else ws.count(".") + 1)
+    ws = ws_name(name)  # (the root is "<Root>": 6 characters, 1 label, as tshark counts)
+    texts = (ws, _jstr(ws), len(ws), ws.count(".") + 1)
     return remember(_NAMES, name, texts)
 
 
@@ -809,59 +1059,27 @@ def _flags_json(msg: wire.DnsMessage) -> str:
     return remember(_FLAGS_JSON, msg.flags, ",".join(members))
 
 
-def _flags_tree(msg: wire.DnsMessage, key: int) -> str:
-    lines = ["    " * (r[0] + 1) + show_text(r[3]) for r in _header_rows(msg)[1:-4]]
-    return remember(_FLAGS_TREE, key, "\n".join(lines))
-
-
-def _qtype_texts(qtype: int, qclass: int) -> tuple[str, str]:
-    tn, cn = wire.type_to_text(qtype), wire.class_to_text(qclass)
-    texts = (
-        f": type {tn}, class {cn}",
-        f"\n        Type: {tn} ({qtype})\n        Class: {cn} (0x{qclass:04x})",
-    )
-    return remember(_QTYPES, qtype << 16 | qclass, texts)
-
-
-def _rtype_texts(rtype: int) -> tuple[str, str]:
-    tn = wire.type_to_text(rtype)
-    return remember(_RTYPES, rtype, (tn, f"\n        Type: {tn} ({rtype})"))
-
-
-def _rclass_text(rclass: int) -> str:
-    return remember(
-        _RCLASSES, rclass, f"\n        Class: {wire.class_to_text(rclass)} (0x{rclass:04x})"
-    )
-
-
-def _ttl_text(ttl: int) -> str:
-    return remember(_TTLS, ttl, f"\n        Time to live: {ttl} ({wire.duration_text(ttl)})")
-
-
-def _edns_texts(size: int, ttl: int) -> tuple[str, str]:
-    """OPT's EDNS parameters (its class and TTL fields) as members and as tree lines."""
-    do = "Accepts DNSSEC security RRs" if ttl & 0x8000 else "Cannot handle DNSSEC security RRs"
-    texts = (
+def _edns_texts(size: int, ttl: int) -> str:
+    """OPT's EDNS parameters (its class and TTL fields) as members."""
+    text = (
         f',"dns.rr.udp_payload_size":{size},"dns.resp.ext_rcode":{ttl >> 24},'
         f'"dns.resp.edns0_version":{ttl >> 16 & 0xFF},"dns.resp.z":{ttl & 0xFFFF},'
-        f'"dns.resp.z.do":{"true" if ttl & 0x8000 else "false"}',
-        f"\n        UDP payload size: {size}\n"
-        f"        Higher bits in extended RCODE: 0x{ttl >> 24:02x}\n"
-        f"        EDNS0 version: {ttl >> 16 & 0xFF}\n        Z: 0x{ttl & 0xFFFF:04x}\n"
-        f"            DO bit: {do}",
+        f'"dns.resp.z.do":{"true" if ttl & 0x8000 else "false"},'
+        f'"dns.resp.z.reserved":{ttl & 0x7FFF}'
     )
-    return remember(_EDNS, size | ttl << 16, texts)
+    return remember(_EDNS, size | ttl << 16, text)
 
 
 # The record types whose rdata the fast writers know: their rows have no bytes value.
-_RDATA_TYPES = frozenset((1, 28, 2, 5, 12, 15, 6, 16, 99, 33))
+# (SRV is not: its owner name is split into service, protocol and name.)
+_RDATA_TYPES = frozenset((1, 28, 2, 5, 12, 15, 6, 16, 99))
 
 
-def _rdata_texts(t: int, data: Any) -> tuple[list, str, str] | None:
+def _rdata_texts(t: int, data: Any) -> tuple[list, str] | None:
     """One record's rdata, made from its rows (`_rdata_rows`): ([(name, JSON value: an
     int or JSON text)], JSON members each after a comma (a list where a name repeats, as
-    `model.merge_rows` merges them), tree lines each after a newline); None for a type
-    the fast writers leave to the rows path. Cached, as records repeat (names do)."""
+    `model.merge_rows` merges them)); None for a type the fast writer leaves to the rows
+    path. Cached, as records repeat (names do)."""
     if t not in _RDATA_TYPES:
         return None
     rows = _rdata_rows(t, data)
@@ -869,14 +1087,15 @@ def _rdata_texts(t: int, data: Any) -> tuple[list, str, str] | None:
     acc: defaultdict = defaultdict(list)
     for name, value in values:
         acc[name].append(value)
-    tree = "".join(["\n        " + r[3] for r in rows])
-    return remember(_RDATA, (t, data), (values, _members(acc), tree))
+    return remember(_RDATA, (t, data), (values, _members(acc)))
 
 
 def _json(layer: Layer, buf: bytes) -> str | None:
     msg, tcp_length = _message(layer, buf), layer.hdr.tcp_length
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
+    if msg.opcode == 5 or (layer.hdr.link and layer.hdr.link[0] in _RETRANSMISSIONS):
+        return None  # (an update's counts have other names; an expert item: the rows)
     flags = msg.flags
     head = (
         f'"dns.id":{msg.id},{_FLAGS_JSON.get(flags) or _flags_json(msg)},'
@@ -924,6 +1143,17 @@ def _questions_json(questions: list) -> str:
     return _members(acc)
 
 
+def _json_value(value: Any) -> str:
+    """A row's value as the JSON view writes it."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is bytes:
+        return f'"{value.hex()}"'
+    return _jstr(str(value))
+
+
 def _members(acc: defaultdict) -> str:
     """Gathered values as members, each after a comma; a list where there are several."""
     return "".join([
@@ -959,18 +1189,15 @@ def _opt_json(rr: wire.ResourceRecord, alone: bool) -> str:
     """An OPT record's members, each after a comma; dns.resp.name, .type and .len only
     when it is `alone` (else the caller merges them with the other record's)."""
     name, _, size, ttl, rdlength, _, edns, _ = rr
-    params = (_EDNS.get(size | ttl << 16) or _edns_texts(size, ttl))[0]
-    options = edns.options
-    if not options:
-        opts = ""
-    elif len(options) == 1:
-        code, value, _ = options[0]
-        opts = f',"dns.opt.code":{code},"dns.opt.len":{len(value)},"dns.opt.data":"{value.hex()}"'
-    else:
-        codes = ",".join([str(o[0]) for o in options])
-        sizes = ",".join([str(len(o[1])) for o in options])
-        datas = ",".join(['"' + o[1].hex() + '"' for o in options])
-        opts = f',"dns.opt.code":[{codes}],"dns.opt.len":[{sizes}],"dns.opt.data":[{datas}]'
+    params = _EDNS.get(size | ttl << 16) or _edns_texts(size, ttl)
+    opts = ""
+    if edns.options:  # (few messages have options: made from their rows)
+        acc: defaultdict = defaultdict(list)
+        for opt in edns.options:
+            for r in _option_rows(opt):
+                if r[1]:
+                    acc[r[1]].append(_json_value(r[2]))
+        opts = _members(acc)
     if not alone:
         return params + opts
     jname = (_NAMES.get(name) or _name_texts(name))[1]
@@ -989,11 +1216,12 @@ def _records_json(records: list) -> str | None:
             acc["dns.resp.edns0_version"].append(ttl >> 16 & 0xFF)
             acc["dns.resp.z"].append(ttl & 0xFFFF)
             acc["dns.resp.z.do"].append("true" if ttl & 0x8000 else "false")
+            acc["dns.resp.z.reserved"].append(ttl & 0x7FFF)
             acc["dns.resp.len"].append(rdlength)
-            for code, value, _ in data.options:
-                acc["dns.opt.code"].append(code)
-                acc["dns.opt.len"].append(len(value))
-                acc["dns.opt.data"].append(f'"{value.hex()}"')
+            for opt in data.options:
+                for r in _option_rows(opt):
+                    if r[1]:
+                        acc[r[1]].append(_json_value(r[2]))
             continue
         if type(data) is Unknown:
             return None
@@ -1009,60 +1237,50 @@ def _records_json(records: list) -> str | None:
 
 
 def _tree(layer: Layer, buf: bytes) -> str | None:
+    """The -V lines of a clean message: its header words, each question and each record
+    made once from their rows (`_tree_text`) and kept, as traffic repeats them."""
     msg, tcp_length = _message(layer, buf), layer.hdr.tcp_length
     if msg.malformed is not None or (tcp_length is not None and tcp_length[1] is None):
         return None
-    flags = msg.flags
-    edns = msg.edns
-    key = flags if edns is None else flags | edns.ext_rcode << 16  # the rcode's name uses both
+    link, flags = layer.hdr.link, msg.flags
+    if msg.opcode == 5 or (link is not None and link[0] in _RETRANSMISSIONS):
+        return None  # (an update's other names, an expert item on the ID: the rows)
     parts = ["Domain Name System (response)" if flags & 0x8000 else "Domain Name System (query)"]
     if tcp_length is not None:
         parts.append(f"    Length: {tcp_length[1]}")
+    parts.append(f"    Transaction ID: 0x{msg.id:04x}")
+    key: tuple = ("flags", flags)
+    parts.append(_TREE.get(key) or _tree_text(key, _header_rows(msg)[1:-4]))
     parts.append(
-        f"    Transaction ID: 0x{msg.id:04x}\n{_FLAGS_TREE.get(key) or _flags_tree(msg, key)}\n"
         f"    Questions: {msg.qdcount}\n    Answer RRs: {msg.ancount}\n"
         f"    Authority RRs: {msg.nscount}\n    Additional RRs: {msg.arcount}"
     )
-    for qname, qtype, qclass, _ in msg.questions:
-        ws = (_NAMES.get(qname) or _name_texts(qname))[0]
-        kind, lines = _QTYPES.get(qtype << 16 | qclass) or _qtype_texts(qtype, qclass)
-        parts.append(
-            f"    Query: {ws}{kind}\n        [Name Length: {len(ws)}]\n        [Label Count]{lines}"
-        )
-    for heading, section in _SECTIONS:
-        for name, rtype, rclass, ttl, rdlength, _, data, _ in getattr(msg, section):
-            ws = (_NAMES.get(name) or _name_texts(name))[0]
-            tn, type_line = _RTYPES.get(rtype) or _rtype_texts(rtype)
-            if rtype == 41:
-                parts.append(
-                    _opt_tree(
-                        f"    {heading}: {ws}: type {tn}{type_line}", rclass, ttl, rdlength, data
-                    )
-                )
-                continue
-            if type(data) is Unknown:
-                return None
-            texts = _RDATA.get((rtype, data)) or _rdata_texts(rtype, data)
-            if texts is None:
-                return None
-            rdata = texts[2]
-            parts.append(
-                f"    {heading}: {ws}: type {tn}{type_line}"
-                f"{_RCLASSES.get(rclass) or _rclass_text(rclass)}{_TTLS.get(ttl) or _ttl_text(ttl)}"
-                f"\n        Data length: {rdlength}{rdata}"
-            )
-    return "\n".join(parts) + _link_text(layer.hdr.link, True)
+    if msg.questions:
+        parts.append("    Queries")
+        for q in msg.questions:
+            key = q[:3]
+            parts.append(_TREE.get(key) or _tree_text(key, _one_question_rows(q)))
+    last = None
+    for section, rr in msg.records():
+        if section != last:
+            parts.append("    " + _SECTION_TITLES[section])
+            last = section
+        name, t, rclass, ttl, rdlength, _, data, _ = rr
+        if t in _UNDECODED or t not in TYPE_DESCRIPTIONS:
+            return None  # (its rows quote the rdata's bytes)
+        key = (name, t, rclass, ttl, rdlength, data)
+        try:
+            text = _TREE.get(key) or _tree_text(key, _rr_rows(section, rr, buf))
+        except TypeError:  # rdata holding a list: not a key, made each time
+            text = _tree_text(None, _rr_rows(section, rr, buf))
+        parts.append(text)
+    return "\n".join(parts) + _link_text(link, True)
 
 
-def _opt_tree(head: str, size: int, ttl: int, rdlength: int, edns: wire.Edns) -> str:
-    params = (_EDNS.get(size | ttl << 16) or _edns_texts(size, ttl))[1]
-    text = f"{head}{params}\n        Data length: {rdlength}"
-    for opt in edns.options:
-        text += (
-            f"\n        Option: {opt.name}\n            Option Length: {len(opt.data)}"
-            f"\n            Option Data: {opt.data.hex()}"
-        )
-    return text
+def _tree_text(key: tuple | None, rows: list) -> str:
+    """Rows as tree lines (as render.packets draws them), kept under KEY."""
+    text = "\n".join(["    " * (r[0] + 1) + show_text(r[3]) for r in rows if r[3] is not None])
+    return text if key is None else remember(_TREE, key, text)
 
 
 ONE_PER_SEGMENT.add("dns")  # several messages in one TCP segment: "tcp:dns", as tshark

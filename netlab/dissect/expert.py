@@ -110,7 +110,7 @@ class ExpertTap:
                     self._ttl(net)
             elif proto == "tcp" and layer.hdr is not None:
                 self._tcp(net, layer)
-            elif proto == "dns" and layer.hdr is not None and layer.malformed is None:
+            elif proto == "dns" and layer.hdr is not None:
                 self._dns(layer.hdr.link)
             elif proto == "http" and layer.hdr is not None:
                 msg = layer.hdr
@@ -150,20 +150,8 @@ class ExpertTap:
 
     def _dns(self, link: tuple | None) -> None:
         """A retransmitted query or response (dissect/dns.py's Transactions)."""
-        if link is not None and link[0] == dns.RETRANSMITTED_QUERY:
-            self._item(
-                "warn",
-                "Protocol",
-                "DNS",
-                f"DNS query retransmission. Original request in frame {link[1]}",
-            )
-        elif link is not None and link[0] == dns.RETRANSMITTED_RESPONSE:
-            self._item(
-                "warn",
-                "Protocol",
-                "DNS",
-                f"DNS response retransmission. Original response in frame {link[1]}",
-            )
+        if link is not None and link[0] in (dns.RETRANSMITTED_QUERY, dns.RETRANSMITTED_RESPONSE):
+            self._item("warn", "Protocol", "DNS", dns.retransmission_text(link))
 
     def _ttl(self, hdr: Any) -> None:
         """packet-ip.c's TTL notes: 224.0.0.0/24 wants TTL 1 (RFC 3171); elsewhere

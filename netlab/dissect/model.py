@@ -241,6 +241,17 @@ def row(name: str, value: Any, show: str, off: int = -1, length: int = 0, depth:
     return (depth, name, value, show, off, length)
 
 
+def expert_rows(depth: int, severity: str, group: str, text: str) -> list[Row]:
+    """An expert item as tshark -V shows it under the item it is about: a heading, then
+    the message, severity and group one level down."""
+    return [
+        (depth, "", "", f"[Expert Info ({severity}/{group}): {text}]", -1, 0),
+        (depth + 1, "", "", f"[{text}]", -1, 0),
+        (depth + 1, "", "", f"[Severity level: {severity}]", -1, 0),
+        (depth + 1, "", "", f"[Group: {group}]", -1, 0),
+    ]
+
+
 def cut_rows(rows: list[Row], last: str | None = None, end: int | None = None) -> list[Row]:
     """The rows of a header as far as Wireshark gets before it stops adding fields:
     through the field named `last` (a bogus value there ends the header), and none from
@@ -317,10 +328,11 @@ def show_text(show: Any) -> str:
 
 def _flag_show(value: int, mask: int, width: int, label: str) -> str:
     state = "Set" if value & mask else "Not set"
-    return f"{_bit_diagram(value, mask, width)} = {label}: {state}"
+    return f"{bit_diagram(value, mask, width)} = {label}: {state}"
 
 
-def _bit_diagram(value: int, mask: int, width: int) -> str:
+def bit_diagram(value: int, mask: int, width: int) -> str:
+    """Wireshark's picture of a bit field in a WIDTH-bit value: ".... ..1. = …"'s left side."""
     chars = []
     for bit in range(width - 1, -1, -1):
         if mask >> bit & 1:

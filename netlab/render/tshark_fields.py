@@ -55,7 +55,7 @@ def value_text(name: str, value: Any) -> str:
             return format(value, ".15g")  # tshark 4.0: "%.15g" (AMF's 1, not 1.0)
         return f"{value:.9f}" if ftype == "FT_RELATIVE_TIME" else repr(value)
     if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
+        return bytes(value).hex() or "<MISSING>"  # (tshark's words for zero bytes)
     return "".join(_escape(c) for c in str(value))
 
 
