@@ -294,7 +294,10 @@ def _decode(d, pkt: Packet, buf: bytes, off: int, end: int, tcp_length) -> None:
     pkt.layers.append(layer)
     # quick_info is the same text (tests/test_dns_info.py), cheaper to make; it
     # answers only for clean messages, and _info covers the rest.
-    pkt.info = (msg.malformed is None and quick_info(buf, off, end)) or _info(msg)
+    if not msg.header_complete:
+        pkt.info = _short_info(buf, off, end)
+    else:
+        pkt.info = (msg.malformed is None and quick_info(buf, off, end)) or _info(msg)
     if msg.malformed:
         pkt.mark_malformed(layer, f"dns: {msg.malformed}")
 
@@ -477,9 +480,17 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
     return " ".join(parts)
 
 
+def _short_info(buf: bytes, off: int, end: int) -> str:
+    """The info of a header cut short, as tshark writes it: its ID and what the flags
+    say, once 4 bytes are there; nothing before (the malformed mark is all)."""
+    if end - off < 4:
+        return ""
+    msg = _short_header(buf, off)
+    kind = OPCODE_INFO.get(msg.opcode, f"Unknown operation ({msg.opcode})")
+    return f"{kind}{' response' if msg.qr else ''} 0x{msg.id:04x}"
+
+
 def _info(msg: wire.DnsMessage) -> str:
-    if not msg.header_complete:
-        return "DNS (truncated header)"
     parts = [OPCODE_INFO.get(msg.opcode, f"Unknown operation ({msg.opcode})")]
     if msg.qr:
         parts[0] += " response"
@@ -534,7 +545,10 @@ def _rows(layer: Layer, buf: bytes):
         at, length = tcp_length
         rows.append(row("dns.length", length, f"Length: {length}", at, 2))
     if not msg.header_complete:
-        # Wireshark adds the header fields that are there (rtp-seg-fault-1.pcapng).
+        # Wireshark adds the header fields that are there (rtp-seg-fault-1.pcapng), once
+        # it has read the ID and flags together: none from fewer than 4 bytes.
+        if layer.end - msg.offset < 4:
+            return rows
         return rows + cut_rows(_header_rows(_short_header(buf, msg.offset)), end=layer.end)
     rows += _header_rows(msg)
     link = layer.hdr.link

@@ -50,6 +50,8 @@ def _cached(cache: dict[bytes, str], raw: bytes, width: int, left: bool) -> str:
 
 def summary_line(pkt: Packet, first_ns: int) -> str:
     mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+    if mark and not pkt.info:  # (nothing else to say: the mark alone, as tshark)
+        mark = "[Malformed Packet]"
     return line_text(pkt.no, pkt.ts_ns - first_ns, pkt.src_raw, pkt.dst_raw,
                      pkt.protocol or "Frame", pkt.wirelen, pkt.info + mark)  # fmt: skip
 

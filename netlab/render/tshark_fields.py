@@ -106,6 +106,8 @@ def protocol_column(pkt: Packet) -> str:
 def info_column(pkt: Packet) -> str:
     """The Info column, with tshark's mark on a malformed packet."""
     mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
+    if mark and not pkt.info:  # (nothing else to say: the mark alone, as tshark)
+        mark = "[Malformed Packet]"
     return pkt.info + mark
 
 
