@@ -60,6 +60,7 @@ def crafted() -> list[Ether]:
         DNSRR(rrname="a.lab", type="AAAA", rdata="2001:db8::1", ttl=86400),
         DNSRR(rrname="lab", type="NS", rdata="ns1.lab", ttl=172800),
         DNSRR(rrname="w.lab", type="CNAME", rdata="a.lab", ttl=0),
+        DNSRR(rrname="d.lab", type="DNAME", rdata="b.lab", ttl=1),
         DNSRR(rrname="1.0.18.198.in-addr.arpa", type="PTR", rdata="a.lab", ttl=59),
         DNSRRMX(rrname="lab", preference=10, exchange="mx.lab", ttl=3661),
         DNSRRSOA(rrname="lab", mname="ns1.lab", rname="hostmaster.lab", serial=2024010101,
@@ -154,7 +155,7 @@ NEW_FIELDS = ["dns.flags.authenticated", "dns.count.zones", "dns.count.prerequis
               "dns.srv.proto", "dns.srv.name", "dns.resp.name", "dns.resp.z.reserved",
               "dns.opt.cookie.client", "dns.opt.cookie.server", "dns.opt.client.family",
               "dns.opt.client.netmask", "dns.opt.client.addr4", "dns.opt.padding", "dns.data",
-              "dns.soa.refresh_interval", "dns.txt"]  # fmt: skip
+              "dns.soa.refresh_interval", "dns.txt", "dns.dname"]  # fmt: skip
 
 
 def test_fields_are_tsharks(capture):

@@ -15,6 +15,7 @@ import re
 import socket
 import struct
 from collections import defaultdict
+from collections.abc import Callable
 from json.encoder import encode_basestring as _jstr  # json.dumps(str) without ASCII escapes
 from typing import Any, NamedTuple
 
@@ -505,26 +506,41 @@ def _info(msg: wire.DnsMessage) -> str:
 
 
 def _rr_info(rr: wire.ResourceRecord) -> str:
+    """A record's words in the info column: "A 198.18.0.80", "MX 10 mail.lab"."""
+    words = _rdata_words(rr.rtype, rr.data)
+    return f"{rr.type_name} {words[0]}" if words else rr.type_name
+
+
+def _rdata_words(t: int, data: Any) -> tuple[str, str] | None:
+    """What the info column and the tree's summary line say of a record's rdata; None
+    for a type they leave out or rdata too damaged for its type (kept generic)."""
+    words = _RDATA_WORDS.get(t)
     try:
-        return _rr_info_typed(rr)
-    except AttributeError:  # rdata too damaged for its type: the parser kept it generic
-        return rr.type_name
+        return None if words is None else words(data)
+    except AttributeError:
+        return None
 
 
-def _rr_info_typed(rr: wire.ResourceRecord) -> str:
-    data = rr.data
-    t = rr.rtype
-    if t in (1, 28):
-        return f"{rr.type_name} {data.address}"
-    if t in (2, 5, 12, 39):  # NS, CNAME, PTR, DNAME
-        return f"{rr.type_name} {ws_name(data.target)}"
-    if t == 15:
-        return f"MX {data.preference} {ws_name(data.exchange)}"
-    if t == 6:
-        return f"SOA {ws_name(data.mname)}"
-    if t == 33:
-        return f"SRV {data.priority} {data.weight} {data.port} {ws_name(data.target)}"
-    return rr.type_name
+def _target(prefix: str) -> Callable[[Any], tuple[str, str]]:
+    """The words of a type whose rdata is one name (NS, CNAME, PTR, DNAME)."""
+    return lambda d: (ws_name(d.target), f"{prefix}{ws_name(d.target)}")
+
+
+# type -> rdata -> (info column's words, tree summary's words)
+_RDATA_WORDS: dict[int, Callable[[Any], tuple[str, str]]] = {
+    1: lambda d: (d.address, f"addr {d.address}"),
+    28: lambda d: (d.address, f"addr {d.address}"),
+    2: _target("ns "),
+    5: _target("cname "),
+    12: _target(""),
+    39: _target("dname "),
+    15: lambda d: (f"{d.preference} {ws_name(d.exchange)}",
+                   f"preference {d.preference}, mx {ws_name(d.exchange)}"),
+    6: lambda d: (ws_name(d.mname), f"mname {ws_name(d.mname)}"),
+    33: lambda d: (f"{d.priority} {d.weight} {d.port} {ws_name(d.target)}",
+                   f"priority {d.priority}, weight {d.weight}, port {d.port}, "
+                   f"target {ws_name(d.target)}"),
+}  # fmt: skip
 
 
 def _title(layer: Layer) -> str:
@@ -823,9 +839,9 @@ def _rr_rows(section: str, rr: wire.ResourceRecord, buf: bytes) -> list:
         head = f"{name}: type OPT"
     else:
         head = f"{name}: type {type_short(t)}, class {class_text(rr.rclass)}"
-        summary = _rdata_summary(t, rr.data)
-        if summary:
-            head += ", " + summary
+        words = _rdata_words(t, rr.data)
+        if words is not None and words[1]:
+            head += ", " + words[1]
     rows = [(1, "", "", head, rr.offset, 0)]
     if t == 33 and name.count(".") >= 2 and name.startswith("_"):  # _service._proto.name
         service, proto, rest = name.split(".", 2)
@@ -862,31 +878,6 @@ def _rr_rows(section: str, rr: wire.ResourceRecord, buf: bytes) -> list:
     except AttributeError:  # rdata too damaged for its type: show it generically
         text = rr.data.to_text() if hasattr(rr.data, "to_text") else ""
         return [*rows, row("dns.resp.data", text, f"Data: {text}", depth=2)]
-
-
-def _rdata_summary(t: int, data: Any) -> str:
-    """What a record's summary line adds after its class ("addr 198.18.0.80")."""
-    try:
-        if t in (1, 28):
-            return f"addr {data.address}"
-        if t == 5:
-            return f"cname {ws_name(data.target)}"
-        if t == 2:
-            return f"ns {ws_name(data.target)}"
-        if t == 12:
-            return ws_name(data.target)
-        if t == 15:
-            return f"preference {data.preference}, mx {ws_name(data.exchange)}"
-        if t == 6:
-            return f"mname {ws_name(data.mname)}"
-        if t == 33:
-            return (
-                f"priority {data.priority}, weight {data.weight}, port {data.port}, "
-                f"target {ws_name(data.target)}"
-            )
-    except AttributeError:
-        return ""
-    return ""
 
 
 def _opt_rows(rr: wire.ResourceRecord) -> list:
@@ -965,6 +956,7 @@ _RDATA_FIELDS: dict[int, list[tuple[str, str, str, Any]]] = {
     28: [("dns.aaaa", "address", "AAAA Address", None)],
     2: [("dns.ns", "target", "Name Server", ws_name)],
     5: [("dns.cname", "target", "CNAME", ws_name)],
+    39: [("dns.dname", "target", "Dname", ws_name)],
     12: [("dns.ptr.domain_name", "target", "Domain Name", ws_name)],
     15: [("dns.mx.preference", "preference", "Preference", None),
          ("dns.mx.mail_exchange", "exchange", "Mail Exchange", ws_name)],
@@ -1086,7 +1078,7 @@ def _edns_texts(size: int, ttl: int) -> str:
 
 # The record types whose rdata the fast writers know: their rows have no bytes value.
 # (SRV is not: its owner name is split into service, protocol and name.)
-_RDATA_TYPES = frozenset((1, 28, 2, 5, 12, 15, 6, 16, 99))
+_RDATA_TYPES = frozenset((1, 28, 2, 5, 12, 15, 6, 16, 99, 39))
 
 
 def _rdata_texts(t: int, data: Any) -> tuple[list, str] | None:
