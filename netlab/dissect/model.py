@@ -114,6 +114,7 @@ class Packet:
         "caplen",
         "comment",
         "dst_raw",
+        "fence",
         "fragmented",
         "info",
         "interface",
@@ -147,6 +148,10 @@ class Packet:
         self.dst_raw = b""
         self.protocol = ""
         self.info = ""
+        # What stays in front of the Info column whoever writes it after (Wireshark's
+        # col_prepend_fence): TCP's analysis marks, "[TCP Previous segment not captured] ",
+        # before an application's info. `info_column` puts it there.
+        self.fence = ""
         self.malformed: str | None = None
         # >0 while decoding the datagram quoted inside an ICMP error: columns and TCP
         # stream state then belong to the outer packet and must not change.
@@ -154,6 +159,16 @@ class Packet:
         # Set by IP when this frame holds the first fragment of a datagram it cannot
         # reassemble: TCP then skips sequence analysis, as Wireshark does.
         self.fragmented = False
+
+    def info_column(self) -> str:
+        """The Info column: the fence (TCP's own info starts with it), the info, and
+        tshark's mark on a malformed packet."""
+        info, fence = self.info, self.fence
+        if fence and not info.startswith(fence):
+            info = fence + info
+        if self.malformed is None or "[Malformed" in info:
+            return info
+        return info + " [Malformed Packet]" if info else "[Malformed Packet]"
 
     @property
     def src(self) -> str:

@@ -253,6 +253,8 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
                                                   options, seg_len, pkt.ts_ns)  # fmt: skip
     rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options,
                                                       analysis, d.absolute_seq)  # fmt: skip
+    if analysis:  # (kept in front of what an application writes: Packet.info_column)
+        pkt.fence = marks_text(analysis)
     layer = Layer("tcp", _title, off, opts_end, hdr, _rows)
     # -o tcp.relative_sequence_numbers:FALSE: the numbers shown as they are (the rows
     # know it by shown == raw, _rel)
@@ -355,10 +357,13 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
         for le, re_ in options["sack"]:
             info += f" SLE={(le - base) & MASK} SRE={(re_ - base) & MASK}"
     if analysis:
-        info = (
-            " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in reversed(analysis)) + " " + info
-        )
+        info = marks_text(analysis) + info
     return rel_seq, rel_ack, window, scale, info
+
+
+def marks_text(analysis) -> str:
+    """The analysis marks as Info shows them in front of any info: "[TCP Dup ACK 3#1] "."""
+    return " ".join(_ANALYSIS_INFO[a[0]].format(*a[1:]) for a in reversed(analysis)) + " "
 
 
 def _plain_header(buf: bytes, off: int, end: int) -> tuple | None:
@@ -449,6 +454,8 @@ def _pdu_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options, pro
         return "TCP", info  # shown as data
     pdus, _ = _gather(fwd, proto, buf, payload, end, hdr[2])
     _note_pdus(d, proto, pdus, buf, no, ts_ns or 0, src, hdr[0], dst, hdr[1])
+    if analysis:  # (the marks stay in front: Packet.fence)
+        return found[0], marks_text(analysis) + found[1]
     return found  # the last PDU's columns, as decode_tcp leaves them
 
 
@@ -518,6 +525,8 @@ def _session_columns(d, no, buf, payload: int, end: int, src, dst, hdr, options,
         text = _seen(hdr, fwd, rev, seg_len, options, analysis, d.absolute_seq)[4] + cut + text
         if crashed:
             text += " [Malformed Packet]"
+    elif analysis:  # (the marks stay in front: Packet.fence)
+        text = marks_text(analysis) + text
     if cols.malformed is not None and "[Malformed" not in text:
         text += " [Malformed Packet]"
     return cols.protocol or "Frame", text

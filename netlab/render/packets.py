@@ -49,11 +49,8 @@ def _cached(cache: dict[bytes, str], raw: bytes, width: int, left: bool) -> str:
 
 
 def summary_line(pkt: Packet, first_ns: int) -> str:
-    mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
-    if mark and not pkt.info:  # (nothing else to say: the mark alone, as tshark)
-        mark = "[Malformed Packet]"
     return line_text(pkt.no, pkt.ts_ns - first_ns, pkt.src_raw, pkt.dst_raw,
-                     pkt.protocol or "Frame", pkt.wirelen, pkt.info + mark)  # fmt: skip
+                     pkt.protocol or "Frame", pkt.wirelen, pkt.info_column())  # fmt: skip
 
 
 def line_text(
@@ -457,12 +454,12 @@ class PacketView:
 
     def _scripted_line(self, pkt: Packet) -> str:
         """The one-line view with -t FORMAT's time column, or tab-separated (-T tabs)."""
-        from netlab.render.tshark_fields import info_column, protocol_column, time_text
+        from netlab.render.tshark_fields import protocol_column, time_text
 
         clock = self.clock
         assert clock is not None
         when = time_text(self.time_format or "r", pkt, clock, self.time_digits)
-        proto, info = protocol_column(pkt), info_column(pkt)
+        proto, info = protocol_column(pkt), pkt.info_column()
         if self.tabs:
             # tshark's print_columns: at least 5, 10 and 12 wide (number, time, addresses)
             return "\t".join((f"{pkt.no:5d}", f"{when:>10}", f"{pkt.src:>12}", "→",

@@ -93,7 +93,7 @@ def column_text(name: str, pkt: Packet, clock: F.FrameClock, times: tuple[str, i
     if column == "Length":
         return str(pkt.wirelen)
     if column == "Info":
-        text = info_column(pkt)
+        text = pkt.info_column()
     else:
         text = {"Source": pkt.src, "Destination": pkt.dst, "Protocol": protocol_column(pkt)}[column]
     return "".join(_escape(c) for c in text)
@@ -101,14 +101,6 @@ def column_text(name: str, pkt: Packet, clock: F.FrameClock, times: tuple[str, i
 
 def protocol_column(pkt: Packet) -> str:
     return pkt.protocol or "Frame"
-
-
-def info_column(pkt: Packet) -> str:
-    """The Info column, with tshark's mark on a malformed packet."""
-    mark = "" if pkt.malformed is None or "[Malformed" in pkt.info else " [Malformed Packet]"
-    if mark and not pkt.info:  # (nothing else to say: the mark alone, as tshark)
-        mark = "[Malformed Packet]"
-    return pkt.info + mark
 
 
 class FieldsFormat:
