@@ -160,12 +160,14 @@ class Packet:
         # reassemble: TCP then skips sequence analysis, as Wireshark does.
         self.fragmented = False
 
-    def info_column(self) -> str:
-        """The Info column: the fence (TCP's own info starts with it), the info, and
-        tshark's mark on a malformed packet."""
+    def fenced_info(self) -> str:
+        """The info after the fence (TCP's own info starts with it already)."""
         info, fence = self.info, self.fence
-        if fence and not info.startswith(fence):
-            info = fence + info
+        return fence + info if fence and not info.startswith(fence) else info
+
+    def info_column(self) -> str:
+        """The Info column: the fenced info, and tshark's mark on a malformed packet."""
+        info = self.fenced_info()
         if self.malformed is None or "[Malformed" in info:
             return info
         return info + " [Malformed Packet]" if info else "[Malformed Packet]"

@@ -102,7 +102,7 @@ def json_record(pkt: Packet) -> dict[str, Any]:
         "caplen": pkt.caplen,
         "len": pkt.wirelen,
         "protocols": pkt.protocols,
-        "summary": f"{pkt.src} → {pkt.dst} {pkt.protocol} {pkt.info}".strip(),
+        "summary": f"{pkt.src} → {pkt.dst} {pkt.protocol} {pkt.fenced_info()}".strip(),
         "fields": fields,
         "malformed": pkt.malformed,
     }
@@ -120,7 +120,7 @@ def json_line(pkt: Packet, fast: bool = True) -> str:
     comment = "" if pkt.comment is None else f',"frame.comment":{_jstr(pkt.comment)}'
     src = _cached(_SRC_PLAIN, pkt.src_raw, 0, True)
     dst = _cached(_DST_PLAIN, pkt.dst_raw, 0, True)
-    summary = _jstr(f"{src} → {dst} {pkt.protocol} {pkt.info}".strip())
+    summary = _jstr(f"{src} → {dst} {pkt.protocol} {pkt.fenced_info()}".strip())
     malformed = "null" if pkt.malformed is None else _jstr(pkt.malformed)
     return (
         f'{{"type":"packet","no":{no},"time":{time},"caplen":{caplen},"len":{wirelen},'
