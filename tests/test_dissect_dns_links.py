@@ -252,3 +252,9 @@ def test_bind9_recording():
         theirs = tshark(path, *fields(*passes))
         assert "\t1\t" in theirs
         assert netlab(path, *fields(*passes)) == theirs
+
+
+def test_dns_tree_statistics_count_the_same_transactions(links):
+    """-z dns,tree reads the dissector's transactions: unsolicited responses,
+    retransmissions and response times as tshark counts them on every case above."""
+    assert netlab(links, "-q", "-z", "dns,tree") == tshark(links, "-q", "-z", "dns,tree")
