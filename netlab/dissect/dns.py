@@ -95,12 +95,6 @@ RCODE_INFO = {
     8: "RRset does not exist", 9: "Not authoritative", 10: "Name out of zone",
     11: "DSO-Type not implemented",
 }  # fmt: skip
-FLAG_BITS = [
-    ("response", 0x8000, "Response"), ("authoritative", 0x0400, "Authoritative"),
-    ("truncated", 0x0200, "Truncated"), ("recdesired", 0x0100, "Recursion desired"),
-    ("recavail", 0x0080, "Recursion available"), ("z", 0x0040, "Z"),
-    ("authenticated", 0x0020, "Answer authenticated"), ("checkdisable", 0x0010, "Non-authenticated data"),
-]  # fmt: skip
 _U16 = struct.Struct("!H")
 
 
