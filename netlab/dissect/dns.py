@@ -31,6 +31,7 @@ from netlab.dissect.model import (
     row,
     show_text,
 )  # fmt: skip
+from netlab.dissect.tcp import conversation_key
 from netlab.wire import dns as wire
 from netlab.wire.dns_rdata import Unknown
 
@@ -169,21 +170,18 @@ def _conversation(pkt: Packet) -> tuple:
     for layer in reversed(pkt.layers):
         if layer.proto in ("udp", "tcp"):
             h = layer.hdr
-            return (layer.proto, *_ends(pkt.src_raw, h.sport, pkt.dst_raw, h.dport))
+            return (layer.proto, conversation_key(pkt.src_raw, h.sport, pkt.dst_raw, h.dport)[0])
     return ("", pkt.src_raw, pkt.dst_raw)
 
 
-def _ends(src: bytes, sport: int, dst: bytes, dport: int) -> tuple:
-    """Both ends of a conversation in one order, whichever of them sent."""
-    return (src, sport, dst, dport) if (src, sport) <= (dst, dport) else (dst, dport, src, sport)
-
-
 def _note_udp(d, no: int, ts_ns: int, src, sport, dst, dport, buf: bytes, off: int, end: int):
-    return d.dns.note(d, ("udp", *_ends(src, sport, dst, dport)), buf, off, end, no, ts_ns)
+    conv = ("udp", conversation_key(src, sport, dst, dport)[0])
+    return d.dns.note(d, conv, buf, off, end, no, ts_ns)
 
 
 def _note_tcp(d, no: int, ts_ns: int, src, sport, dst, dport, buf: bytes, off: int, end: int):
-    return d.dns.note(d, ("tcp", *_ends(src, sport, dst, dport)), buf, off + 2, end, no, ts_ns)
+    conv = ("tcp", conversation_key(src, sport, dst, dport)[0])
+    return d.dns.note(d, conv, buf, off + 2, end, no, ts_ns)
 
 
 # --- decoders -------------------------------------------------------------------------

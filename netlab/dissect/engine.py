@@ -19,7 +19,6 @@ from netlab.dissect.base import data_rows
 from netlab.dissect.model import Layer, Packet
 
 _IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
-_PORTS = struct.Struct("!HH")
 _UDP_HEAD = struct.Struct("!HHH")  # source port, destination port, length
 
 
