@@ -20,7 +20,7 @@ from netlab.dissect.model import (
     merge_rows,
     show_text,
 )
-from netlab.outio import write_all
+from netlab.outio import write_all, write_texts
 from netlab.render.jsonout import dumps
 
 
@@ -490,6 +490,8 @@ class PacketView:
         if self._lines:
             if self.fields_format is not None:  # raw chunks, newlines their own
                 write_all(self.out, "".join(self._lines))
+            elif self.tree or self.hexdump:  # (big texts: see write_texts)
+                write_texts(self.out, self._lines, "\n")
             else:
                 self._lines.append("")
                 write_all(self.out, "\n".join(self._lines))
