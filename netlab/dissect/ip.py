@@ -335,27 +335,53 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
     if hdr is None:
         return None
     _vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = hdr
-    _, flags = _flag_texts(frag >> 13)
+    # As _json: the runs of few distinct values made once each (title and addresses,
+    # the DS field, flags to protocol); per packet, only the numbers that always change.
+    addrs = _TREE_ADDRS.get(src + dst) or _tree_addrs(src, dst)
+    middle = _TREE_FRAG_TTL.get((frag, ttl, proto)) or _tree_frag_ttl(frag, ttl, proto)
     good = "Good" if _checksum_good(buf, layer.off) else "Bad"
-    src, dst = socket.inet_ntoa(src), socket.inet_ntoa(dst)
     return (
-        f"Internet Protocol Version 4, Src: {src}, Dst: {dst}\n"
+        f"{addrs[0]}{_TREE_TOS.get(tos) or _tree_tos(tos)}"
+        f"    Total Length: {total}\n"
+        f"    Identification: 0x{ident:04x} ({ident})\n{middle}"
+        f"    Header Checksum: 0x{csum:04x}\n"
+        f"        [Header checksum status: {good}]\n{addrs[1]}"
+    )
+
+
+_TREE_TOS: dict[int, str] = {}
+_TREE_FRAG_TTL: dict[tuple, str] = {}
+_TREE_ADDRS: dict[bytes, tuple[str, str]] = {}
+
+
+def _tree_tos(tos: int) -> str:
+    """The tree's lines from the version to the DS field."""
+    return remember(_TREE_TOS, tos, (
         "    0100 .... = Version: 4\n"
         "    .... 0101 = Header Length: 20 bytes (5)\n"
         f"    Differentiated Services Field: 0x{tos:02x}\n"
         f"        Differentiated Services Codepoint: {tos >> 2}\n"
         f"        Explicit Congestion Notification: {ECN_NAMES[tos & 3]}\n"
-        f"    Total Length: {total}\n"
-        f"    Identification: 0x{ident:04x} ({ident})\n"
-        f"    Flags: 0x{frag >> 13:x}\n{flags}\n"
+    ))  # fmt: skip
+
+
+def _tree_frag_ttl(frag: int, ttl: int, proto: int) -> str:
+    """The tree's lines from the flags to the protocol."""
+    return remember(_TREE_FRAG_TTL, (frag, ttl, proto), (
+        f"    Flags: 0x{frag >> 13:x}\n{_flag_texts(frag >> 13)[1]}\n"
         f"    Fragment Offset: {(frag & 0x1FFF) * 8}\n"
         f"    Time to Live: {ttl}\n"
         f"    Protocol: {IP_PROTO_NAMES.get(proto, 'Unknown')} ({proto})\n"
-        f"    Header Checksum: 0x{csum:04x}\n"
-        f"        [Header checksum status: {good}]\n"
-        f"    Source Address: {src}\n"
-        f"    Destination Address: {dst}"
-    )
+    ))  # fmt: skip
+
+
+def _tree_addrs(src: bytes, dst: bytes) -> tuple[str, str]:
+    """The tree's title line and its last two lines (the addresses)."""
+    src_text, dst_text = socket.inet_ntoa(src), socket.inet_ntoa(dst)
+    return remember(_TREE_ADDRS, src + dst, (
+        f"Internet Protocol Version 4, Src: {src_text}, Dst: {dst_text}\n",
+        f"    Source Address: {src_text}\n    Destination Address: {dst_text}",
+    ))  # fmt: skip
 
 
 registry.register(

@@ -19,6 +19,7 @@ from netlab.dissect.model import (
     Packet,
     flag_rows,
     port_rows,
+    remember,
     row,
     show_text,
 )  # fmt: skip
@@ -1407,6 +1408,21 @@ def _analysis_json(analysis: list, seq_ack: tuple) -> str | None:
 
 
 def _analysis_tree(analysis: list, seq_ack: tuple) -> str:
+    if not analysis:  # (nearly every segment: the values alone, straight as text)
+        frame, rtt, irtt, flight, push, _rto, _rto_frame = seq_ack
+        text = "\n    [SEQ/ACK analysis]"
+        if frame:
+            text += f"\n        [This is an ACK to the segment in frame: {frame}]"
+            if rtt:
+                text += (f"\n        [The RTT to ACK the segment was: "
+                         f"{rtt // 1_000_000_000}.{rtt % 1_000_000_000:09d} seconds]")  # fmt: skip
+        if irtt:
+            text += f"\n        [iRTT: {irtt // 1_000_000_000}.{irtt % 1_000_000_000:09d} seconds]"
+        if flight:
+            text += f"\n        [Bytes in flight: {flight}]"
+        if push:
+            text += f"\n        [Bytes sent since last PSH flag: {push}]"
+        return text
     lines = []
     for r in _analysis_rows(analysis, seq_ack):
         lines.append("    " * (r[0] + 1) + show_text(r[3]))
@@ -1605,12 +1621,9 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
         return None
     sport, dport, seq, ack, offflags, win, csum, urg = layer.hdr
     extra = layer.extra
-    title = f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}"
+    title, ports = _TREE_PORTS.get((sport, dport)) or _tree_ports(sport, dport)
     if extra is None:
-        return (
-            f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
-            f"    Sequence Number: {seq}"
-        )
+        return f"{title}\n{ports}    Sequence Number: {seq}"
     stream, rel_seq, rel_ack, seg_len, window, scale, _options, analysis, seq_ack, _held = extra
     opts = _fast_options(buf, layer, offflags, _TREE_OPTIONS)
     if opts is None:
@@ -1633,8 +1646,7 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
         )
     flag_tree = (_FLAG_TEXTS[flags] or _flag_texts(flags))[1]
     return (
-        f"{title}\n    Source Port: {sport}\n    Destination Port: {dport}\n"
-        f"    [Stream index: {stream}]\n{seqs}\n"
+        f"{title}\n{ports}    [Stream index: {stream}]\n{seqs}\n"
         f"    Acknowledgment Number: {rel_ack}{_rel(rel_seq, rel_ack, seq, ack, 'ack')}\n"
         f"    Acknowledgment number (raw): {ack}\n{_HLEN_TREE[offflags >> 12]}\n{flag_tree}\n"
         f"    Window: {win}\n    [Calculated window size: {window}]\n"
@@ -1642,6 +1654,17 @@ def _tree(layer: Layer, buf: bytes) -> str | None:
         f"    Checksum: 0x{csum:04x} [unverified]{expert}\n"
         f"    Urgent Pointer: {urg}{opts}"
     )
+
+
+_TREE_PORTS: dict[tuple[int, int], tuple[str, str]] = {}
+
+
+def _tree_ports(sport: int, dport: int) -> tuple[str, str]:
+    """The title's start and the port lines, made once per port pair."""
+    return remember(_TREE_PORTS, (sport, dport), (
+        f"Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}",
+        f"    Source Port: {sport}\n    Destination Port: {dport}\n",
+    ))  # fmt: skip
 
 
 registry.register("tcp", writers={_rows: (_json, _tree)}, ip_protocols={6: decode_tcp})

@@ -172,17 +172,7 @@ def tree_lines(pkt: Packet, fast: bool = True, protocols: set[str] | None = None
     only those layers are expanded; the others show their heading alone."""
     if protocols is not None:
         return _tree_of(pkt, protocols)
-    bits = pkt.wirelen * 8
-    lines = [
-        f"Frame {pkt.no}: {pkt.wirelen} bytes on wire ({bits} bits), "
-        f"{pkt.caplen} bytes captured ({pkt.caplen * 8} bits) on interface {pkt.interface}"
-    ]
-    if pkt.comment:
-        lines.append(f"    Comment: {pkt.comment}")
-    lines.append(
-        f"    Epoch Time: {pkt.ts_ns // 1_000_000_000}.{pkt.ts_ns % 1_000_000_000:09d} seconds"
-    )
-    lines.append(f"    [Protocols in frame: {pkt.protocols}]")
+    lines = [_frame_section(pkt)]
     for layer in pkt.layers:
         text = None
         if fast and layer.malformed is None:
@@ -201,10 +191,22 @@ def tree_lines(pkt: Packet, fast: bool = True, protocols: set[str] | None = None
     return lines
 
 
+def _frame_section(pkt: Packet) -> str:
+    """The tree's frame section, as one text (the lines are joined by newlines anyway)."""
+    caplen, ts_ns = pkt.caplen, pkt.ts_ns
+    comment = f"\n    Comment: {pkt.comment}" if pkt.comment else ""
+    return (
+        f"Frame {pkt.no}: {pkt.wirelen} bytes on wire ({pkt.wirelen * 8} bits), "
+        f"{caplen} bytes captured ({caplen * 8} bits) on interface {pkt.interface}{comment}\n"
+        f"    Epoch Time: {ts_ns // 1_000_000_000}.{ts_ns % 1_000_000_000:09d} seconds\n"
+        f"    [Protocols in frame: {pkt.protocols}]"
+    )
+
+
 def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
     """tshark -O: every layer's heading, the fields of the named protocols only."""
-    full = tree_lines(pkt)
-    lines = full[: _frame_section_end(full)] if "frame" in protocols else full[:1]
+    frame = _frame_section(pkt)
+    lines = [frame if "frame" in protocols else frame.split("\n", 1)[0]]
     for layer in pkt.layers:
         heading = layer.heading()
         if layer.proto in protocols:
@@ -212,13 +214,6 @@ def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
         elif heading:
             lines.append(heading)
     return lines
-
-
-def _frame_section_end(lines: list[str]) -> int:
-    end = 1
-    while end < len(lines) and lines[end].startswith("    "):
-        end += 1
-    return end
 
 
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
