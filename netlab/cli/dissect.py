@@ -263,6 +263,7 @@ class _Reading:
         dissector = Dissector(quick, udp_streams=not quick or o.only is not None,
                               keylog=o.keylog)  # fmt: skip
         dissector.absolute_seq = script.absolute_seq  # -o tcp.relative_sequence_numbers:FALSE
+        dissector.info = view.shows_info
         # Ctrl-C ends the reading (the frames already read still go through): the lines so
         # far are whole, and the statistics and streams asked for are reported for what was
         # read, as tshark -z does. Nothing is checked per packet.

@@ -54,6 +54,9 @@ class Dissector:
         # view may show them (the one-line and hex views never do); -1 when off, which
         # leaves the field out.
         self.number_udp = udp_streams
+        # The Info column: off for a view that never shows it (-V alone, as tshark -V
+        # makes no columns); TCP then skips its text, which nearly every packet has.
+        self.info = True
         import netlab.dissect.arp as arp
         import netlab.dissect.dns as dns
         import netlab.dissect.icmp as icmp

@@ -253,7 +253,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     stream, fwd, rev, analysis, seq_ack = _follow(d, pkt.no, pkt.src_raw, pkt.dst_raw, hdr,
                                                   options, seg_len, pkt.ts_ns)  # fmt: skip
     rel_seq, rel_ack, window, scale, pkt.info = _seen(hdr, fwd, rev, seg_len, options,
-                                                      analysis, d.absolute_seq)  # fmt: skip
+                                                      analysis, d.absolute_seq, d.info)  # fmt: skip
     if analysis:  # (kept in front of what an application writes: Packet.info_column)
         pkt.fence = marks_text(analysis)
     layer = Layer("tcp", _title, off, opts_end, hdr, _rows)
@@ -336,10 +336,11 @@ def _follow(
 
 
 def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, analysis,
-          absolute: bool = False):  # fmt: skip
+          absolute: bool = False, text: bool = True):  # fmt: skip
     """A segment as its stream's state shows it: relative numbers, scaled window, info
     (with the numbers as they are when ABSOLUTE: tshark -o
-    tcp.relative_sequence_numbers:FALSE).
+    tcp.relative_sequence_numbers:FALSE; "" without TEXT: a view that shows no Info
+    column, Dissector.info).
     -> (rel_seq, rel_ack, window, scale, info)"""
     sport, dport, seq, ack, offflags, win, _csum, _urg = hdr
     flags = offflags & 0x0FFF
@@ -349,6 +350,8 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
     # Scaling applies only after the handshake, and only if both SYNs carried the option.
     scale = fwd.wscale if (fwd.wscale >= 0 and rev.wscale >= 0 and not flags & 0x02) else -1
     window = win << scale if scale >= 0 else win
+    if not text:
+        return rel_seq, rel_ack, window, scale, ""
     if absolute:
         info = _info(sport, dport, flags, seq, ack, window, seg_len, options)
     else:

@@ -359,7 +359,7 @@ class TlsSession:
         stop = body + length
         tls13 = self.version == TLS13
         if s.encrypted and length and (not tls13 or ctype == 23):
-            self._protected(side, rec, bytes(data[body:stop]), ctype, version, tls13)
+            self._protected(side, rec, data, body, stop, ctype, version, tls13)
         ctype = rec.inner if rec.inner is not None else ctype
         plain = rec.plain
         if ctype == 20:
@@ -394,8 +394,8 @@ class TlsSession:
             rec.info.append("Heartbeat" if plain is not None else "Encrypted Heartbeat")
         return rec
 
-    def _protected(self, side: int, rec: Rec, payload: bytes, ctype: int, version: int,
-                   tls13: bool) -> None:  # fmt: skip
+    def _protected(self, side: int, rec: Rec, data, body: int, stop: int, ctype: int,
+                   version: int, tls13: bool) -> None:  # fmt: skip
         """A protected record: opened when the key log has its keys (the record's fields
         then show what it holds); a record that does not open stays encrypted, and so do
         the side's later ones (wrong keys)."""
@@ -404,6 +404,7 @@ class TlsSession:
         s.count += 1
         if s.failed or self.keylog is None:
             return
+        payload = bytes(data[body:stop])  # (copied only to be opened: records run to 16 KiB)
         if s.cipher is None:
             s.cipher = self._cipher(side, s.label)
             if s.cipher is None:

@@ -18,7 +18,6 @@ from netlab.dissect.model import (
     Packet,
     address_text,
     merge_rows,
-    show_text,
 )
 from netlab.outio import write_all, write_texts
 from netlab.render.jsonout import dumps
@@ -216,6 +215,9 @@ def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
     return lines
 
 
+_INDENTS = tuple("    " * (depth + 1) for depth in range(16))
+
+
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
     heading = layer.heading()
     rows = layer.rows(buf)
@@ -223,8 +225,11 @@ def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
         return  # a layer only frame.protocols names (tshark's "http" before "http2")
     lines.append(heading)
     for depth, _name, _value, show, _off, _len in rows:
-        if show is not None:  # None: a hidden field (filters and JSON only)
-            lines.append("    " * (depth + 1) + show_text(show))
+        if show is None:  # a hidden field (filters and JSON only)
+            continue
+        if type(show) is tuple:  # (model.show_text, inline: a call per row showed up)
+            show = show[0](*show[1])
+        lines.append(_INDENTS[depth] + show if 0 <= depth < 16 else "    " * (depth + 1) + show)
     if layer.malformed:
         lines.append(f"    [Malformed: {layer.malformed}]")
 
@@ -339,6 +344,15 @@ class PacketView:
                 self.quick_fields = quick_fields(fields_format.names)
         self._batch = 1 if live else 512
         self._lines: list[str] = []
+
+    @property
+    def shows_info(self) -> bool:
+        """Whether anything this view does reads the Info column: all but the -V tree
+        alone (no filter, statistics, fields, JSON or time column: _ws.col.info)."""
+        return not self.tree or bool(
+            self.json or self.filter is not None or self.taps or self.clock is not None
+            or self.fields_format is not None
+        )  # fmt: skip
 
     def feed_frames(self, dissector: Any, numbered: Iterable[tuple[int, Any]]) -> bool:
         """Dissect and show each (number, frame) as `feed` does; False once the count or
