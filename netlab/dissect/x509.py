@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 
-from netlab.dissect.model import Row
+from netlab.dissect.model import Row, remember
 
 MAX_DEPTH = 16
 
@@ -555,7 +555,24 @@ def certificate_rows(
     buf: bytes, off: int, end: int, depth: int
 ) -> tuple[list[Row], list[str], str, str | None]:
     """(rows, protocols called, subject text, error) for the DER certificate in
-    buf[off:end]; rows go as deep as the certificate is sound."""
+    buf[off:end]; rows go as deep as the certificate is sound. Every handshake with a
+    server brings the same chain: a whole DER item's answer is made once (a few dozen
+    kept), and callers share it, so they must not change the lists."""
+    if off or end != len(buf):
+        return _certificate_rows(buf, off, end, depth)
+    key = (bytes(buf), depth)
+    found = _CERTIFICATES.get(key)
+    if found is None:
+        found = remember(_CERTIFICATES, key, _certificate_rows(buf, off, end, depth), 64)
+    return found
+
+
+_CERTIFICATES: dict[tuple[bytes, int], tuple] = {}
+
+
+def _certificate_rows(
+    buf: bytes, off: int, end: int, depth: int
+) -> tuple[list[Row], list[str], str, str | None]:
     walk = _Walk(buf, depth)
     try:
         walk.certificate(off, end)
