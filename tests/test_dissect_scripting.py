@@ -257,3 +257,16 @@ def test_tabs_equal_tsharks(path):
     ours = _netlab("-T", "tabs", str(path))
     assert "\t→\t" in ours
     assert ours == _tshark("-r", str(path), "-T", "tabs")
+
+
+def test_a_tree_filtered_on_the_info_column_selects_tsharks_frames():
+    # The -V tree alone skips TCP's Info text (Dissector.info); a filter reading
+    # _ws.col.info turns it back on, so the tree shows the frames tshark's does.
+    path = str(ROOT / "pcaps" / "tcp-udp.pcap")
+    for text in ("ACK", "FIN", "Len=0"):
+        args = ["-V", "-r", path, "-Y", f'_ws.col.info contains "{text}"']
+        ours = [line.split(":")[0] for line in _netlab(*args).splitlines()
+                if line.startswith("Frame ")]  # fmt: skip
+        theirs = [line.split(":")[0] for line in _tshark(*args).splitlines()
+                  if line.startswith("Frame ")]  # fmt: skip
+        assert ours == theirs and ours, text

@@ -211,7 +211,12 @@ def lossy_capture(lab, tmp_path: Path) -> Path:
     handle.exec("server", "nft", "-f", "-", input=DROP_RULES, check=True)
     iface = handle.info["nodes"]["client"]["interfaces"][0]["name"]
     pcap = tmp_path / "retrans.pcap"
-    from netlab.lab import engine
+    from netlab.lab import engine, netns
+
+    # TSO off on the sender (with its checksum offload): the capture then holds segments
+    # of one MTU, so a drop leaves later segments arriving and the server's duplicate
+    # ACKs (with SACK) follow; with 64 KB GSO bursts a run could see none.
+    netns.set_tx_checksum(handle.info["nodes"]["client"]["netns"], iface, False)
 
     argv = engine.exec_argv(
         handle.book, "client", ["tcpdump", "-n", "-U", "-i", iface, "-w", str(pcap), "tcp port 7"]
