@@ -726,7 +726,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     else:
         if win == 0 and not ctl:
             found.append(("zero_window",))
-        if nxt is not None and _after(seq, nxt) and not flags & 0x04:
+        if nxt is not None and 0 < (seq - nxt) & MASK < 0x80000000 and not flags & 0x04:
             found.append(("lost_segment",))
             fwd.valid_bif = False
         if seg_len <= 1 and nxt is not None and seq == (nxt - 1) & MASK and not ctl:
@@ -747,7 +747,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     if ack != fwd.last_ack:
         fwd.ack_frame = no
         fwd.dup_acks = 0
-    if flags & 0x10 and rev.max_acked is not None and _after(ack, rev.max_acked):
+    if flags & 0x10 and rev.max_acked is not None and 0 < (ack - rev.max_acked) & MASK < 0x80000000:
         found.append(("ack_lost_segment",))
         rev.max_acked = rev.next_seq  # (said once for the same gap)
     nextseq = (seq + seg_len + (1 if flags & 0x03 else 0)) & MASK
@@ -755,7 +755,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     if nextseq != seq:
         rto = _repeated(found, ts, stream, fwd, rev, seq, seg_len, nxt, nextseq)
     if not probe:
-        if nxt is None or _after(nextseq, nxt):
+        if nxt is None or 0 < (nextseq - nxt) & MASK < 0x80000000:
             fwd.next_seq, fwd.next_seq_frame, fwd.next_seq_ts = nextseq, no, ts
         if fwd.max_acked is None or seq == fwd.max_acked:
             fwd.max_acked = fwd.next_seq
@@ -791,7 +791,7 @@ def _repeated(found, ts, stream, fwd: Direction, rev: Direction, seq, seg_len, n
     for kind, *_ in found:
         if kind == "keep_alive":
             return None
-    back = nxt is not None and _after(nxt, seq)  # seq_not_advanced
+    back = nxt is not None and 0 < (nxt - seq) & MASK < 0x80000000  # seq_not_advanced
     if seg_len > 1 and nxt is not None and seq == (nxt - 1) & MASK:
         back = False  # new data after a possible zero window probe's byte
     if seg_len and rev.last_ack and not _after((seq + seg_len) & MASK, rev.last_ack):
