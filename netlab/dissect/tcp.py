@@ -1417,10 +1417,9 @@ def _analysis_tree(analysis: list, seq_ack: tuple) -> str:
         if frame:
             text += f"\n        [This is an ACK to the segment in frame: {frame}]"
             if rtt:
-                text += (f"\n        [The RTT to ACK the segment was: "
-                         f"{rtt // 1_000_000_000}.{rtt % 1_000_000_000:09d} seconds]")  # fmt: skip
+                text += f"\n        [The RTT to ACK the segment was: {_seconds(rtt)} seconds]"
         if irtt:
-            text += f"\n        [iRTT: {irtt // 1_000_000_000}.{irtt % 1_000_000_000:09d} seconds]"
+            text += f"\n        [iRTT: {_seconds(irtt)} seconds]"
         if flight:
             text += f"\n        [Bytes in flight: {flight}]"
         if push:

@@ -19,6 +19,7 @@ from netlab.dissect.model import (
     address_text,
     merge_rows,
     remember,
+    show_text,
 )
 from netlab.outio import write_all, write_texts
 from netlab.render.jsonout import dumps
@@ -227,9 +228,6 @@ def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
     return lines
 
 
-_INDENTS = tuple("    " * (depth + 1) for depth in range(16))
-
-
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
     heading = layer.heading()
     rows = layer.rows(buf)
@@ -237,11 +235,8 @@ def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
         return  # a layer only frame.protocols names (tshark's "http" before "http2")
     lines.append(heading)
     for depth, _name, _value, show, _off, _len in rows:
-        if show is None:  # a hidden field (filters and JSON only)
-            continue
-        if type(show) is tuple:  # (model.show_text, inline: a call per row showed up)
-            show = show[0](*show[1])
-        lines.append(_INDENTS[depth] + show if 0 <= depth < 16 else "    " * (depth + 1) + show)
+        if show is not None:  # None: a hidden field (filters and JSON only)
+            lines.append("    " * (depth + 1) + show_text(show))
     if layer.malformed:
         lines.append(f"    [Malformed: {layer.malformed}]")
 
