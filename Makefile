@@ -15,10 +15,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # Debian packages the tests and labs need: the real peers netlab is compared with.
+# gcc and python3-dev: make setup compiles the hot modules (setup.py).
 APT_PACKAGES := python3 python3-venv iproute2 iputils-ping iputils-arping traceroute arp-scan \
 	bind9 bind9-dnsutils nginx-light tcpdump tshark nftables libpcap0.8 pipx util-linux procps curl \
 	ieee-data nmap ndisc6 nghttp2-client sslscan libnginx-mod-rtmp ffmpeg rtmpdump zsh fish \
-	python3-libtorrent opentracker mktorrent aria2 hping3 vsftpd ngtcp2-client ngtcp2-server
+	python3-libtorrent opentracker mktorrent aria2 hping3 vsftpd ngtcp2-client ngtcp2-server \
+	gcc python3-dev
 
 .PHONY: help setup deps venv caps test demo demo-labs lint format completions bench fuzz clean
 
@@ -52,10 +54,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Byte-compile netlab's own modules, as pip does for an installed package: an editable
-# install otherwise compiles them at every start wherever PYTHONDONTWRITEBYTECODE is
-# set (tens of ms of every command's start-up). Only changed files are redone.
+# Compile the dissector's hot modules with Cython (netlab/compiled.py: a module that
+# fails to build stays Python), then byte-compile netlab's own modules, as pip does for
+# an installed package: an editable install otherwise compiles them at every start
+# wherever PYTHONDONTWRITEBYTECODE is set (tens of ms of every command's start-up).
+# Both redo only what changed.
 venv: $(STAMP)
+	@$(BIN)/python setup.py -q build_ext --inplace -j 2
 	@$(BIN)/python -m compileall -q netlab
 
 setup: deps venv

@@ -29,3 +29,8 @@ def _hold_early_interrupts() -> list[int] | None:
 
 
 early_interrupts = _hold_early_interrupts()
+
+# The hot modules Cython compiled (setup.py), used only while newer than their source.
+from netlab import compiled as _compiled  # noqa: E402
+
+_compiled.install()

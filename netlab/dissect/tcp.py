@@ -331,7 +331,7 @@ def _follow(
         found = _analyse_seq(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)[0]
         return stream, fwd, rev, found, None
     sack = options.get("sack")
-    fwd.sacked = sum((r - le) & MASK for le, r in sack) if sack else 0
+    fwd.sacked = _sacked(sack) if sack else 0
     return stream, fwd, rev, *_analyse(no, ts, stream, fwd, rev, seq, ack, win, flags, seg_len)
 
 
@@ -767,7 +767,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
                 fwd.keep_alive = True
         fwd.probe = probe
         if len(found) > 1:
-            found.sort(key=lambda a: _ORDER[a[0]])
+            found.sort(key=_order)
     return found, rto, nextseq
 
 
@@ -819,7 +819,7 @@ def _repeated(found, ts, stream, fwd: Direction, rev: Direction, seq, seg_len, n
     found.append(("retransmission",))
     # The RTO from the oldest segment not yet acknowledged (else the latest one sent).
     if fwd.segs:
-        first = fwd.segs[0] if fwd.ordered else min(fwd.segs, key=lambda s: s[2])
+        first = fwd.segs[0] if fwd.ordered else min(fwd.segs, key=_frame_of)
         then, frame = first[3], first[2]
     else:
         then, frame = fwd.next_seq_ts, fwd.next_seq_frame
@@ -866,14 +866,33 @@ def _acked(rev: Direction, ack: int, ts) -> tuple | None:
     return match[2], (ts - then if ts is not None and then is not None else 0)
 
 
+# Helpers of the functions above, which tcp.pxd compiles as cpdef functions (Cython
+# compiles no lambda or generator expression inside one).
+def _sacked(sack: list) -> int:
+    """Bytes that SACK blocks [(left, right), …] cover."""
+    return sum((r - le) & MASK for le, r in sack)
+
+
+def _order(mark: tuple) -> int:
+    return _ORDER[mark[0]]
+
+
+def _frame_of(seg: list) -> int:
+    return seg[2]
+
+
+def _edges(segs: list, base: int) -> tuple[int, int]:
+    """The relative start of the lowest segment and the end of the highest one."""
+    return min((s[0] - base) & MASK for s in segs), max((s[1] - base) & MASK for s in segs)
+
+
 def _in_flight(fwd: Direction, rev: Direction, flags: int, seg_len: int) -> tuple[int, int]:
     """tcp.analysis.bytes_in_flight and push_bytes_sent after this segment."""
     segs, base = fwd.segs, fwd.base
     if fwd.ordered:
         first, last = (segs[0][0] - base) & MASK, (segs[-1][1] - base) & MASK
     else:
-        first = min((s[0] - base) & MASK for s in segs)
-        last = max((s[1] - base) & MASK for s in segs)
+        first, last = _edges(segs, base)
     if flags & 0x08:
         fwd.push_bytes = fwd.push_bytes + seg_len if not fwd.push_last else seg_len
         fwd.push_last = True
