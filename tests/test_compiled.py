@@ -82,7 +82,7 @@ def test_a_stale_build_gives_way_to_the_source(tmp_path, monkeypatch):
     os.utime(py, ns=(3_000, 3_000))
     spec = compiled.Finder.find_spec("netlab.dissect.tcp")
     assert spec is not None and spec.origin == str(py)
-    assert compiled.Finder.find_spec("netlab.dissect.http") is None  # not a compiled one
+    assert compiled.Finder.find_spec("netlab.dissect.quic") is None  # not a compiled one
 
 
 VIEWS = [[], ["-V"], ["--json"], ["-T", "fields", "-e", "tcp.stream", "-e", "tcp.analysis.flags",

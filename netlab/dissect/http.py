@@ -883,12 +883,14 @@ def _entity(msg: Message, buf: bytes, start: int) -> bytes:
 
 
 INFLATABLE = ("gzip", "x-gzip", "deflate", "br")
+_WBITS = {"deflate": (15, -15)}
 
 
 def _inflate(body: bytes, encoding: str) -> bytes | None:
     if encoding == "br":
         return _unbrotli(body)
-    for wbits in (47,) if encoding != "deflate" else (15, -15):
+    # gzip or zlib by their header (47); deflate as zlib, else raw (some servers send it so)
+    for wbits in _WBITS.get(encoding, (47,)):
         try:
             engine = zlib.decompressobj(wbits)
             return engine.decompress(body, MAX_INFLATE)

@@ -2,6 +2,7 @@
 # structs and its per-segment functions as direct C calls. tcp.py stays the source; a
 # name declared here must keep the signature it has there. Sequence numbers, windows and
 # flags fit a long long; anything that may be None stays an object.
+cimport cython
 
 cdef class Direction:
     cdef public object base, next_seq, next_seq_ts, max_acked, last_ack, last_ack_ts
@@ -27,12 +28,21 @@ cdef class TcpTracker:
     cdef Stream _current(self, key, long long flags)
 
 cpdef tuple conversation_key(src, long long sport, dst, long long dport)
+@cython.locals(sport=cython.longlong, dport=cython.longlong, seq=cython.longlong,
+               ack=cython.longlong, offflags=cython.longlong, win=cython.longlong,
+               flags=cython.longlong, stream=Stream, side=Py_ssize_t, fwd=Direction, rev=Direction)
 cpdef tuple _follow(d, no, src, dst, hdr, options, long long seg_len, ts, held=*)
+@cython.locals(sport=cython.longlong, dport=cython.longlong, seq=cython.longlong,
+               ack=cython.longlong, offflags=cython.longlong, win=cython.longlong,
+               flags=cython.longlong, rel_seq=cython.longlong, rel_ack=cython.longlong,
+               scale=cython.longlong, window=cython.longlong)
 cpdef tuple _seen(hdr, Direction fwd, Direction rev, long long seg_len, options, analysis,
                   bint absolute=*, bint text=*)
+@cython.locals(hdr=tuple, hlen=Py_ssize_t)
 cpdef _plain_header(buf, Py_ssize_t off, Py_ssize_t end)
 cpdef tuple _analyse(no, ts, Stream stream, Direction fwd, Direction rev, long long seq,
                      long long ack, long long win, long long flags, long long seg_len)
+@cython.locals(found=list, ctl=cython.longlong, probe=bint, nextseq=cython.longlong)
 cpdef tuple _analyse_seq(no, ts, Stream stream, Direction fwd, Direction rev, long long seq,
                          long long ack, long long win, long long flags, long long seg_len)
 cpdef _window_full(list found, Direction fwd, Direction rev, long long seq, long long seg_len)
@@ -44,3 +54,14 @@ cpdef bint _after(long long a, long long b)
 cpdef str _info(long long sport, long long dport, long long flags, long long rel_seq,
                 long long rel_ack, long long window, long long seg_len, options)
 cpdef dict _parse_options(buf, Py_ssize_t p, Py_ssize_t end)
+@cython.locals(hdr=tuple, hlen=Py_ssize_t, seg_len=Py_ssize_t)
+cpdef columns(d, no, buf, Py_ssize_t off, Py_ssize_t end, src, dst, ts_ns=*)
+cpdef bint _starts(d, src, dst, tuple hdr)
+cpdef _pdu_columns(d, no, buf, Py_ssize_t payload, Py_ssize_t end, src, dst, tuple hdr, options,
+                   proto, ts_ns)
+cpdef tuple _session_columns(d, no, buf, Py_ssize_t payload, Py_ssize_t end, src, dst, tuple hdr,
+                             options, proto, ts_ns, held=*)
+cpdef _claim(d, Stream stream, proto)
+cpdef tuple _gather_session(Stream stream, Direction fwd, buf, Py_ssize_t off, Py_ssize_t end,
+                            long long seq, bint fin, no, ts_ns)
+cpdef bint _keep(Direction fwd, buf, Py_ssize_t start, Py_ssize_t end, long long next_seq)

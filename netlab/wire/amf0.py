@@ -92,6 +92,16 @@ class Item(NamedTuple):
     name: str | None = None  # typed object: the class name
 
 
+_new = tuple.__new__
+_F64 = struct.Struct(">d")
+
+
+def _value(marker: int, start: int, end: int, value: Any) -> Item:
+    """A value without members, made by tuple.__new__ (NamedTuple's __new__ is a Python
+    function, called for every value of every RTMP command)."""
+    return _new(Item, (marker, start, end, value, (), None, None))
+
+
 class _Reader(Cursor):
     def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
         super().__init__(data, start, end)
@@ -140,12 +150,12 @@ def _item(r: _Reader, depth: int) -> Item:
     start = r.pos
     marker = r.u8()
     if marker == NUMBER:
-        return Item(marker, start, r.pos + 8, struct.unpack(">d", r.take(8))[0])
+        return _value(marker, start, r.pos + 8, _F64.unpack(r.take(8))[0])
     if marker == BOOLEAN:
-        return Item(marker, start, r.pos + 1, r.u8() != 0)
+        return _value(marker, start, r.pos + 1, r.u8() != 0)
     if marker == STRING:
         value = r.utf8(r.u16())
-        return Item(marker, start, r.pos, value)
+        return _value(marker, start, r.pos, value)
     if marker in (LONG_STRING, XML_DOCUMENT):
         value = r.utf8(r.u32())
         return Item(marker, start, r.pos, value)
@@ -164,10 +174,10 @@ def _item(r: _Reader, depth: int) -> Item:
         count = r.u32()
         if count > r.end - r.pos:  # every value takes at least one byte
             raise AmfError(f"strict array of {count} values in {r.end - r.pos} bytes")
-        children = tuple(_item(r, depth + 1) for _ in range(count))
+        children = tuple([_item(r, depth + 1) for _ in range(count)])
         return Item(marker, start, r.pos, [c.value for c in children], children, count)
     if marker in (NULL, UNSUPPORTED):
-        return Item(marker, start, r.pos, None)
+        return _value(marker, start, r.pos, None)
     if marker == UNDEFINED:
         return Item(marker, start, r.pos, UNDEFINED_VALUE)
     if marker == REFERENCE:
