@@ -32,6 +32,51 @@ def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     return None
 
 
+def frame_columns(
+    d, no: int, data: bytes, linktype: int, ts_ns: int | None = None
+) -> tuple | None:
+    """The one-line view's columns of a plain Ethernet frame, read straight off the
+    bytes without a Packet or layers, with the stream state updated as dissect()
+    would: (src, dst, protocol, info), or None when the frame needs the dissector
+    (the choice is made before any state changes). Plain: ARP, or IPv4 without
+    options or fragmentation / IPv6 without extension headers, carrying TCP, UDP
+    (DNS) or an ICMP/ICMPv6 echo. tests/test_columns.py holds it to dissect()'s lines.
+    Dissector.columns; a function of its own so that engine.pxd can give it C types."""
+    if linktype != 1 or len(data) < 34:
+        return None
+    ethertype = data[12] << 8 | data[13]
+    if ethertype == 0x0800:
+        if data[14] != 0x45:
+            return None
+        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+        if total < 20 or frag & 0x3FFF:
+            return None
+        end = min(len(data), 14 + total)
+        proto, hops, src, dst, off = data[23], data[22], data[26:30], data[30:34], 34
+    elif ethertype == 0x86DD:
+        if len(data) < 54 or data[14] >> 4 != 6 or not (data[18] or data[19]):
+            return None  # (a payload length of 0: a jumbogram, or TSO; see ipv6.py)
+        end = min(len(data), 54 + (data[18] << 8 | data[19]))
+        proto, hops, src, dst, off = data[20], data[21], data[22:38], data[38:54], 54
+    elif ethertype == 0x0806:
+        found = d._columns[3](data, 14, len(data))
+        return None if found is None else (data[6:12], data[0:6], *found)
+    else:
+        return None
+    if proto == 6:
+        found = d._columns[0](d, no, data, off, end, src, dst, ts_ns)
+    elif proto == 17:
+        found = d._columns[1](d, no, data, off, end, src, dst, ts_ns)
+    elif proto == 1 and off == 34:
+        found = d._columns[2](d, no, data, off, end, hops, src, dst, ts_ns)
+    elif proto == 58 and off == 54:
+        found = d._columns[4](d, no, data, off, end, hops, src, dst, ts_ns)
+    else:
+        return None
+    return None if found is None else (src, dst, *found)
+
+
+
 class Dissector:
     """Decode frames one after another; holds the cross-packet state (TCP streams)."""
 
@@ -98,47 +143,7 @@ class Dissector:
         self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
 
-    def columns(
-        self, no: int, data: bytes, linktype: int, ts_ns: int | None = None
-    ) -> tuple | None:
-        """The one-line view's columns of a plain Ethernet frame, read straight off the
-        bytes without a Packet or layers, with the stream state updated as dissect()
-        would: (src, dst, protocol, info), or None when the frame needs the dissector
-        (the choice is made before any state changes). Plain: ARP, or IPv4 without
-        options or fragmentation / IPv6 without extension headers, carrying TCP, UDP
-        (DNS) or an ICMP/ICMPv6 echo. tests/test_columns.py holds it to dissect()'s lines."""
-        if linktype != 1 or len(data) < 34:
-            return None
-        ethertype = data[12] << 8 | data[13]
-        if ethertype == 0x0800:
-            if data[14] != 0x45:
-                return None
-            total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
-            if total < 20 or frag & 0x3FFF:
-                return None
-            end = min(len(data), 14 + total)
-            proto, hops, src, dst, off = data[23], data[22], data[26:30], data[30:34], 34
-        elif ethertype == 0x86DD:
-            if len(data) < 54 or data[14] >> 4 != 6 or not (data[18] or data[19]):
-                return None  # (a payload length of 0: a jumbogram, or TSO; see ipv6.py)
-            end = min(len(data), 54 + (data[18] << 8 | data[19]))
-            proto, hops, src, dst, off = data[20], data[21], data[22:38], data[38:54], 54
-        elif ethertype == 0x0806:
-            found = self._columns[3](data, 14, len(data))
-            return None if found is None else (data[6:12], data[0:6], *found)
-        else:
-            return None
-        if proto == 6:
-            found = self._columns[0](self, no, data, off, end, src, dst, ts_ns)
-        elif proto == 17:
-            found = self._columns[1](self, no, data, off, end, src, dst, ts_ns)
-        elif proto == 1 and off == 34:
-            found = self._columns[2](self, no, data, off, end, hops, src, dst, ts_ns)
-        elif proto == 58 and off == 54:
-            found = self._columns[4](self, no, data, off, end, hops, src, dst, ts_ns)
-        else:
-            return None
-        return None if found is None else (src, dst, *found)
+    columns = frame_columns
 
     def track(self, no: int, data: bytes, wirelen: int, linktype: int, ts_ns: int = 0) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only
