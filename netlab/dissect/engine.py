@@ -32,9 +32,7 @@ def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     return None
 
 
-def frame_columns(
-    d, no: int, data: bytes, linktype: int, ts_ns: int | None = None
-) -> tuple | None:
+def frame_columns(d, no: int, data: bytes, linktype: int, ts_ns: int | None = None) -> tuple | None:
     """The one-line view's columns of a plain Ethernet frame, read straight off the
     bytes without a Packet or layers, with the stream state updated as dissect()
     would: (src, dst, protocol, info), or None when the frame needs the dissector
@@ -74,7 +72,6 @@ def frame_columns(
     else:
         return None
     return None if found is None else (src, dst, *found)
-
 
 
 class Dissector:

@@ -5,8 +5,8 @@
 cimport cython
 
 cdef class Direction:
-    cdef public object base, next_seq, next_seq_ts, max_acked, last_ack, last_ack_ts
-    cdef public object pending, pending_seq
+    cdef public object next_seq_ts, last_ack_ts, pending, pending_seq
+    cdef public long long base, next_seq, max_acked, last_ack  # UNSET (-1): none yet
     cdef public long long wscale, next_seq_frame, last_win, ack_frame, dup_acks
     cdef public long long sacked, push_bytes
     cdef public bint keep_alive, probe, ordered, valid_bif, push_last
@@ -42,12 +42,13 @@ cpdef tuple _seen(hdr, Direction fwd, Direction rev, long long seg_len, options,
 cpdef _plain_header(buf, Py_ssize_t off, Py_ssize_t end)
 cpdef tuple _analyse(no, ts, Stream stream, Direction fwd, Direction rev, long long seq,
                      long long ack, long long win, long long flags, long long seg_len)
-@cython.locals(found=list, ctl=cython.longlong, probe=bint, nextseq=cython.longlong)
+@cython.locals(found=list, nxt=cython.longlong, ctl=cython.longlong, probe=bint,
+               nextseq=cython.longlong)
 cpdef tuple _analyse_seq(no, ts, Stream stream, Direction fwd, Direction rev, long long seq,
                          long long ack, long long win, long long flags, long long seg_len)
 cpdef _window_full(list found, Direction fwd, Direction rev, long long seq, long long seg_len)
 cpdef _repeated(list found, ts, Stream stream, Direction fwd, Direction rev, long long seq,
-                long long seg_len, nxt, long long nextseq)
+                long long seg_len, long long nxt, long long nextseq)
 cpdef _acked(Direction rev, long long ack, ts)
 cpdef tuple _in_flight(Direction fwd, Direction rev, long long flags, long long seg_len)
 cpdef bint _after(long long a, long long b)

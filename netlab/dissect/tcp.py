@@ -83,6 +83,7 @@ OPTION_NAMES = {0: "End of Option List (EOL)", 1: "No-Operation (NOP)",
                 8: "Timestamps", 30: "Multipath TCP", 34: "TFO"}  # fmt: skip
 MAX_SACK_BLOCKS = 4
 MASK = 0xFFFFFFFF
+UNSET = -1  # a Direction's sequence number not known yet
 MAX_PENDING = 1 << 20  # bytes of an unfinished PDU kept per direction before giving up
 
 
@@ -98,14 +99,16 @@ class Direction:
                  "valid_bif", "wscale")  # fmt: skip
 
     def __init__(self) -> None:
-        self.base: int | None = None
+        # Sequence numbers are 0..2^32-1: UNSET (-1) says "none yet" (an integer, not None,
+        # so that the compiled module keeps them as C integers: tcp.pxd).
+        self.base = UNSET
         self.wscale = -1  # -1 unknown; -2 no scaling (a SYN without the option)
-        # Wireshark's tcp_analyze_seq_info, absolute numbers; None where it has 0 (unset).
-        self.next_seq: int | None = None  # highest seq + len seen
+        # Wireshark's tcp_analyze_seq_info, absolute numbers; UNSET where it has 0 (unset).
+        self.next_seq = UNSET  # highest seq + len seen
         self.next_seq_frame = 0
         self.next_seq_ts: int | None = None
-        self.max_acked: int | None = None  # 'max seq to be acked': highest contiguous
-        self.last_ack: int | None = None  # the ack field of the last segment, any flags
+        self.max_acked = UNSET  # 'max seq to be acked': highest contiguous
+        self.last_ack = UNSET  # the ack field of the last segment, any flags
         self.last_ack_ts: int | None = None
         self.last_win = -1  # its window field (Wireshark starts at G_MAXUINT32: never 0)
         self.ack_frame = 0  # the frame a duplicate ACK duplicates
@@ -314,9 +317,9 @@ def _follow(
         stream, side = held
         d.tcp.last = (src, sport, dst, dport)
     fwd, rev = stream.dirs[side], stream.dirs[1 - side]
-    if fwd.base is None:
+    if fwd.base < 0:
         fwd.base = seq if flags & 0x02 else (seq - 1) & 0xFFFFFFFF
-    if flags & 0x10 and rev.base is None:
+    if flags & 0x10 and rev.base < 0:
         rev.base = (ack - 1) & 0xFFFFFFFF
     if flags & 0x02:
         fwd.wscale = options.get("wscale", -2)
@@ -357,7 +360,7 @@ def _seen(hdr: tuple, fwd: Direction, rev: Direction, seg_len: int, options, ana
     else:
         info = _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options)
     if "sack" in options:  # the blocks in the other side's relative numbers, as tshark
-        base = 0 if absolute else rev.base or 0
+        base = 0 if absolute or rev.base < 0 else rev.base
         for le, re_ in options["sack"]:
             info += f" SLE={(le - base) & MASK} SRE={(re_ - base) & MASK}"
     if analysis:
@@ -423,7 +426,7 @@ def _starts(d, src: bytes, dst: bytes, hdr: tuple) -> bool:
     """Whether a segment starts its direction's byte stream (relative sequence number 1,
     or a SYN's data), as decode_tcp will number it; changes nothing."""
     fwd = d.tcp.peek(src, hdr[0], dst, hdr[1], hdr[4])
-    if fwd is None or fwd.base is None:  # the direction's first segment: base = seq - 1
+    if fwd is None or fwd.base < 0:  # the direction's first segment: base = seq - 1
         return True
     return (hdr[2] - fwd.base + (hdr[4] >> 1 & 1)) & MASK == 1
 
@@ -726,10 +729,10 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     else:
         if win == 0 and not ctl:
             found.append(("zero_window",))
-        if nxt is not None and 0 < (seq - nxt) & MASK < 0x80000000 and not flags & 0x04:
+        if nxt >= 0 and 0 < (seq - nxt) & MASK < 0x80000000 and not flags & 0x04:
             found.append(("lost_segment",))
             fwd.valid_bif = False
-        if seg_len <= 1 and nxt is not None and seq == (nxt - 1) & MASK and not ctl:
+        if seg_len <= 1 and nxt >= 0 and seq == (nxt - 1) & MASK and not ctl:
             found.append(("keep_alive",))
         if seg_len == 0 and not ctl and seq == nxt and ack == fwd.last_ack:
             if win and win != fwd.last_win:
@@ -747,7 +750,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     if ack != fwd.last_ack:
         fwd.ack_frame = no
         fwd.dup_acks = 0
-    if flags & 0x10 and rev.max_acked is not None and 0 < (ack - rev.max_acked) & MASK < 0x80000000:
+    if flags & 0x10 and rev.max_acked >= 0 and 0 < (ack - rev.max_acked) & MASK < 0x80000000:
         found.append(("ack_lost_segment",))
         rev.max_acked = rev.next_seq  # (said once for the same gap)
     nextseq = (seq + seg_len + (1 if flags & 0x03 else 0)) & MASK
@@ -755,9 +758,9 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
     if nextseq != seq:
         rto = _repeated(found, ts, stream, fwd, rev, seq, seg_len, nxt, nextseq)
     if not probe:
-        if nxt is None or 0 < (nextseq - nxt) & MASK < 0x80000000:
+        if nxt < 0 or 0 < (nextseq - nxt) & MASK < 0x80000000:
             fwd.next_seq, fwd.next_seq_frame, fwd.next_seq_ts = nextseq, no, ts
-        if fwd.max_acked is None or seq == fwd.max_acked:
+        if fwd.max_acked < 0 or seq == fwd.max_acked:
             fwd.max_acked = fwd.next_seq
     fwd.last_win, fwd.last_ack, fwd.last_ack_ts = win, ack, ts
     fwd.keep_alive = fwd.probe = False
@@ -773,7 +776,7 @@ def _analyse_seq(no, ts, stream, fwd: Direction, rev: Direction, seq, ack, win, 
 
 def _window_full(found: list, fwd: Direction, rev: Direction, seq: int, seg_len: int) -> None:
     """WINDOW FULL: the segment fills the window the other side last advertised."""
-    if rev.last_win < 0 or rev.last_ack is None:
+    if rev.last_win < 0 or rev.last_ack < 0:
         return
     if rev.wscale == -2 or fwd.wscale == -2:
         shift = 0
@@ -791,10 +794,10 @@ def _repeated(found, ts, stream, fwd: Direction, rev: Direction, seq, seg_len, n
     for kind, *_ in found:
         if kind == "keep_alive":
             return None
-    back = nxt is not None and 0 < (nxt - seq) & MASK < 0x80000000  # seq_not_advanced
-    if seg_len > 1 and nxt is not None and seq == (nxt - 1) & MASK:
+    back = nxt >= 0 and 0 < (nxt - seq) & MASK < 0x80000000  # seq_not_advanced
+    if seg_len > 1 and nxt >= 0 and seq == (nxt - 1) & MASK:
         back = False  # new data after a possible zero window probe's byte
-    if seg_len and rev.last_ack and not _after((seq + seg_len) & MASK, rev.last_ack):
+    if seg_len and rev.last_ack > 0 and not _after((seq + seg_len) & MASK, rev.last_ack):
         found.append(("spurious_retransmission",))
         return None
     if not back:
