@@ -371,21 +371,24 @@ class PacketView:
         fast = (self._plain or quick_fields is not None) and dissector.quick
         columns, dissect, feed = dissector.columns, dissector.dissect, self.feed
         lines, batch, count, live = self._lines, self._batch, self.count, self.live
+        first_ns = self.first_ns  # (a copy of self.first_ns, which feed() may also set)
         for no, frame in numbered:
-            cols = columns(no, frame.data, frame.linktype, frame.ts_ns) if fast else None
+            ts_ns = frame.ts_ns
+            cols = columns(no, frame.data, frame.linktype, ts_ns) if fast else None
             if cols is None:
-                if not feed(dissect(no, frame.ts_ns, frame.data, frame.wirelen,
-                                    frame.linktype, frame.interface, frame.comment)):  # fmt: skip
+                if not feed(dissect(no, ts_ns, frame.data, frame.wirelen, frame.linktype,
+                                    frame.interface, frame.comment)):  # fmt: skip
                     return False
+                first_ns = self.first_ns
                 continue
-            if self.first_ns is None:
-                self.first_ns = frame.ts_ns
+            if first_ns is None:
+                first_ns = self.first_ns = ts_ns
             if quick_fields is not None:  # (no frame.* field: the clock is never read)
                 lines.append(self._quick_line(quick_fields.on(frame.data)))
             else:
                 src, dst, protocol, info = cols
-                lines.append(line_text(no, frame.ts_ns - self.first_ns, src, dst, protocol,
-                                       frame.wirelen, info))  # fmt: skip
+                lines.append(line_text(no, ts_ns - first_ns, src, dst, protocol, frame.wirelen,
+                                       info))  # fmt: skip
             if len(lines) >= batch:
                 self._flush_lines()
             if live:
