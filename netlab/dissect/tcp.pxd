@@ -18,6 +18,9 @@ cdef class Stream:
     cdef public long long index, first_rtt
     cdef public bint closed
 
+cdef class _Columns:
+    cdef public object protocol, info, layers, malformed
+
 cdef class TcpTracker:
     cdef public dict streams, expected
     cdef public long long count, sessions
@@ -60,9 +63,12 @@ cpdef columns(d, no, buf, Py_ssize_t off, Py_ssize_t end, src, dst, ts_ns=*)
 cpdef bint _starts(d, src, dst, tuple hdr)
 cpdef _pdu_columns(d, no, buf, Py_ssize_t payload, Py_ssize_t end, src, dst, tuple hdr, options,
                    proto, ts_ns)
+@cython.locals(seg_len=Py_ssize_t, stream=Stream, fwd=Direction, rev=Direction, fin=bint,
+               cols=_Columns, crashed=bint)
 cpdef tuple _session_columns(d, no, buf, Py_ssize_t payload, Py_ssize_t end, src, dst, tuple hdr,
                              options, proto, ts_ns, held=*)
 cpdef _claim(d, Stream stream, proto)
+@cython.locals(side=Py_ssize_t, pdus=list)
 cpdef tuple _gather_session(Stream stream, Direction fwd, buf, Py_ssize_t off, Py_ssize_t end,
                             long long seq, bint fin, no, ts_ns)
 cpdef bint _keep(Direction fwd, buf, Py_ssize_t start, Py_ssize_t end, long long next_seq)
