@@ -123,6 +123,10 @@ class ReadProgress:
             self._hide()
 
     def _run(self) -> None:
+        if self.after <= 0:  # (NETLAB_PROGRESS_AFTER=0: at once, not a TICK later)
+            with self._lock:
+                if not self._done.is_set():
+                    self._draw()
         while not self._done.wait(TICK):
             with self._lock:
                 if self._done.is_set():
