@@ -140,7 +140,7 @@ class Dissector:
         self.run(pkt, registry.LINKTYPES.get(linktype, _decode_frame_data), data, 0, len(data))
         return pkt
 
-    columns = frame_columns
+    columns = frame_columns  # (the one-line view's shortcut, a module function: engine.pxd)
 
     def track(self, no: int, data: bytes, wirelen: int, linktype: int, ts_ns: int = 0) -> None:
         """The light pass of `dissect --jobs` for a packet another process shows: only
