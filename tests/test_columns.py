@@ -132,3 +132,45 @@ def _tcp_payload(data: bytes) -> bytes:
         return b""
     off = 14 + (data[14] & 0x0F) * 4
     return data[off + (data[off + 12] >> 4) * 4 :]
+
+
+def test_udp_tracker_datagrams(tmp_path):
+    """The UDP tracker's shortcut (udp_tracker._flow_columns) against dissect(): the real
+    exchange of pcaps/bt-tracker.pcapng, then over IPv6 (an announce response counts
+    18-byte peers), a tracker-like datagram in a conversation that never connected
+    (handed on, not the tracker's), and messages too short for their type (malformed)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    with open_capture(ROOT / "pcaps" / "bt-tracker.pcapng") as cap:
+        frames = list(cap)
+    payloads = [bytes(Ether(f.data)[UDP].payload) for f in frames]
+
+    def datagram(payload, request, client=40000, v6=False):
+        """PAYLOAD from the client to the tracker's port (REQUEST), else back."""
+        a, b = ("2001:db8::1", "2001:db8::2") if v6 else ("198.18.0.1", "198.18.0.2")
+        ip, ports = (IPv6 if v6 else IP), (client, 6969)
+        if not request:
+            a, b, ports = b, a, ports[::-1]
+        return bytes(Ether() / ip(src=a, dst=b) / UDP(sport=ports[0], dport=ports[1]) / payload)
+
+    wire = [f.data for f in frames]
+    wire += [datagram(p, i % 2 == 0, v6=True) for i, p in enumerate(payloads)]
+    stray = bytes(
+        Ether()
+        / IP(src="198.18.0.1", dst="198.18.0.2")
+        / UDP(sport=50000, dport=50001)
+        / payloads[1]
+    )  # never connected
+    wire += [stray, datagram(payloads[1][:12], False, client=40002),  # short: malformed
+             datagram(payloads[2][:40], True, client=40002)]  # fmt: skip
+    path = tmp_path / "tracker.pcapng"
+    with PcapngWriter(path) as writer:
+        iface = writer.add_interface(1)
+        for i, data in enumerate(wire):
+            writer.write_packet(data, 1_700_000_000_000_000_000 + i * 1000, interface=iface)
+    fast, slow, taken = both_ways(path)
+    assert fast.splitlines() == slow.splitlines()
+    assert taken >= len(frames)  # (the real exchange took the shortcut)
+    assert sum("BT-Tracker" in line for line in fast.splitlines()) >= len(frames)

@@ -44,6 +44,9 @@ MSG_TYPES = {
     SCRAPE_REQUEST: "Scrape Request", SCRAPE_RESPONSE: "Scrape Response",
     ERROR_RESPONSE: "Error Response",
 }  # fmt: skip
+# The bytes each message needs (shorter: malformed).
+_NEED = {CONNECT_REQUEST: 16, CONNECT_RESPONSE: 16, ANNOUNCE_REQUEST: 98, ANNOUNCE_RESPONSE: 20,
+         SCRAPE_REQUEST: 16, SCRAPE_RESPONSE: 8, ERROR_RESPONSE: 8}  # fmt: skip
 _Q = struct.Struct("!Q")
 _I = struct.Struct("!I")
 _i = struct.Struct("!i")
@@ -60,8 +63,12 @@ def _key(pkt: Packet) -> bytes | None:
     udp = pkt.layers[-1] if pkt.layers else None
     if udp is None or udp.proto != "udp" or udp.hdr is None:
         return None
-    a = pkt.src_raw + udp.hdr.sport.to_bytes(2, "big")
-    b = pkt.dst_raw + udp.hdr.dport.to_bytes(2, "big")
+    return _pair(pkt.src_raw, udp.hdr.sport, pkt.dst_raw, udp.hdr.dport)
+
+
+def _pair(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
+    """Both ends of a conversation, the lower first: the same key either way."""
+    a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
     return a + b if a <= b else b + a
 
 
@@ -156,9 +163,7 @@ def decode_bt_tracker(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     unit = _unit(pkt)
     layer.hdr = (kind, unit)
     pkt.info = MSG_TYPES.get(kind, " Unknown Msg Type")
-    need = {CONNECT_REQUEST: 16, CONNECT_RESPONSE: 16, ANNOUNCE_REQUEST: 98,
-            ANNOUNCE_RESPONSE: 20, SCRAPE_REQUEST: 16, SCRAPE_RESPONSE: 8,
-            ERROR_RESPONSE: 8}.get(kind, 0)  # fmt: skip
+    need = _NEED.get(kind, 0)
     if end - off < need:
         layer.extra = need
         pkt.mark_malformed(layer, f"bt-tracker: {pkt.info} of {end - off} bytes, needs {need}")
@@ -166,6 +171,37 @@ def decode_bt_tracker(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
     if kind == ANNOUNCE_RESPONSE and end - off > 20:
         pkt.info += f": {(end - off - 20) // unit} trackers"
     return None
+
+
+def _flow_columns(d, decoder, buf: bytes, off: int, end: int, src: bytes, sport: int,
+                  dst: bytes, dport: int, no: int, ts_ns: int) -> tuple[str, str] | None:  # fmt: skip
+    """udp.columns's shortcut (no Packet): decode_bt_tracker's info, its conversation
+    noted as it notes it; None, before any change, for a datagram it would mark
+    malformed or one decode_if_known would hand on (tests/test_columns.py)."""
+    global _seen_connect
+    key = _pair(src, sport, dst, dport)
+    if decoder is decode_if_known and key not in _conversations(d):
+        return None
+    try:
+        kind = message_type(buf, off, end)
+    except struct.error:
+        return None
+    if end - off < _NEED.get(kind, 0):
+        return None
+    if is_connect_request(buf, off, end):
+        _seen_connect = True
+        table = _conversations(d)
+        if len(table) >= MAX_CONVERSATIONS:
+            table.clear()
+        table.add(key)
+    info = MSG_TYPES.get(kind, " Unknown Msg Type")
+    if kind == ANNOUNCE_RESPONSE and end - off > 20:  # (a plain frame: one IP layer)
+        info += f": {(end - off - 20) // (6 if len(src) == 4 else 18)} trackers"
+    return "BT-Tracker", info
+
+
+decode_bt_tracker.flow_columns = _flow_columns  # type: ignore[attr-defined]  (see udp.columns)
+decode_if_known.flow_columns = _flow_columns  # type: ignore[attr-defined]
 
 
 def _unit(pkt: Packet) -> int:
