@@ -41,6 +41,18 @@ def both_ways(path) -> tuple[str, str, int]:
     return fast_out.getvalue(), slow_out.getvalue(), fast_d.taken
 
 
+def frames_both_ways(path, wire: list[bytes]) -> tuple[str, int]:
+    """Write the Ethernet frames WIRE to PATH, check that both ways print the same lines;
+    -> (the text, frames the shortcut took)."""
+    with PcapngWriter(path) as writer:
+        iface = writer.add_interface(1)
+        for i, data in enumerate(wire):
+            writer.write_packet(data, 1_700_000_000_000_000_000 + i * 1000, interface=iface)
+    fast, slow, taken = both_ways(path)
+    assert fast.splitlines() == slow.splitlines()
+    return fast, taken
+
+
 class _Counting(Dissector):
     """Counts the frames whose columns the shortcut gave."""
 
@@ -109,13 +121,7 @@ def test_dns_over_tcp_segments(tmp_path):
     seq[server] -= len(response)
     wire.append(segment(server, client, response))  # 5: the response again
     wire.append(segment(server, client, response))  # 6: a new one, whole
-    path = tmp_path / "dns-tcp.pcapng"
-    with PcapngWriter(path) as writer:
-        iface = writer.add_interface(1)
-        for i, data in enumerate(wire):
-            writer.write_packet(data, 1_700_000_000_000_000_000 + i * 1000, interface=iface)
-    fast, slow, taken = both_ways(path)
-    assert fast.splitlines() == slow.splitlines()
+    fast, taken = frames_both_ways(tmp_path / "dns-tcp.pcapng", wire)
     lines = fast.splitlines()
     assert [line.split()[5] for line in lines[3:]] == [
         "DNS", "DNS", "TCP", "DNS", "DNS", "DNS", "DNS", "TCP", "DNS",
@@ -165,12 +171,6 @@ def test_udp_tracker_datagrams(tmp_path):
     )  # never connected
     wire += [stray, datagram(payloads[1][:12], False, client=40002),  # short: malformed
              datagram(payloads[2][:40], True, client=40002)]  # fmt: skip
-    path = tmp_path / "tracker.pcapng"
-    with PcapngWriter(path) as writer:
-        iface = writer.add_interface(1)
-        for i, data in enumerate(wire):
-            writer.write_packet(data, 1_700_000_000_000_000_000 + i * 1000, interface=iface)
-    fast, slow, taken = both_ways(path)
-    assert fast.splitlines() == slow.splitlines()
+    fast, taken = frames_both_ways(tmp_path / "tracker.pcapng", wire)
     assert taken >= len(frames)  # (the real exchange took the shortcut)
     assert sum("BT-Tracker" in line for line in fast.splitlines()) >= len(frames)
