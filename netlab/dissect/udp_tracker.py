@@ -141,16 +141,29 @@ def message_type(buf: bytes, off: int, end: int) -> int:
     return UNKNOWN if found is None else found
 
 
-def decode_bt_tracker(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
+def _note_connect(d, buf: bytes, off: int, end: int, key: bytes | None) -> None:
+    """A connect request starts a tracker conversation (KEY, when known): noted for the
+    datagrams after it (decode_if_known), and the heuristic widens (_seen_connect)."""
     global _seen_connect
     if is_connect_request(buf, off, end):
         _seen_connect = True
-        key = _key(pkt)
         if key is not None:
             table = _conversations(d)
             if len(table) >= MAX_CONVERSATIONS:
                 table.clear()
             table.add(key)
+
+
+def _info(kind: int, size: int, unit: int) -> str:
+    """The info of a well-formed message of SIZE bytes (UNIT: a peer's bytes, 6 or 18)."""
+    info = MSG_TYPES.get(kind, " Unknown Msg Type")
+    if kind == ANNOUNCE_RESPONSE and size > 20:
+        info += f": {(size - 20) // unit} trackers"
+    return info
+
+
+def decode_bt_tracker(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
+    _note_connect(d, buf, off, end, _key(pkt))
     pkt.protocol = "BT-Tracker"
     layer = Layer("bt-tracker", TITLE, off, end, None, _rows)
     pkt.layers.append(layer)
@@ -168,8 +181,7 @@ def decode_bt_tracker(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
         layer.extra = need
         pkt.mark_malformed(layer, f"bt-tracker: {pkt.info} of {end - off} bytes, needs {need}")
         return None
-    if kind == ANNOUNCE_RESPONSE and end - off > 20:
-        pkt.info += f": {(end - off - 20) // unit} trackers"
+    pkt.info = _info(kind, end - off, unit)
     return None
 
 
@@ -178,7 +190,6 @@ def _flow_columns(d, decoder, buf: bytes, off: int, end: int, src: bytes, sport:
     """udp.columns's shortcut (no Packet): decode_bt_tracker's info, its conversation
     noted as it notes it; None, before any change, for a datagram it would mark
     malformed or one decode_if_known would hand on (tests/test_columns.py)."""
-    global _seen_connect
     key = _pair(src, sport, dst, dport)
     if decoder is decode_if_known and key not in _conversations(d):
         return None
@@ -188,16 +199,8 @@ def _flow_columns(d, decoder, buf: bytes, off: int, end: int, src: bytes, sport:
         return None
     if end - off < _NEED.get(kind, 0):
         return None
-    if is_connect_request(buf, off, end):
-        _seen_connect = True
-        table = _conversations(d)
-        if len(table) >= MAX_CONVERSATIONS:
-            table.clear()
-        table.add(key)
-    info = MSG_TYPES.get(kind, " Unknown Msg Type")
-    if kind == ANNOUNCE_RESPONSE and end - off > 20:  # (a plain frame: one IP layer)
-        info += f": {(end - off - 20) // (6 if len(src) == 4 else 18)} trackers"
-    return "BT-Tracker", info
+    _note_connect(d, buf, off, end, key)
+    return "BT-Tracker", _info(kind, end - off, 6 if len(src) == 4 else 18)  # (one IP layer)
 
 
 decode_bt_tracker.flow_columns = _flow_columns  # type: ignore[attr-defined]  (see udp.columns)

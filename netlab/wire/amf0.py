@@ -158,7 +158,7 @@ def _item(r: _Reader, depth: int) -> Item:
         return _value(marker, start, r.pos, value)
     if marker in (LONG_STRING, XML_DOCUMENT):
         value = r.utf8(r.u32())
-        return Item(marker, start, r.pos, value)
+        return _value(marker, start, r.pos, value)
     if marker in (OBJECT, ECMA_ARRAY, TYPED_OBJECT):
         count = name = None
         if marker == ECMA_ARRAY:
@@ -179,14 +179,14 @@ def _item(r: _Reader, depth: int) -> Item:
     if marker in (NULL, UNSUPPORTED):
         return _value(marker, start, r.pos, None)
     if marker == UNDEFINED:
-        return Item(marker, start, r.pos, UNDEFINED_VALUE)
+        return _value(marker, start, r.pos, UNDEFINED_VALUE)
     if marker == REFERENCE:
-        return Item(marker, start, r.pos + 2, Reference(r.u16()))
+        return _value(marker, start, r.pos + 2, Reference(r.u16()))
     if marker == DATE:
         millis = struct.unpack(">d", r.take(8))[0]
-        return Item(marker, start, r.pos + 2, Date(millis, struct.unpack(">h", r.take(2))[0]))
+        return _value(marker, start, r.pos + 2, Date(millis, struct.unpack(">h", r.take(2))[0]))
     if marker == AVMPLUS:
-        return Item(marker, start, r.pos, Amf3(start))
+        return _value(marker, start, r.pos, Amf3(start))
     raise AmfError(f"unknown AMF0 type marker {marker} at byte {start}")
 
 
