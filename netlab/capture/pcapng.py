@@ -364,54 +364,85 @@ class _Reader:
 
 
 def _frames(rd: _Reader) -> Generator[Frame, None, None]:
-    """The per-packet loop: an inline fast path for well-formed EPBs in the buffer."""
-    new = tuple.__new__  # skips NamedTuple.__new__'s Python frame
+    """The per-packet loop: runs of well-formed EPBs through the fast path (_epbs), in
+    batches; anything else one block at a time through the careful one."""
     next_block = rd.next_block
+    batch: list[Frame] = []
     while not rd.done:
-        buf, pos, count = rd.buf, rd.pos, rd.count
-        buflen = len(buf)
-        unpack_epb, unpack_u32 = rd.unpack_epb, rd.unpack_u32
-        fast = rd.fast_ifaces
-        nfast = len(fast)
-        # Fast path: stays in this loop while the next block is a whole, sane EPB.
-        while pos + EPB_HEAD <= buflen:
-            btype, blen, iface, ts_hi, ts_lo, caplen, wirelen = unpack_epb(buf, pos)
-            end = pos + blen
-            spare = blen - caplen  # 32..35 without options (fixed part + padding)
-            if (
-                btype != BT_EPB
-                or end > buflen
-                or blen & 3
-                or spare < MIN_EPB
-                or caplen > MAX_CAPLEN
-                or iface >= nfast
-                or unpack_u32(buf, end - 4)[0] != blen
-            ):
-                break
-            info = fast[iface]
-            if info is None:
-                break  # fractional units or an offset: the careful path converts
-            index, linktype, mul = info
-            comment = None
-            if spare > MIN_EPB + 3:
-                rd.pos = pos  # for the position in a malformed-options warning
-                comment = rd.packet_comment(buf, pos + EPB_HEAD + ((caplen + 3) & ~3), end - 4)
-            count += 1
-            yield new(
+        _epbs(rd, batch)
+        if batch:
+            yield from batch
+            batch.clear()
+            continue
+        frame = next_block()
+        if frame is not None:
+            yield frame
+
+
+BATCH = 256
+"""Frames the fast path reads ahead of the consumer (bounded: memory, a live pipe)."""
+
+
+def _epbs(rd: _Reader, out: list) -> None:
+    """Append to OUT (up to BATCH) the Frames of the whole, sane EPBs from rd.pos on in
+    the buffer, and move past them; stop at anything else (another block type, options
+    other than comments, a block cut by the buffer's end, an interface whose times need
+    more than a multiplication), which the careful path reads. pcapng.pxd gives this
+    loop C types: it runs for nearly every packet of a file."""
+    new = tuple.__new__  # skips NamedTuple.__new__'s Python frame
+    head, least, most = EPB_HEAD, MIN_EPB, MAX_CAPLEN  # (local: C integers when compiled)
+    buf, pos = rd.buf, rd.pos
+    buflen = len(buf)
+    unpack_epb = rd.unpack_epb
+    fast = rd.fast_ifaces
+    nfast = len(fast)
+    while pos + head <= buflen and len(out) < BATCH:
+        btype, blen, iface, ts_hi, ts_lo, caplen, wirelen = unpack_epb(buf, pos)
+        end = pos + blen
+        spare = blen - caplen  # 32..35 without options (fixed part + padding)
+        if (
+            btype != BT_EPB
+            or end > buflen
+            or blen & 3
+            or spare < least
+            or caplen > most
+            or iface >= nfast
+            or not _same_u32(buf, end - 4, pos + 4)  # the trailing length
+        ):
+            break
+        info = fast[iface]
+        if info is None:
+            break  # fractional units or an offset: the careful path converts
+        index, linktype, mul = info
+        comment = None
+        if spare > least + 3:
+            rd.pos = pos  # for the position in a malformed-options warning
+            comment = rd.packet_comment(buf, pos + head + ((caplen + 3) & ~3), end - 4)
+        out.append(
+            new(
                 Frame,
                 (
                     ((ts_hi << 32) | ts_lo) * mul,
                     caplen,
                     wirelen,
                     linktype,
-                    buf[pos + EPB_HEAD : pos + EPB_HEAD + caplen],
+                    buf[pos + head : pos + head + caplen],
                     index,
                     comment,
                 ),
             )
-            pos = end
-        # Anything else: one block through the careful path, then back to the fast one.
-        rd.pos, rd.count = pos, count
-        frame = next_block()
-        if frame is not None:
-            yield frame
+        )
+        pos = end
+    rd.pos = pos
+    rd.count += len(out)
+
+
+def _same_u32(buf: bytes, a: int, b: int) -> bool:
+    """Whether buf holds the same 4 bytes at A and B (a block's two length fields, in
+    whatever byte order: byte by byte, no objects made, once compiled)."""
+    return (
+        buf[a] == buf[b]
+        and buf[a + 1] == buf[b + 1]
+        and buf[a + 2] == buf[b + 2]
+        and buf[a + 3] == buf[b + 3]
+    )
