@@ -204,6 +204,20 @@ def nalu_types(body: bytes, start: int, length_size: int = 4) -> list[tuple[int,
 
 def parse_avc_config(body: bytes) -> AvcConfig:
     """AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1)."""
+    profile, level, length_size, sps, pps = avc_parameter_sets(body)
+    parsed = None
+    if sps:
+        try:
+            parsed = parse_sps(sps[0])
+        except (FlvError, IndexError):
+            parsed = None
+    return AvcConfig(profile, level, length_size, sps, pps, parsed)
+
+
+def avc_parameter_sets(body: bytes) -> tuple[int, int, int, list[bytes], list[bytes]]:
+    """The record's framing without decoding its SPS (the NAL unit length size is all
+    a one-line view needs): (profile_idc, level_idc, length_size, sps, pps); FlvError
+    where parse_avc_config fails."""
     if len(body) < 7 or body[0] != 1:
         raise FlvError("AVCDecoderConfigurationRecord: too short or not version 1")
     profile, level, length_size = body[1], body[3], (body[4] & 0x03) + 1
@@ -225,14 +239,7 @@ def parse_avc_config(body: bytes) -> AvcConfig:
             items.append(body[pos : pos + n])
             pos += n
         sets.append(items)
-    sps, pps = sets
-    parsed = None
-    if sps:
-        try:
-            parsed = parse_sps(sps[0])
-        except (FlvError, IndexError):
-            parsed = None
-    return AvcConfig(profile, level, length_size, sps, pps, parsed)
+    return profile, level, length_size, sets[0], sets[1]
 
 
 # --- the SPS --------------------------------------------------------------------------------------
