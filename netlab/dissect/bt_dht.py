@@ -137,7 +137,10 @@ def _quick_info(data: bytes, pos: int, depth: int, parts: list[str] | None) -> i
         pos = _quick_scalar(data, pos)
         if pos < 0:
             return -1
-        key = data[data.index(b":", start) + 1 : pos]
+        colon = start + 1
+        while data[colon] != 0x3A:  # (there is one: _quick_scalar found it)
+            colon += 1
+        key = data[colon + 1 : pos]
         if key == last:
             return -1
         last = key
@@ -164,17 +167,27 @@ def _quick_info(data: bytes, pos: int, depth: int, parts: list[str] | None) -> i
 
 
 def _quick_scalar(data: bytes, pos: int) -> int:
-    """The end of the string or integer at POS, checked as bencode checks it; -1 if bad."""
-    if data[pos] == 0x69:
-        end = data.find(b"e", pos + 1, pos + 32)
-        text = data[pos + 1 : end]
-        digits = text[1:] if text[:1] == b"-" else text
-        return end + 1 if end > 0 and digits.isdigit() else -1
-    colon = data.find(b":", pos, pos + 12)
-    digits = data[pos:colon]
-    if colon < 0 or not digits.isdigit():
+    """The end of the string or integer at POS, checked as bencode checks it; -1 if bad.
+    Byte by byte (no slices, no int()): compiled, it is a C loop, and a KRPC message
+    is a few dozen of these."""
+    if data[pos] == 0x69:  # i, an optional minus, digits, e; within 32 bytes
+        limit = min(len(data), pos + 32)
+        p = pos + 1
+        if p < limit and data[p] == 0x2D:
+            p += 1
+        start = p
+        while p < limit and 0x30 <= data[p] <= 0x39:
+            p += 1
+        return p + 1 if start < p < limit and data[p] == 0x65 else -1
+    limit = min(len(data), pos + 12)  # a length, a colon, within 12 bytes
+    p = pos
+    size = 0
+    while p < limit and 0x30 <= data[p] <= 0x39:
+        size = size * 10 + data[p] - 0x30
+        p += 1
+    if p == pos or p >= limit or data[p] != 0x3A:
         return -1
-    end = colon + 1 + int(digits)
+    end = p + 1 + size
     return end if end <= len(data) else -1
 
 
