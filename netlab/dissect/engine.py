@@ -19,6 +19,8 @@ from netlab.dissect.base import data_rows
 from netlab.dissect.model import Layer, Packet
 
 _IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
+# ... and the TTL, protocol and addresses: one call, where two slices cost more
+_IP_COLUMNS = struct.Struct("!H2xHBB2x4s4s")
 _UDP_HEAD = struct.Struct("!HHH")  # source port, destination port, length
 
 
@@ -46,11 +48,10 @@ def frame_columns(d, no: int, data: bytes, linktype: int, ts_ns: int | None = No
     if ethertype == 0x0800:
         if data[14] != 0x45:
             return None
-        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+        total, frag, hops, proto, src, dst = _IP_COLUMNS.unpack_from(data, 16)
         if total < 20 or frag & 0x3FFF:
             return None
-        end = min(len(data), 14 + total)
-        proto, hops, src, dst, off = data[23], data[22], data[26:30], data[30:34], 34
+        end, off = min(len(data), 14 + total), 34
     elif ethertype == 0x86DD:
         if len(data) < 54 or data[14] >> 4 != 6 or not (data[18] or data[19]):
             return None  # (a payload length of 0: a jumbogram, or TSO; see ipv6.py)
