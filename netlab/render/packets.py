@@ -372,31 +372,41 @@ class PacketView:
         columns, dissect, feed = dissector.columns, dissector.dissect, self.feed
         lines, batch, count, live = self._lines, self._batch, self.count, self.live
         first_ns = self.first_ns  # (a copy of self.first_ns, which feed() may also set)
-        for no, frame in numbered:
-            ts_ns = frame.ts_ns
-            cols = columns(no, frame.data, frame.linktype, ts_ns) if fast else None
-            if cols is None:
-                if not feed(dissect(no, ts_ns, frame.data, frame.wirelen, frame.linktype,
-                                    frame.interface, frame.comment)):  # fmt: skip
+        # Lines shown here and not yet counted in self.seen and self.shown (both: every
+        # frame this loop shows was seen), and how many more the count allows: plain
+        # integers, not two attributes written per packet.
+        added, left = 0, -1 if count is None else max(1, count - self.shown)
+        try:
+            for no, frame in numbered:
+                ts_ns, _caplen, wirelen, linktype, data, interface, comment = frame
+                cols = columns(no, data, linktype, ts_ns) if fast else None
+                if cols is None:
+                    self.seen += added
+                    self.shown += added
+                    added = 0
+                    if not feed(dissect(no, ts_ns, data, wirelen, linktype, interface, comment)):
+                        return False
+                    first_ns = self.first_ns
+                    if count is not None:
+                        left = max(1, count - self.shown)
+                    continue
+                if first_ns is None:
+                    first_ns = self.first_ns = ts_ns
+                if quick_fields is not None:  # (no frame.* field: the clock is never read)
+                    lines.append(self._quick_line(quick_fields.on(data)))
+                else:
+                    src, dst, protocol, info = cols
+                    lines.append(line_text(no, ts_ns - first_ns, src, dst, protocol, wirelen, info))
+                if len(lines) >= batch:
+                    self._flush_lines()
+                if live:
+                    self.out.flush()
+                added += 1
+                if added == left:
                     return False
-                first_ns = self.first_ns
-                continue
-            if first_ns is None:
-                first_ns = self.first_ns = ts_ns
-            if quick_fields is not None:  # (no frame.* field: the clock is never read)
-                lines.append(self._quick_line(quick_fields.on(frame.data)))
-            else:
-                src, dst, protocol, info = cols
-                lines.append(line_text(no, ts_ns - first_ns, src, dst, protocol, frame.wirelen,
-                                       info))  # fmt: skip
-            if len(lines) >= batch:
-                self._flush_lines()
-            if live:
-                self.out.flush()
-            self.seen += 1
-            self.shown += 1
-            if count is not None and self.shown >= count:
-                return False
+        finally:
+            self.seen += added
+            self.shown += added
         return True
 
     def feed(self, pkt: Packet) -> bool:
