@@ -5,3 +5,7 @@ cimport cython
 @cython.locals(us=cython.longlong)
 cpdef str line_text(long long no, long long rel_ns, src_raw, dst_raw, protocol,
                     long long wirelen, info)
+
+# The "src → dst" texts: a C-level dict, read with PyDict_GetItem on every line (not a
+# module attribute and a method call); only packets.py uses it.
+cdef dict _PAIR_TEXT
