@@ -25,6 +25,8 @@ class ArpHeader(NamedTuple):
 
 
 _FIXED = struct.Struct("!HHBBH")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_fixed = _FIXED.unpack_from
 ARPHRD_ATM2225 = 19
 OPCODES = {1: "request", 2: "reply", 3: "reverse request", 4: "reverse reply"}
 
@@ -35,7 +37,7 @@ def decode_arp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.layers.append(layer)
         pkt.mark_malformed(layer, f"arp: needs 8 bytes at offset {off}")
         return None
-    htype, ptype, hlen, plen, opcode = _FIXED.unpack_from(buf, off)
+    htype, ptype, hlen, plen, opcode = _unpack_fixed(buf, off)
     if htype == ARPHRD_ATM2225:
         return _atmarp(pkt, off, end)
     need = 8 + 2 * (hlen + plen)
@@ -64,7 +66,7 @@ def columns(buf: bytes, off: int, end: int) -> tuple[str, str] | None:
     run (a truncated message, ATMARP)."""
     if end - off < 8:
         return None
-    htype, ptype, hlen, plen, opcode = _FIXED.unpack_from(buf, off)
+    htype, ptype, hlen, plen, opcode = _unpack_fixed(buf, off)
     if htype == ARPHRD_ATM2225 or end - off < 8 + 2 * (hlen + plen):
         return None
     p = off + 8

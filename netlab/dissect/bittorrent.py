@@ -60,7 +60,10 @@ AMP_TYPES = {
 PRIORITIES = {0: "Low", 1: "Normal", 2: "High"}
 INFO_MAX = 4095  # tshark's COL_MAX_INFO_LEN (4096 with its NUL): the column is cut there
 _U32 = struct.Struct("!I")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_u32 = _U32.unpack_from
 _III = struct.Struct("!III")
+_unpack_iii = _III.unpack_from
 
 
 # tshark's test_type_length: the lengths a message of each type may have (a byte that
@@ -83,7 +86,7 @@ def pdu_length(data, pos: int, end: int) -> int | None:
     """tshark's get_bittorrent_pdu_length for the bytes data[pos:end] (at least 4)."""
     if data[pos] == 19 and data[pos + 1 : pos + 20] == peerwire.PSTR:
         return peerwire.HANDSHAKE_LEN
-    (length,) = _U32.unpack_from(data, pos)
+    (length,) = _unpack_u32(data, pos)
     if length == 0:
         return 4
     if end - pos > 4 and type_length_ok(data[pos + 4], length):
@@ -155,7 +158,7 @@ def _message(buf: bytes, off: int, end: int) -> tuple[str, str]:
     """(kind, info text) of a message PDU, as tshark's dissect_bittorrent_message reads it."""
     if end - off < 5:  # (a keep-alive: tshark shows no message, its info says "BitTorrent")
         return "none", "BitTorrent "
-    (length,) = _U32.unpack_from(buf, off)
+    (length,) = _unpack_u32(buf, off)
     kind = buf[off + 4]
     amp = _amp(buf, off, end, length) if kind == 0 and length > 4 else None
     if amp is not None:
@@ -168,12 +171,12 @@ def _message(buf: bytes, off: int, end: int) -> tuple[str, str]:
         if end - body < 12:
             return "short", name
         return "amp" if amp else "msg", "{}, Piece (Idx:0x{:x},Begin:0x{:x},Len:0x{:x})".format(
-            name, *_III.unpack_from(buf, body)
+            name, *_unpack_iii(buf, body)
         )
     if kind in (4, 13, 17):
         if end - body < 4:
             return "short", name
-        return "amp" if amp else "msg", f"{name}, Piece (Idx:0x{_U32.unpack_from(buf, body)[0]:x})"
+        return "amp" if amp else "msg", f"{name}, Piece (Idx:0x{_unpack_u32(buf, body)[0]:x})"
     if kind == 5:
         return "amp" if amp else "msg", f"{name}, Len:0x{off + 4 + length - body:x}"
     if kind == 7:
@@ -192,7 +195,7 @@ def _amp(buf: bytes, off: int, end: int, length: int) -> tuple[int, int] | None:
     """An Azureus message in a choke's clothes: (its type, the name's length), or None."""
     if end - off < 8:
         return None
-    (typelen,) = _U32.unpack_from(buf, off + 4)
+    (typelen,) = _unpack_u32(buf, off + 4)
     if 4 + typelen + 1 > length or end - off < 8 + typelen + 1:
         return None
     kind = AMP_NAMES.get(bytes(buf[off + 8 : off + 8 + typelen]))
@@ -247,7 +250,7 @@ def _rows(layer: Layer, buf: bytes) -> list:
         data = bytes(buf[o:end])
         return [row("bittorrent.continuous_data", data, _hexshow("Extended Message", data), o,
                     end - o)]  # fmt: skip
-    (length,) = _U32.unpack_from(buf, o)
+    (length,) = _unpack_u32(buf, o)
     msg_type = buf[o + 4]
     amp = _amp(buf, o, end, length) if msg_type == 0 and length > 4 else None
     if amp is not None:
@@ -287,7 +290,7 @@ def _body_rows(layer: Layer, buf: bytes, kind: int, b: int, stop: int) -> tuple[
     rows: list = []
     tail = ""
     if kind in (6, 8, 16) and stop - b >= 12:
-        index, begin, length = _III.unpack_from(buf, b)
+        index, begin, length = _unpack_iii(buf, b)
         rows = [
             row("bittorrent.piece.index", index, f"Piece index: 0x{index:08x}", b, 4, 1),
             row("bittorrent.piece.begin", begin, f"Begin offset of piece: 0x{begin:08x}", b + 4,
@@ -296,7 +299,7 @@ def _body_rows(layer: Layer, buf: bytes, kind: int, b: int, stop: int) -> tuple[
         ]  # fmt: skip
         tail = f", Piece (Idx:0x{index:x},Begin:0x{begin:x},Len:0x{length:x})"
     elif kind in (4, 13, 17) and stop - b >= 4:
-        (index,) = _U32.unpack_from(buf, b)
+        (index,) = _unpack_u32(buf, b)
         rows = [row("bittorrent.piece.index", index, f"Piece index: 0x{index:08x}", b, 4, 1)]
         tail = f", Piece (Idx:0x{index:x})"
     elif kind == 5:

@@ -97,6 +97,8 @@ RCODE_INFO = {
     11: "DSO-Type not implemented",
 }  # fmt: skip
 _U16 = struct.Struct("!H")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_u16 = _U16.unpack_from
 
 
 class DnsHeader(NamedTuple):
@@ -208,7 +210,7 @@ decode_dns_udp.note = _note_udp  # type: ignore[attr-defined]
 
 def decode_dns_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
     """One DNS-over-TCP PDU: the length prefix, then the message."""
-    length = _U16.unpack_from(buf, off)[0] if end - off >= 2 else None
+    length = _unpack_u16(buf, off)[0] if end - off >= 2 else None
     _decode(d, pkt, buf, off + 2, end, tcp_length=(off, length))
     return None
 
@@ -226,11 +228,12 @@ decode_dns_udp.light = True  # type: ignore[attr-defined]
 
 
 def dns_tcp_pdu_length(data: bytes) -> int | None:
-    return 2 + _U16.unpack_from(data, 0)[0] if len(data) >= 2 else None
+    return 2 + _unpack_u16(data, 0)[0] if len(data) >= 2 else None
 
 
 # --- heuristic: DNS on a port no decoder claims ---------------------------------------
 _HEADER = struct.Struct("!HHHHHH")
+_unpack_header = _HEADER.unpack_from
 _NETBIOS_LABEL = re.compile(rb"\x20[A-P]{32}")  # NBNS names: 32 letters A-P (RFC 1001 14.1)
 
 
@@ -248,7 +251,7 @@ def dns_udp_heuristic(buf: bytes, off: int, end: int):
     """
     if end - off <= 12 or buf[off + 2] & 0x78:  # an opcode other than a standard query
         return None  # (the common exit, so it comes before any unpacking)
-    _id, flags, qd, an, ns, ar = _HEADER.unpack_from(buf, off)
+    _id, flags, qd, an, ns, ar = _unpack_header(buf, off)
     if ar > 10 or qd + an == 0:
         return None
     if flags & 0x8000:
@@ -312,7 +315,9 @@ def _message(layer: Layer, buf: bytes) -> wire.DnsMessage:
 # returns None and takes the full parse. quick_info only answers when the full
 # parse would succeed with this very text (tests/test_dns_info.py checks both claims).
 _COUNTS = struct.Struct("!HHHHHH")
+_unpack_counts = _COUNTS.unpack_from
 _RR_HEAD = struct.Struct("!HHIH")
+_unpack_rr_head = _RR_HEAD.unpack_from
 _NAME_TYPES = (2, 5, 12)  # NS, CNAME, PTR: one name as rdata
 _inet_ntoa = socket.inet_ntoa
 
@@ -397,7 +402,7 @@ def _quick_name(buf: bytes, pos: int, limit: int, end: int, base: int) -> tuple[
 def quick_info(buf: bytes, off: int, end: int) -> str | None:
     if end - off < 17 or type(buf) is not bytes:
         return None
-    ident, flags, qdcount, ancount, nscount, arcount = _COUNTS.unpack_from(buf, off)
+    ident, flags, qdcount, ancount, nscount, arcount = _unpack_counts(buf, off)
     if flags & 0x7800 or qdcount != 1:  # not a standard query, or not one question
         return None
     question = _question_text(buf, off, end)
@@ -427,7 +432,7 @@ def quick_info(buf: bytes, off: int, end: int) -> str | None:
             pos = owner[1]
         if pos + 10 > end:
             return None
-        rtype, rclass, _ttl, rdlength = _RR_HEAD.unpack_from(buf, pos)
+        rtype, rclass, _ttl, rdlength = _unpack_rr_head(buf, pos)
         pos += 10
         stop = pos + rdlength
         if stop > end:

@@ -18,10 +18,14 @@ import netlab.dissect.registry as registry
 from netlab.dissect.base import data_rows
 from netlab.dissect.model import Layer, Packet
 
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
 _IP_LEN_FRAG = struct.Struct("!H2xH")  # IPv4 total length and flags/fragment offset
+_unpack_ip_len_frag = _IP_LEN_FRAG.unpack_from
 # ... and the TTL, protocol and addresses: one call, where two slices cost more
 _IP_COLUMNS = struct.Struct("!H2xHBB2x4s4s")
+_unpack_ip_columns = _IP_COLUMNS.unpack_from
 _UDP_HEAD = struct.Struct("!HHH")  # source port, destination port, length
+_unpack_udp_head = _UDP_HEAD.unpack_from
 
 
 def _decode_frame_data(d, pkt: Packet, buf: bytes, off: int, end: int) -> None:
@@ -48,7 +52,7 @@ def frame_columns(d, no: int, data: bytes, linktype: int, ts_ns: int | None = No
     if ethertype == 0x0800:
         if data[14] != 0x45:
             return None
-        total, frag, hops, proto, src, dst = _IP_COLUMNS.unpack_from(data, 16)
+        total, frag, hops, proto, src, dst = _unpack_ip_columns(data, 16)
         if total < 20 or frag & 0x3FFF:
             return None
         end, off = min(len(data), 14 + total), 34
@@ -170,14 +174,14 @@ class Dissector:
 
     def _track_ipv4(self, no: int, data: bytes, ts_ns: int) -> bool:
         """track() for an IPv4 header without options; False: take the light dissect."""
-        total, frag = _IP_LEN_FRAG.unpack_from(data, 16)
+        total, frag = _unpack_ip_len_frag(data, 16)
         if total < 20 or frag & 0x3FFF:
             return False
         end = min(len(data), 14 + total)
         proto = data[23]
         if proto == 17:
             if end - 34 >= 8:
-                sport, dport, length = _UDP_HEAD.unpack_from(data, 34)
+                sport, dport, length = _unpack_udp_head(data, 34)
                 if length < 8:  # (bogus, or a jumbogram: decode_udp decides)
                     return False
                 stop = min(end, 34 + length)

@@ -100,7 +100,10 @@ _FIXED_LENGTH = {2: 5, 3: 4, 6: 8, 8: 4}  # PRIORITY, RST_STREAM, PING, WINDOW_U
 _CONNECTION_ONLY = {4, 6, 7}  # SETTINGS, PING, GOAWAY: stream 0 only
 _STREAM_ONLY = {0, 1, 2, 3, 5, 9}  # never on stream 0
 _U32 = struct.Struct("!I")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_u32 = _U32.unpack_from
 _HEAD = struct.Struct("!BHBBI")  # length as 8 + 16 bits, type, flags, stream id
+_unpack_head = _HEAD.unpack_from
 
 
 def type_name(ftype: int) -> str:
@@ -200,7 +203,7 @@ def split_frame(conn: H2Conn, side: int, data, pos: int, end: int) -> tuple[H2Fr
     so far) while it is incomplete. Updates the connection's state."""
     if end - pos < FRAME_HEADER:
         return None, FRAME_HEADER
-    hi, lo, ftype, flags, sid = _HEAD.unpack_from(data, pos)
+    hi, lo, ftype, flags, sid = _unpack_head(data, pos)
     length = hi << 16 | lo
     total = FRAME_HEADER + length
     if end - pos < total:
@@ -270,7 +273,7 @@ def _inspect(conn: H2Conn, side: int, frame: H2Frame, data, p: int, end: int) ->
             if flags & 0x01:
                 _end_stream(conn, side, sid, frame)
         elif frame.fields:  # a promised request: its headers start the promised stream
-            _note_headers(conn, side, _U32.unpack_from(data, p + pad[0])[0] & 0x7FFFFFFF, frame)
+            _note_headers(conn, side, _unpack_u32(data, p + pad[0])[0] & 0x7FFFFFFF, frame)
     elif ftype == 9:  # CONTINUATION
         if open_sid != sid:
             frame.error = (f"PROTOCOL_ERROR: CONTINUATION on stream {sid} without a header block to continue"
@@ -293,7 +296,7 @@ def _inspect(conn: H2Conn, side: int, frame: H2Frame, data, p: int, end: int) ->
             return
         for q in range(p, end, 6):
             if data[q] << 8 | data[q + 1] == 1:  # SETTINGS_HEADER_TABLE_SIZE: the peer's limit
-                conn.tables[1 - side].set_limit(min(_U32.unpack_from(data, q + 2)[0], MAX_TABLE))
+                conn.tables[1 - side].set_limit(min(_unpack_u32(data, q + 2)[0], MAX_TABLE))
     elif ftype == 7:  # GOAWAY
         if length < 8:
             frame.error = f"FRAME_SIZE_ERROR: GOAWAY of length {length} (at least 8)"
@@ -559,7 +562,7 @@ def _rows(layer: Layer, buf: bytes) -> list:
                 2,
             )
         )
-    raw = _U32.unpack_from(buf, o + 5)[0]
+    raw = _unpack_u32(buf, o + 5)[0]
     rows.append(
         row(
             "http2.r",
@@ -631,7 +634,7 @@ def _payload_rows(frame: H2Frame, buf: bytes, p: int, end: int) -> list:
             rows += _priority_rows(buf, p, "http2.headers.weight")
             p += 5
         elif ftype == 5:
-            raw = _U32.unpack_from(buf, p)[0]
+            raw = _unpack_u32(buf, p)[0]
             rows.append(
                 row(
                     "http2.push_promise.r",
@@ -691,7 +694,7 @@ def _payload_rows(frame: H2Frame, buf: bytes, p: int, end: int) -> list:
     if ftype == 2:
         return _priority_rows(buf, p, "http2.headers.weight")
     if ftype == 3:
-        code = _U32.unpack_from(buf, p)[0]
+        code = _unpack_u32(buf, p)[0]
         return [
             row(
                 "http2.rst_stream.error",
@@ -705,7 +708,7 @@ def _payload_rows(frame: H2Frame, buf: bytes, p: int, end: int) -> list:
     if ftype == 4:
         for q in range(p, end - 5, 6):
             ident = buf[q] << 8 | buf[q + 1]
-            value = _U32.unpack_from(buf, q + 2)[0]
+            value = _unpack_u32(buf, q + 2)[0]
             label, suffix = SETTINGS.get(ident, (None, "unknown"))
             shown = label or "Unknown"
             rows.append(row("http2.settings", "", f"Settings - {shown} : {value}", q, 6, 1))
@@ -770,7 +773,7 @@ def _payload_rows(frame: H2Frame, buf: bytes, p: int, end: int) -> list:
             )
         return rows
     if ftype == 8:
-        raw = _U32.unpack_from(buf, p)[0]
+        raw = _unpack_u32(buf, p)[0]
         return [
             row(
                 "http2.window_update.r",
@@ -812,7 +815,7 @@ def _payload_rows(frame: H2Frame, buf: bytes, p: int, end: int) -> list:
 
 
 def _priority_rows(buf: bytes, p: int, weight_name: str) -> list:
-    raw = _U32.unpack_from(buf, p)[0]
+    raw = _unpack_u32(buf, p)[0]
     weight = buf[p + 4]
     return [
         row(

@@ -24,6 +24,8 @@ class IcmpHeader(NamedTuple):
 
 
 _HDR = struct.Struct("!BBHHH")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_hdr = _HDR.unpack_from
 _new = tuple.__new__
 
 # type: (name, {code: name})
@@ -142,7 +144,7 @@ def columns(d, no: int, buf: bytes, off: int, end: int, ttl: int, src: bytes, ds
     None for the rest (errors quote a datagram, decoded by decode_icmp)."""
     if end - off < 8:
         return None
-    icmp_type, _code, _csum, ident, seq = _HDR.unpack_from(buf, off)
+    icmp_type, _code, _csum, ident, seq = _unpack_hdr(buf, off)
     if icmp_type not in ECHO_TYPES:
         return None
     info = _echo_info(type_name(icmp_type), ident, seq, ttl)
@@ -157,7 +159,7 @@ def decode_icmp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.mark_malformed(layer, f"icmp: needs 4 bytes at offset {off}")
         return None
     have_rest = end - off >= 8
-    hdr = _new(IcmpHeader, _HDR.unpack_from(buf, off) if have_rest
+    hdr = _new(IcmpHeader, _unpack_hdr(buf, off) if have_rest
                else (*struct.unpack_from("!BBH", buf, off), 0, 0))  # fmt: skip
     icmp_type, code, _csum, ident, seq = hdr
     layer = Layer("icmp", "Internet Control Message Protocol", off, min(end, off + 8), hdr, _rows)

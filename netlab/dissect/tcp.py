@@ -69,6 +69,9 @@ class TcpState(NamedTuple):
 
 
 _HDR = struct.Struct("!HHIIHHHH")
+# (struct methods bound once: compiled, a module name is a cached lookup where an
+# attribute is a dictionary search and a new bound method, for every segment)
+_unpack_hdr = _HDR.unpack_from
 _new = tuple.__new__  # a header type over an unpacked tuple, without a copy
 FLAG_BITS = [  # (Wireshark name, mask, label) from the most significant bit down
     ("res", 0xE00, "Reserved"), ("ae", 0x100, "Accurate ECN"), ("cwr", 0x80, "Congestion Window Reduced"),
@@ -145,6 +148,7 @@ class Stream:
 
 
 _PORTS = struct.Struct("!HH")
+_pack_ports = _PORTS.pack
 _PORT = struct.Struct("!H")
 
 
@@ -153,8 +157,8 @@ def conversation_key(src: bytes, sport: int, dst: bytes, dport: int) -> tuple[by
     first), and the side (0/1) this packet goes from. A real trace holds 100,000s of
     conversations: a flat key costs a third of a tuple of tuples."""
     if src < dst or (src == dst and sport <= dport):
-        return src + dst + _PORTS.pack(sport, dport), 0
-    return dst + src + _PORTS.pack(dport, sport), 1
+        return src + dst + _pack_ports(sport, dport), 0
+    return dst + src + _pack_ports(dport, sport), 1
 
 
 class TcpTracker:
@@ -233,7 +237,7 @@ def decode_tcp(d, pkt: Packet, buf: bytes, off: int, end: int):
             return None
         pkt.mark_malformed(layer, f"tcp: header needs 20 bytes at offset {off}, have {end - off}")
         return None
-    hdr = _new(TcpHeader, _HDR.unpack_from(buf, off))
+    hdr = _new(TcpHeader, _unpack_hdr(buf, off))
     sport, dport, seq, _ack, offflags, _win, _csum, _urg = hdr
     hlen = (offflags >> 12) * 4
     flags = offflags & 0x0FFF  # 12 bits, as Wireshark's tcp.flags: 3 reserved + AE + 8
@@ -380,7 +384,7 @@ def _plain_header(buf: bytes, off: int, end: int) -> tuple | None:
     changes)."""
     if end - off < 20:
         return None
-    hdr = _HDR.unpack_from(buf, off)
+    hdr = _unpack_hdr(buf, off)
     hlen = (hdr[4] >> 12) * 4
     if hlen < 20 or off + hlen > end:
         return None
@@ -1126,13 +1130,14 @@ def _info(sport, dport, flags, rel_seq, rel_ack, window, seg_len, options) -> st
 
 _NOP_NOP_TS = b"\x01\x01\x08\x0a"
 _TS = struct.Struct("!II")
+_unpack_ts = _TS.unpack_from
 
 
 def _parse_options(buf: bytes, p: int, end: int) -> dict:
     """The options the info column and fields need; stops cleanly at a malformed one."""
     if end - p == 12 and buf[p : p + 4] == _NOP_NOP_TS:
         # Almost every segment after the handshake carries exactly NOP, NOP, Timestamps.
-        tsval, tsecr = _TS.unpack_from(buf, p + 4)
+        tsval, tsecr = _unpack_ts(buf, p + 4)
         return {"tsval": tsval, "tsecr": tsecr}
     opts: dict = {}
     if p >= end:
@@ -1146,7 +1151,7 @@ def _parse_options(buf: bytes, p: int, end: int) -> dict:
         elif kind == 4 and length == 2:
             opts["sack_perm"] = True
         elif kind == 8 and length == 10:
-            opts["tsval"], opts["tsecr"] = _TS.unpack_from(buf, p + 2)
+            opts["tsval"], opts["tsecr"] = _unpack_ts(buf, p + 2)
         elif kind == 5 and length >= 10:
             opts["sack"] = _sack_blocks(buf, p, length)
     if bad >= 0:
@@ -1157,7 +1162,7 @@ def _parse_options(buf: bytes, p: int, end: int) -> dict:
 def _sack_blocks(buf: bytes, p: int, length: int) -> list[tuple[int, int]]:
     """The (left edge, right edge) pairs of the SACK option at p (at most 4 shown)."""
     n = min((length - 2) // 8, MAX_SACK_BLOCKS)
-    return [_TS.unpack_from(buf, p + 2 + 8 * i) for i in range(n)]
+    return [_unpack_ts(buf, p + 2 + 8 * i) for i in range(n)]
 
 
 # fmt: off  (field tables: one Wireshark field per line reads best)
@@ -1339,7 +1344,7 @@ def _option_rows(buf: bytes, p: int, end: int):
         elif kind == 4:
             rows.append(row("tcp.options.sack_perm", True, "SACK permitted", p, 2, 2))
         elif kind == 8 and length == 10:
-            tsval, tsecr = _TS.unpack_from(buf, p + 2)
+            tsval, tsecr = _unpack_ts(buf, p + 2)
             rows.append(
                 row("tcp.options.timestamp.tsval", tsval, f"Timestamp value: {tsval}", p + 2, 4, 2)
             )
@@ -1489,7 +1494,7 @@ def _option_values(buf: bytes, kind: int, p: int, length: int) -> list[tuple[str
     if kind == 4:
         return [("sack_perm", "true")]
     if kind == 8 and length == 10:
-        tsval, tsecr = _TS.unpack_from(buf, p + 2)
+        tsval, tsecr = _unpack_ts(buf, p + 2)
         return [("timestamp.tsval", str(tsval)), ("timestamp.tsecr", str(tsecr))]
     if kind == 5:
         return [
@@ -1523,7 +1528,7 @@ def _options_tree(buf: bytes, p: int, end: int) -> str | None:
         elif kind == 4:
             lines.append("            SACK permitted")
         elif kind == 8 and length == 10:
-            tsval, tsecr = _TS.unpack_from(buf, p + 2)
+            tsval, tsecr = _unpack_ts(buf, p + 2)
             lines.append(f"            Timestamp value: {tsval}")
             lines.append(f"            Timestamp echo reply: {tsecr}")
         elif kind == 5:
@@ -1600,7 +1605,7 @@ def _fast_options(buf: bytes, layer: Layer, offflags: int, view: tuple) -> str |
     if end - o <= 20:
         return ""
     if end - o == 32 and buf[o + 20 : o + 24] == _NOP_NOP_TS:
-        return view[0](buf, o + 20, end, *_TS.unpack_from(buf, o + 24))
+        return view[0](buf, o + 20, end, *_unpack_ts(buf, o + 24))
     if end - o == 40 and (syn := _linux_syn(buf, o + 20)) is not None:
         return view[1](buf, o + 20, end, *syn)
     return view[2](buf, o + 20, end)

@@ -135,6 +135,8 @@ ALPN_APPS = {"h2": "HyperText Transfer Protocol 2", "http/1.1": "Hypertext Trans
 HTTP_NAME = "Hypertext Transfer Protocol"
 TLS_SEGMENT = "[TLS segment of a reassembled PDU]"
 _HEAD = struct.Struct("!BHH")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_head = _HEAD.unpack_from
 
 
 def version_name(version: int) -> str:
@@ -287,7 +289,7 @@ class TlsSession:
             decoder = _decode_plain if http_heuristic(data, p, end) is not None else decode_data
             return [(decoder, p, end)], end, None
         while end - p >= 5:
-            ctype, version, length = _HEAD.unpack_from(data, p)
+            ctype, version, length = _unpack_head(data, p)
             if not 20 <= ctype <= 25:
                 rec = self._garbage(side, p - start, ctype, version, length)
                 records.append(rec)

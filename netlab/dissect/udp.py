@@ -19,6 +19,8 @@ class UdpHeader(NamedTuple):
 
 
 _HDR = struct.Struct("!HHHH")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_hdr = _HDR.unpack_from
 _new = tuple.__new__
 
 
@@ -28,7 +30,7 @@ def decode_udp(d, pkt: Packet, buf: bytes, off: int, end: int):
         pkt.layers.append(layer)
         pkt.mark_malformed(layer, f"udp: header needs 8 bytes at offset {off}, have {end - off}")
         return None
-    sport, dport, length, csum = _HDR.unpack_from(buf, off)
+    sport, dport, length, csum = _unpack_hdr(buf, off)
     stream = -1 if pkt.quoted else d.udp_stream(pkt.src_raw, sport, pkt.dst_raw, dport)
     layer = Layer("udp", _title, off, off + 8, _new(UdpHeader, (sport, dport, length, csum, stream)),
                   _rows)  # fmt: skip
@@ -67,7 +69,7 @@ def columns(d, no: int, buf: bytes, off: int, end: int, src: bytes, dst: bytes, 
     never (QUIC)."""
     if end - off < 8:
         return None
-    sport, dport, length, _csum = _HDR.unpack_from(buf, off)
+    sport, dport, length, _csum = _unpack_hdr(buf, off)
     if length < 8 or off + length > end:  # bogus, or past the IP payload: marked there
         return None
     protocol, info = "UDP", None

@@ -48,7 +48,10 @@ MSG_TYPES = {
 _NEED = {CONNECT_REQUEST: 16, CONNECT_RESPONSE: 16, ANNOUNCE_REQUEST: 98, ANNOUNCE_RESPONSE: 20,
          SCRAPE_REQUEST: 16, SCRAPE_RESPONSE: 8, ERROR_RESPONSE: 8}  # fmt: skip
 _Q = struct.Struct("!Q")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_q = _Q.unpack_from
 _I = struct.Struct("!I")
+_unpack_i = _I.unpack_from
 _i = struct.Struct("!i")
 
 
@@ -75,8 +78,8 @@ def _pair(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
 def is_connect_request(buf: bytes, off: int, end: int) -> bool:
     return (
         end - off >= 16
-        and _Q.unpack_from(buf, off)[0] == wire.PROTOCOL_ID
-        and _I.unpack_from(buf, off + 8)[0] == wire.CONNECT
+        and _unpack_q(buf, off)[0] == wire.PROTOCOL_ID
+        and _unpack_i(buf, off + 8)[0] == wire.CONNECT
     )
 
 
@@ -97,8 +100,8 @@ def tracker_heuristic(buf: bytes, off: int, end: int):
         _seen_connect
         and end - off >= 8
         and (
-            _I.unpack_from(buf, off)[0] <= wire.ERROR
-            or (end - off >= 12 and 1 <= _I.unpack_from(buf, off + 8)[0] <= 2)
+            _unpack_i(buf, off)[0] <= wire.ERROR
+            or (end - off >= 12 and 1 <= _unpack_i(buf, off + 8)[0] <= 2)
         )
     ):
         return decode_if_known
@@ -128,15 +131,15 @@ def message_type(buf: bytes, off: int, end: int) -> int:
     if end - off < 8:
         raise struct.error("under 8 bytes")
     if wire.is_request(bytes(buf[off:end])):
-        action = _I.unpack_from(buf, off + 8)[0]
+        action = _unpack_i(buf, off + 8)[0]
         return {wire.CONNECT: CONNECT_REQUEST, wire.ANNOUNCE: ANNOUNCE_REQUEST,
                 wire.SCRAPE: SCRAPE_REQUEST}.get(action, UNKNOWN)  # fmt: skip
-    action = _I.unpack_from(buf, off)[0]
+    action = _unpack_i(buf, off)[0]
     found = {wire.CONNECT: CONNECT_RESPONSE, wire.ANNOUNCE: ANNOUNCE_RESPONSE,
              wire.SCRAPE: SCRAPE_RESPONSE, wire.ERROR: ERROR_RESPONSE}.get(action)  # fmt: skip
     if found is None and end - off >= 12:  # a request cut short (marked by the decoder)
         found = {wire.ANNOUNCE: ANNOUNCE_REQUEST, wire.SCRAPE: SCRAPE_REQUEST}.get(
-            _I.unpack_from(buf, off + 8)[0]
+            _unpack_i(buf, off + 8)[0]
         )
     return UNKNOWN if found is None else found
 
@@ -219,7 +222,7 @@ def _unit(pkt: Packet) -> int:
 
 # --- fields --------------------------------------------------------------------------------------
 def _u64(name: str, label: str, buf: bytes, at: int, hexa: bool = False):
-    (value,) = _Q.unpack_from(buf, at)
+    (value,) = _unpack_q(buf, at)
     return row(name, value, f"{label}: {f'0x{value:016x}' if hexa else value}", at, 8)
 
 

@@ -285,7 +285,7 @@ class ChunkReader:
                 fmt = b0 >> 6
                 if csid > 1 and state is not None and state.msg is None and p + _HLEN[fmt] <= end:
                     if fmt == 1:
-                        ts_field, lt = _TWO.unpack_from(data, p)
+                        ts_field, lt = _unpack_two(data, p)
                         ts_field &= 0xFFFFFF
                         length, type_id, h = lt >> 8, lt & 0xFF, p + 8
                         stream_id = state.stream_id
@@ -293,14 +293,14 @@ class ChunkReader:
                         ts_field, length, type_id, h = None, state.length, state.type_id, p + 1
                         stream_id = state.stream_id
                     elif fmt == 2:
-                        ts_field = _ONE.unpack_from(data, p)[0] & 0xFFFFFF
+                        ts_field = _unpack_one(data, p)[0] & 0xFFFFFF
                         length, type_id, h = state.length, state.type_id, p + 4
                         stream_id = state.stream_id
                     else:
-                        ts_field, lt = _TWO.unpack_from(data, p)
+                        ts_field, lt = _unpack_two(data, p)
                         ts_field &= 0xFFFFFF
                         length, type_id, h = lt >> 8, lt & 0xFF, p + 12
-                        stream_id = _LE32.unpack_from(data, p + 8)[0]
+                        stream_id = _unpack_le32(data, p + 8)[0]
                     if (
                         ts_field != EXTENDED
                         and length
@@ -423,11 +423,11 @@ class ChunkReader:
             return 0
         state = self.streams.get(csid)
         if fmt < 2:  # the timestamp, body size and type id (read with the byte before each)
-            ts_field, lt = _TWO.unpack_from(buf, p - 1)
+            ts_field, lt = _unpack_two(buf, p - 1)
             ts_field &= 0xFFFFFF
             extended = ts_field == EXTENDED
         elif fmt == 2:
-            ts_field = _ONE.unpack_from(buf, p - 1)[0] & 0xFFFFFF
+            ts_field = _unpack_one(buf, p - 1)[0] & 0xFFFFFF
             extended = ts_field == EXTENDED
         else:
             ts_field = None
@@ -452,7 +452,7 @@ class ChunkReader:
             else:
                 length, type_id = state.length, state.type_id
             if fmt == 0:
-                stream_id = _LE32.unpack_from(buf, p + 7)[0]
+                stream_id = _unpack_le32(buf, p + 7)[0]
                 timestamp = ts_field if ets is None else ets
                 # Wireshark's delta for a fmt 3 message after this one (the spec's for the
                 # first message on a chunk stream: its timestamp)
@@ -581,6 +581,8 @@ class ChunkReader:
 
 _SIZES = (11, 7, 3, 0)
 _ONE, _TWO, _LE32 = struct.Struct(">I"), struct.Struct(">II"), struct.Struct("<I")
+# (bound once: compiled, a module name is a cached lookup, an attribute a search)
+_unpack_one, _unpack_two, _unpack_le32 = _ONE.unpack_from, _TWO.unpack_from, _LE32.unpack_from
 _HLEN = (12, 8, 4, 1)  # a chunk header with a 1-byte basic header, by fmt
 
 
