@@ -24,17 +24,34 @@ class Cursor:
         self.pos += n
         return out
 
+    # The integer reads index the bytes (no slice, no int.from_bytes: compiled, they are
+    # a few C operations; AMF0 and TLS read a dozen per value or extension).
+    def _need(self, n: int) -> int:
+        """The position of a read of n bytes, which the slice must hold."""
+        pos = self.pos
+        if pos + n > self.end:
+            raise self.short(n)
+        return pos
+
     def u8(self) -> int:
-        return self.take(1)[0]
+        pos = self._need(1)
+        self.pos = pos + 1
+        return self.data[pos]
 
     def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
+        pos, data = self._need(2), self.data
+        self.pos = pos + 2
+        return data[pos] << 8 | data[pos + 1]
 
     def u24(self) -> int:
-        return int.from_bytes(self.take(3), "big")
+        pos, data = self._need(3), self.data
+        self.pos = pos + 3
+        return data[pos] << 16 | data[pos + 1] << 8 | data[pos + 2]
 
     def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
+        pos, data = self._need(4), self.data
+        self.pos = pos + 4
+        return data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
 
     @property
     def left(self) -> int:
