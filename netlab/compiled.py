@@ -5,8 +5,10 @@ what runs anywhere the build did not happen), typed by the .pxd beside it where 
 is one (Cython's "augmenting .pxd": C types for the classes and functions that run per
 packet, leaving the .py plain Python). `make setup` builds them in place.
 
-A compiled module is used only while it is newer than its .py and .pxd: after an edit,
-the module runs as Python until the next `make setup`, never as a stale build
+A compiled module is used only while it is newer than its .py and .pxd, and than the
+.pxd of each module its own .pxd cimports (whose C layout is built into it), and while
+those are in use compiled too: after an edit, the module runs as Python until the next `make
+setup`, never as a stale build, nor as a build expecting a class the edit made Python
 (the Finder below steps in before Python's own finder, which would take the .so).
 NETLAB_PURE=1 in the environment ignores every compiled module:
 tests/test_compiled.py holds the two to the same output.
@@ -81,6 +83,35 @@ def fresh(py: str, so: str) -> bool:
         return True
 
 
+def cimports(name: str) -> list[str]:
+    """The modules of MODULES that NAME's .pxd cimports ("from netlab.wire.cursor
+    cimport Cursor")."""
+    try:
+        with open(source(name)[:-3] + ".pxd", encoding="utf-8") as f:
+            lines = f.readlines()
+    except FileNotFoundError:
+        return []
+    words = [line.split() for line in lines]
+    return [w[1] for w in words if len(w) >= 3 and w[0] == "from" and w[2] == "cimport"
+            and w[1] in _WANTED]  # fmt: skip
+
+
+def usable(name: str) -> bool:
+    """Whether the compiled NAME may be imported: fresh against its own sources and the
+    C declarations (.pxd) of what it cimports, which must be usable compiled as well."""
+    so = built(name)
+    return fresh(source(name), so) and all(
+        _older(source(dep)[:-3] + ".pxd", so) and usable(dep) for dep in cimports(name)
+    )
+
+
+def _older(path: str, so: str) -> bool:
+    try:
+        return os.stat(path).st_mtime_ns <= os.stat(so).st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
 class Finder:
     """A meta path finder for MODULES only: None (Python's finder takes the .so) when the
     compiled module is fresh, else a spec for the .py."""
@@ -92,7 +123,7 @@ class Finder:
         if name not in _WANTED:
             return None
         py = source(name)
-        if not cls.pure and fresh(py, built(name)):
+        if not cls.pure and usable(name):
             return None
         from importlib.util import spec_from_file_location
 
