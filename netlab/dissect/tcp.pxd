@@ -72,3 +72,15 @@ cpdef _claim(d, Stream stream, proto)
 cpdef tuple _gather_session(Stream stream, Direction fwd, buf, Py_ssize_t off, Py_ssize_t end,
                             long long seq, bint fin, no, ts_ns)
 cpdef bint _keep(Direction fwd, buf, Py_ssize_t start, Py_ssize_t end, long long next_seq)
+# The -V writer: the header's and the stream's numbers as C integers (their text made
+# by Cython's integer formatting, not a Python int's str()), its helpers C calls.
+@cython.locals(sport=cython.longlong, dport=cython.longlong, seq=cython.longlong,
+               ack=cython.longlong, offflags=cython.longlong, win=cython.longlong,
+               csum=cython.longlong, urg=cython.longlong, stream=cython.longlong,
+               rel_seq=cython.longlong, rel_ack=cython.longlong, window=cython.longlong,
+               scale=cython.longlong, flags=cython.longlong, nxt=cython.longlong)
+cpdef _tree(layer, buf)
+cpdef str _rel(long long shown_seq, long long shown_ack, long long seq, long long ack,
+               str what=*)
+cpdef str _seconds(long long ns)
+cpdef str _analysis_tree(analysis, seq_ack)
