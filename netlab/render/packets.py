@@ -230,6 +230,9 @@ def _tree_of(pkt: Packet, protocols: set[str]) -> list[str]:
     return lines
 
 
+_INDENTS = ["    " * (depth + 1) for depth in range(16)]  # a row's indent by its depth
+
+
 def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
     heading = layer.heading()
     rows = layer.rows(buf)
@@ -238,7 +241,8 @@ def _layer_tree(lines: list[str], layer: Any, buf: bytes) -> None:
     lines.append(heading)
     for depth, _name, _value, show, _off, _len in rows:
         if show is not None:  # None: a hidden field (filters and JSON only)
-            lines.append("    " * (depth + 1) + show_text(show))
+            indent = _INDENTS[depth] if 0 <= depth < 16 else "    " * (depth + 1)
+            lines.append(indent + (show if type(show) is str else show_text(show)))
     if layer.malformed:
         lines.append(f"    [Malformed: {layer.malformed}]")
 
