@@ -63,6 +63,7 @@ _U32 = struct.Struct("!I")
 # (bound once: compiled, a module name is a cached lookup, an attribute a search)
 _unpack_u32 = _U32.unpack_from
 _III = struct.Struct("!III")
+_unpack_ii = struct.Struct("!II").unpack_from
 _unpack_iii = _III.unpack_from
 
 
@@ -170,8 +171,10 @@ def _message(buf: bytes, off: int, end: int) -> tuple[str, str]:
     if kind in (6, 8, 16):
         if end - body < 12:
             return "short", name
-        return "amp" if amp else "msg", "{}, Piece (Idx:0x{:x},Begin:0x{:x},Len:0x{:x})".format(
-            name, *_unpack_iii(buf, body)
+        index, begin, size = _unpack_iii(buf, body)
+        return (
+            "amp" if amp else "msg",
+            f"{name}, Piece (Idx:0x{index:x},Begin:0x{begin:x},Len:0x{size:x})",
         )
     if kind in (4, 13, 17):
         if end - body < 4:
@@ -182,7 +185,7 @@ def _message(buf: bytes, off: int, end: int) -> tuple[str, str]:
     if kind == 7:
         if end - body < 8:
             return "short", name
-        index, begin = struct.unpack_from("!II", buf, body)
+        index, begin = _unpack_ii(buf, body)
         return "amp" if amp else "msg", (
             f"{name}, Idx:0x{index:x},Begin:0x{begin:x},Len:0x{off + 4 + length - body - 8:x}"
         )
