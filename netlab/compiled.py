@@ -7,9 +7,9 @@ packet, leaving the .py plain Python). `make setup` builds them in place.
 
 A compiled module is used only while it is newer than its .py and .pxd, and than the
 .pxd of each module its own .pxd cimports (whose C layout is built into it), and while
-those are in use compiled too: after an edit, the module runs as Python until the next `make
-setup`, never as a stale build, nor as a build expecting a class the edit made Python
-(the Finder below steps in before Python's own finder, which would take the .so).
+those are in use compiled too: after an edit, the module runs as Python until the next
+`make setup`, never as a stale build, nor as a build expecting a class the edit made
+Python (the Finder below steps in before Python's own finder, which would take the .so).
 NETLAB_PURE=1 in the environment ignores every compiled module:
 tests/test_compiled.py holds the two to the same output.
 """
