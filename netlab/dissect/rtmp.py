@@ -326,7 +326,7 @@ class RtmpSession:
             return 4
         if body[1] == 0:
             try:
-                size = flv.avc_parameter_sets(body[5:])[2]
+                _profile, _level, size, _sps, _pps = flv.avc_parameter_sets(body[5:])
             except (flv.FlvError, IndexError):
                 size = 4
             if len(s.nal_size) < 64:
